@@ -1,0 +1,42 @@
+# trifactor: `make demo` and `make test` set everything up on first use (Python >= 3.11, g++, make).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: setup test test-full demo bench clean help
+
+help:
+	@echo "make demo       train the golden models on digits, print the curves (sets up .venv first)"
+	@echo "make test       the fast test suite (sets up .venv first)"
+	@echo "make test-full  every test, including slow end-to-end runs"
+	@echo "make bench      measure accuracy and speed of the golden models (build/bench/)"
+	@echo "make setup      create .venv and install trifactor with its dependencies"
+	@echo "make clean      remove build/ (keeps .venv)"
+
+setup: $(STAMP)
+
+# Re-installs only when the dependency list or the pinned versions change.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "error: trifactor needs Python >= 3.11, $(PYTHON) is %d.%d; fix: make PYTHON=python3.11 ..." % v[:2])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+test: setup
+	$(BIN)/pytest -m "not slow" -n $(JOBS)
+
+test-full: setup
+	$(BIN)/pytest -n $(JOBS)
+
+demo: setup
+	$(BIN)/trifactor demo
+
+bench: setup
+	$(BIN)/trifactor bench
+
+clean:
+	rm -rf build

@@ -1,0 +1,408 @@
+"""The trifactor configuration: a TOML file validated into one frozen :class:`Config`.
+
+Only ``[network] sizes`` is required. Every other key has a default; widths that can be
+derived (accumulators, shifts, the softmax reciprocal) are derived here, once, and read
+by the golden models and the hardware alike. ``docs/configuration.md`` lists the keys.
+
+A bad value raises :class:`ConfigError`, whose message names the key and the fix.
+"""
+
+import difflib
+import math
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .fixedpoint import Fixed, Overflow, Rounding
+
+__all__ = ["ConfigError", "Config", "LayerSpec", "accumulator_width", "load_config", "config_from_dict"]
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used, with the key it came from and the fix."""
+
+    def __init__(self, key: str, problem: str, fix: str, source: str = "<config>"):
+        self.key, self.problem, self.fix, self.source = key, problem, fix, source
+        super().__init__(f"{source}: {key} {problem}; fix: {fix}")
+
+
+# -- the schema: section -> key -> default (None: required, AUTO: derived) -------------
+
+AUTO = object()
+
+_SCHEMA = {
+    "": {"name": AUTO},
+    "network": {"sizes": None, "activation": "relu", "loss": "softmax"},
+    "feedback": {
+        "rule": "ssdfa", "nonzeros_per_row": AUTO, "seed": 0, "balanced": False,
+        "values": "ternary", "scale_shift": AUTO,
+    },
+    "fixed": {
+        "input": {"width": 8, "frac": 5},
+        "weight": {"width": 16, "frac": 12},
+        "activation": {"width": 12, "frac": 3},
+        "error": {"width": 8, "frac": 6},
+        "learning_rate_shift": 7,
+        "rounding": "half_up",
+        "update_rounding": "half_up",
+        "overflow": "saturate",
+        "softmax_frac": 15,
+    },
+    "training": {"epochs": 10, "learning_rate": AUTO},
+    "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
+    "hardware": {"lanes": 8},
+}
+
+ACTIVATIONS = ("relu", "hardtanh")
+LOSSES = ("softmax", "mse")
+RULES = ("ssdfa", "dfa", "bp")
+VALUES = ("ternary", "continuous")
+
+
+def accumulator_width(x: Fixed, w: Fixed, terms: int) -> int:
+    """Narrowest two's complement width that holds any sum of ``terms`` products ``x * w``.
+
+    The largest magnitude is ``terms * x.min * w.min = terms * 2**(x.width + w.width - 2)``
+    (positive); one sign bit on top of its bit length.
+    """
+    return (terms << (x.width + w.width - 2)).bit_length() + 1
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Derived arithmetic of weight layer ``index`` (``W[index]`` maps ``sizes[index]`` to ``sizes[index+1]``).
+
+    Members
+    -------
+    n_in, n_out : int
+        Layer sizes; the weight matrix is ``n_out x (n_in + 1)``, the last column the bias.
+    hidden : bool
+        False for the output layer (no activation, its delta is the output error).
+    x : Fixed
+        Format of the layer's input (the input format for layer 0, else the activation format).
+    accumulator_width : int
+        Bits of the forward sum of ``n_in + 1`` products: it can never overflow.
+    forward_shift : int
+        Right shift from the accumulator (``x.frac + weight.frac``) to the activation fraction.
+    update_shift : int
+        Right shift from ``x * delta`` (``x.frac + error.frac``) to the weight fraction, times ``lr``.
+    """
+
+    index: int
+    n_in: int
+    n_out: int
+    hidden: bool
+    x: Fixed
+    accumulator_width: int
+    forward_shift: int
+    update_shift: int
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration. Build it with :func:`load_config` or :func:`config_from_dict`."""
+
+    name: str
+    sizes: tuple
+    activation: str
+    loss: str
+    rule: str
+    nonzeros_per_row: int
+    feedback_seed: int
+    balanced: bool
+    feedback_values: str
+    scale_shift: int
+    input: Fixed
+    weight: Fixed
+    act: Fixed
+    error: Fixed
+    learning_rate_shift: int
+    rounding: Rounding
+    update_rounding: Rounding
+    overflow: Overflow
+    softmax_frac: int
+    epochs: int
+    learning_rate: float
+    dataset: str
+    test_fraction: float
+    split_seed: int
+    standardize: bool
+    clip: float
+    lanes: int
+    source: str = "<config>"
+
+    # -- derived ------------------------------------------------------------------------
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers (``len(sizes) - 1``)."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_classes(self) -> int:
+        return self.sizes[-1]
+
+    def layer(self, index: int) -> LayerSpec:
+        n_in, n_out = self.sizes[index], self.sizes[index + 1]
+        x = self.input if index == 0 else self.act
+        return LayerSpec(
+            index=index, n_in=n_in, n_out=n_out, hidden=index < self.n_layers - 1, x=x,
+            accumulator_width=accumulator_width(x, self.weight, n_in + 1),
+            forward_shift=x.frac + self.weight.frac - self.act.frac,
+            update_shift=x.frac + self.error.frac + self.learning_rate_shift - self.weight.frac,
+        )
+
+    @property
+    def layers(self) -> tuple:
+        return tuple(self.layer(i) for i in range(self.n_layers))
+
+    @property
+    def softmax_recip_bits(self) -> int:
+        """``R`` in ``r = floor(2**R / sum)``: enough quotient bits for every probability LSB plus two guard bits."""
+        return self.softmax_frac + self.error.frac + math.ceil(math.log2(self.n_classes)) + 2
+
+    def to_dict(self) -> dict:
+        """The resolved configuration (every default filled in, derived values added) as plain data."""
+        def fmt(f):
+            return {"width": f.width, "frac": f.frac}
+
+        return {
+            "name": self.name,
+            "network": {"sizes": list(self.sizes), "activation": self.activation, "loss": self.loss},
+            "feedback": {
+                "rule": self.rule, "nonzeros_per_row": self.nonzeros_per_row, "seed": self.feedback_seed,
+                "balanced": self.balanced, "values": self.feedback_values, "scale_shift": self.scale_shift,
+            },
+            "fixed": {
+                "input": fmt(self.input), "weight": fmt(self.weight), "activation": fmt(self.act),
+                "error": fmt(self.error), "learning_rate_shift": self.learning_rate_shift,
+                "rounding": self.rounding.value, "update_rounding": self.update_rounding.value,
+                "overflow": self.overflow.value, "softmax_frac": self.softmax_frac,
+            },
+            "training": {"epochs": self.epochs, "learning_rate": self.learning_rate},
+            "data": {"dataset": self.dataset, "test_fraction": self.test_fraction, "split_seed": self.split_seed,
+                     "standardize": self.standardize, "clip": self.clip},
+            "hardware": {"lanes": self.lanes},
+            "derived": {
+                "layers": [
+                    {k: (fmt(v) if isinstance(v, Fixed) else v) for k, v in asdict(spec).items()}
+                    for spec in self.layers
+                ],
+                "softmax_recip_bits": self.softmax_recip_bits,
+            },
+        }
+
+
+# -- loading and validation ----------------------------------------------------------
+
+
+def load_config(path) -> Config:
+    """Read and validate a TOML configuration file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError("file", "does not exist", "check the path (examples are in configs/)", source) from None
+    except OSError as exc:
+        raise ConfigError("file", f"cannot be read ({exc.strerror})", "check the path and its permissions", source) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("file", f"is not valid TOML ({exc})", "correct the TOML syntax", source) from None
+    return config_from_dict(raw, source=source, default_name=path.stem)
+
+
+def config_from_dict(raw: dict, source: str = "<config>", default_name: str = "trifactor") -> Config:
+    """Validate a configuration given as nested dicts (the parsed TOML)."""
+    return _Parser(raw, source, default_name).parse()
+
+
+class _Parser:
+    def __init__(self, raw, source, default_name):
+        self.raw, self.source, self.default_name = raw, source, default_name
+
+    def error(self, key, problem, fix):
+        return ConfigError(key, problem, fix, self.source)
+
+    def _check_known(self):
+        for key, value in self.raw.items():
+            if key in _SCHEMA[""]:
+                continue
+            if key not in _SCHEMA:
+                raise self.error(f"[{key}]", "is not a known section", self._suggest(key, [s for s in _SCHEMA if s]))
+            if not isinstance(value, dict):
+                raise self.error(key, "must be a section ([" + key + "])", f"write it as [{key}] with keys below it")
+            for sub in value:
+                if sub not in _SCHEMA[key]:
+                    raise self.error(f"[{key}] {sub}", "is not a known key", self._suggest(sub, list(_SCHEMA[key])))
+
+    @staticmethod
+    def _suggest(word, choices):
+        close = difflib.get_close_matches(word, choices, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return f"{hint}known: {', '.join(choices)}"
+
+    def get(self, section, key):
+        table = self.raw if section == "" else self.raw.get(section, {})
+        return table.get(key, _SCHEMA[section][key])
+
+    def where(self, section, key):
+        return key if section == "" else f"[{section}] {key}"
+
+    def integer(self, section, key, lo, hi=None, value=None):
+        value = self.get(section, key) if value is None else value
+        where = self.where(section, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(where, f"must be an integer, not {value!r}", f"write e.g. {key} = {lo}")
+        if value < lo or (hi is not None and value > hi):
+            bounds = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+            raise self.error(where, f"= {value} is out of range", f"use a value in {bounds}")
+        return value
+
+    def choice(self, section, key, choices):
+        value = self.get(section, key)
+        if value not in choices:
+            raise self.error(self.where(section, key), f"= {value!r} is not one of {', '.join(map(repr, choices))}",
+                             f"use one of {', '.join(choices)}")
+        return value
+
+    def fmt(self, key):
+        value = self.get("fixed", key)
+        where = f"[fixed] {key}"
+        if not isinstance(value, dict) or set(value) - {"width", "frac"}:
+            raise self.error(where, f"must be a table {{width = W, frac = F}}, not {value!r}",
+                             f"write e.g. {key} = {{width = 8, frac = 6}}")
+        default = _SCHEMA["fixed"][key]
+        width = self.integer("fixed", f"{key}.width", 2, 32, value.get("width", default["width"]))
+        frac = self.integer("fixed", f"{key}.frac", 0, width - 1, value.get("frac", default["frac"]))
+        return Fixed(width, frac)
+
+    def parse(self) -> Config:
+        if not isinstance(self.raw, dict):
+            raise self.error("file", "must hold TOML tables", "see configs/digits.toml")
+        self._check_known()
+
+        # [network]
+        sizes = self.get("network", "sizes")
+        if sizes is None:
+            raise self.error("[network] sizes", "is required", "add e.g. sizes = [64, 64, 10] under [network]")
+        if not isinstance(sizes, list) or any(isinstance(s, bool) or not isinstance(s, int) for s in sizes):
+            raise self.error("[network] sizes", f"must be a list of integers, not {sizes!r}", "write e.g. sizes = [64, 64, 10]")
+        if len(sizes) < 2:
+            raise self.error("[network] sizes", f"= {sizes} needs at least two entries (inputs and outputs)",
+                             "write e.g. sizes = [64, 64, 10]")
+        if any(s < 1 for s in sizes):
+            raise self.error("[network] sizes", f"= {sizes} has a layer with no neurons", "make every size >= 1")
+        if sizes[-1] < 2:
+            raise self.error("[network] sizes", f"= {sizes} ends in {sizes[-1]} class", "use at least 2 outputs")
+        if any(s > 65536 for s in sizes):
+            raise self.error("[network] sizes", f"= {sizes} has a layer larger than 65536", "use smaller layers")
+        activation = self.choice("network", "activation", ACTIVATIONS)
+        loss = self.choice("network", "loss", LOSSES)
+        n_classes = sizes[-1]
+
+        # [feedback]
+        rule = self.choice("feedback", "rule", RULES)
+        k_raw = self.get("feedback", "nonzeros_per_row")
+        if rule == "ssdfa":
+            k = 1 if k_raw is AUTO else self.integer("feedback", "nonzeros_per_row", 1)
+            if k > n_classes:
+                raise self.error("[feedback] nonzeros_per_row", f"= {k} is larger than the output count {n_classes}",
+                                 f"use 1..{n_classes}")
+        else:
+            if k_raw is not AUTO and k_raw != n_classes:
+                raise self.error("[feedback] nonzeros_per_row", f"only applies to rule 'ssdfa' (rule is {rule!r})",
+                                 "remove it, or set rule = 'ssdfa'")
+            k = n_classes
+        seed = self.integer("feedback", "seed", 0)
+        balanced = self.get("feedback", "balanced")
+        if not isinstance(balanced, bool):
+            raise self.error("[feedback] balanced", f"must be true or false, not {balanced!r}", "write balanced = true")
+        values = self.choice("feedback", "values", VALUES)
+        scale_raw = self.get("feedback", "scale_shift")
+        # Default: keep the variance of (B e)_j independent of k, sum of k terms ~ sqrt(k).
+        scale_shift = round(math.log2(k) / 2) if scale_raw is AUTO else self.integer("feedback", "scale_shift", 0, 16)
+
+        # [fixed]
+        fin, fw, fa, fe = (self.fmt(key) for key in ("input", "weight", "activation", "error"))
+        for key, f in (("input", fin), ("activation", fa)):
+            if not f.represents_one():
+                raise self.error(f"[fixed] {key}", f"= {f} cannot hold 1.0, which the bias input needs",
+                                 f"use frac <= width - 2 (e.g. frac = {f.width - 2})")
+        lr_shift = self.integer("fixed", "learning_rate_shift", 0, 24)
+        rounding = Rounding(self.choice("fixed", "rounding", [r.value for r in Rounding]))
+        update_rounding = Rounding(self.choice("fixed", "update_rounding", [r.value for r in Rounding]))
+        overflow = Overflow(self.choice("fixed", "overflow", [o.value for o in Overflow]))
+        softmax_frac = self.integer("fixed", "softmax_frac", 2, 24)
+
+        if loss == "softmax" and fa.frac > 12:
+            raise self.error("[fixed] activation.frac", f"= {fa.frac} would make the softmax exponent table "
+                             f"2**{fa.frac} entries", "use activation.frac <= 12")
+        recip_bits = softmax_frac + fe.frac + math.ceil(math.log2(n_classes)) + 2
+        if loss == "softmax" and recip_bits > 62:
+            raise self.error("[fixed] softmax_frac", f"= {softmax_frac} with error.frac = {fe.frac} needs a "
+                             f"{recip_bits}-bit reciprocal (> 62)", "lower softmax_frac or error.frac")
+
+        for index, x in enumerate([fin] + [fa] * (len(sizes) - 2)):
+            if x.frac + fw.frac < fa.frac:
+                name = "input" if index == 0 else "activation"
+                raise self.error("[fixed] activation.frac", f"= {fa.frac} exceeds {name}.frac + weight.frac = {x.frac + fw.frac}",
+                                 "lower activation.frac or raise weight.frac")
+            if x.frac + fe.frac + lr_shift < fw.frac:
+                raise self.error("[fixed] weight.frac", f"= {fw.frac} is finer than an update can reach "
+                                 f"(x.frac + error.frac + learning_rate_shift = {x.frac + fe.frac + lr_shift})",
+                                 "lower weight.frac or raise learning_rate_shift")
+            acc = accumulator_width(x, fw, sizes[index] + 1)
+            if acc > 62:
+                raise self.error("[fixed] weight.width", f"makes layer {index}'s accumulator {acc} bits wide (> 62)",
+                                 "use narrower formats or smaller layers")
+
+        # [training]
+        epochs = self.integer("training", "epochs", 1)
+        lr_raw = self.get("training", "learning_rate")
+        if lr_raw is AUTO:
+            learning_rate = 2.0 ** -lr_shift  # the float models take the fixed model's step unless told otherwise
+        elif isinstance(lr_raw, bool) or not isinstance(lr_raw, (int, float)) or not 0 < lr_raw < 10:
+            raise self.error("[training] learning_rate", f"= {lr_raw!r} must be a number in (0, 10)", "write e.g. learning_rate = 0.01")
+        else:
+            learning_rate = float(lr_raw)
+
+        # [data]
+        dataset = self.get("data", "dataset")
+        if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or dataset.startswith("idx:")):
+            raise self.error("[data] dataset", f"= {dataset!r} is not a data set", "use 'digits', 'mnist5k' or 'idx:DIR'")
+        test_fraction = self.get("data", "test_fraction")
+        if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
+            raise self.error("[data] test_fraction", f"= {test_fraction!r} must be a number in (0, 1)", "write e.g. test_fraction = 0.2")
+        split_seed = self.integer("data", "split_seed", 0)
+        standardize = self.get("data", "standardize")
+        if not isinstance(standardize, bool):
+            raise self.error("[data] standardize", f"must be true or false, not {standardize!r}", "write standardize = true")
+        clip = self.get("data", "clip")
+        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0:
+            raise self.error("[data] clip", f"= {clip!r} must be a positive number", "write e.g. clip = 3.0")
+        top = 1.0 if not standardize else clip
+        if fin.to_float(fin.max) < top - 1.0 / fin.one:
+            raise self.error("[fixed] input", f"= {fin} cannot hold inputs up to {top:g}",
+                             "lower input.frac, raise input.width or lower [data] clip")
+
+        # [hardware]
+        lanes = self.integer("hardware", "lanes", 1, 4096)
+
+        name = self.get("", "name")
+        if name is AUTO:
+            name = re.sub(r"\W", "_", self.default_name)
+            name = name if re.match(r"[A-Za-z_]", name) else f"core_{name}"
+        elif not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise self.error("name", f"= {name!r} is not a Verilog identifier", "use letters, digits and _, e.g. name = 'digits'")
+
+        return Config(
+            name=name, sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
+            feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
+            input=fin, weight=fw, act=fa, error=fe, learning_rate_shift=lr_shift, rounding=rounding,
+            update_rounding=update_rounding, overflow=overflow, softmax_frac=softmax_frac, epochs=epochs,
+            learning_rate=learning_rate, dataset=dataset, test_fraction=float(test_fraction),
+            split_seed=split_seed, standardize=standardize, clip=float(clip), lanes=lanes, source=self.source,
+        )

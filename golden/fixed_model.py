@@ -1,0 +1,186 @@
+"""The bit-exact integer model of the hardware: the specification every RTL block is checked against.
+
+One function per hardware unit, integers only (NumPy ``int64``), in the order the RTL
+computes. ``docs/fixed-point.md`` walks through the same steps with the formats.
+
+Per training sample (``x`` already quantised to the input format, ``t`` the label):
+
+1. :func:`forward_layer` for every layer: accumulate ``W @ [x, 1]`` exactly, shift to the
+   activation fraction with the configured rounding, then (hidden layers) the activation
+   and its derivative flag ``f'``, narrowed to the activation format; the output layer's
+   scores are narrowed the same way.
+2. :func:`softmax_error` or :func:`mse_error`: the output error ``e`` in the error format.
+3. :func:`feedback_delta` for every hidden layer: ``d_j = f'_j * narrow((sum_m sign_jm * e[index_jm]) >> scale_shift)``.
+   The output layer's delta is ``e`` itself.
+4. :func:`update_layer` for every layer: ``W <- narrow(W - round((d_j * x_i) >> update_shift))``
+   with ``x`` the layer's input as used in step 1 (bias input 1.0 last).
+
+Every update uses only values from steps 1-3 of the same sample, so the layers can be
+updated in any order. Predictions are ``argmax`` of the scores, the lowest index winning ties.
+"""
+
+import numpy as np
+
+from .config import Config, LayerSpec
+from .feedback import Feedback, feedback_matrices
+from .fixedpoint import Rounding, narrow, shift_right
+from .float_model import init_weights, weight_arrays
+
+__all__ = [
+    "with_bias_input", "forward_layer", "exp2_table", "softmax_error", "mse_error",
+    "feedback_delta", "update_layer", "predict", "FixedNet",
+]
+
+
+def with_bias_input(x: np.ndarray, spec: LayerSpec) -> np.ndarray:
+    """Append the constant input 1.0 (in the layer's input format) that multiplies the bias column."""
+    x = np.asarray(x, dtype=np.int64)
+    return np.concatenate([x, np.full(x.shape[:-1] + (1,), spec.x.one, dtype=np.int64)], axis=-1)
+
+
+def forward_layer(w: np.ndarray, x: np.ndarray, spec: LayerSpec, cfg: Config):
+    """One layer forward: ``(acc, a, h, fprime)`` for one sample (``x`` 1-D) or a batch (2-D).
+
+    - ``acc = W @ [x, 1]``: exact, ``spec.accumulator_width`` bits;
+    - ``a = shift_right(acc, spec.forward_shift, cfg.rounding)``: activation fraction, not yet narrowed;
+    - hidden ``relu``: ``fprime = a > 0``, ``h = narrow(max(a, 0))``;
+      hidden ``hardtanh``: ``fprime = -1 < a < 1``, ``h = clip(a, -1, 1)``;
+      output layer: ``fprime = 1``, ``h = narrow(a)`` (the scores ``y``).
+    """
+    acc = with_bias_input(x, spec) @ w.T
+    a = shift_right(acc, spec.forward_shift, cfg.rounding)
+    if not spec.hidden:
+        return acc, a, narrow(a, cfg.act, cfg.overflow), np.ones_like(a)
+    if cfg.activation == "relu":
+        fprime = (a > 0).astype(np.int64)
+        h = narrow(np.maximum(a, 0), cfg.act, cfg.overflow)
+    else:
+        one = cfg.act.one
+        fprime = ((a > -one) & (a < one)).astype(np.int64)
+        h = np.clip(a, -one, one)
+    return acc, a, h, fprime
+
+
+def exp2_table(cfg: Config) -> np.ndarray:
+    """``table[f] = round(2**(softmax_frac - f / 2**act.frac))`` for every fraction step ``f`` of a score."""
+    steps = 1 << cfg.act.frac
+    f = np.arange(steps, dtype=np.float64)
+    return np.floor(2.0 ** (cfg.softmax_frac - f / steps) + 0.5).astype(np.int64)
+
+
+def softmax_error(y: np.ndarray, label: int, cfg: Config, table: np.ndarray | None = None) -> dict:
+    """Base-2 softmax minus the one-hot label, in the error format. Returns every intermediate.
+
+    - ``z = max(y) - y`` (>= 0, activation fraction); ``n = z >> act.frac``, ``f = z & (2**act.frac - 1)``
+    - ``u = table[f] >> n``: ``2**-z`` with ``softmax_frac`` fraction bits (truncated); the max gets 1.0
+    - ``s = sum(u)``; reciprocal ``r = floor(2**R / s)`` with ``R = cfg.softmax_recip_bits``
+    - ``p = shift_right(u * r, R - error.frac, cfg.rounding)``
+    - ``e = narrow(p - onehot(label) * 1.0)``
+
+    Base 2 instead of e scales the scores by ln 2: the net learns the same, with no multiplier.
+    """
+    table = exp2_table(cfg) if table is None else table
+    y = np.asarray(y, dtype=np.int64)
+    z = y.max() - y
+    n, f = z >> cfg.act.frac, z & ((1 << cfg.act.frac) - 1)
+    u = table[f] >> np.minimum(n, 63)
+    s = int(u.sum())
+    recip_bits = cfg.softmax_recip_bits
+    r = (1 << recip_bits) // s
+    p = shift_right(u * r, recip_bits - cfg.error.frac, cfg.rounding)
+    onehot = np.zeros_like(p)
+    onehot[label] = cfg.error.one
+    e = narrow(p - onehot, cfg.error, cfg.overflow)
+    return {"z": z, "u": u, "sum": s, "recip": r, "p": p, "e": e}
+
+
+def mse_error(y: np.ndarray, label: int, cfg: Config) -> dict:
+    """``e = narrow(y - onehot(label))`` in the error format (``y`` shifted from the activation fraction)."""
+    y_e = shift_right(y, cfg.act.frac - cfg.error.frac, cfg.rounding)
+    onehot = np.zeros_like(y_e)
+    onehot[label] = cfg.error.one
+    return {"p": y_e, "e": narrow(y_e - onehot, cfg.error, cfg.overflow)}
+
+
+def output_error(y: np.ndarray, label: int, cfg: Config, table: np.ndarray | None = None) -> dict:
+    """The configured loss's output error (see :func:`softmax_error`, :func:`mse_error`)."""
+    return softmax_error(y, label, cfg, table) if cfg.loss == "softmax" else mse_error(y, label, cfg)
+
+
+def feedback_delta(e: np.ndarray, fprime: np.ndarray, fb: Feedback, cfg: Config):
+    """Hidden deltas ``(sum, d)``: ``sum_j = sum_m sign[j,m] * e[index[j,m]]`` (exact), ``d_j = f'_j * narrow(sum_j >> scale_shift)``."""
+    total = (fb.sign * np.asarray(e, dtype=np.int64)[fb.index]).sum(axis=1)
+    scaled = narrow(shift_right(total, fb.scale_shift, cfg.rounding), cfg.error, cfg.overflow)
+    return total, scaled * fprime
+
+
+def update_layer(w: np.ndarray, x: np.ndarray, d: np.ndarray, spec: LayerSpec, cfg: Config) -> np.ndarray:
+    """Three-scalar update: ``W[j, i] <- narrow(W[j, i] - shift_right(d[j] * x[i], update_shift, update_rounding))``."""
+    step = shift_right(np.outer(d, with_bias_input(x, spec)), spec.update_shift, cfg.update_rounding)
+    return narrow(w - step, cfg.weight, cfg.overflow)
+
+
+def predict(weights: list, x: np.ndarray, cfg: Config) -> np.ndarray:
+    """Class predictions for a batch of quantised inputs (first maximum wins ties)."""
+    h = x
+    for w, spec in zip(weights, cfg.layers):
+        h = forward_layer(w, h, spec, cfg)[2]
+    return np.argmax(h, axis=-1)
+
+
+class FixedNet:
+    """The hardware's learner in integers: weights (``n_out x (n_in + 1)``, bias last) and one step per sample.
+
+    Parameters
+    ----------
+    config : Config
+    seed : int
+        Weight initialisation seed: the float initialisation, quantised to the weight format.
+    """
+
+    def __init__(self, config: Config, seed: int = 0):
+        if config.rule == "bp":
+            raise ValueError("rule 'bp' has no fixed-point model (it is for the float reference only)")
+        if config.feedback_values != "ternary":
+            raise ValueError("continuous feedback values have no fixed-point model (use values = 'ternary')")
+        self.config = config
+        self.weights = [config.weight.quantize(w) for w in init_weights(config, seed)]
+        self.feedback = feedback_matrices(config)
+        self.table = exp2_table(config) if config.loss == "softmax" else None
+
+    def quantize_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Features in [0, 1] to raw integers of the input format (round half up, saturate)."""
+        return self.config.input.quantize(x, Rounding.HALF_UP)
+
+    def train_sample(self, x: np.ndarray, label: int) -> dict:
+        """One training step on a quantised sample; returns every intermediate (the RTL's checkpoints)."""
+        cfg = self.config
+        inputs, outs = [], []
+        h = x
+        for w, spec in zip(self.weights, cfg.layers):
+            inputs.append(h)
+            outs.append(forward_layer(w, h, spec, cfg))
+            h = outs[-1][2]
+        y = h
+        err = output_error(y, label, cfg, self.table)
+        e = err["e"]
+        sums, deltas = [], []
+        for out, fb in zip(outs[:-1], self.feedback):
+            total, d = feedback_delta(e, out[3], fb, cfg)
+            sums.append(total)
+            deltas.append(d)
+        deltas.append(e)
+        self.weights = [update_layer(w, xin, d, spec, cfg)
+                        for w, xin, d, spec in zip(self.weights, inputs, deltas, cfg.layers)]
+        return {
+            "prediction": int(np.argmax(y)), "inputs": inputs, "acc": [o[0] for o in outs],
+            "a": [o[1] for o in outs], "h": [o[2] for o in outs], "fprime": [o[3] for o in outs],
+            "error": err, "feedback_sum": sums, "delta": deltas,
+        }
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return predict(self.weights, x, self.config)
+
+    def arrays(self) -> dict:
+        """``{"W0": ..., "b0": ..., ...}`` as raw integers."""
+        return weight_arrays(self.weights)

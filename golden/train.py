@@ -1,0 +1,72 @@
+"""Online SGD training loop shared by every backend.
+
+A backend is any object with ``quantize_inputs(x)``, ``train_sample(x, label)``,
+``predict(x)`` and ``arrays()``: the float and fixed golden models here, the simulated
+and real hardware elsewhere. The data order depends only on ``seed``, so two backends
+given the same seed see the same samples in the same order.
+"""
+
+import time
+
+import numpy as np
+
+from .config import Config, ConfigError
+from .data import Split, load_split, standardize
+
+__all__ = ["load_data", "check_fits", "sample_orders", "train"]
+
+
+def load_data(config: Config, dataset: str | None = None) -> Split:
+    """The configuration's data set (or ``dataset``), split and (if configured) standardised, checked against the net."""
+    split = load_split(dataset or config.dataset, config.test_fraction, config.split_seed)
+    if config.standardize:
+        split = standardize(split, config.clip)
+    check_fits(config, split)
+    return split
+
+
+def check_fits(config: Config, split: Split):
+    """Reject a network whose input or output layer does not match the data set."""
+    sizes = list(config.sizes)
+    if sizes[0] != split.n_features:
+        raise ConfigError("[network] sizes", f"= {sizes} starts with {sizes[0]} inputs but {split.name} has "
+                          f"{split.n_features} features", f"start sizes with {split.n_features}", config.source)
+    if sizes[-1] < split.n_classes:
+        raise ConfigError("[network] sizes", f"= {sizes} ends with {sizes[-1]} outputs but {split.name} has "
+                          f"{split.n_classes} classes", f"end sizes with {split.n_classes}", config.source)
+
+
+def sample_orders(seed: int, n: int, epochs: int):
+    """The per-epoch sample permutations for ``seed``."""
+    rng = np.random.default_rng([seed, 0xDA7A])
+    return [rng.permutation(n) for _ in range(epochs)]
+
+
+def train(model, split: Split, epochs: int, seed: int, on_sample=None, on_epoch=None) -> dict:
+    """Train ``model`` online for ``epochs`` passes; returns accuracies, per-epoch history and timings.
+
+    ``on_sample()`` is called after every training sample (progress bars);
+    ``on_epoch(epoch, test_accuracy)`` after every epoch.
+    """
+    x_train, x_test = model.quantize_inputs(split.x_train), model.quantize_inputs(split.x_test)
+    history, train_history, epoch_seconds = [], [], []
+    for epoch, order in enumerate(sample_orders(seed, len(split.y_train), epochs)):
+        start = time.perf_counter()
+        correct = 0
+        for index in order:
+            result = model.train_sample(x_train[index], int(split.y_train[index]))
+            correct += result["prediction"] == split.y_train[index]
+            if on_sample:
+                on_sample()
+        epoch_seconds.append(time.perf_counter() - start)
+        history.append(float(np.mean(model.predict(x_test) == split.y_test)))
+        train_history.append(float(correct / len(order)))  # predictions made during the epoch, before each update
+        if on_epoch:
+            on_epoch(epoch, history[-1])
+    return {
+        "test_accuracy": history[-1],
+        "train_accuracy": float(np.mean(model.predict(x_train) == split.y_train)),
+        "history": history,
+        "train_history_online": train_history,
+        "epoch_seconds": epoch_seconds,
+    }

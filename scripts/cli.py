@@ -1,0 +1,39 @@
+"""The ``trifactor`` command: one subcommand per job; user errors become one line and exit code 2."""
+
+import argparse
+import sys
+
+from trifactor.golden.config import ConfigError
+from trifactor.golden.data import DataError
+
+from . import demo, train_cmd
+from .errors import UsageError
+
+COMMANDS = {
+    "train": (train_cmd, "train a model (float or fixed golden) on a data set"),
+    "demo": (demo, "train the float and fixed golden models side by side and write a report"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="trifactor", description="FPGA cores that learn on chip with sparse DFA.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][0].main(args)
+    except (ConfigError, DataError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""User errors of the command line: reported as one line with the fix, never a traceback."""
+
+
+class UsageError(Exception):
+    """A bad option or missing tool: ``problem`` and ``fix`` are shown to the user."""
+
+    def __init__(self, problem: str, fix: str):
+        self.problem, self.fix = problem, fix
+        super().__init__(f"{problem}; fix: {fix}")

@@ -1,0 +1,67 @@
+"""``trifactor train``: train one backend on one data set, with a progress bar; optional JSON and weights."""
+
+import numpy as np
+from tqdm import tqdm
+
+from trifactor.golden.config import load_config
+from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.float_model import FloatNet
+from trifactor.golden.train import load_data, train
+
+from .errors import UsageError
+from .machine import machine_info
+from .output import write_json, write_npz
+
+BACKENDS = {"float": FloatNet, "fixed": FixedNet}
+
+
+def add_arguments(parser):
+    parser.add_argument("--backend", required=True, choices=sorted(BACKENDS), help="model to train")
+    parser.add_argument("--config", required=True, help="TOML configuration (e.g. configs/digits.toml)")
+    parser.add_argument("--dataset", help="digits | mnist5k | idx:DIR (default: the config's [data] dataset)")
+    parser.add_argument("--epochs", type=int, help="passes over the training set (default: [training] epochs)")
+    parser.add_argument("--seed", type=int, default=0, help="weight initialisation and data order (default 0)")
+    parser.add_argument("--json", metavar="PATH", help="write accuracies, history and the resolved config here")
+    parser.add_argument("--save-weights", metavar="PATH.npz", help="write W0, b0, W1, b1, ... here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def make_model(backend: str, config, seed: int):
+    try:
+        return BACKENDS[backend](config, seed)
+    except ValueError as exc:  # a rule or feedback form this backend does not implement
+        raise UsageError(f"--backend {backend}: {exc}", "use --backend float, or change [feedback] in the config") from None
+
+
+def run_training(backend, config, split, epochs, seed, quiet=False, label=None):
+    """Train and return the result dict (without config); shows one progress bar over all samples."""
+    model = make_model(backend, config, seed)
+    bar = tqdm(total=epochs * len(split.y_train), unit="sample", desc=label or f"{backend} {split.name}",
+               disable=quiet or None, leave=False, dynamic_ncols=True)
+    with bar:
+        def on_epoch(epoch, accuracy):
+            bar.set_postfix(epoch=epoch + 1, test=f"{accuracy:.3f}")
+        result = train(model, split, epochs, seed, on_sample=bar.update, on_epoch=on_epoch)
+    return model, result
+
+
+def main(args) -> int:
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs {args.epochs} is not a positive number", "use --epochs 1 or more")
+    config = load_config(args.config)
+    split = load_data(config, args.dataset)
+    epochs = args.epochs or config.epochs
+    model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
+    for epoch, accuracy in enumerate(result["history"], 1):
+        print(f"epoch {epoch:3d}  test accuracy {accuracy:.4f}")
+    print(f"{args.backend} {config.rule} on {split.name}: test {result['test_accuracy']:.4f}, "
+          f"train {result['train_accuracy']:.4f}, {np.median(result['epoch_seconds']):.2f} s/epoch (median)")
+    if args.json:
+        write_json(args.json, {
+            "backend": args.backend, "dataset": split.name, "seed": args.seed, "epochs": epochs, **result,
+            "seconds_per_epoch_median": float(np.median(result["epoch_seconds"])),
+            "machine": machine_info(), "config": config.to_dict(),
+        })
+    if args.save_weights:
+        write_npz(args.save_weights, model.arrays())
+    return 0
