@@ -354,6 +354,12 @@ class _Parser:
                 raise self.error("[fixed] weight.frac", f"= {fw.frac} is finer than an update can reach "
                                  f"(x.frac + error.frac + learning_rate_shift = {x.frac + fe.frac + lr_shift})",
                                  "lower weight.frac or raise learning_rate_shift")
+            init_lsbs = fw.one / math.sqrt(sizes[index])  # the initial weights are uniform in +-1/sqrt(n_in)
+            if init_lsbs < 4:
+                need = math.ceil(math.log2(4 * math.sqrt(sizes[index])))
+                raise self.error("[fixed] weight.frac", f"= {fw.frac} is too coarse: layer {index}'s initial weights "
+                                 f"(|w| <= {1 / math.sqrt(sizes[index]):.3g}) would span only {init_lsbs:.1f} LSBs",
+                                 f"use weight.frac >= {need}")
             acc = accumulator_width(x, fw, sizes[index] + 1)
             if acc > 62:
                 raise self.error("[fixed] weight.width", f"makes layer {index}'s accumulator {acc} bits wide (> 62)",

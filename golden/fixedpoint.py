@@ -80,11 +80,11 @@ class Fixed:
 
     def quantize(self, x, rounding: Rounding = Rounding.HALF_UP, overflow: Overflow = Overflow.SATURATE):
         """Raw integers nearest to the real values ``x`` (float array), narrowed to this format."""
-        scaled = np.asarray(x, dtype=np.float64) * (1 << self.frac)
-        if rounding is Rounding.HALF_UP:
-            raw = np.floor(scaled + 0.5)
-        else:
+        with np.errstate(over="ignore", invalid="ignore"):  # huge and infinite inputs saturate below
+            scaled = np.asarray(x, dtype=np.float64) * (1 << self.frac)
             raw = np.floor(scaled)
+            if rounding is Rounding.HALF_UP:
+                raw += scaled - raw >= 0.5  # exact, unlike floor(scaled + 0.5), which can round first
         raw = np.clip(raw, -(2.0 ** 62), 2.0 ** 62).astype(np.int64)
         return narrow(raw, self, overflow)
 
@@ -102,7 +102,10 @@ def shift_right(value, shift: int, rounding: Rounding):
     if shift <= 0:
         return value << -shift
     if rounding is Rounding.HALF_UP:
-        value = value + (1 << (shift - 1))
+        # floor((v + 2**(s-1)) / 2**s), computed as the hardware does: shift, then add the
+        # round bit (the last bit shifted out); no intermediate can overflow
+        kept = value >> (shift - 1)
+        return (kept >> 1) + (kept & 1)
     return value >> shift
 
 

@@ -1,5 +1,7 @@
 """Shared fixtures: configurations built from small dicts, and the repository root."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,12 @@ import pytest
 from trifactor.golden.config import config_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
+TRIFACTOR = Path(sys.executable).parent / "trifactor"
+
+
+def run_trifactor(*args, cwd=None, timeout=300):
+    """Run the installed ``trifactor`` command as a user would; returns the CompletedProcess."""
+    return subprocess.run([str(TRIFACTOR), *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
 def make_config(sizes=(8, 6, 3), **sections):

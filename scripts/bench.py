@@ -1,0 +1,100 @@
+"""``trifactor bench``: accuracy and speed of the golden models, measured, never typed in.
+
+For each data set, the reference rows of docs (BP, DFA, SSDFA k=1 continuous, SSDFA k=1
+ternary, all float) and the bit-exact fixed model, each over several seeds with the
+configuration's epochs. Writes ``golden.json`` and ``golden.md`` (tables) and a learning
+curve plot per data set; prints the tables.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from trifactor.golden.config import config_from_dict, load_config
+from trifactor.golden.train import load_data
+
+from .machine import machine_info
+from .output import write_atomic, write_json
+from .plots import learning_curves
+from .train_cmd import run_training
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+# label -> (backend, feedback overrides)
+ROWS = {
+    "BP (float)": ("float", {"rule": "bp"}),
+    "DFA dense ternary (float)": ("float", {"rule": "dfa"}),
+    "SSDFA k=1 continuous (float)": ("float", {"values": "continuous"}),
+    "SSDFA k=1 ternary (float)": ("float", {}),
+    "SSDFA k=1 ternary (fixed, bit-exact)": ("fixed", {}),
+}
+
+
+def add_arguments(parser):
+    parser.add_argument("--configs", nargs="+", default=[str(CONFIGS / "digits.toml"), str(CONFIGS / "mnist5k.toml")])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--out", default="build/bench")
+
+
+def _variant(config, overrides):
+    """The configuration with other feedback settings, validated and derived again like any config."""
+    data = config.to_dict()
+    del data["derived"]
+    feedback = data["feedback"]
+    feedback.update(overrides)
+    if "rule" in overrides:  # k and the scale follow the rule again
+        del feedback["scale_shift"], feedback["nonzeros_per_row"]
+    return config_from_dict(data, source=config.source)
+
+
+def bench_config(path, seeds):
+    config = load_config(path)
+    split = load_data(config)
+    rows = {}
+    for label, (backend, overrides) in ROWS.items():
+        variant = _variant(config, overrides)
+        runs = [run_training(backend, variant, split, config.epochs, seed, label=f"{config.name}: {label} seed {seed}")[1]
+                for seed in range(seeds)]
+        accuracy = [r["test_accuracy"] for r in runs]
+        rows[label] = {
+            "backend": backend, "test_accuracy": accuracy, "mean": float(np.mean(accuracy)),
+            "seconds_per_epoch_median": float(np.median([s for r in runs for s in r["epoch_seconds"]])),
+            "history_seed0": runs[0]["history"],
+        }
+        print(f"  {config.name:>8}  {label:<38} {100 * rows[label]['mean']:6.2f}%  "
+              f"({', '.join(f'{100 * a:.1f}' for a in accuracy)})", flush=True)
+    return config, split, rows
+
+
+def markdown(results, machine, seeds):
+    lines = [f"# Golden model benchmark\n", f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}.",
+             f"Test accuracy after the configured epochs, mean over seeds 0..{seeds - 1} (per seed in brackets); "
+             "time per epoch is the median over all epochs and seeds.\n"]
+    for name, entry in results.items():
+        lines += [f"## {name}: {entry['net']} on {entry['dataset']} ({entry['train']} train / {entry['test']} test, "
+                  f"{entry['epochs']} epochs)\n", "| model | test accuracy | per seed | s/epoch |", "|---|---|---|---|"]
+        for label, row in entry["rows"].items():
+            lines.append(f"| {label} | {100 * row['mean']:.2f}% | {', '.join(f'{100 * a:.1f}' for a in row['test_accuracy'])} "
+                         f"| {row['seconds_per_epoch_median']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(args) -> int:
+    out = Path(args.out)
+    results = {}
+    for path in args.configs:
+        config, split, rows = bench_config(path, args.seeds)
+        results[config.name] = {
+            "net": "-".join(map(str, config.sizes)), "dataset": split.name, "epochs": config.epochs,
+            "train": len(split.y_train), "test": len(split.y_test), "rows": rows, "config": config.to_dict(),
+        }
+        learning_curves(out / f"{config.name}_curves.png", {label: r["history_seed0"] for label, r in rows.items()},
+                        f"{config.name} ({split.name}), seed 0")
+    machine = machine_info()
+    write_json(out / "golden.json", {"seeds": args.seeds, "machine": machine, "results": results})
+    text = markdown(results, machine, args.seeds)
+    write_atomic(out / "golden.md", lambda f: f.write(text.encode()))
+    print("\n" + text)
+    print(f"wrote {out / 'golden.md'}, {out / 'golden.json'} and the curve plots")
+    return 0

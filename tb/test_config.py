@@ -1,0 +1,100 @@
+"""Configuration: defaults, derived widths, and one clear error per bad value."""
+
+import pytest
+
+from trifactor.golden.config import ConfigError, config_from_dict, load_config
+from trifactor.golden.fixedpoint import Fixed, Overflow, Rounding
+
+from conftest import ROOT, make_config
+
+
+def test_default_config_file():
+    cfg = load_config(ROOT / "configs" / "digits.toml")
+    assert cfg.name == "digits" and cfg.sizes == (64, 64, 10)
+    assert (cfg.activation, cfg.loss, cfg.rule, cfg.nonzeros_per_row, cfg.lanes) == ("relu", "softmax", "ssdfa", 1, 8)
+
+
+def test_only_sizes_is_required_and_defaults_fill_in():
+    cfg = config_from_dict({"network": {"sizes": [4, 3]}})
+    assert cfg.weight == Fixed(16, 12) and cfg.act == Fixed(12, 3)
+    assert cfg.rounding is Rounding.HALF_UP and cfg.overflow is Overflow.SATURATE
+    assert cfg.learning_rate == 2.0 ** -cfg.learning_rate_shift
+
+
+def test_derived_layer_arithmetic():
+    cfg = make_config(sizes=(64, 64, 10))
+    first, out = cfg.layers
+    assert first.hidden and not out.hidden
+    assert first.x == cfg.input and out.x == cfg.act
+    assert first.forward_shift == cfg.input.frac + cfg.weight.frac - cfg.act.frac
+    assert out.update_shift == cfg.act.frac + cfg.error.frac + cfg.learning_rate_shift - cfg.weight.frac
+    assert first.accumulator_width == 30  # 65 * 2**7 * 2**15 < 2**29
+
+
+def test_to_dict_is_complete_and_reloads_to_the_same_config():
+    cfg = make_config(sizes=(9, 7, 3), feedback={"nonzeros_per_row": 2})
+    data = cfg.to_dict()
+    derived = data.pop("derived")
+    assert len(derived["layers"]) == 2
+    assert config_from_dict(data) == config_from_dict(data)
+    again = config_from_dict({**data, "name": cfg.name})
+    assert again.to_dict()["feedback"] == cfg.to_dict()["feedback"]
+    assert again.layers == cfg.layers
+
+
+BAD = [
+    ({"network": {}}, "[network] sizes", "is required"),
+    ({"network": {"sizes": [64]}}, "[network] sizes", "at least two"),
+    ({"network": {"sizes": [64, 0, 10]}}, "[network] sizes", "no neurons"),
+    ({"network": {"sizes": [64, 1]}}, "[network] sizes", "class"),
+    ({"network": {"sizes": "64-10"}}, "[network] sizes", "list of integers"),
+    ({"network": {"sizes": [64, 10], "activation": "tanh"}}, "[network] activation", "relu"),
+    ({"network": {"sizes": [64, 10], "loss": "xent"}}, "[network] loss", "softmax"),
+    ({"network": {"sizes": [64, 10], "size": 3}}, "[network] size", "did you mean 'sizes'"),
+    ({"network": {"sizes": [64, 10]}, "netwrk": {}}, "[netwrk]", "did you mean 'network'"),
+    ({"network": {"sizes": [64, 10]}, "feedback": {"nonzeros_per_row": 11}}, "[feedback] nonzeros_per_row", "larger than the output count"),
+    ({"network": {"sizes": [64, 10]}, "feedback": {"nonzeros_per_row": 0}}, "[feedback] nonzeros_per_row", "out of range"),
+    ({"network": {"sizes": [64, 10]}, "feedback": {"rule": "dfa", "nonzeros_per_row": 2}}, "[feedback] nonzeros_per_row", "only applies"),
+    ({"network": {"sizes": [64, 10]}, "feedback": {"rule": "fa"}}, "[feedback] rule", "ssdfa"),
+    ({"network": {"sizes": [64, 10]}, "feedback": {"balanced": "yes"}}, "[feedback] balanced", "true or false"),
+    ({"network": {"sizes": [64, 10]}, "hardware": {"lanes": 0}}, "[hardware] lanes", "out of range"),
+    ({"network": {"sizes": [64, 10]}, "hardware": {"lanes": 2.5}}, "[hardware] lanes", "integer"),
+    ({"network": {"sizes": [64, 10]}, "fixed": {"weight": {"width": 1, "frac": 0}}}, "[fixed] weight.width", "out of range"),
+    ({"network": {"sizes": [64, 10]}, "fixed": {"weight": {"width": 16, "frac": 16}}}, "[fixed] weight.frac", "out of range"),
+    ({"network": {"sizes": [64, 10]}, "fixed": {"weight": 16}}, "[fixed] weight", "table"),
+    ({"network": {"sizes": [64, 10]}, "fixed": {"input": {"width": 8, "frac": 7}}}, "[fixed] input", "1.0"),
+    ({"network": {"sizes": [64, 10]}, "fixed": {"input": {"width": 6, "frac": 4}}}, "[fixed] input", "inputs up to 3"),
+    ({"network": {"sizes": [64, 10]}, "fixed": {"activation": {"width": 24, "frac": 20}}}, "[fixed] activation.frac", ""),
+    ({"network": {"sizes": [64, 10]}, "fixed": {"weight": {"width": 16, "frac": 15}, "learning_rate_shift": 0}}, "[fixed] weight.frac", "finer than an update"),
+    ({"network": {"sizes": [64, 10]}, "fixed": {"rounding": "nearest"}}, "[fixed] rounding", "half_up"),
+    ({"network": {"sizes": [64, 40]}, "fixed": {"softmax_frac": 24, "error": {"width": 32, "frac": 31}}}, "[fixed] softmax_frac", "reciprocal"),
+    ({"network": {"sizes": [64, 10]}, "training": {"learning_rate": -1}}, "[training] learning_rate", "(0, 10)"),
+    ({"network": {"sizes": [64, 10]}, "data": {"dataset": "cifar"}}, "[data] dataset", "digits"),
+    ({"network": {"sizes": [64, 10]}, "data": {"test_fraction": 1.5}}, "[data] test_fraction", "(0, 1)"),
+    ({"network": {"sizes": [64, 10]}, "name": "9lives"}, "name", "Verilog identifier"),
+]
+
+
+@pytest.mark.parametrize("raw, key, words", BAD, ids=[f"{b[1]}:{i}" for i, b in enumerate(BAD)])
+def test_bad_value_names_key_and_fix(raw, key, words):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw, source="bad.toml")
+    message = str(info.value)
+    assert info.value.key.startswith(key), message
+    assert message.startswith(f"bad.toml: {info.value.key}")
+    assert words in message and "; fix: " in message and "\n" not in message
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[network\nsizes = [1, 2]\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
+
+
+def test_name_defaults_to_the_file_stem(tmp_path):
+    path = tmp_path / "my-core.toml"
+    path.write_text("[network]\nsizes = [4, 2]\n")
+    assert load_config(path).name == "my_core"
