@@ -1,0 +1,1 @@
+"""The ``trifactor`` command line: one module per subcommand, user errors as one line (see cli.py)."""

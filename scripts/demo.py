@@ -44,7 +44,7 @@ def main(args) -> int:
 
     out = Path(args.out)
     learning_curves(out / "learning_curves.png", {f"{b} golden": r["history"] for b, r in results.items()},
-                    f"{config.name}: {config.rule} k={config.nonzeros_per_row} on {split.name}")
+                    f"{'-'.join(map(str, config.sizes))} {config.rule} k={config.nonzeros_per_row} on {split.name}")
     write_json(out / "demo.json", {"seed": args.seed, "epochs": epochs, "results": results,
                                    "machine": machine_info(), "config": config.to_dict()})
     print(f"\nwrote {out / 'learning_curves.png'} and {out / 'demo.json'}")
