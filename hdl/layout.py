@@ -1,0 +1,70 @@
+"""Where each weight lives: P lane banks, lane ``p`` owning neurons ``j = p (mod P)``.
+
+Layer ``l`` occupies ``groups_l = ceil(n_out / P)`` neuron groups of ``n_in + 1`` words in
+every bank, from ``base_l``: weight ``W_l[j, i]`` is in bank ``j % P`` at
+``base_l + (j // P) * (n_in + 1) + i`` (``i = n_in`` is the bias). A forward pass or an
+update of group ``g`` walks addresses ``base_l + g * (n_in + 1) + 0 .. n_in`` in order, the
+same address in every bank, so one address bus serves all lanes. Lanes past ``n_out`` in
+the last group hold zeros.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trifactor.golden.config import Config
+
+__all__ = ["WeightLayout"]
+
+
+@dataclass(frozen=True)
+class WeightLayout:
+    config: Config
+
+    @property
+    def lanes(self) -> int:
+        return self.config.lanes
+
+    def groups(self, layer: int) -> int:
+        return math.ceil(self.config.sizes[layer + 1] / self.lanes)
+
+    def words(self, layer: int) -> int:
+        """Words one layer takes in each bank."""
+        return self.groups(layer) * (self.config.sizes[layer] + 1)
+
+    def base(self, layer: int) -> int:
+        return sum(self.words(l) for l in range(layer))
+
+    @property
+    def depth(self) -> int:
+        return self.base(self.config.n_layers)
+
+    @property
+    def addr_width(self) -> int:
+        return max(1, (self.depth - 1).bit_length())
+
+    def address(self, layer: int, group: int, i: int) -> int:
+        return self.base(layer) + group * (self.config.sizes[layer] + 1) + i
+
+    def to_banks(self, weights: list) -> np.ndarray:
+        """Bank contents (``lanes x depth`` int64) from golden's ``n_out x (n_in + 1)`` matrices."""
+        banks = np.zeros((self.lanes, self.depth), dtype=np.int64)
+        for layer, w in enumerate(weights):
+            n_out, width = w.shape
+            padded = np.zeros((self.groups(layer) * self.lanes, width), dtype=np.int64)
+            padded[:n_out] = w
+            # row j -> (group j // P, lane j % P)
+            by_group = padded.reshape(self.groups(layer), self.lanes, width).transpose(1, 0, 2)
+            banks[:, self.base(layer): self.base(layer) + self.words(layer)] = by_group.reshape(self.lanes, -1)
+        return banks
+
+    def from_banks(self, banks: np.ndarray) -> list:
+        """Golden's matrices back from bank contents (the inverse of :meth:`to_banks`)."""
+        weights = []
+        for layer in range(self.config.n_layers):
+            n_in, n_out = self.config.sizes[layer], self.config.sizes[layer + 1]
+            block = banks[:, self.base(layer): self.base(layer) + self.words(layer)]
+            by_group = block.reshape(self.lanes, self.groups(layer), n_in + 1).transpose(1, 0, 2)
+            weights.append(by_group.reshape(-1, n_in + 1)[:n_out].copy())
+        return weights
