@@ -1,0 +1,97 @@
+"""Sparse-ternary feedback error unit: one hidden neuron's delta per cycle, no multiplier.
+
+Implements :func:`golden.fixed_model.feedback_delta` with the tables of
+:func:`golden.feedback.feedback_matrices` (the single source of B) stored in a ROM.
+"""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, Mux, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+from trifactor.golden.feedback import feedback_matrices
+
+from .arith import narrow, shift_right
+
+__all__ = ["FeedbackUnit"]
+
+
+class FeedbackUnit(wiring.Component):
+    """``d_j = f'_j * narrow((sum_m sign[j, m] * e[index[j, m]]) >> scale_shift)`` for hidden neurons.
+
+    First the ``n_classes`` output errors arrive on ``e`` (in class order) and are held in
+    registers. Then each transfer on ``i`` names a ROM row (hidden layer ``l``'s neuron
+    ``j`` is row ``row_base(l) + j``) with the neuron's ``f'``, and ``o`` returns its delta
+    two cycles later; one neuron per cycle. The ROM row holds the ``k`` class indices and
+    signs; the ``k`` selected errors are added in one adder tree. Rule ``dfa`` (dense
+    ternary) is the same unit with ``k = n_classes``.
+
+    Send all of ``e`` before the first neuron of a sample, and no ``e`` while neurons are
+    in flight: the unit does not reorder them.
+
+    Parameters
+    ----------
+    config : Config
+        Must have a hidden layer and ternary feedback.
+    """
+
+    def __init__(self, config: Config):
+        if config.n_layers < 2:
+            raise ValueError(f"sizes {list(config.sizes)} have no hidden layer: there is no feedback to compute")
+        if config.feedback_values != "ternary" or config.rule == "bp":
+            raise ValueError("the feedback unit implements ternary feedback (rule ssdfa or dfa, values ternary)")
+        self._config = config
+        self._tables = feedback_matrices(config)
+        self.rows = sum(fb.index.shape[0] for fb in self._tables)
+        class_width = max(1, (config.n_classes - 1).bit_length())
+        k = config.nonzeros_per_row
+        self.rom_layout = data.StructLayout({
+            "index": data.ArrayLayout(unsigned(class_width), k),
+            "negative": data.ArrayLayout(1, k),
+        })
+        self.rom_data = self._rom_contents()
+        super().__init__({
+            "e": In(stream.Signature(signed(config.error.width))),
+            "i": In(stream.Signature(data.StructLayout({"row": unsigned(max(1, (self.rows - 1).bit_length())), "fprime": 1}))),
+            "o": Out(stream.Signature(signed(config.error.width))),
+        })
+
+    def row_base(self, hidden_layer: int) -> int:
+        return sum(fb.index.shape[0] for fb in self._tables[:hidden_layer])
+
+    def _rom_contents(self):
+        rows = []
+        for fb in self._tables:
+            for index, sign in zip(fb.index.tolist(), fb.sign.tolist()):
+                rows.append({"index": index, "negative": [int(s < 0) for s in sign]})
+        return rows
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        m.submodules.rom = rom = Memory(shape=self.rom_layout, depth=self.rows, init=self.rom_data)
+        read = rom.read_port()
+
+        # the output errors, loaded in class order
+        errors = Array(Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes))
+        loaded = Signal(range(cfg.n_classes))
+        m.d.comb += self.e.ready.eq(1)
+        with m.If(self.e.valid):
+            m.d.sync += errors[loaded].eq(self.e.payload)
+            m.d.sync += loaded.eq(Mux(loaded == cfg.n_classes - 1, 0, loaded + 1))
+
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance),
+                     read.addr.eq(self.i.payload.row), read.en.eq(advance)]
+        s1_valid, s1_fprime = Signal(), Signal()
+        row = self.rom_layout(read.data)
+        terms = [Mux(row.negative[m_], -errors[row.index[m_]], errors[row.index[m_]])
+                 for m_ in range(cfg.nonzeros_per_row)]
+        total = sum(terms[1:], terms[0])
+        delta = narrow(shift_right(total, cfg.scale_shift, cfg.rounding), cfg.error, cfg.overflow)
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(self.i.valid), s1_fprime.eq(self.i.payload.fprime)]
+            m.d.sync += [self.o.valid.eq(s1_valid), self.o.payload.eq(Mux(s1_fprime, delta, 0))]
+        return m

@@ -1,0 +1,111 @@
+"""Output error unit: base-2 softmax (exponent table, one reciprocal) or MSE, minus the one-hot label.
+
+Implements :func:`golden.fixed_model.softmax_error` and :func:`mse_error` step by step.
+"""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, Cat, Mux, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+from trifactor.golden.fixed_model import exp2_table
+
+from .arith import narrow, shift_right
+
+__all__ = ["OutputErrorUnit"]
+
+
+class OutputErrorUnit(wiring.Component):
+    """The output errors ``e`` of one sample from its scores ``y`` and label.
+
+    ``i`` takes the ``n_classes`` scores in class order (the label rides along; the first
+    element's is used); ``o`` returns the ``n_classes`` errors in class order. Softmax,
+    as in :func:`golden.fixed_model.softmax_error`:
+
+    1. load: scores into registers, running maximum (``n`` cycles);
+    2. exp: ``u_j = table[f_j] >> n_j`` and their sum (``n`` cycles);
+    3. divide: ``r = floor(2**R / sum)``, restoring division, one quotient bit a cycle;
+    4. emit: ``e_j = narrow(shift_right(u_j * r, R - error.frac) - onehot)`` (``n`` cycles).
+
+    MSE skips steps 2 and 3. A new sample is accepted once the last error has left.
+    """
+
+    def __init__(self, config: Config):
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a Config, not {config!r}")
+        self._config = config
+        n = config.n_classes
+        self.table = exp2_table(config).tolist() if config.loss == "softmax" else []
+        # quotient bits: 2**R / sum <= 2**(R - softmax_frac), since the maximum contributes 1.0
+        self.quotient_bits = config.softmax_recip_bits - config.softmax_frac + 1
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"y": signed(config.act.width), "label": unsigned(max(1, (n - 1).bit_length()))}))),
+            "o": Out(stream.Signature(signed(config.error.width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        n = cfg.n_classes
+        scores = Array(Signal(signed(cfg.act.width), name=f"y{c}") for c in range(n))
+        label = Signal(self.i.payload.label.shape())
+        top = Signal(signed(cfg.act.width))
+        index = Signal(range(n))
+        last = index == n - 1
+
+        softmax = cfg.loss == "softmax"
+        u_width = cfg.softmax_frac + 1
+        exps = Array(Signal(unsigned(u_width), name=f"u{c}") for c in range(n))
+        total = Signal(unsigned(u_width + max(1, (n - 1).bit_length())))
+        recip_bits = cfg.softmax_recip_bits
+        remainder = Signal(unsigned(recip_bits + 1))
+        divisor = Signal(unsigned(len(total) + self.quotient_bits))  # starts at sum << (quotient_bits - 1)
+        quotient = Signal(unsigned(self.quotient_bits))
+        steps = Signal(range(self.quotient_bits + 1))
+
+        onehot = Mux(index == label, cfg.error.one, 0)
+        if softmax:
+            p = shift_right(exps[index] * quotient, recip_bits - cfg.error.frac, cfg.rounding)
+        else:
+            p = shift_right(scores[index], cfg.act.frac - cfg.error.frac, cfg.rounding)
+        m.d.comb += self.o.payload.eq(narrow(p - onehot, cfg.error, cfg.overflow))
+
+        with m.FSM():
+            with m.State("load"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    y = self.i.payload.y
+                    m.d.sync += [scores[index].eq(y), index.eq(Mux(last, 0, index + 1))]
+                    m.d.sync += top.eq(Mux((index == 0) | (y > top), y, top))
+                    with m.If(index == 0):
+                        m.d.sync += label.eq(self.i.payload.label)
+                    with m.If(last):
+                        m.d.sync += total.eq(0)
+                        m.next = "exp" if softmax else "emit"
+            if softmax:
+                with m.State("exp"):
+                    z = Signal(unsigned(cfg.act.width + 1))
+                    m.d.comb += z.eq(top - scores[index])
+                    whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
+                    entry = Array(self.table)[frac]
+                    u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
+                    m.d.sync += [exps[index].eq(u), total.eq(total + u), index.eq(Mux(last, 0, index + 1))]
+                    with m.If(last):
+                        m.d.sync += [remainder.eq(1 << recip_bits), quotient.eq(0), steps.eq(0),
+                                     divisor.eq((total + u) << (self.quotient_bits - 1))]
+                        m.next = "divide"
+                with m.State("divide"):
+                    fits = remainder >= divisor
+                    m.d.sync += [remainder.eq(Mux(fits, remainder - divisor, remainder)),
+                                 quotient.eq(Cat(fits, quotient[:-1])), divisor.eq(divisor >> 1), steps.eq(steps + 1)]
+                    with m.If(steps == self.quotient_bits - 1):
+                        m.next = "emit"
+            with m.State("emit"):
+                m.d.comb += self.o.valid.eq(1)
+                with m.If(self.o.ready):
+                    m.d.sync += index.eq(Mux(last, 0, index + 1))
+                    with m.If(last):
+                        m.next = "load"
+        return m
+
