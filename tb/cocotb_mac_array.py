@@ -7,9 +7,7 @@ valid and ready (stalls everywhere); the second runs at full rate and measures l
 and sustained throughput.
 """
 
-import json
 import random
-from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -18,7 +16,8 @@ from trifactor.golden.fixed_model import forward_layer
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.mac_array import MacArray
 
-from sim import PARAMS_ENV, load_params
+from cocotb_perf import write_perf
+from sim import load_params
 from streams import CycleCounter, StreamSink, StreamSource, start_clock_and_reset
 from unit_params import golden_config
 
@@ -95,11 +94,6 @@ async def full_rate_latency_and_throughput(dut):
     lanes = params["config"]["hardware"]["lanes"]
     perf = {"unit": "mac_array", "latency_cycles": latency, "elements": len(commands), "cycles": cycles,
             "elements_per_cycle": len(commands) / cycles, "macs_per_cycle": lanes * len(commands) / cycles}
-    Path(os_params_dir(), "perf.json").write_text(json.dumps(perf))
-    dut._log.info("MAC array: %s", perf)
+    write_perf(perf, dut)
     assert all(b - a == 1 for a, b in zip(source.sent_at, source.sent_at[1:])), "input stalled at full rate"
 
-
-def os_params_dir():
-    import os
-    return Path(os.environ[PARAMS_ENV]).parent

@@ -5,13 +5,14 @@ cocotb + Verilator. Its ports are the unit's streams, forwarded unchanged.
 """
 
 from amaranth import Module
-from amaranth.hdl import signed
-from amaranth.lib import stream, wiring
+from amaranth.hdl import signed, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.mac_array import MacArray
+from trifactor.hdl.update_unit import UpdateUnit
 
 
 def lane_memories(config, banks):
@@ -35,4 +36,36 @@ class MacArrayHarness(wiring.Component):
             wiring.connect(m, memory.read_port(), self.mac.weights[p])
         wiring.connect(m, wiring.flipped(self.i), self.mac.i)
         wiring.connect(m, self.mac.o, wiring.flipped(self.o))
+        return m
+
+
+class UpdateUnitHarness(wiring.Component):
+    """The update unit on its lane memories; ``written`` mirrors the write ports, ``peek`` reads a bank word back."""
+
+    def __init__(self, config, banks):
+        self.unit = UpdateUnit(config)
+        self.memories = lane_memories(config, banks)
+        layout = WeightLayout(config)
+        words = data.ArrayLayout(signed(config.weight.width), config.lanes)
+        self.written_layout = data.StructLayout({"valid": 1, "addr": unsigned(layout.addr_width), "data": words})
+        super().__init__({
+            "i": In(stream.Signature(self.unit.cmd_layout)),
+            "written": Out(self.written_layout),
+            "peek_addr": In(unsigned(layout.addr_width)),
+            "peek_data": Out(words),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = self.unit
+        wiring.connect(m, wiring.flipped(self.i), self.unit.i)
+        for p, memory in enumerate(self.memories):
+            m.submodules[f"bank{p}"] = memory
+            wiring.connect(m, memory.read_port(), self.unit.read[p])
+            write = memory.write_port()
+            wiring.connect(m, write, self.unit.write[p])
+            peek = memory.read_port()
+            m.d.comb += [peek.addr.eq(self.peek_addr), self.peek_data[p].eq(peek.data)]
+            m.d.comb += self.written.data[p].eq(write.data)
+        m.d.comb += [self.written.valid.eq(self.unit.write[0].en), self.written.addr.eq(self.unit.write[0].addr)]
         return m

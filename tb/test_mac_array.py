@@ -1,19 +1,12 @@
 """Forward MAC array: Verilator (and Icarus when installed) against the golden model, exactly."""
 
-import numpy as np
 import pytest
 
 from trifactor.hdl.layout import WeightLayout
 
 from harness import MacArrayHarness
 from sim import run_cocotb, simulators
-from unit_params import CONFIGS, params_for
-
-
-def full_scale_weights(cfg, seed):
-    """Random weights over the whole weight format, so sums saturate and extremes multiply."""
-    rng = np.random.default_rng(seed)
-    return [rng.integers(cfg.weight.min, cfg.weight.max + 1, (s.n_out, s.n_in + 1)) for s in cfg.layers]
+from unit_params import CONFIGS, full_scale_weights, params_for
 
 
 def run_mac(name, simulator="verilator", perturb=None):

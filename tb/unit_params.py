@@ -7,6 +7,8 @@ truncation and dense ternary feedback.
 
 import dataclasses
 
+import numpy as np
+
 from trifactor.golden.config import config_from_dict, load_config
 from trifactor.golden.fixedpoint import Rounding
 
@@ -42,3 +44,9 @@ def golden_config(params):
         flip = {Rounding.HALF_UP: Rounding.TRUNCATE, Rounding.TRUNCATE: Rounding.HALF_UP}
         cfg = dataclasses.replace(cfg, rounding=flip[cfg.rounding], update_rounding=flip[cfg.update_rounding])
     return cfg
+
+
+def full_scale_weights(cfg, seed):
+    """Random weights over the whole weight format, so sums saturate and extremes multiply."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(cfg.weight.min, cfg.weight.max + 1, (s.n_out, s.n_in + 1)) for s in cfg.layers]
