@@ -48,7 +48,11 @@ async def start_clock_and_reset(dut, cycles=2):
 
 
 class CycleCounter:
-    """Counts rising edges from start: latency and throughput are measured in these cycles."""
+    """Counts rising edges from start: latency and throughput are measured in these cycles.
+
+    Sources and sinks read it in the ReadOnly phase of a transfer's cycle, so a latency is
+    the number of clock edges between an input transfer and the resulting output transfer.
+    """
 
     def __init__(self, dut):
         self.dut, self.now = dut, 0
@@ -81,13 +85,13 @@ class StreamSource:
             self.valid.value = 1
             self.payload.value = pack(self.layout, item)
             while True:
-                await ReadOnly()
-                taken = bool(self.ready.value)
+                await ReadOnly()  # sample in the cycle of the transfer, as the sink does
+                taken, cycle = bool(self.ready.value), self.clock.now if self.clock else None
                 await RisingEdge(self.dut.clk)
                 if taken:
                     break
             if self.clock:
-                self.sent_at.append(self.clock.now)
+                self.sent_at.append(cycle)
         self.valid.value = 0
 
 
