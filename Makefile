@@ -6,13 +6,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: setup test test-full demo bench clean help
+.PHONY: setup test test-full demo bench units clean help
 
 help:
 	@echo "make demo       train the golden models on digits, print the curves (sets up .venv first)"
 	@echo "make test       the fast test suite (sets up .venv first)"
 	@echo "make test-full  every test, including slow end-to-end runs"
 	@echo "make bench      measure accuracy and speed of the golden models (build/bench/)"
+	@echo "make units      RTL unit testbenches + MAC synthesis, then their latency/throughput/cells (build/units.md)"
 	@echo "make setup      create .venv and install trifactor with its dependencies"
 	@echo "make clean      remove build/ (keeps .venv)"
 
@@ -37,6 +38,11 @@ demo: setup
 
 bench: setup
 	$(BIN)/trifactor bench
+
+units: setup
+	$(BIN)/pytest -n $(JOBS) tb/test_mac_array.py tb/test_update_unit.py tb/test_feedback_unit.py \
+		tb/test_output_error.py tb/test_synth_mac_array.py -k "not icarus"
+	$(BIN)/trifactor units-report
 
 clean:
 	rm -rf build

@@ -14,6 +14,7 @@ from trifactor.golden.config import Config
 from trifactor.golden.feedback import feedback_matrices
 
 from .arith import narrow, shift_right
+from .errors import reject
 
 __all__ = ["FeedbackUnit"]
 
@@ -39,9 +40,9 @@ class FeedbackUnit(wiring.Component):
 
     def __init__(self, config: Config):
         if config.n_layers < 2:
-            raise ValueError(f"sizes {list(config.sizes)} have no hidden layer: there is no feedback to compute")
+            reject(self, f"sizes {list(config.sizes)} have no hidden layer: there is no feedback to compute")
         if config.feedback_values != "ternary" or config.rule == "bp":
-            raise ValueError("the feedback unit implements ternary feedback (rule ssdfa or dfa, values ternary)")
+            reject(self, "the feedback unit implements ternary feedback (rule ssdfa or dfa, values ternary)")
         self._config = config
         self._tables = feedback_matrices(config)
         self.rows = sum(fb.index.shape[0] for fb in self._tables)

@@ -45,6 +45,7 @@ class MacArray(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
+            self._MustUse__silence = True  # see hdl.errors.reject
             raise TypeError(f"config must be a Config, not {config!r}")
         self._config = config
         self._layout = WeightLayout(config)

@@ -33,6 +33,7 @@ class OutputErrorUnit(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
+            self._MustUse__silence = True  # see hdl.errors.reject
             raise TypeError(f"config must be a Config, not {config!r}")
         self._config = config
         n = config.n_classes

@@ -40,6 +40,7 @@ class UpdateUnit(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
+            self._MustUse__silence = True  # see hdl.errors.reject
             raise TypeError(f"config must be a Config, not {config!r}")
         self._config = config
         layout = WeightLayout(config)

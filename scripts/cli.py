@@ -6,13 +6,14 @@ import sys
 from trifactor.golden.config import ConfigError
 from trifactor.golden.data import DataError
 
-from . import bench, demo, train_cmd
+from . import bench, demo, train_cmd, units_report
 from .errors import UsageError
 
 COMMANDS = {
     "train": (train_cmd, "train a model (float or fixed golden) on a data set"),
     "demo": (demo, "train the float and fixed golden models side by side and write a report"),
     "bench": (bench, "measure accuracy and speed of the golden models over several seeds"),
+    "units-report": (units_report, "latency, throughput and cell counts of the RTL units (after make units)"),
 }
 
 

@@ -68,8 +68,9 @@ class WriteMonitor:
     async def _run(self):
         while True:
             await ReadOnly()
-            word = unpack(self.layout, int(self.dut.written.value))
-            if word["valid"]:
+            value = self.dut.written.value
+            if str(value)[-1] == "1":  # valid is bit 0; data may be X (Icarus) while it is low
+                word = unpack(self.layout, int(value))
                 self.items.append((word["addr"], word["data"]))
                 self.at.append(self.clock.now)
             await RisingEdge(self.dut.clk)
