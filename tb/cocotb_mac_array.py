@@ -19,19 +19,10 @@ from trifactor.hdl.mac_array import MacArray
 from cocotb_perf import write_perf
 from sim import load_params
 from streams import CycleCounter, StreamSink, StreamSource, start_clock_and_reset
-from unit_params import golden_config
+from unit_params import format_values, golden_config
 
 
-def _inputs(spec, rng, n_pass):
-    if n_pass == 0:
-        return np.zeros(spec.n_in, dtype=np.int64)
-    if n_pass == 1:
-        return np.full(spec.n_in, spec.x.max, dtype=np.int64)
-    if n_pass == 2:
-        return np.full(spec.n_in, spec.x.min, dtype=np.int64)
-    x = rng.integers(spec.x.min, spec.x.max + 1, spec.n_in)
-    x[rng.random(spec.n_in) < 0.3] = 0
-    return x
+EDGE_PASSES = ["zero", "max", "min"]  # then random inputs
 
 
 def _stimulus(cfg, weights, passes, rng):
@@ -41,7 +32,7 @@ def _stimulus(cfg, weights, passes, rng):
     commands, expected = [], []
     for n_pass in range(passes):
         for layer, spec in enumerate(cfg.layers):
-            x = _inputs(spec, rng, n_pass)
+            x = format_values(spec.x, spec.n_in, rng, EDGE_PASSES[n_pass] if n_pass < len(EDGE_PASSES) else "random")
             _, _, h, fprime = forward_layer(weights[layer], x, spec, cfg)
             for group in range(layout.groups(layer)):
                 for i in range(spec.n_in + 1):

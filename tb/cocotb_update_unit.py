@@ -21,17 +21,7 @@ from cocotb_perf import write_perf
 from harness import UpdateUnitHarness
 from sim import load_params
 from streams import CycleCounter, StreamSource, start_clock_and_reset, unpack
-from unit_params import golden_config
-
-
-def _edge_or_random(fmt, n, rng, kind):
-    if kind == "zero":
-        return np.zeros(n, dtype=np.int64)
-    if kind in ("max", "min"):
-        return np.full(n, getattr(fmt, kind), dtype=np.int64)
-    v = rng.integers(fmt.min, fmt.max + 1, n)
-    v[rng.random(n) < 0.3] = 0
-    return v
+from unit_params import format_values, golden_config
 
 
 # (x, d) per edge pass: no change, steps that saturate downwards and upwards, min * min
@@ -45,8 +35,8 @@ def _stimulus(cfg, weights, passes, rng):
     for n_pass in range(passes):
         for layer, spec in enumerate(cfg.layers):
             x_kind, d_kind = EDGE_PASSES[n_pass] if n_pass < len(EDGE_PASSES) else ("random", "random")
-            x = _edge_or_random(spec.x, spec.n_in, rng, x_kind)
-            d = _edge_or_random(cfg.error, spec.n_out, rng, d_kind)
+            x = format_values(spec.x, spec.n_in, rng, x_kind)
+            d = format_values(cfg.error, spec.n_out, rng, d_kind)
             weights[layer] = update_layer(weights[layer], x, d, spec, cfg)
             banks = layout.to_banks(weights)
             for group in range(layout.groups(layer)):

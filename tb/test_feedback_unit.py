@@ -7,15 +7,14 @@ import pytest
 from trifactor.hdl.feedback_unit import FeedbackUnit
 
 from sim import run_cocotb, simulators
-from unit_params import CONFIGS, params_for
+from unit_params import CONFIGS, build_name, params_for
 
 
 def run_feedback(name, simulator="verilator", perturb=None):
     cfg = CONFIGS[name]()
     hidden = sum(cfg.sizes[1:-1])
     params = params_for(cfg, perturb=perturb, samples=max(4, -(-1000 // hidden)))
-    build = f"feedback_unit_{name}" + ("_perturbed" if perturb else "")
-    return run_cocotb(FeedbackUnit(cfg), build, "cocotb_feedback_unit", params, simulator)
+    return run_cocotb(FeedbackUnit(cfg), build_name("feedback_unit", name, perturb), "cocotb_feedback_unit", params, simulator)
 
 
 @pytest.mark.parametrize("simulator", simulators())

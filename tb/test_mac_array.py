@@ -6,7 +6,7 @@ from trifactor.hdl.layout import WeightLayout
 
 from harness import MacArrayHarness
 from sim import run_cocotb, simulators
-from unit_params import CONFIGS, full_scale_weights, params_for
+from unit_params import CONFIGS, build_name, full_scale_weights, params_for
 
 
 def run_mac(name, simulator="verilator", perturb=None):
@@ -16,8 +16,7 @@ def run_mac(name, simulator="verilator", perturb=None):
     passes = -(-1000 // groups_per_pass)  # at least 1000 transactions (neuron groups)
     top = MacArrayHarness(cfg, WeightLayout(cfg).to_banks(weights))
     params = params_for(cfg, perturb=perturb, weights=[w.tolist() for w in weights], passes=passes)
-    build = f"mac_array_{name}" + ("_perturbed" if perturb else "")  # own folder: runs in parallel
-    return run_cocotb(top, build, "cocotb_mac_array", params, simulator)
+    return run_cocotb(top, build_name("mac_array", name, perturb), "cocotb_mac_array", params, simulator)
 
 
 @pytest.mark.parametrize("simulator", simulators())

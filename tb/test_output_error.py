@@ -5,13 +5,12 @@ import pytest
 from trifactor.hdl.output_error import OutputErrorUnit
 
 from sim import run_cocotb, simulators
-from unit_params import CONFIGS, params_for
+from unit_params import CONFIGS, build_name, params_for
 
 
 def run_output_error(name, simulator="verilator", perturb=None):
     cfg = CONFIGS[name]()
-    build = f"output_error_{name}" + ("_perturbed" if perturb else "")
-    return run_cocotb(OutputErrorUnit(cfg), build, "cocotb_output_error", params_for(cfg, perturb=perturb, samples=1000), simulator)
+    return run_cocotb(OutputErrorUnit(cfg), build_name("output_error", name, perturb), "cocotb_output_error", params_for(cfg, perturb=perturb, samples=1000), simulator)
 
 
 @pytest.mark.parametrize("simulator", simulators())

@@ -6,7 +6,7 @@ from trifactor.hdl.layout import WeightLayout
 
 from harness import UpdateUnitHarness
 from sim import run_cocotb, simulators
-from unit_params import CONFIGS, full_scale_weights, params_for
+from unit_params import CONFIGS, build_name, full_scale_weights, params_for
 
 
 def run_update(name, simulator="verilator", perturb=None):
@@ -15,8 +15,7 @@ def run_update(name, simulator="verilator", perturb=None):
     passes = -(-1000 // WeightLayout(cfg).depth)  # every pass writes every bank word once
     top = UpdateUnitHarness(cfg, WeightLayout(cfg).to_banks(weights))
     params = params_for(cfg, perturb=perturb, weights=[w.tolist() for w in weights], passes=max(passes, 5))
-    build = f"update_unit_{name}" + ("_perturbed" if perturb else "")
-    return run_cocotb(top, build, "cocotb_update_unit", params, simulator)
+    return run_cocotb(top, build_name("update_unit", name, perturb), "cocotb_update_unit", params, simulator)
 
 
 @pytest.mark.parametrize("simulator", simulators())

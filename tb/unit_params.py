@@ -50,3 +50,19 @@ def full_scale_weights(cfg, seed):
     """Random weights over the whole weight format, so sums saturate and extremes multiply."""
     rng = np.random.default_rng(seed)
     return [rng.integers(cfg.weight.min, cfg.weight.max + 1, (s.n_out, s.n_in + 1)) for s in cfg.layers]
+
+
+def build_name(unit, name, perturb=None):
+    """One build folder per unit and parameter set; a perturbed run gets its own (they run in parallel)."""
+    return f"{unit}_{name}" + ("_perturbed" if perturb else "")
+
+
+def format_values(fmt, n, rng, kind="random"):
+    """``n`` raw values of ``fmt``: all ``zero``, all ``max``, all ``min``, or ``random`` with 30% zeros (as after ReLU)."""
+    if kind == "zero":
+        return np.zeros(n, dtype=np.int64)
+    if kind in ("max", "min"):
+        return np.full(n, getattr(fmt, kind), dtype=np.int64)
+    v = rng.integers(fmt.min, fmt.max + 1, n)
+    v[rng.random(n) < 0.3] = 0
+    return v
