@@ -1,0 +1,398 @@
+"""The learner core: forward, output error, feedback and update of every layer, one sample at a time.
+
+It strings the four datapath units together around P lane weight banks, an activation
+memory (every layer's input, kept for the update) and an ``f'`` memory, behind the word
+protocol of :mod:`hdl.protocol`. The result of every sample equals
+``golden.fixed_model.FixedNet.train_sample`` bit for bit.
+
+Per TRAIN sample:
+
+1. load the inputs into the activation memory;
+2. forward, layer by layer: the sweeper reads each layer input once per neuron group
+   and feeds the MAC array (P MACs per cycle); the serialiser writes the P results of a
+   group to the activation and ``f'`` memories (hidden layers) or, for the output layer,
+   feeds the output error unit and the argmax;
+3. the output errors go to the feedback unit and to the output layer's delta registers;
+   the prediction is sent;
+4. update, last layer first: per neuron group the delta provider fills P delta registers
+   (from the errors, or from the feedback unit for hidden layers), then the sweeper reads
+   the layer input again and feeds the update unit (P weights per cycle).
+"""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, Mux, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+from trifactor.golden.fixed_model import FixedNet
+
+from .errors import reject
+from .feedback_unit import FeedbackUnit
+from .layout import WeightLayout
+from .mac_array import MacArray
+from .output_error import OutputErrorUnit
+from .protocol import ACK, ERROR, Op
+from .update_unit import UpdateUnit
+
+__all__ = ["LearnerCore"]
+
+
+class LearnerCore(wiring.Component):
+    """An on-chip SSDFA learner for ``config``, its weights initialised as golden's ``FixedNet(config, seed)``.
+
+    Members
+    -------
+    i : In(stream.Signature(unsigned(32)))
+        Command words (see :mod:`hdl.protocol`).
+    o : Out(stream.Signature(unsigned(32)))
+        Reply words.
+    """
+
+    def __init__(self, config: Config, *, seed: int = 0):
+        if not isinstance(config, Config):
+            reject(self, f"config must be a Config, not {config!r}")
+        if config.rule == "bp":
+            reject(self, "rule 'bp' (backpropagation) is for the golden models only; the core implements "
+                         "'ssdfa' and 'dfa' (set [feedback] rule)")
+        if config.feedback_values != "ternary":
+            reject(self, "the core implements ternary feedback only (set [feedback] values = 'ternary')")
+        self._config = config
+        self.layout = WeightLayout(config)
+        self.init_weights = FixedNet(config, seed).weights
+        self.init_banks = self.layout.to_banks(self.init_weights)
+        sizes = config.sizes
+        # activation memory: the input of layer l at act_base[l]; f' of hidden layer l at fp_base[l]
+        self.act_base = [sum(sizes[:l]) for l in range(config.n_layers)]
+        self.act_depth = sum(sizes[:-1])
+        self.fp_base = [sum(sizes[1:l + 1]) for l in range(config.n_layers - 1)]
+        self.fp_depth = max(1, sum(sizes[1:-1]))
+        self.mac = MacArray(config)
+        self.update = UpdateUnit(config)
+        self.error = OutputErrorUnit(config)
+        self.feedback = FeedbackUnit(config) if config.n_layers > 1 else None
+        super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32)))})
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, lay = self._config, self.layout
+        n_layers, lanes, sizes = cfg.n_layers, cfg.lanes, cfg.sizes
+        m.submodules.mac, m.submodules.update, m.submodules.error = self.mac, self.update, self.error
+        if self.feedback is not None:
+            m.submodules.feedback = self.feedback
+        mac, upd, err, fb = self.mac, self.update, self.error, self.feedback
+
+        x_width = max(spec.x.width for spec in cfg.layers)
+        banks = [Memory(shape=signed(cfg.weight.width), depth=lay.depth, init=self.init_banks[p].tolist())
+                 for p in range(lanes)]
+        acts = Memory(shape=signed(x_width), depth=self.act_depth, init=[])
+        fps = Memory(shape=1, depth=self.fp_depth, init=[])
+        for p, bank in enumerate(banks):
+            m.submodules[f"bank{p}"] = bank
+        m.submodules.acts, m.submodules.fps = acts, fps
+        bank_rd = [bank.read_port() for bank in banks]
+        bank_wr = [bank.write_port() for bank in banks]
+        act_rd, act_wr = acts.read_port(), acts.write_port()
+        fp_rd, fp_wr = fps.read_port(), fps.write_port()
+
+        # per-layer constants, indexed by a layer signal
+        n_in = Array(spec.n_in for spec in cfg.layers)
+        groups = Array(lay.groups(l) for l in range(n_layers))
+        last_lanes = Array(spec.n_out - (lay.groups(l) - 1) * lanes for l, spec in enumerate(cfg.layers))
+        w_base = Array(lay.base(l) for l in range(n_layers))
+        act_base = Array(self.act_base)
+        x_one = Array(spec.x.one for spec in cfg.layers)
+
+        # -- state shared by the controller ------------------------------------------------
+        op = Signal(4)
+        label = Signal(range(cfg.n_classes))
+        count = Signal(32)                     # generic counter of the current command
+        fwd_layer = Signal(range(n_layers))
+        upd_layer = Signal(range(n_layers))
+        in_update = Signal()                   # bank read ports belong to the update unit
+        host_banks = Signal()                  # bank ports belong to the host (LOAD / READ)
+        errors = Array(Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes))
+        deltas = Array(Signal(signed(cfg.error.width), name=f"d{p}") for p in range(lanes))
+        deltas_ready = Signal()
+        prediction = Signal(range(cfg.n_classes))
+        best = Signal(signed(cfg.act.width))
+        counters = {name: Signal(64, name=name) for name in ("cycles", "samples", "macs_done", "macs_skipped")}
+
+        # -- the sweeper: one layer input element per cycle, to the MAC array or the update unit --
+        sw_run, sw_upd = Signal(), Signal()
+        sw_layer = Signal(range(n_layers))
+        sw_group = Signal(range(max(groups)))
+        sw_i = Signal(range(max(n_in) + 1))
+        sw_waddr = Signal(lay.addr_width)
+        rd_valid, rd_upd, rd_bias, rd_last = Signal(), Signal(), Signal(), Signal()
+        rd_layer = Signal(range(n_layers))
+        rd_waddr = Signal(lay.addr_width)
+        rd_lanes = Signal(range(lanes + 1))
+
+        down_ready = Mux(rd_upd, 1, mac.i.ready)
+        advance = ~rd_valid | down_ready
+        group_start = sw_i == 0
+        can_issue = sw_run & ~(sw_upd & group_start & ~deltas_ready)
+        is_bias = sw_i == n_in[sw_layer]
+        m.d.comb += [act_rd.addr.eq(act_base[sw_layer] + sw_i), act_rd.en.eq(advance)]
+        with m.If(advance):
+            m.d.sync += rd_valid.eq(can_issue)
+            with m.If(can_issue):
+                last_group = sw_group == groups[sw_layer] - 1
+                m.d.sync += [rd_upd.eq(sw_upd), rd_bias.eq(is_bias), rd_last.eq(is_bias), rd_layer.eq(sw_layer),
+                             rd_waddr.eq(sw_waddr), rd_lanes.eq(Mux(last_group, last_lanes[sw_layer], lanes)),
+                             sw_waddr.eq(sw_waddr + 1)]
+                with m.If(is_bias):
+                    m.d.sync += sw_i.eq(0)
+                    with m.If(sw_upd):
+                        m.d.sync += deltas_ready.eq(0)  # consumed: the update unit latched them with this element
+                    with m.If(last_group):
+                        m.d.sync += sw_run.eq(0)
+                    with m.Else():
+                        m.d.sync += sw_group.eq(sw_group + 1)
+                with m.Else():
+                    m.d.sync += sw_i.eq(sw_i + 1)
+        x = Mux(rd_bias, x_one[rd_layer], act_rd.data)
+        m.d.comb += [
+            mac.i.valid.eq(rd_valid & ~rd_upd),
+            mac.i.payload.x.eq(x), mac.i.payload.addr.eq(rd_waddr),
+            mac.i.payload.layer.eq(rd_layer), mac.i.payload.last.eq(rd_last),
+            upd.i.valid.eq(rd_valid & rd_upd),
+            upd.i.payload.x.eq(x), upd.i.payload.addr.eq(rd_waddr), upd.i.payload.layer.eq(rd_layer),
+        ]
+        m.d.comb += [upd.i.payload.d[p].eq(deltas[p]) for p in range(lanes)]
+        with m.If(rd_valid & down_ready):
+            m.d.sync += counters["macs_done"].eq(counters["macs_done"] + rd_lanes)
+
+        def start_sweep(layer, update):
+            return [sw_run.eq(1), sw_upd.eq(update), sw_layer.eq(layer), sw_group.eq(0), sw_i.eq(0),
+                    sw_waddr.eq(w_base[layer])]
+
+        # -- bank ports: MAC array (forward), update unit (update) or host --------------------
+        host_addr = Signal(lay.addr_width)
+        host_lane = Signal(range(lanes))
+        host_write, host_data = Signal(), Signal(signed(cfg.weight.width))
+        for p in range(lanes):
+            m.d.comb += [
+                bank_rd[p].addr.eq(Mux(host_banks, host_addr, Mux(in_update, upd.read[p].addr, mac.weights[p].addr))),
+                bank_rd[p].en.eq(Mux(host_banks, 1, Mux(in_update, upd.read[p].en, mac.weights[p].en))),
+                mac.weights[p].data.eq(bank_rd[p].data), upd.read[p].data.eq(bank_rd[p].data),
+                bank_wr[p].addr.eq(Mux(host_banks, host_addr, upd.write[p].addr)),
+                bank_wr[p].data.eq(Mux(host_banks, host_data, upd.write[p].data)),
+                bank_wr[p].en.eq(Mux(host_banks, host_write & (host_lane == p), upd.write[p].en)),
+            ]
+
+        # -- the serialiser: a MAC group's P results, one per cycle, to memory or the output error unit --
+        ser_busy = Signal()
+        ser_h = Array(Signal(signed(cfg.act.width), name=f"ser_h{p}") for p in range(lanes))
+        ser_fp = Array(Signal(name=f"ser_fp{p}") for p in range(lanes))
+        ser_p = Signal(range(lanes))
+        ser_lanes = Signal(range(lanes + 1))
+        ser_layer = Signal(range(n_layers + 1))
+        ser_group = Signal(range(max(groups)))
+        ser_wptr = Signal(range(self.act_depth + 1))
+        ser_fptr = Signal(range(self.fp_depth + 1))
+        out_index = Signal(range(cfg.n_classes + 1))
+        training = op == Op.TRAIN
+        m.d.comb += mac.o.ready.eq(~ser_busy)
+        with m.If(mac.o.valid & ~ser_busy):
+            m.d.sync += [ser_busy.eq(1), ser_p.eq(0),
+                         ser_lanes.eq(Mux(ser_group == groups[ser_layer] - 1, last_lanes[ser_layer], lanes))]
+            m.d.sync += [ser_h[p].eq(mac.o.payload.h[p]) for p in range(lanes)]
+            m.d.sync += [ser_fp[p].eq(mac.o.payload.fprime[p]) for p in range(lanes)]
+        output_layer = ser_layer == n_layers - 1
+        y = ser_h[ser_p]
+        step = Signal()  # this cycle's lane leaves the serialiser
+        m.d.comb += [err.i.payload.y.eq(y), err.i.payload.label.eq(label)]
+        with m.If(ser_busy):
+            with m.If(~output_layer):
+                m.d.comb += [act_wr.addr.eq(ser_wptr), act_wr.data.eq(y), act_wr.en.eq(1),
+                             fp_wr.addr.eq(ser_fptr), fp_wr.data.eq(ser_fp[ser_p]), fp_wr.en.eq(1), step.eq(1)]
+                m.d.sync += [ser_wptr.eq(ser_wptr + 1), ser_fptr.eq(ser_fptr + 1)]
+            with m.Else():
+                m.d.comb += err.i.valid.eq(training)
+                m.d.comb += step.eq(Mux(training, err.i.ready, 1))
+                with m.If(step):
+                    with m.If((out_index == 0) | (y > best)):  # the first maximum wins
+                        m.d.sync += [best.eq(y), prediction.eq(out_index)]
+                    m.d.sync += out_index.eq(out_index + 1)
+            with m.If(step):
+                m.d.sync += ser_p.eq(ser_p + 1)
+                with m.If(ser_p == ser_lanes - 1):
+                    m.d.sync += ser_busy.eq(0)
+                    with m.If(ser_group == groups[ser_layer] - 1):
+                        m.d.sync += [ser_group.eq(0), ser_layer.eq(ser_layer + 1)]
+                    with m.Else():
+                        m.d.sync += ser_group.eq(ser_group + 1)
+
+        # -- the delta provider: P deltas per update group --------------------------------------
+        dp_active = Signal()
+        neuron_bits = range(max(sizes[1:]) + 1)
+        dp_req, dp_end = Signal(neuron_bits), Signal(neuron_bits)   # hidden neurons still to request
+        dp_got, dp_count = Signal(range(lanes + 1)), Signal(range(lanes + 1))
+        group_first = sw_group * lanes  # the first neuron of the group the sweeper waits at
+        group_lanes = Mux(sw_group == groups[sw_layer] - 1, last_lanes[sw_layer], lanes)
+        with m.If(sw_run & sw_upd & group_start & ~deltas_ready & ~dp_active):
+            with m.If(sw_layer == n_layers - 1):
+                for p in range(lanes):  # the output layer's deltas are its errors
+                    m.d.sync += deltas[p].eq(Mux(group_first + p < cfg.n_classes, errors[group_first + p], 0))
+                m.d.sync += deltas_ready.eq(1)
+            with m.Else():
+                m.d.sync += [dp_active.eq(1), dp_req.eq(group_first), dp_end.eq(group_first + group_lanes),
+                             dp_got.eq(0), dp_count.eq(group_lanes)]
+                m.d.sync += [deltas[p].eq(0) for p in range(lanes)]  # lanes past the layer stay 0
+        if fb is not None:
+            fp_base = Array(self.fp_base)
+            row_base = Array(fb.row_base(l) for l in range(n_layers - 1))
+            dp_rd_valid = Signal()
+            dp_rd_row = Signal(range(fb.rows + 1))
+            requesting = dp_active & (dp_req < dp_end)
+            m.d.comb += [fp_rd.addr.eq(fp_base[sw_layer] + dp_req), fp_rd.en.eq(1)]
+            m.d.sync += [dp_rd_valid.eq(requesting), dp_rd_row.eq(row_base[sw_layer] + dp_req)]
+            with m.If(requesting):
+                m.d.sync += dp_req.eq(dp_req + 1)
+            m.d.comb += [fb.i.valid.eq(dp_rd_valid), fb.i.payload.row.eq(dp_rd_row),
+                         fb.i.payload.fprime.eq(fp_rd.data), fb.o.ready.eq(1)]
+            with m.If(fb.o.valid):
+                m.d.sync += [deltas[dp_got].eq(fb.o.payload), dp_got.eq(dp_got + 1)]
+                with m.If(dp_got == dp_count - 1):
+                    m.d.sync += [deltas_ready.eq(1), dp_active.eq(0)]
+
+        # -- the controller -------------------------------------------------------------------
+        word = self.i.payload
+        busy_sample = Signal()
+        with m.If(busy_sample):
+            m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+        with m.FSM():
+            with m.State("idle"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.sync += [op.eq(word[:4]), label.eq(word[8:24]), count.eq(0)]
+                    with m.Switch(word[:4]):
+                        with m.Case(Op.TRAIN, Op.INFER):
+                            m.d.sync += busy_sample.eq(1)
+                            m.next = "load_inputs"
+                        with m.Case(Op.LOAD):
+                            m.d.sync += [host_banks.eq(1), host_addr.eq(0), host_lane.eq(0)]
+                            m.next = "load_weights"
+                        with m.Case(Op.READ):
+                            m.d.sync += [host_banks.eq(1), host_addr.eq(0), host_lane.eq(0)]
+                            m.next = "read_address"
+                        with m.Case(Op.COUNTERS):
+                            m.next = "counters"
+                        with m.Default():
+                            m.next = "error"
+
+            with m.State("load_inputs"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.comb += [act_wr.addr.eq(count), act_wr.data.eq(word[:x_width]), act_wr.en.eq(1)]
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count == sizes[0] - 1):
+                        m.d.sync += [fwd_layer.eq(0), ser_layer.eq(0), ser_group.eq(0), ser_wptr.eq(sizes[0]),
+                                     ser_fptr.eq(0), out_index.eq(0), *start_sweep(0, 0)]
+                        m.next = "forward"
+
+            with m.State("forward"):
+                # the next layer starts once the serialiser has written every output of this one
+                with m.If(~sw_run & (ser_layer == fwd_layer + 1)):
+                    with m.If(fwd_layer == n_layers - 1):
+                        m.d.sync += count.eq(0)
+                        with m.If(training):
+                            m.next = "errors"
+                        with m.Else():
+                            m.next = "prediction"
+                    with m.Else():
+                        m.d.sync += [fwd_layer.eq(fwd_layer + 1), *start_sweep(fwd_layer + 1, 0)]
+
+            with m.State("errors"):
+                m.d.comb += err.o.ready.eq(1)
+                if fb is not None:
+                    m.d.comb += [fb.e.valid.eq(err.o.valid), fb.e.payload.eq(err.o.payload)]
+                with m.If(err.o.valid):
+                    m.d.sync += [errors[count].eq(err.o.payload), count.eq(count + 1)]
+                    with m.If(count == cfg.n_classes - 1):
+                        m.next = "prediction"
+
+            with m.State("prediction"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(prediction)]
+                with m.If(self.o.ready):
+                    with m.If(training):
+                        m.d.sync += [upd_layer.eq(n_layers - 1), in_update.eq(1), deltas_ready.eq(0),
+                                     *start_sweep(n_layers - 1, 1)]
+                        m.next = "update"
+                    with m.Else():
+                        m.next = "done"
+
+            with m.State("update"):
+                with m.If(~sw_run & ~rd_valid):
+                    with m.If(upd_layer == 0):
+                        m.d.sync += count.eq(0)
+                        m.next = "drain"
+                    with m.Else():
+                        m.d.sync += [upd_layer.eq(upd_layer - 1), *start_sweep(upd_layer - 1, 1)]
+
+            with m.State("drain"):  # the update unit's last writes land before anything reads the banks
+                m.d.sync += count.eq(count + 1)
+                with m.If(count == 3):
+                    m.d.sync += in_update.eq(0)
+                    m.next = "done"
+
+            with m.State("done"):
+                m.d.sync += busy_sample.eq(0)
+                with m.If(training):
+                    m.d.sync += counters["samples"].eq(counters["samples"] + 1)
+                m.next = "idle"
+
+            with m.State("load_weights"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.comb += [host_write.eq(1), host_data.eq(word[:cfg.weight.width])]
+                    m.d.sync += host_lane.eq(host_lane + 1)
+                    with m.If(host_lane == lanes - 1):
+                        m.d.sync += [host_lane.eq(0), host_addr.eq(host_addr + 1)]
+                        with m.If(host_addr == lay.depth - 1):
+                            m.d.sync += host_banks.eq(0)
+                            m.next = "ack"
+
+            with m.State("ack"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(ACK)]
+                with m.If(self.o.ready):
+                    m.next = "idle"
+
+            with m.State("read_address"):  # the bank read of host_addr happens at this edge
+                m.next = "read_words"
+
+            with m.State("read_words"):
+                data = Array(bank_rd[p].data for p in range(lanes))[host_lane]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(data.as_unsigned()),
+                             *[bank_rd[p].en.eq(0) for p in range(lanes)]]  # hold the word being sent
+                with m.If(self.o.ready):
+                    m.d.sync += host_lane.eq(host_lane + 1)
+                    with m.If(host_lane == lanes - 1):
+                        m.d.sync += [host_lane.eq(0), host_addr.eq(host_addr + 1)]
+                        with m.If(host_addr == lay.depth - 1):
+                            m.d.sync += host_banks.eq(0)
+                            m.next = "idle"
+                        with m.Else():
+                            m.next = "read_address"
+
+            with m.State("counters"):
+                values = Array(v for name in ("cycles", "samples", "macs_done", "macs_skipped")
+                               for v in (counters[name][:32], counters[name][32:]))
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(values[count])]
+                with m.If(self.o.ready):
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count == 7):
+                        m.next = "idle"
+
+            with m.State("error"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(ERROR | op)]
+                with m.If(self.o.ready):
+                    m.next = "idle"
+        return m
