@@ -1,0 +1,89 @@
+"""Host side of :mod:`hdl.protocol` for a LearnerCore simulated under cocotb.
+
+Used by the end-to-end testbench and by ``trifactor train --backend rtl``. Inputs are
+driven on falling clock edges, where every value has settled, so ``ready`` and ``valid``
+can be read without extra waits; a sample costs about one Python await per word, and the
+core's hundreds of compute cycles run in the simulator without Python in the loop.
+"""
+
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge
+
+from trifactor.hdl.layout import WeightLayout
+from trifactor.hdl.protocol import ACK, COUNTER_NAMES, Op, header
+
+
+class CoreDriver:
+    def __init__(self, dut, config):
+        self.dut, self.config, self.layout = dut, config, WeightLayout(config)
+        self.mask = (1 << 32) - 1
+
+    async def start(self):
+        dut = self.dut
+        Clock(dut.clk, 10, unit="ns").start()
+        dut.i__valid.value = 0
+        dut.o__ready.value = 0
+        dut.rst.value = 1
+        for _ in range(2):
+            await FallingEdge(dut.clk)
+        dut.rst.value = 0
+
+    async def _send(self, words):
+        dut = self.dut
+        await FallingEdge(dut.clk)
+        for word in words:
+            while not dut.i__ready.value:
+                dut.i__valid.value = 0
+                await RisingEdge(dut.i__ready)
+                await FallingEdge(dut.clk)
+            dut.i__payload.value = int(word) & self.mask
+            dut.i__valid.value = 1
+            await FallingEdge(dut.clk)  # the rising edge in between took the word
+        dut.i__valid.value = 0
+
+    async def _receive(self, count):
+        dut, words = self.dut, []
+        dut.o__ready.value = 1
+        while len(words) < count:
+            if not dut.o__valid.value:
+                await RisingEdge(dut.o__valid)
+                await FallingEdge(dut.clk)
+                continue
+            words.append(int(dut.o__payload.value))
+            await FallingEdge(dut.clk)
+        dut.o__ready.value = 0
+        return words
+
+    async def train(self, x, label: int) -> int:
+        """One TRAIN command; returns the prediction the core made before its update."""
+        await self._send([header(Op.TRAIN, label), *x.tolist()])
+        return (await self._receive(1))[0]
+
+    async def infer(self, x) -> int:
+        await self._send([header(Op.INFER), *x.tolist()])
+        return (await self._receive(1))[0]
+
+    async def read_weights(self) -> list:
+        """Golden-layout matrices (``n_out x (n_in + 1)``, bias last) read back from the banks."""
+        lanes, depth, width = self.config.lanes, self.layout.depth, self.config.weight.width
+        await self._send([header(Op.READ)])
+        words = np.array(await self._receive(depth * lanes), dtype=np.int64) & ((1 << width) - 1)
+        words = np.where(words >= 1 << (width - 1), words - (1 << width), words)
+        return self.layout.from_banks(words.reshape(depth, lanes).T)
+
+    async def load_weights(self, weights: list):
+        banks = self.layout.to_banks(weights)
+        await self._send([header(Op.LOAD), *banks.T.reshape(-1).tolist()])
+        reply = (await self._receive(1))[0]
+        assert reply == ACK, f"LOAD answered {reply:#x}, not ACK"
+
+    async def counters(self) -> dict:
+        await self._send([header(Op.COUNTERS)])
+        words = await self._receive(8)
+        return {name: words[2 * k] | (words[2 * k + 1] << 32) for k, name in enumerate(COUNTER_NAMES)}
+
+    async def command(self, word, replies=1):
+        """A raw command (for protocol tests)."""
+        await self._send([word])
+        return await self._receive(replies)

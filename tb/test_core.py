@@ -1,0 +1,39 @@
+"""The learner core end to end: Verilator runs, every weight compared with golden (see cocotb_core.py)."""
+
+import pytest
+
+from trifactor.hdl.core import LearnerCore
+
+from sim import run_cocotb, simulators
+from unit_params import CONFIGS, build_name, config_from_dict, params_for
+
+CORE_CONFIGS = {
+    "default": (CONFIGS["default"], "digits"),
+    "two_hidden": (lambda: config_from_dict({"name": "two_hidden", "network": {"sizes": [64, 32, 24, 10]},
+                                             "feedback": {"seed": 3}, "hardware": {"lanes": 4}}), "digits"),
+    "odd": (CONFIGS["odd"], "random"),
+    "narrow": (CONFIGS["narrow"], "random"),
+}
+
+
+def run_core(name, simulator="verilator", samples=100, perturb=None):
+    make, data = CORE_CONFIGS[name]
+    cfg = make()
+    params = params_for(cfg, perturb=perturb, init_seed=2, samples=samples, test_samples=40, data=data)
+    return run_cocotb(LearnerCore(cfg, seed=2), build_name("core", name, perturb), "cocotb_core", params, simulator)
+
+
+@pytest.mark.parametrize("simulator", simulators()[:1])
+@pytest.mark.parametrize("name", sorted(CORE_CONFIGS))
+def test_core_trains_bit_exactly(name, simulator):
+    run_core(name, simulator)
+
+
+def test_core_testbench_catches_a_wrong_golden():
+    with pytest.raises(AssertionError, match="failed"):
+        run_core("odd", samples=10, perturb="rounding")
+
+
+def test_core_rejects_backpropagation():
+    with pytest.raises(ValueError, match="golden models only"):
+        LearnerCore(config_from_dict({"network": {"sizes": [4, 5, 3]}, "feedback": {"rule": "bp"}}))
