@@ -133,12 +133,18 @@ class LearnerCore(wiring.Component):
         rd_layer = Signal(range(n_layers))
         rd_waddr = Signal(lay.addr_width)
         rd_lanes = Signal(range(lanes + 1))
+        rd_deltas = [Signal(signed(cfg.error.width), name=f"rd_d{p}") for p in range(lanes)]
+        loaded = Signal(range(sizes[0] + 1))   # inputs of this sample written so far
+        ser_wptr = Signal(range(self.act_depth + 1))  # next activation the serialiser writes
 
         down_ready = Mux(rd_upd, 1, mac.i.ready)
         advance = ~rd_valid | down_ready
         group_start = sw_i == 0
-        can_issue = sw_run & ~(sw_upd & group_start & ~deltas_ready)
         is_bias = sw_i == n_in[sw_layer]
+        # A forward sweep may run right behind whoever fills its input: the loader (layer 0)
+        # or the serialiser (the previous layer's outputs); the bias input is always there.
+        available = Mux(sw_layer == 0, sw_i < loaded, act_base[sw_layer] + sw_i < ser_wptr)
+        can_issue = sw_run & Mux(sw_upd, ~group_start | deltas_ready, is_bias | available)
         m.d.comb += [act_rd.addr.eq(act_base[sw_layer] + sw_i), act_rd.en.eq(advance)]
         with m.If(advance):
             m.d.sync += rd_valid.eq(can_issue)
@@ -147,10 +153,9 @@ class LearnerCore(wiring.Component):
                 m.d.sync += [rd_upd.eq(sw_upd), rd_bias.eq(is_bias), rd_last.eq(is_bias), rd_layer.eq(sw_layer),
                              rd_waddr.eq(sw_waddr), rd_lanes.eq(Mux(last_group, last_lanes[sw_layer], lanes)),
                              sw_waddr.eq(sw_waddr + 1)]
+                m.d.sync += [rd_d.eq(d) for rd_d, d in zip(rd_deltas, deltas)]
                 with m.If(is_bias):
                     m.d.sync += sw_i.eq(0)
-                    with m.If(sw_upd):
-                        m.d.sync += deltas_ready.eq(0)  # consumed: the update unit latched them with this element
                     with m.If(last_group):
                         m.d.sync += sw_run.eq(0)
                     with m.Else():
@@ -165,7 +170,8 @@ class LearnerCore(wiring.Component):
             upd.i.valid.eq(rd_valid & rd_upd),
             upd.i.payload.x.eq(x), upd.i.payload.addr.eq(rd_waddr), upd.i.payload.layer.eq(rd_layer),
         ]
-        m.d.comb += [upd.i.payload.d[p].eq(deltas[p]) for p in range(lanes)]
+        m.d.comb += [upd.i.payload.d[p].eq(rd_deltas[p]) for p in range(lanes)]
+        consume = advance & can_issue & sw_upd & is_bias  # the sweeper takes its last element of a group
         with m.If(rd_valid & down_ready):
             m.d.sync += counters["macs_done"].eq(counters["macs_done"] + rd_lanes)
 
@@ -195,7 +201,6 @@ class LearnerCore(wiring.Component):
         ser_lanes = Signal(range(lanes + 1))
         ser_layer = Signal(range(n_layers + 1))
         ser_group = Signal(range(max(groups)))
-        ser_wptr = Signal(range(self.act_depth + 1))
         ser_fptr = Signal(range(self.fp_depth + 1))
         out_index = Signal(range(cfg.n_classes + 1))
         training = op == Op.TRAIN
@@ -230,38 +235,57 @@ class LearnerCore(wiring.Component):
                     with m.Else():
                         m.d.sync += ser_group.eq(ser_group + 1)
 
-        # -- the delta provider: P deltas per update group --------------------------------------
-        dp_active = Signal()
+        # -- the delta provider: the next group's P deltas, prepared while the current group updates --
+        pv_run, pv_busy = Signal(), Signal()           # groups left to prepare / preparing one now
+        pv_layer = Signal(range(n_layers))
+        pv_group = Signal(range(max(groups)))
+        pending = Array(Signal(signed(cfg.error.width), name=f"pending{p}") for p in range(lanes))
+        pending_ready = Signal()
         neuron_bits = range(max(sizes[1:]) + 1)
-        dp_req, dp_end = Signal(neuron_bits), Signal(neuron_bits)   # hidden neurons still to request
-        dp_got, dp_count = Signal(range(lanes + 1)), Signal(range(lanes + 1))
-        group_first = sw_group * lanes  # the first neuron of the group the sweeper waits at
-        group_lanes = Mux(sw_group == groups[sw_layer] - 1, last_lanes[sw_layer], lanes)
-        with m.If(sw_run & sw_upd & group_start & ~deltas_ready & ~dp_active):
-            with m.If(sw_layer == n_layers - 1):
+        pv_req, pv_end = Signal(neuron_bits), Signal(neuron_bits)   # hidden neurons still to request
+        pv_got, pv_count = Signal(range(lanes + 1)), Signal(range(lanes + 1))
+        pv_first = pv_group * lanes
+        pv_lanes = Mux(pv_group == groups[pv_layer] - 1, last_lanes[pv_layer], lanes)
+
+        def next_group():  # the provider's order is the sweeper's: last layer first, groups in order
+            return [
+                pv_group.eq(Mux(pv_group == groups[pv_layer] - 1, 0, pv_group + 1)),
+                pv_layer.eq(Mux(pv_group == groups[pv_layer] - 1, pv_layer - 1, pv_layer)),
+                pv_run.eq(~((pv_group == groups[pv_layer] - 1) & (pv_layer == 0))),
+            ]
+
+        with m.If(pv_run & ~pv_busy & ~pending_ready):
+            with m.If(pv_layer == n_layers - 1):
                 for p in range(lanes):  # the output layer's deltas are its errors
-                    m.d.sync += deltas[p].eq(Mux(group_first + p < cfg.n_classes, errors[group_first + p], 0))
-                m.d.sync += deltas_ready.eq(1)
+                    m.d.sync += pending[p].eq(Mux(pv_first + p < cfg.n_classes, errors[pv_first + p], 0))
+                m.d.sync += [pending_ready.eq(1), *next_group()]
             with m.Else():
-                m.d.sync += [dp_active.eq(1), dp_req.eq(group_first), dp_end.eq(group_first + group_lanes),
-                             dp_got.eq(0), dp_count.eq(group_lanes)]
-                m.d.sync += [deltas[p].eq(0) for p in range(lanes)]  # lanes past the layer stay 0
+                m.d.sync += [pv_busy.eq(1), pv_req.eq(pv_first), pv_end.eq(pv_first + pv_lanes),
+                             pv_got.eq(0), pv_count.eq(pv_lanes)]
+                m.d.sync += [pending[p].eq(0) for p in range(lanes)]  # lanes past the layer stay 0
         if fb is not None:
             fp_base = Array(self.fp_base)
             row_base = Array(fb.row_base(l) for l in range(n_layers - 1))
-            dp_rd_valid = Signal()
-            dp_rd_row = Signal(range(fb.rows + 1))
-            requesting = dp_active & (dp_req < dp_end)
-            m.d.comb += [fp_rd.addr.eq(fp_base[sw_layer] + dp_req), fp_rd.en.eq(1)]
-            m.d.sync += [dp_rd_valid.eq(requesting), dp_rd_row.eq(row_base[sw_layer] + dp_req)]
+            pv_rd_valid = Signal()
+            pv_rd_row = Signal(range(fb.rows + 1))
+            requesting = pv_busy & (pv_req < pv_end)
+            m.d.comb += [fp_rd.addr.eq(fp_base[pv_layer] + pv_req), fp_rd.en.eq(1)]
+            m.d.sync += [pv_rd_valid.eq(requesting), pv_rd_row.eq(row_base[pv_layer] + pv_req)]
             with m.If(requesting):
-                m.d.sync += dp_req.eq(dp_req + 1)
-            m.d.comb += [fb.i.valid.eq(dp_rd_valid), fb.i.payload.row.eq(dp_rd_row),
+                m.d.sync += pv_req.eq(pv_req + 1)
+            m.d.comb += [fb.i.valid.eq(pv_rd_valid), fb.i.payload.row.eq(pv_rd_row),
                          fb.i.payload.fprime.eq(fp_rd.data), fb.o.ready.eq(1)]
             with m.If(fb.o.valid):
-                m.d.sync += [deltas[dp_got].eq(fb.o.payload), dp_got.eq(dp_got + 1)]
-                with m.If(dp_got == dp_count - 1):
-                    m.d.sync += [deltas_ready.eq(1), dp_active.eq(0)]
+                m.d.sync += [pending[pv_got].eq(fb.o.payload), pv_got.eq(pv_got + 1)]
+                with m.If(pv_got == pv_count - 1):
+                    m.d.sync += [pending_ready.eq(1), pv_busy.eq(0), *next_group()]
+
+        # hand the prepared group to the sweeper as it finishes the previous one (no bubble)
+        with m.If(pending_ready & (~deltas_ready | consume)):
+            m.d.sync += [deltas_ready.eq(1), pending_ready.eq(0)]
+            m.d.sync += [deltas[p].eq(pending[p]) for p in range(lanes)]
+        with m.Elif(consume):
+            m.d.sync += deltas_ready.eq(0)
 
         # -- the controller -------------------------------------------------------------------
         word = self.i.payload
@@ -275,7 +299,9 @@ class LearnerCore(wiring.Component):
                     m.d.sync += [op.eq(word[:4]), label.eq(word[8:24]), count.eq(0)]
                     with m.Switch(word[:4]):
                         with m.Case(Op.TRAIN, Op.INFER):
-                            m.d.sync += busy_sample.eq(1)
+                            m.d.sync += [busy_sample.eq(1), loaded.eq(0), fwd_layer.eq(0), ser_layer.eq(0),
+                                         ser_group.eq(0), ser_wptr.eq(sizes[0]), ser_fptr.eq(0), out_index.eq(0),
+                                         *start_sweep(0, 0)]
                             m.next = "load_inputs"
                         with m.Case(Op.LOAD):
                             m.d.sync += [host_banks.eq(1), host_addr.eq(0), host_lane.eq(0)]
@@ -291,24 +317,21 @@ class LearnerCore(wiring.Component):
             with m.State("load_inputs"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.comb += [act_wr.addr.eq(count), act_wr.data.eq(word[:x_width]), act_wr.en.eq(1)]
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(count == sizes[0] - 1):
-                        m.d.sync += [fwd_layer.eq(0), ser_layer.eq(0), ser_group.eq(0), ser_wptr.eq(sizes[0]),
-                                     ser_fptr.eq(0), out_index.eq(0), *start_sweep(0, 0)]
+                    m.d.comb += [act_wr.addr.eq(loaded), act_wr.data.eq(word[:x_width]), act_wr.en.eq(1)]
+                    m.d.sync += loaded.eq(loaded + 1)
+                    with m.If(loaded == sizes[0] - 1):
                         m.next = "forward"
 
             with m.State("forward"):
-                # the next layer starts once the serialiser has written every output of this one
-                with m.If(~sw_run & (ser_layer == fwd_layer + 1)):
-                    with m.If(fwd_layer == n_layers - 1):
-                        m.d.sync += count.eq(0)
-                        with m.If(training):
-                            m.next = "errors"
-                        with m.Else():
-                            m.next = "prediction"
+                # a layer's sweep starts as soon as the previous one has issued its last element
+                with m.If(~sw_run & (fwd_layer < n_layers - 1)):
+                    m.d.sync += [fwd_layer.eq(fwd_layer + 1), *start_sweep(fwd_layer + 1, 0)]
+                with m.If(~sw_run & (ser_layer == n_layers)):  # every score has left the serialiser
+                    m.d.sync += count.eq(0)
+                    with m.If(training):
+                        m.next = "errors"
                     with m.Else():
-                        m.d.sync += [fwd_layer.eq(fwd_layer + 1), *start_sweep(fwd_layer + 1, 0)]
+                        m.next = "prediction"
 
             with m.State("errors"):
                 m.d.comb += err.o.ready.eq(1)
@@ -323,8 +346,8 @@ class LearnerCore(wiring.Component):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(prediction)]
                 with m.If(self.o.ready):
                     with m.If(training):
-                        m.d.sync += [upd_layer.eq(n_layers - 1), in_update.eq(1), deltas_ready.eq(0),
-                                     *start_sweep(n_layers - 1, 1)]
+                        m.d.sync += [upd_layer.eq(n_layers - 1), in_update.eq(1), *start_sweep(n_layers - 1, 1),
+                                     pv_run.eq(1), pv_layer.eq(n_layers - 1), pv_group.eq(0)]
                         m.next = "update"
                     with m.Else():
                         m.next = "done"
