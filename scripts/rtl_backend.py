@@ -1,0 +1,93 @@
+"""``--backend rtl``: the generated core trained in Verilator, driven by :mod:`scripts.rtl_session`.
+
+The core is built once per configuration under ``build/rtl/<name>/`` (the weights are
+loaded at the start of a run, so seeds share the build); the session runs in the
+simulator while this process shows its progress.
+"""
+
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from trifactor.golden.config import Config
+
+from .errors import UsageError
+from .generate import generate
+from .simulator import prepare
+
+
+def _build(config: Config, build_root: Path):
+    from cocotb_tools.runner import get_runner
+
+    prepare("verilator")
+    data = config.to_dict()
+    del data["data"], data["training"]  # they do not change the hardware
+    key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+    build_dir = build_root / f"{config.name}-{key}"
+    source, _ = generate(config, build_dir) if not (build_dir / f"{config.name}.v").exists() else \
+        (build_dir / f"{config.name}.v", None)
+    runner = get_runner("verilator")
+    runner.build(sources=[source], hdl_toplevel=config.name, build_dir=build_dir,
+                 build_args=["-Wno-fatal", "-O2"], timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+    return runner, build_dir
+
+
+def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
+              save_weights=None, quiet=False, build_root=Path("build/rtl")) -> dict:
+    """Train the simulated core; returns the same result dict as golden's ``train`` plus cycles per sample."""
+    if config.rule == "bp" or config.feedback_values != "ternary":
+        raise UsageError(f"--backend rtl: {config.source} asks for {config.rule}/{config.feedback_values} feedback, "
+                         "which only the float model has", "use rule 'ssdfa' or 'dfa' with ternary values")
+    build_root = Path(build_root).resolve()  # the simulator runs in its build folder
+    bar = tqdm(total=epochs * n_train, unit="sample", desc=f"rtl {config.name}", disable=quiet or None,
+               leave=False, dynamic_ncols=True)
+    bar.set_postfix_str("building the core in Verilator")
+    try:
+        runner, build_dir = _build(config, build_root)
+    except Exception as exc:  # a build failure is ours, but say where its log is
+        bar.close()
+        raise UsageError(f"building the core failed ({exc})", f"see {build_root} for build.log") from None
+    job_dir = build_dir / f"job-{os.getpid()}"
+    job_dir.mkdir(exist_ok=True)
+    job = {"config": {k: v for k, v in config.to_dict().items() if k != "derived"}, "dataset": dataset,
+           "epochs": epochs, "seed": seed, "progress": str(job_dir / "progress.json"),
+           "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None}
+    (job_dir / "job.json").write_text(json.dumps(job))
+    for name in ("progress.json", "result.json"):
+        (job_dir / name).unlink(missing_ok=True)
+    failure = []
+
+    def run():
+        try:
+            runner.test(test_module="trifactor.scripts.rtl_session", hdl_toplevel=config.name, build_dir=build_dir,
+                        extra_env={"TRIFACTOR_RTL_JOB": str(job_dir / "job.json")}, timescale=("1ns", "1ps"),
+                        log_file=job_dir / "sim.log", results_xml=str(job_dir / "results.xml"))
+        except BaseException as exc:  # the runner exits on a failed test
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    bar.set_postfix_str("")
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.5)
+        try:
+            progress = json.loads((job_dir / "progress.json").read_text())
+        except (OSError, ValueError):
+            continue
+        bar.n = progress["done"]
+        if progress["test"] is not None:
+            bar.set_postfix(epoch=progress["epoch"] + 1, test=f"{progress['test']:.3f}")
+        bar.refresh()
+    bar.close()
+    if not (job_dir / "result.json").exists():
+        raise UsageError("the RTL simulation stopped without a result", f"see {job_dir / 'sim.log'}")
+    result = json.loads((job_dir / "result.json").read_text())
+    if save_weights:
+        result["weights_file"] = str(job_dir / "weights.npz")
+    return result
