@@ -1,7 +1,10 @@
-"""``trifactor demo``: the float and the bit-exact fixed golden model trained side by side.
+"""``trifactor demo``: the main job. The default core trained in RTL simulation beside the golden models.
 
-Until the learner core exists this is the main job: the same configuration, seed and data
-order for both, accuracy per epoch printed as two columns, and a learning-curve plot.
+Generates the core, trains it in Verilator on the configuration's data for a few epochs,
+trains the fixed and float golden models with the same seed and data order, prints the
+three accuracy curves side by side, checks that the hardware's weights equal the fixed
+model's bit for bit, and writes ``build/report.md`` with a learning-curve plot and the
+cycles per sample against the roofline.
 """
 
 from pathlib import Path
@@ -11,9 +14,11 @@ import numpy as np
 from trifactor.golden.config import load_config
 from trifactor.golden.train import load_data
 
+from .generate import cycle_budget, generate
 from .machine import machine_info
-from .output import write_json
+from .output import write_atomic, write_json
 from .plots import learning_curves
+from .rtl_backend import train_rtl
 from .train_cmd import run_training
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "digits.toml"
@@ -21,31 +26,81 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "digits.to
 
 def add_arguments(parser):
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML configuration (default: configs/digits.toml)")
-    parser.add_argument("--epochs", type=int, help="default: [training] epochs")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs for all three models (default 3)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="build/demo", help="folder for the plot and JSON (default build/demo)")
+    parser.add_argument("--out", default="build", help="folder for the core, report.md and the plot (default build)")
+
+
+def _report(config, split, results, budget, weights_equal, seed, machine):
+    rtl = results["rtl"]
+    ratio = rtl["cycles_per_sample"] / budget["roofline"]
+    rows = "\n".join(f"| {e + 1} | {100 * results['float']['history'][e]:.2f} | {100 * results['fixed']['history'][e]:.2f} "
+                     f"| {100 * rtl['history'][e]:.2f} |" for e in range(len(rtl["history"])))
+    return f"""# trifactor demo: {config.name}
+
+{'-'.join(map(str, config.sizes))} {config.activation}, {config.loss}, {config.rule} k={config.nonzeros_per_row}, \
+{config.lanes} lanes; {split.name}: {len(split.y_train)} train / {len(split.y_test)} test samples; seed {seed}.
+Machine: {machine['cpu']}, {machine['cores']} cores.
+
+## Test accuracy (%) per epoch
+
+| epoch | float golden | fixed golden | RTL (Verilator) |
+|---|---|---|---|
+{rows}
+
+RTL weights after training equal the fixed golden model's, bit for bit: **{'yes' if weights_equal else 'NO'}**.
+
+![learning curves](learning_curves.png)
+
+## Cycles per training sample
+
+| | cycles |
+|---|---|
+| measured (core counters, zero skipping off) | {rtl['cycles_per_sample']:.1f} |
+| MAC issue cycles (forward + update, padded lanes included) | {budget['mac_issue_cycles']} |
+| roofline: (forward + update MACs) / lanes | {budget['roofline']:.1f} |
+| measured / roofline | {ratio:.3f} |
+| MAC utilization (useful MACs / (cycles x lanes)) | {budget['macs_per_sample'] / (rtl['cycles_per_sample'] * config.lanes):.3f} |
+
+RTL simulation: {np.median(rtl['epoch_seconds']):.1f} s per epoch (median).
+"""
 
 
 def main(args) -> int:
     config = load_config(args.config)
     split = load_data(config)
-    epochs = args.epochs or config.epochs
-    print(f"{config.name}: {'-'.join(map(str, config.sizes))} {config.activation}, {config.loss}, {config.rule} "
-          f"k={config.nonzeros_per_row}; {split.name}: {len(split.y_train)} train / {len(split.y_test)} test; seed {args.seed}")
-    results = {}
-    for backend in ("float", "fixed"):
-        results[backend] = run_training(backend, config, split, epochs, args.seed, label=backend)[1]
-
-    print(f"\n{'epoch':>5}  {'float':>7}  {'fixed':>7}   test accuracy (%)")
-    for epoch in range(epochs):
-        print(f"{epoch + 1:5d}  {100 * results['float']['history'][epoch]:7.2f}  {100 * results['fixed']['history'][epoch]:7.2f}")
-    for backend, result in results.items():
-        print(f"{backend:>5}: {np.median(result['epoch_seconds']):.2f} s/epoch (median)")
-
     out = Path(args.out)
-    learning_curves(out / "learning_curves.png", {f"{b} golden": r["history"] for b, r in results.items()},
+    epochs = args.epochs
+    v_path, j_path = generate(config, out / config.name, args.seed)
+    print(f"generated {v_path} and {j_path}")
+    print(f"{config.name}: {'-'.join(map(str, config.sizes))} {config.activation}, {config.loss}, {config.rule} "
+          f"k={config.nonzeros_per_row}, {config.lanes} lanes; {split.name}: {len(split.y_train)} train / "
+          f"{len(split.y_test)} test; seed {args.seed}")
+    results = {}
+    models = {}
+    for backend in ("float", "fixed"):
+        models[backend], results[backend] = run_training(backend, config, split, epochs, args.seed, label=backend)
+    results["rtl"] = train_rtl(config, config.dataset, epochs, args.seed, n_train=len(split.y_train), save_weights=True)
+    rtl_weights = np.load(results["rtl"].pop("weights_file"))
+    fixed_weights = models["fixed"].arrays()
+    weights_equal = all(np.array_equal(rtl_weights[k], v) for k, v in fixed_weights.items())
+
+    print(f"\n{'epoch':>5}  {'float':>7}  {'fixed':>7}  {'rtl':>7}   test accuracy (%)")
+    for epoch in range(epochs):
+        print(f"{epoch + 1:5d}  " + "  ".join(f"{100 * results[b]['history'][epoch]:7.2f}" for b in ("float", "fixed", "rtl")))
+    budget = cycle_budget(config)
+    cycles = results["rtl"]["cycles_per_sample"]
+    print(f"\nRTL weights equal the fixed golden model's: {'yes' if weights_equal else 'NO'}")
+    print(f"cycles per training sample: {cycles:.1f}, roofline {budget['roofline']:.1f} ({cycles / budget['roofline']:.3f}x)")
+    print(f"RTL simulation: {np.median(results['rtl']['epoch_seconds']):.1f} s/epoch (median)")
+
+    machine = machine_info()
+    learning_curves(out / "learning_curves.png", {f"{b}": r["history"] for b, r in results.items()},
                     f"{'-'.join(map(str, config.sizes))} {config.rule} k={config.nonzeros_per_row} on {split.name}")
-    write_json(out / "demo.json", {"seed": args.seed, "epochs": epochs, "results": results,
-                                   "machine": machine_info(), "config": config.to_dict()})
-    print(f"\nwrote {out / 'learning_curves.png'} and {out / 'demo.json'}")
-    return 0
+    text = _report(config, split, results, budget, weights_equal, args.seed, machine)
+    write_atomic(out / "report.md", lambda f: f.write(text.encode()))
+    write_json(out / "demo.json", {"seed": args.seed, "epochs": epochs, "results": results, "cycle_budget": budget,
+                                   "rtl_weights_equal_fixed": weights_equal, "machine": machine,
+                                   "config": config.to_dict()})
+    print(f"\nwrote {out / 'report.md'}, {out / 'learning_curves.png'} and {out / 'demo.json'}")
+    return 0 if weights_equal else 1

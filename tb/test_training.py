@@ -40,12 +40,14 @@ def test_fixed_digits_seed0_reaches_the_bar(digits):
     assert len(result["history"]) == DIGITS.epochs
 
 
-def test_demo_runs_and_writes_its_plot(tmp_path):
-    result = run("demo", "--epochs", "1", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert "float" in result.stdout and "fixed" in result.stdout
+def test_demo_trains_the_core_beside_golden_and_writes_the_report(tmp_path):
+    result = run("demo", "--epochs", "1", "--out", str(tmp_path), timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "RTL weights equal the fixed golden model's: yes" in result.stdout
+    report = (tmp_path / "report.md").read_text()
+    assert "roofline" in report and "bit for bit: **yes**" in report
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000
-    assert (tmp_path / "demo.json").exists()
+    assert (tmp_path / "digits" / "digits.v").exists() and (tmp_path / "digits" / "digits.json").exists()
 
 
 @pytest.mark.slow

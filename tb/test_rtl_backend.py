@@ -1,0 +1,67 @@
+"""``trifactor generate`` and ``trifactor train --backend rtl`` as a user runs them, on a tiny IDX data set."""
+
+import json
+
+import numpy as np
+
+from trifactor.golden.data import write_idx
+
+from conftest import run_trifactor as run
+
+TINY = """name = "tiny"
+[network]
+sizes = [16, 7, 3]
+[feedback]
+nonzeros_per_row = 2
+[hardware]
+lanes = 3
+"""
+
+
+def tiny_dataset(folder, n=45):
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % 3
+    images = rng.integers(0, 120, (n, 4, 4)) + 60 * labels[:, None, None]  # separable enough to learn
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte", images.clip(0, 255))
+    write_idx(folder / "train-labels-idx1-ubyte", labels)
+    return folder
+
+
+def test_rtl_backend_saves_exactly_the_fixed_weights(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    data = f"idx:{tiny_dataset(tmp_path / 'data')}"
+    outputs = {}
+    for backend in ("rtl", "fixed"):
+        result = run("train", "--backend", backend, "--config", str(config), "--dataset", data, "--epochs", "2",
+                     "--seed", "3", "--quiet", "--json", str(tmp_path / f"{backend}.json"),
+                     "--save-weights", str(tmp_path / f"{backend}.npz"), timeout=900)
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs[backend] = json.loads((tmp_path / f"{backend}.json").read_text())
+    rtl, fixed = np.load(tmp_path / "rtl.npz"), np.load(tmp_path / "fixed.npz")
+    for name in fixed.files:
+        np.testing.assert_array_equal(rtl[name], fixed[name], err_msg=name)
+    assert outputs["rtl"]["history"] == outputs["fixed"]["history"]
+    assert outputs["rtl"]["cycles_per_sample"] > outputs["rtl"]["roofline_cycles_per_sample"] > 0
+    assert 0 < outputs["rtl"]["mac_utilization"] <= 1
+
+
+def test_generate_writes_verilog_and_description(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    result = run("generate", "--config", str(config), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    verilog = (tmp_path / "out" / "tiny.v").read_text()
+    assert "module tiny(" in verilog
+    description = json.loads((tmp_path / "out" / "tiny.json").read_text())
+    assert description["memory_map"]["lanes"] == 3 and description["protocol"]["opcodes"]["train"] == 1
+    assert description["cycles_per_sample"]["roofline"] == 2 * (17 * 7 + 8 * 3) / 3
+
+
+def test_generate_refuses_backpropagation(tmp_path):
+    config = tmp_path / "bp.toml"
+    config.write_text(TINY.replace("nonzeros_per_row = 2", 'rule = "bp"'))
+    result = run("generate", "--config", str(config), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "golden models only" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
