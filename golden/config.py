@@ -51,7 +51,7 @@ _SCHEMA = {
     },
     "training": {"epochs": 10, "learning_rate": AUTO},
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
-    "hardware": {"lanes": 8},
+    "hardware": {"lanes": 8, "zero_skipping": True},
 }
 
 ACTIVATIONS = ("relu", "hardtanh")
@@ -130,6 +130,7 @@ class Config:
     standardize: bool
     clip: float
     lanes: int
+    zero_skipping: bool = True
     source: str = "<config>"
 
     # -- derived ------------------------------------------------------------------------
@@ -183,7 +184,7 @@ class Config:
             "training": {"epochs": self.epochs, "learning_rate": self.learning_rate},
             "data": {"dataset": self.dataset, "test_fraction": self.test_fraction, "split_seed": self.split_seed,
                      "standardize": self.standardize, "clip": self.clip},
-            "hardware": {"lanes": self.lanes},
+            "hardware": {"lanes": self.lanes, "zero_skipping": self.zero_skipping},
             "derived": {
                 "layers": [
                     {k: (fmt(v) if isinstance(v, Fixed) else v) for k, v in asdict(spec).items()}
@@ -396,6 +397,10 @@ class _Parser:
 
         # [hardware]
         lanes = self.integer("hardware", "lanes", 1, 4096)
+        zero_skipping = self.get("hardware", "zero_skipping")
+        if not isinstance(zero_skipping, bool):
+            raise self.error("[hardware] zero_skipping", f"must be true or false, not {zero_skipping!r}",
+                             "write zero_skipping = true")
 
         name = self.get("", "name")
         if name is AUTO:
@@ -410,5 +415,6 @@ class _Parser:
             input=fin, weight=fw, act=fa, error=fe, learning_rate_shift=lr_shift, rounding=rounding,
             update_rounding=update_rounding, overflow=overflow, softmax_frac=softmax_frac, epochs=epochs,
             learning_rate=learning_rate, dataset=dataset, test_fraction=float(test_fraction),
-            split_seed=split_seed, standardize=standardize, clip=float(clip), lanes=lanes, source=self.source,
+            split_seed=split_seed, standardize=standardize, clip=float(clip), lanes=lanes,
+            zero_skipping=zero_skipping, source=self.source,
         )

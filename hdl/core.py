@@ -20,8 +20,8 @@ Per TRAIN sample:
 """
 
 from amaranth import Module, Signal
-from amaranth.hdl import Array, Mux, signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Array, C, Cat, Mux, signed, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -90,7 +90,11 @@ class LearnerCore(wiring.Component):
         x_width = max(spec.x.width for spec in cfg.layers)
         banks = [Memory(shape=signed(cfg.weight.width), depth=lay.depth, init=self.init_banks[p].tolist())
                  for p in range(lanes)]
-        acts = Memory(shape=signed(x_width), depth=self.act_depth, init=[])
+        # each layer input as a list of (index, value) entries: every element, or only the
+        # non-zero ones when skipping zeros; the sweeps walk the list
+        index_width = max(1, (max(spec.n_in for spec in cfg.layers) - 1).bit_length())
+        entry = data.StructLayout({"i": unsigned(index_width), "x": signed(x_width)})
+        acts = Memory(shape=entry, depth=self.act_depth, init=[])
         fps = Memory(shape=1, depth=self.fp_depth, init=[])
         for p, bank in enumerate(banks):
             m.submodules[f"bank{p}"] = bank
@@ -123,61 +127,72 @@ class LearnerCore(wiring.Component):
         best = Signal(signed(cfg.act.width))
         counters = {name: Signal(64, name=name) for name in ("cycles", "samples", "macs_done", "macs_skipped")}
 
-        # -- the sweeper: one layer input element per cycle, to the MAC array or the update unit --
+        # -- the sweeper: one layer input entry per cycle, to the MAC array or the update unit --
+        skipping = cfg.zero_skipping
+        fill = Array(Signal(range(spec.n_in + 1), name=f"fill{l}") for l, spec in enumerate(cfg.layers))
+        loaded = Signal(range(sizes[0] + 1))   # inputs of this sample received so far
+        ser_layer = Signal(range(n_layers + 1))  # the layer whose outputs the serialiser is writing
         sw_run, sw_upd = Signal(), Signal()
         sw_layer = Signal(range(n_layers))
         sw_group = Signal(range(max(groups)))
-        sw_i = Signal(range(max(n_in) + 1))
-        sw_waddr = Signal(lay.addr_width)
-        rd_valid, rd_upd, rd_bias, rd_last = Signal(), Signal(), Signal(), Signal()
+        sw_k = Signal(range(max(n_in) + 1))    # position in the layer input's list
+        sw_gbase = Signal(lay.addr_width)      # weight address of the group's input 0
+        rd_valid, rd_upd, rd_bias = Signal(), Signal(), Signal()
         rd_layer = Signal(range(n_layers))
-        rd_waddr = Signal(lay.addr_width)
+        rd_gbase = Signal(lay.addr_width)
         rd_lanes = Signal(range(lanes + 1))
         rd_deltas = [Signal(signed(cfg.error.width), name=f"rd_d{p}") for p in range(lanes)]
-        loaded = Signal(range(sizes[0] + 1))   # inputs of this sample written so far
-        ser_wptr = Signal(range(self.act_depth + 1))  # next activation the serialiser writes
 
         down_ready = Mux(rd_upd, 1, mac.i.ready)
         advance = ~rd_valid | down_ready
-        group_start = sw_i == 0
-        is_bias = sw_i == n_in[sw_layer]
-        # A forward sweep may run right behind whoever fills its input: the loader (layer 0)
-        # or the serialiser (the previous layer's outputs); the bias input is always there.
-        available = Mux(sw_layer == 0, sw_i < loaded, act_base[sw_layer] + sw_i < ser_wptr)
-        can_issue = sw_run & Mux(sw_upd, ~group_start | deltas_ready, is_bias | available)
-        m.d.comb += [act_rd.addr.eq(act_base[sw_layer] + sw_i), act_rd.en.eq(advance)]
+        group_start = sw_k == 0
+        last_group = sw_group == groups[sw_layer] - 1
+        group_lanes_now = Mux(last_group, last_lanes[sw_layer], lanes)
+        # A forward sweep runs right behind whoever fills its input list: the loader (layer 0)
+        # or the serialiser (the previous layer's outputs). The bias input (1.0) comes last,
+        # once the list is complete.
+        have_entry = sw_k < fill[sw_layer]
+        complete = Mux(sw_layer == 0, loaded == sizes[0], ser_layer >= sw_layer)
+        at_bias = ~have_entry & complete
+        deltas_zero = Signal()
+        m.d.comb += deltas_zero.eq(~Cat(*[d != 0 for d in deltas]).any())
+        skip_group = (sw_run & sw_upd & group_start & deltas_ready & deltas_zero) if skipping else C(0, 1)
+        can_issue = sw_run & (have_entry | at_bias) & (~sw_upd | ~group_start | deltas_ready) & ~skip_group
+        end_group = (can_issue & at_bias) | skip_group
+        m.d.comb += [act_rd.addr.eq(act_base[sw_layer] + sw_k), act_rd.en.eq(advance)]
         with m.If(advance):
             m.d.sync += rd_valid.eq(can_issue)
             with m.If(can_issue):
-                last_group = sw_group == groups[sw_layer] - 1
-                m.d.sync += [rd_upd.eq(sw_upd), rd_bias.eq(is_bias), rd_last.eq(is_bias), rd_layer.eq(sw_layer),
-                             rd_waddr.eq(sw_waddr), rd_lanes.eq(Mux(last_group, last_lanes[sw_layer], lanes)),
-                             sw_waddr.eq(sw_waddr + 1)]
+                m.d.sync += [rd_upd.eq(sw_upd), rd_bias.eq(at_bias), rd_layer.eq(sw_layer), rd_gbase.eq(sw_gbase),
+                             rd_lanes.eq(group_lanes_now), sw_k.eq(sw_k + 1)]
                 m.d.sync += [rd_d.eq(d) for rd_d, d in zip(rd_deltas, deltas)]
-                with m.If(is_bias):
-                    m.d.sync += sw_i.eq(0)
-                    with m.If(last_group):
-                        m.d.sync += sw_run.eq(0)
-                    with m.Else():
-                        m.d.sync += sw_group.eq(sw_group + 1)
+            with m.If(end_group):
+                m.d.sync += [sw_k.eq(0), sw_gbase.eq(sw_gbase + n_in[sw_layer] + 1)]
+                with m.If(last_group):
+                    m.d.sync += sw_run.eq(0)
                 with m.Else():
-                    m.d.sync += sw_i.eq(sw_i + 1)
-        x = Mux(rd_bias, x_one[rd_layer], act_rd.data)
+                    m.d.sync += sw_group.eq(sw_group + 1)
+                # MACs a dense schedule would have done here: skipped inputs, or the whole group
+                skipped = Mux(skip_group, n_in[sw_layer] + 1, n_in[sw_layer] - fill[sw_layer])
+                m.d.sync += counters["macs_skipped"].eq(counters["macs_skipped"] + skipped * group_lanes_now)
+        entry_now = entry(act_rd.data)
+        x = Mux(rd_bias, x_one[rd_layer], entry_now.x)
+        rd_waddr = rd_gbase + Mux(rd_bias, n_in[rd_layer], entry_now.i)
         m.d.comb += [
             mac.i.valid.eq(rd_valid & ~rd_upd),
             mac.i.payload.x.eq(x), mac.i.payload.addr.eq(rd_waddr),
-            mac.i.payload.layer.eq(rd_layer), mac.i.payload.last.eq(rd_last),
+            mac.i.payload.layer.eq(rd_layer), mac.i.payload.last.eq(rd_bias),
             upd.i.valid.eq(rd_valid & rd_upd),
             upd.i.payload.x.eq(x), upd.i.payload.addr.eq(rd_waddr), upd.i.payload.layer.eq(rd_layer),
         ]
         m.d.comb += [upd.i.payload.d[p].eq(rd_deltas[p]) for p in range(lanes)]
-        consume = advance & can_issue & sw_upd & is_bias  # the sweeper takes its last element of a group
+        consume = advance & end_group & sw_upd  # the sweeper is done with this group's deltas
         with m.If(rd_valid & down_ready):
             m.d.sync += counters["macs_done"].eq(counters["macs_done"] + rd_lanes)
 
         def start_sweep(layer, update):
-            return [sw_run.eq(1), sw_upd.eq(update), sw_layer.eq(layer), sw_group.eq(0), sw_i.eq(0),
-                    sw_waddr.eq(w_base[layer])]
+            return [sw_run.eq(1), sw_upd.eq(update), sw_layer.eq(layer), sw_group.eq(0), sw_k.eq(0),
+                    sw_gbase.eq(w_base[layer])]
 
         # -- bank ports: MAC array (forward), update unit (update) or host --------------------
         host_addr = Signal(lay.addr_width)
@@ -199,7 +214,6 @@ class LearnerCore(wiring.Component):
         ser_fp = Array(Signal(name=f"ser_fp{p}") for p in range(lanes))
         ser_p = Signal(range(lanes))
         ser_lanes = Signal(range(lanes + 1))
-        ser_layer = Signal(range(n_layers + 1))
         ser_group = Signal(range(max(groups)))
         ser_fptr = Signal(range(self.fp_depth + 1))
         out_index = Signal(range(cfg.n_classes + 1))
@@ -216,9 +230,14 @@ class LearnerCore(wiring.Component):
         m.d.comb += [err.i.payload.y.eq(y), err.i.payload.label.eq(label)]
         with m.If(ser_busy):
             with m.If(~output_layer):
-                m.d.comb += [act_wr.addr.eq(ser_wptr), act_wr.data.eq(y), act_wr.en.eq(1),
+                target = ser_layer + 1
+                keep = (y != 0) if cfg.zero_skipping else 1
+                m.d.comb += [act_wr.addr.eq(act_base[target] + fill[target]), act_wr.en.eq(keep),
                              fp_wr.addr.eq(ser_fptr), fp_wr.data.eq(ser_fp[ser_p]), fp_wr.en.eq(1), step.eq(1)]
-                m.d.sync += [ser_wptr.eq(ser_wptr + 1), ser_fptr.eq(ser_fptr + 1)]
+                m.d.comb += [act_wr.data.i.eq(ser_group * lanes + ser_p), act_wr.data.x.eq(y)]
+                with m.If(keep):
+                    m.d.sync += fill[target].eq(fill[target] + 1)
+                m.d.sync += ser_fptr.eq(ser_fptr + 1)
             with m.Else():
                 m.d.comb += err.i.valid.eq(training)
                 m.d.comb += step.eq(Mux(training, err.i.ready, 1))
@@ -300,8 +319,8 @@ class LearnerCore(wiring.Component):
                     with m.Switch(word[:4]):
                         with m.Case(Op.TRAIN, Op.INFER):
                             m.d.sync += [busy_sample.eq(1), loaded.eq(0), fwd_layer.eq(0), ser_layer.eq(0),
-                                         ser_group.eq(0), ser_wptr.eq(sizes[0]), ser_fptr.eq(0), out_index.eq(0),
-                                         *start_sweep(0, 0)]
+                                         ser_group.eq(0), ser_fptr.eq(0), out_index.eq(0), *start_sweep(0, 0)]
+                            m.d.sync += [f.eq(0) for f in fill]
                             m.next = "load_inputs"
                         with m.Case(Op.LOAD):
                             m.d.sync += [host_banks.eq(1), host_addr.eq(0), host_lane.eq(0)]
@@ -317,8 +336,13 @@ class LearnerCore(wiring.Component):
             with m.State("load_inputs"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.comb += [act_wr.addr.eq(loaded), act_wr.data.eq(word[:x_width]), act_wr.en.eq(1)]
+                    value = word[:x_width].as_signed()
+                    keep = (value != 0) if cfg.zero_skipping else 1
+                    m.d.comb += [act_wr.addr.eq(fill[0]), act_wr.data.i.eq(loaded), act_wr.data.x.eq(value),
+                                 act_wr.en.eq(keep)]
                     m.d.sync += loaded.eq(loaded + 1)
+                    with m.If(keep):
+                        m.d.sync += fill[0].eq(fill[0] + 1)
                     with m.If(loaded == sizes[0] - 1):
                         m.next = "forward"
 
@@ -392,8 +416,8 @@ class LearnerCore(wiring.Component):
                 m.next = "read_words"
 
             with m.State("read_words"):
-                data = Array(bank_rd[p].data for p in range(lanes))[host_lane]
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(data.as_unsigned()),
+                bank_word = Array(bank_rd[p].data for p in range(lanes))[host_lane]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(bank_word.as_unsigned()),
                              *[bank_rd[p].en.eq(0) for p in range(lanes)]]  # hold the word being sent
                 with m.If(self.o.ready):
                     m.d.sync += host_lane.eq(host_lane + 1)

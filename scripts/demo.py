@@ -56,11 +56,12 @@ RTL weights after training equal the fixed golden model's, bit for bit: **{'yes'
 
 | | cycles |
 |---|---|
-| measured (core counters, zero skipping off) | {rtl['cycles_per_sample']:.1f} |
+| measured (core counters, zero skipping {'on' if config.zero_skipping else 'off'}) | {rtl['cycles_per_sample']:.1f} |
 | MAC issue cycles (forward + update, padded lanes included) | {budget['mac_issue_cycles']} |
 | roofline: (forward + update MACs) / lanes | {budget['roofline']:.1f} |
 | measured / roofline | {ratio:.3f} |
-| MAC utilization (useful MACs / (cycles x lanes)) | {budget['macs_per_sample'] / (rtl['cycles_per_sample'] * config.lanes):.3f} |
+| MAC utilization (MACs done / (cycles x lanes)) | {rtl['macs_done_per_sample'] / (rtl['cycles_per_sample'] * config.lanes):.3f} |
+| MACs skipped (zero input or zero delta group) | {rtl['macs_skipped_per_sample'] / budget['macs_per_sample']:.1%} |
 
 RTL simulation: {np.median(rtl['epoch_seconds']):.1f} s per epoch (median).
 """

@@ -38,7 +38,8 @@ async def train(dut):
     await driver.start()
     await driver.load_weights(FixedNet(cfg, job["seed"]).weights)
     epochs, n = job["epochs"], len(split.y_train)
-    history, online, seconds, cycles, samples = [], [], [], 0, 0
+    history, online, seconds = [], [], []
+    totals = {"cycles": 0, "samples": 0, "macs_done": 0, "macs_skipped": 0}
     for epoch, order in enumerate(sample_orders(job["seed"], n, epochs)):
         start, before = time.perf_counter(), await driver.counters()
         correct = 0
@@ -47,8 +48,8 @@ async def train(dut):
             if k % 64 == 0:
                 _progress(job["progress"], epoch * n + k, epochs * n, epoch, history[-1] if history else None)
         after = await driver.counters()
-        cycles += after["cycles"] - before["cycles"]
-        samples += after["samples"] - before["samples"]
+        for name in totals:  # training only: the INFER passes below are not counted
+            totals[name] += after[name] - before[name]
         seconds.append(time.perf_counter() - start)
         predictions = [await driver.infer(x) for x in x_test]
         history.append(float(np.mean(np.array(predictions) == split.y_test)))
@@ -62,6 +63,9 @@ async def train(dut):
     Path(job["result"]).write_text(json.dumps({
         "test_accuracy": history[-1], "train_accuracy": float(np.mean(np.array(train_predictions) == split.y_train)),
         "history": history, "train_history_online": online, "epoch_seconds": seconds,
-        "cycles_per_sample": cycles / samples, "macs_per_sample": 2 * sum((s.n_in + 1) * s.n_out for s in cfg.layers),
+        "cycles_per_sample": totals["cycles"] / totals["samples"],
+        "macs_per_sample": 2 * sum((s.n_in + 1) * s.n_out for s in cfg.layers),
+        "macs_done_per_sample": totals["macs_done"] / totals["samples"],
+        "macs_skipped_per_sample": totals["macs_skipped"] / totals["samples"],
         "counters": counters,
     }))

@@ -59,7 +59,8 @@ def main(args) -> int:
                            save_weights=args.save_weights, quiet=args.quiet)
         roofline = result["macs_per_sample"] / config.lanes
         result["roofline_cycles_per_sample"] = roofline
-        result["mac_utilization"] = result["macs_per_sample"] / (result["cycles_per_sample"] * config.lanes)
+        # useful MACs: the ones the core did (zero skipping leaves out the ones that add nothing)
+        result["mac_utilization"] = result["macs_done_per_sample"] / (result["cycles_per_sample"] * config.lanes)
         arrays = dict(np.load(result.pop("weights_file"))) if args.save_weights else None
     else:
         model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
@@ -71,7 +72,8 @@ def main(args) -> int:
     if args.backend == RTL:
         print(f"core: {result['cycles_per_sample']:.1f} cycles per training sample, roofline "
               f"{result['roofline_cycles_per_sample']:.1f} ({result['cycles_per_sample'] / result['roofline_cycles_per_sample']:.3f}x), "
-              f"MAC utilization {result['mac_utilization']:.3f}")
+              f"MAC utilization {result['mac_utilization']:.3f}; zero skipping "
+              f"{'on, ' + format(result['macs_skipped_per_sample'] / result['macs_per_sample'], '.1%') + ' of MACs skipped' if config.zero_skipping else 'off'}")
     if args.json:
         write_json(args.json, {
             "backend": args.backend, "dataset": split.name, "seed": args.seed, "epochs": epochs, **result,

@@ -1,5 +1,7 @@
 """The learner core end to end: Verilator runs, every weight compared with golden (see cocotb_core.py)."""
 
+import dataclasses
+
 import pytest
 
 from trifactor.hdl.core import LearnerCore
@@ -7,12 +9,17 @@ from trifactor.hdl.core import LearnerCore
 from sim import run_cocotb, simulators
 from unit_params import CONFIGS, build_name, config_from_dict, params_for
 
+def _dense(make):
+    return lambda: dataclasses.replace(make(), zero_skipping=False)
+
+
 CORE_CONFIGS = {
     "default": (CONFIGS["default"], "digits"),
+    "default_dense": (_dense(CONFIGS["default"]), "digits"),
     "two_hidden": (lambda: config_from_dict({"name": "two_hidden", "network": {"sizes": [64, 32, 24, 10]},
                                              "feedback": {"seed": 3}, "hardware": {"lanes": 4}}), "digits"),
     "odd": (CONFIGS["odd"], "random"),
-    "narrow": (CONFIGS["narrow"], "random"),
+    "narrow": (_dense(CONFIGS["narrow"]), "random"),
 }
 
 
