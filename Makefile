@@ -41,7 +41,7 @@ bench: setup
 
 units: setup
 	$(BIN)/pytest -n $(JOBS) tb/test_mac_array.py tb/test_update_unit.py tb/test_feedback_unit.py \
-		tb/test_output_error.py tb/test_synth_mac_array.py -k "not icarus"
+		tb/test_output_error.py tb/test_synth_mac_array.py tb/test_core.py -k "not icarus"
 	$(BIN)/trifactor units-report
 
 clean:

@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .output import write_atomic  # noqa: E402
 
@@ -13,8 +14,12 @@ from .output import write_atomic  # noqa: E402
 def learning_curves(path, curves: dict, title: str):
     """One line per ``label -> [test accuracy per epoch]``; written atomically as PNG."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for label, history in curves.items():
-        ax.plot(range(1, len(history) + 1), [100 * a for a in history], marker="o", label=label)
+    # distinct markers, sizes and dashes: curves that are identical (fixed and rtl) stay visible
+    styles = [("o", "-", 9), ("s", "--", 7), ("^", ":", 5), ("D", "-.", 4), ("v", "-", 3)]
+    for (label, history), (marker, line, size) in zip(curves.items(), styles * len(curves)):
+        ax.plot(range(1, len(history) + 1), [100 * a for a in history], marker=marker, linestyle=line,
+                markersize=size, label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)

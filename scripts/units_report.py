@@ -13,7 +13,7 @@ from .errors import UsageError
 from .output import write_atomic
 
 BUILD = Path("build")
-UNITS = ("mac_array", "update_unit", "feedback_unit", "output_error")
+UNITS = ("mac_array", "update_unit", "feedback_unit", "output_error", "core")
 
 
 def add_arguments(parser):
@@ -30,7 +30,7 @@ def _perf_rows(build: Path):
             perf = json.loads(path.read_text())
             details = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                 for k, v in perf.items() if k not in ("unit", "latency_cycles"))
-            rows.append(f"| {unit} | {config} | {perf['latency_cycles']} | {details} |")
+            rows.append(f"| {unit} | {config} | {perf.get('latency_cycles', '-')} | {details} |")
     return rows
 
 
@@ -41,7 +41,8 @@ def main(args) -> int:
         raise UsageError(f"no unit measurements under {build}/sim", "run make units (the unit testbenches write them)")
     lines = ["# RTL units, measured in simulation (Verilator)\n",
              "Latency: clock edges from the input transfer that completes a result to the output transfer "
-             "(update unit: to the write enable).\n",
+             "(update unit: to the write enable). Core rows: a training sample's cycles from the core's "
+             "own counters over 100 samples (tb/test_core.py).\n",
              "| unit | config | latency (cycles) | throughput |", "|---|---|---|---|", *rows, ""]
     stat = build / "synth" / "mac_array" / "stat.txt"
     if stat.exists():
