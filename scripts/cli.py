@@ -6,11 +6,12 @@ import sys
 from trifactor.golden.config import ConfigError
 from trifactor.golden.data import DataError
 
-from . import bench, demo, generate, train_cmd, units_report
+from . import bench, demo, generate, synth, train_cmd, units_report
 from .errors import UsageError
 
 COMMANDS = {
     "generate": (generate, "write the learner core as Verilog plus a JSON description"),
+    "synth": (synth, "synthesise, place and route the core; resources, Fmax, samples/s"),
     "train": (train_cmd, "train a model (float or fixed golden) on a data set"),
     "demo": (demo, "train the float and fixed golden models side by side and write a report"),
     "bench": (bench, "measure accuracy and speed of the golden models over several seeds"),
