@@ -160,6 +160,9 @@ class LearnerCore(wiring.Component):
         can_issue = sw_run & (have_entry | at_bias) & (~sw_upd | ~group_start | deltas_ready) & ~skip_group
         end_group = (can_issue & at_bias) | skip_group
         m.d.comb += [act_rd.addr.eq(act_base[sw_layer] + sw_k), act_rd.en.eq(advance)]
+        done_step = Signal(range(lanes + 1))
+        skipped_step = Signal(range((max(n_in) + 1) * lanes + 1))
+        m.d.sync += [done_step.eq(0), skipped_step.eq(0)]
         with m.If(advance):
             m.d.sync += rd_valid.eq(can_issue)
             with m.If(can_issue):
@@ -174,7 +177,7 @@ class LearnerCore(wiring.Component):
                     m.d.sync += sw_group.eq(sw_group + 1)
                 # MACs a dense schedule would have done here: skipped inputs, or the whole group
                 skipped = Mux(skip_group, n_in[sw_layer] + 1, n_in[sw_layer] - fill[sw_layer])
-                m.d.sync += counters["macs_skipped"].eq(counters["macs_skipped"] + skipped * group_lanes_now)
+                m.d.sync += skipped_step.eq(skipped * group_lanes_now)
         entry_now = entry(act_rd.data)
         x = Mux(rd_bias, x_one[rd_layer], entry_now.x)
         rd_waddr = rd_gbase + Mux(rd_bias, n_in[rd_layer], entry_now.i)
@@ -188,7 +191,10 @@ class LearnerCore(wiring.Component):
         m.d.comb += [upd.i.payload.d[p].eq(rd_deltas[p]) for p in range(lanes)]
         consume = advance & end_group & sw_upd  # the sweeper is done with this group's deltas
         with m.If(rd_valid & down_ready):
-            m.d.sync += counters["macs_done"].eq(counters["macs_done"] + rd_lanes)
+            m.d.sync += done_step.eq(rd_lanes)
+        # the 64-bit counters add a registered step: their carry chains start at a flip-flop
+        m.d.sync += [counters["macs_done"].eq(counters["macs_done"] + done_step),
+                     counters["macs_skipped"].eq(counters["macs_skipped"] + skipped_step)]
 
         def start_sweep(layer, update):
             return [sw_run.eq(1), sw_upd.eq(update), sw_layer.eq(layer), sw_group.eq(0), sw_k.eq(0),

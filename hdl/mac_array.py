@@ -29,7 +29,7 @@ class MacArray(wiring.Component):
 
     Pipeline (each stage advances only when ``o`` is empty or being taken, so
     backpressure on ``o`` stalls everything and loses nothing):
-    read weights | multiply (DSP) | accumulate | round, activate, narrow -> ``o``.
+    read weights | multiply (DSP) | accumulate | round | activate, narrow -> ``o``.
 
     Parameters
     ----------
@@ -75,13 +75,12 @@ class MacArray(wiring.Component):
     def accumulator_width(self) -> int:
         return max(spec.accumulator_width for spec in self._config.layers)
 
-    def _activate(self, m, acc, layer, h, fprime):
-        """Drive ``h`` and ``fprime`` from the finished sum ``acc`` of ``layer`` (combinational)."""
+    def _activate(self, m, a, layer, h, fprime):
+        """Drive ``h`` and ``f'`` from ``a`` (the sum already shifted to the activation fraction)."""
         cfg = self._config
         with m.Switch(layer):
             for spec in cfg.layers:
                 with m.Case(spec.index):
-                    a = shift_right(acc, spec.forward_shift, cfg.rounding)
                     if not spec.hidden:
                         m.d.comb += [h.eq(narrow(a, cfg.act, cfg.overflow)), fprime.eq(1)]
                     elif cfg.activation == "relu":
@@ -122,13 +121,22 @@ class MacArray(wiring.Component):
                 m.d.sync += fresh.eq(s2.last)
             m.d.sync += [s3.valid.eq(s2.valid & s2.last), s3.layer.eq(s2.layer)]
 
-        # stage 4: the finished sums (held in ``accs`` for exactly this cycle) become the output
+        # stage 4: the finished sums (held in ``accs`` for exactly this cycle) shifted and rounded;
+        # stage 5: activated and narrowed into the output. Two stages keep the carry chains short.
+        shifted = [Signal(signed(self.accumulator_width + 1), name=f"shifted{p}") for p in range(lanes)]
+        s4 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape}))
         h = [Signal(signed(cfg.act.width), name=f"h{p}") for p in range(lanes)]
         fprime = [Signal(name=f"fprime{p}") for p in range(lanes)]
         for p in range(lanes):
-            self._activate(m, accs[p], s3.layer, h[p], fprime[p])
+            self._activate(m, shifted[p], s4.layer, h[p], fprime[p])
         with m.If(advance):
-            m.d.sync += self.o.valid.eq(s3.valid)
+            m.d.sync += [s4.valid.eq(s3.valid), s4.layer.eq(s3.layer)]
+            with m.Switch(s3.layer):
+                for spec in cfg.layers:
+                    with m.Case(spec.index):
+                        m.d.sync += [shifted[p].eq(shift_right(accs[p], spec.forward_shift, cfg.rounding))
+                                     for p in range(lanes)]
+            m.d.sync += self.o.valid.eq(s4.valid)
             m.d.sync += [self.o.payload.h[p].eq(h[p]) for p in range(lanes)]
             m.d.sync += [self.o.payload.fprime[p].eq(fprime[p]) for p in range(lanes)]
         return m

@@ -28,7 +28,8 @@ class OutputErrorUnit(wiring.Component):
     3. divide: ``r = floor(2**R / sum)``, restoring division, one quotient bit a cycle;
     4. emit: ``e_j = narrow(shift_right(u_j * r, R - error.frac) - onehot)`` (``n`` cycles).
 
-    MSE skips steps 2 and 3. A new sample is accepted once the last error has left.
+    MSE skips steps 2 and 3. Steps 2 and 4 are two-stage pipelines (no long path through
+    the table or the multiplier). A new sample is accepted once the last error has left.
     """
 
     def __init__(self, config: Config):
@@ -65,12 +66,32 @@ class OutputErrorUnit(wiring.Component):
         quotient = Signal(unsigned(self.quotient_bits))
         steps = Signal(range(self.quotient_bits + 1))
 
-        onehot = Mux(index == label, cfg.error.one, 0)
+        # emit pipeline: P1 registers the product u * r (MSE: the score), P2 the rounded,
+        # narrowed error; both advance only when the output register is free or being taken
+        advance = ~self.o.valid | self.o.ready
+        v1 = Signal()
+        idx1 = Signal(range(n))
         if softmax:
-            p = shift_right(exps[index] * quotient, recip_bits - cfg.error.frac, cfg.rounding)
+            product = Signal(unsigned(u_width + self.quotient_bits))
+            p = shift_right(product, recip_bits - cfg.error.frac, cfg.rounding)
         else:
-            p = shift_right(scores[index], cfg.act.frac - cfg.error.frac, cfg.rounding)
-        m.d.comb += self.o.payload.eq(narrow(p - onehot, cfg.error, cfg.overflow))
+            product = Signal(signed(cfg.act.width))
+            p = shift_right(product, cfg.act.frac - cfg.error.frac, cfg.rounding)
+        error = narrow(p - Mux(idx1 == label, cfg.error.one, 0), cfg.error, cfg.overflow)
+        issued_all = Signal()
+        emitted = Signal(range(n))
+
+        # exp pipeline: E1 registers z = max - y, E2 looks the table up, shifts and sums
+        z = Signal(unsigned(cfg.act.width + 1))
+        z_index = Signal(range(n))
+        z_valid = Signal()
+        if softmax:
+            whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
+            entry = Array(self.table)[frac]
+            u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
+            with m.If(z_valid):
+                m.d.sync += [exps[z_index].eq(u), total.eq(total + u)]
+        m.d.sync += z_valid.eq(0)
 
         with m.FSM():
             with m.State("load"):
@@ -82,20 +103,20 @@ class OutputErrorUnit(wiring.Component):
                     with m.If(index == 0):
                         m.d.sync += label.eq(self.i.payload.label)
                     with m.If(last):
-                        m.d.sync += total.eq(0)
+                        m.d.sync += [total.eq(0), issued_all.eq(0), emitted.eq(0)]
                         m.next = "exp" if softmax else "emit"
             if softmax:
                 with m.State("exp"):
-                    z = Signal(unsigned(cfg.act.width + 1))
-                    m.d.comb += z.eq(top - scores[index])
-                    whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
-                    entry = Array(self.table)[frac]
-                    u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
-                    m.d.sync += [exps[index].eq(u), total.eq(total + u), index.eq(Mux(last, 0, index + 1))]
+                    m.d.sync += [z.eq(top - scores[index]), z_index.eq(index), z_valid.eq(1),
+                                 index.eq(Mux(last, 0, index + 1))]
                     with m.If(last):
-                        m.d.sync += [remainder.eq(1 << recip_bits), quotient.eq(0), steps.eq(0),
-                                     divisor.eq((total + u) << (self.quotient_bits - 1))]
-                        m.next = "divide"
+                        m.next = "exp_tail"
+                with m.State("exp_tail"):  # E2 adds the last term this cycle
+                    m.next = "divide_setup"
+                with m.State("divide_setup"):
+                    m.d.sync += [remainder.eq(1 << recip_bits), quotient.eq(0), steps.eq(0),
+                                 divisor.eq(total << (self.quotient_bits - 1))]
+                    m.next = "divide"
                 with m.State("divide"):
                     fits = remainder >= divisor
                     m.d.sync += [remainder.eq(Mux(fits, remainder - divisor, remainder)),
@@ -103,10 +124,16 @@ class OutputErrorUnit(wiring.Component):
                     with m.If(steps == self.quotient_bits - 1):
                         m.next = "emit"
             with m.State("emit"):
-                m.d.comb += self.o.valid.eq(1)
-                with m.If(self.o.ready):
-                    m.d.sync += index.eq(Mux(last, 0, index + 1))
-                    with m.If(last):
+                with m.If(advance):
+                    m.d.sync += [v1.eq(~issued_all), self.o.valid.eq(v1), self.o.payload.eq(error)]
+                    with m.If(~issued_all):
+                        m.d.sync += [product.eq(exps[index] * quotient if softmax else scores[index]),
+                                     idx1.eq(index), index.eq(Mux(last, 0, index + 1))]
+                        with m.If(last):
+                            m.d.sync += issued_all.eq(1)
+                with m.If(self.o.valid & self.o.ready):
+                    m.d.sync += emitted.eq(emitted + 1)
+                    with m.If(emitted == n - 1):
                         m.next = "load"
         return m
 
