@@ -33,7 +33,7 @@ from .feedback_unit import FeedbackUnit
 from .layout import WeightLayout
 from .mac_array import MacArray
 from .output_error import OutputErrorUnit
-from .protocol import ACK, ERROR, Op
+from .protocol import ACK, COUNTER_NAMES, ERROR, Op
 from .update_unit import UpdateUnit
 
 __all__ = ["LearnerCore"]
@@ -125,7 +125,7 @@ class LearnerCore(wiring.Component):
         deltas_ready = Signal()
         prediction = Signal(range(cfg.n_classes))
         best = Signal(signed(cfg.act.width))
-        counters = {name: Signal(64, name=name) for name in ("cycles", "samples", "macs_done", "macs_skipped")}
+        counters = {name: Signal(64, name=name) for name in COUNTER_NAMES}
 
         # -- the sweeper: one layer input entry per cycle, to the MAC array or the update unit --
         skipping = cfg.zero_skipping
@@ -312,6 +312,18 @@ class LearnerCore(wiring.Component):
         with m.Elif(consume):
             m.d.sync += deltas_ready.eq(0)
 
+        def next_bank_word(after_last, next_address=None):
+            """LOAD and READ walk the banks address by address, lane by lane within an address."""
+            m.d.sync += host_lane.eq(host_lane + 1)
+            with m.If(host_lane == lanes - 1):
+                m.d.sync += [host_lane.eq(0), host_addr.eq(host_addr + 1)]
+                with m.If(host_addr == lay.depth - 1):
+                    m.d.sync += host_banks.eq(0)
+                    m.next = after_last
+                if next_address:
+                    with m.Else():
+                        m.next = next_address
+
         # -- the controller -------------------------------------------------------------------
         word = self.i.payload
         busy_sample = Signal()
@@ -406,12 +418,7 @@ class LearnerCore(wiring.Component):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
                     m.d.comb += [host_write.eq(1), host_data.eq(word[:cfg.weight.width])]
-                    m.d.sync += host_lane.eq(host_lane + 1)
-                    with m.If(host_lane == lanes - 1):
-                        m.d.sync += [host_lane.eq(0), host_addr.eq(host_addr + 1)]
-                        with m.If(host_addr == lay.depth - 1):
-                            m.d.sync += host_banks.eq(0)
-                            m.next = "ack"
+                    next_bank_word(after_last="ack")
 
             with m.State("ack"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(ACK)]
@@ -426,18 +433,10 @@ class LearnerCore(wiring.Component):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(bank_word.as_unsigned()),
                              *[bank_rd[p].en.eq(0) for p in range(lanes)]]  # hold the word being sent
                 with m.If(self.o.ready):
-                    m.d.sync += host_lane.eq(host_lane + 1)
-                    with m.If(host_lane == lanes - 1):
-                        m.d.sync += [host_lane.eq(0), host_addr.eq(host_addr + 1)]
-                        with m.If(host_addr == lay.depth - 1):
-                            m.d.sync += host_banks.eq(0)
-                            m.next = "idle"
-                        with m.Else():
-                            m.next = "read_address"
+                    next_bank_word(after_last="idle", next_address="read_address")
 
             with m.State("counters"):
-                values = Array(v for name in ("cycles", "samples", "macs_done", "macs_skipped")
-                               for v in (counters[name][:32], counters[name][32:]))
+                values = Array(v for name in COUNTER_NAMES for v in (counters[name][:32], counters[name][32:]))
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(values[count])]
                 with m.If(self.o.ready):
                     m.d.sync += count.eq(count + 1)

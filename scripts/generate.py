@@ -12,7 +12,7 @@ from trifactor.hdl.core import LearnerCore
 from trifactor.hdl.protocol import ACK, COUNTER_NAMES, ERROR, Op
 
 from .errors import UsageError
-from .output import write_atomic
+from .output import write_if_changed
 
 
 def add_arguments(parser):
@@ -67,8 +67,8 @@ def generate(config: Config, out: Path, seed: int = 0) -> tuple[Path, Path]:
     description = describe(core)
     verilog_text = verilog.convert(core, name=config.name, emit_src=False)
     v_path, j_path = out / f"{config.name}.v", out / f"{config.name}.json"
-    write_atomic(v_path, lambda f: f.write(verilog_text.encode()))
-    write_atomic(j_path, lambda f: f.write((json.dumps(description, indent=2) + "\n").encode()))
+    write_if_changed(v_path, verilog_text)
+    write_if_changed(j_path, json.dumps(description, indent=2) + "\n")
     return v_path, j_path
 
 

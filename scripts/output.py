@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_atomic", "write_json", "write_npz"]
+__all__ = ["write_atomic", "write_if_changed", "write_json", "write_npz"]
 
 
 def write_atomic(path, write):
@@ -31,3 +31,12 @@ def write_json(path, data: dict):
 
 def write_npz(path, arrays: dict):
     write_atomic(path, lambda f: np.savez(f, **arrays))
+
+
+def write_if_changed(path, text: str) -> bool:
+    """Write ``text`` atomically unless the file already holds it (keeps its time stamp, so builds stay cached)."""
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return False
+    write_atomic(path, lambda f: f.write(text.encode()))
+    return True

@@ -30,8 +30,7 @@ def _build(config: Config, build_root: Path):
     del data["data"], data["training"]  # they do not change the hardware
     key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
     build_dir = build_root / f"{config.name}-{key}"
-    source, _ = generate(config, build_dir) if not (build_dir / f"{config.name}.v").exists() else \
-        (build_dir / f"{config.name}.v", None)
+    source, _ = generate(config, build_dir)  # rewritten only when the hardware changed: make rebuilds then
     runner = get_runner("verilator")
     runner.build(sources=[source], hdl_toplevel=config.name, build_dir=build_dir,
                  build_args=["-Wno-fatal", "-O2"], timescale=("1ns", "1ps"), log_file=build_dir / "build.log")

@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from trifactor.scripts.output import write_if_changed
 from trifactor.scripts.simulator import prepare
 
 TB = Path(__file__).resolve().parent
@@ -24,12 +25,6 @@ def simulators() -> list[str]:
     return ["verilator"] + (["icarus"] if shutil.which("iverilog") else [])
 
 
-def _write_if_changed(path: Path, text: str):
-    """Keep the file (and so the simulator's build) when the content is the same."""
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-
-
 def run_cocotb(top, name: str, module: str, params: dict, simulator: str = "verilator"):
     """Convert, build and simulate; fails the pytest test unless every cocotb test passed."""
     from amaranth.back import verilog
@@ -40,7 +35,7 @@ def run_cocotb(top, name: str, module: str, params: dict, simulator: str = "veri
     build_dir = BUILD / name / simulator
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / f"{name}.v"
-    _write_if_changed(source, verilog.convert(top, name=name, emit_src=False))
+    write_if_changed(source, verilog.convert(top, name=name, emit_src=False))  # unchanged: the build is reused
     params_file = build_dir / "params.json"
     params_file.write_text(json.dumps(params))
 

@@ -65,3 +65,20 @@ def test_generate_refuses_backpropagation(tmp_path):
     result = run("generate", "--config", str(config), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "golden models only" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_generate_rewrites_only_what_changed(tmp_path):
+    """--backend rtl regenerates before every run: the Verilog must change exactly when the hardware does."""
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    out = tmp_path / "out"
+    assert run("generate", "--config", str(config), "--out", str(out)).returncode == 0
+    verilog = out / "tiny.v"
+    stamp = verilog.stat().st_mtime_ns
+    verilog.write_text(verilog.read_text())  # same content
+    stamp = verilog.stat().st_mtime_ns
+    assert run("generate", "--config", str(config), "--out", str(out)).returncode == 0
+    assert verilog.stat().st_mtime_ns == stamp, "an unchanged design must keep its file (and the simulator build)"
+    config.write_text(TINY.replace("lanes = 3", "lanes = 2"))
+    assert run("generate", "--config", str(config), "--out", str(out)).returncode == 0
+    assert verilog.stat().st_mtime_ns != stamp and "tiny" in verilog.read_text()
