@@ -9,8 +9,8 @@ JOBS   ?= 2
 .PHONY: setup test test-full demo bench units clean help
 
 help:
-	@echo "make demo       train the golden models on digits, print the curves (sets up .venv first)"
-	@echo "make test       the fast test suite (sets up .venv first)"
+	@echo "make demo       generate the default core, train it in Verilator beside the golden models (build/report.md)"
+	@echo "make test       the test suite without the slow runs, about 6 minutes (sets up .venv first)"
 	@echo "make test-full  every test, including slow end-to-end runs"
 	@echo "make bench      measure accuracy and speed of the golden models (build/bench/)"
 	@echo "make units      RTL unit testbenches + MAC synthesis, then their latency/throughput/cells (build/units.md)"

@@ -12,8 +12,8 @@ from .errors import UsageError
 COMMANDS = {
     "generate": (generate, "write the learner core as Verilog plus a JSON description"),
     "synth": (synth, "synthesise, place and route the core; resources, Fmax, samples/s"),
-    "train": (train_cmd, "train a model (float or fixed golden) on a data set"),
-    "demo": (demo, "train the float and fixed golden models side by side and write a report"),
+    "train": (train_cmd, "train the float or fixed golden model, or the core in RTL simulation, on a data set"),
+    "demo": (demo, "the default core trained in Verilator beside the golden models; writes build/report.md"),
     "bench": (bench, "measure accuracy and speed of the golden models over several seeds"),
     "units-report": (units_report, "latency, throughput and cell counts of the RTL units (after make units)"),
 }
