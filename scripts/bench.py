@@ -67,7 +67,7 @@ def bench_config(path, seeds):
 
 
 def markdown(results, machine, seeds):
-    lines = [f"# Golden model benchmark\n", f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}.",
+    lines = ["# Golden model benchmark\n", f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}.",
              f"Test accuracy after the configured epochs, mean over seeds 0..{seeds - 1} (per seed in brackets); "
              "time per epoch is the median over all epochs and seeds.\n"]
     for name, entry in results.items():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from trifactor.golden.config import Config, load_config
 from trifactor.hdl.core import LearnerCore
+from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, COUNTER_NAMES, ERROR, Op
 
 from .errors import UsageError
@@ -23,7 +24,6 @@ def add_arguments(parser):
 
 def cycle_budget(config: Config) -> dict:
     """MAC cycles of one training sample and the roofline ((forward + update MACs) / lanes)."""
-    from trifactor.hdl.layout import WeightLayout
     layout = WeightLayout(config)
     issue = sum(layout.groups(l) * (spec.n_in + 1) for l, spec in enumerate(config.layers))
     macs = sum((spec.n_in + 1) * spec.n_out for spec in config.layers)

@@ -9,10 +9,8 @@ import hashlib
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from trifactor.golden.config import Config

@@ -23,7 +23,7 @@ from trifactor.golden.config import load_config
 from .errors import UsageError
 from .generate import cycle_budget
 from .machine import machine_info
-from .output import write_atomic, write_json
+from .output import write_json
 
 BIN = Path(sys.executable).parent
 
@@ -68,7 +68,7 @@ def _cell_counts(text):
     return {name: int(count) for count, name in re.findall(r"^\s+(\d+)\s+(\S+)\s*$", text, re.M)}
 
 
-def _does_not_fit(log_text, target):
+def _does_not_fit(log_text):
     match = re.search(r"(?:Design uses|requires) (\d+) (\w+)[^\n]*?(\d+) (?:available|in device)", log_text)
     if match:
         return f"{match.group(1)} {match.group(2)}, the part has {match.group(3)}"
@@ -104,7 +104,7 @@ def synthesize(config, target_name, seeds, out: Path, quiet=False) -> dict:
                            "--seed", str(seed), "--report", report.name], out / f"nextpnr-seed{seed}.log", out)
             if result.returncode != 0:
                 raise UsageError(f"{config.name} does not fit the {target['part']}: "
-                                 f"{_does_not_fit(result.stdout + result.stderr, target)}",
+                                 f"{_does_not_fit(result.stdout + result.stderr)}",
                                  f"use fewer lanes or smaller layers, or a larger part; log: {out / f'nextpnr-seed{seed}.log'}")
             reports.append(json.loads(report.read_text()))
             bar.update(1)

@@ -11,7 +11,7 @@ import cocotb
 
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import load_data
-from trifactor.hdl.protocol import ERROR, Op
+from trifactor.hdl.protocol import ERROR
 from trifactor.scripts.rtl_driver import CoreDriver
 
 from cocotb_perf import write_perf

@@ -18,7 +18,7 @@ from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.update_unit import UpdateUnit
 
 from cocotb_perf import write_perf
-from harness import UpdateUnitHarness
+from harness import written_layout
 from sim import load_params
 from streams import CycleCounter, StreamSource, start_clock_and_reset, unpack
 from unit_params import format_values, golden_config
@@ -83,7 +83,7 @@ async def _run(dut, idle, passes):
     params = load_params()
     cfg = golden_config(params)
     unit = UpdateUnit(cfg)
-    harness_layout = UpdateUnitHarness(cfg, np.zeros((cfg.lanes, WeightLayout(cfg).depth), dtype=np.int64)).written_layout
+    harness_layout = written_layout(cfg)
     await start_clock_and_reset(dut)
     # start from what the memories hold now (an earlier test in this simulation may have updated them)
     weights = WeightLayout(cfg).from_banks(await read_banks(dut, cfg, harness_layout["data"].shape))

@@ -39,20 +39,24 @@ class MacArrayHarness(wiring.Component):
         return m
 
 
+def written_layout(config):
+    """What ``UpdateUnitHarness.written`` carries: the write enable, address and P words of a cycle."""
+    words = data.ArrayLayout(signed(config.weight.width), config.lanes)
+    return data.StructLayout({"valid": 1, "addr": unsigned(WeightLayout(config).addr_width), "data": words})
+
+
 class UpdateUnitHarness(wiring.Component):
     """The update unit on its lane memories; ``written`` mirrors the write ports, ``peek`` reads a bank word back."""
 
     def __init__(self, config, banks):
         self.unit = UpdateUnit(config)
         self.memories = lane_memories(config, banks)
-        layout = WeightLayout(config)
-        words = data.ArrayLayout(signed(config.weight.width), config.lanes)
-        self.written_layout = data.StructLayout({"valid": 1, "addr": unsigned(layout.addr_width), "data": words})
+        self.written_layout = written_layout(config)
         super().__init__({
             "i": In(stream.Signature(self.unit.cmd_layout)),
             "written": Out(self.written_layout),
-            "peek_addr": In(unsigned(layout.addr_width)),
-            "peek_data": Out(words),
+            "peek_addr": In(unsigned(WeightLayout(config).addr_width)),
+            "peek_data": Out(self.written_layout["data"].shape),
         })
 
     def elaborate(self, platform):
