@@ -313,16 +313,15 @@ class LearnerCore(wiring.Component):
             m.d.sync += deltas_ready.eq(0)
 
         def next_bank_word(after_last, next_address=None):
-            """LOAD and READ walk the banks address by address, lane by lane within an address."""
-            m.d.sync += host_lane.eq(host_lane + 1)
-            with m.If(host_lane == lanes - 1):
+            """LOAD and READ walk the banks from their position, lane by lane within an address."""
+            m.d.sync += [host_lane.eq(host_lane + 1), count.eq(count - 1)]
+            with m.If(count == 1):
+                m.d.sync += host_banks.eq(0)
+                m.next = after_last
+            with m.Elif(host_lane == lanes - 1):
                 m.d.sync += [host_lane.eq(0), host_addr.eq(host_addr + 1)]
-                with m.If(host_addr == lay.depth - 1):
-                    m.d.sync += host_banks.eq(0)
-                    m.next = after_last
                 if next_address:
-                    with m.Else():
-                        m.next = next_address
+                    m.next = next_address
 
         # -- the controller -------------------------------------------------------------------
         word = self.i.payload
@@ -340,12 +339,9 @@ class LearnerCore(wiring.Component):
                                          ser_group.eq(0), ser_fptr.eq(0), out_index.eq(0), *start_sweep(0, 0)]
                             m.d.sync += [f.eq(0) for f in fill]
                             m.next = "load_inputs"
-                        with m.Case(Op.LOAD):
-                            m.d.sync += [host_banks.eq(1), host_addr.eq(0), host_lane.eq(0)]
-                            m.next = "load_weights"
-                        with m.Case(Op.READ):
-                            m.d.sync += [host_banks.eq(1), host_addr.eq(0), host_lane.eq(0)]
-                            m.next = "read_address"
+                        with m.Case(Op.LOAD, Op.READ):
+                            m.d.sync += count.eq(word[8:24])  # words to move
+                            m.next = "position"
                         with m.Case(Op.COUNTERS):
                             m.next = "counters"
                         with m.Default():
@@ -413,6 +409,19 @@ class LearnerCore(wiring.Component):
                 with m.If(training):
                     m.d.sync += counters["samples"].eq(counters["samples"] + 1)
                 m.next = "idle"
+
+            with m.State("position"):  # where LOAD / READ start: bank address and lane
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.sync += [host_addr.eq(word[:24]), host_lane.eq(word[24:])]
+                    with m.If(count == 0):
+                        m.next = "error"
+                    with m.Else():
+                        m.d.sync += host_banks.eq(1)
+                        with m.If(op == Op.LOAD):
+                            m.next = "load_weights"
+                        with m.Else():
+                            m.next = "read_address"
 
             with m.State("load_weights"):
                 m.d.comb += self.i.ready.eq(1)

@@ -1,6 +1,7 @@
 """The learner core's word protocol: what the host sends on ``i`` and gets back on ``o`` (32-bit words).
 
-Every command starts with a header word: the opcode in bits 0-3, the label (TRAIN) in bits 8-23.
+Every command starts with a header word: the opcode in bits 0-3, then bits 8-23 hold the
+label (TRAIN) or the word count (LOAD, READ).
 
 ========== ================================ ==============================================
 command    host sends after the header      core replies
@@ -8,21 +9,25 @@ command    host sends after the header      core replies
 TRAIN      ``n_inputs`` input words (raw,   1 word: the prediction made before the update
            two's complement, low bits used)
 INFER      ``n_inputs`` input words         1 word: the prediction
-LOAD       ``depth * lanes`` weight words,  1 word: ``ACK``
-           address-major, lane-minor
-READ       nothing                          ``depth * lanes`` weight words, same order
+LOAD       a position word, then ``count``  1 word: ``ACK``
+           weight words
+READ       a position word                  ``count`` weight words
 COUNTERS   nothing                          8 words: cycles, samples, MACs done, MACs
                                             skipped; each 64 bits, low word first
 other      nothing                          1 word: ``ERROR | opcode``
 ========== ================================ ==============================================
 
-Weight words are in the bank layout of :mod:`hdl.layout` (``WeightLayout.to_banks``).
-The host link of the board tops wraps these words in framed, checked packets.
+Weight words are in the bank layout of :mod:`hdl.layout` (``WeightLayout.to_banks``),
+walked address-major, lane-minor from the position word (``position(address, lane)``:
+bank address in bits 0-23, lane in bits 24-31). LOAD and READ with ``count = 0`` answer
+``ERROR | opcode`` after the position word. The core trusts the position and count to
+stay inside the banks; the board tops' host link checks them before they get here, and it
+wraps these words in framed, checked packets.
 """
 
 import enum
 
-__all__ = ["Op", "ACK", "ERROR", "header", "COUNTER_NAMES"]
+__all__ = ["Op", "ACK", "ERROR", "header", "position", "COUNTER_NAMES", "MAX_COUNT"]
 
 
 class Op(enum.IntEnum):
@@ -38,5 +43,14 @@ ERROR = 0xE000_0000
 COUNTER_NAMES = ("cycles", "samples", "macs_done", "macs_skipped")
 
 
+MAX_COUNT = (1 << 16) - 1  # words per LOAD / READ command
+
+
 def header(op: Op, label: int = 0) -> int:
+    """The header word; ``label`` is the TRAIN label or the LOAD / READ word count."""
     return int(op) | (int(label) << 8)
+
+
+def position(address: int, lane: int) -> int:
+    """Where a LOAD or READ starts: a bank address and a lane."""
+    return int(address) | (int(lane) << 24)

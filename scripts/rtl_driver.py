@@ -11,7 +11,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.protocol import ACK, COUNTER_NAMES, Op, header
+from trifactor.hdl.protocol import ACK, COUNTER_NAMES, MAX_COUNT, Op, header, position
 
 
 class CoreDriver:
@@ -64,19 +64,31 @@ class CoreDriver:
         await self._send([header(Op.INFER), *x.tolist()])
         return (await self._receive(1))[0]
 
+    async def read_words(self, start: int, count: int) -> list:
+        """``count`` raw bank words from flat index ``start`` (address-major, lane-minor)."""
+        words = []
+        for at in range(start, start + count, MAX_COUNT):
+            n = min(MAX_COUNT, start + count - at)
+            await self._send([header(Op.READ, n), position(*divmod(at, self.config.lanes))])
+            words += await self._receive(n)
+        return words
+
+    async def load_words(self, start: int, words: list):
+        for at in range(0, len(words), MAX_COUNT):
+            chunk = words[at:at + MAX_COUNT]
+            await self._send([header(Op.LOAD, len(chunk)), position(*divmod(start + at, self.config.lanes)), *chunk])
+            reply = (await self._receive(1))[0]
+            assert reply == ACK, f"LOAD answered {reply:#x}, not ACK"
+
     async def read_weights(self) -> list:
         """Golden-layout matrices (``n_out x (n_in + 1)``, bias last) read back from the banks."""
         lanes, depth, width = self.config.lanes, self.layout.depth, self.config.weight.width
-        await self._send([header(Op.READ)])
-        words = np.array(await self._receive(depth * lanes), dtype=np.int64) & ((1 << width) - 1)
+        words = np.array(await self.read_words(0, depth * lanes), dtype=np.int64) & ((1 << width) - 1)
         words = np.where(words >= 1 << (width - 1), words - (1 << width), words)
         return self.layout.from_banks(words.reshape(depth, lanes).T)
 
     async def load_weights(self, weights: list):
-        banks = self.layout.to_banks(weights)
-        await self._send([header(Op.LOAD), *banks.T.reshape(-1).tolist()])
-        reply = (await self._receive(1))[0]
-        assert reply == ACK, f"LOAD answered {reply:#x}, not ACK"
+        await self.load_words(0, self.layout.to_banks(weights).T.reshape(-1).tolist())
 
     async def counters(self) -> dict:
         await self._send([header(Op.COUNTERS)])

@@ -11,7 +11,7 @@ import cocotb
 
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import load_data
-from trifactor.hdl.protocol import ERROR
+from trifactor.hdl.protocol import ERROR, Op, header, position
 from trifactor.scripts.rtl_driver import CoreDriver
 
 from cocotb_perf import write_perf
@@ -94,5 +94,18 @@ async def loads_weights_and_answers_bad_opcodes(dut):
     for n in range(10):
         assert await driver.train(x[n], int(y[n])) == golden.train_sample(x[n], int(y[n]))["prediction"]
     _assert_weights(await driver.read_weights(), golden.weights, "after training from loaded weights")
+    # a part of the banks, from a position inside an address (not at lane 0)
+    mask = (1 << cfg.weight.width) - 1
+    flat = driver.layout.to_banks(golden.weights).T.reshape(-1)
+    start, count = 3 * cfg.lanes - 1, 2 * cfg.lanes + 3  # address 2, last lane; across two address ends
+    fresh = rng.integers(cfg.weight.min, cfg.weight.max + 1, count)
+    await driver.load_words(start, (fresh & mask).tolist())
+    flat[start:start + count] = fresh
+    golden.weights = driver.layout.from_banks(flat.reshape(-1, cfg.lanes).T)
+    _assert_weights(await driver.read_weights(), golden.weights, "after a partial LOAD")
+    got = await driver.read_words(start - 1, count + 2)
+    assert got == (flat[start - 1:start + count + 1] & mask).tolist(), "a partial READ differs"
+    assert await driver.command(header(Op.READ, 0), replies=0) == []
+    assert await driver.command(position(0, 0)) == [ERROR | Op.READ], "READ of 0 words must answer ERROR"
     assert await driver.command(0xF) == [ERROR | 0xF]
     assert await driver.command(0) == [ERROR]
