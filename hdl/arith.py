@@ -4,11 +4,11 @@ These build combinational expressions; the unit tests compare them (inside each 
 the NumPy functions of the same names by exact equality.
 """
 
-from amaranth.hdl import C, Cat, Mux, Value
+from amaranth.hdl import Array, C, Cat, Mux, Value
 
 from trifactor.golden.fixedpoint import Fixed, Overflow, Rounding
 
-__all__ = ["shift_right", "clamp", "as_signed", "narrow"]
+__all__ = ["shift_right", "round_constant", "clamp", "as_signed", "narrow", "select"]
 
 
 def shift_right(value, shift: int, rounding: Rounding):
@@ -25,6 +25,17 @@ def shift_right(value, shift: int, rounding: Rounding):
     return value >> shift
 
 
+def round_constant(shift: int, rounding: Rounding) -> int:
+    """What to add before a truncating shift so that it rounds as named.
+
+    ``shift_right(v + round_constant(s, r), s, TRUNCATE) == shift_right(v, s, r)`` for every
+    integer ``v``: half-up is ``floor((v + 2**(s-1)) / 2**s)``. A unit that already has an
+    adder in front of the shift (an accumulator, a subtraction) folds the constant into it
+    and needs no rounding adder of its own.
+    """
+    return 1 << (shift - 1) if rounding is Rounding.HALF_UP and shift > 0 else 0
+
+
 def clamp(value, low: int, high: int):
     """``min(max(value, low), high)`` with constant bounds."""
     return Mux(value > high, high, Mux(value < low, low, value))
@@ -39,8 +50,20 @@ def as_signed(value):
 def narrow(value, fmt: Fixed, overflow: Overflow):
     """Fit a value into ``fmt`` (saturate, or wrap: keep the low bits); the result is signed, at most ``fmt.width`` bits."""
     value = as_signed(value)
-    if overflow is Overflow.SATURATE:
-        value = as_signed(clamp(value, fmt.min, fmt.max))
     if value.shape().width <= fmt.width:
         return value
-    return value[: fmt.width].as_signed()
+    low = value[: fmt.width].as_signed()
+    if overflow is Overflow.WRAP:
+        return low
+    # it fits when the bits from the format's sign bit up are all equal: a LUT tree, where
+    # comparisons with fmt.min and fmt.max would take two carry chains
+    top = value[fmt.width - 1:]
+    return Mux(top.all() | ~top.any(), low, Mux(value[-1], fmt.min, fmt.max))
+
+
+def select(index, values):
+    """``values[index]`` (constants or values, one per layer, say); the constant itself when all are the same constant."""
+    values = list(values)
+    if all(isinstance(v, int) for v in values) and len(set(values)) == 1:
+        return C(values[0])
+    return Array(values)[index]

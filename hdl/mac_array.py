@@ -4,15 +4,17 @@ Implements :func:`golden.fixed_model.forward_layer` for every layer of a configu
 ``P`` neurons at a time.
 """
 
-from amaranth import Module, Signal
+from amaranth import Module, ResetSignal, Signal
 from amaranth.hdl import Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
+from trifactor.golden.fixedpoint import Rounding
 
-from .arith import narrow, shift_right
+from .arith import clamp, narrow, round_constant, select, shift_right
+from .lane_multipliers import align_input, input_frac, input_width
 from .layout import WeightLayout
 
 __all__ = ["MacArray"]
@@ -29,7 +31,10 @@ class MacArray(wiring.Component):
 
     Pipeline (each stage advances only when ``o`` is empty or being taken, so
     backpressure on ``o`` stalls everything and loses nothing):
-    read weights | multiply (DSP) | accumulate | round | activate, narrow -> ``o``.
+    read weights | multiply (DSP) | accumulate | activate, narrow -> ``o``. The input is
+    aligned to one fraction for every layer (:mod:`hdl.lane_multipliers`) and every sum
+    starts at the round constant (:func:`hdl.arith.round_constant`), so the rounding
+    shift is the same slice for every layer and needs no adder.
 
     Parameters
     ----------
@@ -72,23 +77,35 @@ class MacArray(wiring.Component):
         return self._config
 
     @property
-    def accumulator_width(self) -> int:
-        return max(spec.accumulator_width for spec in self._config.layers)
+    def shift(self) -> int:
+        """The rounding shift of every layer: inputs are aligned to one fraction (:mod:`hdl.lane_multipliers`)."""
+        return input_frac(self._config) + self._config.weight.frac - self._config.act.frac
 
-    def _activate(self, m, a, layer, h, fprime):
-        """Drive ``h`` and ``f'`` from ``a`` (the sum already shifted to the activation fraction)."""
+    @property
+    def round_constant(self) -> int:
+        return round_constant(self.shift, self._config.rounding)
+
+    @property
+    def accumulator_width(self) -> int:
+        """Wide enough for any layer's sum at the common fraction plus the round constant (the sum starts there)."""
         cfg = self._config
-        with m.Switch(layer):
-            for spec in cfg.layers:
-                with m.Case(spec.index):
-                    if not spec.hidden:
-                        m.d.comb += [h.eq(narrow(a, cfg.act, cfg.overflow)), fprime.eq(1)]
-                    elif cfg.activation == "relu":
-                        m.d.comb += [h.eq(narrow(Mux(a > 0, a, 0), cfg.act, cfg.overflow)), fprime.eq(a > 0)]
-                    else:
-                        one = cfg.act.one
-                        m.d.comb += [h.eq(Mux(a > one, one, Mux(a < -one, -one, a))),
-                                     fprime.eq((a > -one) & (a < one))]
+        # the largest sum is terms * x.min * w.min, as in golden.config.accumulator_width
+        return max((((spec.n_in + 1) << (spec.x.width + cfg.weight.width - 2 + input_frac(cfg) - spec.x.frac))
+                    + self.round_constant).bit_length() + 1 for spec in cfg.layers)
+
+    def _activate(self, a, hidden):
+        """``(h, f')`` from ``a`` (the sum at the activation fraction); ``hidden`` is 0 on the output layer.
+
+        One narrowing serves the hidden and the output layers: ReLU's ``narrow(max(a, 0))``
+        is ``narrow(a)`` or 0.
+        """
+        cfg = self._config
+        if cfg.activation == "relu":
+            positive = ~a[-1] & a.any()
+            return Mux(hidden & ~positive, 0, narrow(a, cfg.act, cfg.overflow)), ~hidden | positive
+        one = cfg.act.one
+        return (Mux(hidden, clamp(a, -one, one), narrow(a, cfg.act, cfg.overflow)),
+                ~hidden | ((a > -one) & (a < one)))
 
     def elaborate(self, platform):
         m = Module()
@@ -96,47 +113,45 @@ class MacArray(wiring.Component):
         advance = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
 
-        # stage 1: weights are read while x waits in a register
-        s1 = Signal(data.StructLayout({"valid": 1, "x": self.cmd_layout["x"].shape, "layer": self.cmd_layout["layer"].shape, "last": 1}))
+        # stage 1: weights are read while x, aligned to the common fraction, waits in a register
+        s1 = Signal(data.StructLayout({"valid": 1, "x": signed(input_width(cfg)), "layer": self.cmd_layout["layer"].shape, "last": 1}))
         for port in self.weights:
             m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(advance)]
 
-        # stage 2: products (registered: the DSP's output register)
-        product_width = self.cmd_layout["x"].shape.width + cfg.weight.width
+        # stage 2: products, registered without a reset, so that the register is the DSP's own
+        product_width = input_width(cfg) + cfg.weight.width
         s2 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1}))
-        products = [Signal(signed(product_width), name=f"product{p}") for p in range(lanes)]
+        products = [Signal(signed(product_width), name=f"product{p}", reset_less=True) for p in range(lanes)]
 
-        # stage 3: accumulators; ``fresh`` after a group's last element starts the next sum at 0
-        accs = [Signal(signed(self.accumulator_width), name=f"acc{p}") for p in range(lanes)]
-        fresh = Signal(init=1)
+        # stage 3: accumulators. Each group's sum starts at the round constant, so the rounding
+        # shift is a slice, and the finished sum is kept, shifted, in ``sums``. The restart
+        # (after a group's last element, or on reset) is one condition that synthesis makes
+        # the flip-flops' synchronous reset/set: a mux in front of the adder would cost a
+        # LUT per bit, and a second reset condition beside the domain's a LUT per bit after it.
+        accs = [Signal(signed(self.accumulator_width), init=self.round_constant, reset_less=True, name=f"acc{p}")
+                for p in range(lanes)]
+        sums = [Signal(signed(self.accumulator_width - self.shift), name=f"sum{p}") for p in range(lanes)]
         s3 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape}))
 
         with m.If(advance):
-            m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(self.i.payload.x),
+            m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
             m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last)]
             m.d.sync += [product.eq(s1.x * port.data) for product, port in zip(products, self.weights)]
             with m.If(s2.valid):
-                m.d.sync += [acc.eq(Mux(fresh, 0, acc) + product) for acc, product in zip(accs, products)]
-                m.d.sync += fresh.eq(s2.last)
+                m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
+                with m.If(s2.last):
+                    m.d.sync += [total.eq(shift_right(acc + product, self.shift, Rounding.TRUNCATE))
+                                 for total, acc, product in zip(sums, accs, products)]
             m.d.sync += [s3.valid.eq(s2.valid & s2.last), s3.layer.eq(s2.layer)]
+        with m.If(ResetSignal() | (advance & s2.valid & s2.last)):
+            m.d.sync += [acc.eq(self.round_constant) for acc in accs]
 
-        # stage 4: the finished sums (held in ``accs`` for exactly this cycle) shifted and rounded;
-        # stage 5: activated and narrowed into the output. Two stages keep the carry chains short.
-        shifted = [Signal(signed(self.accumulator_width + 1), name=f"shifted{p}") for p in range(lanes)]
-        s4 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape}))
-        h = [Signal(signed(cfg.act.width), name=f"h{p}") for p in range(lanes)]
-        fprime = [Signal(name=f"fprime{p}") for p in range(lanes)]
-        for p in range(lanes):
-            self._activate(m, shifted[p], s4.layer, h[p], fprime[p])
+        # stage 4: the finished sums activated and narrowed into the output; no carry chain here
+        hidden = select(s3.layer, [int(spec.hidden) for spec in cfg.layers])
         with m.If(advance):
-            m.d.sync += [s4.valid.eq(s3.valid), s4.layer.eq(s3.layer)]
-            with m.Switch(s3.layer):
-                for spec in cfg.layers:
-                    with m.Case(spec.index):
-                        m.d.sync += [shifted[p].eq(shift_right(accs[p], spec.forward_shift, cfg.rounding))
-                                     for p in range(lanes)]
-            m.d.sync += self.o.valid.eq(s4.valid)
-            m.d.sync += [self.o.payload.h[p].eq(h[p]) for p in range(lanes)]
-            m.d.sync += [self.o.payload.fprime[p].eq(fprime[p]) for p in range(lanes)]
+            m.d.sync += self.o.valid.eq(s3.valid)
+            for p in range(lanes):
+                h, fprime = self._activate(sums[p], hidden)
+                m.d.sync += [self.o.payload.h[p].eq(h), self.o.payload.fprime[p].eq(fprime)]
         return m

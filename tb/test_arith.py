@@ -58,3 +58,19 @@ def test_narrow_matches_golden(overflow, fmt, in_shape):
     got = evaluate(lambda x: arith.narrow(x, fmt, overflow), in_shape, values)
     assert got == narrow(np.array(values), fmt, overflow).tolist()
     assert all(fmt.min <= v <= fmt.max for v in got)
+
+
+@pytest.mark.parametrize("rounding", list(Rounding))
+@pytest.mark.parametrize("shift", [-3, 0, 1, 2, 7, 14])
+def test_round_constant_then_truncation_is_the_named_rounding(rounding, shift):
+    width = 24
+    values = edge_and_random(width, True)
+    constant = arith.round_constant(shift, rounding)
+    got = evaluate(lambda x: arith.shift_right(x + constant, shift, Rounding.TRUNCATE), signed(width), values)
+    assert got == shift_right(np.array(values), shift, rounding).tolist()
+
+
+@pytest.mark.parametrize("values", [[5, -3, 12], [7, 7, 7], [0]])
+def test_select_picks_by_index(values):
+    got = evaluate(lambda i: arith.select(i, values), unsigned(2), range(len(values)))
+    assert got == values
