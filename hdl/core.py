@@ -350,7 +350,7 @@ class LearnerCore(wiring.Component):
             with m.State("load_inputs"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    value = word[:x_width].as_signed()
+                    value = word[:cfg.input.width].as_signed()  # the input format's bits, sign-extended into the entry
                     keep = (value != 0) if cfg.zero_skipping else 1
                     m.d.comb += [act_wr.addr.eq(fill[0]), act_wr.data.i.eq(loaded), act_wr.data.x.eq(value),
                                  act_wr.en.eq(keep)]

@@ -6,8 +6,8 @@ label (TRAIN) or the word count (LOAD, READ).
 ========== ================================ ==============================================
 command    host sends after the header      core replies
 ========== ================================ ==============================================
-TRAIN      ``n_inputs`` input words (raw,   1 word: the prediction made before the update
-           two's complement, low bits used)
+TRAIN      ``n_inputs`` input words (the    1 word: the prediction made before the update
+           input format's low bits)
 INFER      ``n_inputs`` input words         1 word: the prediction
 LOAD       a position word, then ``count``  1 word: ``ACK``
            weight words

@@ -1,8 +1,11 @@
-"""``--backend rtl``: the generated core trained in Verilator, driven by :mod:`scripts.rtl_session`.
+"""``--backend rtl`` and ``board-sim``: the generated hardware trained in Verilator.
 
-The core is built once per configuration under ``build/rtl/<name>/`` (the weights are
-loaded at the start of a run, so seeds share the build); the session runs in the
-simulator while this process shows its progress.
+``rtl`` simulates the core alone, driven word by word by :mod:`scripts.rtl_session`;
+``board-sim`` simulates the board top (host link and UARTs included), driven byte by
+byte by :mod:`scripts.board_session`. Each is built once per configuration under
+``build/rtl/<name>-<kind>-<hash>/`` (the weights are loaded at the start of a run, so
+seeds share the build); the session runs in the simulator while this process shows its
+progress.
 """
 
 import hashlib
@@ -17,36 +20,56 @@ from trifactor.golden.config import Config
 
 from .errors import UsageError
 from .generate import generate
+from .output import write_if_changed
 from .simulator import prepare
 
 
-def _build(config: Config, build_root: Path):
+SESSIONS = {"rtl": "trifactor.scripts.rtl_session", "board-sim": "trifactor.scripts.board_session"}
+
+
+def _write_top(config: Config, kind: str, build_dir: Path) -> tuple[Path, str]:
+    """The Verilog to simulate, rewritten only when the hardware changed (make rebuilds then)."""
+    if kind == "rtl":
+        source, _ = generate(config, build_dir)
+        return source, config.name
+    from amaranth.back import verilog
+
+    from trifactor.hdl.sim_board import SimulatedBoard
+
+    name = f"{config.name}_board"
+    source = build_dir / f"{name}.v"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    write_if_changed(source, verilog.convert(SimulatedBoard(config), name=name, emit_src=False))
+    return source, name
+
+
+def _build(config: Config, build_root: Path, kind: str):
     from cocotb_tools.runner import get_runner
 
     prepare("verilator")
     data = config.to_dict()
     del data["data"], data["training"]  # they do not change the hardware
     key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
-    build_dir = build_root / f"{config.name}-{key}"
-    source, _ = generate(config, build_dir)  # rewritten only when the hardware changed: make rebuilds then
+    build_dir = build_root / f"{config.name}-{kind}-{key}"
+    source, toplevel = _write_top(config, kind, build_dir)
     runner = get_runner("verilator")
-    runner.build(sources=[source], hdl_toplevel=config.name, build_dir=build_dir,
+    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
                  build_args=["-Wno-fatal", "-O2"], timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
-    return runner, build_dir
+    return runner, build_dir, toplevel
 
 
 def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
-              save_weights=None, quiet=False, build_root=Path("build/rtl")) -> dict:
-    """Train the simulated core; returns the same result dict as golden's ``train`` plus cycles per sample."""
+              save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl") -> dict:
+    """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample."""
     if config.rule == "bp" or config.feedback_values != "ternary":
-        raise UsageError(f"--backend rtl: {config.source} asks for {config.rule}/{config.feedback_values} feedback, "
+        raise UsageError(f"--backend {kind}: {config.source} asks for {config.rule}/{config.feedback_values} feedback, "
                          "which only the float model has", "use rule 'ssdfa' or 'dfa' with ternary values")
     build_root = Path(build_root).resolve()  # the simulator runs in its build folder
-    bar = tqdm(total=epochs * n_train, unit="sample", desc=f"rtl {config.name}", disable=quiet or None,
+    bar = tqdm(total=epochs * n_train, unit="sample", desc=f"{kind} {config.name}", disable=quiet or None,
                leave=False, dynamic_ncols=True)
     bar.set_postfix_str("building the core in Verilator")
     try:
-        runner, build_dir = _build(config, build_root)
+        runner, build_dir, toplevel = _build(config, build_root, kind)
     except Exception as exc:  # a build failure is ours, but say where its log is
         bar.close()
         raise UsageError(f"building the core failed ({exc})", f"see {build_root} for build.log") from None
@@ -62,7 +85,7 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
 
     def run():
         try:
-            runner.test(test_module="trifactor.scripts.rtl_session", hdl_toplevel=config.name, build_dir=build_dir,
+            runner.test(test_module=SESSIONS[kind], hdl_toplevel=toplevel, build_dir=build_dir,
                         extra_env={"TRIFACTOR_RTL_JOB": str(job_dir / "job.json")}, timescale=("1ns", "1ps"),
                         log_file=job_dir / "sim.log", results_xml=str(job_dir / "results.xml"))
         except BaseException as exc:  # the runner exits on a failed test

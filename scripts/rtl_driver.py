@@ -8,52 +8,78 @@ core's hundreds of compute cycles run in the simulator without Python in the loo
 
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge
 
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, COUNTER_NAMES, MAX_COUNT, Op, header, position
 
 
+class StreamIO:
+    """Falling-edge driving of a top's input stream ``sink`` and output stream ``source``
+    (signal names as Amaranth emits them: ``i__valid``, ``i__payload``, ...)."""
+
+    def __init__(self, dut, sink: str, source: str, width: int):
+        self.clk = dut.clk
+        self.in_valid, self.in_ready, self.in_payload = (getattr(dut, f"{sink}__{n}") for n in ("valid", "ready", "payload"))
+        self.out_valid, self.out_ready, self.out_payload = (getattr(dut, f"{source}__{n}") for n in ("valid", "ready", "payload"))
+        self.mask = (1 << width) - 1
+        self.in_valid.value = 0
+        self.out_ready.value = 0
+
+    async def send(self, words):
+        await FallingEdge(self.clk)
+        for word in words:
+            while not self.in_ready.value:
+                self.in_valid.value = 0
+                await RisingEdge(self.in_ready)
+                await FallingEdge(self.clk)
+            self.in_payload.value = int(word) & self.mask
+            self.in_valid.value = 1
+            await FallingEdge(self.clk)  # the rising edge in between took the word
+        self.in_valid.value = 0
+
+    async def receive(self, count: int, idle_cycles: int | None = None) -> list:
+        """``count`` words; fewer if ``idle_cycles`` pass without one."""
+        words = []
+        self.out_ready.value = 1
+        while len(words) < count:
+            if not self.out_valid.value:
+                if idle_cycles is None:
+                    await RisingEdge(self.out_valid)
+                else:
+                    await First(RisingEdge(self.out_valid), ClockCycles(self.clk, idle_cycles))
+                    if not self.out_valid.value:
+                        break
+                await FallingEdge(self.clk)
+                continue
+            words.append(int(self.out_payload.value))
+            await FallingEdge(self.clk)
+        self.out_ready.value = 0
+        return words
+
+
+async def start_clock(dut):
+    """A 100 MHz clock and two cycles of reset."""
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.rst.value = 1
+    for _ in range(2):
+        await FallingEdge(dut.clk)
+    dut.rst.value = 0
+
+
 class CoreDriver:
     def __init__(self, dut, config):
         self.dut, self.config, self.layout = dut, config, WeightLayout(config)
-        self.mask = (1 << 32) - 1
+        self.words = StreamIO(dut, "i", "o", 32)
 
     async def start(self):
-        dut = self.dut
-        Clock(dut.clk, 10, unit="ns").start()
-        dut.i__valid.value = 0
-        dut.o__ready.value = 0
-        dut.rst.value = 1
-        for _ in range(2):
-            await FallingEdge(dut.clk)
-        dut.rst.value = 0
+        await start_clock(self.dut)
 
     async def _send(self, words):
-        dut = self.dut
-        await FallingEdge(dut.clk)
-        for word in words:
-            while not dut.i__ready.value:
-                dut.i__valid.value = 0
-                await RisingEdge(dut.i__ready)
-                await FallingEdge(dut.clk)
-            dut.i__payload.value = int(word) & self.mask
-            dut.i__valid.value = 1
-            await FallingEdge(dut.clk)  # the rising edge in between took the word
-        dut.i__valid.value = 0
+        await self.words.send(words)
 
     async def _receive(self, count):
-        dut, words = self.dut, []
-        dut.o__ready.value = 1
-        while len(words) < count:
-            if not dut.o__valid.value:
-                await RisingEdge(dut.o__valid)
-                await FallingEdge(dut.clk)
-                continue
-            words.append(int(dut.o__payload.value))
-            await FallingEdge(dut.clk)
-        dut.o__ready.value = 0
-        return words
+        return await self.words.receive(count)
 
     async def train(self, x, label: int) -> int:
         """One TRAIN command; returns the prediction the core made before its update."""

@@ -24,7 +24,7 @@ from .rtl_driver import CoreDriver
 JOB_ENV = "TRIFACTOR_RTL_JOB"
 
 
-def _progress(path, done, total, epoch, accuracy):
+def write_progress(path, done, total, epoch, accuracy):
     Path(path).write_text(json.dumps({"done": done, "total": total, "epoch": epoch, "test": accuracy}))
 
 
@@ -46,7 +46,7 @@ async def train(dut):
         for k, index in enumerate(order):
             correct += await driver.train(x_train[index], int(split.y_train[index])) == split.y_train[index]
             if k % 64 == 0:
-                _progress(job["progress"], epoch * n + k, epochs * n, epoch, history[-1] if history else None)
+                write_progress(job["progress"], epoch * n + k, epochs * n, epoch, history[-1] if history else None)
         after = await driver.counters()
         for name in totals:  # training only: the INFER passes below are not counted
             totals[name] += after[name] - before[name]
@@ -54,7 +54,7 @@ async def train(dut):
         predictions = [await driver.infer(x) for x in x_test]
         history.append(float(np.mean(np.array(predictions) == split.y_test)))
         online.append(correct / n)
-        _progress(job["progress"], (epoch + 1) * n, epochs * n, epoch, history[-1])
+        write_progress(job["progress"], (epoch + 1) * n, epochs * n, epoch, history[-1])
     train_predictions = [await driver.infer(x) for x in x_train]
     counters = await driver.counters()
     weights = await driver.read_weights()

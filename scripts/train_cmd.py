@@ -13,18 +13,22 @@ from .machine import machine_info
 from .output import write_json, write_npz
 
 BACKENDS = {"float": FloatNet, "fixed": FixedNet}
-RTL = "rtl"
+SIMULATED = ("rtl", "board-sim")  # the generated hardware in Verilator
+BOARD = "board"                    # a real board on a serial port
 
 
 def add_arguments(parser):
-    parser.add_argument("--backend", required=True, choices=sorted([*BACKENDS, RTL]),
-                        help="float or fixed golden model, or rtl: the generated core in Verilator")
+    parser.add_argument("--backend", required=True, choices=sorted([*BACKENDS, *SIMULATED, BOARD]),
+                        help="float or fixed golden model; rtl: the core in Verilator; board-sim: the board top "
+                             "(UART host link included) in Verilator; board: a board on --port")
     parser.add_argument("--config", required=True, help="TOML configuration (e.g. configs/digits.toml)")
     parser.add_argument("--dataset", help="digits | mnist5k | idx:DIR (default: the config's [data] dataset)")
     parser.add_argument("--epochs", type=int, help="passes over the training set (default: [training] epochs)")
     parser.add_argument("--seed", type=int, default=0, help="weight initialisation and data order (default 0)")
     parser.add_argument("--json", metavar="PATH", help="write accuracies, history and the resolved config here")
     parser.add_argument("--save-weights", metavar="PATH.npz", help="write W0, b0, W1, b1, ... here")
+    parser.add_argument("--port", help="--backend board: the serial port (e.g. /dev/ttyUSB1)")
+    parser.add_argument("--baud", type=int, default=1_000_000, help="--backend board: UART bit rate (default 1000000)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -53,23 +57,29 @@ def main(args) -> int:
     config = load_config(args.config)
     split = load_data(config, args.dataset)
     epochs = args.epochs or config.epochs
-    if args.backend == RTL:
+    hardware = args.backend in SIMULATED or args.backend == BOARD
+    if args.backend == BOARD and not args.port:
+        raise UsageError("--backend board needs --port", "name the board's serial port, e.g. --port /dev/ttyUSB1")
+    if args.backend in SIMULATED:
         from .rtl_backend import train_rtl
         result = train_rtl(config, args.dataset or config.dataset, epochs, args.seed, n_train=len(split.y_train),
-                           save_weights=args.save_weights, quiet=args.quiet)
-        roofline = result["macs_per_sample"] / config.lanes
-        result["roofline_cycles_per_sample"] = roofline
-        # useful MACs: the ones the core did (zero skipping leaves out the ones that add nothing)
-        result["mac_utilization"] = result["macs_done_per_sample"] / (result["cycles_per_sample"] * config.lanes)
+                           save_weights=args.save_weights, quiet=args.quiet, kind=args.backend)
         arrays = dict(np.load(result.pop("weights_file"))) if args.save_weights else None
+    elif args.backend == BOARD:
+        from .board_backend import train_serial
+        result, arrays = train_serial(config, split, epochs, args.seed, port=args.port, baud=args.baud, quiet=args.quiet)
     else:
         model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
         arrays = model.arrays()
+    if hardware:
+        result["roofline_cycles_per_sample"] = result["macs_per_sample"] / config.lanes
+        # useful MACs: the ones the core did (zero skipping leaves out the ones that add nothing)
+        result["mac_utilization"] = result["macs_done_per_sample"] / (result["cycles_per_sample"] * config.lanes)
     for epoch, accuracy in enumerate(result["history"], 1):
         print(f"epoch {epoch:3d}  test accuracy {accuracy:.4f}")
     print(f"{args.backend} {config.rule} on {split.name}: test {result['test_accuracy']:.4f}, "
           f"train {result['train_accuracy']:.4f}, {np.median(result['epoch_seconds']):.2f} s/epoch (median)")
-    if args.backend == RTL:
+    if hardware:
         print(f"core: {result['cycles_per_sample']:.1f} cycles per training sample, roofline "
               f"{result['roofline_cycles_per_sample']:.1f} ({result['cycles_per_sample'] / result['roofline_cycles_per_sample']:.3f}x), "
               f"MAC utilization {result['mac_utilization']:.3f}; zero skipping "

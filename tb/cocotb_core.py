@@ -19,7 +19,7 @@ from sim import load_params
 from unit_params import golden_config
 
 
-def _data(cfg, params, rng):
+def sample_data(cfg, params, rng):
     """Real digits when the net fits them, else random inputs over the input format (many zeros)."""
     n = params["samples"] + params["test_samples"]
     if params["data"] == "digits":
@@ -33,7 +33,7 @@ def _data(cfg, params, rng):
     return x, y
 
 
-def _assert_weights(got, want, when):
+def assert_weights(got, want, when):
     for layer, (g, w) in enumerate(zip(got, want)):
         if not np.array_equal(g, w):
             rows, cols = np.nonzero(g != w)
@@ -49,9 +49,9 @@ async def trains_bit_exactly(dut):
     driver = CoreDriver(dut, cfg)
     await driver.start()
     golden = FixedNet(cfg, params["init_seed"])
-    x, y = _data(cfg, params, rng)
+    x, y = sample_data(cfg, params, rng)
     n_train = params["samples"]
-    _assert_weights(await driver.read_weights(), golden.weights, "initial weights")
+    assert_weights(await driver.read_weights(), golden.weights, "initial weights")
     before = await driver.counters()
     checks = set(np.linspace(0, n_train - 1, 4).astype(int).tolist())
     for n in range(n_train):
@@ -59,7 +59,7 @@ async def trains_bit_exactly(dut):
         want = golden.train_sample(x[n], int(y[n]))["prediction"]
         assert got == want, f"sample {n}: core predicted {got}, golden {want}"
         if n in checks:
-            _assert_weights(await driver.read_weights(), golden.weights, f"after sample {n}")
+            assert_weights(await driver.read_weights(), golden.weights, f"after sample {n}")
     after = await driver.counters()
     test = range(n_train, len(y))
     got = [await driver.infer(x[n]) for n in test]
@@ -89,11 +89,11 @@ async def loads_weights_and_answers_bad_opcodes(dut):
     golden = FixedNet(cfg, params["init_seed"])
     golden.weights = [rng.integers(cfg.weight.min, cfg.weight.max + 1, w.shape) for w in golden.weights]
     await driver.load_weights(golden.weights)
-    _assert_weights(await driver.read_weights(), golden.weights, "after LOAD")
-    x, y = _data(cfg, {**params, "samples": 10, "test_samples": 0}, rng)
+    assert_weights(await driver.read_weights(), golden.weights, "after LOAD")
+    x, y = sample_data(cfg, {**params, "samples": 10, "test_samples": 0}, rng)
     for n in range(10):
         assert await driver.train(x[n], int(y[n])) == golden.train_sample(x[n], int(y[n]))["prediction"]
-    _assert_weights(await driver.read_weights(), golden.weights, "after training from loaded weights")
+    assert_weights(await driver.read_weights(), golden.weights, "after training from loaded weights")
     # a part of the banks, from a position inside an address (not at lane 0)
     mask = (1 << cfg.weight.width) - 1
     flat = driver.layout.to_banks(golden.weights).T.reshape(-1)
@@ -102,7 +102,7 @@ async def loads_weights_and_answers_bad_opcodes(dut):
     await driver.load_words(start, (fresh & mask).tolist())
     flat[start:start + count] = fresh
     golden.weights = driver.layout.from_banks(flat.reshape(-1, cfg.lanes).T)
-    _assert_weights(await driver.read_weights(), golden.weights, "after a partial LOAD")
+    assert_weights(await driver.read_weights(), golden.weights, "after a partial LOAD")
     got = await driver.read_words(start - 1, count + 2)
     assert got == (flat[start - 1:start + count + 1] & mask).tolist(), "a partial READ differs"
     assert await driver.command(header(Op.READ, 0), replies=0) == []

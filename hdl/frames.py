@@ -1,0 +1,98 @@
+"""The host link's framed protocol: what travels over the board's UART (8N1, bytes).
+
+Both directions use the same frame::
+
+    sync | length (2 bytes, LE) | code | payload (length bytes) | CRC (2 bytes, big-endian)
+
+The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection,
+Python's ``binascii.crc_hqx(data, 0xFFFF)``) over length, code and payload; sent
+high byte first, it makes the CRC of the whole frame after the sync byte zero, which is
+how the board checks it. Requests start with ``REQUEST_SYNC`` and carry a command
+code; replies start with ``REPLY_SYNC`` and carry the command's code (success) or an
+``Error`` code with an empty payload.
+
+Values are little-endian two's complement in ``value_bytes(width)`` bytes (1, 2 or 4).
+
+=========== ================================== =====================================
+command     request payload                    reply payload
+=========== ================================== =====================================
+TRAIN       label (2 bytes), n_inputs inputs   prediction (2 bytes)
+INFER       n_inputs inputs                    prediction (2 bytes)
+LOAD        position (4 bytes), 1..CHUNK       nothing
+            weights
+READ        position (4 bytes), count          count weights
+            (2 bytes, 1..65535)
+COUNTERS    nothing                            cycles, samples, MACs done, MACs
+                                               skipped: 4 x 8 bytes
+RESET       nothing                            nothing (core state and counters
+                                               cleared; the weights stay)
+INFO        nothing                            the build's identity (``info_bytes``)
+=========== ================================== =====================================
+
+A position is ``hdl.protocol.position(address, lane)`` (bank words, see
+:mod:`hdl.layout`). The board receives a whole request and checks it before the core
+sees any of it, so a corrupt, truncated, unknown or out-of-range request changes
+nothing: it gets an error reply and the link waits for the next sync byte.
+"""
+
+import binascii
+import enum
+import hashlib
+import json
+import struct
+
+__all__ = ["REQUEST_SYNC", "REPLY_SYNC", "Command", "Error", "CHUNK", "value_bytes", "crc16", "encode",
+           "info_bytes", "config_id"]
+
+REQUEST_SYNC = 0xA5
+REPLY_SYNC = 0x5A
+CHUNK = 64            # weights per LOAD request: bounds the board's frame buffer
+INFO_MAGIC = b"TRI1"  # INFO reply starts with this (format version 1)
+
+
+class Command(enum.IntEnum):
+    TRAIN = 0x01
+    INFER = 0x02
+    LOAD = 0x03
+    READ = 0x04
+    COUNTERS = 0x05
+    RESET = 0x06
+    INFO = 0x07
+
+
+class Error(enum.IntEnum):
+    BAD_CRC = 0xE1          # the frame's CRC does not match: nothing done
+    BAD_LENGTH = 0xE2       # the length does not fit the command (or the buffer)
+    UNKNOWN_COMMAND = 0xE3
+    TRUNCATED = 0xE4        # the line went quiet in the middle of a frame
+    OUT_OF_RANGE = 0xE5     # a label, position or count outside the core
+
+
+def value_bytes(width: int) -> int:
+    """Bytes per value of ``width`` bits on the link: 1, 2 or 4."""
+    return 1 if width <= 8 else 2 if width <= 16 else 4
+
+
+def crc16(data: bytes) -> int:
+    return binascii.crc_hqx(bytes(data), 0xFFFF)
+
+
+def encode(sync: int, code: int, payload: bytes = b"") -> bytes:
+    """One frame: sync, length, code, payload, CRC."""
+    body = struct.pack("<HB", len(payload), code) + bytes(payload)
+    return bytes([sync]) + body + struct.pack(">H", crc16(body))
+
+
+def config_id(config) -> int:
+    """32 bits that change when the hardware of ``config`` changes (not its data or training)."""
+    data = config.to_dict()
+    for key in ("data", "training", "derived"):
+        data.pop(key, None)
+    return int.from_bytes(hashlib.sha256(json.dumps(data, sort_keys=True).encode()).digest()[:4], "little")
+
+
+def info_bytes(config, clk_freq: float, baud: int) -> bytes:
+    """The INFO reply: magic, config id, sizes that the host needs, clock and baud rate."""
+    sizes = config.sizes
+    return INFO_MAGIC + struct.pack("<IHHBBBBII", config_id(config), sizes[0], config.n_classes, config.lanes,
+                                    config.input.width, config.weight.width, 0, int(clk_freq), int(baud))

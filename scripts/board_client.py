@@ -1,0 +1,181 @@
+"""Host side of the board's framed link (:mod:`hdl.frames`): one API over a serial port or the simulated board.
+
+A transport moves bytes: ``write(data)`` and ``read(n)`` (fewer bytes back means the
+board went quiet). :class:`SerialTransport` is a real port (pyserial); the simulated
+board's transport lives in :mod:`scripts.board_session`. :class:`BoardClient` speaks
+the frames over either; :class:`BoardModel` plugs the board into golden's training loop.
+"""
+
+import struct
+
+import numpy as np
+
+from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.float_model import weight_arrays
+from trifactor.hdl.frames import CHUNK, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command, Error, config_id, crc16, encode, value_bytes
+from trifactor.hdl.layout import WeightLayout
+from trifactor.hdl.protocol import COUNTER_NAMES, position
+
+from .errors import UsageError
+
+__all__ = ["BoardError", "SerialTransport", "BoardClient", "BoardModel", "signed_values"]
+
+READ_CHUNK = 4096  # weights per READ request (a reply's length field counts bytes)
+
+
+class BoardError(UsageError):
+    """The board answered with an error, or not at all."""
+
+
+def signed_values(raw, width: int) -> np.ndarray:
+    """Two's complement ``width``-bit values from their unsigned bit patterns."""
+    raw = np.asarray(raw, dtype=np.int64) & ((1 << width) - 1)
+    return np.where(raw >= 1 << (width - 1), raw - (1 << width), raw)
+
+
+class SerialTransport:
+    def __init__(self, port: str, baud: int, timeout: float = 2.0):
+        import serial
+
+        try:
+            self.serial = serial.Serial(port, baud, timeout=timeout)
+        except (serial.SerialException, ValueError) as exc:
+            raise UsageError(f"cannot open serial port {port}: {exc}",
+                             "check --port (ls /dev/ttyUSB* /dev/ttyACM*) and that you may use it "
+                             "(the dialout group)") from None
+        self.name = port
+        self.serial.reset_input_buffer()
+
+    def write(self, data: bytes):
+        self.serial.write(data)
+
+    def read(self, n: int) -> bytes:
+        return self.serial.read(n)
+
+    def close(self):
+        self.serial.close()
+
+
+class BoardClient:
+    """Requests and replies over ``transport`` for a board built from ``config``."""
+
+    def __init__(self, transport, config):
+        self.transport, self.config, self.layout = transport, config, WeightLayout(config)
+        self.input_bytes, self.weight_bytes = value_bytes(config.input.width), value_bytes(config.weight.width)
+
+    def _read(self, n: int) -> bytes:
+        data = self.transport.read(n)
+        if len(data) < n:
+            raise BoardError(f"the board on {getattr(self.transport, 'name', 'the link')} stopped answering "
+                             f"({len(data)} of {n} bytes)",
+                             "check the port and baud rate, and that the board runs a trifactor bitstream "
+                             "(trifactor build, trifactor flash)")
+        return data
+
+    def exchange(self, frame: bytes) -> tuple[int, bytes]:
+        """Send raw bytes (one request frame, or a broken one) and return the reply's code and payload."""
+        self.transport.write(frame)
+        while self._read(1)[0] != REPLY_SYNC:  # bytes before a reply are line noise
+            pass
+        head = self._read(3)
+        length, code = struct.unpack("<HB", head)
+        rest = self._read(length + 2)
+        if crc16(head + rest[:-2]) != struct.unpack(">H", rest[-2:])[0]:
+            raise BoardError("a reply arrived corrupted (CRC mismatch)", "check the cable and the baud rate; retry")
+        return code, rest[:-2]
+
+    def request(self, command: Command, payload: bytes = b"") -> bytes:
+        """Send one request; return the reply's payload, or raise BoardError for an error reply."""
+        code, reply = self.exchange(encode(REQUEST_SYNC, command, payload))
+        if code in set(Error):
+            raise BoardError(f"the board refused {command.name}: {Error(code).name}",
+                             "this is a bug in the host driver or a line error; retry, and report it if it repeats")
+        if code != command:
+            raise BoardError(f"the board answered {command.name} with code {code:#x}", "retry after a reset")
+        return reply
+
+    def info(self) -> dict:
+        reply = self.request(Command.INFO)
+        if reply[:4] != INFO_MAGIC:
+            raise BoardError("the board does not speak trifactor's link protocol", "flash a trifactor bitstream")
+        fields = struct.unpack("<IHHBBBBII", reply[4:])
+        keys = ("config_id", "n_inputs", "n_classes", "lanes", "input_width", "weight_width", "reserved",
+                "clk_freq", "baud")
+        return dict(zip(keys, fields))
+
+    def check(self) -> dict:
+        """The board must run the core built from this configuration."""
+        info = self.info()
+        if info["config_id"] != config_id(self.config):
+            raise BoardError(f"the board runs a different core (id {info['config_id']:08x}, "
+                             f"{info['n_inputs']} inputs, {info['lanes']} lanes) than {self.config.source} "
+                             f"(id {config_id(self.config):08x})",
+                             f"build and flash this configuration: trifactor build --config {self.config.source} ...")
+        return info
+
+    def _inputs(self, x) -> bytes:
+        return np.asarray(x, dtype=f"<i{self.input_bytes}").tobytes()
+
+    def train(self, x, label: int) -> int:
+        return struct.unpack("<H", self.request(Command.TRAIN, struct.pack("<H", label) + self._inputs(x)))[0]
+
+    def infer(self, x) -> int:
+        return struct.unpack("<H", self.request(Command.INFER, self._inputs(x)))[0]
+
+    def load_weights(self, weights: list):
+        words = self.layout.to_banks(weights).T.reshape(-1)
+        for start in range(0, len(words), CHUNK):
+            chunk = words[start:start + CHUNK]
+            payload = struct.pack("<I", position(*divmod(start, self.config.lanes)))
+            self.request(Command.LOAD, payload + chunk.astype(f"<i{self.weight_bytes}").tobytes())
+
+    def read_weights(self) -> list:
+        total = self.layout.depth * self.config.lanes
+        raw = []
+        for start in range(0, total, READ_CHUNK):
+            count = min(READ_CHUNK, total - start)
+            reply = self.request(Command.READ, struct.pack("<IH", position(*divmod(start, self.config.lanes)), count))
+            raw.append(np.frombuffer(reply, dtype=f"<u{self.weight_bytes}"))
+        words = signed_values(np.concatenate(raw), self.config.weight.width)
+        return self.layout.from_banks(words.reshape(self.layout.depth, self.config.lanes).T)
+
+    def counters(self) -> dict:
+        return dict(zip(COUNTER_NAMES, struct.unpack("<4Q", self.request(Command.COUNTERS))))
+
+    def reset(self):
+        self.request(Command.RESET)
+
+
+class BoardModel:
+    """A board as a backend of ``golden.train.train``: weights from golden's initialisation for ``seed``.
+
+    Inference passes are counted apart, so ``train_counters`` holds what training alone cost.
+    """
+
+    def __init__(self, client: BoardClient, config, seed: int):
+        self.client, self.config = client, config
+        client.check()
+        client.reset()
+        client.load_weights(FixedNet(config, seed).weights)
+        self.inference = dict.fromkeys(COUNTER_NAMES, 0)
+
+    def quantize_inputs(self, x):
+        return self.config.input.quantize(x)
+
+    def train_sample(self, x, label: int) -> dict:
+        return {"prediction": self.client.train(x, label)}
+
+    def predict(self, x):
+        before = self.client.counters()
+        predictions = np.array([self.client.infer(row) for row in x])
+        after = self.client.counters()
+        for name in COUNTER_NAMES:
+            self.inference[name] += after[name] - before[name]
+        return predictions
+
+    def train_counters(self) -> dict:
+        counters = self.client.counters()
+        return {name: counters[name] - self.inference[name] for name in COUNTER_NAMES}
+
+    def arrays(self) -> dict:
+        return weight_arrays(self.client.read_weights())

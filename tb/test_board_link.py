@@ -1,0 +1,31 @@
+"""The host link end to end in Verilator: the host driver against the simulated board (see cocotb_board_link.py)."""
+
+import pytest
+
+from trifactor.hdl.sim_board import SimulatedBoard
+
+from sim import run_cocotb
+from test_core import CORE_CONFIGS
+from unit_params import build_name, params_for
+
+LINK_CONFIGS = ["default", "narrow"]  # 8-bit inputs / 16-bit weights; 6-bit inputs / 12-bit weights (sign extension)
+
+
+def run_link(name, samples=24, perturb=None):
+    make, data = CORE_CONFIGS[name]
+    cfg = make()
+    top = SimulatedBoard(cfg, seed=2)
+    params = params_for(cfg, perturb=perturb, init_seed=2, samples=samples, test_samples=8, data=data,
+                        idle_cycles=4 * top.timeout_cycles)
+    return run_cocotb(top, build_name("board_link", name, perturb), "cocotb_board_link", params)
+
+
+@pytest.mark.parametrize("name", LINK_CONFIGS)
+def test_board_link(name):
+    run_link(name)
+
+
+def test_board_link_testbench_catches_a_wrong_golden():
+    """With golden's rounding flipped, training through the link must fail the comparison."""
+    with pytest.raises(AssertionError, match="failed"):
+        run_link("narrow", samples=6, perturb="rounding")
