@@ -6,12 +6,14 @@ import sys
 from trifactor.golden.config import ConfigError
 from trifactor.golden.data import DataError
 
-from . import bench, demo, generate, synth, train_cmd, units_report
+from . import bench, board_build, demo, flash, generate, synth, train_cmd, units_report
 from .errors import UsageError
 
 COMMANDS = {
     "generate": (generate, "write the learner core as Verilog plus a JSON description"),
     "synth": (synth, "synthesise, place and route the core; resources, Fmax, samples/s"),
+    "build": (board_build, "build a board's bitstream (iCEBreaker, ULX3S) with a timing and resource report"),
+    "flash": (flash, "program a board with the bitstream trifactor build made"),
     "train": (train_cmd, "train the float or fixed golden model, or the core in RTL simulation, on a data set"),
     "demo": (demo, "the default core trained in Verilator beside the golden models; writes build/report.md"),
     "bench": (bench, "measure accuracy and speed of the golden models over several seeds"),

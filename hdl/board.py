@@ -1,0 +1,119 @@
+"""Board tops: the learner core behind its UART host link, on the pins of a real board.
+
+:data:`BOARDS` names the boards trifactor builds for, with what the command line needs to
+build and program them. :class:`BoardTop` wires the board's USB UART to
+:class:`~trifactor.hdl.host_link.BoardLink` and its ``busy`` output to an LED.
+
+The design runs from the board's oscillator (12 MHz on the iCEBreaker, 25 MHz on the
+ULX3S) through the platform's default ``sync`` domain, which also holds the design in
+reset until the clock is up. Both clocks are below the core's Fmax on either part, and
+the UART divisor is computed from them; a PLL for a faster clock is future work.
+"""
+
+from dataclasses import dataclass
+
+from amaranth import Elaboratable, Module
+from amaranth.build import Platform
+from amaranth.lib import io
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from trifactor.golden.config import Config
+
+from .errors import reject
+from .host_link import BoardLink
+
+__all__ = ["Board", "BOARDS", "BoardTop"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board trifactor builds for.
+
+    Attributes
+    ----------
+    name : str
+        What the user types after ``--board``.
+    platform : type
+        The amaranth-boards platform class.
+    part : str
+        The FPGA and package, for reports and messages.
+    family : str
+        ``"ice40"`` or ``"ecp5"``: selects synthesis options and the cell names in reports.
+    bitstream_suffix : str
+        What the last build step writes: ``.bin`` (icepack) or ``.bit`` (ecppack).
+    programmers : tuple of tuple of str
+        Commands that program the board, preferred first; the bitstream path is appended.
+    busy_led : tuple of (str, int)
+        The resource (name, number) that shows the link is busy.
+    """
+
+    name: str
+    platform: type
+    part: str
+    family: str
+    bitstream_suffix: str
+    programmers: tuple
+    busy_led: tuple
+
+    @property
+    def clock_hz(self) -> float:
+        """The board oscillator's frequency: the design's ``sync`` clock."""
+        return self.platform().default_clk_frequency
+
+
+BOARDS = {
+    board.name: board for board in (
+        # openFPGALoader calls the iCEBreaker (and most iCE40 boards) "ice40_generic"; it
+        # writes the SPI flash, as iceprog does.
+        Board("icebreaker", ICEBreakerPlatform, "iCE40 UP5K (SG48)", "ice40", ".bin",
+              programmers=(("openFPGALoader", "-b", "ice40_generic"), ("iceprog",)), busy_led=("led_g", 0)),
+        # loads the FPGA's SRAM over the FTDI's JTAG: gone at power-off, as the core's weights are
+        Board("ulx3s-85f", ULX3S_85F_Platform, "ECP5 LFE5U-85F (CABGA381)", "ecp5", ".bit",
+              programmers=(("openFPGALoader", "-b", "ulx3s"),), busy_led=("led", 0)),
+    )
+}
+
+
+class BoardTop(Elaboratable):
+    """The core and its host link on a board's pins.
+
+    Parameters
+    ----------
+    config : Config
+    board_name : str
+        A key of :data:`BOARDS`.
+    seed : int
+        Initial weights: golden's ``FixedNet(config, seed)``.
+    baud : int
+        UART bit rate; it must divide the board clock within 2% (see :func:`hdl.uart.uart_divisor`).
+
+    Members
+    -------
+    link : BoardLink
+        The host link and the core, clocked by the board's oscillator.
+    """
+
+    def __init__(self, config: Config, board_name: str, *, seed: int = 0, baud: int = 1_000_000):
+        if board_name not in BOARDS:
+            reject(self, f"unknown board {board_name!r}; known: {', '.join(BOARDS)}")
+        self.config, self.board, self.seed, self.baud = config, BOARDS[board_name], seed, baud
+        # built here, so that a baud rate or configuration the link refuses is refused at once
+        try:
+            self.link = BoardLink(config, clk_freq=self.board.clock_hz, baud=baud, seed=seed)
+        except ValueError as exc:
+            reject(self, str(exc))
+
+    def elaborate(self, platform: Platform):
+        if not isinstance(platform, self.board.platform):
+            raise TypeError(f"this top is for the {self.board.name} ({self.board.platform.__name__}), "
+                            f"not {type(platform).__name__}")
+        m = Module()
+        m.submodules.link = link = self.link
+        # dir="-": raw ports; the buffers below become the family's I/O cells (SB_IO, IB/OB)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.submodules.led = led = io.Buffer("o", platform.request(*self.board.busy_led, dir="-"))
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx), led.o.eq(link.busy)]
+        return m
