@@ -25,6 +25,7 @@ def test_board_link(name):
     run_link(name)
 
 
+@pytest.mark.slow  # one more full board build; checked to fail by hand too
 def test_board_link_testbench_catches_a_wrong_golden():
     """With golden's rounding flipped, training through the link must fail the comparison."""
     with pytest.raises(AssertionError, match="failed"):
