@@ -4,14 +4,16 @@ Implements :func:`golden.fixed_model.update_layer`, ``P`` weights per cycle.
 """
 
 from amaranth import Module, Signal
-from amaranth.hdl import signed, unsigned
+from amaranth.hdl import C, Cat, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In
 
 from trifactor.golden.config import Config
+from trifactor.golden.fixedpoint import Rounding
 
-from .arith import narrow, shift_right
+from .arith import narrow, round_constant, shift_right
+from .lane_multipliers import align_input, input_frac, input_width
 from .layout import WeightLayout
 
 __all__ = ["UpdateUnit"]
@@ -27,9 +29,10 @@ class UpdateUnit(wiring.Component):
     already holds ``f'(a) * (B e)``. Always ready: one read and one write per lane and
     cycle (a simple dual-port RAM).
 
-    Pipeline: read | multiply | round, subtract, narrow, write. An address must not be
-    sent again within 3 cycles (a read would miss the pending write); an update pass
-    visits every address once, so it never is.
+    Pipeline: register the command | multiply (DSP), read the old weights | round and
+    subtract (one subtraction), narrow, write: the write is 2 cycles after the transfer.
+    An address must not be sent again in the next cycle (its read would miss the pending
+    write); an update pass visits every address once, so it never is.
 
     Members
     -------
@@ -57,34 +60,41 @@ class UpdateUnit(wiring.Component):
             "write": In(WritePort.Signature(addr_width=layout.addr_width, shape=shape)).array(config.lanes),
         })
 
+    @property
+    def shift(self) -> int:
+        """The update shift of every layer: inputs are aligned to one fraction (:mod:`hdl.lane_multipliers`)."""
+        cfg = self._config
+        return input_frac(cfg) + cfg.error.frac + cfg.learning_rate_shift - cfg.weight.frac
+
     def elaborate(self, platform):
         m = Module()
         cfg, lanes = self._config, self._config.lanes
         m.d.comb += self.i.ready.eq(1)
+
+        # stage 1: the command waits in a register, x aligned to the common fraction
+        s1 = Signal(data.StructLayout({"valid": 1, "x": signed(input_width(cfg)), "d": self.cmd_layout["d"].shape,
+                                       "addr": self.cmd_layout["addr"].shape}))
+        m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
+                     s1.d.eq(self.i.payload.d), s1.addr.eq(self.i.payload.addr)]
+
+        # stage 2: products d * x (in the DSP's output register: no reset) beside the old
+        # weights, read in stage 1 so that the memory's own output register holds them
+        product_width = input_width(cfg) + cfg.error.width
+        s2 = Signal(data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape}))
+        products = [Signal(signed(product_width), name=f"product{p}", reset_less=True) for p in range(lanes)]
+        old = [port.data for port in self.read]
         for port in self.read:
-            m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(1)]
-
-        # stage 1: the old weights are read; the command waits beside them
-        s1 = Signal(data.StructLayout({"valid": 1, **{k: self.cmd_layout[k].shape for k in ("x", "d", "addr", "layer")}}))
-        m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(self.i.payload.x), s1.d.eq(self.i.payload.d),
-                     s1.addr.eq(self.i.payload.addr), s1.layer.eq(self.i.payload.layer)]
-
-        # stage 2: products d * x and the old weights, registered
-        product_width = self.cmd_layout["x"].shape.width + cfg.error.width
-        s2 = Signal(data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape, "layer": self.cmd_layout["layer"].shape}))
-        products = [Signal(signed(product_width), name=f"product{p}") for p in range(lanes)]
-        old = [Signal(signed(cfg.weight.width), name=f"old{p}") for p in range(lanes)]
-        m.d.sync += [s2.valid.eq(s1.valid), s2.addr.eq(s1.addr), s2.layer.eq(s1.layer)]
+            m.d.comb += [port.addr.eq(s1.addr), port.en.eq(1)]
+        m.d.sync += [s2.valid.eq(s1.valid), s2.addr.eq(s1.addr)]
         m.d.sync += [product.eq(s1.d[p] * s1.x) for p, product in enumerate(products)]
-        m.d.sync += [o.eq(port.data) for o, port in zip(old, self.read)]
 
-        # stage 3: the step with the layer's shift, subtracted, narrowed, written
+        # stage 3: old - shift_right(product, shift, update_rounding), in one subtraction:
+        # old - floor((v + c) / 2**s) = floor((old * 2**s + 2**s - 1 - c - v) / 2**s), and
+        # old * 2**s + (2**s - 1 - c) is old with the constant's s bits below it (no adder)
+        shift = self.shift
+        below = (1 << shift) - 1 - round_constant(shift, cfg.update_rounding)
         for p, port in enumerate(self.write):
-            new = Signal(signed(cfg.weight.width), name=f"new{p}")
-            with m.Switch(s2.layer):
-                for spec in cfg.layers:
-                    with m.Case(spec.index):
-                        step = shift_right(products[p], spec.update_shift, cfg.update_rounding)
-                        m.d.comb += new.eq(narrow(old[p] - step, cfg.weight, cfg.overflow))
+            minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
+            new = narrow(shift_right(minuend - products[p], shift, Rounding.TRUNCATE), cfg.weight, cfg.overflow)
             m.d.comb += [port.addr.eq(s2.addr), port.data.eq(new), port.en.eq(s2.valid)]
         return m
