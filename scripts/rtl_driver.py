@@ -8,7 +8,7 @@ core's hundreds of compute cycles run in the simulator without Python in the loo
 
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge
+from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, COUNTER_NAMES, MAX_COUNT, Op, header, position
@@ -47,7 +47,8 @@ class StreamIO:
                 if idle_cycles is None:
                     await RisingEdge(self.out_valid)
                 else:
-                    await First(RisingEdge(self.out_valid), ClockCycles(self.clk, idle_cycles))
+                    # a Timer is one simulator callback; ClockCycles would wake Python every cycle
+                    await First(RisingEdge(self.out_valid), Timer(idle_cycles * PERIOD_NS, unit="ns"))
                     if not self.out_valid.value:
                         break
                 await FallingEdge(self.clk)
@@ -58,9 +59,12 @@ class StreamIO:
         return words
 
 
+PERIOD_NS = 10
+
+
 async def start_clock(dut):
     """A 100 MHz clock and two cycles of reset."""
-    Clock(dut.clk, 10, unit="ns").start()
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
     dut.rst.value = 1
     for _ in range(2):
         await FallingEdge(dut.clk)
