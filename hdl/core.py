@@ -30,6 +30,7 @@ from trifactor.golden.fixed_model import FixedNet
 
 from .errors import reject
 from .feedback_unit import FeedbackUnit
+from .lane_multipliers import LaneMultipliers, share
 from .layout import WeightLayout
 from .mac_array import MacArray
 from .output_error import OutputErrorUnit
@@ -68,8 +69,10 @@ class LearnerCore(wiring.Component):
         self.act_depth = sum(sizes[:-1])
         self.fp_base = [sum(sizes[1:l + 1]) for l in range(config.n_layers - 1)]
         self.fp_depth = max(1, sum(sizes[1:-1]))
-        self.mac = MacArray(config)
-        self.update = UpdateUnit(config)
+        # forward and update never overlap: the two units share one multiplier per lane
+        self.multipliers = LaneMultipliers(config)
+        self.mac = MacArray(config, multipliers="external")
+        self.update = UpdateUnit(config, multipliers="external")
         self.error = OutputErrorUnit(config)
         self.feedback = FeedbackUnit(config) if config.n_layers > 1 else None
         super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32)))})
@@ -83,6 +86,7 @@ class LearnerCore(wiring.Component):
         cfg, lay = self._config, self.layout
         n_layers, lanes, sizes = cfg.n_layers, cfg.lanes, cfg.sizes
         m.submodules.mac, m.submodules.update, m.submodules.error = self.mac, self.update, self.error
+        m.submodules.multipliers = self.multipliers
         if self.feedback is not None:
             m.submodules.feedback = self.feedback
         mac, upd, err, fb = self.mac, self.update, self.error, self.feedback
@@ -200,7 +204,8 @@ class LearnerCore(wiring.Component):
             return [sw_run.eq(1), sw_upd.eq(update), sw_layer.eq(layer), sw_group.eq(0), sw_k.eq(0),
                     sw_gbase.eq(w_base[layer])]
 
-        # -- bank ports: MAC array (forward), update unit (update) or host --------------------
+        # -- bank ports and lane multipliers: MAC array (forward), update unit (update) or host --
+        share(m, self.multipliers, mac.mul, upd.mul, second_owns=in_update)
         host_addr = Signal(lay.addr_width)
         host_lane = Signal(range(lanes))
         host_write, host_data = Signal(), Signal(signed(cfg.weight.width))

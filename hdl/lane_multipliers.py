@@ -1,19 +1,30 @@
-"""The lanes' broadcast operand: a layer input at one fraction for every layer.
+"""The P lane multipliers, and their broadcast operand: a layer input at one fraction for every layer.
 
 The MAC array (``x * w``) and the update unit (``d * x``) both multiply one broadcast
-layer input ``x`` by a per-lane operand. Both first shift ``x`` left to the finest input
-fraction of the configuration, ``F = max(x.frac)`` over the layers (an exact shift). Then a
-sum or a product has the same fraction in every layer, each unit's rounding shift is one
-constant, and its round constant folds into an adder the unit has anyway. The aligned ``x``
-takes ``max(x.width - x.frac) + F`` bits: 14 for the defaults, which an SB_MAC16 (16 x 16)
+layer input ``x`` by a per-lane operand. They never run at the same time, so the learner
+core gives them one set of :class:`LaneMultipliers` (P DSPs, not 2P); a unit built
+alone has its own (``multipliers="internal"``), so its testbench tests the same code.
+
+Both units first shift ``x`` left to the finest input fraction of the configuration,
+``F = max(x.frac)`` over the layers (an exact shift). Then a sum or a product has the same
+fraction in every layer, each unit's rounding shift is one constant, and its round
+constant folds into an adder the unit has anyway. The aligned ``x`` takes
+``max(x.width - x.frac) + F`` bits: 14 for the defaults, which an SB_MAC16 (16 x 16)
 still takes in one.
 """
+
+from amaranth import Module, Signal
+from amaranth.hdl import Mux, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
 from .arith import select
 
-__all__ = ["input_frac", "input_width", "align_input"]
+__all__ = ["input_frac", "input_width", "align_input", "LaneMultipliers", "MODES", "lane_multipliers", "share"]
+
+MODES = ("internal", "external")
 
 
 def input_frac(config: Config) -> int:
@@ -29,3 +40,69 @@ def input_width(config: Config) -> int:
 def align_input(config: Config, x, layer):
     """Layer ``layer``'s input ``x`` (at that layer's fraction) at fraction ``F``."""
     return select(layer, [x << (input_frac(config) - spec.x.frac) for spec in config.layers])
+
+
+class LaneMultipliers(wiring.Component):
+    """``product[p] <- x * b[p]`` for every lane ``p``, registered when ``en`` is high (held otherwise).
+
+    ``x`` is an aligned layer input; ``b[p]`` a weight or a delta (signed, the wider of the
+    two formats). The product register has no reset, so synthesis puts it in the DSP's own
+    output register: one SB_MAC16 per lane and no flip-flops in the fabric.
+
+    Members
+    -------
+    x : In(signed(input_width(config)))
+    b : In(ArrayLayout(signed(max(weight.width, error.width)), lanes))
+    en : In(1)
+    product : Out(ArrayLayout(signed(width of x + width of b), lanes))
+    """
+
+    def __init__(self, config: Config):
+        if not isinstance(config, Config):
+            self._MustUse__silence = True  # see hdl.errors.reject
+            raise TypeError(f"config must be a Config, not {config!r}")
+        self._config = config
+        super().__init__(self.port_signature(config).flip())
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @staticmethod
+    def port_signature(config: Config) -> wiring.Signature:
+        """A user's side: ``x``, ``b`` and ``en`` out, ``product`` in (a unit's ``mul`` member)."""
+        x_width, b_width = input_width(config), max(config.weight.width, config.error.width)
+        return wiring.Signature({
+            "x": Out(signed(x_width)),
+            "b": Out(data.ArrayLayout(signed(b_width), config.lanes)),
+            "en": Out(1),
+            "product": In(data.ArrayLayout(signed(x_width + b_width), config.lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        for p in range(self._config.lanes):
+            product = Signal(self.product[p].shape(), name=f"product{p}", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += product.eq(self.x * self.b[p])
+            m.d.comb += self.product[p].eq(product)
+        return m
+
+
+def lane_multipliers(m: Module, config: Config, mode: str, port):
+    """The multipliers a unit drives: its own, made a submodule of ``m`` (``"internal"``), or its ``mul`` port."""
+    if mode == "internal":
+        m.submodules.multipliers = multipliers = LaneMultipliers(config)
+        return multipliers
+    return port
+
+
+def share(m: Module, multipliers: LaneMultipliers, first, second, second_owns):
+    """Give one set of multipliers to two units' ``mul`` ports: ``second``'s operands when ``second_owns``, else ``first``'s.
+
+    Both see the products; a unit must ignore them while the other owns the multipliers.
+    """
+    m.d.comb += [multipliers.x.eq(Mux(second_owns, second.x, first.x)),
+                 multipliers.en.eq(Mux(second_owns, second.en, first.en)),
+                 first.product.eq(multipliers.product), second.product.eq(multipliers.product)]
+    m.d.comb += [multipliers.b[p].eq(Mux(second_owns, second.b[p], first.b[p])) for p in range(multipliers.config.lanes)]

@@ -14,7 +14,8 @@ from trifactor.golden.config import Config
 from trifactor.golden.fixedpoint import Rounding
 
 from .arith import clamp, narrow, round_constant, select, shift_right
-from .lane_multipliers import align_input, input_frac, input_width
+from .errors import reject
+from .lane_multipliers import MODES, LaneMultipliers, align_input, input_frac, input_width, lane_multipliers
 from .layout import WeightLayout
 
 __all__ = ["MacArray"]
@@ -39,6 +40,9 @@ class MacArray(wiring.Component):
     Parameters
     ----------
     config : Config
+    multipliers : "internal" or "external"
+        The array's own :class:`LaneMultipliers`, or the ``mul`` port to connect to a
+        shared set.
 
     Members
     -------
@@ -46,13 +50,18 @@ class MacArray(wiring.Component):
     o : Out(stream.Signature(result_layout))
     weights : In(ReadPort.Signature(...)).array(lanes)
         One synchronous read port per lane bank (connect ``memory.read_port()``).
+    mul : Out(LaneMultipliers.port_signature(config))
+        With ``multipliers="external"`` only.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, multipliers: str = "internal"):
         if not isinstance(config, Config):
             self._MustUse__silence = True  # see hdl.errors.reject
             raise TypeError(f"config must be a Config, not {config!r}")
+        if multipliers not in MODES:
+            reject(self, f"multipliers must be one of {MODES}, not {multipliers!r}")
         self._config = config
+        self._multipliers = multipliers
         self._layout = WeightLayout(config)
         x_width = max(spec.x.width for spec in config.layers)
         self.cmd_layout = data.StructLayout({
@@ -66,11 +75,14 @@ class MacArray(wiring.Component):
             "fprime": data.ArrayLayout(1, config.lanes),
         })
         port = ReadPort.Signature(addr_width=self._layout.addr_width, shape=signed(config.weight.width))
-        super().__init__({
+        members = {
             "i": In(stream.Signature(self.cmd_layout)),
             "o": Out(stream.Signature(self.result_layout)),
             "weights": In(port).array(config.lanes),
-        })
+        }
+        if multipliers == "external":
+            members["mul"] = Out(LaneMultipliers.port_signature(config))
+        super().__init__(members)
 
     @property
     def config(self) -> Config:
@@ -118,10 +130,12 @@ class MacArray(wiring.Component):
         for port in self.weights:
             m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(advance)]
 
-        # stage 2: products, registered without a reset, so that the register is the DSP's own
-        product_width = input_width(cfg) + cfg.weight.width
+        # stage 2: products (the lane multipliers' register; the values fit x * w's width)
+        mul = lane_multipliers(m, cfg, self._multipliers, getattr(self, "mul", None))
+        m.d.comb += [mul.x.eq(s1.x), mul.en.eq(advance)]
+        m.d.comb += [mul.b[p].eq(port.data) for p, port in enumerate(self.weights)]
+        products = [mul.product[p][:input_width(cfg) + cfg.weight.width].as_signed() for p in range(lanes)]
         s2 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1}))
-        products = [Signal(signed(product_width), name=f"product{p}", reset_less=True) for p in range(lanes)]
 
         # stage 3: accumulators. Each group's sum starts at the round constant, so the rounding
         # shift is a slice, and the finished sum is kept, shifted, in ``sums``. The restart
@@ -137,7 +151,6 @@ class MacArray(wiring.Component):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
             m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last)]
-            m.d.sync += [product.eq(s1.x * port.data) for product, port in zip(products, self.weights)]
             with m.If(s2.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
                 with m.If(s2.last):

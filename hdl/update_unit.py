@@ -7,13 +7,14 @@ from amaranth import Module, Signal
 from amaranth.hdl import C, Cat, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import ReadPort, WritePort
-from amaranth.lib.wiring import In
+from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 from trifactor.golden.fixedpoint import Rounding
 
 from .arith import narrow, round_constant, shift_right
-from .lane_multipliers import align_input, input_frac, input_width
+from .errors import reject
+from .lane_multipliers import MODES, LaneMultipliers, align_input, input_frac, input_width, lane_multipliers
 from .layout import WeightLayout
 
 __all__ = ["UpdateUnit"]
@@ -34,18 +35,30 @@ class UpdateUnit(wiring.Component):
     An address must not be sent again in the next cycle (its read would miss the pending
     write); an update pass visits every address once, so it never is.
 
+    Parameters
+    ----------
+    config : Config
+    multipliers : "internal" or "external"
+        The unit's own :class:`LaneMultipliers`, or the ``mul`` port to connect to a
+        shared set.
+
     Members
     -------
     i : In(stream.Signature(cmd_layout))
     read : In(ReadPort.Signature(...)).array(lanes)
     write : In(WritePort.Signature(...)).array(lanes)
+    mul : Out(LaneMultipliers.port_signature(config))
+        With ``multipliers="external"`` only.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, multipliers: str = "internal"):
         if not isinstance(config, Config):
             self._MustUse__silence = True  # see hdl.errors.reject
             raise TypeError(f"config must be a Config, not {config!r}")
+        if multipliers not in MODES:
+            reject(self, f"multipliers must be one of {MODES}, not {multipliers!r}")
         self._config = config
+        self._multipliers = multipliers
         layout = WeightLayout(config)
         self.cmd_layout = data.StructLayout({
             "x": signed(max(spec.x.width for spec in config.layers)),
@@ -54,11 +67,14 @@ class UpdateUnit(wiring.Component):
             "layer": unsigned(max(1, (config.n_layers - 1).bit_length())),
         })
         shape = signed(config.weight.width)
-        super().__init__({
+        members = {
             "i": In(stream.Signature(self.cmd_layout)),
             "read": In(ReadPort.Signature(addr_width=layout.addr_width, shape=shape)).array(config.lanes),
             "write": In(WritePort.Signature(addr_width=layout.addr_width, shape=shape)).array(config.lanes),
-        })
+        }
+        if multipliers == "external":
+            members["mul"] = Out(LaneMultipliers.port_signature(config))
+        super().__init__(members)
 
     @property
     def shift(self) -> int:
@@ -77,16 +93,18 @@ class UpdateUnit(wiring.Component):
         m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                      s1.d.eq(self.i.payload.d), s1.addr.eq(self.i.payload.addr)]
 
-        # stage 2: products d * x (in the DSP's output register: no reset) beside the old
-        # weights, read in stage 1 so that the memory's own output register holds them
-        product_width = input_width(cfg) + cfg.error.width
+        # stage 2: products d * x (the lane multipliers' register; the values fit x * d's
+        # width) beside the old weights, read in stage 1 so that the memory's own output
+        # register holds them
+        mul = lane_multipliers(m, cfg, self._multipliers, getattr(self, "mul", None))
+        m.d.comb += [mul.x.eq(s1.x), mul.en.eq(1)]
+        m.d.comb += [mul.b[p].eq(s1.d[p]) for p in range(lanes)]
+        products = [mul.product[p][:input_width(cfg) + cfg.error.width].as_signed() for p in range(lanes)]
         s2 = Signal(data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape}))
-        products = [Signal(signed(product_width), name=f"product{p}", reset_less=True) for p in range(lanes)]
         old = [port.data for port in self.read]
         for port in self.read:
             m.d.comb += [port.addr.eq(s1.addr), port.en.eq(1)]
         m.d.sync += [s2.valid.eq(s1.valid), s2.addr.eq(s1.addr)]
-        m.d.sync += [product.eq(s1.d[p] * s1.x) for p, product in enumerate(products)]
 
         # stage 3: old - shift_right(product, shift, update_rounding), in one subtraction:
         # old - floor((v + c) / 2**s) = floor((old * 2**s + 2**s - 1 - c - v) / 2**s), and
