@@ -3,8 +3,8 @@
 Implements :func:`golden.fixed_model.softmax_error` and :func:`mse_error` step by step.
 """
 
-from amaranth import Module, Signal
-from amaranth.hdl import Array, Cat, Mux, signed, unsigned
+from amaranth import Module, ResetSignal, Signal
+from amaranth.hdl import Array, C, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,10 +26,13 @@ class OutputErrorUnit(wiring.Component):
     1. load: scores into registers, running maximum (``n`` cycles);
     2. exp: ``u_j = table[f_j] >> n_j`` and their sum (``n`` cycles);
     3. divide: ``r = floor(2**R / sum)``, restoring division, one quotient bit a cycle;
-    4. emit: ``e_j = narrow(shift_right(u_j * r, R - error.frac) - onehot)`` (``n`` cycles).
+    4. emit: ``e_j = narrow(shift_right(u_j * r, R - error.frac) - onehot)``; ``u_j * r`` is
+       a radix-4 Booth multiplication over ``r``, two bits a cycle (``booth_digits``
+       cycles per class, no DSP).
 
-    MSE skips steps 2 and 3. Steps 2 and 4 are two-stage pipelines (no long path through
-    the table or the multiplier). A new sample is accepted once the last error has left.
+    MSE skips steps 2 and 3 and emits one error a cycle. Steps 2 and 4 are two-stage
+    pipelines (no long path through the table or the product). A new sample is accepted
+    once the last error has left.
     """
 
     def __init__(self, config: Config):
@@ -41,6 +44,8 @@ class OutputErrorUnit(wiring.Component):
         self.table = exp2_table(config).tolist() if config.loss == "softmax" else []
         # quotient bits: 2**R / sum <= 2**(R - softmax_frac), since the maximum contributes 1.0
         self.quotient_bits = config.softmax_recip_bits - config.softmax_frac + 1
+        # radix-4 Booth digits of the quotient (a sign bit above it)
+        self.booth_digits = (self.quotient_bits + 2) // 2
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"y": signed(config.act.width), "label": unsigned(max(1, (n - 1).bit_length()))}))),
             "o": Out(stream.Signature(signed(config.error.width))),
@@ -74,6 +79,24 @@ class OutputErrorUnit(wiring.Component):
         if softmax:
             product = Signal(unsigned(u_width + self.quotient_bits))
             p = shift_right(product, recip_bits - cfg.error.frac, cfg.rounding)
+            # u * r without a DSP: radix-4 Booth over r, two bits of r a cycle, least
+            # significant first. ``partial`` holds the sum so far shifted right by the bits
+            # done; the bits shifted out are final and collect in ``low``.
+            digits = self.booth_digits
+            r_bits = Cat(C(0, 1), quotient, C(0, 2 * digits - self.quotient_bits))  # r[-1] = 0, r >= 0
+            digit = Signal(range(digits))
+            window = r_bits.bit_select(digit * 2, 3)
+            negative = window[2]
+            double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
+            single = window[1] ^ window[0]
+            term = Mux(double, exps[index] << 1, Mux(single, exps[index], 0))
+            partial = Signal(signed(u_width + 1), reset_less=True)
+            # this digit's sum, not yet shifted; a negative term is its complement plus 1
+            term = Cat(term, C(0, 1)).as_signed()
+            total_now = partial + Mux(negative, ~term, term) + negative
+            low = Signal(2 * digits)
+            low_now = Cat(low[2:], total_now[:2])
+            restart = Signal()  # a product is done: the next starts from 0 (the flip-flops' reset)
         else:
             product = Signal(signed(cfg.act.width))
             p = shift_right(product, cfg.act.frac - cfg.error.frac, cfg.rounding)
@@ -122,18 +145,33 @@ class OutputErrorUnit(wiring.Component):
                     m.d.sync += [remainder.eq(Mux(fits, remainder - divisor, remainder)),
                                  quotient.eq(Cat(fits, quotient[:-1])), divisor.eq(divisor >> 1), steps.eq(steps + 1)]
                     with m.If(steps == self.quotient_bits - 1):
+                        m.d.comb += restart.eq(1)
+                        m.d.sync += digit.eq(0)
                         m.next = "emit"
             with m.State("emit"):
                 with m.If(advance):
-                    m.d.sync += [v1.eq(~issued_all), self.o.valid.eq(v1), self.o.payload.eq(error)]
-                    with m.If(~issued_all):
-                        m.d.sync += [product.eq(exps[index] * quotient if softmax else scores[index]),
-                                     idx1.eq(index), index.eq(Mux(last, 0, index + 1))]
+                    m.d.sync += [v1.eq(0), self.o.valid.eq(v1), self.o.payload.eq(error)]
+                    if softmax:  # one Booth digit a cycle; the product is done after the last
+                        done = digit == digits - 1
+                        with m.If(~issued_all):
+                            m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1))]
+                            with m.If(done):
+                                m.d.comb += restart.eq(1)
+                                m.d.sync += product.eq(Cat(low_now, total_now >> 2))
+                    else:
+                        done = 1
+                        with m.If(~issued_all):
+                            m.d.sync += product.eq(scores[index])
+                    with m.If(~issued_all & done):
+                        m.d.sync += [v1.eq(1), idx1.eq(index), index.eq(Mux(last, 0, index + 1))]
                         with m.If(last):
                             m.d.sync += issued_all.eq(1)
                 with m.If(self.o.valid & self.o.ready):
                     m.d.sync += emitted.eq(emitted + 1)
                     with m.If(emitted == n - 1):
                         m.next = "load"
+        if softmax:
+            with m.If(ResetSignal() | restart):
+                m.d.sync += partial.eq(0)
         return m
 
