@@ -16,6 +16,18 @@ from .arith import narrow, shift_right
 __all__ = ["OutputErrorUnit"]
 
 
+def _queue(m, shape, n, name, incoming):
+    """``n`` registers, ``[0]`` the head; when the returned enable is high every value moves a place towards the head and ``incoming`` enters last.
+
+    Values that enter and leave in order need no read multiplexer and no write decoder.
+    """
+    regs = [Signal(shape, name=f"{name}{c}") for c in range(n)]
+    shift = Signal(name=f"shift_{name}")
+    with m.If(shift):
+        m.d.sync += [reg.eq(after) for reg, after in zip(regs, regs[1:] + [incoming])]
+    return regs, shift
+
+
 class OutputErrorUnit(wiring.Component):
     """The output errors ``e`` of one sample from its scores ``y`` and label.
 
@@ -55,7 +67,8 @@ class OutputErrorUnit(wiring.Component):
         m = Module()
         cfg = self._config
         n = cfg.n_classes
-        scores = Array(Signal(signed(cfg.act.width), name=f"y{c}") for c in range(n))
+        # the scores and the exponentials enter and leave in class order: queues, no index
+        scores, shift_scores = _queue(m, signed(cfg.act.width), n, "y", self.i.payload.y)
         label = Signal(self.i.payload.label.shape())
         top = Signal(signed(cfg.act.width))
         index = Signal(range(n))
@@ -63,13 +76,25 @@ class OutputErrorUnit(wiring.Component):
 
         softmax = cfg.loss == "softmax"
         u_width = cfg.softmax_frac + 1
-        exps = Array(Signal(unsigned(u_width), name=f"u{c}") for c in range(n))
         total = Signal(unsigned(u_width + max(1, (n - 1).bit_length())))
         recip_bits = cfg.softmax_recip_bits
         remainder = Signal(unsigned(recip_bits + 1))
         divisor = Signal(unsigned(len(total) + self.quotient_bits))  # starts at sum << (quotient_bits - 1)
         quotient = Signal(unsigned(self.quotient_bits))
         steps = Signal(range(self.quotient_bits + 1))
+
+        # exp pipeline: E1 registers z = max - y, E2 looks the table up, shifts and sums
+        z = Signal(unsigned(cfg.act.width + 1))
+        z_valid = Signal()
+        if softmax:
+            whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
+            entry = Array(self.table)[frac]
+            u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
+            exps, shift_exps = _queue(m, unsigned(u_width), n, "u", u)
+            with m.If(z_valid):
+                m.d.comb += shift_exps.eq(1)
+                m.d.sync += total.eq(total + u)
+        m.d.sync += z_valid.eq(0)
 
         # emit pipeline: P1 registers the product u * r (MSE: the score), P2 the rounded,
         # narrowed error; both advance only when the output register is free or being taken
@@ -89,7 +114,7 @@ class OutputErrorUnit(wiring.Component):
             negative = window[2]
             double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
             single = window[1] ^ window[0]
-            term = Mux(double, exps[index] << 1, Mux(single, exps[index], 0))
+            term = Mux(double, exps[0] << 1, Mux(single, exps[0], 0))
             partial = Signal(signed(u_width + 1), reset_less=True)
             # this digit's sum, not yet shifted; a negative term is its complement plus 1
             term = Cat(term, C(0, 1)).as_signed()
@@ -104,24 +129,13 @@ class OutputErrorUnit(wiring.Component):
         issued_all = Signal()
         emitted = Signal(range(n))
 
-        # exp pipeline: E1 registers z = max - y, E2 looks the table up, shifts and sums
-        z = Signal(unsigned(cfg.act.width + 1))
-        z_index = Signal(range(n))
-        z_valid = Signal()
-        if softmax:
-            whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
-            entry = Array(self.table)[frac]
-            u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
-            with m.If(z_valid):
-                m.d.sync += [exps[z_index].eq(u), total.eq(total + u)]
-        m.d.sync += z_valid.eq(0)
-
         with m.FSM():
             with m.State("load"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
                     y = self.i.payload.y
-                    m.d.sync += [scores[index].eq(y), index.eq(Mux(last, 0, index + 1))]
+                    m.d.comb += shift_scores.eq(1)
+                    m.d.sync += index.eq(Mux(last, 0, index + 1))
                     m.d.sync += top.eq(Mux((index == 0) | (y > top), y, top))
                     with m.If(index == 0):
                         m.d.sync += label.eq(self.i.payload.label)
@@ -130,8 +144,8 @@ class OutputErrorUnit(wiring.Component):
                         m.next = "exp" if softmax else "emit"
             if softmax:
                 with m.State("exp"):
-                    m.d.sync += [z.eq(top - scores[index]), z_index.eq(index), z_valid.eq(1),
-                                 index.eq(Mux(last, 0, index + 1))]
+                    m.d.comb += shift_scores.eq(1)
+                    m.d.sync += [z.eq(top - scores[0]), z_valid.eq(1), index.eq(Mux(last, 0, index + 1))]
                     with m.If(last):
                         m.next = "exp_tail"
                 with m.State("exp_tail"):  # E2 adds the last term this cycle
@@ -156,12 +170,13 @@ class OutputErrorUnit(wiring.Component):
                         with m.If(~issued_all):
                             m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1))]
                             with m.If(done):
-                                m.d.comb += restart.eq(1)
+                                m.d.comb += [restart.eq(1), shift_exps.eq(1)]
                                 m.d.sync += product.eq(Cat(low_now, total_now >> 2))
                     else:
                         done = 1
                         with m.If(~issued_all):
-                            m.d.sync += product.eq(scores[index])
+                            m.d.comb += shift_scores.eq(1)
+                            m.d.sync += product.eq(scores[0])
                     with m.If(~issued_all & done):
                         m.d.sync += [v1.eq(1), idx1.eq(index), index.eq(Mux(last, 0, index + 1))]
                         with m.If(last):
