@@ -147,8 +147,17 @@ class LearnerCore(wiring.Component):
         rd_lanes = Signal(range(lanes + 1))
         rd_deltas = [Signal(signed(cfg.error.width), name=f"rd_d{p}") for p in range(lanes)]
 
-        down_ready = Mux(rd_upd, 1, mac.i.ready)
-        advance = ~rd_valid | down_ready
+        # the issue stage: one register between the activation memory and the units, so no
+        # RAM output drives the weight address adder and its fan-out to every bank directly
+        is_valid, is_upd, is_last = Signal(), Signal(), Signal()
+        is_layer = Signal(range(n_layers))
+        is_x = Signal(signed(x_width))
+        is_addr = Signal(lay.addr_width)
+        is_lanes = Signal(range(lanes + 1))
+        is_deltas = [Signal(signed(cfg.error.width), name=f"is_d{p}") for p in range(lanes)]
+
+        down_ready = Mux(is_upd, 1, mac.i.ready)
+        advance = ~is_valid | down_ready  # every sweeper stage moves together
         group_start = sw_k == 0
         last_group = sw_group == groups[sw_layer] - 1
         group_lanes_now = Mux(last_group, last_lanes[sw_layer], lanes)
@@ -183,19 +192,22 @@ class LearnerCore(wiring.Component):
                 skipped = Mux(skip_group, n_in[sw_layer] + 1, n_in[sw_layer] - fill[sw_layer])
                 m.d.sync += skipped_step.eq(skipped * group_lanes_now)
         entry_now = entry(act_rd.data)
-        x = Mux(rd_bias, x_one[rd_layer], entry_now.x)
-        rd_waddr = rd_gbase + Mux(rd_bias, n_in[rd_layer], entry_now.i)
+        with m.If(advance):
+            m.d.sync += [is_valid.eq(rd_valid), is_upd.eq(rd_upd), is_last.eq(rd_bias), is_layer.eq(rd_layer),
+                         is_x.eq(Mux(rd_bias, x_one[rd_layer], entry_now.x)),
+                         is_addr.eq(rd_gbase + Mux(rd_bias, n_in[rd_layer], entry_now.i)), is_lanes.eq(rd_lanes)]
+            m.d.sync += [is_d.eq(rd_d) for is_d, rd_d in zip(is_deltas, rd_deltas)]
         m.d.comb += [
-            mac.i.valid.eq(rd_valid & ~rd_upd),
-            mac.i.payload.x.eq(x), mac.i.payload.addr.eq(rd_waddr),
-            mac.i.payload.layer.eq(rd_layer), mac.i.payload.last.eq(rd_bias),
-            upd.i.valid.eq(rd_valid & rd_upd),
-            upd.i.payload.x.eq(x), upd.i.payload.addr.eq(rd_waddr), upd.i.payload.layer.eq(rd_layer),
+            mac.i.valid.eq(is_valid & ~is_upd),
+            mac.i.payload.x.eq(is_x), mac.i.payload.addr.eq(is_addr),
+            mac.i.payload.layer.eq(is_layer), mac.i.payload.last.eq(is_last),
+            upd.i.valid.eq(is_valid & is_upd),
+            upd.i.payload.x.eq(is_x), upd.i.payload.addr.eq(is_addr), upd.i.payload.layer.eq(is_layer),
         ]
-        m.d.comb += [upd.i.payload.d[p].eq(rd_deltas[p]) for p in range(lanes)]
+        m.d.comb += [upd.i.payload.d[p].eq(is_deltas[p]) for p in range(lanes)]
         consume = advance & end_group & sw_upd  # the sweeper is done with this group's deltas
-        with m.If(rd_valid & down_ready):
-            m.d.sync += done_step.eq(rd_lanes)
+        with m.If(is_valid & down_ready):
+            m.d.sync += done_step.eq(is_lanes)
         # the 64-bit counters add a registered step: their carry chains start at a flip-flop
         m.d.sync += [counters["macs_done"].eq(counters["macs_done"] + done_step),
                      counters["macs_skipped"].eq(counters["macs_skipped"] + skipped_step)]
@@ -396,7 +408,7 @@ class LearnerCore(wiring.Component):
                         m.next = "done"
 
             with m.State("update"):
-                with m.If(~sw_run & ~rd_valid):
+                with m.If(~sw_run & ~rd_valid & ~is_valid):
                     with m.If(upd_layer == 0):
                         m.d.sync += count.eq(0)
                         m.next = "drain"
