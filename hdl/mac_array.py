@@ -32,7 +32,8 @@ class MacArray(wiring.Component):
 
     Pipeline (each stage advances only when ``o`` is empty or being taken, so
     backpressure on ``o`` stalls everything and loses nothing):
-    read weights | multiply (DSP) | accumulate | activate, narrow -> ``o``. The input is
+    read weights | multiply (DSP) | accumulate, and after the last element activate and
+    narrow into ``o`` (3 cycles from the ``last`` transfer to ``o``). The input is
     aligned to one fraction for every layer (:mod:`hdl.lane_multipliers`) and every sum
     starts at the round constant (:func:`hdl.arith.round_constant`), so the rounding
     shift is the same slice for every layer and needs no adder.
@@ -137,34 +138,26 @@ class MacArray(wiring.Component):
         products = [mul.product[p][:input_width(cfg) + cfg.weight.width].as_signed() for p in range(lanes)]
         s2 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1}))
 
-        # stage 3: accumulators. Each group's sum starts at the round constant, so the rounding
-        # shift is a slice, and the finished sum is kept, shifted, in ``sums``. The restart
-        # (after a group's last element, or on reset) is one condition that synthesis makes
-        # the flip-flops' synchronous reset/set: a mux in front of the adder would cost a
-        # LUT per bit, and a second reset condition beside the domain's a LUT per bit after it.
+        # stage 3: accumulators, and after a group's last element its activations into the
+        # output. Each group's sum starts at the round constant, so the rounding shift is a
+        # slice; the restart (after a group's last element, or on reset) is one condition that
+        # synthesis makes the flip-flops' synchronous reset/set: a mux in front of the adder
+        # would cost a LUT per bit, a second reset condition beside the domain's a LUT per
+        # bit after it, and a register keeping the finished sum a logic cell per bit.
         accs = [Signal(signed(self.accumulator_width), init=self.round_constant, reset_less=True, name=f"acc{p}")
                 for p in range(lanes)]
-        sums = [Signal(signed(self.accumulator_width - self.shift), name=f"sum{p}") for p in range(lanes)]
-        s3 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape}))
-
+        hidden = select(s2.layer, [int(spec.hidden) for spec in cfg.layers])
         with m.If(advance):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
             m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last)]
+            m.d.sync += self.o.valid.eq(s2.valid & s2.last)
             with m.If(s2.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
-                with m.If(s2.last):
-                    m.d.sync += [total.eq(shift_right(acc + product, self.shift, Rounding.TRUNCATE))
-                                 for total, acc, product in zip(sums, accs, products)]
-            m.d.sync += [s3.valid.eq(s2.valid & s2.last), s3.layer.eq(s2.layer)]
+            for p, (acc, product) in enumerate(zip(accs, products)):
+                h, fprime = self._activate(shift_right(acc + product, self.shift, Rounding.TRUNCATE), hidden)
+                with m.If(s2.valid & s2.last):
+                    m.d.sync += [self.o.payload.h[p].eq(h), self.o.payload.fprime[p].eq(fprime)]
         with m.If(ResetSignal() | (advance & s2.valid & s2.last)):
             m.d.sync += [acc.eq(self.round_constant) for acc in accs]
-
-        # stage 4: the finished sums activated and narrowed into the output; no carry chain here
-        hidden = select(s3.layer, [int(spec.hidden) for spec in cfg.layers])
-        with m.If(advance):
-            m.d.sync += self.o.valid.eq(s3.valid)
-            for p in range(lanes):
-                h, fprime = self._activate(sums[p], hidden)
-                m.d.sync += [self.o.payload.h[p].eq(h), self.o.payload.fprime[p].eq(fprime)]
         return m
