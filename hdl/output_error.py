@@ -16,18 +16,6 @@ from .arith import narrow, shift_right
 __all__ = ["OutputErrorUnit"]
 
 
-def _queue(m, shape, n, name, incoming):
-    """``n`` registers, ``[0]`` the head; when the returned enable is high every value moves a place towards the head and ``incoming`` enters last.
-
-    Values that enter and leave in order need no read multiplexer and no write decoder.
-    """
-    regs = [Signal(shape, name=f"{name}{c}") for c in range(n)]
-    shift = Signal(name=f"shift_{name}")
-    with m.If(shift):
-        m.d.sync += [reg.eq(after) for reg, after in zip(regs, regs[1:] + [incoming])]
-    return regs, shift
-
-
 class OutputErrorUnit(wiring.Component):
     """The output errors ``e`` of one sample from its scores ``y`` and label.
 
@@ -35,12 +23,13 @@ class OutputErrorUnit(wiring.Component):
     element's is used); ``o`` returns the ``n_classes`` errors in class order. Softmax,
     as in :func:`golden.fixed_model.softmax_error`:
 
-    1. load: scores into registers, running maximum (``n`` cycles);
+    1. load: scores into a ring of registers, running maximum (``n`` cycles);
     2. exp: ``u_j = table[f_j] >> n_j`` and their sum (``n`` cycles);
     3. divide: ``r = floor(2**R / sum)``, restoring division, one quotient bit a cycle;
-    4. emit: ``e_j = narrow(shift_right(u_j * r, R - error.frac) - onehot)``; ``u_j * r`` is
-       a radix-4 Booth multiplication over ``r``, two bits a cycle (``booth_digits``
-       cycles per class, no DSP).
+    4. emit: ``e_j = narrow(shift_right(u_j * r, R - error.frac) - onehot)``; ``u_j`` is
+       computed again from the score (cheaper than keeping it), and ``u_j * r`` is a
+       radix-4 Booth multiplication over ``r``, two bits a cycle (``booth_digits`` cycles
+       per class, no DSP).
 
     MSE skips steps 2 and 3 and emits one error a cycle. Steps 2 and 4 are two-stage
     pipelines (no long path through the table or the product). A new sample is accepted
@@ -67,8 +56,14 @@ class OutputErrorUnit(wiring.Component):
         m = Module()
         cfg = self._config
         n = cfg.n_classes
-        # the scores and the exponentials enter and leave in class order: queues, no index
-        scores, shift_scores = _queue(m, signed(cfg.act.width), n, "y", self.i.payload.y)
+        # the scores are used in class order: a ring of registers that shifts towards
+        # ``scores[0]`` (no read multiplexer, no write decoder). Loading shifts them in; after
+        # that they rotate, back in class order after every n shifts.
+        scores = [Signal(signed(cfg.act.width), name=f"y{c}") for c in range(n)]
+        loading, shift_scores = Signal(), Signal()
+        with m.If(shift_scores):
+            m.d.sync += [score.eq(after) for score, after in
+                         zip(scores, scores[1:] + [Mux(loading, self.i.payload.y, scores[0])])]
         label = Signal(self.i.payload.label.shape())
         top = Signal(signed(cfg.act.width))
         index = Signal(range(n))
@@ -83,16 +78,15 @@ class OutputErrorUnit(wiring.Component):
         quotient = Signal(unsigned(self.quotient_bits))
         steps = Signal(range(self.quotient_bits + 1))
 
-        # exp pipeline: E1 registers z = max - y, E2 looks the table up, shifts and sums
+        # exp pipeline: E1 registers z = max - y, E2 looks the table up, shifts and sums. The
+        # emit step registers each class's z again and recomputes its u: cheaper than keeping u.
         z = Signal(unsigned(cfg.act.width + 1))
         z_valid = Signal()
         if softmax:
             whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
             entry = Array(self.table)[frac]
             u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
-            exps, shift_exps = _queue(m, unsigned(u_width), n, "u", u)
             with m.If(z_valid):
-                m.d.comb += shift_exps.eq(1)
                 m.d.sync += total.eq(total + u)
         m.d.sync += z_valid.eq(0)
 
@@ -114,7 +108,7 @@ class OutputErrorUnit(wiring.Component):
             negative = window[2]
             double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
             single = window[1] ^ window[0]
-            term = Mux(double, exps[0] << 1, Mux(single, exps[0], 0))
+            term = Mux(double, u << 1, Mux(single, u, 0))
             partial = Signal(signed(u_width + 1), reset_less=True)
             # this digit's sum, not yet shifted; a negative term is its complement plus 1
             term = Cat(term, C(0, 1)).as_signed()
@@ -131,7 +125,7 @@ class OutputErrorUnit(wiring.Component):
 
         with m.FSM():
             with m.State("load"):
-                m.d.comb += self.i.ready.eq(1)
+                m.d.comb += [self.i.ready.eq(1), loading.eq(1)]
                 with m.If(self.i.valid):
                     y = self.i.payload.y
                     m.d.comb += shift_scores.eq(1)
@@ -160,7 +154,9 @@ class OutputErrorUnit(wiring.Component):
                                  quotient.eq(Cat(fits, quotient[:-1])), divisor.eq(divisor >> 1), steps.eq(steps + 1)]
                     with m.If(steps == self.quotient_bits - 1):
                         m.d.comb += restart.eq(1)
-                        m.d.sync += digit.eq(0)
+                        # the scores are in class order again: class 0's z, and the ring moves on
+                        m.d.comb += shift_scores.eq(1)
+                        m.d.sync += [digit.eq(0), z.eq(top - scores[0])]
                         m.next = "emit"
             with m.State("emit"):
                 with m.If(advance):
@@ -169,9 +165,9 @@ class OutputErrorUnit(wiring.Component):
                         done = digit == digits - 1
                         with m.If(~issued_all):
                             m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1))]
-                            with m.If(done):
-                                m.d.comb += [restart.eq(1), shift_exps.eq(1)]
-                                m.d.sync += product.eq(Cat(low_now, total_now >> 2))
+                            with m.If(done):  # and the next class's z
+                                m.d.comb += [restart.eq(1), shift_scores.eq(1)]
+                                m.d.sync += [product.eq(Cat(low_now, total_now >> 2)), z.eq(top - scores[0])]
                     else:
                         done = 1
                         with m.If(~issued_all):
