@@ -243,9 +243,10 @@ class FrameLink(wiring.Component):
                     m.next = "fetch"
                     with m.If(values == 1):
                         m.next = "reply_sync"
-            with m.State("reset"):
-                m.d.comb += self.core_reset.eq(1)
-                m.next = "reply_sync"
+            with m.State("reset"):  # once the core is idle (it may still be updating after TRAIN's reply)
+                with m.If(self.cmd.ready):
+                    m.d.comb += self.core_reset.eq(1)
+                    m.next = "reply_sync"
 
             # -- the reply frame -----------------------------------------------------------
             def send(value, next_state=None, covered=True):
