@@ -158,6 +158,6 @@ class MacArray(wiring.Component):
                 h, fprime = self._activate(shift_right(acc + product, self.shift, Rounding.TRUNCATE), hidden)
                 with m.If(s2.valid & s2.last):
                     m.d.sync += [self.o.payload.h[p].eq(h), self.o.payload.fprime[p].eq(fprime)]
-        with m.If(ResetSignal() | (advance & s2.valid & s2.last)):
+        with m.If(ResetSignal(allow_reset_less=True) | (advance & s2.valid & s2.last)):
             m.d.sync += [acc.eq(self.round_constant) for acc in accs]
         return m

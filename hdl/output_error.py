@@ -182,7 +182,7 @@ class OutputErrorUnit(wiring.Component):
                     with m.If(emitted == n - 1):
                         m.next = "load"
         if softmax:
-            with m.If(ResetSignal() | restart):
+            with m.If(ResetSignal(allow_reset_less=True) | restart):
                 m.d.sync += partial.eq(0)
         return m
 
