@@ -30,10 +30,10 @@ class UpdateUnit(wiring.Component):
     already holds ``f'(a) * (B e)``. Always ready: one read and one write per lane and
     cycle (a simple dual-port RAM).
 
-    Pipeline: register the command | multiply (DSP), read the old weights | round and
-    subtract (one subtraction), narrow, write: the write is 2 cycles after the transfer.
-    An address must not be sent again in the next cycle (its read would miss the pending
-    write); an update pass visits every address once, so it never is.
+    Pipeline: multiply (DSP), read the old weights | round and subtract (one subtraction),
+    narrow, write: the write is 1 cycle after the transfer. An address must not be sent
+    again in the next cycle (its read would miss the pending write); an update pass visits
+    every address once, so it never is.
 
     Parameters
     ----------
@@ -87,26 +87,20 @@ class UpdateUnit(wiring.Component):
         cfg, lanes = self._config, self._config.lanes
         m.d.comb += self.i.ready.eq(1)
 
-        # stage 1: the command waits in a register, x aligned to the common fraction
-        s1 = Signal(data.StructLayout({"valid": 1, "x": signed(input_width(cfg)), "d": self.cmd_layout["d"].shape,
-                                       "addr": self.cmd_layout["addr"].shape}))
-        m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
-                     s1.d.eq(self.i.payload.d), s1.addr.eq(self.i.payload.addr)]
-
-        # stage 2: products d * x (the lane multipliers' register; the values fit x * d's
-        # width) beside the old weights, read in stage 1 so that the memory's own output
-        # register holds them
+        # stage 1: products d * x (x aligned to the common fraction; the lane multipliers'
+        # register, and the values fit x * d's width) beside the old weights (the memory's
+        # output register): the command needs no register of its own but its address
         mul = lane_multipliers(m, cfg, self._multipliers, getattr(self, "mul", None))
-        m.d.comb += [mul.x.eq(s1.x), mul.en.eq(1)]
-        m.d.comb += [mul.b[p].eq(s1.d[p]) for p in range(lanes)]
+        m.d.comb += [mul.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)), mul.en.eq(1)]
+        m.d.comb += [mul.b[p].eq(self.i.payload.d[p]) for p in range(lanes)]
         products = [mul.product[p][:input_width(cfg) + cfg.error.width].as_signed() for p in range(lanes)]
-        s2 = Signal(data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape}))
         old = [port.data for port in self.read]
         for port in self.read:
-            m.d.comb += [port.addr.eq(s1.addr), port.en.eq(1)]
-        m.d.sync += [s2.valid.eq(s1.valid), s2.addr.eq(s1.addr)]
+            m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(1)]
+        s1 = Signal(data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape}))
+        m.d.sync += [s1.valid.eq(self.i.valid), s1.addr.eq(self.i.payload.addr)]
 
-        # stage 3: old - shift_right(product, shift, update_rounding), in one subtraction:
+        # then old - shift_right(product, shift, update_rounding), in one subtraction:
         # old - floor((v + c) / 2**s) = floor((old * 2**s + 2**s - 1 - c - v) / 2**s), and
         # old * 2**s + (2**s - 1 - c) is old with the constant's s bits below it (no adder)
         shift = self.shift
@@ -114,5 +108,5 @@ class UpdateUnit(wiring.Component):
         for p, port in enumerate(self.write):
             minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
             new = narrow(shift_right(minuend - products[p], shift, Rounding.TRUNCATE), cfg.weight, cfg.overflow)
-            m.d.comb += [port.addr.eq(s2.addr), port.data.eq(new), port.en.eq(s2.valid)]
+            m.d.comb += [port.addr.eq(s1.addr), port.data.eq(new), port.en.eq(s1.valid)]
         return m
