@@ -92,7 +92,11 @@ class LearnerCore(wiring.Component):
         mac, upd, err, fb = self.mac, self.update, self.error, self.feedback
 
         x_width = max(spec.x.width for spec in cfg.layers)
-        banks = [Memory(shape=signed(cfg.weight.width), depth=lay.depth, init=self.init_banks[p].tolist())
+        # no bank address is ever read in the cycle it is written (the update unit's rule; LOAD
+        # ignores what it reads): no_rw_check spares Yosys's read-during-write emulation,
+        # 40-odd flip-flops and 30 LUTs per bank on the iCE40
+        banks = [Memory(shape=signed(cfg.weight.width), depth=lay.depth, init=self.init_banks[p].tolist(),
+                        attrs={"no_rw_check": 1})
                  for p in range(lanes)]
         # each layer input as a list of (index, value) entries: every element, or only the
         # non-zero ones when skipping zeros; the sweeps walk the list
