@@ -27,7 +27,8 @@ def test_synth_reports_resources_and_fmax(tmp_path):
 
 def test_synth_says_what_does_not_fit(tmp_path):
     config = tmp_path / "wide.toml"
-    config.write_text(TINY.replace("lanes = 2", "lanes = 6").replace("[8, 6, 3]", "[8, 12, 3]"))
+    # 10 lanes take 10 SB_MAC16 (the MAC array and the update unit share them), the UP5K has 8
+    config.write_text(TINY.replace("lanes = 2", "lanes = 10").replace("[8, 6, 3]", "[8, 12, 3]"))
     result = run("synth", "--config", str(config), "--target", "up5k", "--seeds", "1", "--quiet", timeout=900)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "does not fit the iCE40 UP5K" in result.stderr and "fix:" in result.stderr
