@@ -1,5 +1,7 @@
 """Refusing a parameter in a component's constructor."""
 
+from trifactor.golden.config import Config
+
 
 def reject(component, message: str):
     """Raise ``ValueError(message)`` from ``component.__init__``.
@@ -10,3 +12,10 @@ def reject(component, message: str):
     """
     component._MustUse__silence = True
     raise ValueError(message)
+
+
+def require_config(component, config):
+    """Raise ``TypeError`` unless ``config`` is a :class:`golden.config.Config` (``component`` marked used first)."""
+    if not isinstance(config, Config):
+        component._MustUse__silence = True
+        raise TypeError(f"config must be a Config, not {config!r}")

@@ -20,6 +20,8 @@ from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
+from .errors import require_config
+
 from .arith import select
 
 __all__ = ["input_frac", "input_width", "align_input", "LaneMultipliers", "MODES", "lane_multipliers", "share"]
@@ -58,9 +60,7 @@ class LaneMultipliers(wiring.Component):
     """
 
     def __init__(self, config: Config):
-        if not isinstance(config, Config):
-            self._MustUse__silence = True  # see hdl.errors.reject
-            raise TypeError(f"config must be a Config, not {config!r}")
+        require_config(self, config)
         self._config = config
         super().__init__(self.port_signature(config).flip())
 

@@ -9,6 +9,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
+
+from .errors import require_config
 from trifactor.golden.fixed_model import exp2_table
 
 from .arith import narrow, shift_right
@@ -37,9 +39,7 @@ class OutputErrorUnit(wiring.Component):
     """
 
     def __init__(self, config: Config):
-        if not isinstance(config, Config):
-            self._MustUse__silence = True  # see hdl.errors.reject
-            raise TypeError(f"config must be a Config, not {config!r}")
+        require_config(self, config)
         self._config = config
         n = config.n_classes
         self.table = exp2_table(config).tolist() if config.loss == "softmax" else []

@@ -13,7 +13,7 @@ from trifactor.golden.config import Config
 from trifactor.golden.fixedpoint import Rounding
 
 from .arith import narrow, round_constant, shift_right
-from .errors import reject
+from .errors import reject, require_config
 from .lane_multipliers import MODES, LaneMultipliers, align_input, input_frac, input_width, lane_multipliers
 from .layout import WeightLayout
 
@@ -52,9 +52,7 @@ class UpdateUnit(wiring.Component):
     """
 
     def __init__(self, config: Config, *, multipliers: str = "internal"):
-        if not isinstance(config, Config):
-            self._MustUse__silence = True  # see hdl.errors.reject
-            raise TypeError(f"config must be a Config, not {config!r}")
+        require_config(self, config)
         if multipliers not in MODES:
             reject(self, f"multipliers must be one of {MODES}, not {multipliers!r}")
         self._config = config
