@@ -6,7 +6,7 @@ byte streams and the core's word streams (:mod:`hdl.protocol`).
 """
 
 from amaranth import Module, Signal
-from amaranth.hdl import Array, C, Cat, Mux, ResetInserter, unsigned
+from amaranth.hdl import Array, C, Cat, Mux, ResetInserter
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,7 +17,7 @@ from .core import LearnerCore
 from .errors import reject
 from .frames import CHUNK, REPLY_SYNC, REQUEST_SYNC, Command, Error, info_bytes, value_bytes
 from .layout import WeightLayout
-from .protocol import MAX_COUNT, Op, header
+from .protocol import MAX_COUNT, Op
 from .uart import UartRx, UartTx, uart_divisor
 
 __all__ = ["BoardLink", "FrameLink", "crc16_update"]
