@@ -34,7 +34,7 @@ from .lane_multipliers import LaneMultipliers, share
 from .layout import WeightLayout
 from .mac_array import MacArray
 from .output_error import OutputErrorUnit
-from .protocol import ACK, COUNTER_NAMES, ERROR, Op
+from .protocol import ACK, COUNTER_BITS, COUNTER_NAMES, ERROR, Op
 from .update_unit import UpdateUnit
 
 __all__ = ["LearnerCore"]
@@ -123,17 +123,18 @@ class LearnerCore(wiring.Component):
         # -- state shared by the controller ------------------------------------------------
         op = Signal(4)
         label = Signal(range(cfg.n_classes))
-        count = Signal(32)                     # generic counter of the current command
+        count = Signal(16)                     # generic counter of the current command
         fwd_layer = Signal(range(n_layers))
         upd_layer = Signal(range(n_layers))
         in_update = Signal()                   # bank read ports belong to the update unit
         host_banks = Signal()                  # bank ports belong to the host (LOAD / READ)
-        errors = Array(Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes))
-        deltas = Array(Signal(signed(cfg.error.width), name=f"d{p}") for p in range(lanes))
-        deltas_ready = Signal()
+        # the output errors in class order, shifting towards errors[0]: no read multiplexer
+        # or write decoder for the delta provider, which shifts them out lane by lane
+        errors = [Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes)]
         prediction = Signal(range(cfg.n_classes))
         best = Signal(signed(cfg.act.width))
-        counters = {name: Signal(64, name=name) for name in COUNTER_NAMES}
+        # 48 bits: 68 days of cycles at 48 MHz (the protocol sends 64, the top 16 zero)
+        counters = {name: Signal(COUNTER_BITS, name=name) for name in COUNTER_NAMES}
 
         # -- the sweeper: one layer input entry per cycle, to the MAC array or the update unit --
         skipping = cfg.zero_skipping
@@ -149,7 +150,7 @@ class LearnerCore(wiring.Component):
         rd_layer = Signal(range(n_layers))
         rd_gbase = Signal(lay.addr_width)
         rd_lanes = Signal(range(lanes + 1))
-        rd_deltas = [Signal(signed(cfg.error.width), name=f"rd_d{p}") for p in range(lanes)]
+        rd_first = Signal()                    # an update group's first element
 
         # the issue stage: one register between the activation memory and the units, so no
         # RAM output drives the weight address adder and its fan-out to every bank directly
@@ -158,7 +159,15 @@ class LearnerCore(wiring.Component):
         is_x = Signal(signed(x_width))
         is_addr = Signal(lay.addr_width)
         is_lanes = Signal(range(lanes + 1))
-        is_deltas = [Signal(signed(cfg.error.width), name=f"is_d{p}") for p in range(lanes)]
+
+        # the deltas: the provider shifts a group's P deltas into ``pending``; they move to
+        # ``deltas``, which the update unit multiplies by, as the group's first element enters
+        # the issue stage, the edge at which the previous group's last element leaves it. So
+        # no copy of the deltas travels down the pipeline.
+        pending = [Signal(signed(cfg.error.width), name=f"pending{p}") for p in range(lanes)]
+        deltas = [Signal(signed(cfg.error.width), name=f"d{p}") for p in range(lanes)]
+        pending_ready = Signal()    # pending holds the next group's deltas
+        pending_claimed = Signal()  # the group's first element is issued; pending waits to move
 
         down_ready = Mux(is_upd, 1, mac.i.ready)
         advance = ~is_valid | down_ready  # every sweeper stage moves together
@@ -171,10 +180,10 @@ class LearnerCore(wiring.Component):
         have_entry = sw_k < fill[sw_layer]
         complete = Mux(sw_layer == 0, loaded == sizes[0], ser_layer >= sw_layer)
         at_bias = ~have_entry & complete
-        deltas_zero = Signal()
-        m.d.comb += deltas_zero.eq(~Cat(*[d != 0 for d in deltas]).any())
-        skip_group = (sw_run & sw_upd & group_start & deltas_ready & deltas_zero) if skipping else C(0, 1)
-        can_issue = sw_run & (have_entry | at_bias) & (~sw_upd | ~group_start | deltas_ready) & ~skip_group
+        pending_zero = Signal()
+        m.d.comb += pending_zero.eq(~Cat(*[d != 0 for d in pending]).any())
+        skip_group = (sw_run & sw_upd & group_start & pending_ready & pending_zero) if skipping else C(0, 1)
+        can_issue = sw_run & (have_entry | at_bias) & (~sw_upd | ~group_start | pending_ready) & ~skip_group
         end_group = (can_issue & at_bias) | skip_group
         m.d.comb += [act_rd.addr.eq(act_base[sw_layer] + sw_k), act_rd.en.eq(advance)]
         done_step = Signal(range(lanes + 1))
@@ -184,8 +193,9 @@ class LearnerCore(wiring.Component):
             m.d.sync += rd_valid.eq(can_issue)
             with m.If(can_issue):
                 m.d.sync += [rd_upd.eq(sw_upd), rd_bias.eq(at_bias), rd_layer.eq(sw_layer), rd_gbase.eq(sw_gbase),
-                             rd_lanes.eq(group_lanes_now), sw_k.eq(sw_k + 1)]
-                m.d.sync += [rd_d.eq(d) for rd_d, d in zip(rd_deltas, deltas)]
+                             rd_lanes.eq(group_lanes_now), rd_first.eq(sw_upd & group_start), sw_k.eq(sw_k + 1)]
+                with m.If(sw_upd & group_start):
+                    m.d.sync += [pending_ready.eq(0), pending_claimed.eq(1)]
             with m.If(end_group):
                 m.d.sync += [sw_k.eq(0), sw_gbase.eq(sw_gbase + n_in[sw_layer] + 1)]
                 with m.If(last_group):
@@ -195,12 +205,16 @@ class LearnerCore(wiring.Component):
                 # MACs a dense schedule would have done here: skipped inputs, or the whole group
                 skipped = Mux(skip_group, n_in[sw_layer] + 1, n_in[sw_layer] - fill[sw_layer])
                 m.d.sync += skipped_step.eq(skipped * group_lanes_now)
+            with m.If(skip_group):  # a group of zero deltas is not swept
+                m.d.sync += pending_ready.eq(0)
         entry_now = entry(act_rd.data)
         with m.If(advance):
             m.d.sync += [is_valid.eq(rd_valid), is_upd.eq(rd_upd), is_last.eq(rd_bias), is_layer.eq(rd_layer),
                          is_x.eq(Mux(rd_bias, x_one[rd_layer], entry_now.x)),
                          is_addr.eq(rd_gbase + Mux(rd_bias, n_in[rd_layer], entry_now.i)), is_lanes.eq(rd_lanes)]
-            m.d.sync += [is_d.eq(rd_d) for is_d, rd_d in zip(is_deltas, rd_deltas)]
+            with m.If(rd_valid & rd_first):
+                m.d.sync += [d.eq(pd) for d, pd in zip(deltas, pending)]
+                m.d.sync += pending_claimed.eq(0)
         m.d.comb += [
             mac.i.valid.eq(is_valid & ~is_upd),
             mac.i.payload.x.eq(is_x), mac.i.payload.addr.eq(is_addr),
@@ -208,11 +222,10 @@ class LearnerCore(wiring.Component):
             upd.i.valid.eq(is_valid & is_upd),
             upd.i.payload.x.eq(is_x), upd.i.payload.addr.eq(is_addr), upd.i.payload.layer.eq(is_layer),
         ]
-        m.d.comb += [upd.i.payload.d[p].eq(is_deltas[p]) for p in range(lanes)]
-        consume = advance & end_group & sw_upd  # the sweeper is done with this group's deltas
+        m.d.comb += [upd.i.payload.d[p].eq(deltas[p]) for p in range(lanes)]
         with m.If(is_valid & down_ready):
             m.d.sync += done_step.eq(is_lanes)
-        # the 64-bit counters add a registered step: their carry chains start at a flip-flop
+        # the wide counters add a registered step: their carry chains start at a flip-flop
         m.d.sync += [counters["macs_done"].eq(counters["macs_done"] + done_step),
                      counters["macs_skipped"].eq(counters["macs_skipped"] + skipped_step)]
 
@@ -236,31 +249,30 @@ class LearnerCore(wiring.Component):
             ]
 
         # -- the serialiser: a MAC group's P results, one per cycle, to memory or the output error unit --
-        ser_busy = Signal()
-        ser_h = Array(Signal(signed(cfg.act.width), name=f"ser_h{p}") for p in range(lanes))
-        ser_fp = Array(Signal(name=f"ser_fp{p}") for p in range(lanes))
+        # It reads them where the MAC array holds them (no copy); the array meanwhile sums the
+        # next group, and waits only if that group is done first. ``mac.o.ready`` is a
+        # register, so no path runs from here into the array's pipeline enables.
         ser_p = Signal(range(lanes))
         ser_lanes = Signal(range(lanes + 1))
         ser_group = Signal(range(max(groups)))
         ser_fptr = Signal(range(self.fp_depth + 1))
+        ser_release = Signal()  # the group's last lane left last cycle: free the array's output
         out_index = Signal(range(cfg.n_classes + 1))
         training = op == Op.TRAIN
-        m.d.comb += mac.o.ready.eq(~ser_busy)
-        with m.If(mac.o.valid & ~ser_busy):
-            m.d.sync += [ser_busy.eq(1), ser_p.eq(0),
-                         ser_lanes.eq(Mux(ser_group == groups[ser_layer] - 1, last_lanes[ser_layer], lanes))]
-            m.d.sync += [ser_h[p].eq(mac.o.payload.h[p]) for p in range(lanes)]
-            m.d.sync += [ser_fp[p].eq(mac.o.payload.fprime[p]) for p in range(lanes)]
+        # the group's lanes, a cycle after the group changes: the array's next output is later
+        m.d.sync += ser_lanes.eq(Mux(ser_group == groups[ser_layer] - 1, last_lanes[ser_layer], lanes))
+        m.d.comb += mac.o.ready.eq(ser_release)
+        m.d.sync += ser_release.eq(0)
         output_layer = ser_layer == n_layers - 1
-        y = ser_h[ser_p]
+        y = Array(mac.o.payload.h)[ser_p]
         step = Signal()  # this cycle's lane leaves the serialiser
         m.d.comb += [err.i.payload.y.eq(y), err.i.payload.label.eq(label)]
-        with m.If(ser_busy):
+        with m.If(mac.o.valid & ~ser_release):
             with m.If(~output_layer):
                 target = ser_layer + 1
                 keep = (y != 0) if cfg.zero_skipping else 1
                 m.d.comb += [act_wr.addr.eq(act_base[target] + fill[target]), act_wr.en.eq(keep),
-                             fp_wr.addr.eq(ser_fptr), fp_wr.data.eq(ser_fp[ser_p]), fp_wr.en.eq(1), step.eq(1)]
+                             fp_wr.addr.eq(ser_fptr), fp_wr.data.eq(Array(mac.o.payload.fprime)[ser_p]), fp_wr.en.eq(1), step.eq(1)]
                 m.d.comb += [act_wr.data.i.eq(ser_group * lanes + ser_p), act_wr.data.x.eq(y)]
                 with m.If(keep):
                     m.d.sync += fill[target].eq(fill[target] + 1)
@@ -275,23 +287,25 @@ class LearnerCore(wiring.Component):
             with m.If(step):
                 m.d.sync += ser_p.eq(ser_p + 1)
                 with m.If(ser_p == ser_lanes - 1):
-                    m.d.sync += ser_busy.eq(0)
+                    m.d.sync += [ser_p.eq(0), ser_release.eq(1)]
                     with m.If(ser_group == groups[ser_layer] - 1):
                         m.d.sync += [ser_group.eq(0), ser_layer.eq(ser_layer + 1)]
                     with m.Else():
                         m.d.sync += ser_group.eq(ser_group + 1)
 
         # -- the delta provider: the next group's P deltas, prepared while the current group updates --
+        # It shifts P values into ``pending`` from the top lane down: the output layer's errors,
+        # shifted out of ``errors`` (zeros after the last class), or a hidden group's deltas from
+        # the feedback unit in neuron order, then zeros for the lanes past the layer.
         pv_run, pv_busy = Signal(), Signal()           # groups left to prepare / preparing one now
         pv_layer = Signal(range(n_layers))
         pv_group = Signal(range(max(groups)))
-        pending = Array(Signal(signed(cfg.error.width), name=f"pending{p}") for p in range(lanes))
-        pending_ready = Signal()
-        neuron_bits = range(max(sizes[1:]) + 1)
-        pv_req, pv_end = Signal(neuron_bits), Signal(neuron_bits)   # hidden neurons still to request
-        pv_got, pv_count = Signal(range(lanes + 1)), Signal(range(lanes + 1))
-        pv_first = pv_group * lanes
+        pv_shifts = Signal(range(lanes + 1))           # shifts of this group still to do
+        pv_zeros = Signal(range(lanes + 1))            # the last ones shift in 0
         pv_lanes = Mux(pv_group == groups[pv_layer] - 1, last_lanes[pv_layer], lanes)
+        pv_output = pv_layer == n_layers - 1
+        shift_in, shifting = Signal(signed(cfg.error.width)), Signal()
+        error_in, shift_errors = Signal(signed(cfg.error.width)), Signal()
 
         def next_group():  # the provider's order is the sweeper's: last layer first, groups in order
             return [
@@ -300,38 +314,40 @@ class LearnerCore(wiring.Component):
                 pv_run.eq(~((pv_group == groups[pv_layer] - 1) & (pv_layer == 0))),
             ]
 
-        with m.If(pv_run & ~pv_busy & ~pending_ready):
-            with m.If(pv_layer == n_layers - 1):
-                for p in range(lanes):  # the output layer's deltas are its errors
-                    m.d.sync += pending[p].eq(Mux(pv_first + p < cfg.n_classes, errors[pv_first + p], 0))
-                m.d.sync += [pending_ready.eq(1), *next_group()]
-            with m.Else():
-                m.d.sync += [pv_busy.eq(1), pv_req.eq(pv_first), pv_end.eq(pv_first + pv_lanes),
-                             pv_got.eq(0), pv_count.eq(pv_lanes)]
-                m.d.sync += [pending[p].eq(0) for p in range(lanes)]  # lanes past the layer stay 0
-        if fb is not None:
+        with m.If(pv_run & ~pv_busy & ~pending_ready & ~pending_claimed):
+            m.d.sync += [pv_busy.eq(1), pv_shifts.eq(lanes), pv_zeros.eq(lanes - pv_lanes)]
+        with m.If(pv_busy):
+            with m.If(pv_output):
+                m.d.comb += [shift_in.eq(errors[0]), shifting.eq(1), shift_errors.eq(1)]
+            with m.Elif(pv_shifts <= pv_zeros):
+                m.d.comb += shifting.eq(1)
+            if fb is not None:
+                with m.Else():
+                    m.d.comb += [shift_in.eq(fb.o.payload), shifting.eq(fb.o.valid)]
+        with m.If(shifting):
+            m.d.sync += [lane.eq(above) for lane, above in zip(pending, pending[1:] + [shift_in])]
+            m.d.sync += pv_shifts.eq(pv_shifts - 1)
+            with m.If(pv_shifts == 1):
+                m.d.sync += [pending_ready.eq(1), pv_busy.eq(0), *next_group()]
+        with m.If(shift_errors):
+            m.d.sync += [e.eq(after) for e, after in zip(errors, errors[1:] + [error_in])]
+
+        if fb is not None:  # the hidden neurons' f' and feedback rows, one request a cycle
             fp_base = Array(self.fp_base)
             row_base = Array(fb.row_base(l) for l in range(n_layers - 1))
+            neuron_bits = range(max(sizes[1:]) + 1)
+            pv_req, pv_end = Signal(neuron_bits), Signal(neuron_bits)   # hidden neurons still to request
+            with m.If(pv_run & ~pv_busy & ~pending_ready & ~pending_claimed):
+                m.d.sync += [pv_req.eq(pv_group * lanes), pv_end.eq(pv_group * lanes + pv_lanes)]
             pv_rd_valid = Signal()
             pv_rd_row = Signal(range(fb.rows + 1))
-            requesting = pv_busy & (pv_req < pv_end)
+            requesting = pv_busy & ~pv_output & (pv_req < pv_end)
             m.d.comb += [fp_rd.addr.eq(fp_base[pv_layer] + pv_req), fp_rd.en.eq(1)]
             m.d.sync += [pv_rd_valid.eq(requesting), pv_rd_row.eq(row_base[pv_layer] + pv_req)]
             with m.If(requesting):
                 m.d.sync += pv_req.eq(pv_req + 1)
             m.d.comb += [fb.i.valid.eq(pv_rd_valid), fb.i.payload.row.eq(pv_rd_row),
                          fb.i.payload.fprime.eq(fp_rd.data), fb.o.ready.eq(1)]
-            with m.If(fb.o.valid):
-                m.d.sync += [pending[pv_got].eq(fb.o.payload), pv_got.eq(pv_got + 1)]
-                with m.If(pv_got == pv_count - 1):
-                    m.d.sync += [pending_ready.eq(1), pv_busy.eq(0), *next_group()]
-
-        # hand the prepared group to the sweeper as it finishes the previous one (no bubble)
-        with m.If(pending_ready & (~deltas_ready | consume)):
-            m.d.sync += [deltas_ready.eq(1), pending_ready.eq(0)]
-            m.d.sync += [deltas[p].eq(pending[p]) for p in range(lanes)]
-        with m.Elif(consume):
-            m.d.sync += deltas_ready.eq(0)
 
         def next_bank_word(after_last, next_address=None):
             """LOAD and READ walk the banks from their position, lane by lane within an address."""
@@ -396,8 +412,9 @@ class LearnerCore(wiring.Component):
                 m.d.comb += err.o.ready.eq(1)
                 if fb is not None:
                     m.d.comb += [fb.e.valid.eq(err.o.valid), fb.e.payload.eq(err.o.payload)]
+                m.d.comb += [shift_errors.eq(err.o.valid), error_in.eq(err.o.payload)]
                 with m.If(err.o.valid):
-                    m.d.sync += [errors[count].eq(err.o.payload), count.eq(count + 1)]
+                    m.d.sync += count.eq(count + 1)
                     with m.If(count == cfg.n_classes - 1):
                         m.next = "prediction"
 

@@ -14,6 +14,7 @@ LOAD       a position word, then ``count``  1 word: ``ACK``
 READ       a position word                  ``count`` weight words
 COUNTERS   nothing                          8 words: cycles, samples, MACs done, MACs
                                             skipped; each 64 bits, low word first
+                                            (the core counts 48 bits, the rest is 0)
 other      nothing                          1 word: ``ERROR | opcode``
 ========== ================================ ==============================================
 
@@ -27,7 +28,7 @@ wraps these words in framed, checked packets.
 
 import enum
 
-__all__ = ["Op", "ACK", "ERROR", "header", "position", "COUNTER_NAMES", "MAX_COUNT"]
+__all__ = ["Op", "ACK", "ERROR", "header", "position", "COUNTER_NAMES", "COUNTER_BITS", "MAX_COUNT"]
 
 
 class Op(enum.IntEnum):
@@ -41,6 +42,7 @@ class Op(enum.IntEnum):
 ACK = 0xACC0_0000
 ERROR = 0xE000_0000
 COUNTER_NAMES = ("cycles", "samples", "macs_done", "macs_skipped")
+COUNTER_BITS = 48  # counted in the core; sent as 64
 
 
 MAX_COUNT = (1 << 16) - 1  # words per LOAD / READ command
