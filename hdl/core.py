@@ -102,8 +102,11 @@ class LearnerCore(wiring.Component):
         # non-zero ones when skipping zeros; the sweeps walk the list
         index_width = max(1, (max(spec.n_in for spec in cfg.layers) - 1).bit_length())
         entry = data.StructLayout({"i": unsigned(index_width), "x": signed(x_width)})
-        acts = Memory(shape=entry, depth=self.act_depth, init=[])
-        fps = Memory(shape=1, depth=self.fp_depth, init=[])
+        # no_rw_check: a read of an entry being written is never used (the sweeper reads only
+        # entries below ``fill``; f' is read after the forward pass). ram_style: a block RAM,
+        # not one flip-flop per f' and a read multiplexer over them all
+        acts = Memory(shape=entry, depth=self.act_depth, init=[], attrs={"no_rw_check": 1})
+        fps = Memory(shape=1, depth=self.fp_depth, init=[], attrs={"no_rw_check": 1, "ram_style": "block"})
         for p, bank in enumerate(banks):
             m.submodules[f"bank{p}"] = bank
         m.submodules.acts, m.submodules.fps = acts, fps

@@ -72,7 +72,9 @@ class FeedbackUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-        m.submodules.rom = rom = Memory(shape=self.rom_layout, depth=self.rows, init=self.rom_data)
+        # in a block RAM: as logic it is a multiplexer over every row
+        m.submodules.rom = rom = Memory(shape=self.rom_layout, depth=self.rows, init=self.rom_data,
+                                        attrs={"rom_style": "block", "ram_style": "block"})
         read = rom.read_port()
 
         # the output errors, loaded in class order

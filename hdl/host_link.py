@@ -6,7 +6,7 @@ byte streams and the core's word streams (:mod:`hdl.protocol`).
 """
 
 from amaranth import Module, Signal
-from amaranth.hdl import Array, C, Cat, Mux, ResetInserter
+from amaranth.hdl import C, Cat, Mux, ResetInserter
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -57,6 +57,7 @@ class FrameLink(wiring.Component):
         self.layout = WeightLayout(config)
         self.input_bytes, self.weight_bytes = value_bytes(config.input.width), value_bytes(config.weight.width)
         self.buffer_size = max(2 + config.sizes[0] * self.input_bytes, 4 + CHUNK * self.weight_bytes)
+        self.value_bytes = max(self.input_bytes, self.weight_bytes)
         super().__init__({
             "rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8)),
             "cmd": Out(stream.Signature(32)), "reply": In(stream.Signature(32)),
@@ -68,32 +69,42 @@ class FrameLink(wiring.Component):
         cfg, lay = self.config, self.layout
         n_in, lanes, total = cfg.sizes[0], cfg.lanes, lay.depth * cfg.lanes
         ib, wb = self.input_bytes, self.weight_bytes
-        m.submodules.buffer = buffer = Memory(shape=8, depth=self.buffer_size, init=[])
+        # the request payload, and behind it the INFO reply (a ROM in the same block RAM)
+        info_at = self.buffer_size
+        m.submodules.buffer = buffer = Memory(shape=8, depth=info_at + len(self.info),
+                                              init=[0] * info_at + list(self.info))
         buf_wr, buf_rd = buffer.write_port(), buffer.read_port()
 
         length, code, crc = Signal(16), Signal(8), Signal(16)
-        index = Signal(16)                  # payload byte (receive), INFO byte (reply)
+        index = Signal(16)                  # payload byte
         head = Signal(48)                   # the first 6 payload bytes: label, or position and count
         label, address, lane, read_count = head[:16], head[:24], head[24:32], head[32:48]
         timer = Signal(range(self.timeout_cycles))
         flat = Signal(range(total * 2 + MAX_COUNT))  # the request's first bank word, address-major
         # what the request runs: a header word, a position word, values from the buffer
         cmd_header, with_position = Signal(32), Signal()
-        values, value_size, pointer = Signal(16), Signal(range(5)), Signal(range(self.buffer_size + 1))
-        value, value_byte = Signal(32), Signal(2)
-        # what the reply carries: core words (``word_bytes`` of each, 0 = consume only), or INFO
+        values, value_size = Signal(16), Signal(range(self.value_bytes + 1))
+        pointer = Signal(range(buffer.depth + 1))
+        value, value_byte = Signal(8 * self.value_bytes), Signal(max(1, (self.value_bytes - 1).bit_length()))
+        # what the reply carries: core words (``word_bytes`` of each, 0 = consume only), or INFO.
+        # A core word is sent straight from the core's output, which holds it until taken.
         reply_code, reply_length = Signal(8), Signal(16)
-        words, word_bytes, word, word_byte = Signal(16), Signal(range(5)), Signal(32), Signal(2)
+        words, word_bytes, word_byte = Signal(16), Signal(range(5)), Signal(2)
         with_info = Signal()
 
         byte, got = self.rx.payload, Signal()
         m.d.comb += got.eq(self.rx.valid & self.rx.ready)
+        # one CRC register and update for both directions: a request's bytes, then the reply's
+        crc_byte, crc_step = Signal(8), Signal()
+        with m.If(crc_step):
+            m.d.sync += crc.eq(crc16_update(crc, crc_byte))
 
         def take(next_state):
             """Receive states: a byte moves on, feeds the CRC and restarts the silence timer."""
             m.d.comb += self.rx.ready.eq(1)
+            m.d.comb += [crc_byte.eq(byte), crc_step.eq(got)]
             with m.If(got):
-                m.d.sync += [crc.eq(crc16_update(crc, byte)), timer.eq(0)]
+                m.d.sync += timer.eq(0)
                 if next_state:
                     m.next = next_state
             with m.Else():
@@ -116,10 +127,8 @@ class FrameLink(wiring.Component):
                          with_info.eq(0)]
             m.next = "header"
 
-        tx_byte, tx_crc = Signal(8), Signal()  # the reply byte now, and whether the CRC covers it
+        tx_byte = Signal(8)  # the reply byte now
         m.d.comb += [self.tx.payload.eq(tx_byte)]
-        with m.If(self.tx.valid & self.tx.ready & tx_crc):
-            m.d.sync += crc.eq(crc16_update(crc, tx_byte))
 
         with m.FSM() as fsm:
             with m.State("hunt"):  # anything but the sync byte is skipped
@@ -165,6 +174,8 @@ class FrameLink(wiring.Component):
             with m.State("decide"):
                 load_count = (length - 4) >> (wb.bit_length() - 1)
                 in_banks = (address < lay.depth) & (lane < lanes)
+                # the last bank word LOAD or READ would touch, one adder for both
+                past_end = flat + Mux(code == Command.LOAD, load_count, read_count) > total
                 with m.Switch(code):
                     with m.Case(Command.TRAIN):
                         with m.If(length != 2 + n_in * ib):
@@ -182,7 +193,7 @@ class FrameLink(wiring.Component):
                     with m.Case(Command.LOAD):
                         with m.If((length < 4 + wb) | (length > 4 + CHUNK * wb) | ((length - 4) & (wb - 1) != 0)):
                             fail(Error.BAD_LENGTH)
-                        with m.Elif(~in_banks | (flat + load_count > total)):
+                        with m.Elif(~in_banks | past_end):
                             fail(Error.OUT_OF_RANGE)
                         with m.Else():
                             run(Op.LOAD, label_value=load_count, position=True, n_values=load_count, size=wb,
@@ -190,7 +201,7 @@ class FrameLink(wiring.Component):
                     with m.Case(Command.READ):
                         with m.If(length != 6):
                             fail(Error.BAD_LENGTH)
-                        with m.Elif(~in_banks | (read_count == 0) | (flat + read_count > total)):
+                        with m.Elif(~in_banks | (read_count == 0) | past_end):
                             fail(Error.OUT_OF_RANGE)
                         with m.Else():
                             run(Op.READ, label_value=read_count, position=True)
@@ -206,7 +217,7 @@ class FrameLink(wiring.Component):
                             m.next = "reset"
                         with m.Else():
                             m.d.sync += [reply_code.eq(code), reply_length.eq(len(self.info)), words.eq(0),
-                                         with_info.eq(1), index.eq(0)]
+                                         with_info.eq(1), pointer.eq(info_at)]
                             m.next = "reply_sync"
                     with m.Default():
                         fail(Error.UNKNOWN_COMMAND)
@@ -250,7 +261,9 @@ class FrameLink(wiring.Component):
 
             # -- the reply frame -----------------------------------------------------------
             def send(value, next_state=None, covered=True):
-                m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(value), tx_crc.eq(covered)]
+                m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(value)]
+                if covered:
+                    m.d.comb += [crc_byte.eq(value), crc_step.eq(self.tx.ready)]
                 if next_state:
                     with m.If(self.tx.ready):
                         m.next = next_state
@@ -272,29 +285,33 @@ class FrameLink(wiring.Component):
                     with m.Else():
                         m.next = "reply_crc_high"
             with m.State("reply_word"):
-                m.d.comb += self.reply.ready.eq(1)
+                m.d.sync += word_byte.eq(0)
                 with m.If(self.reply.valid):
-                    m.d.sync += [word.eq(self.reply.payload), word_byte.eq(0)]
                     with m.If(word_bytes == 0):  # LOAD's ACK: taken, not sent
+                        m.d.comb += self.reply.ready.eq(1)
                         m.d.sync += words.eq(words - 1)
                         with m.If(words == 1):
                             m.next = "reply_crc_high"
                     with m.Else():
                         m.next = "reply_bytes"
-            with m.State("reply_bytes"):
-                send(word[:8])
+            with m.State("reply_bytes"):  # the word's bytes, little-endian; the core takes it back after the last
+                send(self.reply.payload.word_select(word_byte, 8))
                 with m.If(self.tx.ready):
-                    m.d.sync += [word.eq(word >> 8), word_byte.eq(word_byte + 1)]
+                    m.d.sync += word_byte.eq(word_byte + 1)
                     with m.If(word_byte == word_bytes - 1):
+                        m.d.comb += self.reply.ready.eq(1)
                         m.d.sync += words.eq(words - 1)
                         m.next = "reply_word"
                         with m.If(words == 1):
                             m.next = "reply_crc_high"
-            with m.State("reply_info"):
-                send(Array(C(b, 8) for b in self.info)[index[:max(1, (len(self.info) - 1).bit_length())]])
+            with m.State("reply_info"):  # the buffer byte at ``pointer`` is read at this edge
+                m.next = "reply_info_byte"
+            with m.State("reply_info_byte"):
+                send(buf_rd.data)
                 with m.If(self.tx.ready):
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == len(self.info) - 1):
+                    m.d.sync += pointer.eq(pointer + 1)
+                    m.next = "reply_info"
+                    with m.If(pointer == info_at + len(self.info) - 1):
                         m.next = "reply_crc_high"
             with m.State("reply_crc_high"):
                 send(crc[8:], "reply_crc_low", covered=False)
