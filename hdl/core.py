@@ -12,11 +12,11 @@ Per TRAIN sample:
    and feeds the MAC array (P MACs per cycle); the serialiser writes the P results of a
    group to the activation and ``f'`` memories (hidden layers) or, for the output layer,
    feeds the output error unit and the argmax;
-3. the output errors go to the feedback unit and to the output layer's delta registers;
-   the prediction is sent;
-4. update, last layer first: per neuron group the delta provider fills P delta registers
-   (from the errors, or from the feedback unit for hidden layers), then the sweeper reads
-   the layer input again and feeds the update unit (P weights per cycle).
+3. the output errors go to the feedback unit (to the core's own error registers when
+   there is no hidden layer); the prediction is sent;
+4. update, last layer first: per neuron group the delta provider shifts P deltas in from
+   the feedback unit (the output layer's are the errors themselves), then the sweeper
+   reads the layer input again and feeds the update unit (P weights per cycle).
 """
 
 from amaranth import Module, Signal
@@ -131,9 +131,10 @@ class LearnerCore(wiring.Component):
         upd_layer = Signal(range(n_layers))
         in_update = Signal()                   # bank read ports belong to the update unit
         host_banks = Signal()                  # bank ports belong to the host (LOAD / READ)
-        # the output errors in class order, shifting towards errors[0]: no read multiplexer
-        # or write decoder for the delta provider, which shifts them out lane by lane
-        errors = [Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes)]
+        # the output errors: kept by the feedback unit, which returns them as the output layer's
+        # deltas; without a hidden layer, here, in class order, shifting towards errors[0] (no
+        # read multiplexer or write decoder: the delta provider shifts them out lane by lane)
+        errors = [Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes)] if fb is None else []
         prediction = Signal(range(cfg.n_classes))
         best = Signal(signed(cfg.act.width))
         # 48 bits: 68 days of cycles at 48 MHz (the protocol sends 64, the top 16 zero)
@@ -297,16 +298,15 @@ class LearnerCore(wiring.Component):
                         m.d.sync += ser_group.eq(ser_group + 1)
 
         # -- the delta provider: the next group's P deltas, prepared while the current group updates --
-        # It shifts P values into ``pending`` from the top lane down: the output layer's errors,
-        # shifted out of ``errors`` (zeros after the last class), or a hidden group's deltas from
-        # the feedback unit in neuron order, then zeros for the lanes past the layer.
+        # It shifts P values into ``pending`` from the top lane down: the group's deltas from the
+        # feedback unit in neuron order (the output layer's are its error rows), then zeros for
+        # the lanes past the layer; without a feedback unit, the errors shifted out of ``errors``.
         pv_run, pv_busy = Signal(), Signal()           # groups left to prepare / preparing one now
         pv_layer = Signal(range(n_layers))
         pv_group = Signal(range(max(groups)))
         pv_shifts = Signal(range(lanes + 1))           # shifts of this group still to do
         pv_zeros = Signal(range(lanes + 1))            # the last ones shift in 0
         pv_lanes = Mux(pv_group == groups[pv_layer] - 1, last_lanes[pv_layer], lanes)
-        pv_output = pv_layer == n_layers - 1
         shift_in, shifting = Signal(signed(cfg.error.width)), Signal()
         error_in, shift_errors = Signal(signed(cfg.error.width)), Signal()
 
@@ -320,11 +320,11 @@ class LearnerCore(wiring.Component):
         with m.If(pv_run & ~pv_busy & ~pending_ready & ~pending_claimed):
             m.d.sync += [pv_busy.eq(1), pv_shifts.eq(lanes), pv_zeros.eq(lanes - pv_lanes)]
         with m.If(pv_busy):
-            with m.If(pv_output):
+            if fb is None:
                 m.d.comb += [shift_in.eq(errors[0]), shifting.eq(1), shift_errors.eq(1)]
-            with m.Elif(pv_shifts <= pv_zeros):
-                m.d.comb += shifting.eq(1)
-            if fb is not None:
+            else:
+                with m.If(pv_shifts <= pv_zeros):
+                    m.d.comb += shifting.eq(1)
                 with m.Else():
                     m.d.comb += [shift_in.eq(fb.o.payload), shifting.eq(fb.o.valid)]
         with m.If(shifting):
@@ -332,19 +332,20 @@ class LearnerCore(wiring.Component):
             m.d.sync += pv_shifts.eq(pv_shifts - 1)
             with m.If(pv_shifts == 1):
                 m.d.sync += [pending_ready.eq(1), pv_busy.eq(0), *next_group()]
-        with m.If(shift_errors):
-            m.d.sync += [e.eq(after) for e, after in zip(errors, errors[1:] + [error_in])]
+        if fb is None:
+            with m.If(shift_errors):
+                m.d.sync += [e.eq(after) for e, after in zip(errors, errors[1:] + [error_in])]
 
-        if fb is not None:  # the hidden neurons' f' and feedback rows, one request a cycle
-            fp_base = Array(self.fp_base)
-            row_base = Array(fb.row_base(l) for l in range(n_layers - 1))
+        if fb is not None:  # f' and the feedback (or error) rows of the group's neurons, one request a cycle
+            fp_base = Array([*self.fp_base, 0])  # the output layer's error rows need no f'
+            row_base = Array([*(fb.row_base(l) for l in range(n_layers - 1)), fb.error_base])
             neuron_bits = range(max(sizes[1:]) + 1)
             pv_req, pv_end = Signal(neuron_bits), Signal(neuron_bits)   # hidden neurons still to request
             with m.If(pv_run & ~pv_busy & ~pending_ready & ~pending_claimed):
                 m.d.sync += [pv_req.eq(pv_group * lanes), pv_end.eq(pv_group * lanes + pv_lanes)]
             pv_rd_valid = Signal()
             pv_rd_row = Signal(range(fb.rows + 1))
-            requesting = pv_busy & ~pv_output & (pv_req < pv_end)
+            requesting = pv_busy & (pv_req < pv_end)
             m.d.comb += [fp_rd.addr.eq(fp_base[pv_layer] + pv_req), fp_rd.en.eq(1)]
             m.d.sync += [pv_rd_valid.eq(requesting), pv_rd_row.eq(row_base[pv_layer] + pv_req)]
             with m.If(requesting):

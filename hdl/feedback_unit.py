@@ -29,6 +29,10 @@ class FeedbackUnit(wiring.Component):
     signs; the ``k`` selected errors are added in one adder tree. Rule ``dfa`` (dense
     ternary) is the same unit with ``k = n_classes``.
 
+    Rows ``error_base + c`` return the output error ``e_c`` itself (the output layer's
+    delta; their ``fprime`` is ignored): the unit's registers are the only copy of the
+    errors the learner core needs.
+
     Send all of ``e`` before the first neuron of a sample, and no ``e`` while neurons are
     in flight: the unit does not reorder them.
 
@@ -45,12 +49,14 @@ class FeedbackUnit(wiring.Component):
             reject(self, "the feedback unit implements ternary feedback (rule ssdfa or dfa, values ternary)")
         self._config = config
         self._tables = feedback_matrices(config)
-        self.rows = sum(fb.index.shape[0] for fb in self._tables)
+        self.error_base = sum(fb.index.shape[0] for fb in self._tables)
+        self.rows = self.error_base + config.n_classes
         class_width = max(1, (config.n_classes - 1).bit_length())
         k = config.nonzeros_per_row
         self.rom_layout = data.StructLayout({
             "index": data.ArrayLayout(unsigned(class_width), k),
             "negative": data.ArrayLayout(1, k),
+            "error": 1,  # an error row: e[index[0]] itself
         })
         self.rom_data = self._rom_contents()
         super().__init__({
@@ -66,7 +72,10 @@ class FeedbackUnit(wiring.Component):
         rows = []
         for fb in self._tables:
             for index, sign in zip(fb.index.tolist(), fb.sign.tolist()):
-                rows.append({"index": index, "negative": [int(s < 0) for s in sign]})
+                rows.append({"index": index, "negative": [int(s < 0) for s in sign], "error": 0})
+        k = self._config.nonzeros_per_row
+        for c in range(self._config.n_classes):
+            rows.append({"index": [c] * k, "negative": [0] * k, "error": 1})
         return rows
 
     def elaborate(self, platform):
@@ -96,5 +105,5 @@ class FeedbackUnit(wiring.Component):
         delta = narrow(shift_right(total, cfg.scale_shift, cfg.rounding), cfg.error, cfg.overflow)
         with m.If(advance):
             m.d.sync += [s1_valid.eq(self.i.valid), s1_fprime.eq(self.i.payload.fprime)]
-            m.d.sync += [self.o.valid.eq(s1_valid), self.o.payload.eq(Mux(s1_fprime, delta, 0))]
+            m.d.sync += [self.o.valid.eq(s1_valid), self.o.payload.eq(Mux(row.error, terms[0], Mux(s1_fprime, delta, 0)))]
         return m

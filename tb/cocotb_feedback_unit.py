@@ -1,7 +1,8 @@
 """cocotb: the sparse-ternary feedback unit against golden.fixed_model.feedback_delta, exactly.
 
 One sample: the output errors, then every hidden neuron of every hidden layer with its
-f'; each delta is one transaction. Edge samples first (all-zero errors, all most
+f', then the error rows (each class's error back, whatever the f'); each delta is one
+transaction. Edge samples first (all-zero errors, all most
 positive, all most negative with every f' set), then random errors and flags.
 """
 
@@ -53,6 +54,8 @@ async def _run(dut, idle, stall, samples):
             expected += feedback_delta(e, fprime, fb, cfg)[1].tolist()
             await neurons.send([{"row": unit.row_base(layer) + j, "fprime": int(f)} for j, f in enumerate(fprime)])
             first_sent = first_sent if first_sent is not None else neurons.sent_at[0]
+        expected += e.tolist()  # the error rows: the output layer's deltas are the errors
+        await neurons.send([{"row": unit.error_base + c, "fprime": c % 2} for c in range(cfg.n_classes)])
         await sink.wait_for(len(expected))  # no new errors while deltas are in flight
     got = sink.items
     assert len(got) == len(expected)

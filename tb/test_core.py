@@ -20,6 +20,9 @@ CORE_CONFIGS = {
                                              "feedback": {"seed": 3}, "hardware": {"lanes": 4}}), "digits"),
     "odd": (CONFIGS["odd"], "random"),
     "narrow": (_dense(CONFIGS["narrow"]), "random"),
+    # no hidden layer: no feedback unit, the core keeps the errors itself
+    "no_hidden": (lambda: config_from_dict({"name": "no_hidden", "network": {"sizes": [24, 6]},
+                                            "hardware": {"lanes": 4}}), "random"),
 }
 
 
