@@ -30,8 +30,9 @@ class MacArray(wiring.Component):
     1.0). After a ``last``, ``o`` carries the group's ``P`` activations and ``f'`` flags;
     the next group starts on the next cycle, so the array sustains ``P`` MACs per cycle.
 
-    Pipeline (each stage advances only when ``o`` is empty or being taken, so
-    backpressure on ``o`` stalls everything and loses nothing):
+    Pipeline (it stalls only when a group's last element would finish while ``o`` still
+    holds the previous group's results: backpressure loses nothing, and a consumer may
+    read ``o`` in place while the next group is summed):
     read weights | multiply (DSP) | accumulate, and after the last element activate and
     narrow into ``o`` (3 cycles from the ``last`` transfer to ``o``). The input is
     aligned to one fraction for every layer (:mod:`hdl.lane_multipliers`) and every sum
@@ -121,8 +122,8 @@ class MacArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, lanes = self._config, self._config.lanes
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance, free = Signal(), Signal()
+        m.d.comb += free.eq(~self.o.valid | self.o.ready)  # o can take a result at this edge
 
         # stage 1: weights are read while x, aligned to the common fraction, waits in a register
         s1 = Signal(data.StructLayout({"valid": 1, "x": signed(input_width(cfg)), "layer": self.cmd_layout["layer"].shape, "last": 1}))
@@ -135,6 +136,7 @@ class MacArray(wiring.Component):
         m.d.comb += [mul.b[p].eq(port.data) for p, port in enumerate(self.weights)]
         products = [mul.product[p][:input_width(cfg) + cfg.weight.width].as_signed() for p in range(lanes)]
         s2 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1}))
+        m.d.comb += [advance.eq(free | ~(s2.valid & s2.last)), self.i.ready.eq(advance)]
 
         # stage 3: accumulators, and after a group's last element its activations into the
         # output. Each group's sum starts at the round constant, so the rounding shift is a
@@ -149,7 +151,8 @@ class MacArray(wiring.Component):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
             m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last)]
-            m.d.sync += self.o.valid.eq(s2.valid & s2.last)
+            with m.If(free):
+                m.d.sync += self.o.valid.eq(s2.valid & s2.last)
             with m.If(s2.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
             for p, (acc, product) in enumerate(zip(accs, products)):
