@@ -73,8 +73,10 @@ class OutputErrorUnit(wiring.Component):
         u_width = cfg.softmax_frac + 1
         total = Signal(unsigned(u_width + max(1, (n - 1).bit_length())))
         recip_bits = cfg.softmax_recip_bits
-        remainder = Signal(unsigned(recip_bits + 1))
-        divisor = Signal(unsigned(len(total) + self.quotient_bits))  # starts at sum << (quotient_bits - 1)
+        # long division of 2**R by the sum, the partial remainder shifting left past a fixed
+        # divisor: 2**R's bits below the first quotient bit are 0, so nothing is brought down,
+        # and the remainder stays below twice the sum (no wide divisor shifting right)
+        remainder = Signal(unsigned(len(total) + 1))
         quotient = Signal(unsigned(self.quotient_bits))
         steps = Signal(range(self.quotient_bits + 1))
 
@@ -145,13 +147,12 @@ class OutputErrorUnit(wiring.Component):
                 with m.State("exp_tail"):  # E2 adds the last term this cycle
                     m.next = "divide_setup"
                 with m.State("divide_setup"):
-                    m.d.sync += [remainder.eq(1 << recip_bits), quotient.eq(0), steps.eq(0),
-                                 divisor.eq(total << (self.quotient_bits - 1))]
+                    m.d.sync += [remainder.eq(1 << (recip_bits - (self.quotient_bits - 1))), quotient.eq(0), steps.eq(0)]
                     m.next = "divide"
                 with m.State("divide"):
-                    fits = remainder >= divisor
-                    m.d.sync += [remainder.eq(Mux(fits, remainder - divisor, remainder)),
-                                 quotient.eq(Cat(fits, quotient[:-1])), divisor.eq(divisor >> 1), steps.eq(steps + 1)]
+                    fits = remainder >= total
+                    m.d.sync += [remainder.eq(Mux(fits, remainder - total, remainder) << 1),
+                                 quotient.eq(Cat(fits, quotient[:-1])), steps.eq(steps + 1)]
                     with m.If(steps == self.quotient_bits - 1):
                         m.d.comb += restart.eq(1)
                         # the scores are in class order again: class 0's z, and the ring moves on
