@@ -32,8 +32,9 @@ class MacArray(wiring.Component):
 
     Pipeline (each stage advances only when ``o`` is empty or being taken, so
     backpressure on ``o`` stalls everything and loses nothing):
-    read weights | multiply (DSP) | accumulate, and after the last element activate and
-    narrow into ``o`` (3 cycles from the ``last`` transfer to ``o``). The input is
+    read weights | register the operands | multiply (the DSP's two registers) | accumulate,
+    and after the last element activate and narrow into ``o`` (4 cycles from the ``last``
+    transfer to ``o``). The input is
     aligned to one fraction for every layer (:mod:`hdl.lane_multipliers`) and every sum
     starts at the round constant (:func:`hdl.arith.round_constant`), so the rounding
     shift is the same slice for every layer and needs no adder.
@@ -129,14 +130,16 @@ class MacArray(wiring.Component):
         for port in self.weights:
             m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(advance)]
 
-        # stage 2: products (the lane multipliers' register; the values fit x * w's width)
+        # stages 2 and 3: operands, then products (the lane multipliers' registers; the values
+        # fit x * w's width)
         mul = lane_multipliers(m, cfg, self._multipliers, getattr(self, "mul", None))
         m.d.comb += [mul.x.eq(s1.x), mul.en.eq(advance)]
         m.d.comb += [mul.b[p].eq(port.data) for p, port in enumerate(self.weights)]
         products = [mul.product[p][:input_width(cfg) + cfg.weight.width].as_signed() for p in range(lanes)]
         s2 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1}))
+        s3 = Signal(s2.shape())
 
-        # stage 3: accumulators, and after a group's last element its activations into the
+        # stage 4: accumulators, and after a group's last element its activations into the
         # output. Each group's sum starts at the round constant, so the rounding shift is a
         # slice; the restart (after a group's last element, or on reset) is one condition that
         # synthesis makes the flip-flops' synchronous reset/set: a mux in front of the adder
@@ -144,18 +147,18 @@ class MacArray(wiring.Component):
         # bit after it, and a register keeping the finished sum a logic cell per bit.
         accs = [Signal(signed(self.accumulator_width), init=self.round_constant, reset_less=True, name=f"acc{p}")
                 for p in range(lanes)]
-        hidden = select(s2.layer, [int(spec.hidden) for spec in cfg.layers])
+        hidden = select(s3.layer, [int(spec.hidden) for spec in cfg.layers])
         with m.If(advance):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
-            m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last)]
-            m.d.sync += self.o.valid.eq(s2.valid & s2.last)
-            with m.If(s2.valid):
+            m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last), s3.eq(s2)]
+            m.d.sync += self.o.valid.eq(s3.valid & s3.last)
+            with m.If(s3.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
             for p, (acc, product) in enumerate(zip(accs, products)):
                 h, fprime = self._activate(shift_right(acc + product, self.shift, Rounding.TRUNCATE), hidden)
-                with m.If(s2.valid & s2.last):
+                with m.If(s3.valid & s3.last):
                     m.d.sync += [self.o.payload.h[p].eq(h), self.o.payload.fprime[p].eq(fprime)]
-        with m.If(ResetSignal(allow_reset_less=True) | (advance & s2.valid & s2.last)):
+        with m.If(ResetSignal(allow_reset_less=True) | (advance & s3.valid & s3.last)):
             m.d.sync += [acc.eq(self.round_constant) for acc in accs]
         return m
