@@ -152,11 +152,13 @@ class LearnerCore(wiring.Component):
         rd_deltas = [Signal(signed(cfg.error.width), name=f"rd_d{p}") for p in range(lanes)]
 
         # the issue stage: one register between the activation memory and the units, so no
-        # RAM output drives the weight address adder and its fan-out to every bank directly
+        # RAM output drives the weight address adder or its fan-out to every bank directly
         is_valid, is_upd, is_last = Signal(), Signal(), Signal()
         is_layer = Signal(range(n_layers))
         is_x = Signal(signed(x_width))
+        is_gbase, is_index = Signal(lay.addr_width), Signal(range(max(n_in) + 1))
         is_addr = Signal(lay.addr_width)
+        m.d.comb += is_addr.eq(is_gbase + is_index)
         is_lanes = Signal(range(lanes + 1))
         is_deltas = [Signal(signed(cfg.error.width), name=f"is_d{p}") for p in range(lanes)]
 
@@ -171,15 +173,16 @@ class LearnerCore(wiring.Component):
         have_entry = sw_k < fill[sw_layer]
         complete = Mux(sw_layer == 0, loaded == sizes[0], ser_layer >= sw_layer)
         at_bias = ~have_entry & complete
-        deltas_zero = Signal()
-        m.d.comb += deltas_zero.eq(~Cat(*[d != 0 for d in deltas]).any())
+        deltas_zero = Signal(init=1)  # registered beside the deltas: no wide OR in the sweeper's control
         skip_group = (sw_run & sw_upd & group_start & deltas_ready & deltas_zero) if skipping else C(0, 1)
         can_issue = sw_run & (have_entry | at_bias) & (~sw_upd | ~group_start | deltas_ready) & ~skip_group
         end_group = (can_issue & at_bias) | skip_group
         m.d.comb += [act_rd.addr.eq(act_base[sw_layer] + sw_k), act_rd.en.eq(advance)]
         done_step = Signal(range(lanes + 1))
         skipped_step = Signal(range((max(n_in) + 1) * lanes + 1))
-        m.d.sync += [done_step.eq(0), skipped_step.eq(0)]
+        # the skipped inputs and lanes wait in registers: no control path into the multiplier
+        skipped_inputs, skipped_lanes = Signal(range(max(n_in) + 2)), Signal(range(lanes + 1))
+        m.d.sync += [done_step.eq(0), skipped_inputs.eq(0), skipped_step.eq(skipped_inputs * skipped_lanes)]
         with m.If(advance):
             m.d.sync += rd_valid.eq(can_issue)
             with m.If(can_issue):
@@ -193,13 +196,14 @@ class LearnerCore(wiring.Component):
                 with m.Else():
                     m.d.sync += sw_group.eq(sw_group + 1)
                 # MACs a dense schedule would have done here: skipped inputs, or the whole group
-                skipped = Mux(skip_group, n_in[sw_layer] + 1, n_in[sw_layer] - fill[sw_layer])
-                m.d.sync += skipped_step.eq(skipped * group_lanes_now)
+                m.d.sync += [skipped_inputs.eq(Mux(skip_group, n_in[sw_layer] + 1, n_in[sw_layer] - fill[sw_layer])),
+                             skipped_lanes.eq(group_lanes_now)]
         entry_now = entry(act_rd.data)
         with m.If(advance):
             m.d.sync += [is_valid.eq(rd_valid), is_upd.eq(rd_upd), is_last.eq(rd_bias), is_layer.eq(rd_layer),
                          is_x.eq(Mux(rd_bias, x_one[rd_layer], entry_now.x)),
-                         is_addr.eq(rd_gbase + Mux(rd_bias, n_in[rd_layer], entry_now.i)), is_lanes.eq(rd_lanes)]
+                         is_gbase.eq(rd_gbase), is_index.eq(Mux(rd_bias, n_in[rd_layer], entry_now.i)),
+                         is_lanes.eq(rd_lanes)]
             m.d.sync += [is_d.eq(rd_d) for is_d, rd_d in zip(is_deltas, rd_deltas)]
         m.d.comb += [
             mac.i.valid.eq(is_valid & ~is_upd),
@@ -222,6 +226,10 @@ class LearnerCore(wiring.Component):
 
         # -- bank ports and lane multipliers: MAC array (forward), update unit (update) or host --
         share(m, self.multipliers, mac.mul, upd.mul, second_owns=in_update)
+        # READ takes the bank word through the multipliers (times 1): their registers keep the
+        # RAMs' slow output off the lane multiplexer into the reply
+        with m.If(host_banks):
+            m.d.comb += [self.multipliers.x.eq(1), self.multipliers.en.eq(1)]
         host_addr = Signal(lay.addr_width)
         host_lane = Signal(range(lanes))
         host_write, host_data = Signal(), Signal(signed(cfg.weight.width))
@@ -237,8 +245,10 @@ class LearnerCore(wiring.Component):
 
         # -- the serialiser: a MAC group's P results, one per cycle, to memory or the output error unit --
         ser_busy = Signal()
-        ser_h = Array(Signal(signed(cfg.act.width), name=f"ser_h{p}") for p in range(lanes))
-        ser_fp = Array(Signal(name=f"ser_fp{p}") for p in range(lanes))
+        # the lanes leave through a shift register towards lane 0: no multiplexer in front of
+        # the argmax and the output error unit (on the iCE40 no more logic cells than the loads)
+        ser_h = [Signal(signed(cfg.act.width), name=f"ser_h{p}", reset_less=True) for p in range(lanes)]
+        ser_fp = [Signal(name=f"ser_fp{p}", reset_less=True) for p in range(lanes)]
         ser_p = Signal(range(lanes))
         ser_lanes = Signal(range(lanes + 1))
         ser_group = Signal(range(max(groups)))
@@ -252,7 +262,7 @@ class LearnerCore(wiring.Component):
             m.d.sync += [ser_h[p].eq(mac.o.payload.h[p]) for p in range(lanes)]
             m.d.sync += [ser_fp[p].eq(mac.o.payload.fprime[p]) for p in range(lanes)]
         output_layer = ser_layer == n_layers - 1
-        y = ser_h[ser_p]
+        y = ser_h[0]
         step = Signal()  # this cycle's lane leaves the serialiser
         m.d.comb += [err.i.payload.y.eq(y), err.i.payload.label.eq(label)]
         with m.If(ser_busy):
@@ -260,7 +270,7 @@ class LearnerCore(wiring.Component):
                 target = ser_layer + 1
                 keep = (y != 0) if cfg.zero_skipping else 1
                 m.d.comb += [act_wr.addr.eq(act_base[target] + fill[target]), act_wr.en.eq(keep),
-                             fp_wr.addr.eq(ser_fptr), fp_wr.data.eq(ser_fp[ser_p]), fp_wr.en.eq(1), step.eq(1)]
+                             fp_wr.addr.eq(ser_fptr), fp_wr.data.eq(ser_fp[0]), fp_wr.en.eq(1), step.eq(1)]
                 m.d.comb += [act_wr.data.i.eq(ser_group * lanes + ser_p), act_wr.data.x.eq(y)]
                 with m.If(keep):
                     m.d.sync += fill[target].eq(fill[target] + 1)
@@ -280,6 +290,9 @@ class LearnerCore(wiring.Component):
                         m.d.sync += [ser_group.eq(0), ser_layer.eq(ser_layer + 1)]
                     with m.Else():
                         m.d.sync += ser_group.eq(ser_group + 1)
+        with m.If(step):  # outside the If above, so that Yosys sees one enable (load or step)
+            m.d.sync += [ser_h[p].eq(ser_h[p + 1]) for p in range(lanes - 1)]
+            m.d.sync += [ser_fp[p].eq(ser_fp[p + 1]) for p in range(lanes - 1)]
 
         # -- the delta provider: the next group's P deltas, prepared while the current group updates --
         pv_run, pv_busy = Signal(), Signal()           # groups left to prepare / preparing one now
@@ -330,6 +343,7 @@ class LearnerCore(wiring.Component):
         with m.If(pending_ready & (~deltas_ready | consume)):
             m.d.sync += [deltas_ready.eq(1), pending_ready.eq(0)]
             m.d.sync += [deltas[p].eq(pending[p]) for p in range(lanes)]
+            m.d.sync += deltas_zero.eq(~Cat(*[d != 0 for d in pending]).any())
         with m.Elif(consume):
             m.d.sync += deltas_ready.eq(0)
 
@@ -456,10 +470,16 @@ class LearnerCore(wiring.Component):
                     m.next = "idle"
 
             with m.State("read_address"):  # the bank read of host_addr happens at this edge
+                m.next = "read_operands"
+
+            with m.State("read_operands"):  # the multipliers' operand registers take the words
+                m.next = "read_products"
+
+            with m.State("read_products"):  # and their product registers, 1 * word
                 m.next = "read_words"
 
             with m.State("read_words"):
-                bank_word = Array(bank_rd[p].data for p in range(lanes))[host_lane]
+                bank_word = Array(self.multipliers.product[p][:cfg.weight.width] for p in range(lanes))[host_lane]
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(bank_word.as_unsigned()),
                              *[bank_rd[p].en.eq(0) for p in range(lanes)]]  # hold the word being sent
                 with m.If(self.o.ready):
