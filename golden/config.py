@@ -51,13 +51,14 @@ _SCHEMA = {
     },
     "training": {"epochs": 10, "learning_rate": AUTO},
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
-    "hardware": {"lanes": 8, "zero_skipping": True},
+    "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact"},
 }
 
 ACTIVATIONS = ("relu", "hardtanh")
 LOSSES = ("softmax", "mse")
 RULES = ("ssdfa", "dfa", "bp")
 VALUES = ("ternary", "continuous")
+PIPELINES = ("compact", "fast")
 
 
 def accumulator_width(x: Fixed, w: Fixed, terms: int) -> int:
@@ -131,6 +132,7 @@ class Config:
     clip: float
     lanes: int
     zero_skipping: bool = True
+    pipeline: str = "compact"
     source: str = "<config>"
 
     # -- derived ------------------------------------------------------------------------
@@ -184,7 +186,7 @@ class Config:
             "training": {"epochs": self.epochs, "learning_rate": self.learning_rate},
             "data": {"dataset": self.dataset, "test_fraction": self.test_fraction, "split_seed": self.split_seed,
                      "standardize": self.standardize, "clip": self.clip},
-            "hardware": {"lanes": self.lanes, "zero_skipping": self.zero_skipping},
+            "hardware": {"lanes": self.lanes, "zero_skipping": self.zero_skipping, "pipeline": self.pipeline},
             "derived": {
                 "layers": [
                     {k: (fmt(v) if isinstance(v, Fixed) else v) for k, v in asdict(spec).items()}
@@ -401,6 +403,7 @@ class _Parser:
         if not isinstance(zero_skipping, bool):
             raise self.error("[hardware] zero_skipping", f"must be true or false, not {zero_skipping!r}",
                              "write zero_skipping = true")
+        pipeline = self.choice("hardware", "pipeline", PIPELINES)
 
         name = self.get("", "name")
         if name is AUTO:
@@ -416,5 +419,5 @@ class _Parser:
             update_rounding=update_rounding, overflow=overflow, softmax_frac=softmax_frac, epochs=epochs,
             learning_rate=learning_rate, dataset=dataset, test_fraction=float(test_fraction),
             split_seed=split_seed, standardize=standardize, clip=float(clip), lanes=lanes,
-            zero_skipping=zero_skipping, source=self.source,
+            zero_skipping=zero_skipping, pipeline=pipeline, source=self.source,
         )

@@ -157,11 +157,13 @@ class LearnerCore(wiring.Component):
         rd_first = Signal()                    # an update group's first element
 
         # the issue stage: one register between the activation memory and the units, so no
-        # RAM output drives the weight address adder and its fan-out to every bank directly
+        # RAM output drives the weight address adder or its fan-out to every bank directly
         is_valid, is_upd, is_last = Signal(), Signal(), Signal()
         is_layer = Signal(range(n_layers))
         is_x = Signal(signed(x_width))
+        is_gbase, is_index = Signal(lay.addr_width), Signal(range(max(n_in) + 1))
         is_addr = Signal(lay.addr_width)
+        m.d.comb += is_addr.eq(is_gbase + is_index)
         is_lanes = Signal(range(lanes + 1))
 
         # the deltas: the provider shifts a group's P deltas into ``pending``; they move to
@@ -184,15 +186,16 @@ class LearnerCore(wiring.Component):
         have_entry = sw_k < fill[sw_layer]
         complete = Mux(sw_layer == 0, loaded == sizes[0], ser_layer >= sw_layer)
         at_bias = ~have_entry & complete
-        pending_zero = Signal()
-        m.d.comb += pending_zero.eq(~Cat(*[d != 0 for d in pending]).any())
+        pending_zero = Signal()  # registered as the provider finishes: no wide OR in the sweeper's control
         skip_group = (sw_run & sw_upd & group_start & pending_ready & pending_zero) if skipping else C(0, 1)
         can_issue = sw_run & (have_entry | at_bias) & (~sw_upd | ~group_start | pending_ready) & ~skip_group
         end_group = (can_issue & at_bias) | skip_group
         m.d.comb += [act_rd.addr.eq(act_base[sw_layer] + sw_k), act_rd.en.eq(advance)]
         done_step = Signal(range(lanes + 1))
         skipped_step = Signal(range((max(n_in) + 1) * lanes + 1))
-        m.d.sync += [done_step.eq(0), skipped_step.eq(0)]
+        # the skipped inputs and lanes wait in registers: no control path into the multiplier
+        skipped_inputs, skipped_lanes = Signal(range(max(n_in) + 2)), Signal(range(lanes + 1))
+        m.d.sync += [done_step.eq(0), skipped_inputs.eq(0), skipped_step.eq(skipped_inputs * skipped_lanes)]
         with m.If(advance):
             m.d.sync += rd_valid.eq(can_issue)
             with m.If(can_issue):
@@ -207,15 +210,16 @@ class LearnerCore(wiring.Component):
                 with m.Else():
                     m.d.sync += sw_group.eq(sw_group + 1)
                 # MACs a dense schedule would have done here: skipped inputs, or the whole group
-                skipped = Mux(skip_group, n_in[sw_layer] + 1, n_in[sw_layer] - fill[sw_layer])
-                m.d.sync += skipped_step.eq(skipped * group_lanes_now)
+                m.d.sync += [skipped_inputs.eq(Mux(skip_group, n_in[sw_layer] + 1, n_in[sw_layer] - fill[sw_layer])),
+                             skipped_lanes.eq(group_lanes_now)]
             with m.If(skip_group):  # a group of zero deltas is not swept
                 m.d.sync += pending_ready.eq(0)
         entry_now = entry(act_rd.data)
         with m.If(advance):
             m.d.sync += [is_valid.eq(rd_valid), is_upd.eq(rd_upd), is_last.eq(rd_bias), is_layer.eq(rd_layer),
                          is_x.eq(Mux(rd_bias, x_one[rd_layer], entry_now.x)),
-                         is_addr.eq(rd_gbase + Mux(rd_bias, n_in[rd_layer], entry_now.i)), is_lanes.eq(rd_lanes)]
+                         is_gbase.eq(rd_gbase), is_index.eq(Mux(rd_bias, n_in[rd_layer], entry_now.i)),
+                         is_lanes.eq(rd_lanes)]
             with m.If(rd_valid & rd_first):
                 m.d.sync += [d.eq(pd) for d, pd in zip(deltas, pending)]
                 m.d.sync += pending_claimed.eq(0)
@@ -239,6 +243,10 @@ class LearnerCore(wiring.Component):
 
         # -- bank ports and lane multipliers: MAC array (forward), update unit (update) or host --
         share(m, self.multipliers, mac.mul, upd.mul, second_owns=in_update)
+        # READ takes the bank word through the multipliers (times 1): their registers keep the
+        # RAMs' slow output off the lane multiplexer into the reply
+        with m.If(host_banks):
+            m.d.comb += [self.multipliers.x.eq(1), self.multipliers.en.eq(1)]
         host_addr = Signal(lay.addr_width)
         host_lane = Signal(range(lanes))
         host_write, host_data = Signal(), Signal(signed(cfg.weight.width))
@@ -253,30 +261,33 @@ class LearnerCore(wiring.Component):
             ]
 
         # -- the serialiser: a MAC group's P results, one per cycle, to memory or the output error unit --
-        # It reads them where the MAC array holds them (no copy); the array meanwhile sums the
-        # next group, and waits only if that group is done first. ``mac.o.ready`` is a
-        # register, so no path runs from here into the array's pipeline enables.
+        ser_busy = Signal()
+        # the lanes leave through a shift register towards lane 0: no multiplexer in front of
+        # the argmax and the output error unit (on the iCE40 no more logic cells than the loads)
+        ser_h = [Signal(signed(cfg.act.width), name=f"ser_h{p}", reset_less=True) for p in range(lanes)]
+        ser_fp = [Signal(name=f"ser_fp{p}", reset_less=True) for p in range(lanes)]
         ser_p = Signal(range(lanes))
         ser_lanes = Signal(range(lanes + 1))
         ser_group = Signal(range(max(groups)))
         ser_fptr = Signal(range(self.fp_depth + 1))
-        ser_release = Signal()  # the group's last lane left last cycle: free the array's output
         out_index = Signal(range(cfg.n_classes + 1))
         training = op == Op.TRAIN
-        # the group's lanes, a cycle after the group changes: the array's next output is later
-        m.d.sync += ser_lanes.eq(Mux(ser_group == groups[ser_layer] - 1, last_lanes[ser_layer], lanes))
-        m.d.comb += mac.o.ready.eq(ser_release)
-        m.d.sync += ser_release.eq(0)
+        m.d.comb += mac.o.ready.eq(~ser_busy)
+        with m.If(mac.o.valid & ~ser_busy):
+            m.d.sync += [ser_busy.eq(1), ser_p.eq(0),
+                         ser_lanes.eq(Mux(ser_group == groups[ser_layer] - 1, last_lanes[ser_layer], lanes))]
+            m.d.sync += [ser_h[p].eq(mac.o.payload.h[p]) for p in range(lanes)]
+            m.d.sync += [ser_fp[p].eq(mac.o.payload.fprime[p]) for p in range(lanes)]
         output_layer = ser_layer == n_layers - 1
-        y = Array(mac.o.payload.h)[ser_p]
+        y = ser_h[0]
         step = Signal()  # this cycle's lane leaves the serialiser
         m.d.comb += [err.i.payload.y.eq(y), err.i.payload.label.eq(label)]
-        with m.If(mac.o.valid & ~ser_release):
+        with m.If(ser_busy):
             with m.If(~output_layer):
                 target = ser_layer + 1
                 keep = (y != 0) if cfg.zero_skipping else 1
                 m.d.comb += [act_wr.addr.eq(act_base[target] + fill[target]), act_wr.en.eq(keep),
-                             fp_wr.addr.eq(ser_fptr), fp_wr.data.eq(Array(mac.o.payload.fprime)[ser_p]), fp_wr.en.eq(1), step.eq(1)]
+                             fp_wr.addr.eq(ser_fptr), fp_wr.data.eq(ser_fp[0]), fp_wr.en.eq(1), step.eq(1)]
                 m.d.comb += [act_wr.data.i.eq(ser_group * lanes + ser_p), act_wr.data.x.eq(y)]
                 with m.If(keep):
                     m.d.sync += fill[target].eq(fill[target] + 1)
@@ -291,11 +302,14 @@ class LearnerCore(wiring.Component):
             with m.If(step):
                 m.d.sync += ser_p.eq(ser_p + 1)
                 with m.If(ser_p == ser_lanes - 1):
-                    m.d.sync += [ser_p.eq(0), ser_release.eq(1)]
+                    m.d.sync += ser_busy.eq(0)
                     with m.If(ser_group == groups[ser_layer] - 1):
                         m.d.sync += [ser_group.eq(0), ser_layer.eq(ser_layer + 1)]
                     with m.Else():
                         m.d.sync += ser_group.eq(ser_group + 1)
+        with m.If(step):  # outside the If above, so that Yosys sees one enable (load or step)
+            m.d.sync += [ser_h[p].eq(ser_h[p + 1]) for p in range(lanes - 1)]
+            m.d.sync += [ser_fp[p].eq(ser_fp[p + 1]) for p in range(lanes - 1)]
 
         # -- the delta provider: the next group's P deltas, prepared while the current group updates --
         # It shifts P values into ``pending`` from the top lane down: the group's deltas from the
@@ -332,6 +346,7 @@ class LearnerCore(wiring.Component):
             m.d.sync += pv_shifts.eq(pv_shifts - 1)
             with m.If(pv_shifts == 1):
                 m.d.sync += [pending_ready.eq(1), pv_busy.eq(0), *next_group()]
+                m.d.sync += pending_zero.eq(~Cat(*[d != 0 for d in pending[1:] + [shift_in]]).any())
         if fb is None:
             with m.If(shift_errors):
                 m.d.sync += [e.eq(after) for e, after in zip(errors, errors[1:] + [error_in])]
@@ -477,10 +492,16 @@ class LearnerCore(wiring.Component):
                     m.next = "idle"
 
             with m.State("read_address"):  # the bank read of host_addr happens at this edge
+                m.next = "read_operands"
+
+            with m.State("read_operands"):  # the multipliers' operand registers take the words
+                m.next = "read_products"
+
+            with m.State("read_products"):  # and their product registers, 1 * word
                 m.next = "read_words"
 
             with m.State("read_words"):
-                bank_word = Array(bank_rd[p].data for p in range(lanes))[host_lane]
+                bank_word = Array(self.multipliers.product[p][:cfg.weight.width] for p in range(lanes))[host_lane]
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(bank_word.as_unsigned()),
                              *[bank_rd[p].en.eq(0) for p in range(lanes)]]  # hold the word being sent
                 with m.If(self.o.ready):

@@ -45,11 +45,14 @@ def align_input(config: Config, x, layer):
 
 
 class LaneMultipliers(wiring.Component):
-    """``product[p] <- x * b[p]`` for every lane ``p``, registered when ``en`` is high (held otherwise).
+    """``product[p] <- x * b[p]`` for every lane ``p``, two registers deep, both enabled by ``en`` (held otherwise).
 
     ``x`` is an aligned layer input; ``b[p]`` a weight or a delta (signed, the wider of the
-    two formats). The product register has no reset, so synthesis puts it in the DSP's own
-    output register: one SB_MAC16 per lane and no flip-flops in the fabric.
+    two formats). The operands are registered, then the product: a product leaves 2 enabled
+    cycles after its operands arrive. No register has a reset, so on the iCE40 synthesis puts
+    them in the DSP's own input and output registers (one SB_MAC16 per lane, no flip-flops in
+    the fabric); on the ECP5, where Yosys uses no MULT18X18D register, they keep the block
+    RAM's slow output and the operand multiplexer off the multiplier's path.
 
     Members
     -------
@@ -81,10 +84,14 @@ class LaneMultipliers(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        x = Signal(self.x.shape(), name="x_r", reset_less=True)
+        with m.If(self.en):
+            m.d.sync += x.eq(self.x)
         for p in range(self._config.lanes):
+            b = Signal(self.b[p].shape(), name=f"b_r{p}", reset_less=True)
             product = Signal(self.product[p].shape(), name=f"product{p}", reset_less=True)
             with m.If(self.en):
-                m.d.sync += product.eq(self.x * self.b[p])
+                m.d.sync += [b.eq(self.b[p]), product.eq(x * b)]
             m.d.comb += self.product[p].eq(product)
         return m
 

@@ -30,11 +30,11 @@ class MacArray(wiring.Component):
     1.0). After a ``last``, ``o`` carries the group's ``P`` activations and ``f'`` flags;
     the next group starts on the next cycle, so the array sustains ``P`` MACs per cycle.
 
-    Pipeline (it stalls only when a group's last element would finish while ``o`` still
-    holds the previous group's results: backpressure loses nothing, and a consumer may
-    read ``o`` in place while the next group is summed):
-    read weights | multiply (DSP) | accumulate, and after the last element activate and
-    narrow into ``o`` (3 cycles from the ``last`` transfer to ``o``). The input is
+    Pipeline (each stage advances only when ``o`` is empty or being taken, so
+    backpressure on ``o`` stalls everything and loses nothing):
+    read weights | register the operands | multiply (the DSP's two registers) | accumulate,
+    and after the last element activate and narrow into ``o`` (4 cycles from the ``last``
+    transfer to ``o``). The input is
     aligned to one fraction for every layer (:mod:`hdl.lane_multipliers`) and every sum
     starts at the round constant (:func:`hdl.arith.round_constant`), so the rounding
     shift is the same slice for every layer and needs no adder.
@@ -122,23 +122,24 @@ class MacArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, lanes = self._config, self._config.lanes
-        advance, free = Signal(), Signal()
-        m.d.comb += free.eq(~self.o.valid | self.o.ready)  # o can take a result at this edge
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
 
         # stage 1: weights are read while x, aligned to the common fraction, waits in a register
         s1 = Signal(data.StructLayout({"valid": 1, "x": signed(input_width(cfg)), "layer": self.cmd_layout["layer"].shape, "last": 1}))
         for port in self.weights:
             m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(advance)]
 
-        # stage 2: products (the lane multipliers' register; the values fit x * w's width)
+        # stages 2 and 3: operands, then products (the lane multipliers' registers; the values
+        # fit x * w's width)
         mul = lane_multipliers(m, cfg, self._multipliers, getattr(self, "mul", None))
         m.d.comb += [mul.x.eq(s1.x), mul.en.eq(advance)]
         m.d.comb += [mul.b[p].eq(port.data) for p, port in enumerate(self.weights)]
         products = [mul.product[p][:input_width(cfg) + cfg.weight.width].as_signed() for p in range(lanes)]
         s2 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1}))
-        m.d.comb += [advance.eq(free | ~(s2.valid & s2.last)), self.i.ready.eq(advance)]
+        s3 = Signal(s2.shape())
 
-        # stage 3: accumulators, and after a group's last element its activations into the
+        # stage 4: accumulators, and after a group's last element its activations into the
         # output. Each group's sum starts at the round constant, so the rounding shift is a
         # slice; the restart (after a group's last element, or on reset) is one condition that
         # synthesis makes the flip-flops' synchronous reset/set: a mux in front of the adder
@@ -146,19 +147,18 @@ class MacArray(wiring.Component):
         # bit after it, and a register keeping the finished sum a logic cell per bit.
         accs = [Signal(signed(self.accumulator_width), init=self.round_constant, reset_less=True, name=f"acc{p}")
                 for p in range(lanes)]
-        hidden = select(s2.layer, [int(spec.hidden) for spec in cfg.layers])
+        hidden = select(s3.layer, [int(spec.hidden) for spec in cfg.layers])
         with m.If(advance):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
-            m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last)]
-            with m.If(free):
-                m.d.sync += self.o.valid.eq(s2.valid & s2.last)
-            with m.If(s2.valid):
+            m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last), s3.eq(s2)]
+            m.d.sync += self.o.valid.eq(s3.valid & s3.last)
+            with m.If(s3.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
             for p, (acc, product) in enumerate(zip(accs, products)):
                 h, fprime = self._activate(shift_right(acc + product, self.shift, Rounding.TRUNCATE), hidden)
-                with m.If(s2.valid & s2.last):
+                with m.If(s3.valid & s3.last):
                     m.d.sync += [self.o.payload.h[p].eq(h), self.o.payload.fprime[p].eq(fprime)]
-        with m.If(ResetSignal(allow_reset_less=True) | (advance & s2.valid & s2.last)):
+        with m.If(ResetSignal(allow_reset_less=True) | (advance & s3.valid & s3.last)):
             m.d.sync += [acc.eq(self.round_constant) for acc in accs]
         return m

@@ -1,7 +1,8 @@
 """A top for measuring the core alone: every input from registers, every output into a register.
 
-An LFSR drives the command stream and ``o.ready``; the reply stream is folded by XOR into
-one registered output pin. Nothing can be optimised away, every path starts and ends at a
+An LFSR drives the command stream and ``o.ready``; the core's outputs go into registers,
+as in a real consumer (the host link registers the reply word), and those registers are
+folded by XOR into one registered output pin. Nothing can be optimised away, every path starts and ends at a
 flip-flop, and the design needs three pins (clock, reset, probe), so synthesis and
 place-and-route report the core's own resources and Fmax on any package. It does not
 compute anything useful: the board tops do that.
@@ -33,7 +34,9 @@ class MeasurementTop(wiring.Component):
         lfsr = Signal(40, init=1)
         m.d.sync += lfsr.eq(Cat(lfsr[39] ^ lfsr[37] ^ lfsr[20] ^ lfsr[18], lfsr[:39]))
         m.d.sync += [core.i.payload.eq(lfsr[:32]), core.i.valid.eq(lfsr[32]), core.o.ready.eq(lfsr[33])]
+        outputs = Signal(len(core.o.payload) + 2)
+        m.d.sync += outputs.eq(Cat(core.o.payload, core.o.valid, core.i.ready))
         folded = Signal()
-        m.d.sync += folded.eq(core.o.payload.xor() ^ core.o.valid ^ core.i.ready)
+        m.d.sync += folded.eq(outputs.xor())
         m.d.comb += self.probe.eq(folded)
         return m

@@ -30,10 +30,14 @@ class UpdateUnit(wiring.Component):
     already holds ``f'(a) * (B e)``. Always ready: one read and one write per lane and
     cycle (a simple dual-port RAM).
 
-    Pipeline: multiply (DSP), read the old weights | round and subtract (one subtraction),
-    narrow, write: the write is 1 cycle after the transfer. An address must not be sent
-    again in the next cycle (its read would miss the pending write); an update pass visits
-    every address once, so it never is.
+    Pipeline: register the operands | multiply (the DSP's two registers) beside the old
+    weights | round and subtract (one subtraction), narrow, write: the write is 2 cycles
+    after the transfer. With ``[hardware] pipeline = "compact"`` the old weights are read 1
+    cycle after the transfer (from a registered address), so an address must not be sent
+    again in the next cycle; with ``"fast"`` they are read at the transfer and wait in a
+    register (no RAM output into the subtraction), so not in the next 2 cycles. Either way
+    a read would otherwise miss a pending write; an update pass visits every address once,
+    so it never happens.
 
     Parameters
     ----------
@@ -57,6 +61,7 @@ class UpdateUnit(wiring.Component):
             reject(self, f"multipliers must be one of {MODES}, not {multipliers!r}")
         self._config = config
         self._multipliers = multipliers
+        self._register_old = config.pipeline == "fast"
         layout = WeightLayout(config)
         self.cmd_layout = data.StructLayout({
             "x": signed(max(spec.x.width for spec in config.layers)),
@@ -85,18 +90,25 @@ class UpdateUnit(wiring.Component):
         cfg, lanes = self._config, self._config.lanes
         m.d.comb += self.i.ready.eq(1)
 
-        # stage 1: products d * x (x aligned to the common fraction; the lane multipliers'
-        # register, and the values fit x * d's width) beside the old weights (the memory's
-        # output register): the command needs no register of its own but its address
+        # stages 1 and 2: operands, then products d * x (x aligned to the common fraction; the
+        # lane multipliers' registers, and the values fit x * d's width) beside the old weights:
+        # read now and registered (off the memory's slow output), or read a cycle later from
+        # the memory's output register. The command needs no register but its address.
         mul = lane_multipliers(m, cfg, self._multipliers, getattr(self, "mul", None))
         m.d.comb += [mul.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)), mul.en.eq(1)]
         m.d.comb += [mul.b[p].eq(self.i.payload.d[p]) for p in range(lanes)]
         products = [mul.product[p][:input_width(cfg) + cfg.error.width].as_signed() for p in range(lanes)]
-        old = [port.data for port in self.read]
-        for port in self.read:
-            m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(1)]
         s1 = Signal(data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape}))
-        m.d.sync += [s1.valid.eq(self.i.valid), s1.addr.eq(self.i.payload.addr)]
+        s2 = Signal(s1.shape())
+        m.d.sync += [s1.valid.eq(self.i.valid), s1.addr.eq(self.i.payload.addr), s2.eq(s1)]
+        if self._register_old:
+            old = [Signal(port.data.shape(), name=f"old{p}", reset_less=True) for p, port in enumerate(self.read)]
+            m.d.sync += [reg.eq(port.data) for reg, port in zip(old, self.read)]
+            m.d.comb += [port.addr.eq(self.i.payload.addr) for port in self.read]
+        else:
+            old = [port.data for port in self.read]
+            m.d.comb += [port.addr.eq(s1.addr) for port in self.read]
+        m.d.comb += [port.en.eq(1) for port in self.read]
 
         # then old - shift_right(product, shift, update_rounding), in one subtraction:
         # old - floor((v + c) / 2**s) = floor((old * 2**s + 2**s - 1 - c - v) / 2**s), and
@@ -106,5 +118,5 @@ class UpdateUnit(wiring.Component):
         for p, port in enumerate(self.write):
             minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
             new = narrow(shift_right(minuend - products[p], shift, Rounding.TRUNCATE), cfg.weight, cfg.overflow)
-            m.d.comb += [port.addr.eq(s1.addr), port.data.eq(new), port.en.eq(s1.valid)]
+            m.d.comb += [port.addr.eq(s2.addr), port.data.eq(new), port.en.eq(s2.valid)]
         return m

@@ -26,7 +26,8 @@ def random_config(seed):
         "fixed": {"rounding": str(rng.choice(["half_up", "truncate"])),
                   "update_rounding": str(rng.choice(["half_up", "truncate"])),
                   "overflow": str(rng.choice(["saturate", "wrap"])), "learning_rate_shift": int(rng.integers(2, 8))},
-        "hardware": {"lanes": int(rng.integers(1, 9)), "zero_skipping": bool(rng.integers(2))},
+        "hardware": {"lanes": int(rng.integers(1, 9)), "zero_skipping": bool(rng.integers(2)),
+                     "pipeline": str(rng.choice(["compact", "fast"]))},
     })
 
 

@@ -16,7 +16,7 @@ from unit_params import CONFIGS, format_values
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_products_are_registered_when_enabled_and_held_otherwise(name):
+def test_products_leave_two_enabled_cycles_after_their_operands_and_hold_otherwise(name):
     cfg = CONFIGS[name]()
     dut = LaneMultipliers(cfg)
     x_shape, b_shape = dut.x.shape(), dut.b[0].shape()
@@ -27,7 +27,8 @@ def test_products_are_registered_when_enabled_and_held_otherwise(name):
         return [int(v) for v in rng.choice([lo, hi, 0, -1, *rng.integers(lo, hi, 20)], n)]
 
     async def bench(ctx):
-        expected = None  # nothing registered yet: the register has no reset
+        # nothing registered yet: the registers have no reset
+        operands, expected = None, None
         for _ in range(200):
             x, b, en = operand(x_shape, 1)[0], operand(b_shape, cfg.lanes), rng.random() < 0.7
             ctx.set(dut.x, x)
@@ -36,7 +37,8 @@ def test_products_are_registered_when_enabled_and_held_otherwise(name):
             ctx.set(dut.en, en)
             await ctx.tick()
             if en:
-                expected = [x * v for v in b]
+                expected = None if operands is None else [operands[0] * v for v in operands[1]]
+                operands = (x, b)
             if expected is not None:
                 assert [ctx.get(dut.product[p]) for p in range(cfg.lanes)] == expected
 

@@ -1,7 +1,7 @@
 """Parameter sets shared by the unit testbenches, and their hand-off to the cocotb side.
 
 Three configurations per unit: the default (digits, 8 lanes); odd sizes with a lane count
-that divides none of them, k = 2, hard-tanh and MSE; narrow non-default widths with wrap,
+that divides none of them, k = 2, hard-tanh, MSE and the fast pipeline; narrow non-default widths with wrap,
 truncation and dense ternary feedback.
 """
 
@@ -18,7 +18,7 @@ CONFIGS = {
     "default": lambda: load_config(ROOT / "configs" / "digits.toml"),
     "odd": lambda: config_from_dict({
         "name": "odd", "network": {"sizes": [37, 23, 19, 3], "activation": "hardtanh", "loss": "mse"},
-        "feedback": {"nonzeros_per_row": 2, "seed": 5}, "hardware": {"lanes": 5}}),
+        "feedback": {"nonzeros_per_row": 2, "seed": 5}, "hardware": {"lanes": 5, "pipeline": "fast"}}),
     "narrow": lambda: config_from_dict({
         "name": "narrow", "network": {"sizes": [20, 16, 10]},
         "feedback": {"rule": "dfa", "seed": 2}, "hardware": {"lanes": 4},
