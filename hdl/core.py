@@ -126,7 +126,8 @@ class LearnerCore(wiring.Component):
         # -- state shared by the controller ------------------------------------------------
         op = Signal(4)
         label = Signal(range(cfg.n_classes))
-        count = Signal(16)                     # generic counter of the current command
+        count = Signal(16)                     # words LOAD / READ still move
+        tick = Signal(range(max(cfg.n_classes, 2 * len(COUNTER_NAMES), 4)))  # position in the errors, counter words or drain cycles
         fwd_layer = Signal(range(n_layers))
         upd_layer = Signal(range(n_layers))
         in_update = Signal()                   # bank read ports belong to the update unit
@@ -388,7 +389,7 @@ class LearnerCore(wiring.Component):
             with m.State("idle"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [op.eq(word[:4]), label.eq(word[8:24]), count.eq(0)]
+                    m.d.sync += [op.eq(word[:4]), label.eq(word[8:24]), tick.eq(0)]
                     with m.Switch(word[:4]):
                         with m.Case(Op.TRAIN, Op.INFER):
                             m.d.sync += [busy_sample.eq(1), loaded.eq(0), fwd_layer.eq(0), ser_layer.eq(0),
@@ -421,7 +422,7 @@ class LearnerCore(wiring.Component):
                 with m.If(~sw_run & (fwd_layer < n_layers - 1)):
                     m.d.sync += [fwd_layer.eq(fwd_layer + 1), *start_sweep(fwd_layer + 1, 0)]
                 with m.If(~sw_run & (ser_layer == n_layers)):  # every score has left the serialiser
-                    m.d.sync += count.eq(0)
+                    m.d.sync += tick.eq(0)
                     with m.If(training):
                         m.next = "errors"
                     with m.Else():
@@ -433,8 +434,8 @@ class LearnerCore(wiring.Component):
                     m.d.comb += [fb.e.valid.eq(err.o.valid), fb.e.payload.eq(err.o.payload)]
                 m.d.comb += [shift_errors.eq(err.o.valid), error_in.eq(err.o.payload)]
                 with m.If(err.o.valid):
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(count == cfg.n_classes - 1):
+                    m.d.sync += tick.eq(tick + 1)
+                    with m.If(tick == cfg.n_classes - 1):
                         m.next = "prediction"
 
             with m.State("prediction"):
@@ -450,14 +451,14 @@ class LearnerCore(wiring.Component):
             with m.State("update"):
                 with m.If(~sw_run & ~rd_valid & ~is_valid):
                     with m.If(upd_layer == 0):
-                        m.d.sync += count.eq(0)
+                        m.d.sync += tick.eq(0)
                         m.next = "drain"
                     with m.Else():
                         m.d.sync += [upd_layer.eq(upd_layer - 1), *start_sweep(upd_layer - 1, 1)]
 
             with m.State("drain"):  # the update unit's last writes land before anything reads the banks
-                m.d.sync += count.eq(count + 1)
-                with m.If(count == 3):
+                m.d.sync += tick.eq(tick + 1)
+                with m.If(tick == 3):
                     m.d.sync += in_update.eq(0)
                     m.next = "done"
 
@@ -509,10 +510,10 @@ class LearnerCore(wiring.Component):
 
             with m.State("counters"):
                 values = Array(v for name in COUNTER_NAMES for v in (counters[name][:32], counters[name][32:]))
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(values[count])]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(values[tick])]
                 with m.If(self.o.ready):
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(count == 7):
+                    m.d.sync += tick.eq(tick + 1)
+                    with m.If(tick == 2 * len(COUNTER_NAMES) - 1):
                         m.next = "idle"
 
             with m.State("error"):
