@@ -197,11 +197,19 @@ class LearnerCore(wiring.Component):
         # the skipped inputs and lanes wait in registers: no control path into the multiplier
         skipped_inputs, skipped_lanes = Signal(range(max(n_in) + 2)), Signal(range(lanes + 1))
         m.d.sync += [done_step.eq(0), skipped_inputs.eq(0), skipped_step.eq(skipped_inputs * skipped_lanes)]
+        rd_payload = [rd_upd.eq(sw_upd), rd_bias.eq(at_bias), rd_layer.eq(sw_layer), rd_gbase.eq(sw_gbase),
+                      rd_lanes.eq(group_lanes_now), rd_first.eq(sw_upd & group_start)]
         with m.If(advance):
             m.d.sync += rd_valid.eq(can_issue)
+            if cfg.pipeline == "fast":
+                # the payload loads on every move (it only counts with rd_valid): can_issue, a
+                # long path from ``fill``, enables only rd_valid, sw_k and the delta hand-over
+                # (on the iCE40, "compact", this takes more logic cells)
+                m.d.sync += rd_payload
             with m.If(can_issue):
-                m.d.sync += [rd_upd.eq(sw_upd), rd_bias.eq(at_bias), rd_layer.eq(sw_layer), rd_gbase.eq(sw_gbase),
-                             rd_lanes.eq(group_lanes_now), rd_first.eq(sw_upd & group_start), sw_k.eq(sw_k + 1)]
+                if cfg.pipeline != "fast":
+                    m.d.sync += rd_payload
+                m.d.sync += sw_k.eq(sw_k + 1)
                 with m.If(sw_upd & group_start):
                     m.d.sync += [pending_ready.eq(0), pending_claimed.eq(1)]
             with m.If(end_group):

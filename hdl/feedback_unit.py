@@ -25,7 +25,8 @@ class FeedbackUnit(wiring.Component):
     First the ``n_classes`` output errors arrive on ``e`` (in class order) and are held in
     registers. Then each transfer on ``i`` names a ROM row (hidden layer ``l``'s neuron
     ``j`` is row ``row_base(l) + j``) with the neuron's ``f'``, and ``o`` returns its delta
-    two cycles later; one neuron per cycle. The ROM row holds the ``k`` class indices and
+    two cycles later (three with ``[hardware] pipeline = "fast"``, which registers the ROM
+    row); one neuron per cycle. The ROM row holds the ``k`` class indices and
     signs; the ``k`` selected errors are added in one adder tree. Rule ``dfa`` (dense
     ternary) is the same unit with ``k = n_classes``.
 
@@ -99,11 +100,21 @@ class FeedbackUnit(wiring.Component):
                      read.addr.eq(self.i.payload.row), read.en.eq(advance)]
         s1_valid, s1_fprime = Signal(), Signal()
         row = self.rom_layout(read.data)
+        if cfg.pipeline == "fast":
+            # the ROM row is registered before the error multiplexers and the adder tree: the
+            # ECP5 block RAM output is slow (5.6 ns). A delta leaves one cycle later.
+            row_r = Signal(self.rom_layout, reset_less=True)
+            s2_valid, s2_fprime = Signal(), Signal()
+            with m.If(advance):
+                m.d.sync += [row_r.eq(read.data), s2_valid.eq(s1_valid), s2_fprime.eq(s1_fprime)]
+            row = row_r
+        else:
+            s2_valid, s2_fprime = s1_valid, s1_fprime
         terms = [Mux(row.negative[m_], -errors[row.index[m_]], errors[row.index[m_]])
                  for m_ in range(cfg.nonzeros_per_row)]
         total = sum(terms[1:], terms[0])
         delta = narrow(shift_right(total, cfg.scale_shift, cfg.rounding), cfg.error, cfg.overflow)
         with m.If(advance):
             m.d.sync += [s1_valid.eq(self.i.valid), s1_fprime.eq(self.i.payload.fprime)]
-            m.d.sync += [self.o.valid.eq(s1_valid), self.o.payload.eq(Mux(row.error, terms[0], Mux(s1_fprime, delta, 0)))]
+            m.d.sync += [self.o.valid.eq(s2_valid), self.o.payload.eq(Mux(row.error, terms[0], Mux(s2_fprime, delta, 0)))]
         return m

@@ -84,10 +84,19 @@ class LaneMultipliers(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        x = Signal(self.x.shape(), name="x_r", reset_less=True)
+        lanes = self._config.lanes
+        if self._config.pipeline == "fast":
+            # four copies of the x register, each for a quarter of the lanes: less fan-out across
+            # the chip. Yosys merges equal flip-flops, so the copies must differ: an initial value
+            # of 0 or -1 (all ones: every bit differs), with or without the (synchronous) reset.
+            # Neither value is ever used: a product counts only after real operands arrived.
+            copies = [Signal(self.x.shape(), name=f"x_r{c}", init=-(c & 1), reset_less=c < 2) for c in range(4)]
+        else:
+            copies = [Signal(self.x.shape(), name="x_r", reset_less=True)]
         with m.If(self.en):
-            m.d.sync += x.eq(self.x)
-        for p in range(self._config.lanes):
+            m.d.sync += [x.eq(self.x) for x in copies]
+        for p in range(lanes):
+            x = copies[p * len(copies) // lanes]
             b = Signal(self.b[p].shape(), name=f"b_r{p}", reset_less=True)
             product = Signal(self.product[p].shape(), name=f"product{p}", reset_less=True)
             with m.If(self.en):
