@@ -329,6 +329,8 @@ class LearnerCore(wiring.Component):
         pv_group = Signal(range(max(groups)))
         pv_shifts = Signal(range(lanes + 1))           # shifts of this group still to do
         pv_zeros = Signal(range(lanes + 1))            # the last ones shift in 0
+        # both decided a shift ahead, in registers: no comparison between ``shifting`` and its uses
+        pv_in_zeros, pv_last = Signal(), Signal()      # this shift is a 0 / the group's last
         pv_lanes = Mux(pv_group == groups[pv_layer] - 1, last_lanes[pv_layer], lanes)
         shift_in, shifting = Signal(signed(cfg.error.width)), Signal()
         error_in, shift_errors = Signal(signed(cfg.error.width)), Signal()
@@ -341,19 +343,21 @@ class LearnerCore(wiring.Component):
             ]
 
         with m.If(pv_run & ~pv_busy & ~pending_ready & ~pending_claimed):
-            m.d.sync += [pv_busy.eq(1), pv_shifts.eq(lanes), pv_zeros.eq(lanes - pv_lanes)]
+            m.d.sync += [pv_busy.eq(1), pv_shifts.eq(lanes), pv_zeros.eq(lanes - pv_lanes),
+                         pv_in_zeros.eq(pv_lanes == 0), pv_last.eq(int(lanes == 1))]
         with m.If(pv_busy):
             if fb is None:
                 m.d.comb += [shift_in.eq(errors[0]), shifting.eq(1), shift_errors.eq(1)]
             else:
-                with m.If(pv_shifts <= pv_zeros):
+                with m.If(pv_in_zeros):
                     m.d.comb += shifting.eq(1)
                 with m.Else():
                     m.d.comb += [shift_in.eq(fb.o.payload), shifting.eq(fb.o.valid)]
         with m.If(shifting):
             m.d.sync += [lane.eq(above) for lane, above in zip(pending, pending[1:] + [shift_in])]
-            m.d.sync += pv_shifts.eq(pv_shifts - 1)
-            with m.If(pv_shifts == 1):
+            m.d.sync += [pv_shifts.eq(pv_shifts - 1), pv_in_zeros.eq(pv_shifts - 1 <= pv_zeros),
+                         pv_last.eq(pv_shifts == 2)]
+            with m.If(pv_last):
                 m.d.sync += [pending_ready.eq(1), pv_busy.eq(0), *next_group()]
                 m.d.sync += pending_zero.eq(~Cat(*[d != 0 for d in pending[1:] + [shift_in]]).any())
         if fb is None:
