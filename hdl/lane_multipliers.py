@@ -20,11 +20,11 @@ from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
-from .errors import require_config
+from .errors import reject, require_config
 
 from .arith import select
 
-__all__ = ["input_frac", "input_width", "align_input", "LaneMultipliers", "MODES", "lane_multipliers", "share"]
+__all__ = ["input_frac", "input_width", "align_input", "LaneMultipliers", "MODES", "require_mode", "lane_multipliers", "share"]
 
 MODES = ("internal", "external")
 
@@ -103,6 +103,12 @@ class LaneMultipliers(wiring.Component):
                 m.d.sync += [b.eq(self.b[p]), product.eq(x * b)]
             m.d.comb += self.product[p].eq(product)
         return m
+
+
+def require_mode(component, mode: str):
+    """Refuse a ``multipliers`` argument other than "internal" or "external" (``component`` marked used first)."""
+    if mode not in MODES:
+        reject(component, f"multipliers must be one of {MODES}, not {mode!r}")
 
 
 def lane_multipliers(m: Module, config: Config, mode: str, port):

@@ -14,8 +14,8 @@ from trifactor.golden.config import Config
 from trifactor.golden.fixedpoint import Rounding
 
 from .arith import clamp, narrow, round_constant, select, shift_right
-from .errors import reject, require_config
-from .lane_multipliers import MODES, LaneMultipliers, align_input, input_frac, input_width, lane_multipliers
+from .errors import require_config
+from .lane_multipliers import LaneMultipliers, align_input, input_frac, input_width, lane_multipliers, require_mode
 from .layout import WeightLayout
 
 __all__ = ["MacArray"]
@@ -58,8 +58,7 @@ class MacArray(wiring.Component):
 
     def __init__(self, config: Config, *, multipliers: str = "internal"):
         require_config(self, config)
-        if multipliers not in MODES:
-            reject(self, f"multipliers must be one of {MODES}, not {multipliers!r}")
+        require_mode(self, multipliers)
         self._config = config
         self._multipliers = multipliers
         self._layout = WeightLayout(config)
