@@ -259,14 +259,24 @@ class LearnerCore(wiring.Component):
         host_addr = Signal(lay.addr_width)
         host_lane = Signal(range(lanes))
         host_write, host_data = Signal(), Signal(signed(cfg.weight.width))
+        # LOAD's writes: with "fast" they wait a cycle in registers, so the controller's
+        # decode is not in front of the banks' write ports (the update's subtraction is)
+        wr_addr, wr_data = Signal(lay.addr_width), Signal(signed(cfg.weight.width))
+        wr_en = Signal(lanes)
+        host_wr = [wr_addr.eq(host_addr), wr_data.eq(host_data), wr_en.eq(Cat(host_write & (host_lane == p) for p in range(lanes)))]
+        if cfg.pipeline == "fast":
+            m.d.sync += host_wr
+        else:
+            m.d.comb += host_wr
         for p in range(lanes):
             m.d.comb += [
                 bank_rd[p].addr.eq(Mux(host_banks, host_addr, Mux(in_update, upd.read[p].addr, mac.weights[p].addr))),
                 bank_rd[p].en.eq(Mux(host_banks, 1, Mux(in_update, upd.read[p].en, mac.weights[p].en))),
                 mac.weights[p].data.eq(bank_rd[p].data), upd.read[p].data.eq(bank_rd[p].data),
-                bank_wr[p].addr.eq(Mux(host_banks, host_addr, upd.write[p].addr)),
-                bank_wr[p].data.eq(Mux(host_banks, host_data, upd.write[p].data)),
-                bank_wr[p].en.eq(Mux(host_banks, host_write & (host_lane == p), upd.write[p].en)),
+                # the update unit writes only during an update (and its drain), the host never then
+                bank_wr[p].addr.eq(Mux(in_update, upd.write[p].addr, wr_addr)),
+                bank_wr[p].data.eq(Mux(in_update, upd.write[p].data, wr_data)),
+                bank_wr[p].en.eq(Mux(in_update, upd.write[p].en, wr_en[p])),
             ]
 
         # -- the serialiser: a MAC group's P results, one per cycle, to memory or the output error unit --
@@ -395,6 +405,10 @@ class LearnerCore(wiring.Component):
         # -- the controller -------------------------------------------------------------------
         word = self.i.payload
         busy_sample = Signal()
+        # "errors" state as a flip-flop: the output error unit's ready drives its score ring's
+        # enables, too far a path from a decode of the controller's state
+        taking_errors = Signal()
+        m.d.comb += err.o.ready.eq(taking_errors)
         with m.If(busy_sample):
             m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
         with m.FSM():
@@ -436,18 +450,19 @@ class LearnerCore(wiring.Component):
                 with m.If(~sw_run & (ser_layer == n_layers)):  # every score has left the serialiser
                     m.d.sync += tick.eq(0)
                     with m.If(training):
+                        m.d.sync += taking_errors.eq(1)
                         m.next = "errors"
                     with m.Else():
                         m.next = "prediction"
 
             with m.State("errors"):
-                m.d.comb += err.o.ready.eq(1)
                 if fb is not None:
                     m.d.comb += [fb.e.valid.eq(err.o.valid), fb.e.payload.eq(err.o.payload)]
                 m.d.comb += [shift_errors.eq(err.o.valid), error_in.eq(err.o.payload)]
                 with m.If(err.o.valid):
                     m.d.sync += tick.eq(tick + 1)
                     with m.If(tick == cfg.n_classes - 1):
+                        m.d.sync += taking_errors.eq(0)
                         m.next = "prediction"
 
             with m.State("prediction"):

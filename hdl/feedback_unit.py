@@ -82,9 +82,11 @@ class FeedbackUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-        # in a block RAM: as logic it is a multiplexer over every row
+        # "compact": in a block RAM (as logic it is a multiplexer over every row, too many iCE40
+        # cells); "fast": in logic, whose registered output is quick (the ECP5 block RAM's takes 5.6 ns)
+        style = "logic" if cfg.pipeline == "fast" else "block"
         m.submodules.rom = rom = Memory(shape=self.rom_layout, depth=self.rows, init=self.rom_data,
-                                        attrs={"rom_style": "block", "ram_style": "block"})
+                                        attrs={"rom_style": style, "ram_style": style})
         read = rom.read_port()
 
         # the output errors, loaded in class order
@@ -101,8 +103,8 @@ class FeedbackUnit(wiring.Component):
         s1_valid, s1_fprime = Signal(), Signal()
         row = self.rom_layout(read.data)
         if cfg.pipeline == "fast":
-            # the ROM row is registered before the error multiplexers and the adder tree: the
-            # ECP5 block RAM output is slow (5.6 ns). A delta leaves one cycle later.
+            # the ROM row is registered again before the error multiplexers and the adder tree:
+            # the ROM's own output register sits beside its logic. A delta leaves one cycle later.
             row_r = Signal(self.rom_layout, reset_less=True)
             s2_valid, s2_fprime = Signal(), Signal()
             with m.If(advance):
