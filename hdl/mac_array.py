@@ -34,7 +34,9 @@ class MacArray(wiring.Component):
     backpressure on ``o`` stalls everything and loses nothing):
     read weights | register the operands | multiply (the DSP's two registers) | accumulate,
     and after the last element activate and narrow into ``o`` (4 cycles from the ``last``
-    transfer to ``o``). The input is
+    transfer to ``o``). With ``[hardware] pipeline = "fast"`` the finished sum waits in a
+    register before the activation (5 cycles; no path from the product through the
+    accumulator's adder and the saturation). The input is
     aligned to one fraction for every layer (:mod:`hdl.lane_multipliers`) and every sum
     starts at the round constant (:func:`hdl.arith.round_constant`), so the rounding
     shift is the same slice for every layer and needs no adder.
@@ -143,21 +145,34 @@ class MacArray(wiring.Component):
         # slice; the restart (after a group's last element, or on reset) is one condition that
         # synthesis makes the flip-flops' synchronous reset/set: a mux in front of the adder
         # would cost a LUT per bit, a second reset condition beside the domain's a LUT per
-        # bit after it, and a register keeping the finished sum a logic cell per bit.
+        # bit after it, and a register keeping the finished sum a logic cell per bit (which
+        # "fast" pays, to take the activation off the accumulator's adder).
         accs = [Signal(signed(self.accumulator_width), init=self.round_constant, reset_less=True, name=f"acc{p}")
                 for p in range(lanes)]
-        hidden = select(s3.layer, [int(spec.hidden) for spec in cfg.layers])
+        finishing = s3.valid & s3.last
+        if cfg.pipeline == "fast":
+            sums = [Signal(signed(self.accumulator_width), name=f"sum{p}", reset_less=True) for p in range(lanes)]
+            s4 = Signal(data.StructLayout({"last": 1, "layer": s3.shape()["layer"].shape}))
+            with m.If(advance):
+                m.d.sync += [s4.last.eq(finishing), s4.layer.eq(s3.layer)]
+                with m.If(finishing):
+                    m.d.sync += [total.eq(acc + product) for total, acc, product in zip(sums, accs, products)]
+            out_last, out_layer = s4.last, s4.layer
+        else:
+            sums = [acc + product for acc, product in zip(accs, products)]
+            out_last, out_layer = finishing, s3.layer
+        hidden = select(out_layer, [int(spec.hidden) for spec in cfg.layers])
         with m.If(advance):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
             m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last), s3.eq(s2)]
-            m.d.sync += self.o.valid.eq(s3.valid & s3.last)
+            m.d.sync += self.o.valid.eq(out_last)
             with m.If(s3.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
-            for p, (acc, product) in enumerate(zip(accs, products)):
-                h, fprime = self._activate(shift_right(acc + product, self.shift, Rounding.TRUNCATE), hidden)
-                with m.If(s3.valid & s3.last):
+            for p, total in enumerate(sums):
+                h, fprime = self._activate(shift_right(total, self.shift, Rounding.TRUNCATE), hidden)
+                with m.If(out_last):
                     m.d.sync += [self.o.payload.h[p].eq(h), self.o.payload.fprime[p].eq(fprime)]
-        with m.If(ResetSignal(allow_reset_less=True) | (advance & s3.valid & s3.last)):
+        with m.If(ResetSignal(allow_reset_less=True) | (advance & finishing)):
             m.d.sync += [acc.eq(self.round_constant) for acc in accs]
         return m

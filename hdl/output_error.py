@@ -33,9 +33,9 @@ class OutputErrorUnit(wiring.Component):
        radix-4 Booth multiplication over ``r``, two bits a cycle (``booth_digits`` cycles
        per class, no DSP).
 
-    MSE skips steps 2 and 3 and emits one error a cycle. Steps 2 and 4 are two-stage
-    pipelines (no long path through the table or the product). A new sample is accepted
-    once the last error has left.
+    MSE skips steps 2 and 3 and emits one error a cycle. Steps 2 and 4 are pipelines
+    with a register after the table lookup and shift (``u_r``), so no path runs from the
+    table into an adder. A new sample is accepted once the last error has left.
     """
 
     def __init__(self, config: Config):
@@ -80,16 +80,22 @@ class OutputErrorUnit(wiring.Component):
         quotient = Signal(unsigned(self.quotient_bits))
         steps = Signal(range(self.quotient_bits + 1))
 
-        # exp pipeline: E1 registers z = max - y, E2 looks the table up, shifts and sums. The
-        # emit step registers each class's z again and recomputes its u: cheaper than keeping u.
+        # exp pipeline: E1 registers z = max - y, E2 looks the table up and shifts into u_r, E3
+        # sums. The emit step registers each class's z again a cycle before its first Booth
+        # digit and recomputes its u: cheaper than keeping every u.
         z = Signal(unsigned(cfg.act.width + 1))
-        z_valid = Signal()
+        z_valid, u_valid = Signal(), Signal()
+        hold_u = Signal()  # the emit pipeline is stalled: u_r keeps the class being multiplied
         if softmax:
             whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
             entry = Array(self.table)[frac]
             u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
-            with m.If(z_valid):
-                m.d.sync += total.eq(total + u)
+            u_r = Signal(unsigned(u_width))
+            with m.If(~hold_u):
+                m.d.sync += u_r.eq(u)
+            m.d.sync += u_valid.eq(z_valid)
+            with m.If(u_valid):
+                m.d.sync += total.eq(total + u_r)
         m.d.sync += z_valid.eq(0)
 
         # emit pipeline: P1 registers the product u * r (MSE: the score), P2 the rounded,
@@ -110,7 +116,7 @@ class OutputErrorUnit(wiring.Component):
             negative = window[2]
             double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
             single = window[1] ^ window[0]
-            term = Mux(double, u << 1, Mux(single, u, 0))
+            term = Mux(double, u_r << 1, Mux(single, u_r, 0))
             partial = Signal(signed(u_width + 1), reset_less=True)
             # this digit's sum, not yet shifted; a negative term is its complement plus 1
             term = Cat(term, C(0, 1)).as_signed()
@@ -144,31 +150,39 @@ class OutputErrorUnit(wiring.Component):
                     m.d.sync += [z.eq(top - scores[0]), z_valid.eq(1), index.eq(Mux(last, 0, index + 1))]
                     with m.If(last):
                         m.next = "exp_tail"
-                with m.State("exp_tail"):  # E2 adds the last term this cycle
+                with m.State("exp_tail"):  # E2 takes the last u this cycle
                     m.next = "divide_setup"
-                with m.State("divide_setup"):
+                with m.State("divide_setup"):  # and E3 adds it: the sum is complete at the first divide step
                     m.d.sync += [remainder.eq(1 << (recip_bits - (self.quotient_bits - 1))), quotient.eq(0), steps.eq(0)]
                     m.next = "divide"
                 with m.State("divide"):
                     fits = remainder >= total
                     m.d.sync += [remainder.eq(Mux(fits, remainder - total, remainder) << 1),
                                  quotient.eq(Cat(fits, quotient[:-1])), steps.eq(steps + 1)]
+                    # quotient_bits >= 3 (golden.config), so there is a step before the last
+                    with m.If(steps == self.quotient_bits - 2):
+                        # the scores are in class order again: class 0's z (u_r has its u as the
+                        # emit starts), and the ring moves on
+                        m.d.comb += shift_scores.eq(1)
+                        m.d.sync += z.eq(top - scores[0])
                     with m.If(steps == self.quotient_bits - 1):
                         m.d.comb += restart.eq(1)
-                        # the scores are in class order again: class 0's z, and the ring moves on
-                        m.d.comb += shift_scores.eq(1)
-                        m.d.sync += [digit.eq(0), z.eq(top - scores[0])]
+                        m.d.sync += digit.eq(0)
                         m.next = "emit"
             with m.State("emit"):
+                m.d.comb += hold_u.eq(~advance)
                 with m.If(advance):
                     m.d.sync += [v1.eq(0), self.o.valid.eq(v1), self.o.payload.eq(error)]
                     if softmax:  # one Booth digit a cycle; the product is done after the last
                         done = digit == digits - 1
                         with m.If(~issued_all):
                             m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1))]
-                            with m.If(done):  # and the next class's z
-                                m.d.comb += [restart.eq(1), shift_scores.eq(1)]
-                                m.d.sync += [product.eq(Cat(low_now, total_now >> 2)), z.eq(top - scores[0])]
+                            with m.If(digit == digits - 2):  # the next class's z: its u is in u_r after ``done``
+                                m.d.comb += shift_scores.eq(1)
+                                m.d.sync += z.eq(top - scores[0])
+                            with m.If(done):
+                                m.d.comb += restart.eq(1)
+                                m.d.sync += product.eq(Cat(low_now, total_now >> 2))
                     else:
                         done = 1
                         with m.If(~issued_all):
