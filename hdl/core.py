@@ -519,12 +519,14 @@ class LearnerCore(wiring.Component):
                 with m.If(self.o.ready):
                     m.next = "idle"
 
-            # the bank read of host_addr happens as "read_address" ends; then the words pass
-            # the multipliers' registers (operands, product: 1 * word)
-            read_stages = ["read_address", *(f"read_multiplier{k}" for k in range(self.multipliers.latency))]
-            for state, following in zip(read_stages, [*read_stages[1:], "read_words"]):
-                with m.State(state):
-                    m.next = following
+            with m.State("read_address"):  # the bank read of host_addr happens at this edge
+                m.next = "read_operands"
+
+            with m.State("read_operands"):  # the multipliers' operand registers take the words
+                m.next = "read_products"
+
+            with m.State("read_products"):  # and their product registers, 1 * word
+                m.next = "read_words"
 
             with m.State("read_words"):
                 bank_word = Array(self.multipliers.product[p][:cfg.weight.width] for p in range(lanes))[host_lane]

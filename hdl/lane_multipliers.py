@@ -24,7 +24,7 @@ from .errors import reject, require_config
 
 from .arith import select
 
-__all__ = ["input_frac", "input_width", "align_input", "multiplier_latency", "LaneMultipliers", "MODES", "require_mode", "lane_multipliers", "share"]
+__all__ = ["input_frac", "input_width", "align_input", "LaneMultipliers", "MODES", "require_mode", "lane_multipliers", "share"]
 
 MODES = ("internal", "external")
 
@@ -44,24 +44,15 @@ def align_input(config: Config, x, layer):
     return select(layer, [x << (input_frac(config) - spec.x.frac) for spec in config.layers])
 
 
-def multiplier_latency(config: Config) -> int:
-    """Enabled cycles from the operands to their product: 2, or 3 with ``pipeline = "fast"``."""
-    return 3 if config.pipeline == "fast" else 2
-
-
 class LaneMultipliers(wiring.Component):
-    """``product[p] <- x * b[p]`` for every lane ``p``, :func:`multiplier_latency` registers deep, all enabled by ``en`` (held otherwise).
+    """``product[p] <- x * b[p]`` for every lane ``p``, two registers deep, both enabled by ``en`` (held otherwise).
 
     ``x`` is an aligned layer input; ``b[p]`` a weight or a delta (signed, the wider of the
     two formats). The operands are registered, then the product: a product leaves 2 enabled
     cycles after its operands arrive. No register has a reset, so on the iCE40 synthesis puts
     them in the DSP's own input and output registers (one SB_MAC16 per lane, no flip-flops in
     the fabric); on the ECP5, where Yosys uses no MULT18X18D register, they keep the block
-    RAM's slow output and the operand multiplexer off the multiplier's path. With
-    ``pipeline = "fast"`` the product is registered twice (3 cycles): the first register
-    has no load but the second, so place-and-route can put it beside the MULT18X18D, whose
-    output would otherwise travel to wherever the accumulator and the update's subtraction
-    pull the one product register.
+    RAM's slow output and the operand multiplexer off the multiplier's path.
 
     Members
     -------
@@ -79,10 +70,6 @@ class LaneMultipliers(wiring.Component):
     @property
     def config(self) -> Config:
         return self._config
-
-    @property
-    def latency(self) -> int:
-        return multiplier_latency(self._config)
 
     @staticmethod
     def port_signature(config: Config) -> wiring.Signature:
@@ -114,11 +101,6 @@ class LaneMultipliers(wiring.Component):
             product = Signal(self.product[p].shape(), name=f"product{p}", reset_less=True)
             with m.If(self.en):
                 m.d.sync += [b.eq(self.b[p]), product.eq(x * b)]
-            if multiplier_latency(self._config) == 3:
-                product_r = Signal(product.shape(), name=f"product{p}_r", reset_less=True)
-                with m.If(self.en):
-                    m.d.sync += product_r.eq(product)
-                product = product_r
             m.d.comb += self.product[p].eq(product)
         return m
 

@@ -15,8 +15,7 @@ from trifactor.golden.fixedpoint import Rounding
 
 from .arith import clamp, narrow, round_constant, select, shift_right
 from .errors import require_config
-from .lane_multipliers import (LaneMultipliers, align_input, input_frac, input_width, lane_multipliers,
-                               multiplier_latency, require_mode)
+from .lane_multipliers import LaneMultipliers, align_input, input_frac, input_width, lane_multipliers, require_mode
 from .layout import WeightLayout
 
 __all__ = ["MacArray"]
@@ -35,9 +34,9 @@ class MacArray(wiring.Component):
     backpressure on ``o`` stalls everything and loses nothing):
     read weights | register the operands | multiply (the DSP's two registers) | accumulate,
     and after the last element activate and narrow into ``o`` (4 cycles from the ``last``
-    transfer to ``o``). With ``[hardware] pipeline = "fast"`` the product is registered
-    twice and the finished sum waits in a register before the activation (6 cycles; no path
-    from the product through the accumulator's adder and the saturation). The input is
+    transfer to ``o``). With ``[hardware] pipeline = "fast"`` the finished sum waits in a
+    register before the activation (5 cycles; no path from the product through the
+    accumulator's adder and the saturation). The input is
     aligned to one fraction for every layer (:mod:`hdl.lane_multipliers`) and every sum
     starts at the round constant (:func:`hdl.arith.round_constant`), so the rounding
     shift is the same slice for every layer and needs no adder.
@@ -138,12 +137,10 @@ class MacArray(wiring.Component):
         m.d.comb += [mul.x.eq(s1.x), mul.en.eq(advance)]
         m.d.comb += [mul.b[p].eq(port.data) for p, port in enumerate(self.weights)]
         products = [mul.product[p][:input_width(cfg) + cfg.weight.width].as_signed() for p in range(lanes)]
-        # the command beside the multipliers' registers (stages 2 and 3, or 2 to 4)
-        stage = data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1})
-        beside = [Signal(stage, name=f"s{2 + k}") for k in range(multiplier_latency(cfg))]
-        with_product = beside[-1]  # the command whose products are out now
+        s2 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1}))
+        s3 = Signal(s2.shape())
 
-        # then the accumulators, and after a group's last element its activations into the
+        # stage 4: accumulators, and after a group's last element its activations into the
         # output. Each group's sum starts at the round constant, so the rounding shift is a
         # slice; the restart (after a group's last element, or on reset) is one condition that
         # synthesis makes the flip-flops' synchronous reset/set: a mux in front of the adder
@@ -152,26 +149,25 @@ class MacArray(wiring.Component):
         # "fast" pays, to take the activation off the accumulator's adder).
         accs = [Signal(signed(self.accumulator_width), init=self.round_constant, reset_less=True, name=f"acc{p}")
                 for p in range(lanes)]
-        finishing = with_product.valid & with_product.last
+        finishing = s3.valid & s3.last
         if cfg.pipeline == "fast":
             sums = [Signal(signed(self.accumulator_width), name=f"sum{p}", reset_less=True) for p in range(lanes)]
-            with_sum = Signal(data.StructLayout({"last": 1, "layer": with_product.shape()["layer"].shape}))
+            s4 = Signal(data.StructLayout({"last": 1, "layer": s3.shape()["layer"].shape}))
             with m.If(advance):
-                m.d.sync += [with_sum.last.eq(finishing), with_sum.layer.eq(with_product.layer)]
+                m.d.sync += [s4.last.eq(finishing), s4.layer.eq(s3.layer)]
                 with m.If(finishing):
                     m.d.sync += [total.eq(acc + product) for total, acc, product in zip(sums, accs, products)]
-            out_last, out_layer = with_sum.last, with_sum.layer
+            out_last, out_layer = s4.last, s4.layer
         else:
             sums = [acc + product for acc, product in zip(accs, products)]
-            out_last, out_layer = finishing, with_product.layer
+            out_last, out_layer = finishing, s3.layer
         hidden = select(out_layer, [int(spec.hidden) for spec in cfg.layers])
         with m.If(advance):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
-            m.d.sync += [beside[0].valid.eq(s1.valid), beside[0].layer.eq(s1.layer), beside[0].last.eq(s1.last)]
-            m.d.sync += [later.eq(earlier) for earlier, later in zip(beside, beside[1:])]
+            m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last), s3.eq(s2)]
             m.d.sync += self.o.valid.eq(out_last)
-            with m.If(with_product.valid):
+            with m.If(s3.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
             for p, total in enumerate(sums):
                 h, fprime = self._activate(shift_right(total, self.shift, Rounding.TRUNCATE), hidden)

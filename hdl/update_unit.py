@@ -14,8 +14,7 @@ from trifactor.golden.fixedpoint import Rounding
 
 from .arith import narrow, round_constant, shift_right
 from .errors import require_config
-from .lane_multipliers import (LaneMultipliers, align_input, input_frac, input_width, lane_multipliers,
-                               multiplier_latency, require_mode)
+from .lane_multipliers import LaneMultipliers, align_input, input_frac, input_width, lane_multipliers, require_mode
 from .layout import WeightLayout
 
 __all__ = ["UpdateUnit"]
@@ -35,11 +34,10 @@ class UpdateUnit(wiring.Component):
     weights | round and subtract (one subtraction), narrow, write: the write is 2 cycles
     after the transfer. With ``[hardware] pipeline = "compact"`` the old weights are read 1
     cycle after the transfer (from a registered address), so an address must not be sent
-    again in the next cycle. With ``"fast"`` the product takes a third register and the
-    write is 3 cycles after the transfer; the old weights are read 1 cycle after it and wait
-    in a register (no RAM output into the subtraction), so an address must not be sent again
-    in the next 2 cycles. Either way a read would otherwise miss a pending write; an update
-    pass visits every address once, so it never happens.
+    again in the next cycle; with ``"fast"`` they are read at the transfer and wait in a
+    register (no RAM output into the subtraction), so not in the next 2 cycles. Either way
+    a read would otherwise miss a pending write; an update pass visits every address once,
+    so it never happens.
 
     Parameters
     ----------
@@ -99,22 +97,16 @@ class UpdateUnit(wiring.Component):
         m.d.comb += [mul.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)), mul.en.eq(1)]
         m.d.comb += [mul.b[p].eq(self.i.payload.d[p]) for p in range(lanes)]
         products = [mul.product[p][:input_width(cfg) + cfg.error.width].as_signed() for p in range(lanes)]
-        # the command at the transfer and in each cycle after it, until its products are out
-        latency = multiplier_latency(cfg)
-        stage = data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape})
-        after = [Signal(stage, name=f"s{k + 1}") for k in range(latency)]
-        m.d.sync += [after[0].valid.eq(self.i.valid), after[0].addr.eq(self.i.payload.addr)]
-        m.d.sync += [later.eq(earlier) for earlier, later in zip(after, after[1:])]
-        addr_at = [self.i.payload.addr, *(s.addr for s in after)]  # the address k cycles after the transfer
-        # the old weights must be out when the products are: a read's data comes a cycle after
-        # its address, and a registered copy a cycle after that
+        s1 = Signal(data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape}))
+        s2 = Signal(s1.shape())
+        m.d.sync += [s1.valid.eq(self.i.valid), s1.addr.eq(self.i.payload.addr), s2.eq(s1)]
         if self._register_old:
             old = [Signal(port.data.shape(), name=f"old{p}", reset_less=True) for p, port in enumerate(self.read)]
             m.d.sync += [reg.eq(port.data) for reg, port in zip(old, self.read)]
-            m.d.comb += [port.addr.eq(addr_at[latency - 2]) for port in self.read]
+            m.d.comb += [port.addr.eq(self.i.payload.addr) for port in self.read]
         else:
             old = [port.data for port in self.read]
-            m.d.comb += [port.addr.eq(addr_at[latency - 1]) for port in self.read]
+            m.d.comb += [port.addr.eq(s1.addr) for port in self.read]
         m.d.comb += [port.en.eq(1) for port in self.read]
 
         # then old - shift_right(product, shift, update_rounding), in one subtraction:
@@ -125,5 +117,5 @@ class UpdateUnit(wiring.Component):
         for p, port in enumerate(self.write):
             minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
             new = narrow(shift_right(minuend - products[p], shift, Rounding.TRUNCATE), cfg.weight, cfg.overflow)
-            m.d.comb += [port.addr.eq(after[-1].addr), port.data.eq(new), port.en.eq(after[-1].valid)]
+            m.d.comb += [port.addr.eq(s2.addr), port.data.eq(new), port.en.eq(s2.valid)]
         return m
