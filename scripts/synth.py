@@ -4,9 +4,10 @@ The core is measured inside :class:`hdl.synth_top.MeasurementTop` (inputs from r
 outputs into a register, three pins), so the figures are the core's own. Yosys maps it
 once; nextpnr places and routes it once per seed. The report has the resources against
 the part's, the median Fmax over seeds, and samples/s = Fmax / cycles per sample. The
-cycles come from the dense MAC issue count of ``trifactor generate``; the measured core
-runs slightly above that, and below it with zero skipping. Logs stay under
-``build/synth/<name>-<target>/``.
+cycles come from the dense MAC issue count of ``trifactor generate``, or, with
+``--cycles-from``, from a run of the core itself (``trifactor train --backend rtl --json``):
+the measured core runs above the dense count with many lanes and few neurons, below it
+with zero skipping. Logs stay under ``build/synth/<name>-<target>/``.
 """
 
 import json
@@ -42,10 +43,36 @@ def add_arguments(parser):
     parser.add_argument("--target", required=True, choices=sorted(TARGETS))
     parser.add_argument("--seeds", type=int, default=3, help="place-and-route seeds; Fmax is their median (default 3)")
     parser.add_argument("--json", metavar="PATH", help="also write the report here")
+    parser.add_argument("--cycles-from", metavar="PATH",
+                        help="samples/s from the cycles per training sample measured in this JSON of "
+                             "trifactor train --backend rtl|board-sim|board (default: the dense MAC count)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def synthesize(config, target_name, seeds, out: Path, quiet=False) -> dict:
+# the sections of a configuration that decide the hardware and so its cycles per sample
+HARDWARE_SECTIONS = ("network", "fixed", "feedback", "hardware")
+
+
+def measured_cycles(path, config) -> tuple[float, str]:
+    """(cycles per training sample, where they come from) from a ``trifactor train --json`` file of a core run."""
+    fix = "give the --json file of `trifactor train --backend rtl --config <this config> --json PATH`"
+    try:
+        run = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--cycles-from {path}: cannot read it ({e.__class__.__name__})", fix) from None
+    if not isinstance(run, dict) or not run.get("cycles_per_sample"):
+        raise UsageError(f"--cycles-from {path} has no measured cycles per sample (a golden-model run?)", fix)
+    mine = json.loads(json.dumps(config.to_dict()))  # tuples as lists, as in the file
+    theirs = run.get("config") or {}
+    differing = [key for key in HARDWARE_SECTIONS if theirs.get(key) != mine[key]]
+    if differing:
+        raise UsageError(f"--cycles-from {path} was measured on config {theirs.get('name')!r}, whose "
+                         f"[{', '.join(differing)}] differ from those of {config.name!r}", fix)
+    return float(run["cycles_per_sample"]), f"measured: {run.get('backend', 'rtl')} run in {path}"
+
+
+def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
+    """Synthesise and place ``config`` for ``target_name``; ``cycles`` is a :func:`measured_cycles` result or None."""
     from amaranth.back import verilog
 
     from trifactor.hdl.synth_top import MeasurementTop
@@ -78,16 +105,16 @@ def synthesize(config, target_name, seeds, out: Path, quiet=False) -> dict:
             bar.update(1)
     fmax = [achieved_fmax(r) for r in reports]
     used = utilization(reports[0], target["family"])
-    budget = cycle_budget(config)
+    if cycles is None:
+        cycles = (cycle_budget(config)["mac_issue_cycles"], "dense MAC issue cycles per training sample (trifactor generate)")
     fmax_median = statistics.median(fmax)
     return {
         "config": config.name, "target": target_name, "part": target["part"], "seeds": seeds,
         "luts": lut_count(cells), "ffs": ff_count(cells),
         "dsps": used["dsps"]["used"], "brams": used["brams"]["used"], "utilization": used,
         "fmax_mhz": fmax_median, "fmax_mhz_per_seed": fmax, "target_mhz": target["freq"],
-        "cycles_per_sample": budget["mac_issue_cycles"],
-        "cycles_basis": "dense MAC issue cycles per training sample (trifactor generate)",
-        "samples_per_s": fmax_median * 1e6 / budget["mac_issue_cycles"],
+        "cycles_per_sample": cycles[0], "cycles_basis": cycles[1],
+        "samples_per_s": fmax_median * 1e6 / cycles[0],
         "cells": cells, "logs": str(out), "machine": machine_info(),
     }
 
@@ -97,7 +124,7 @@ def table(report) -> str:
     rows += [(key.replace("_", " "), f"{u['used']} / {u['available']}") for key, u in report["utilization"].items()]
     rows += [("Fmax (median of %d seeds)" % report["seeds"], f"{report['fmax_mhz']:.1f} MHz "
               f"({', '.join(f'{f:.1f}' for f in report['fmax_mhz_per_seed'])}; target {report['target_mhz']})"),
-             ("cycles per training sample", f"{report['cycles_per_sample']} ({report['cycles_basis']})"),
+             ("cycles per training sample", f"{report['cycles_per_sample']:.6g} ({report['cycles_basis']})"),
              ("samples / s", f"{report['samples_per_s']:.0f}")]
     width = max(len(name) for name, _ in rows)
     return f"{report['config']} on {report['part']}\n" + "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
@@ -107,8 +134,9 @@ def main(args) -> int:
     if args.seeds < 1:
         raise UsageError(f"--seeds {args.seeds} is not a positive number", "use --seeds 1 or more")
     config = load_config(args.config)
+    cycles = measured_cycles(args.cycles_from, config) if args.cycles_from else None
     out = Path("build") / "synth" / f"{config.name}-{args.target}"
-    report = synthesize(config, args.target, args.seeds, out, args.quiet)
+    report = synthesize(config, args.target, args.seeds, out, args.quiet, cycles)
     print(table(report))
     write_json(out / "report.json", report)
     if args.json:

@@ -4,6 +4,8 @@ import json
 
 from conftest import run_trifactor as run
 
+from trifactor.golden.config import load_config
+
 TINY = """name = "tiny_synth"
 [network]
 sizes = [8, 6, 3]
@@ -12,17 +14,30 @@ lanes = 2
 """
 
 
+def core_run(tmp_path, config_path, cycles=123.5, **changes):
+    """A file as ``trifactor train --backend rtl --json`` writes it (only the keys synth reads)."""
+    resolved = load_config(config_path).to_dict()
+    for section, values in changes.items():
+        resolved[section] = {**resolved[section], **values}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"backend": "rtl", "cycles_per_sample": cycles, "config": resolved}))
+    return path
+
+
 def test_synth_reports_resources_and_fmax(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)
     result = run("synth", "--config", str(config), "--target", "up5k", "--seeds", "1", "--quiet",
-                 "--json", str(tmp_path / "r.json"), timeout=900)
+                 "--json", str(tmp_path / "r.json"), "--cycles-from", str(core_run(tmp_path, config)), timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "r.json").read_text())
     for key in ("luts", "ffs", "dsps", "brams", "fmax_mhz", "samples_per_s"):
         assert report[key] > 0, key
     assert report["utilization"]["logic_cells"]["available"] == 5280
     assert report["dsps"] <= 8 and "Fmax" in result.stdout
+    # samples/s from the measured cycles, and the table says where they come from
+    assert report["cycles_per_sample"] == 123.5 and report["samples_per_s"] == report["fmax_mhz"] * 1e6 / 123.5
+    assert "measured: rtl run in" in result.stdout and "123.5" in result.stdout
 
 
 def test_synth_says_what_does_not_fit(tmp_path):
@@ -41,3 +56,18 @@ def test_synth_rejects_bad_options(tmp_path):
     assert result.returncode == 2 and "--seeds" in result.stderr
     result = run("synth", "--config", str(config), "--target", "virtex")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_synth_refuses_cycles_that_are_not_this_cores(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    other = core_run(tmp_path, config, hardware={"lanes": 4})
+    golden = tmp_path / "golden.json"
+    golden.write_text(json.dumps({"backend": "fixed", "test_accuracy": 0.9}))
+    for path, says in ((tmp_path / "missing.json", "cannot read it"),
+                       (golden, "has no measured cycles per sample"),
+                       (other, "[hardware] differ from those of 'tiny_synth'")):
+        result = run("synth", "--config", str(config), "--target", "up5k", "--cycles-from", str(path), cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert says in result.stderr and "fix: give the --json file" in result.stderr
+        assert not (tmp_path / "build").exists()  # refused before anything was synthesised
