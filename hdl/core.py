@@ -34,7 +34,7 @@ from .lane_multipliers import LaneMultipliers, share
 from .layout import WeightLayout
 from .mac_array import MacArray
 from .output_error import OutputErrorUnit
-from .protocol import ACK, COUNTER_BITS, COUNTER_NAMES, ERROR, Op
+from .protocol import ACK, COUNTER_BITS, COUNTER_NAMES, ERROR, Header, Op, Position
 from .update_unit import UpdateUnit
 
 __all__ = ["LearnerCore"]
@@ -415,15 +415,15 @@ class LearnerCore(wiring.Component):
             with m.State("idle"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [op.eq(word[:4]), label.eq(word[8:24]), tick.eq(0)]
-                    with m.Switch(word[:4]):
+                    m.d.sync += [op.eq(Header(word).op), label.eq(Header(word).arg), tick.eq(0)]
+                    with m.Switch(Header(word).op):
                         with m.Case(Op.TRAIN, Op.INFER):
                             m.d.sync += [busy_sample.eq(1), loaded.eq(0), fwd_layer.eq(0), ser_layer.eq(0),
                                          ser_group.eq(0), ser_fptr.eq(0), out_index.eq(0), *start_sweep(0, 0)]
                             m.d.sync += [f.eq(0) for f in fill]
                             m.next = "load_inputs"
                         with m.Case(Op.LOAD, Op.READ):
-                            m.d.sync += count.eq(word[8:24])  # words to move
+                            m.d.sync += count.eq(Header(word).arg)  # words to move
                             m.next = "position"
                         with m.Case(Op.COUNTERS):
                             m.next = "counters"
@@ -498,7 +498,7 @@ class LearnerCore(wiring.Component):
             with m.State("position"):  # where LOAD / READ start: bank address and lane
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [host_addr.eq(word[:24]), host_lane.eq(word[24:])]
+                    m.d.sync += [host_addr.eq(Position(word).address), host_lane.eq(Position(word).lane)]
                     with m.If(count == 0):
                         m.next = "error"
                     with m.Else():

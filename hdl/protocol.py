@@ -1,7 +1,7 @@
 """The learner core's word protocol: what the host sends on ``i`` and gets back on ``o`` (32-bit words).
 
-Every command starts with a header word: the opcode in bits 0-3, then bits 8-23 hold the
-label (TRAIN) or the word count (LOAD, READ).
+Every command starts with a :data:`Header` word: the opcode (:class:`Op`) in bits 0-3,
+then bits 8-23 hold the argument: the label (TRAIN) or the word count (LOAD, READ).
 
 ========== ================================ ==============================================
 command    host sends after the header      core replies
@@ -9,9 +9,9 @@ command    host sends after the header      core replies
 TRAIN      ``n_inputs`` input words (the    1 word: the prediction made before the update
            input format's low bits)
 INFER      ``n_inputs`` input words         1 word: the prediction
-LOAD       a position word, then ``count``  1 word: ``ACK``
-           weight words
-READ       a position word                  ``count`` weight words
+LOAD       a :data:`Position` word, then    1 word: ``ACK``
+           ``count`` weight words
+READ       a :data:`Position` word          ``count`` weight words
 COUNTERS   nothing                          8 words: cycles, samples, MACs done, MACs
                                             skipped; each 64 bits, low word first
                                             (the core counts 48 bits, the rest is 0)
@@ -19,19 +19,25 @@ other      nothing                          1 word: ``ERROR | opcode``
 ========== ================================ ==============================================
 
 Weight words are in the bank layout of :mod:`hdl.layout` (``WeightLayout.to_banks``),
-walked address-major, lane-minor from the position word (``position(address, lane)``:
-bank address in bits 0-23, lane in bits 24-31). LOAD and READ with ``count = 0`` answer
-``ERROR | opcode`` after the position word. The core trusts the position and count to
-stay inside the banks; the board tops' host link checks them before they get here, and it
-wraps these words in framed, checked packets.
+walked address-major, lane-minor from the position word (bank address in bits 0-23, lane
+in bits 24-31). LOAD and READ with ``count = 0`` answer ``ERROR | opcode`` after the
+position word. The core trusts the position and count to stay inside the banks; the
+board tops' host link checks them before they get here, and it wraps these words in
+framed, checked packets.
+
+The layouts are the one definition of these words: the hardware views a word through
+them (``Header(word).op``), the host packs one with :func:`header` / :func:`position`,
+which are their ``.const()``.
 """
 
-import enum
+from amaranth.lib import data, enum
 
-__all__ = ["Op", "ACK", "ERROR", "header", "position", "COUNTER_NAMES", "COUNTER_BITS", "MAX_COUNT"]
+__all__ = ["Op", "Header", "Position", "ACK", "ERROR", "header", "position", "COUNTER_NAMES", "COUNTER_BITS",
+           "MAX_COUNT"]
 
 
-class Op(enum.IntEnum):
+class Op(enum.IntEnum, shape=4):
+    """The core's commands (a header's ``op`` field)."""
     TRAIN = 1
     INFER = 2
     LOAD = 3
@@ -39,20 +45,29 @@ class Op(enum.IntEnum):
     COUNTERS = 5
 
 
+#: A command's first word: ``op``, and ``arg``, the TRAIN label or the LOAD / READ word count.
+Header = data.StructLayout({"op": Op, "reserved": 4, "arg": 16, "unused": 8})
+
+#: Where a LOAD or READ starts: a bank address and a lane.
+Position = data.StructLayout({"address": 24, "lane": 8})
+
 ACK = 0xACC0_0000
 ERROR = 0xE000_0000
 COUNTER_NAMES = ("cycles", "samples", "macs_done", "macs_skipped")
 COUNTER_BITS = 48  # counted in the core; sent as 64
 
+MAX_COUNT = (1 << Header["arg"].width) - 1  # words per LOAD / READ command: the arg field
 
-MAX_COUNT = (1 << 16) - 1  # words per LOAD / READ command
+
+def _word(layout, **fields) -> int:
+    return layout.const(fields).as_value().value
 
 
 def header(op: Op, label: int = 0) -> int:
     """The header word; ``label`` is the TRAIN label or the LOAD / READ word count."""
-    return int(op) | (int(label) << 8)
+    return _word(Header, op=Op(op), arg=int(label))
 
 
 def position(address: int, lane: int) -> int:
-    """Where a LOAD or READ starts: a bank address and a lane."""
-    return int(address) | (int(lane) << 24)
+    """The position word: where a LOAD or READ starts, a bank address and a lane."""
+    return _word(Position, address=int(address), lane=int(lane))
