@@ -66,6 +66,11 @@ class FeedbackUnit(wiring.Component):
             "o": Out(stream.Signature(signed(config.error.width))),
         })
 
+    @property
+    def latency(self) -> int:
+        """Cycles from a neuron's transfer on ``i`` to its delta on ``o`` (2; 3 with ``pipeline = "fast"``)."""
+        return 2 + (self._config.pipeline == "fast")
+
     def row_base(self, hidden_layer: int) -> int:
         return sum(fb.index.shape[0] for fb in self._tables[:hidden_layer])
 

@@ -71,6 +71,9 @@ class LaneMultipliers(wiring.Component):
     def config(self) -> Config:
         return self._config
 
+    #: Enabled cycles from operands in to their product out (operand and product registers).
+    latency = 2
+
     @staticmethod
     def port_signature(config: Config) -> wiring.Signature:
         """A user's side: ``x``, ``b`` and ``en`` out, ``product`` in (a unit's ``mul`` member)."""

@@ -90,6 +90,11 @@ class MacArray(wiring.Component):
         return self._config
 
     @property
+    def latency(self) -> int:
+        """Cycles from a group's ``last`` transfer on ``i`` to its results on ``o`` (4; 5 with ``pipeline = "fast"``)."""
+        return 2 + LaneMultipliers.latency + (self._config.pipeline == "fast")
+
+    @property
     def shift(self) -> int:
         """The rounding shift of every layer: inputs are aligned to one fraction (:mod:`hdl.lane_multipliers`)."""
         return input_frac(self._config) + self._config.weight.frac - self._config.act.frac

@@ -73,12 +73,7 @@ class OutputErrorUnit(wiring.Component):
         u_width = cfg.softmax_frac + 1
         total = Signal(unsigned(u_width + max(1, (n - 1).bit_length())))
         recip_bits = cfg.softmax_recip_bits
-        # long division of 2**R by the sum, the partial remainder shifting left past a fixed
-        # divisor: 2**R's bits below the first quotient bit are 0, so nothing is brought down,
-        # and the remainder stays below twice the sum (no wide divisor shifting right)
-        remainder = Signal(unsigned(len(total) + 1))
         quotient = Signal(unsigned(self.quotient_bits))
-        steps = Signal(range(self.quotient_bits + 1))
 
         # exp pipeline: E1 registers z = max - y, E2 looks the table up and shifts into u_r, E3
         # sums. The emit step registers each class's z again a cycle before its first Booth
@@ -106,24 +101,17 @@ class OutputErrorUnit(wiring.Component):
         if softmax:
             product = Signal(unsigned(u_width + self.quotient_bits))
             p = shift_right(product, recip_bits - cfg.error.frac, cfg.rounding)
-            # u * r without a DSP: radix-4 Booth over r, two bits of r a cycle, least
-            # significant first. ``partial`` holds the sum so far shifted right by the bits
-            # done; the bits shifted out are final and collect in ``low``.
             digits = self.booth_digits
-            r_bits = Cat(C(0, 1), quotient, C(0, 2 * digits - self.quotient_bits))  # r[-1] = 0, r >= 0
-            digit = Signal(range(digits))
-            window = r_bits.bit_select(digit * 2, 3)
-            negative = window[2]
-            double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
-            single = window[1] ^ window[0]
-            term = Mux(double, u_r << 1, Mux(single, u_r, 0))
-            partial = Signal(signed(u_width + 1), reset_less=True)
-            # this digit's sum, not yet shifted; a negative term is its complement plus 1
-            term = Cat(term, C(0, 1)).as_signed()
-            total_now = partial + Mux(negative, ~term, term) + negative
-            low = Signal(2 * digits)
-            low_now = Cat(low[2:], total_now[:2])
+            digit, partial, low, total_now, low_now = self._booth(u_r, quotient)
             restart = Signal()  # a product is done: the next starts from 0 (the flip-flops' reset)
+
+            def next_z():  # the ring's next score's z; its u is in u_r two cycles later
+                m.d.comb += shift_scores.eq(1)
+                m.d.sync += z.eq(top - scores[0])
+
+            def start_emit():
+                m.d.comb += restart.eq(1)
+                m.d.sync += digit.eq(0)
         else:
             product = Signal(signed(cfg.act.width))
             p = shift_right(product, cfg.act.frac - cfg.error.frac, cfg.rounding)
@@ -152,23 +140,7 @@ class OutputErrorUnit(wiring.Component):
                         m.next = "exp_tail"
                 with m.State("exp_tail"):  # E2 takes the last u this cycle
                     m.next = "divide_setup"
-                with m.State("divide_setup"):  # and E3 adds it: the sum is complete at the first divide step
-                    m.d.sync += [remainder.eq(1 << (recip_bits - (self.quotient_bits - 1))), quotient.eq(0), steps.eq(0)]
-                    m.next = "divide"
-                with m.State("divide"):
-                    fits = remainder >= total
-                    m.d.sync += [remainder.eq(Mux(fits, remainder - total, remainder) << 1),
-                                 quotient.eq(Cat(fits, quotient[:-1])), steps.eq(steps + 1)]
-                    # quotient_bits >= 3 (golden.config), so there is a step before the last
-                    with m.If(steps == self.quotient_bits - 2):
-                        # the scores are in class order again: class 0's z (u_r has its u as the
-                        # emit starts), and the ring moves on
-                        m.d.comb += shift_scores.eq(1)
-                        m.d.sync += z.eq(top - scores[0])
-                    with m.If(steps == self.quotient_bits - 1):
-                        m.d.comb += restart.eq(1)
-                        m.d.sync += digit.eq(0)
-                        m.next = "emit"
+                self._divide_states(m, total, quotient, next_z=next_z, start_emit=start_emit)
             with m.State("emit"):
                 m.d.comb += hold_u.eq(~advance)
                 with m.If(advance):
@@ -178,8 +150,7 @@ class OutputErrorUnit(wiring.Component):
                         with m.If(~issued_all):
                             m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1))]
                             with m.If(digit == digits - 2):  # the next class's z: its u is in u_r after ``done``
-                                m.d.comb += shift_scores.eq(1)
-                                m.d.sync += z.eq(top - scores[0])
+                                next_z()
                             with m.If(done):
                                 m.d.comb += restart.eq(1)
                                 m.d.sync += product.eq(Cat(low_now, total_now >> 2))
@@ -200,4 +171,52 @@ class OutputErrorUnit(wiring.Component):
             with m.If(ResetSignal(allow_reset_less=True) | restart):
                 m.d.sync += partial.eq(0)
         return m
+
+    def _booth(self, u_r, quotient):
+        """``u * r`` without a DSP: radix-4 Booth over ``r``, two bits of ``r`` a cycle, least significant first.
+
+        ``partial`` holds the sum so far shifted right by the bits done; the bits shifted out
+        are final and collect in ``low``. Returns the digit counter, ``partial``, ``low`` and
+        this digit's ``partial`` and ``low`` (the caller registers them).
+        """
+        digits, u_width = self.booth_digits, len(u_r)
+        r_bits = Cat(C(0, 1), quotient, C(0, 2 * digits - self.quotient_bits))  # r[-1] = 0, r >= 0
+        digit = Signal(range(digits))
+        window = r_bits.bit_select(digit * 2, 3)
+        negative = window[2]
+        double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
+        single = window[1] ^ window[0]
+        term = Mux(double, u_r << 1, Mux(single, u_r, 0))
+        partial = Signal(signed(u_width + 1), reset_less=True)
+        # this digit's sum, not yet shifted; a negative term is its complement plus 1
+        term = Cat(term, C(0, 1)).as_signed()
+        total_now = partial + Mux(negative, ~term, term) + negative
+        low = Signal(2 * digits)
+        return digit, partial, low, total_now, Cat(low[2:], total_now[:2])
+
+    def _divide_states(self, m, total, quotient, *, next_z, start_emit):
+        """The FSM states ``divide_setup`` and ``divide``: ``quotient = floor(2**R / total)``, one bit a cycle.
+
+        Long division, the partial remainder shifting left past a fixed divisor: 2**R's bits
+        below the first quotient bit are 0, so nothing is brought down, and the remainder
+        stays below twice the sum (no wide divisor shifting right).
+        """
+        remainder = Signal(unsigned(len(total) + 1))
+        steps = Signal(range(self.quotient_bits + 1))
+        with m.State("divide_setup"):  # and E3 adds the last u: the sum is complete at the first divide step
+            m.d.sync += [remainder.eq(1 << (self._config.softmax_recip_bits - (self.quotient_bits - 1))),
+                         quotient.eq(0), steps.eq(0)]
+            m.next = "divide"
+        with m.State("divide"):
+            fits = remainder >= total
+            m.d.sync += [remainder.eq(Mux(fits, remainder - total, remainder) << 1),
+                         quotient.eq(Cat(fits, quotient[:-1])), steps.eq(steps + 1)]
+            # quotient_bits >= 3 (golden.config), so there is a step before the last
+            with m.If(steps == self.quotient_bits - 2):
+                # the scores are in class order again: class 0's z (u_r has its u as the emit
+                # starts), and the ring moves on
+                next_z()
+            with m.If(steps == self.quotient_bits - 1):
+                start_emit()
+                m.next = "emit"
 

@@ -27,8 +27,8 @@ class UpdateUnit(wiring.Component):
     forward pass used; 1.0 for the bias), the ``P`` deltas of the neuron group being
     updated (``f'`` already applied; 0 for lanes past the layer's last neuron), the
     weight address and the layer. ``d * x`` is the product of the three scalars: ``d``
-    already holds ``f'(a) * (B e)``. Always ready: one read and one write per lane and
-    cycle (a simple dual-port RAM).
+    already holds ``f'(a) * (B e)``. ``i`` is always ready (its signature says so): one read
+    and one write per lane and cycle (a simple dual-port RAM).
 
     Pipeline: register the operands | multiply (the DSP's two registers) beside the old
     weights | round and subtract (one subtraction), narrow, write: the write is 2 cycles
@@ -70,13 +70,18 @@ class UpdateUnit(wiring.Component):
         })
         shape = signed(config.weight.width)
         members = {
-            "i": In(stream.Signature(self.cmd_layout)),
+            "i": In(stream.Signature(self.cmd_layout, always_ready=True)),
             "read": In(ReadPort.Signature(addr_width=layout.addr_width, shape=shape)).array(config.lanes),
             "write": In(WritePort.Signature(addr_width=layout.addr_width, shape=shape)).array(config.lanes),
         }
         if multipliers == "external":
             members["mul"] = Out(LaneMultipliers.port_signature(config))
         super().__init__(members)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a transfer on ``i`` to the cycle its weights are written (the write lands at that cycle's end)."""
+        return LaneMultipliers.latency
 
     @property
     def shift(self) -> int:
@@ -87,7 +92,6 @@ class UpdateUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, lanes = self._config, self._config.lanes
-        m.d.comb += self.i.ready.eq(1)
 
         # stages 1 and 2: operands, then products d * x (x aligned to the common fraction; the
         # lane multipliers' registers, and the values fit x * d's width) beside the old weights:

@@ -69,7 +69,7 @@ class StreamSource:
 
     def __init__(self, dut, name, layout, idle=0.0, rng=None, clock=None):
         self.valid = getattr(dut, f"{name}__valid")
-        self.ready = getattr(dut, f"{name}__ready")
+        self.ready = getattr(dut, f"{name}__ready", None)  # None: an always-ready stream has no ready port
         self.payload = getattr(dut, f"{name}__payload")
         self.layout, self.idle, self.rng, self.dut = layout, idle, rng or random.Random(0), dut
         self.clock = clock
@@ -86,7 +86,7 @@ class StreamSource:
             self.payload.value = pack(self.layout, item)
             while True:
                 await ReadOnly()  # sample in the cycle of the transfer, as the sink does
-                taken, cycle = bool(self.ready.value), self.clock.now if self.clock else None
+                taken, cycle = self.ready is None or bool(self.ready.value), self.clock.now if self.clock else None
                 await RisingEdge(self.dut.clk)
                 if taken:
                     break

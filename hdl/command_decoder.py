@@ -1,0 +1,167 @@
+"""The command decoder: the core's word protocol (:mod:`hdl.protocol`) in, replies out."""
+
+from amaranth import Module, Signal
+from amaranth.hdl import signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+
+from .bank_arbiter import host_bank_signature
+from .counters import Counters
+from .errors import require_config
+from .protocol import ACK, ERROR, Header, Op, Position
+
+__all__ = ["CommandDecoder"]
+
+
+class CommandDecoder(wiring.Component):
+    """Decodes command words and runs them: samples on the pass sequencer, LOAD and READ on the banks, COUNTERS.
+
+    One command at a time: ``i`` is ready for a header only when the last command is
+    over, including a TRAIN sample's update after its prediction was sent.
+
+    Parameters
+    ----------
+    config : Config
+    read_latency : int
+        Cycles from a bank address to the word on ``banks.word`` (``BankArbiter.read_latency``).
+
+    Members
+    -------
+    i : In(stream.Signature(32))
+        Command words.
+    o : Out(stream.Signature(32))
+        Reply words.
+    sample : Out(stream.Signature(StructLayout({"train": 1}), always_ready=True))
+        A TRAIN or INFER header: to the pass sequencer's ``start``.
+    sample_idle : In(1)
+        The pass sequencer is idle.
+    label : Out(range(n_classes))
+        The TRAIN label.
+    inputs : Out(stream.Signature(signed(input.width), always_ready=True))
+        The sample's inputs, to the input lists.
+    inputs_last : In(1)
+        The next input is the sample's last.
+    prediction : In(stream.Signature(range(n_classes)))
+        The pass sequencer's; sent as the reply.
+    banks : Out(host_bank_signature(config))
+    counter_select : Out(range(Counters.words))
+    counter_word : In(32)
+    """
+
+    def __init__(self, config: Config, *, read_latency: int):
+        require_config(self, config)
+        if not isinstance(read_latency, int) or read_latency < 1:
+            raise ValueError(f"read_latency must be a positive integer, not {read_latency!r}")
+        self._config = config
+        self._read_latency = read_latency
+        super().__init__({
+            "i": In(stream.Signature(32)), "o": Out(stream.Signature(32)),
+            "sample": Out(stream.Signature(data.StructLayout({"train": 1}), always_ready=True)),
+            "sample_idle": In(1),
+            "label": Out(range(config.n_classes)),
+            "inputs": Out(stream.Signature(signed(config.input.width), always_ready=True)),
+            "inputs_last": In(1),
+            "prediction": In(stream.Signature(range(config.n_classes))),
+            "banks": Out(host_bank_signature(config)),
+            "counter_select": Out(range(Counters.words)), "counter_word": In(32),
+        })
+
+    @property
+    def read_latency(self) -> int:
+        return self._read_latency
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, banks = self._config, self.banks
+        header, position = Header(self.i.payload), Position(self.i.payload)
+        op = Signal(Op, init=Op.TRAIN)
+        count = Signal(Header["arg"].width)  # words LOAD / READ still move
+        tick = Signal(range(max(Counters.words, self._read_latency)))
+        m.d.comb += [self.counter_select.eq(tick), self.inputs.payload.eq(self.i.payload[:cfg.input.width])]
+
+        def reply(value, next_state):
+            m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(value)]
+            if next_state:
+                with m.If(self.o.ready):
+                    m.next = next_state
+
+        def next_bank_word(after_last, next_address=None):
+            """LOAD and READ walk the banks from their position, lane by lane within an address."""
+            m.d.sync += [banks.lane.eq(banks.lane + 1), count.eq(count - 1)]
+            with m.If(count == 1):
+                m.d.sync += banks.own.eq(0)
+                m.next = after_last
+            with m.Elif(banks.lane == cfg.lanes - 1):
+                m.d.sync += [banks.lane.eq(0), banks.addr.eq(banks.addr + 1)]
+                if next_address:
+                    m.d.sync += tick.eq(0)
+                    m.next = next_address
+
+        with m.FSM():
+            with m.State("idle"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.sync += [op.eq(header.op), self.label.eq(header.arg), tick.eq(0)]
+                    with m.Switch(header.op):
+                        with m.Case(Op.TRAIN, Op.INFER):
+                            m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(header.op == Op.TRAIN)]
+                            m.next = "inputs"
+                        with m.Case(Op.LOAD, Op.READ):
+                            m.d.sync += count.eq(header.arg)
+                            m.next = "position"
+                        with m.Case(Op.COUNTERS):
+                            m.next = "counters"
+                        with m.Default():
+                            m.next = "error"
+            with m.State("inputs"):
+                m.d.comb += [self.i.ready.eq(1), self.inputs.valid.eq(self.i.valid)]
+                with m.If(self.i.valid & self.inputs_last):
+                    m.next = "prediction"
+            with m.State("prediction"):
+                m.d.comb += [self.o.valid.eq(self.prediction.valid), self.o.payload.eq(self.prediction.payload),
+                             self.prediction.ready.eq(self.o.ready)]
+                with m.If(self.prediction.valid & self.o.ready):
+                    m.next = "sample_end"
+            with m.State("sample_end"):  # a TRAIN sample's update goes on after its prediction
+                with m.If(self.sample_idle):
+                    m.next = "idle"
+
+            with m.State("position"):  # where LOAD / READ start: bank address and lane
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.sync += [banks.addr.eq(position.address), banks.lane.eq(position.lane), tick.eq(0)]
+                    with m.If(count == 0):
+                        m.next = "error"
+                    with m.Else():
+                        m.d.sync += banks.own.eq(1)
+                        m.next = "load_weights"
+                        with m.If(op == Op.READ):
+                            m.next = "read_wait"
+            with m.State("load_weights"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.comb += [banks.write.eq(1), banks.data.eq(self.i.payload[:cfg.weight.width])]
+                    next_bank_word(after_last="ack")
+            with m.State("ack"):
+                reply(ACK, "idle")
+            with m.State("read_wait"):  # the bank read of the address, then the multipliers' registers
+                m.d.sync += tick.eq(tick + 1)
+                with m.If(tick == self._read_latency - 1):
+                    m.next = "read_words"
+            with m.State("read_words"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(banks.word.as_unsigned()),
+                             banks.hold.eq(1)]  # hold the word being sent
+                with m.If(self.o.ready):
+                    next_bank_word(after_last="idle", next_address="read_wait")
+
+            with m.State("counters"):
+                reply(self.counter_word, None)
+                with m.If(self.o.ready):
+                    m.d.sync += tick.eq(tick + 1)
+                    with m.If(tick == Counters.words - 1):
+                        m.next = "idle"
+            with m.State("error"):
+                reply(ERROR | op, "idle")
+        return m

@@ -1,0 +1,174 @@
+"""Error paths: where a neuron's delta comes from. One interface, one implementation per learning rule.
+
+Every error path takes the sample's output errors, the hidden neurons' ``f'`` flags as
+the forward pass produces them, and requests ``(layer, neuron)`` in the update's order;
+it answers each request with the neuron's delta ``d_j`` (``f'`` already applied; the
+output layer's delta is the output error itself), in request order. The delta provider
+(:mod:`hdl.delta_provider`) is its only client, so a rule is one component:
+
+========================= ============================================================
+:class:`FeedbackErrorPath` ``ssdfa`` / ``dfa``: ``(B e)_j * f'_j`` from a sparse (or dense)
+                           ternary ROM (:class:`hdl.feedback_unit.FeedbackUnit`)
+:class:`OutputErrorPath`   a network without a hidden layer: the output errors only
+========================= ============================================================
+
+Backpropagation adds an implementation fed by the update sweep's old weights (a
+transposed sweep with a reduction across the lanes), learned feedback one with a
+writable feedback memory; :func:`error_path` chooses by the configuration, so a core
+pays only for the path it uses.
+"""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, Mux, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+
+from .errors import reject, require_config
+from .feedback_unit import FeedbackUnit
+
+__all__ = ["request_layout", "fprime_layout", "ErrorPathSignature", "FeedbackErrorPath", "OutputErrorPath",
+           "error_path"]
+
+
+def request_layout(config: Config) -> data.StructLayout:
+    """A delta request: weight layer ``layer``'s output neuron ``neuron``."""
+    return data.StructLayout({"layer": range(config.n_layers), "neuron": range(max(config.sizes[1:]) + 1)})
+
+
+def fprime_layout(config: Config) -> data.StructLayout:
+    """A hidden neuron's ``f'`` flag, at its running index over every hidden layer (layer after layer)."""
+    return data.StructLayout({"index": range(max(1, sum(config.sizes[1:-1])) + 1), "value": 1})
+
+
+class ErrorPathSignature(wiring.Signature):
+    """The error path interface (the path's side).
+
+    Members
+    -------
+    errors : In(stream.Signature(signed(error.width)))
+        The sample's ``n_classes`` output errors, in class order, before any request.
+    primed : Out(1)
+        One cycle, as the sample's last output error is taken: requests may follow.
+    fprime : In(stream.Signature(fprime_layout(config), always_ready=True))
+        Hidden neurons' ``f'`` flags from the forward pass.
+    request : In(stream.Signature(request_layout(config), always_ready=True))
+        One request a cycle at most.
+    delta : Out(stream.Signature(signed(error.width), always_ready=True))
+        The deltas in request order, a path's ``latency`` cycles after their requests.
+    """
+
+    def __init__(self, config: Config):
+        super().__init__({
+            "errors": In(stream.Signature(signed(config.error.width))),
+            "primed": Out(1),
+            "fprime": In(stream.Signature(fprime_layout(config), always_ready=True)),
+            "request": In(stream.Signature(request_layout(config), always_ready=True)),
+            "delta": Out(stream.Signature(signed(config.error.width), always_ready=True)),
+        })
+
+
+class FeedbackErrorPath(wiring.Component):
+    """Fixed ternary feedback (rules ``ssdfa`` and ``dfa``): the ``f'`` memory in front of a :class:`FeedbackUnit`.
+
+    A request reads the neuron's ``f'`` (hidden layers) and, a cycle later, asks the
+    feedback unit for its ROM row: ``row_base(l) + j`` for hidden layer ``l``, the error
+    row ``error_base + j`` for the output layer.
+
+    Parameters
+    ----------
+    config : Config
+        With a hidden layer and ternary feedback.
+
+    Members
+    -------
+    See :class:`ErrorPathSignature`.
+    """
+
+    def __init__(self, config: Config):
+        require_config(self, config)
+        self._config = config
+        self.unit = FeedbackUnit(config)
+        sizes = config.sizes
+        #: where hidden layer ``l``'s ``f'`` flags start in the memory (the running index)
+        self.fp_base = [sum(sizes[1:l + 1]) for l in range(config.n_layers - 1)]
+        super().__init__(ErrorPathSignature(config))
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a request to its delta: the ``f'`` read, then the feedback unit."""
+        return 1 + self.unit.latency
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, fb = self._config, self.unit
+        m.submodules.unit = fb
+        # ram_style: a block RAM, not one flip-flop per f' and a read multiplexer over them all
+        m.submodules.fprimes = fprimes = Memory(shape=1, depth=max(1, sum(cfg.sizes[1:-1])), init=[],
+                                                attrs={"no_rw_check": 1, "ram_style": "block"})
+        fp_rd, fp_wr = fprimes.read_port(), fprimes.write_port()
+        m.d.comb += [fp_wr.addr.eq(self.fprime.payload.index), fp_wr.data.eq(self.fprime.payload.value),
+                     fp_wr.en.eq(self.fprime.valid)]
+
+        wiring.connect(m, wiring.flipped(self.errors), fb.e)
+        loaded = Signal(range(cfg.n_classes))
+        with m.If(self.errors.valid & self.errors.ready):
+            m.d.sync += loaded.eq(Mux(loaded == cfg.n_classes - 1, 0, loaded + 1))
+        m.d.comb += self.primed.eq(self.errors.valid & self.errors.ready & (loaded == cfg.n_classes - 1))
+
+        fp_base = Array([*self.fp_base, 0])  # the output layer's error rows need no f'
+        row_base = Array([*(fb.row_base(l) for l in range(cfg.n_layers - 1)), fb.error_base])
+        request = self.request.payload
+        row_valid, row = Signal(), Signal(range(fb.rows + 1))
+        m.d.comb += [fp_rd.addr.eq(fp_base[request.layer] + request.neuron), fp_rd.en.eq(1)]
+        m.d.sync += [row_valid.eq(self.request.valid), row.eq(row_base[request.layer] + request.neuron)]
+        # the unit is always ready while its output is taken, and the delta stream is always taken
+        m.d.comb += [fb.i.valid.eq(row_valid), fb.i.payload.row.eq(row), fb.i.payload.fprime.eq(fp_rd.data),
+                     fb.o.ready.eq(1), self.delta.valid.eq(fb.o.valid), self.delta.payload.eq(fb.o.payload)]
+        return m
+
+
+class OutputErrorPath(wiring.Component):
+    """No hidden layer: the output errors in a shift register, shifted out one per request (latency 0).
+
+    Parameters
+    ----------
+    config : Config
+
+    Members
+    -------
+    See :class:`ErrorPathSignature` (``fprime`` is unused).
+    """
+
+    #: Cycles from a request to its delta.
+    latency = 0
+
+    def __init__(self, config: Config):
+        require_config(self, config)
+        self._config = config
+        super().__init__(ErrorPathSignature(config))
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        # in class order, shifting towards errors[0]: no read multiplexer or write decoder
+        errors = [Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes)]
+        loaded = Signal(range(cfg.n_classes))
+        m.d.comb += [self.errors.ready.eq(1), self.delta.valid.eq(self.request.valid), self.delta.payload.eq(errors[0]),
+                     self.primed.eq(self.errors.valid & (loaded == cfg.n_classes - 1))]
+        with m.If(self.errors.valid | self.request.valid):
+            m.d.sync += [e.eq(after) for e, after in zip(errors, errors[1:] + [self.errors.payload])]
+        with m.If(self.errors.valid):
+            m.d.sync += loaded.eq(Mux(loaded == cfg.n_classes - 1, 0, loaded + 1))
+        return m
+
+
+def error_path(config: Config):
+    """The error path of ``config``'s rule (refused with a ValueError when the hardware has none for it)."""
+    if config.n_layers == 1:
+        return OutputErrorPath(config)
+    if config.rule in ("ssdfa", "dfa") and config.feedback_values == "ternary":
+        return FeedbackErrorPath(config)
+    raise ValueError(f"no error path in hardware for rule {config.rule!r} with {config.feedback_values} feedback")

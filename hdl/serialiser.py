@@ -1,0 +1,126 @@
+"""The serialiser: a MAC group's P results, one lane a cycle, to where the sample needs them next."""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, Mux, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+
+from .error_path import fprime_layout
+from .errors import require_config
+from .input_lists import store_layout
+from .layout import WeightLayout
+
+__all__ = ["Serialiser"]
+
+
+class Serialiser(wiring.Component):
+    """Takes the MAC array's groups in order and sends their lanes out one a cycle.
+
+    A hidden layer's activations go to ``store`` (the next layer's input list) and their
+    ``f'`` to ``fprime`` (the error path); the output layer's scores go to ``scores`` (the
+    output error unit, when ``training``) and into the argmax. The lanes leave through a
+    shift register towards lane 0: no multiplexer in front of the argmax and the output
+    error unit. A group is taken as soon as the last one has left, so the MAC array stalls
+    only when a finished group would overwrite an output not yet taken.
+
+    Parameters
+    ----------
+    config : Config
+    result_layout : StructLayout
+        The payload of :class:`MacArray` ``o``.
+    score_layout : StructLayout
+        The payload of :class:`OutputErrorUnit` ``i`` (a score and the label).
+
+    Members
+    -------
+    clear : In(1)
+        A new sample (at this edge): the first layer's first group comes next.
+    training : In(1)
+        Send the scores to ``scores`` (else the argmax only).
+    label : In(range(n_classes))
+    i : In(stream.Signature(result_layout))
+    store : Out(stream.Signature(store_layout(config), always_ready=True))
+    fprime : Out(stream.Signature(fprime_layout(config), always_ready=True))
+    scores : Out(stream.Signature(score_layout))
+    written : Out(range(n_layers + 1))
+        Layers whose outputs have all left.
+    prediction : Out(range(n_classes))
+        The index of the first maximum score, once ``written == n_layers``.
+    """
+
+    def __init__(self, config: Config, *, result_layout, score_layout):
+        require_config(self, config)
+        self._config = config
+        super().__init__({
+            "clear": In(1), "training": In(1), "label": In(range(config.n_classes)),
+            "i": In(stream.Signature(result_layout)),
+            "store": Out(stream.Signature(store_layout(config), always_ready=True)),
+            "fprime": Out(stream.Signature(fprime_layout(config), always_ready=True)),
+            "scores": Out(stream.Signature(score_layout)),
+            "written": Out(range(config.n_layers + 1)),
+            "prediction": Out(range(config.n_classes)),
+        })
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, lanes = self._config, self._config.lanes
+        lay = WeightLayout(cfg)
+        groups = Array(lay.groups(l) for l in range(cfg.n_layers))
+        last_lanes = Array(spec.n_out - (lay.groups(l) - 1) * lanes for l, spec in enumerate(cfg.layers))
+        busy = Signal()
+        h = [Signal(signed(cfg.act.width), name=f"h{p}", reset_less=True) for p in range(lanes)]
+        fp = [Signal(name=f"fp{p}", reset_less=True) for p in range(lanes)]
+        lane, group_lanes = Signal(range(lanes)), Signal(range(lanes + 1))
+        layer, group = self.written, Signal(range(max(groups)))
+        fptr = Signal(self.fprime.payload.index.shape())   # the hidden neurons' running index
+        m.d.comb += self.i.ready.eq(~busy)
+        with m.If(self.i.valid & ~busy):
+            m.d.sync += [busy.eq(1), lane.eq(0),
+                         group_lanes.eq(Mux(group == groups[layer] - 1, last_lanes[layer], lanes))]
+            m.d.sync += [h[p].eq(self.i.payload.h[p]) for p in range(lanes)]
+            m.d.sync += [fp[p].eq(self.i.payload.fprime[p]) for p in range(lanes)]
+
+        step = Signal()  # this cycle's lane leaves
+        output_layer = layer == cfg.n_layers - 1
+        m.d.comb += [self.scores.payload.y.eq(h[0]), self.scores.payload.label.eq(self.label),
+                     self.store.payload.layer.eq(layer + 1), self.store.payload.i.eq(group * lanes + lane),
+                     self.store.payload.x.eq(h[0]),
+                     self.fprime.payload.index.eq(fptr), self.fprime.payload.value.eq(fp[0])]
+        with m.If(busy):
+            with m.If(~output_layer):
+                m.d.comb += [self.store.valid.eq(1), self.fprime.valid.eq(1), step.eq(1)]
+                m.d.sync += fptr.eq(fptr + 1)
+            with m.Else():
+                m.d.comb += [self.scores.valid.eq(self.training),
+                             step.eq(Mux(self.training, self.scores.ready, 1))]
+            with m.If(step):
+                m.d.sync += lane.eq(lane + 1)
+                with m.If(lane == group_lanes - 1):
+                    m.d.sync += busy.eq(0)
+                    with m.If(group == groups[layer] - 1):
+                        m.d.sync += [group.eq(0), layer.eq(layer + 1)]
+                    with m.Else():
+                        m.d.sync += group.eq(group + 1)
+        with m.If(step):  # outside the If above, so that Yosys sees one enable (load or step)
+            m.d.sync += [a.eq(b) for regs in (h, fp) for a, b in zip(regs, regs[1:])]
+        self._argmax(m, step & busy & output_layer, h[0])
+        with m.If(self.clear):
+            m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0)]
+        return m
+
+    def _argmax(self, m, take, y):
+        """``prediction``: the index of the first maximum of the scores taken, in class order."""
+        cfg = self._config
+        best, index = Signal(signed(cfg.act.width)), Signal(range(cfg.n_classes + 1))
+        with m.If(take):
+            with m.If((index == 0) | (y > best)):  # the first maximum wins
+                m.d.sync += [best.eq(y), self.prediction.eq(index)]
+            m.d.sync += index.eq(index + 1)
+        with m.If(self.clear):
+            m.d.sync += index.eq(0)

@@ -1,0 +1,202 @@
+"""The sweeper: a layer's weight addresses and inputs, one element a cycle, for the forward pass or the update.
+
+A sweep of layer ``l`` walks its neuron groups in order; per group it walks the layer
+input's list (:mod:`hdl.input_lists`) and then the bias input (1.0), and sends each
+element with its weight address (:mod:`hdl.layout`) to the MAC array (forward) or, with
+the group's P deltas, to the update unit (update).
+"""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, C, Mux, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+
+from .errors import require_config
+from .input_lists import list_read_signature
+from .layout import WeightLayout
+
+__all__ = ["Sweeper", "delta_group_signature", "sweep_layout"]
+
+
+def sweep_layout(config: Config) -> data.StructLayout:
+    """What starts a sweep: the layer, and whether it is an update (else a forward pass)."""
+    return data.StructLayout({"layer": range(config.n_layers), "update": 1})
+
+
+def delta_group_signature(config: Config) -> wiring.Signature:
+    """The delta provider's side of the hand-over of a group's P deltas to the sweeper.
+
+    ``ready`` says that ``deltas`` hold the next group's (``zero``: all of them 0). The
+    sweeper raises ``claim`` for one cycle as it starts that group (or skips it, when
+    ``zero``), and ``release`` for one cycle when it has copied ``deltas`` (at the
+    group's first element's issue, or at the claim of a skipped group). ``deltas`` must
+    hold from ``ready`` to ``release``.
+    """
+    return wiring.Signature({
+        "deltas": Out(data.ArrayLayout(signed(config.error.width), config.lanes)),
+        "ready": Out(1), "zero": Out(1),
+        "claim": In(1), "release": In(1),
+    })
+
+
+class Sweeper(wiring.Component):
+    """Address generation for one layer sweep at a time, through a read and an issue stage.
+
+    A forward sweep runs right behind whoever fills its input list (the loader for layer
+    0, the serialiser for the others): it issues the entries stored so far, and the bias
+    once the list is ``complete``. An update sweep waits for each group's deltas; with
+    zero skipping a group whose deltas are all 0 is skipped whole. The two stages (list
+    read, issue register) move together; the forward output follows the MAC array's
+    backpressure, the update unit is always ready.
+
+    Parameters
+    ----------
+    config : Config
+    mac_layout, update_layout : StructLayout
+        The payloads of :class:`MacArray` ``i`` and :class:`UpdateUnit` ``i``.
+
+    Members
+    -------
+    start : In(stream.Signature(sweep_layout(config), always_ready=True))
+        Start a sweep; only when ``busy`` is low.
+    busy : Out(1)
+        A sweep has elements left to read.
+    empty : Out(1)
+        Not busy, and the stages are empty: the last element has left.
+    lists : Out(list_read_signature(config))
+    deltas : In(delta_group_signature(config))
+    forward : Out(stream.Signature(mac_layout))
+    update : Out(stream.Signature(update_layout, always_ready=True))
+    macs_done, macs_skipped : Out(...)
+        MACs issued, and MACs a dense schedule would have done but skipped, in a past cycle
+        (registered: the counters' carry chains start at a flip-flop).
+    """
+
+    #: Cycles from an element's list read to its transfer on ``forward`` / ``update``.
+    latency = 2
+
+    def __init__(self, config: Config, *, mac_layout, update_layout):
+        require_config(self, config)
+        self._config = config
+        self._layout = WeightLayout(config)
+        lanes, n_in = config.lanes, max(spec.n_in for spec in config.layers)
+        super().__init__({
+            "start": In(stream.Signature(sweep_layout(config), always_ready=True)),
+            "busy": Out(1), "empty": Out(1),
+            "lists": Out(list_read_signature(config)),
+            "deltas": In(delta_group_signature(config)),
+            "forward": Out(stream.Signature(mac_layout)),
+            "update": Out(stream.Signature(update_layout, always_ready=True)),
+            "macs_done": Out(range(lanes + 1)),
+            "macs_skipped": Out(range((n_in + 1) * lanes + 1)),
+        })
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, lay, lanes = self._config, self._layout, self._config.lanes
+        n_layers = cfg.n_layers
+        n_in = Array(spec.n_in for spec in cfg.layers)
+        groups = Array(lay.groups(l) for l in range(n_layers))
+        last_lanes = Array(spec.n_out - (lay.groups(l) - 1) * lanes for l, spec in enumerate(cfg.layers))
+        x_one = Array(spec.x.one for spec in cfg.layers)
+        x_width = self.forward.payload.x.shape().width
+
+        # the walk: layer, group, position in the layer input's list, the group's weight base
+        run, upd = Signal(), Signal()
+        layer = Signal(range(n_layers))
+        group = Signal(range(max(groups)))
+        k = Signal(range(max(n_in) + 1))
+        gbase = Signal(lay.addr_width)
+        # the read stage: the list entry is read while these wait
+        rd = Signal(data.StructLayout({"valid": 1, "upd": 1, "bias": 1, "layer": range(n_layers),
+                                       "gbase": lay.addr_width, "lanes": range(lanes + 1), "first": 1}))
+        # the issue stage: one register between the list memory and the units, so no RAM
+        # output drives the weight address adder or its fan-out to every bank directly
+        is_ = Signal(data.StructLayout({"valid": 1, "upd": 1, "last": 1, "layer": range(n_layers),
+                                        "x": signed(x_width), "gbase": lay.addr_width,
+                                        "index": range(max(n_in) + 1), "lanes": range(lanes + 1)}))
+        addr = is_.gbase + is_.index
+        # the deltas the update unit multiplies by: copied from the provider's as the group's
+        # first element enters the issue stage (the edge at which the previous group's last
+        # element leaves it), so no copy of the deltas travels down the pipeline
+        deltas = [Signal(signed(cfg.error.width), name=f"d{p}") for p in range(lanes)]
+
+        down_ready = Mux(is_.upd, 1, self.forward.ready)
+        advance = ~is_.valid | down_ready  # every stage moves together
+        group_start = k == 0
+        last_group = group == groups[layer] - 1
+        group_lanes = Mux(last_group, last_lanes[layer], lanes)
+        have_entry = k < self.lists.fill
+        at_bias = ~have_entry & self.lists.complete  # the bias input (1.0) comes last, once the list is complete
+        if cfg.zero_skipping:  # the provider registers ``zero`` as it finishes: no wide OR here
+            skip_group = run & upd & group_start & self.deltas.ready & self.deltas.zero
+        else:
+            skip_group = C(0, 1)
+        can_issue = run & (have_entry | at_bias) & (~upd | ~group_start | self.deltas.ready) & ~skip_group
+        end_group = (can_issue & at_bias) | skip_group
+        m.d.comb += [self.lists.layer.eq(layer), self.lists.k.eq(k), self.lists.en.eq(advance),
+                     self.busy.eq(run), self.empty.eq(~run & ~rd.valid & ~is_.valid),
+                     self.deltas.claim.eq((advance & can_issue & upd & group_start) | skip_group),
+                     self.deltas.release.eq((advance & rd.valid & rd.first) | skip_group)]
+
+        with m.If(self.start.valid):
+            m.d.sync += [run.eq(1), upd.eq(self.start.payload.update), layer.eq(self.start.payload.layer),
+                         group.eq(0), k.eq(0), gbase.eq(Array(lay.base(l) for l in range(n_layers))[self.start.payload.layer])]
+
+        self._count_macs(m, advance & end_group, skip_group, n_in[layer] + 1, n_in[layer] - self.lists.fill, group_lanes)
+        rd_payload = [rd.upd.eq(upd), rd.bias.eq(at_bias), rd.layer.eq(layer), rd.gbase.eq(gbase),
+                      rd.lanes.eq(group_lanes), rd.first.eq(upd & group_start)]
+        with m.If(advance):
+            m.d.sync += rd.valid.eq(can_issue)
+            if cfg.pipeline == "fast":
+                # the payload loads on every move (it only counts with rd.valid): can_issue, a
+                # long path from ``fill``, enables only rd.valid, k and the delta hand-over
+                # (on the iCE40, "compact", this takes more logic cells)
+                m.d.sync += rd_payload
+            with m.If(can_issue):
+                if cfg.pipeline != "fast":
+                    m.d.sync += rd_payload
+                m.d.sync += k.eq(k + 1)
+            with m.If(end_group):
+                m.d.sync += [k.eq(0), gbase.eq(gbase + n_in[layer] + 1)]
+                with m.If(last_group):
+                    m.d.sync += run.eq(0)
+                with m.Else():
+                    m.d.sync += group.eq(group + 1)
+
+        entry = self.lists.data
+        with m.If(advance):
+            m.d.sync += [is_.valid.eq(rd.valid), is_.upd.eq(rd.upd), is_.last.eq(rd.bias), is_.layer.eq(rd.layer),
+                         is_.x.eq(Mux(rd.bias, x_one[rd.layer], entry.x)), is_.gbase.eq(rd.gbase),
+                         is_.index.eq(Mux(rd.bias, n_in[rd.layer], entry.i)), is_.lanes.eq(rd.lanes)]
+            with m.If(rd.valid & rd.first):
+                m.d.sync += [d.eq(pd) for d, pd in zip(deltas, self.deltas.deltas)]
+        m.d.comb += [
+            self.forward.valid.eq(is_.valid & ~is_.upd), self.forward.payload.x.eq(is_.x),
+            self.forward.payload.addr.eq(addr), self.forward.payload.layer.eq(is_.layer),
+            self.forward.payload.last.eq(is_.last),
+            self.update.valid.eq(is_.valid & is_.upd), self.update.payload.x.eq(is_.x),
+            self.update.payload.addr.eq(addr), self.update.payload.layer.eq(is_.layer),
+            *[self.update.payload.d[p].eq(deltas[p]) for p in range(lanes)],
+        ]
+        m.d.sync += self.macs_done.eq(0)
+        with m.If(is_.valid & down_ready):
+            m.d.sync += self.macs_done.eq(is_.lanes)
+        return m
+
+    def _count_macs(self, m, at_end, skip_group, group_inputs, unlisted, group_lanes):
+        """MACs a dense schedule would have done at a group's end: its unlisted (zero) inputs, or the whole group.
+
+        They wait in registers (no control path into the multiplier) and leave on ``macs_skipped``.
+        """
+        n_in = max(spec.n_in for spec in self._config.layers)
+        inputs, lanes = Signal(range(n_in + 2)), Signal(range(self._config.lanes + 1))
+        m.d.sync += [inputs.eq(0), self.macs_skipped.eq(inputs * lanes)]
+        with m.If(at_end):
+            m.d.sync += [inputs.eq(Mux(skip_group, group_inputs, unlisted)), lanes.eq(group_lanes)]
