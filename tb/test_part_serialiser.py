@@ -1,0 +1,103 @@
+# amaranth: UnusedElaboratable=no
+"""Serialiser on its own: MAC result groups in, the model's store / fprime / scores sequences and argmax out."""
+
+import random
+
+import numpy as np
+import pytest
+
+from trifactor.hdl.layout import WeightLayout
+from trifactor.hdl.mac_array import MacArray
+from trifactor.hdl.output_error import OutputErrorUnit
+from trifactor.hdl.serialiser import Serialiser
+
+from part_sim import CONFIGS, simulate, values
+
+def model(cfg, outputs, training, label, wrong=False):
+    """store ``(layer, i, x)`` and fprime ``(index, value)`` for hidden layers, scores ``(y, label)``, the first argmax."""
+    store, fprime, index = [], [], 0
+    for layer, (h, fp) in enumerate(outputs[:-1]):
+        for j, (v, f) in enumerate(zip(h, fp)):
+            store.append((layer + 1, j, v))
+            fprime.append((index, f))
+            index += 1
+    y = outputs[-1][0]
+    scores = [(v, label) for v in y] if training else []
+    prediction = int(np.argmax(y)) if not wrong else len(y) - 1 - int(np.argmax(y[::-1]))  # wrong: the last maximum
+    return store, fprime, scores, prediction
+
+
+def check_serialiser(cfg, seed=0, wrong=False, samples=3):
+    dut = Serialiser(cfg, result_layout=MacArray(cfg).result_layout, score_layout=OutputErrorUnit(cfg).i.payload.shape())
+    rng = random.Random(seed)
+    lay = WeightLayout(cfg)
+    seen = {"store": [], "fprime": [], "scores": []}
+
+    async def watch(ctx):
+        while True:
+            ready = rng.random() < 0.6
+            ctx.set(dut.scores.ready, ready)
+            if ctx.get(dut.store.valid):
+                p = ctx.get(dut.store.payload)
+                seen["store"].append((p.layer, p.i, p.x))
+            if ctx.get(dut.fprime.valid):
+                p = ctx.get(dut.fprime.payload)
+                seen["fprime"].append((p.index, p.value))
+            if ctx.get(dut.scores.valid) and ready:
+                p = ctx.get(dut.scores.payload)
+                seen["scores"].append((p.y, p.label))
+            await ctx.tick()
+
+    async def bench(ctx):
+        for sample in range(samples):
+            training, label = sample != 1, rng.randrange(cfg.n_classes)
+            outputs = []
+            for layer in range(cfg.n_layers):
+                h = values(cfg.act, cfg.sizes[layer + 1], rng, zeros=0.2)
+                if layer == cfg.n_layers - 1 and sample == 0:  # ties: the first maximum wins
+                    h = [5, 9, 9, 2, 9, 0, 1, 9, 1][:len(h)]
+                outputs.append((h, [int(rng.random() < 0.5) for _ in h]))
+            for key in seen:
+                seen[key].clear()
+            ctx.set(dut.clear, 1)
+            ctx.set(dut.training, training)
+            ctx.set(dut.label, label)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            assert ctx.get(dut.written) == 0
+            for layer, (h, fp) in enumerate(outputs):
+                pad = lay.groups(layer) * cfg.lanes - len(h)
+                h, fp = h + [rng.randint(cfg.act.min, cfg.act.max) for _ in range(pad)], fp + [1] * pad
+                for g in range(lay.groups(layer)):
+                    while rng.random() < 0.3:
+                        await ctx.tick()
+                    ctx.set(dut.i.valid, 1)
+                    ctx.set(dut.i.payload, {"h": h[g * cfg.lanes:(g + 1) * cfg.lanes],
+                                            "fprime": fp[g * cfg.lanes:(g + 1) * cfg.lanes]})
+                    while not ctx.get(dut.i.ready):
+                        await ctx.tick()
+                    await ctx.tick()
+                    ctx.set(dut.i.valid, 0)
+                    assert ctx.get(dut.written) == layer, "written before the layer's last group left"
+            for _ in range(200):
+                if ctx.get(dut.written) == cfg.n_layers:
+                    break
+                await ctx.tick()
+            assert ctx.get(dut.written) == cfg.n_layers
+            store, fprime, scores, prediction = model(cfg, outputs, training, label, wrong)
+            assert seen["store"] == store and seen["fprime"] == fprime, f"sample {sample}"
+            assert seen["scores"] == scores, f"sample {sample}"
+            assert ctx.get(dut.prediction) == prediction, f"sample {sample}"
+
+    simulate(dut, bench, background=[watch])
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_serialiser_sends_the_models_sequences(name):
+    check_serialiser(CONFIGS[name]())
+
+
+@pytest.mark.parametrize("name", ["small", "no_hidden"])
+def test_serialiser_test_catches_a_wrong_model(name):
+    with pytest.raises(AssertionError):
+        check_serialiser(CONFIGS[name](), wrong=True)
