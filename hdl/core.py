@@ -20,10 +20,10 @@ One sample at a time, as ``golden.fixed_model.FixedNet.train_sample`` bit for bi
    feeds the MAC array (P MACs per cycle); the serialiser sends a group's P results to the
    next layer's input list and their ``f'`` to the error path, or, for the output layer, to
    the output error unit (whose errors go to the error path) and the argmax;
-3. the prediction goes back through the decoder;
+3. the prediction goes back through the decoder, and the update starts;
 4. update, last layer first: per neuron group the delta provider asks the error path for
-   the group's P deltas, then the sweeper reads the layer input again and feeds the update
-   unit (P weights per cycle).
+   the group's P deltas (the output layer's first groups as their errors arrive), then the
+   sweeper reads the layer input again and feeds the update unit (P weights per cycle).
 
 The error path is the learning rule (:mod:`hdl.error_path`); everything else is the same
 for every rule. ``docs/architecture.md`` draws the parts and their streams.
@@ -153,7 +153,7 @@ class LearnerCore(wiring.Component):
             self.lists.clear.eq(seq.clear), ser.clear.eq(seq.clear), ser.training.eq(seq.training),
             ser.label.eq(dec.label), self.lists.written.eq(ser.written), dec.inputs_last.eq(self.lists.load_last),
             seq.sweeper_busy.eq(sw.busy), seq.sweeper_empty.eq(sw.empty), seq.written.eq(ser.written),
-            seq.primed.eq(path.primed), seq.scored.eq(ser.prediction), dec.sample_idle.eq(seq.idle),
+            path.clear.eq(seq.clear), seq.scored.eq(ser.prediction), dec.sample_idle.eq(seq.idle),
             self.provider.start.eq(seq.provide), self.banks.update.eq(seq.update),
             # the counters
             self.counters.busy.eq(seq.busy), self.counters.sample.eq(seq.sample_done),

@@ -1,7 +1,7 @@
 """The delta provider: the next neuron group's P deltas, prepared while the sweeper updates the current one."""
 
 from amaranth import Module, Signal
-from amaranth.hdl import Array, Cat, Mux, signed
+from amaranth.hdl import Cat, Mux, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,7 +9,7 @@ from trifactor.golden.config import Config
 
 from .error_path import request_layout
 from .errors import require_config
-from .layout import WeightLayout
+from .layout import GroupWalk, WeightLayout
 from .sweeper import delta_group_signature
 
 __all__ = ["DeltaProvider"]
@@ -33,7 +33,7 @@ class DeltaProvider(wiring.Component):
     start : In(1)
         Start with the output layer's first group (the output errors must be in the error path).
     group : Out(delta_group_signature(config))
-    request : Out(stream.Signature(request_layout(config), always_ready=True))
+    request : Out(stream.Signature(request_layout(config)))
         Neurons whose deltas the error path is to return, in order.
     delta : In(stream.Signature(signed(error.width), always_ready=True))
         Their deltas, in request order.
@@ -45,7 +45,7 @@ class DeltaProvider(wiring.Component):
         super().__init__({
             "start": In(1),
             "group": Out(delta_group_signature(config)),
-            "request": Out(stream.Signature(request_layout(config), always_ready=True)),
+            "request": Out(stream.Signature(request_layout(config))),
             "delta": In(stream.Signature(signed(config.error.width), always_ready=True)),
         })
 
@@ -56,19 +56,17 @@ class DeltaProvider(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, lanes = self._config, self._config.lanes
-        lay = WeightLayout(cfg)
-        groups = Array(lay.groups(l) for l in range(cfg.n_layers))
-        last_lanes = Array(spec.n_out - (lay.groups(l) - 1) * lanes for l, spec in enumerate(cfg.layers))
+        walk = GroupWalk(WeightLayout(cfg))
         pending = [Signal(signed(cfg.error.width), name=f"pending{p}") for p in range(lanes)]
         ready, claimed = Signal(), Signal()  # pending holds the next group's deltas / the sweeper copies them
         run, busy = Signal(), Signal()        # groups left to prepare / preparing one now
         layer = Signal(range(cfg.n_layers))
-        group = Signal(range(max(groups)))
+        group = Signal(range(walk.max_groups))
         shifts = Signal(range(lanes + 1))      # shifts of this group still to do
         zeros = Signal(range(lanes + 1))       # the last ones shift in 0
         # both decided a shift ahead, in registers: no comparison between ``shifting`` and its uses
         in_zeros, last = Signal(), Signal()    # this shift is a 0 / the group's last
-        group_lanes = Mux(group == groups[layer] - 1, last_lanes[layer], lanes)
+        group_lanes = walk.lanes_of(layer, group)
         neuron_bits = range(max(cfg.sizes[1:]) + 1)
         req, end = Signal(neuron_bits), Signal(neuron_bits)  # neurons still to request
         zero = Signal()  # registered as the group finishes: no wide OR in the sweeper's control
@@ -83,7 +81,7 @@ class DeltaProvider(wiring.Component):
                          req.eq(group * lanes), end.eq(group * lanes + group_lanes)]
         m.d.comb += [self.request.valid.eq(busy & (req < end)), self.request.payload.layer.eq(layer),
                      self.request.payload.neuron.eq(req)]
-        with m.If(self.request.valid):
+        with m.If(self.request.valid & self.request.ready):
             m.d.sync += req.eq(req + 1)
 
         shift_in, shifting = Signal(signed(cfg.error.width)), Signal()
@@ -96,7 +94,7 @@ class DeltaProvider(wiring.Component):
             m.d.sync += [lane.eq(above) for lane, above in zip(pending, pending[1:] + [shift_in])]
             m.d.sync += [shifts.eq(shifts - 1), in_zeros.eq(shifts - 1 <= zeros), last.eq(shifts == 2)]
             with m.If(last):  # the next group: the sweeper's order
-                at_end = group == groups[layer] - 1
+                at_end = walk.is_last(layer, group)
                 m.d.sync += [ready.eq(1), busy.eq(0), group.eq(Mux(at_end, 0, group + 1)),
                              layer.eq(Mux(at_end, layer - 1, layer)), run.eq(~(at_end & (layer == 0))),
                              zero.eq(~Cat(*[d != 0 for d in pending[1:] + [shift_in]]).any())]

@@ -3,7 +3,9 @@
 Every error path takes the sample's output errors, the hidden neurons' ``f'`` flags as
 the forward pass produces them, and requests ``(layer, neuron)`` in the update's order;
 it answers each request with the neuron's delta ``d_j`` (``f'`` already applied; the
-output layer's delta is the output error itself), in request order. The delta provider
+output layer's delta is the output error itself), in request order. A path takes a
+request only once it can answer it (``request.ready``): the update starts as soon as the
+prediction is out, and its first groups overlap the output error unit's last errors. The delta provider
 (:mod:`hdl.delta_provider`) is its only client, so a rule is one component:
 
 ========================= ============================================================
@@ -26,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
-from .errors import reject, require_config
+from .errors import require_config
 from .feedback_unit import FeedbackUnit
 
 __all__ = ["request_layout", "fprime_layout", "ErrorPathSignature", "FeedbackErrorPath", "OutputErrorPath",
@@ -48,24 +50,24 @@ class ErrorPathSignature(wiring.Signature):
 
     Members
     -------
+    clear : In(1)
+        A new sample (at this edge): no output error is in.
     errors : In(stream.Signature(signed(error.width)))
-        The sample's ``n_classes`` output errors, in class order, before any request.
-    primed : Out(1)
-        One cycle, as the sample's last output error is taken: requests may follow.
+        The sample's ``n_classes`` output errors, in class order.
     fprime : In(stream.Signature(fprime_layout(config), always_ready=True))
         Hidden neurons' ``f'`` flags from the forward pass.
-    request : In(stream.Signature(request_layout(config), always_ready=True))
-        One request a cycle at most.
+    request : In(stream.Signature(request_layout(config)))
+        Taken once the path can answer it.
     delta : Out(stream.Signature(signed(error.width), always_ready=True))
         The deltas in request order, a path's ``latency`` cycles after their requests.
     """
 
     def __init__(self, config: Config):
         super().__init__({
+            "clear": In(1),
             "errors": In(stream.Signature(signed(config.error.width))),
-            "primed": Out(1),
             "fprime": In(stream.Signature(fprime_layout(config), always_ready=True)),
-            "request": In(stream.Signature(request_layout(config), always_ready=True)),
+            "request": In(stream.Signature(request_layout(config))),
             "delta": Out(stream.Signature(signed(config.error.width), always_ready=True)),
         })
 
@@ -75,7 +77,8 @@ class FeedbackErrorPath(wiring.Component):
 
     A request reads the neuron's ``f'`` (hidden layers) and, a cycle later, asks the
     feedback unit for its ROM row: ``row_base(l) + j`` for hidden layer ``l``, the error
-    row ``error_base + j`` for the output layer.
+    row ``error_base + j`` for the output layer. An output neuron's request is taken once
+    its error is in, a hidden neuron's once every error is.
 
     Parameters
     ----------
@@ -113,25 +116,37 @@ class FeedbackErrorPath(wiring.Component):
                      fp_wr.en.eq(self.fprime.valid)]
 
         wiring.connect(m, wiring.flipped(self.errors), fb.e)
-        loaded = Signal(range(cfg.n_classes))
-        with m.If(self.errors.valid & self.errors.ready):
-            m.d.sync += loaded.eq(Mux(loaded == cfg.n_classes - 1, 0, loaded + 1))
-        m.d.comb += self.primed.eq(self.errors.valid & self.errors.ready & (loaded == cfg.n_classes - 1))
+        have = _errors_in(m, self._config, self.clear, self.errors)
+        request = self.request.payload
+        m.d.comb += self.request.ready.eq(Mux(request.layer == cfg.n_layers - 1, request.neuron < have,
+                                              have == cfg.n_classes))
 
         fp_base = Array([*self.fp_base, 0])  # the output layer's error rows need no f'
         row_base = Array([*(fb.row_base(l) for l in range(cfg.n_layers - 1)), fb.error_base])
-        request = self.request.payload
         row_valid, row = Signal(), Signal(range(fb.rows + 1))
         m.d.comb += [fp_rd.addr.eq(fp_base[request.layer] + request.neuron), fp_rd.en.eq(1)]
-        m.d.sync += [row_valid.eq(self.request.valid), row.eq(row_base[request.layer] + request.neuron)]
+        m.d.sync += [row_valid.eq(self.request.valid & self.request.ready),
+                     row.eq(row_base[request.layer] + request.neuron)]
         # the unit is always ready while its output is taken, and the delta stream is always taken
         m.d.comb += [fb.i.valid.eq(row_valid), fb.i.payload.row.eq(row), fb.i.payload.fprime.eq(fp_rd.data),
                      fb.o.ready.eq(1), self.delta.valid.eq(fb.o.valid), self.delta.payload.eq(fb.o.payload)]
         return m
 
 
+def _errors_in(m, config, clear, errors):
+    """How many of the sample's output errors the path has taken (0 after ``clear``)."""
+    have = Signal(range(config.n_classes + 1))
+    with m.If(errors.valid & errors.ready):
+        m.d.sync += have.eq(have + 1)
+    with m.If(clear):
+        m.d.sync += have.eq(0)
+    return have
+
+
 class OutputErrorPath(wiring.Component):
     """No hidden layer: the output errors in a shift register, shifted out one per request (latency 0).
+
+    Requests are taken once every error is in.
 
     Parameters
     ----------
@@ -155,13 +170,12 @@ class OutputErrorPath(wiring.Component):
         cfg = self._config
         # in class order, shifting towards errors[0]: no read multiplexer or write decoder
         errors = [Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes)]
-        loaded = Signal(range(cfg.n_classes))
-        m.d.comb += [self.errors.ready.eq(1), self.delta.valid.eq(self.request.valid), self.delta.payload.eq(errors[0]),
-                     self.primed.eq(self.errors.valid & (loaded == cfg.n_classes - 1))]
-        with m.If(self.errors.valid | self.request.valid):
+        have = _errors_in(m, cfg, self.clear, self.errors)
+        taken = self.request.valid & self.request.ready
+        m.d.comb += [self.errors.ready.eq(1), self.request.ready.eq(have == cfg.n_classes),
+                     self.delta.valid.eq(taken), self.delta.payload.eq(errors[0])]
+        with m.If(self.errors.valid | taken):
             m.d.sync += [e.eq(after) for e, after in zip(errors, errors[1:] + [self.errors.payload])]
-        with m.If(self.errors.valid):
-            m.d.sync += loaded.eq(Mux(loaded == cfg.n_classes - 1, 0, loaded + 1))
         return m
 
 

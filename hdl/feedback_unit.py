@@ -34,8 +34,8 @@ class FeedbackUnit(wiring.Component):
     delta; their ``fprime`` is ignored): the unit's registers are the only copy of the
     errors the learner core needs.
 
-    Send all of ``e`` before the first neuron of a sample, and no ``e`` while neurons are
-    in flight: the unit does not reorder them.
+    Send all of ``e`` before the first hidden neuron of a sample (an error row only needs
+    its own error in): the unit does not reorder them.
 
     Parameters
     ----------

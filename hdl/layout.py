@@ -12,10 +12,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth.hdl import Array, Mux
 
 from trifactor.golden.config import Config
 
-__all__ = ["WeightLayout"]
+__all__ = ["WeightLayout", "GroupWalk"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class WeightLayout:
     def addr_width(self) -> int:
         return max(1, (self.depth - 1).bit_length())
 
+    def last_lanes(self, layer: int) -> int:
+        """Neurons in the layer's last group (the lanes past them hold zeros)."""
+        return self.config.sizes[layer + 1] - (self.groups(layer) - 1) * self.lanes
+
     def address(self, layer: int, group: int, i: int) -> int:
         return self.base(layer) + group * (self.config.sizes[layer] + 1) + i
 
@@ -68,3 +73,26 @@ class WeightLayout:
             by_group = block.reshape(self.lanes, self.groups(layer), n_in + 1).transpose(1, 0, 2)
             weights.append(by_group.reshape(-1, n_in + 1)[:n_out].copy())
         return weights
+
+
+class GroupWalk:
+    """The neuron groups of every layer, for logic that walks them by a layer and a group signal.
+
+    The sweeper, the serialiser and the delta provider each walk the groups in order; this
+    is their one description of where a layer ends and how many lanes its last group has.
+    """
+
+    def __init__(self, layout: WeightLayout):
+        n_layers = layout.config.n_layers
+        self.lanes = layout.lanes
+        self.max_groups = max(layout.groups(l) for l in range(n_layers))
+        self._groups = Array(layout.groups(l) for l in range(n_layers))
+        self._last_lanes = Array(layout.last_lanes(l) for l in range(n_layers))
+
+    def is_last(self, layer, group):
+        """``group`` is ``layer``'s last."""
+        return group == self._groups[layer] - 1
+
+    def lanes_of(self, layer, group):
+        """The neurons (used lanes) of ``layer``'s ``group``."""
+        return Mux(self.is_last(layer, group), self._last_lanes[layer], self.lanes)

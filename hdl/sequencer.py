@@ -17,10 +17,10 @@ class PassSequencer(wiring.Component):
 
     1. forward: layer 0's sweep starts with the sample (it runs behind the loader), each
        next layer's as soon as the previous one has issued its last element;
-    2. once every score has left the serialiser (and, when training, the last output error
-       has entered the error path): the prediction on ``prediction``;
+    2. once every score has left the serialiser: the prediction on ``prediction``;
     3. when training, after the prediction is taken: the update, last layer first (the
-       delta provider starts with it), each layer's sweep once the previous has left the
+       delta provider starts with it; its first groups wait in the error path for the
+       output error unit's errors), each layer's sweep once the previous has left the
        sweeper; then ``drain_cycles`` cycles for the update unit's last writes, while the
        update still owns the banks.
 
@@ -43,8 +43,6 @@ class PassSequencer(wiring.Component):
     sweeper_busy, sweeper_empty : In(1)
     written : In(range(n_layers + 1))
         The serialiser's finished layers.
-    primed : In(1)
-        The error path's: the last output error is in.
     scored : In(range(n_classes))
         The serialiser's prediction.
     prediction : Out(stream.Signature(range(n_classes)))
@@ -67,7 +65,7 @@ class PassSequencer(wiring.Component):
             "idle": Out(1), "clear": Out(1), "training": Out(1),
             "sweep": Out(stream.Signature(sweep_layout(config), always_ready=True)),
             "sweeper_busy": In(1), "sweeper_empty": In(1),
-            "written": In(range(config.n_layers + 1)), "primed": In(1),
+            "written": In(range(config.n_layers + 1)),
             "scored": In(range(config.n_classes)),
             "prediction": Out(stream.Signature(range(config.n_classes))),
             "provide": Out(1), "update": Out(1), "busy": Out(1), "sample_done": Out(1),
@@ -82,11 +80,8 @@ class PassSequencer(wiring.Component):
         m = Module()
         n_layers = self._config.n_layers
         layer = Signal(range(n_layers))
-        primed = Signal()  # the errors are in (kept: they may come before the last score has left)
         tick = Signal(range(self.drain_cycles + 1))
         m.d.comb += [self.clear.eq(self.start.valid), self.prediction.payload.eq(self.scored)]
-        with m.If(self.primed):
-            m.d.sync += primed.eq(1)
 
         def sweep(layer_value, update):
             m.d.comb += [self.sweep.valid.eq(1), self.sweep.payload.layer.eq(layer_value),
@@ -96,15 +91,14 @@ class PassSequencer(wiring.Component):
             with m.State("idle"):
                 m.d.comb += self.idle.eq(1)
                 with m.If(self.start.valid):
-                    m.d.sync += [self.busy.eq(1), self.training.eq(self.start.payload.train), layer.eq(0),
-                                 primed.eq(0)]
+                    m.d.sync += [self.busy.eq(1), self.training.eq(self.start.payload.train), layer.eq(0)]
                     sweep(0, 0)
                     m.next = "forward"
             with m.State("forward"):
                 with m.If(~self.sweeper_busy & (layer < n_layers - 1)):
                     m.d.sync += layer.eq(layer + 1)
                     sweep(layer + 1, 0)
-                with m.If(~self.sweeper_busy & (self.written == n_layers) & (~self.training | primed | self.primed)):
+                with m.If(~self.sweeper_busy & (self.written == n_layers)):
                     m.next = "prediction"
             with m.State("prediction"):
                 m.d.comb += self.prediction.valid.eq(1)

@@ -1,8 +1,8 @@
 """The serialiser: a MAC group's P results, one lane a cycle, to where the sample needs them next."""
 
 from amaranth import Module, Signal
-from amaranth.hdl import Array, Mux, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Mux, signed
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
@@ -10,7 +10,7 @@ from trifactor.golden.config import Config
 from .error_path import fprime_layout
 from .errors import require_config
 from .input_lists import store_layout
-from .layout import WeightLayout
+from .layout import GroupWalk, WeightLayout
 
 __all__ = ["Serialiser"]
 
@@ -70,19 +70,17 @@ class Serialiser(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, lanes = self._config, self._config.lanes
-        lay = WeightLayout(cfg)
-        groups = Array(lay.groups(l) for l in range(cfg.n_layers))
-        last_lanes = Array(spec.n_out - (lay.groups(l) - 1) * lanes for l, spec in enumerate(cfg.layers))
+        walk = GroupWalk(WeightLayout(cfg))
         busy = Signal()
         h = [Signal(signed(cfg.act.width), name=f"h{p}", reset_less=True) for p in range(lanes)]
         fp = [Signal(name=f"fp{p}", reset_less=True) for p in range(lanes)]
         lane, group_lanes = Signal(range(lanes)), Signal(range(lanes + 1))
-        layer, group = self.written, Signal(range(max(groups)))
+        layer, group = self.written, Signal(range(walk.max_groups))
         fptr = Signal(self.fprime.payload.index.shape())   # the hidden neurons' running index
         m.d.comb += self.i.ready.eq(~busy)
         with m.If(self.i.valid & ~busy):
             m.d.sync += [busy.eq(1), lane.eq(0),
-                         group_lanes.eq(Mux(group == groups[layer] - 1, last_lanes[layer], lanes))]
+                         group_lanes.eq(walk.lanes_of(layer, group))]
             m.d.sync += [h[p].eq(self.i.payload.h[p]) for p in range(lanes)]
             m.d.sync += [fp[p].eq(self.i.payload.fprime[p]) for p in range(lanes)]
 
@@ -103,7 +101,7 @@ class Serialiser(wiring.Component):
                 m.d.sync += lane.eq(lane + 1)
                 with m.If(lane == group_lanes - 1):
                     m.d.sync += busy.eq(0)
-                    with m.If(group == groups[layer] - 1):
+                    with m.If(walk.is_last(layer, group)):
                         m.d.sync += [group.eq(0), layer.eq(layer + 1)]
                     with m.Else():
                         m.d.sync += group.eq(group + 1)

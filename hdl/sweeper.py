@@ -15,7 +15,7 @@ from trifactor.golden.config import Config
 
 from .errors import require_config
 from .input_lists import list_read_signature
-from .layout import WeightLayout
+from .layout import GroupWalk, WeightLayout
 
 __all__ = ["Sweeper", "delta_group_signature", "sweep_layout"]
 
@@ -102,15 +102,14 @@ class Sweeper(wiring.Component):
         cfg, lay, lanes = self._config, self._layout, self._config.lanes
         n_layers = cfg.n_layers
         n_in = Array(spec.n_in for spec in cfg.layers)
-        groups = Array(lay.groups(l) for l in range(n_layers))
-        last_lanes = Array(spec.n_out - (lay.groups(l) - 1) * lanes for l, spec in enumerate(cfg.layers))
+        walk = GroupWalk(lay)
         x_one = Array(spec.x.one for spec in cfg.layers)
         x_width = self.forward.payload.x.shape().width
 
         # the walk: layer, group, position in the layer input's list, the group's weight base
         run, upd = Signal(), Signal()
         layer = Signal(range(n_layers))
-        group = Signal(range(max(groups)))
+        group = Signal(range(walk.max_groups))
         k = Signal(range(max(n_in) + 1))
         gbase = Signal(lay.addr_width)
         # the read stage: the list entry is read while these wait
@@ -130,8 +129,8 @@ class Sweeper(wiring.Component):
         down_ready = Mux(is_.upd, 1, self.forward.ready)
         advance = ~is_.valid | down_ready  # every stage moves together
         group_start = k == 0
-        last_group = group == groups[layer] - 1
-        group_lanes = Mux(last_group, last_lanes[layer], lanes)
+        last_group = walk.is_last(layer, group)
+        group_lanes = walk.lanes_of(layer, group)
         have_entry = k < self.lists.fill
         at_bias = ~have_entry & self.lists.complete  # the bias input (1.0) comes last, once the list is complete
         if cfg.zero_skipping:  # the provider registers ``zero`` as it finishes: no wide OR here

@@ -51,10 +51,18 @@ def check_provider(cfg, seed=0, wrong=False, samples=2):
     rng = random.Random(seed)
     timing = {"requests": [], "deltas": [], "cycle": 0}
 
-    async def watch(ctx):  # request and delta cycles
+    async def watch(ctx):  # request and delta cycles; no output neuron's request before its error is in
+        errors_in = 0
         while True:
-            if ctx.get(path.request.valid):
+            if ctx.get(path.request.valid) and ctx.get(path.request.ready):
                 timing["requests"].append(timing["cycle"])
+                layer, neuron = ctx.get(path.request.payload.layer), ctx.get(path.request.payload.neuron)
+                assert neuron < errors_in if layer == cfg.n_layers - 1 else errors_in == cfg.n_classes, \
+                    f"request {layer}/{neuron} taken with {errors_in} errors in"
+            if ctx.get(path.clear):
+                errors_in = 0
+            if ctx.get(path.errors.valid) and ctx.get(path.errors.ready):
+                errors_in += 1
             if ctx.get(path.delta.valid):
                 timing["deltas"].append(timing["cycle"])
             await ctx.tick()
@@ -64,6 +72,9 @@ def check_provider(cfg, seed=0, wrong=False, samples=2):
         for sample in range(samples):
             e = values(cfg.error, cfg.n_classes, rng, zeros=0.2 if sample else 0.9)
             fprimes = [[int(rng.random() < 0.6) for _ in range(n)] for n in cfg.sizes[1:-1]]
+            ctx.set(path.clear, 1)  # a new sample
+            await ctx.tick()
+            ctx.set(path.clear, 0)
             # the f' flags at their running index (as the serialiser sends them), then the errors
             index = 0
             for fp in fprimes:
@@ -73,20 +84,19 @@ def check_provider(cfg, seed=0, wrong=False, samples=2):
                     await ctx.tick()
                     index += 1
             ctx.set(path.fprime.valid, 0)
-            primed = 0
-            for c, v in enumerate(e):
+            # the provider starts first: its requests wait for the errors, which come with gaps
+            ctx.set(provider.start, 1)
+            await ctx.tick()
+            ctx.set(provider.start, 0)
+            for v in e:
+                for _ in range(rng.randint(0, 6)):
+                    await ctx.tick()
                 ctx.set(path.errors.valid, 1)
                 ctx.set(path.errors.payload, v)
                 while not ctx.get(path.errors.ready):
                     await ctx.tick()
-                primed += ctx.get(path.primed)
-                assert ctx.get(path.primed) == (c == cfg.n_classes - 1)
                 await ctx.tick()
-            ctx.set(path.errors.valid, 0)
-            assert primed == 1
-            ctx.set(provider.start, 1)
-            await ctx.tick()
-            ctx.set(provider.start, 0)
+                ctx.set(path.errors.valid, 0)
             # the sweeper: claim a ready group, release it 0-3 cycles later (0: a skipped group)
             expected, got = model_groups(cfg, e, fprimes, wrong), []
             for layer, g, _ in expected:
