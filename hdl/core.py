@@ -96,7 +96,7 @@ class LearnerCore(wiring.Component):
         self.provider = DeltaProvider(config)
         self.sequencer = PassSequencer(config, update_latency=self.update.latency)
         self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency)
-        self.counters = Counters(max_step=(max(spec.n_in for spec in config.layers) + 1) * config.lanes)
+        self.counters = Counters(max_step=self.sweeper.max_macs_step)
         super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32)))})
 
     @property

@@ -81,7 +81,7 @@ class Sweeper(wiring.Component):
         require_config(self, config)
         self._config = config
         self._layout = WeightLayout(config)
-        lanes, n_in = config.lanes, max(spec.n_in for spec in config.layers)
+        lanes = config.lanes
         super().__init__({
             "start": In(stream.Signature(sweep_layout(config), always_ready=True)),
             "busy": Out(1), "empty": Out(1),
@@ -90,12 +90,17 @@ class Sweeper(wiring.Component):
             "forward": Out(stream.Signature(mac_layout)),
             "update": Out(stream.Signature(update_layout, always_ready=True)),
             "macs_done": Out(range(lanes + 1)),
-            "macs_skipped": Out(range((n_in + 1) * lanes + 1)),
+            "macs_skipped": Out(range(self.max_macs_step + 1)),
         })
 
     @property
     def config(self) -> Config:
         return self._config
+
+    @property
+    def max_macs_step(self) -> int:
+        """The most MACs one cycle's ``macs_done`` or ``macs_skipped`` can report (a whole skipped group)."""
+        return (max(spec.n_in for spec in self._config.layers) + 1) * self._config.lanes
 
     def elaborate(self, platform):
         m = Module()
