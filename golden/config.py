@@ -8,6 +8,8 @@ A bad value raises :class:`ConfigError`, whose message names the key and the fix
 """
 
 import difflib
+import hashlib
+import json
 import math
 import re
 import tomllib
@@ -16,7 +18,8 @@ from pathlib import Path
 
 from .fixedpoint import Fixed, Overflow, Rounding
 
-__all__ = ["ConfigError", "Config", "LayerSpec", "accumulator_width", "load_config", "config_from_dict"]
+__all__ = ["ConfigError", "Config", "LayerSpec", "HARDWARE_SECTIONS", "accumulator_width", "load_config",
+           "config_from_dict"]
 
 
 class ConfigError(ValueError):
@@ -59,6 +62,8 @@ LOSSES = ("softmax", "mse")
 RULES = ("ssdfa", "dfa", "bp")
 VALUES = ("ternary", "continuous")
 PIPELINES = ("compact", "fast")
+# the sections that decide the circuit; the name only labels its files and Verilog module
+HARDWARE_SECTIONS = ("network", "feedback", "fixed", "hardware")
 
 
 def accumulator_width(x: Fixed, w: Fixed, terms: int) -> int:
@@ -164,6 +169,53 @@ class Config:
     def softmax_recip_bits(self) -> int:
         """``R`` in ``r = floor(2**R / sum)``: enough quotient bits for every probability LSB plus two guard bits."""
         return self.softmax_frac + self.error.frac + math.ceil(math.log2(self.n_classes)) + 2
+
+    # -- what the hardware is and costs -----------------------------------------------------
+
+    def hardware_dict(self) -> dict:
+        """The sections of :meth:`to_dict` that decide the hardware (:data:`HARDWARE_SECTIONS`), as plain data.
+
+        Two configurations with equal hardware dicts build the same circuit: the board's
+        INFO identity, the simulation build cache and ``trifactor synth --cycles-from``
+        all compare this, and nothing else.
+        """
+        data = self.to_dict()
+        return {section: data[section] for section in HARDWARE_SECTIONS}
+
+    def hardware_id(self) -> int:
+        """32 bits that change when the hardware changes (not with the name, data or training)."""
+        text = json.dumps(self.hardware_dict(), sort_keys=True).encode()
+        return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
+
+    def check_hardware(self):
+        """Raise :class:`ConfigError` unless the core (and its bit-exact fixed model) can implement this configuration."""
+        if self.rule == "bp":
+            raise ConfigError("[feedback] rule", "= 'bp' (backpropagation) is for the golden models only; the core "
+                              "implements 'ssdfa' and 'dfa'", "set rule = 'ssdfa' or 'dfa' (or train 'bp' with "
+                              "the float model)", self.source)
+        if self.feedback_values != "ternary":
+            raise ConfigError("[feedback] values", f"= {self.feedback_values!r} is for the float golden model only; "
+                              "the core implements ternary feedback", "set values = 'ternary'", self.source)
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-accumulates of one training sample: forward plus update, biases included."""
+        return 2 * sum((spec.n_in + 1) * spec.n_out for spec in self.layers)
+
+    @property
+    def roofline_cycles(self) -> float:
+        """The fewest cycles a training sample can take: :attr:`macs_per_sample` on ``lanes`` MACs per cycle."""
+        return self.macs_per_sample / self.lanes
+
+    @property
+    def mac_issue_cycles(self) -> int:
+        """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice."""
+        return 2 * sum(-(-spec.n_out // self.lanes) * (spec.n_in + 1) for spec in self.layers)
+
+    def cycle_budget(self) -> dict:
+        """:attr:`mac_issue_cycles`, :attr:`roofline_cycles` and :attr:`macs_per_sample` by their report names."""
+        return {"mac_issue_cycles": self.mac_issue_cycles, "roofline": self.roofline_cycles,
+                "macs_per_sample": self.macs_per_sample}
 
     def to_dict(self) -> dict:
         """The resolved configuration (every default filled in, derived values added) as plain data."""

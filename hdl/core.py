@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 from trifactor.golden.config import Config
 from trifactor.golden.fixed_model import FixedNet
 
-from .errors import reject
+from .errors import reject, require_hardware
 from .feedback_unit import FeedbackUnit
 from .lane_multipliers import LaneMultipliers, share
 from .layout import WeightLayout
@@ -54,11 +54,7 @@ class LearnerCore(wiring.Component):
     def __init__(self, config: Config, *, seed: int = 0):
         if not isinstance(config, Config):
             reject(self, f"config must be a Config, not {config!r}")
-        if config.rule == "bp":
-            reject(self, "rule 'bp' (backpropagation) is for the golden models only; the core implements "
-                         "'ssdfa' and 'dfa' (set [feedback] rule)")
-        if config.feedback_values != "ternary":
-            reject(self, "the core implements ternary feedback only (set [feedback] values = 'ternary')")
+        require_hardware(self, config)
         self._config = config
         self.layout = WeightLayout(config)
         self.init_weights = FixedNet(config, seed).weights

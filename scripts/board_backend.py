@@ -21,7 +21,7 @@ def train_on_board(client: BoardClient, config, split, epochs: int, seed: int, o
     samples = max(1, counters["samples"])
     result.update({
         "cycles_per_sample": counters["cycles"] / samples,
-        "macs_per_sample": 2 * sum((s.n_in + 1) * s.n_out for s in config.layers),
+        "macs_per_sample": config.macs_per_sample,
         "macs_done_per_sample": counters["macs_done"] / samples,
         "macs_skipped_per_sample": counters["macs_skipped"] / samples,
         "counters": counters,

@@ -170,6 +170,7 @@ def markdown(report) -> str:
 
 def main(args) -> int:
     config = load_config(args.config)
+    config.check_hardware()
     report = build(config, args.board, seed=args.seed, baud=args.baud, quiet=args.quiet)
     print(table(report))
     print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "

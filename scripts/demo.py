@@ -14,7 +14,7 @@ import numpy as np
 from trifactor.golden.config import load_config
 from trifactor.golden.train import load_data
 
-from .generate import cycle_budget, generate
+from .generate import generate
 from .machine import machine_info
 from .output import write_atomic, write_json
 from .plots import learning_curves
@@ -89,7 +89,7 @@ def main(args) -> int:
     print(f"\n{'epoch':>5}  {'float':>7}  {'fixed':>7}  {'rtl':>7}   test accuracy (%)")
     for epoch in range(epochs):
         print(f"{epoch + 1:5d}  " + "  ".join(f"{100 * results[b]['history'][epoch]:7.2f}" for b in ("float", "fixed", "rtl")))
-    budget = cycle_budget(config)
+    budget = config.cycle_budget()
     cycles = results["rtl"]["cycles_per_sample"]
     print(f"\nRTL weights equal the fixed golden model's: {'yes' if weights_equal else 'NO'}")
     print(f"cycles per training sample: {cycles:.1f}, roofline {budget['roofline']:.1f} ({cycles / budget['roofline']:.3f}x)")

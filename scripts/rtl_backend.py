@@ -8,7 +8,6 @@ seeds share the build); the session runs in the simulator while this process sho
 progress.
 """
 
-import hashlib
 import json
 import os
 import threading
@@ -47,10 +46,8 @@ def _build(config: Config, build_root: Path, kind: str):
     from cocotb_tools.runner import get_runner
 
     prepare("verilator")
-    data = config.to_dict()
-    del data["data"], data["training"]  # they do not change the hardware
-    key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
-    build_dir = build_root / f"{config.name}-{kind}-{key}"
+    # the name is the Verilog module's, so it is part of the folder; data and training are not
+    build_dir = build_root / f"{config.name}-{kind}-{config.hardware_id():08x}"
     source, toplevel = _write_top(config, kind, build_dir)
     runner = get_runner("verilator")
     runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
@@ -61,9 +58,7 @@ def _build(config: Config, build_root: Path, kind: str):
 def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
               save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl") -> dict:
     """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample."""
-    if config.rule == "bp" or config.feedback_values != "ternary":
-        raise UsageError(f"--backend {kind}: {config.source} asks for {config.rule}/{config.feedback_values} feedback, "
-                         "which only the float model has", "use rule 'ssdfa' or 'dfa' with ternary values")
+    config.check_hardware()
     build_root = Path(build_root).resolve()  # the simulator runs in its build folder
     bar = tqdm(total=epochs * n_train, unit="sample", desc=f"{kind} {config.name}", disable=quiet or None,
                leave=False, dynamic_ncols=True)

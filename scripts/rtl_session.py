@@ -64,7 +64,7 @@ async def train(dut):
         "test_accuracy": history[-1], "train_accuracy": float(np.mean(np.array(train_predictions) == split.y_train)),
         "history": history, "train_history_online": online, "epoch_seconds": seconds,
         "cycles_per_sample": totals["cycles"] / totals["samples"],
-        "macs_per_sample": 2 * sum((s.n_in + 1) * s.n_out for s in cfg.layers),
+        "macs_per_sample": cfg.macs_per_sample,
         "macs_done_per_sample": totals["macs_done"] / totals["samples"],
         "macs_skipped_per_sample": totals["macs_skipped"] / totals["samples"],
         "counters": counters,

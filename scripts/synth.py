@@ -16,10 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from trifactor.golden.config import load_config
+from trifactor.golden.config import ConfigError, config_from_dict, load_config
 
 from .errors import UsageError
-from .generate import cycle_budget
 from .machine import machine_info
 from .output import write_json
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
@@ -49,10 +48,6 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-# the sections of a configuration that decide the hardware and so its cycles per sample
-HARDWARE_SECTIONS = ("network", "fixed", "feedback", "hardware")
-
-
 def measured_cycles(path, config) -> tuple[float, str]:
     """(cycles per training sample, where they come from) from a ``trifactor train --json`` file of a core run."""
     fix = "give the --json file of `trifactor train --backend rtl --config <this config> --json PATH`"
@@ -62,9 +57,13 @@ def measured_cycles(path, config) -> tuple[float, str]:
         raise UsageError(f"--cycles-from {path}: cannot read it ({e.__class__.__name__})", fix) from None
     if not isinstance(run, dict) or not run.get("cycles_per_sample"):
         raise UsageError(f"--cycles-from {path} has no measured cycles per sample (a golden-model run?)", fix)
-    mine = json.loads(json.dumps(config.to_dict()))  # tuples as lists, as in the file
     theirs = run.get("config") or {}
-    differing = [key for key in HARDWARE_SECTIONS if theirs.get(key) != mine[key]]
+    try:
+        measured = config_from_dict({k: v for k, v in theirs.items() if k != "derived"}, source=str(path))
+    except ConfigError as e:
+        raise UsageError(f"--cycles-from {path} holds no valid configuration ({e.key} {e.problem})", fix) from None
+    mine, other = config.hardware_dict(), measured.hardware_dict()
+    differing = [key for key in mine if other[key] != mine[key]]
     if differing:
         raise UsageError(f"--cycles-from {path} was measured on config {theirs.get('name')!r}, whose "
                          f"[{', '.join(differing)}] differ from those of {config.name!r}", fix)
@@ -106,7 +105,7 @@ def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) 
     fmax = [achieved_fmax(r) for r in reports]
     used = utilization(reports[0], target["family"])
     if cycles is None:
-        cycles = (cycle_budget(config)["mac_issue_cycles"], "dense MAC issue cycles per training sample (trifactor generate)")
+        cycles = (config.mac_issue_cycles, "dense MAC issue cycles per training sample (trifactor generate)")
     fmax_median = statistics.median(fmax)
     return {
         "config": config.name, "target": target_name, "part": target["part"], "seeds": seeds,
@@ -134,6 +133,7 @@ def main(args) -> int:
     if args.seeds < 1:
         raise UsageError(f"--seeds {args.seeds} is not a positive number", "use --seeds 1 or more")
     config = load_config(args.config)
+    config.check_hardware()
     cycles = measured_cycles(args.cycles_from, config) if args.cycles_from else None
     out = Path("build") / "synth" / f"{config.name}-{args.target}"
     report = synthesize(config, args.target, args.seeds, out, args.quiet, cycles)

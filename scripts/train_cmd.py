@@ -3,7 +3,7 @@
 import numpy as np
 from tqdm import tqdm
 
-from trifactor.golden.config import load_config
+from trifactor.golden.config import ConfigError, load_config
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.float_model import FloatNet
 from trifactor.golden.train import load_data, train
@@ -35,8 +35,9 @@ def add_arguments(parser):
 def make_model(backend: str, config, seed: int):
     try:
         return BACKENDS[backend](config, seed)
-    except ValueError as exc:  # a rule or feedback form this backend does not implement
-        raise UsageError(f"--backend {backend}: {exc}", "use --backend float, or change [feedback] in the config") from None
+    except ConfigError as exc:  # a rule or feedback form this backend does not implement
+        raise UsageError(f"--backend {backend}: {exc.source}: {exc.key} {exc.problem}",
+                         f"{exc.fix}, or use --backend float") from None
 
 
 def run_training(backend, config, split, epochs, seed, quiet=False, label=None):
@@ -72,7 +73,7 @@ def main(args) -> int:
         model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
         arrays = model.arrays()
     if hardware:
-        result["roofline_cycles_per_sample"] = result["macs_per_sample"] / config.lanes
+        result["roofline_cycles_per_sample"] = config.roofline_cycles
         # useful MACs: the ones the core did (zero skipping leaves out the ones that add nothing)
         result["mac_utilization"] = result["macs_done_per_sample"] / (result["cycles_per_sample"] * config.lanes)
     for epoch, accuracy in enumerate(result["history"], 1):
