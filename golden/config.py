@@ -338,8 +338,20 @@ class _Parser:
         if not isinstance(self.raw, dict):
             raise self.error("file", "must hold TOML tables", "see configs/digits.toml")
         self._check_known()
+        sizes, activation, loss = self._network()
+        rule, k, seed, balanced, values, scale_shift = self._feedback(sizes[-1])
+        fixed = self._fixed(sizes, loss)
+        epochs, learning_rate = self._training(fixed["learning_rate_shift"])
+        data = self._data(fixed["input"])
+        lanes, zero_skipping, pipeline = self._hardware()
+        return Config(
+            name=self._name(), sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
+            feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift, **fixed,
+            epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
+            pipeline=pipeline, source=self.source,
+        )
 
-        # [network]
+    def _network(self):
         sizes = self.get("network", "sizes")
         if sizes is None:
             raise self.error("[network] sizes", "is required", "add e.g. sizes = [64, 64, 10] under [network]")
@@ -354,11 +366,9 @@ class _Parser:
             raise self.error("[network] sizes", f"= {sizes} ends in {sizes[-1]} class", "use at least 2 outputs")
         if any(s > 65536 for s in sizes):
             raise self.error("[network] sizes", f"= {sizes} has a layer larger than 65536", "use smaller layers")
-        activation = self.choice("network", "activation", ACTIVATIONS)
-        loss = self.choice("network", "loss", LOSSES)
-        n_classes = sizes[-1]
+        return sizes, self.choice("network", "activation", ACTIVATIONS), self.choice("network", "loss", LOSSES)
 
-        # [feedback]
+    def _feedback(self, n_classes):
         rule = self.choice("feedback", "rule", RULES)
         k_raw = self.get("feedback", "nonzeros_per_row")
         if rule == "ssdfa":
@@ -379,8 +389,10 @@ class _Parser:
         scale_raw = self.get("feedback", "scale_shift")
         # Default: keep the variance of (B e)_j independent of k, sum of k terms ~ sqrt(k).
         scale_shift = round(math.log2(k) / 2) if scale_raw is AUTO else self.integer("feedback", "scale_shift", 0, 16)
+        return rule, k, seed, balanced, values, scale_shift
 
-        # [fixed]
+    def _fixed(self, sizes, loss) -> dict:
+        n_classes = sizes[-1]
         fin, fw, fa, fe = (self.fmt(key) for key in ("input", "weight", "activation", "error"))
         for key, f in (("input", fin), ("activation", fa)):
             if not f.represents_one():
@@ -399,7 +411,12 @@ class _Parser:
         if loss == "softmax" and recip_bits > 62:
             raise self.error("[fixed] softmax_frac", f"= {softmax_frac} with error.frac = {fe.frac} needs a "
                              f"{recip_bits}-bit reciprocal (> 62)", "lower softmax_frac or error.frac")
+        self._check_layers(sizes, fin, fw, fa, fe, lr_shift)
+        return {"input": fin, "weight": fw, "act": fa, "error": fe, "learning_rate_shift": lr_shift,
+                "rounding": rounding, "update_rounding": update_rounding, "overflow": overflow,
+                "softmax_frac": softmax_frac}
 
+    def _check_layers(self, sizes, fin, fw, fa, fe, lr_shift):
         for index, x in enumerate([fin] + [fa] * (len(sizes) - 2)):
             if x.frac + fw.frac < fa.frac:
                 name = "input" if index == 0 else "activation"
@@ -420,7 +437,7 @@ class _Parser:
                 raise self.error("[fixed] weight.width", f"makes layer {index}'s accumulator {acc} bits wide (> 62)",
                                  "use narrower formats or smaller layers")
 
-        # [training]
+    def _training(self, lr_shift):
         epochs = self.integer("training", "epochs", 1)
         lr_raw = self.get("training", "learning_rate")
         if lr_raw is AUTO:
@@ -429,8 +446,9 @@ class _Parser:
             raise self.error("[training] learning_rate", f"= {lr_raw!r} must be a number in (0, 10)", "write e.g. learning_rate = 0.01")
         else:
             learning_rate = float(lr_raw)
+        return epochs, learning_rate
 
-        # [data]
+    def _data(self, fin) -> dict:
         dataset = self.get("data", "dataset")
         if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or dataset.startswith("idx:")):
             raise self.error("[data] dataset", f"= {dataset!r} is not a data set", "use 'digits', 'mnist5k' or 'idx:DIR'")
@@ -448,15 +466,18 @@ class _Parser:
         if fin.to_float(fin.max) < top - 1.0 / fin.one:
             raise self.error("[fixed] input", f"= {fin} cannot hold inputs up to {top:g}",
                              "lower input.frac, raise input.width or lower [data] clip")
+        return {"dataset": dataset, "test_fraction": float(test_fraction), "split_seed": split_seed,
+                "standardize": standardize, "clip": float(clip)}
 
-        # [hardware]
+    def _hardware(self):
         lanes = self.integer("hardware", "lanes", 1, 4096)
         zero_skipping = self.get("hardware", "zero_skipping")
         if not isinstance(zero_skipping, bool):
             raise self.error("[hardware] zero_skipping", f"must be true or false, not {zero_skipping!r}",
                              "write zero_skipping = true")
-        pipeline = self.choice("hardware", "pipeline", PIPELINES)
+        return lanes, zero_skipping, self.choice("hardware", "pipeline", PIPELINES)
 
+    def _name(self):
         name = self.get("", "name")
         if name is AUTO:
             name = re.sub(r"\W", "_", self.default_name)
@@ -464,12 +485,4 @@ class _Parser:
         elif not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise self.error("name", f"= {name!r} is not a Verilog identifier", "use letters, digits and _, e.g. name = 'digits'")
 
-        return Config(
-            name=name, sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
-            feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
-            input=fin, weight=fw, act=fa, error=fe, learning_rate_shift=lr_shift, rounding=rounding,
-            update_rounding=update_rounding, overflow=overflow, softmax_frac=softmax_frac, epochs=epochs,
-            learning_rate=learning_rate, dataset=dataset, test_fraction=float(test_fraction),
-            split_seed=split_seed, standardize=standardize, clip=float(clip), lanes=lanes,
-            zero_skipping=zero_skipping, pipeline=pipeline, source=self.source,
-        )
+        return name

