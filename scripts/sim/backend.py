@@ -48,7 +48,9 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
               save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl") -> dict:
     """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample."""
     config.check_hardware()
-    build_root = Path(build_root).resolve()  # the simulator runs in its build folder
+    build_root = Path(build_root).resolve()  # the simulator runs in its build folder: paths must be absolute
+    if dataset.startswith("idx:"):
+        dataset = f"idx:{Path(dataset[4:]).resolve()}"
     bar = tqdm(total=epochs * n_train, unit="sample", desc=f"{kind} {config.name}", disable=quiet or None,
                leave=False, dynamic_ncols=True)
     bar.set_postfix_str("building the core in Verilator")
