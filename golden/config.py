@@ -8,6 +8,8 @@ A bad value raises :class:`ConfigError`, whose message names the key and the fix
 """
 
 import difflib
+import hashlib
+import json
 import math
 import re
 import tomllib
@@ -16,7 +18,8 @@ from pathlib import Path
 
 from .fixedpoint import Fixed, Overflow, Rounding
 
-__all__ = ["ConfigError", "Config", "LayerSpec", "accumulator_width", "load_config", "config_from_dict"]
+__all__ = ["ConfigError", "Config", "LayerSpec", "HARDWARE_SECTIONS", "accumulator_width", "load_config",
+           "config_from_dict"]
 
 
 class ConfigError(ValueError):
@@ -59,6 +62,8 @@ LOSSES = ("softmax", "mse")
 RULES = ("ssdfa", "dfa", "bp")
 VALUES = ("ternary", "continuous")
 PIPELINES = ("compact", "fast")
+# the sections that decide the circuit; the name only labels its files and Verilog module
+HARDWARE_SECTIONS = ("network", "feedback", "fixed", "hardware")
 
 
 def accumulator_width(x: Fixed, w: Fixed, terms: int) -> int:
@@ -164,6 +169,53 @@ class Config:
     def softmax_recip_bits(self) -> int:
         """``R`` in ``r = floor(2**R / sum)``: enough quotient bits for every probability LSB plus two guard bits."""
         return self.softmax_frac + self.error.frac + math.ceil(math.log2(self.n_classes)) + 2
+
+    # -- what the hardware is and costs -----------------------------------------------------
+
+    def hardware_dict(self) -> dict:
+        """The sections of :meth:`to_dict` that decide the hardware (:data:`HARDWARE_SECTIONS`), as plain data.
+
+        Two configurations with equal hardware dicts build the same circuit: the board's
+        INFO identity, the simulation build cache and ``trifactor synth --cycles-from``
+        all compare this, and nothing else.
+        """
+        data = self.to_dict()
+        return {section: data[section] for section in HARDWARE_SECTIONS}
+
+    def hardware_id(self) -> int:
+        """32 bits that change when the hardware changes (not with the name, data or training)."""
+        text = json.dumps(self.hardware_dict(), sort_keys=True).encode()
+        return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
+
+    def check_hardware(self):
+        """Raise :class:`ConfigError` unless the core (and its bit-exact fixed model) can implement this configuration."""
+        if self.rule == "bp":
+            raise ConfigError("[feedback] rule", "= 'bp' (backpropagation) is for the golden models only; the core "
+                              "implements 'ssdfa' and 'dfa'", "set rule = 'ssdfa' or 'dfa' (or train 'bp' with "
+                              "the float model)", self.source)
+        if self.feedback_values != "ternary":
+            raise ConfigError("[feedback] values", f"= {self.feedback_values!r} is for the float golden model only; "
+                              "the core implements ternary feedback", "set values = 'ternary'", self.source)
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-accumulates of one training sample: forward plus update, biases included."""
+        return 2 * sum((spec.n_in + 1) * spec.n_out for spec in self.layers)
+
+    @property
+    def roofline_cycles(self) -> float:
+        """The fewest cycles a training sample can take: :attr:`macs_per_sample` on ``lanes`` MACs per cycle."""
+        return self.macs_per_sample / self.lanes
+
+    @property
+    def mac_issue_cycles(self) -> int:
+        """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice."""
+        return 2 * sum(-(-spec.n_out // self.lanes) * (spec.n_in + 1) for spec in self.layers)
+
+    def cycle_budget(self) -> dict:
+        """:attr:`mac_issue_cycles`, :attr:`roofline_cycles` and :attr:`macs_per_sample` by their report names."""
+        return {"mac_issue_cycles": self.mac_issue_cycles, "roofline": self.roofline_cycles,
+                "macs_per_sample": self.macs_per_sample}
 
     def to_dict(self) -> dict:
         """The resolved configuration (every default filled in, derived values added) as plain data."""
@@ -286,8 +338,20 @@ class _Parser:
         if not isinstance(self.raw, dict):
             raise self.error("file", "must hold TOML tables", "see configs/digits.toml")
         self._check_known()
+        sizes, activation, loss = self._network()
+        rule, k, seed, balanced, values, scale_shift = self._feedback(sizes[-1])
+        fixed = self._fixed(sizes, loss)
+        epochs, learning_rate = self._training(fixed["learning_rate_shift"])
+        data = self._data(fixed["input"])
+        lanes, zero_skipping, pipeline = self._hardware()
+        return Config(
+            name=self._name(), sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
+            feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift, **fixed,
+            epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
+            pipeline=pipeline, source=self.source,
+        )
 
-        # [network]
+    def _network(self):
         sizes = self.get("network", "sizes")
         if sizes is None:
             raise self.error("[network] sizes", "is required", "add e.g. sizes = [64, 64, 10] under [network]")
@@ -302,11 +366,9 @@ class _Parser:
             raise self.error("[network] sizes", f"= {sizes} ends in {sizes[-1]} class", "use at least 2 outputs")
         if any(s > 65536 for s in sizes):
             raise self.error("[network] sizes", f"= {sizes} has a layer larger than 65536", "use smaller layers")
-        activation = self.choice("network", "activation", ACTIVATIONS)
-        loss = self.choice("network", "loss", LOSSES)
-        n_classes = sizes[-1]
+        return sizes, self.choice("network", "activation", ACTIVATIONS), self.choice("network", "loss", LOSSES)
 
-        # [feedback]
+    def _feedback(self, n_classes):
         rule = self.choice("feedback", "rule", RULES)
         k_raw = self.get("feedback", "nonzeros_per_row")
         if rule == "ssdfa":
@@ -327,8 +389,10 @@ class _Parser:
         scale_raw = self.get("feedback", "scale_shift")
         # Default: keep the variance of (B e)_j independent of k, sum of k terms ~ sqrt(k).
         scale_shift = round(math.log2(k) / 2) if scale_raw is AUTO else self.integer("feedback", "scale_shift", 0, 16)
+        return rule, k, seed, balanced, values, scale_shift
 
-        # [fixed]
+    def _fixed(self, sizes, loss) -> dict:
+        n_classes = sizes[-1]
         fin, fw, fa, fe = (self.fmt(key) for key in ("input", "weight", "activation", "error"))
         for key, f in (("input", fin), ("activation", fa)):
             if not f.represents_one():
@@ -347,7 +411,12 @@ class _Parser:
         if loss == "softmax" and recip_bits > 62:
             raise self.error("[fixed] softmax_frac", f"= {softmax_frac} with error.frac = {fe.frac} needs a "
                              f"{recip_bits}-bit reciprocal (> 62)", "lower softmax_frac or error.frac")
+        self._check_layers(sizes, fin, fw, fa, fe, lr_shift)
+        return {"input": fin, "weight": fw, "act": fa, "error": fe, "learning_rate_shift": lr_shift,
+                "rounding": rounding, "update_rounding": update_rounding, "overflow": overflow,
+                "softmax_frac": softmax_frac}
 
+    def _check_layers(self, sizes, fin, fw, fa, fe, lr_shift):
         for index, x in enumerate([fin] + [fa] * (len(sizes) - 2)):
             if x.frac + fw.frac < fa.frac:
                 name = "input" if index == 0 else "activation"
@@ -368,7 +437,7 @@ class _Parser:
                 raise self.error("[fixed] weight.width", f"makes layer {index}'s accumulator {acc} bits wide (> 62)",
                                  "use narrower formats or smaller layers")
 
-        # [training]
+    def _training(self, lr_shift):
         epochs = self.integer("training", "epochs", 1)
         lr_raw = self.get("training", "learning_rate")
         if lr_raw is AUTO:
@@ -377,8 +446,9 @@ class _Parser:
             raise self.error("[training] learning_rate", f"= {lr_raw!r} must be a number in (0, 10)", "write e.g. learning_rate = 0.01")
         else:
             learning_rate = float(lr_raw)
+        return epochs, learning_rate
 
-        # [data]
+    def _data(self, fin) -> dict:
         dataset = self.get("data", "dataset")
         if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or dataset.startswith("idx:")):
             raise self.error("[data] dataset", f"= {dataset!r} is not a data set", "use 'digits', 'mnist5k' or 'idx:DIR'")
@@ -396,15 +466,18 @@ class _Parser:
         if fin.to_float(fin.max) < top - 1.0 / fin.one:
             raise self.error("[fixed] input", f"= {fin} cannot hold inputs up to {top:g}",
                              "lower input.frac, raise input.width or lower [data] clip")
+        return {"dataset": dataset, "test_fraction": float(test_fraction), "split_seed": split_seed,
+                "standardize": standardize, "clip": float(clip)}
 
-        # [hardware]
+    def _hardware(self):
         lanes = self.integer("hardware", "lanes", 1, 4096)
         zero_skipping = self.get("hardware", "zero_skipping")
         if not isinstance(zero_skipping, bool):
             raise self.error("[hardware] zero_skipping", f"must be true or false, not {zero_skipping!r}",
                              "write zero_skipping = true")
-        pipeline = self.choice("hardware", "pipeline", PIPELINES)
+        return lanes, zero_skipping, self.choice("hardware", "pipeline", PIPELINES)
 
+    def _name(self):
         name = self.get("", "name")
         if name is AUTO:
             name = re.sub(r"\W", "_", self.default_name)
@@ -412,12 +485,4 @@ class _Parser:
         elif not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise self.error("name", f"= {name!r} is not a Verilog identifier", "use letters, digits and _, e.g. name = 'digits'")
 
-        return Config(
-            name=name, sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
-            feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
-            input=fin, weight=fw, act=fa, error=fe, learning_rate_shift=lr_shift, rounding=rounding,
-            update_rounding=update_rounding, overflow=overflow, softmax_frac=softmax_frac, epochs=epochs,
-            learning_rate=learning_rate, dataset=dataset, test_fraction=float(test_fraction),
-            split_seed=split_seed, standardize=standardize, clip=float(clip), lanes=lanes,
-            zero_skipping=zero_skipping, pipeline=pipeline, source=self.source,
-        )
+        return name

@@ -139,10 +139,7 @@ class FixedNet:
     """
 
     def __init__(self, config: Config, seed: int = 0):
-        if config.rule == "bp":
-            raise ValueError("rule 'bp' has no fixed-point model (it is for the float reference only)")
-        if config.feedback_values != "ternary":
-            raise ValueError("continuous feedback values have no fixed-point model (use values = 'ternary')")
+        config.check_hardware()  # the fixed model is the hardware's: it has no 'bp' and no continuous B
         self.config = config
         self.weights = [config.weight.quantize(w) for w in init_weights(config, seed)]
         self.feedback = feedback_matrices(config)

@@ -42,7 +42,7 @@ from .command_decoder import CommandDecoder
 from .counters import Counters
 from .delta_provider import DeltaProvider
 from .error_path import error_path
-from .errors import reject
+from .errors import reject, require_hardware
 from .input_lists import InputLists
 from .layout import WeightLayout
 from .mac_array import MacArray
@@ -75,11 +75,7 @@ class LearnerCore(wiring.Component):
     def __init__(self, config: Config, *, seed: int = 0):
         if not isinstance(config, Config):
             reject(self, f"config must be a Config, not {config!r}")
-        if config.rule == "bp":
-            reject(self, "rule 'bp' (backpropagation) is for the golden models only; the core implements "
-                         "'ssdfa' and 'dfa' (set [feedback] rule)")
-        if config.feedback_values != "ternary":
-            reject(self, "the core implements ternary feedback only (set [feedback] values = 'ternary')")
+        require_hardware(self, config)
         self._config = config
         self.layout = WeightLayout(config)
         self.init_weights = FixedNet(config, seed).weights

@@ -14,6 +14,15 @@ def reject(component, message: str):
     raise ValueError(message)
 
 
+def require_hardware(component, config):
+    """Raise ``ValueError`` (a :class:`golden.config.ConfigError`) unless the hardware can implement ``config``."""
+    try:
+        config.check_hardware()
+    except ValueError:
+        component._MustUse__silence = True
+        raise
+
+
 def require_config(component, config):
     """Raise ``TypeError`` unless ``config`` is a :class:`golden.config.Config` (``component`` marked used first)."""
     if not isinstance(config, Config):

@@ -14,7 +14,7 @@ from trifactor.golden.config import Config
 from trifactor.golden.feedback import feedback_matrices
 
 from .arith import narrow, shift_right
-from .errors import reject
+from .errors import reject, require_hardware
 
 __all__ = ["FeedbackUnit"]
 
@@ -46,8 +46,7 @@ class FeedbackUnit(wiring.Component):
     def __init__(self, config: Config):
         if config.n_layers < 2:
             reject(self, f"sizes {list(config.sizes)} have no hidden layer: there is no feedback to compute")
-        if config.feedback_values != "ternary" or config.rule == "bp":
-            reject(self, "the feedback unit implements ternary feedback (rule ssdfa or dfa, values ternary)")
+        require_hardware(self, config)
         self._config = config
         self._tables = feedback_matrices(config)
         self.error_base = sum(fb.index.shape[0] for fb in self._tables)

@@ -37,8 +37,6 @@ nothing: it gets an error reply and the link waits for the next sync byte.
 
 import binascii
 import enum
-import hashlib
-import json
 import struct
 
 __all__ = ["REQUEST_SYNC", "REPLY_SYNC", "Command", "Error", "CHUNK", "value_bytes", "crc16", "encode",
@@ -84,11 +82,8 @@ def encode(sync: int, code: int, payload: bytes = b"") -> bytes:
 
 
 def config_id(config) -> int:
-    """32 bits that change when the hardware of ``config`` changes (not its data or training)."""
-    data = config.to_dict()
-    for key in ("data", "training", "derived"):
-        data.pop(key, None)
-    return int.from_bytes(hashlib.sha256(json.dumps(data, sort_keys=True).encode()).digest()[:4], "little")
+    """32 bits that change when the hardware of ``config`` changes (:meth:`golden.config.Config.hardware_id`)."""
+    return config.hardware_id()
 
 
 def info_bytes(config, clk_freq: float, baud: int) -> bytes:

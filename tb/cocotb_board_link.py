@@ -15,9 +15,10 @@ from cocotb.task import bridge
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.hdl.frames import CHUNK, REQUEST_SYNC, Command, Error, encode
 from trifactor.hdl.protocol import position
-from trifactor.scripts.board_client import BoardClient, BoardModel
-from trifactor.scripts.board_session import SimTransport
-from trifactor.scripts.rtl_driver import start_clock
+from trifactor.scripts.host.client import BoardClient
+from trifactor.scripts.host.model import HardwareModel
+from trifactor.scripts.sim.drivers import SimTransport
+from trifactor.scripts.sim.streams import start_clock
 
 from cocotb_core import assert_weights, sample_data
 from sim import load_params
@@ -39,7 +40,7 @@ async def trains_through_the_uart_bit_exactly(dut):
 
     def host():
         golden = FixedNet(cfg, params["init_seed"])
-        model = BoardModel(client, cfg, params["init_seed"])  # checks INFO, resets, loads golden's weights
+        model = HardwareModel(client, cfg, params["init_seed"])  # checks INFO, resets, loads golden's weights
         assert_weights(client.read_weights(), golden.weights, "after LOAD through the link")
         for n in range(n_train):
             got = model.train_sample(x[n], int(y[n]))["prediction"]
@@ -97,7 +98,7 @@ async def bad_requests_change_nothing(dut):
 
     def host():
         golden = FixedNet(cfg, params["init_seed"])
-        BoardModel(client, cfg, params["init_seed"])  # known weights and counters, whatever ran before
+        HardwareModel(client, cfg, params["init_seed"])  # known weights and counters, whatever ran before
         info = client.check()
         assert info["lanes"] == cfg.lanes and info["n_inputs"] == n_in, info
         for name, frame, error in cases:

@@ -12,7 +12,7 @@ import cocotb
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import load_data
 from trifactor.hdl.protocol import ERROR, Op, header, position
-from trifactor.scripts.rtl_driver import CoreDriver
+from trifactor.scripts.sim.drivers import CoreDriver
 
 from cocotb_perf import write_perf
 from sim import load_params
@@ -66,14 +66,14 @@ async def trains_bit_exactly(dut):
     assert got == golden.predict(x[n_train:]).tolist(), "INFER predictions differ from golden"
 
     trained = after["samples"] - before["samples"]
-    macs = n_train * 2 * sum((s.n_in + 1) * s.n_out for s in cfg.layers)
+    macs = n_train * cfg.macs_per_sample
     assert trained == n_train, f"samples counter {trained}, expected {n_train}"
     done = after["macs_done"] - before["macs_done"]
     skipped = after["macs_skipped"] - before["macs_skipped"]
     assert done + skipped == macs, f"MACs done {done} + skipped {skipped} != the dense work {macs}"
     assert skipped == 0 or cfg.zero_skipping, "MACs skipped with zero skipping off"
     cycles = (after["cycles"] - before["cycles"]) / n_train
-    roofline = macs / n_train / cfg.lanes
+    roofline = cfg.roofline_cycles
     write_perf({"unit": "core", "zero_skipping": cfg.zero_skipping, "cycles_per_sample": cycles,
                 "roofline_cycles": roofline, "ratio": cycles / roofline, "macs_skipped_fraction": skipped / macs,
                 "mac_utilization": done / ((after["cycles"] - before["cycles"]) * cfg.lanes)}, dut)

@@ -6,7 +6,6 @@ transaction. Edge samples first (all-zero errors, all most
 positive, all most negative with every f' set), then random errors and flags.
 """
 
-import random
 
 import cocotb
 import numpy as np
@@ -14,10 +13,10 @@ import numpy as np
 from trifactor.golden.feedback import feedback_matrices
 from trifactor.golden.fixed_model import feedback_delta
 from trifactor.hdl.feedback_unit import FeedbackUnit
+from trifactor.scripts.sim.streams import CycleCounter, StreamSink, StreamSource, random_pause, start_clock
 
 from cocotb_perf import write_perf
 from sim import load_params
-from streams import CycleCounter, StreamSink, StreamSource, start_clock_and_reset
 from unit_params import golden_config
 
 
@@ -40,13 +39,13 @@ async def _run(dut, idle, stall, samples):
     tables = feedback_matrices(cfg)
     if params.get("perturb") == "sign":  # a one-entry slip in golden's B
         tables[0].sign[0, 0] *= -1
-    await start_clock_and_reset(dut)
+    await start_clock(dut)
     clock = CycleCounter(dut)
     rng = np.random.default_rng(params["seed"])
-    errors = StreamSource(dut, "e", unit.e.payload.shape(), idle=idle, rng=random.Random(params["seed"]))
-    neurons = StreamSource(dut, "i", unit.i.payload.shape(), idle=idle, rng=random.Random(params["seed"] + 1), clock=clock)
-    sink = StreamSink(dut, "o", unit.o.payload.shape(), stall=stall, rng=random.Random(params["seed"] + 2), clock=clock)
-    expected, first_sent = [], None
+    errors = StreamSource(dut, "e", unit.e.payload.shape(), pause=random_pause(idle, params["seed"]))
+    neurons = StreamSource(dut, "i", unit.i.payload.shape(), pause=random_pause(idle, params["seed"] + 1), clock=clock)
+    sink = StreamSink(dut, "o", unit.o.payload.shape(), pause=random_pause(stall, params["seed"] + 2), clock=clock)
+    expected, got, first_sent = [], [], None
     for n in range(samples):
         e, fprimes = _sample(cfg, rng, n)
         await errors.send([int(v) for v in e])
@@ -56,8 +55,7 @@ async def _run(dut, idle, stall, samples):
             first_sent = first_sent if first_sent is not None else neurons.sent_at[0]
         expected += e.tolist()  # the error rows: the output layer's deltas are the errors
         await neurons.send([{"row": unit.error_base + c, "fprime": c % 2} for c in range(cfg.n_classes)])
-        await sink.wait_for(len(expected))  # no new errors while deltas are in flight
-    got = sink.items
+        got += await sink.recv(len(expected) - len(got), idle_cycles=100_000)  # no new errors while deltas are in flight
     assert len(got) == len(expected)
     for n, (want, have) in enumerate(zip(expected, got)):
         assert have == want, f"delta {n}: {have} != golden {want}"

@@ -7,7 +7,6 @@ valid and ready (stalls everywhere); the second runs at full rate and measures l
 and sustained throughput.
 """
 
-import random
 
 import cocotb
 import numpy as np
@@ -15,10 +14,10 @@ import numpy as np
 from trifactor.golden.fixed_model import forward_layer
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.mac_array import MacArray
+from trifactor.scripts.sim.streams import CycleCounter, StreamSink, StreamSource, random_pause, start_clock
 
 from cocotb_perf import write_perf
 from sim import load_params
-from streams import CycleCounter, StreamSink, StreamSource, start_clock_and_reset
 from unit_params import format_values, golden_config
 
 
@@ -56,15 +55,15 @@ async def _run(dut, idle, stall, passes):
     cfg = golden_config(params)
     weights = [np.array(w, dtype=np.int64) for w in params["weights"]]
     mac = MacArray(cfg)
-    await start_clock_and_reset(dut)
+    await start_clock(dut)
     clock = CycleCounter(dut)
     rng = np.random.default_rng(params["seed"])
-    source = StreamSource(dut, "i", mac.cmd_layout, idle=idle, rng=random.Random(params["seed"]), clock=clock)
-    sink = StreamSink(dut, "o", mac.result_layout, stall=stall, rng=random.Random(params["seed"] + 1), clock=clock)
+    source = StreamSource(dut, "i", mac.cmd_layout, pause=random_pause(idle, params["seed"]), clock=clock)
+    sink = StreamSink(dut, "o", mac.result_layout, pause=random_pause(stall, params["seed"] + 1), clock=clock)
     commands, expected = _stimulus(cfg, weights, passes, rng)
     start = clock.now
     await source.send(commands)
-    got = await sink.wait_for(len(expected))
+    got = await sink.recv(len(expected), idle_cycles=100_000)
     _check(expected, got)
     return commands, expected, source, sink, start
 

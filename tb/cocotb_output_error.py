@@ -6,17 +6,16 @@ far above the rest, the extremes alternating; then random scores, some of them c
 together and some far apart.
 """
 
-import random
 
 import cocotb
 import numpy as np
 
 from trifactor.golden.fixed_model import output_error
 from trifactor.hdl.output_error import OutputErrorUnit
+from trifactor.scripts.sim.streams import CycleCounter, StreamSink, StreamSource, random_pause, start_clock
 
 from cocotb_perf import write_perf
 from sim import load_params
-from streams import CycleCounter, StreamSink, StreamSource, start_clock_and_reset
 from unit_params import golden_config
 
 
@@ -36,18 +35,19 @@ async def _run(dut, idle, stall, samples):
     params = load_params()
     cfg = golden_config(params)
     unit = OutputErrorUnit(golden_config({**params, "perturb": None}))
-    await start_clock_and_reset(dut)
+    await start_clock(dut)
     clock = CycleCounter(dut)
     rng = np.random.default_rng(params["seed"])
-    source = StreamSource(dut, "i", unit.i.payload.shape(), idle=idle, rng=random.Random(params["seed"]), clock=clock)
-    sink = StreamSink(dut, "o", unit.o.payload.shape(), stall=stall, rng=random.Random(params["seed"] + 1), clock=clock)
+    source = StreamSource(dut, "i", unit.i.payload.shape(), pause=random_pause(idle, params["seed"]), clock=clock)
+    sink = StreamSink(dut, "o", unit.o.payload.shape(), pause=random_pause(stall, params["seed"] + 1), clock=clock)
     expected = []
     for n in range(samples):
         y = _scores(cfg, rng, n)
         label = n % cfg.n_classes if n < 2 * cfg.n_classes else int(rng.integers(cfg.n_classes))
         expected.append(output_error(y, label, cfg)["e"].tolist())
         await source.send([{"y": int(v), "label": label} for v in y])
-    got = await sink.wait_for(samples * cfg.n_classes)
+    got = await sink.recv(samples * cfg.n_classes, idle_cycles=100_000)
+    assert len(got) == samples * cfg.n_classes, f"{len(got)} errors arrived, expected {samples * cfg.n_classes}"
     for n, want in enumerate(expected):
         have = got[n * cfg.n_classes:(n + 1) * cfg.n_classes]
         assert have == want, f"sample {n}: e {have} != golden {want}"

@@ -7,7 +7,6 @@ with many zeros. Every written word is compared as it is written, and the banks 
 back at the end.
 """
 
-import random
 
 import cocotb
 import numpy as np
@@ -16,11 +15,11 @@ from cocotb.triggers import ReadOnly, RisingEdge
 from trifactor.golden.fixed_model import update_layer
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.update_unit import UpdateUnit
+from trifactor.scripts.sim.streams import CycleCounter, StreamSource, random_pause, start_clock, unpack
 
 from cocotb_perf import write_perf
 from harness import written_layout
 from sim import load_params
-from streams import CycleCounter, StreamSource, start_clock_and_reset, unpack
 from unit_params import format_values, golden_config
 
 
@@ -84,11 +83,11 @@ async def _run(dut, idle, passes):
     cfg = golden_config(params)
     unit = UpdateUnit(cfg)
     harness_layout = written_layout(cfg)
-    await start_clock_and_reset(dut)
+    await start_clock(dut)
     # start from what the memories hold now (an earlier test in this simulation may have updated them)
     weights = WeightLayout(cfg).from_banks(await read_banks(dut, cfg, harness_layout["data"].shape))
     clock = CycleCounter(dut)
-    source = StreamSource(dut, "i", unit.cmd_layout, idle=idle, rng=random.Random(params["seed"]), clock=clock)
+    source = StreamSource(dut, "i", unit.cmd_layout, pause=random_pause(idle, params["seed"]), clock=clock)
     monitor = WriteMonitor(dut, harness_layout, clock)
     commands, expected, final_banks = _stimulus(cfg, weights, passes, np.random.default_rng(params["seed"]))
     await source.send(commands)

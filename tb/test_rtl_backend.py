@@ -28,21 +28,23 @@ def tiny_dataset(folder, n=45):
     return folder
 
 
-def test_rtl_backend_saves_exactly_the_fixed_weights(tmp_path):
+def test_rtl_and_board_sim_backends_save_exactly_the_fixed_weights(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)
     data = f"idx:{tiny_dataset(tmp_path / 'data')}"
     outputs = {}
-    for backend in ("rtl", "fixed"):
+    for backend in ("rtl", "board-sim", "fixed"):  # board-sim: the same session through the board's UARTs
         result = run("train", "--backend", backend, "--config", str(config), "--dataset", data, "--epochs", "2",
                      "--seed", "3", "--quiet", "--json", str(tmp_path / f"{backend}.json"),
                      "--save-weights", str(tmp_path / f"{backend}.npz"), timeout=900)
         assert result.returncode == 0, result.stderr[-2000:]
         outputs[backend] = json.loads((tmp_path / f"{backend}.json").read_text())
-    rtl, fixed = np.load(tmp_path / "rtl.npz"), np.load(tmp_path / "fixed.npz")
-    for name in fixed.files:
-        np.testing.assert_array_equal(rtl[name], fixed[name], err_msg=name)
-    assert outputs["rtl"]["history"] == outputs["fixed"]["history"]
+    fixed = np.load(tmp_path / "fixed.npz")
+    for backend in ("rtl", "board-sim"):
+        weights = np.load(tmp_path / f"{backend}.npz")
+        for name in fixed.files:
+            np.testing.assert_array_equal(weights[name], fixed[name], err_msg=f"{backend}: {name}")
+        assert outputs[backend]["history"] == outputs["fixed"]["history"], backend
     assert outputs["rtl"]["cycles_per_sample"] > outputs["rtl"]["roofline_cycles_per_sample"] > 0
     assert 0 < outputs["rtl"]["mac_utilization"] <= 1
 

@@ -1,4 +1,4 @@
-"""``trifactor generate``: the learner core as Verilog, with a JSON description beside it.
+"""The learner core as Verilog, with a JSON description beside it (``trifactor generate``, the simulators).
 
 ``DIR/<name>.v`` is the core for the configuration; ``DIR/<name>.json`` its ports,
 command protocol, memory map, number formats and cycle budget per training sample.
@@ -7,27 +7,11 @@ command protocol, memory map, number formats and cycle budget per training sampl
 import json
 from pathlib import Path
 
-from trifactor.golden.config import Config, load_config
+from trifactor.golden.config import Config
 from trifactor.hdl.core import LearnerCore
-from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, COUNTER_NAMES, ERROR, Op
 
-from .errors import UsageError
-from .output import write_if_changed
-
-
-def add_arguments(parser):
-    parser.add_argument("--config", required=True, help="TOML configuration")
-    parser.add_argument("--out", help="output folder (default build/<name>)")
-    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's initialisation with this seed")
-
-
-def cycle_budget(config: Config) -> dict:
-    """MAC cycles of one training sample and the roofline ((forward + update MACs) / lanes)."""
-    layout = WeightLayout(config)
-    issue = sum(layout.groups(l) * (spec.n_in + 1) for l, spec in enumerate(config.layers))
-    macs = sum((spec.n_in + 1) * spec.n_out for spec in config.layers)
-    return {"mac_issue_cycles": 2 * issue, "roofline": 2 * macs / config.lanes, "macs_per_sample": 2 * macs}
+from ..util.output import write_if_changed
 
 
 def describe(core: LearnerCore) -> dict:
@@ -53,31 +37,18 @@ def describe(core: LearnerCore) -> dict:
             "weight_address": "W_l[j, i] is in bank j % lanes at base_l + (j // lanes) * (n_in + 1) + i (i = n_in: bias)",
             "activation_words": core.act_depth, "fprime_bits": core.fp_depth,
         },
-        "cycles_per_sample": cycle_budget(cfg),
+        "cycles_per_sample": cfg.cycle_budget(),
         "config": cfg.to_dict(),
     }
 
 
 def generate(config: Config, out: Path, seed: int = 0) -> tuple[Path, Path]:
     from amaranth.back import verilog
-    try:
-        core = LearnerCore(config, seed=seed)
-    except ValueError as exc:
-        raise UsageError(f"{config.source}: {exc}", "change the configuration (see docs/configuration.md)") from None
+    config.check_hardware()
+    core = LearnerCore(config, seed=seed)
     description = describe(core)
     verilog_text = verilog.convert(core, name=config.name, emit_src=False)
     v_path, j_path = out / f"{config.name}.v", out / f"{config.name}.json"
     write_if_changed(v_path, verilog_text)
     write_if_changed(j_path, json.dumps(description, indent=2) + "\n")
     return v_path, j_path
-
-
-def main(args) -> int:
-    config = load_config(args.config)
-    out = Path(args.out or Path("build") / config.name)
-    v_path, j_path = generate(config, out, args.seed)
-    budget = cycle_budget(config)
-    print(f"wrote {v_path} and {j_path}")
-    print(f"{config.name}: {'-'.join(map(str, config.sizes))}, {config.lanes} lanes; "
-          f"{budget['macs_per_sample']} MACs per training sample, roofline {budget['roofline']:.1f} cycles")
-    return 0

@@ -1,14 +1,14 @@
 """``--backend rtl`` and ``board-sim``: the generated hardware trained in Verilator.
 
-``rtl`` simulates the core alone, driven word by word by :mod:`scripts.rtl_session`;
-``board-sim`` simulates the board top (host link and UARTs included), driven byte by
-byte by :mod:`scripts.board_session`. Each is built once per configuration under
+``rtl`` simulates the core alone, driven word by word; ``board-sim`` simulates the board
+top (host link and UARTs included), driven byte by byte; both by golden's training loop
+in :mod:`scripts.sim.session`. Each is built with :mod:`scripts.sim.runner` once per
+configuration under
 ``build/rtl/<name>-<kind>-<hash>/`` (the weights are loaded at the start of a run, so
 seeds share the build); the session runs in the simulator while this process shows its
 progress.
 """
 
-import hashlib
 import json
 import os
 import threading
@@ -18,53 +18,39 @@ from tqdm import tqdm
 
 from trifactor.golden.config import Config
 
-from .errors import UsageError
-from .generate import generate
-from .output import write_if_changed
-from .simulator import prepare
+from ..util.errors import UsageError
+from . import runner as recipe
+
+SESSION = "trifactor.scripts.sim.session"  # the cocotb module that trains, inside the simulator
+JOB_ENV = "TRIFACTOR_RTL_JOB"  # where the session finds its job file
 
 
-SESSIONS = {"rtl": "trifactor.scripts.rtl_session", "board-sim": "trifactor.scripts.board_session"}
-
-
-def _write_top(config: Config, kind: str, build_dir: Path) -> tuple[Path, str]:
-    """The Verilog to simulate, rewritten only when the hardware changed (make rebuilds then)."""
+def _top(config: Config, kind: str):
+    """The Amaranth top to simulate and its Verilog name: the core alone, or the board with its UARTs."""
     if kind == "rtl":
-        source, _ = generate(config, build_dir)
-        return source, config.name
-    from amaranth.back import verilog
+        from trifactor.hdl.core import LearnerCore
 
+        return LearnerCore(config), config.name
     from trifactor.hdl.sim_board import SimulatedBoard
 
-    name = f"{config.name}_board"
-    source = build_dir / f"{name}.v"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    write_if_changed(source, verilog.convert(SimulatedBoard(config), name=name, emit_src=False))
-    return source, name
+    return SimulatedBoard(config), f"{config.name}_board"
 
 
 def _build(config: Config, build_root: Path, kind: str):
-    from cocotb_tools.runner import get_runner
-
-    prepare("verilator")
-    data = config.to_dict()
-    del data["data"], data["training"]  # they do not change the hardware
-    key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
-    build_dir = build_root / f"{config.name}-{kind}-{key}"
-    source, toplevel = _write_top(config, kind, build_dir)
-    runner = get_runner("verilator")
-    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-                 build_args=["-Wno-fatal", "-O2"], timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
-    return runner, build_dir, toplevel
+    # the name is the Verilog module's, so it is part of the folder; data and training are not
+    build_dir = build_root / f"{config.name}-{kind}-{config.hardware_id():08x}"
+    top, toplevel = _top(config, kind)
+    source = recipe.write_top(top, toplevel, build_dir)
+    return recipe.build(source, toplevel, build_dir), build_dir, toplevel
 
 
 def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
               save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl") -> dict:
     """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample."""
-    if config.rule == "bp" or config.feedback_values != "ternary":
-        raise UsageError(f"--backend {kind}: {config.source} asks for {config.rule}/{config.feedback_values} feedback, "
-                         "which only the float model has", "use rule 'ssdfa' or 'dfa' with ternary values")
-    build_root = Path(build_root).resolve()  # the simulator runs in its build folder
+    config.check_hardware()
+    build_root = Path(build_root).resolve()  # the simulator runs in its build folder: paths must be absolute
+    if dataset.startswith("idx:"):
+        dataset = f"idx:{Path(dataset[4:]).resolve()}"
     bar = tqdm(total=epochs * n_train, unit="sample", desc=f"{kind} {config.name}", disable=quiet or None,
                leave=False, dynamic_ncols=True)
     bar.set_postfix_str("building the core in Verilator")
@@ -75,7 +61,7 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
         raise UsageError(f"building the core failed ({exc})", f"see {build_root} for build.log") from None
     job_dir = build_dir / f"job-{os.getpid()}"
     job_dir.mkdir(exist_ok=True)
-    job = {"config": {k: v for k, v in config.to_dict().items() if k != "derived"}, "dataset": dataset,
+    job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"}, "dataset": dataset,
            "epochs": epochs, "seed": seed, "progress": str(job_dir / "progress.json"),
            "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None}
     (job_dir / "job.json").write_text(json.dumps(job))
@@ -85,10 +71,9 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
 
     def run():
         try:
-            runner.test(test_module=SESSIONS[kind], hdl_toplevel=toplevel, build_dir=build_dir,
-                        extra_env={"TRIFACTOR_RTL_JOB": str(job_dir / "job.json")}, timescale=("1ns", "1ps"),
-                        log_file=job_dir / "sim.log", results_xml=str(job_dir / "results.xml"))
-        except BaseException as exc:  # the runner exits on a failed test
+            recipe.run(runner, SESSION, toplevel, build_dir, extra_env={JOB_ENV: str(job_dir / "job.json")},
+                       log_file=job_dir / "sim.log", results=job_dir / "results.xml")
+        except BaseException as exc:  # an error of ours; the missing result.json reports it
             failure.append(exc)
 
     thread = threading.Thread(target=run, daemon=True)

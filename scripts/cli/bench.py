@@ -13,12 +13,13 @@ import numpy as np
 from trifactor.golden.config import config_from_dict, load_config
 from trifactor.golden.train import load_data
 
-from .machine import machine_info
-from .output import write_atomic, write_json
-from .plots import learning_curves
-from .train_cmd import run_training
+from ..util.machine import machine_info
+from ..util.output import write_atomic, write_json
+from ..util.plots import learning_curves
+from ..util.tables import markdown_table
+from .train import run_training
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 # label -> (backend, feedback overrides)
 ROWS = {
@@ -72,11 +73,10 @@ def markdown(results, machine, seeds):
              "time per epoch is the median over all epochs and seeds.\n"]
     for name, entry in results.items():
         lines += [f"## {name}: {entry['net']} on {entry['dataset']} ({entry['train']} train / {entry['test']} test, "
-                  f"{entry['epochs']} epochs)\n", "| model | test accuracy | per seed | s/epoch |", "|---|---|---|---|"]
-        for label, row in entry["rows"].items():
-            lines.append(f"| {label} | {100 * row['mean']:.2f}% | {', '.join(f'{100 * a:.1f}' for a in row['test_accuracy'])} "
-                         f"| {row['seconds_per_epoch_median']:.2f} |")
-        lines.append("")
+                  f"{entry['epochs']} epochs)\n",
+                  markdown_table(["model", "test accuracy", "per seed", "s/epoch"],
+                                 [(label, f"{100 * row['mean']:.2f}%", ", ".join(f"{100 * a:.1f}" for a in row["test_accuracy"]),
+                                   f"{row['seconds_per_epoch_median']:.2f}") for label, row in entry["rows"].items()]), ""]
     return "\n".join(lines)
 
 

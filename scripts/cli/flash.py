@@ -14,8 +14,8 @@ from pathlib import Path
 from trifactor.golden.config import load_config
 from trifactor.hdl.board import BOARDS
 
-from .board_build import bitstream_path
-from .errors import UsageError
+from ..flow.board_build import bitstream_path
+from ..util.errors import UsageError
 
 INSTALL = {"openFPGALoader": "sudo apt-get install openfpgaloader", "iceprog": "sudo apt-get install fpga-icestorm"}
 

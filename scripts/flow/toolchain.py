@@ -3,17 +3,19 @@
 Shared by ``trifactor synth`` (the core alone) and ``trifactor build`` (a board's bitstream).
 """
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from .errors import UsageError
+from ..util.errors import UsageError
 
 __all__ = ["BIN", "FAMILY_CELLS", "yowasp_tool", "run_logged", "cell_counts", "lut_count", "ff_count",
            "utilization", "achieved_fmax", "does_not_fit"]
 
-BIN = Path(sys.executable).parent
+# the yowasp tools are installed beside this Python; tests point TRIFACTOR_TOOLS at stand-in scripts
+BIN = Path(os.environ.get("TRIFACTOR_TOOLS") or Path(sys.executable).parent)
 
 # nextpnr's names for the resources a report lists, per FPGA family
 FAMILY_CELLS = {

@@ -3,14 +3,14 @@
 import numpy as np
 from tqdm import tqdm
 
-from trifactor.golden.config import load_config
+from trifactor.golden.config import ConfigError, load_config
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.float_model import FloatNet
 from trifactor.golden.train import load_data, train
 
-from .errors import UsageError
-from .machine import machine_info
-from .output import write_json, write_npz
+from ..util.errors import UsageError
+from ..util.machine import machine_info
+from ..util.output import write_json, write_npz
 
 BACKENDS = {"float": FloatNet, "fixed": FixedNet}
 SIMULATED = ("rtl", "board-sim")  # the generated hardware in Verilator
@@ -35,8 +35,9 @@ def add_arguments(parser):
 def make_model(backend: str, config, seed: int):
     try:
         return BACKENDS[backend](config, seed)
-    except ValueError as exc:  # a rule or feedback form this backend does not implement
-        raise UsageError(f"--backend {backend}: {exc}", "use --backend float, or change [feedback] in the config") from None
+    except ConfigError as exc:  # a rule or feedback form this backend does not implement
+        raise UsageError(f"--backend {backend}: {exc.source}: {exc.key} {exc.problem}",
+                         f"{exc.fix}, or use --backend float") from None
 
 
 def run_training(backend, config, split, epochs, seed, quiet=False, label=None):
@@ -61,20 +62,16 @@ def main(args) -> int:
     if args.backend == BOARD and not args.port:
         raise UsageError("--backend board needs --port", "name the board's serial port, e.g. --port /dev/ttyUSB1")
     if args.backend in SIMULATED:
-        from .rtl_backend import train_rtl
+        from ..sim.backend import train_rtl
         result = train_rtl(config, args.dataset or config.dataset, epochs, args.seed, n_train=len(split.y_train),
                            save_weights=args.save_weights, quiet=args.quiet, kind=args.backend)
         arrays = dict(np.load(result.pop("weights_file"))) if args.save_weights else None
     elif args.backend == BOARD:
-        from .board_backend import train_serial
+        from ..host.board import train_serial
         result, arrays = train_serial(config, split, epochs, args.seed, port=args.port, baud=args.baud, quiet=args.quiet)
     else:
         model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
         arrays = model.arrays()
-    if hardware:
-        result["roofline_cycles_per_sample"] = result["macs_per_sample"] / config.lanes
-        # useful MACs: the ones the core did (zero skipping leaves out the ones that add nothing)
-        result["mac_utilization"] = result["macs_done_per_sample"] / (result["cycles_per_sample"] * config.lanes)
     for epoch, accuracy in enumerate(result["history"], 1):
         print(f"epoch {epoch:3d}  test accuracy {accuracy:.4f}")
     print(f"{args.backend} {config.rule} on {split.name}: test {result['test_accuracy']:.4f}, "

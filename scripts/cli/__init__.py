@@ -6,15 +6,15 @@ import sys
 from trifactor.golden.config import ConfigError
 from trifactor.golden.data import DataError
 
-from . import bench, board_build, demo, flash, generate, synth, train_cmd, units_report
-from .errors import UsageError
+from ..util.errors import UsageError
+from . import bench, build, demo, flash, generate, synth, train, units_report
 
 COMMANDS = {
     "generate": (generate, "write the learner core as Verilog plus a JSON description"),
     "synth": (synth, "synthesise, place and route the core; resources, Fmax, samples/s"),
-    "build": (board_build, "build a board's bitstream (iCEBreaker, ULX3S) with a timing and resource report"),
+    "build": (build, "build a board's bitstream (iCEBreaker, ULX3S) with a timing and resource report"),
     "flash": (flash, "program a board with the bitstream trifactor build made"),
-    "train": (train_cmd, "train the float or fixed golden model, the core in RTL simulation, or a board, on a data set"),
+    "train": (train, "train the float or fixed golden model, the core in RTL simulation, or a board, on a data set"),
     "demo": (demo, "the default core trained in Verilator beside the golden models; writes build/report.md"),
     "bench": (bench, "measure accuracy and speed of the golden models over several seeds"),
     "units-report": (units_report, "latency, throughput and cell counts of the RTL units (after make units)"),

@@ -1,4 +1,4 @@
-"""``trifactor build``: a board's bitstream of the core and its host link, with a timing and resource report.
+"""The board build flow of ``trifactor build``: a board's bitstream of the core and its host link, with a timing and resource report.
 
 Amaranth's platform prepares the build plan (RTLIL, the pin constraints, the tool
 commands, see :class:`hdl.board.BoardTop`); each of its commands then runs here on the
@@ -19,26 +19,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from trifactor.golden.config import load_config
 from trifactor.hdl.board import BOARDS, BoardTop
 from trifactor.hdl.uart import uart_divisor
 
-from .errors import UsageError
-from .output import write_atomic, write_json
+from ..util.errors import UsageError
+from ..util.output import write_atomic, write_json
+from ..util.tables import markdown_table
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
                         yowasp_tool)
 
 PNR_REPORT = "nextpnr-report.json"
 STAT = "stat.txt"
 LABELS = {"logic_cells": "logic cells", "dsps": "DSPs", "brams": "block RAMs", "sprams": "SPRAMs"}
-
-
-def add_arguments(parser):
-    parser.add_argument("--config", required=True, help="TOML configuration")
-    parser.add_argument("--board", required=True, choices=list(BOARDS))
-    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's FixedNet(config, seed) (default 0)")
-    parser.add_argument("--baud", type=int, default=1_000_000, help="host link bit rate (default 1000000)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def output_dir(board_name, config_name) -> Path:
@@ -154,24 +146,7 @@ def rows(report) -> list:
     return result
 
 
-def table(report) -> str:
-    pairs = rows(report)
-    width = max(len(name) for name, _ in pairs)
-    return f"{report['config']} on the {report['board']}, {report['part']}\n" + \
-        "\n".join(f"  {name:<{width}}  {value}" for name, value in pairs)
-
-
 def markdown(report) -> str:
-    lines = [f"# {report['config']} on the {report['board']} ({report['part']})", "",
-             f"Seed {report['seed']}, host link at {report['baud']} baud.", "", "| | |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in rows(report)]
-    return "\n".join(lines) + "\n"
-
-
-def main(args) -> int:
-    config = load_config(args.config)
-    report = build(config, args.board, seed=args.seed, baud=args.baud, quiet=args.quiet)
-    print(table(report))
-    print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "
-          f"program it with: trifactor flash --board {args.board} --config {args.config}")
-    return 0
+    return "\n".join([f"# {report['config']} on the {report['board']} ({report['part']})", "",
+                      f"Seed {report['seed']}, host link at {report['baud']} baud.", "",
+                      markdown_table(["", ""], rows(report))]) + "\n"

@@ -14,14 +14,15 @@ import numpy as np
 from trifactor.golden.config import load_config
 from trifactor.golden.train import load_data
 
-from .generate import cycle_budget, generate
-from .machine import machine_info
-from .output import write_atomic, write_json
-from .plots import learning_curves
-from .rtl_backend import train_rtl
-from .train_cmd import run_training
+from ..flow.core_files import generate
+from ..util.machine import machine_info
+from ..util.output import write_atomic, write_json
+from ..util.plots import learning_curves
+from ..util.tables import markdown_table
+from ..sim.backend import train_rtl
+from .train import run_training
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "digits.toml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "digits.toml"
 
 
 def add_arguments(parser):
@@ -34,8 +35,18 @@ def add_arguments(parser):
 def _report(config, split, results, budget, weights_equal, seed, machine):
     rtl = results["rtl"]
     ratio = rtl["cycles_per_sample"] / budget["roofline"]
-    rows = "\n".join(f"| {e + 1} | {100 * results['float']['history'][e]:.2f} | {100 * results['fixed']['history'][e]:.2f} "
-                     f"| {100 * rtl['history'][e]:.2f} |" for e in range(len(rtl["history"])))
+    accuracy = markdown_table(["epoch", "float golden", "fixed golden", "RTL (Verilator)"],
+                              [(e + 1, *(f"{100 * results[b]['history'][e]:.2f}" for b in ("float", "fixed", "rtl")))
+                               for e in range(len(rtl["history"]))])
+    cycles = markdown_table(["", "cycles"], [
+        (f"measured (core counters, zero skipping {'on' if config.zero_skipping else 'off'})",
+         f"{rtl['cycles_per_sample']:.1f}"),
+        ("MAC issue cycles (forward + update, padded lanes included)", budget["mac_issue_cycles"]),
+        ("roofline: (forward + update MACs) / lanes", f"{budget['roofline']:.1f}"),
+        ("measured / roofline", f"{ratio:.3f}"),
+        ("MAC utilization (MACs done / (cycles x lanes))", f"{rtl['mac_utilization']:.3f}"),
+        ("MACs skipped (zero input or zero delta group)", f"{rtl['macs_skipped_per_sample'] / budget['macs_per_sample']:.1%}"),
+    ])
     return f"""# trifactor demo: {config.name}
 
 {'-'.join(map(str, config.sizes))} {config.activation}, {config.loss}, {config.rule} k={config.nonzeros_per_row}, \
@@ -44,9 +55,7 @@ Machine: {machine['cpu']}, {machine['cores']} cores.
 
 ## Test accuracy (%) per epoch
 
-| epoch | float golden | fixed golden | RTL (Verilator) |
-|---|---|---|---|
-{rows}
+{accuracy}
 
 RTL weights after training equal the fixed golden model's, bit for bit: **{'yes' if weights_equal else 'NO'}**.
 
@@ -54,14 +63,7 @@ RTL weights after training equal the fixed golden model's, bit for bit: **{'yes'
 
 ## Cycles per training sample
 
-| | cycles |
-|---|---|
-| measured (core counters, zero skipping {'on' if config.zero_skipping else 'off'}) | {rtl['cycles_per_sample']:.1f} |
-| MAC issue cycles (forward + update, padded lanes included) | {budget['mac_issue_cycles']} |
-| roofline: (forward + update MACs) / lanes | {budget['roofline']:.1f} |
-| measured / roofline | {ratio:.3f} |
-| MAC utilization (MACs done / (cycles x lanes)) | {rtl['macs_done_per_sample'] / (rtl['cycles_per_sample'] * config.lanes):.3f} |
-| MACs skipped (zero input or zero delta group) | {rtl['macs_skipped_per_sample'] / budget['macs_per_sample']:.1%} |
+{cycles}
 
 RTL simulation: {np.median(rtl['epoch_seconds']):.1f} s per epoch (median).
 """
@@ -89,7 +91,7 @@ def main(args) -> int:
     print(f"\n{'epoch':>5}  {'float':>7}  {'fixed':>7}  {'rtl':>7}   test accuracy (%)")
     for epoch in range(epochs):
         print(f"{epoch + 1:5d}  " + "  ".join(f"{100 * results[b]['history'][epoch]:7.2f}" for b in ("float", "fixed", "rtl")))
-    budget = cycle_budget(config)
+    budget = config.cycle_budget()
     cycles = results["rtl"]["cycles_per_sample"]
     print(f"\nRTL weights equal the fixed golden model's: {'yes' if weights_equal else 'NO'}")
     print(f"cycles per training sample: {cycles:.1f}, roofline {budget['roofline']:.1f} ({cycles / budget['roofline']:.3f}x)")

@@ -1,0 +1,28 @@
+"""``trifactor build``: a board's bitstream of the core and its host link, with a timing and resource report.
+
+The flow itself (the build plan, the tools, the report) is :mod:`scripts.flow.board_build`.
+"""
+
+from trifactor.golden.config import load_config
+from trifactor.hdl.board import BOARDS
+
+from ..flow.board_build import build, output_dir, rows
+from ..util.tables import text_table
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", required=True, help="TOML configuration")
+    parser.add_argument("--board", required=True, choices=list(BOARDS))
+    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's FixedNet(config, seed) (default 0)")
+    parser.add_argument("--baud", type=int, default=1_000_000, help="host link bit rate (default 1000000)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def main(args) -> int:
+    config = load_config(args.config)
+    config.check_hardware()
+    report = build(config, args.board, seed=args.seed, baud=args.baud, quiet=args.quiet)
+    print(text_table(f"{report['config']} on the {report['board']}, {report['part']}", rows(report)))
+    print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "
+          f"program it with: trifactor flash --board {args.board} --config {args.config}")
+    return 0

@@ -1,0 +1,24 @@
+"""``trifactor generate``: the learner core as Verilog, with a JSON description beside it (:mod:`scripts.flow.core_files`)."""
+
+from pathlib import Path
+
+from trifactor.golden.config import load_config
+
+from ..flow.core_files import generate
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", required=True, help="TOML configuration")
+    parser.add_argument("--out", help="output folder (default build/<name>)")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's initialisation with this seed")
+
+
+def main(args) -> int:
+    config = load_config(args.config)
+    out = Path(args.out or Path("build") / config.name)
+    v_path, j_path = generate(config, out, args.seed)
+    budget = config.cycle_budget()
+    print(f"wrote {v_path} and {j_path}")
+    print(f"{config.name}: {'-'.join(map(str, config.sizes))}, {config.lanes} lanes; "
+          f"{budget['macs_per_sample']} MACs per training sample, roofline {budget['roofline']:.1f} cycles")
+    return 0

@@ -1,0 +1,80 @@
+"""``trifactor synth``: synthesis and place-and-route of the core with the yowasp tools, and what they report.
+
+The core is measured inside :class:`hdl.synth_top.MeasurementTop` (inputs from registers,
+outputs into a register, three pins), so the figures are the core's own. Yosys maps it
+once; nextpnr places and routes it once per seed. The report has the resources against
+the part's, the median Fmax over seeds, and samples/s = Fmax / cycles per sample. The
+cycles come from the dense MAC issue count of ``trifactor generate``, or, with
+``--cycles-from``, from a run of the core itself (``trifactor train --backend rtl --json``):
+the measured core runs above the dense count with many lanes and few neurons, below it
+with zero skipping. Logs stay under ``build/synth/<name>-<target>/``.
+"""
+
+import json
+from pathlib import Path
+
+from trifactor.golden.config import ConfigError, config_from_dict, load_config
+
+from ..flow.synth import TARGETS, synthesize
+from ..util.errors import UsageError
+from ..util.output import write_json
+from ..util.tables import text_table
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", required=True, help="TOML configuration")
+    parser.add_argument("--target", required=True, choices=sorted(TARGETS))
+    parser.add_argument("--seeds", type=int, default=3, help="place-and-route seeds; Fmax is their median (default 3)")
+    parser.add_argument("--json", metavar="PATH", help="also write the report here")
+    parser.add_argument("--cycles-from", metavar="PATH",
+                        help="samples/s from the cycles per training sample measured in this JSON of "
+                             "trifactor train --backend rtl|board-sim|board (default: the dense MAC count)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def measured_cycles(path, config) -> tuple[float, str]:
+    """(cycles per training sample, where they come from) from a ``trifactor train --json`` file of a core run."""
+    fix = "give the --json file of `trifactor train --backend rtl --config <this config> --json PATH`"
+    try:
+        run = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--cycles-from {path}: cannot read it ({e.__class__.__name__})", fix) from None
+    if not isinstance(run, dict) or not run.get("cycles_per_sample"):
+        raise UsageError(f"--cycles-from {path} has no measured cycles per sample (a golden-model run?)", fix)
+    theirs = run.get("config") or {}
+    try:
+        measured = config_from_dict({k: v for k, v in theirs.items() if k != "derived"}, source=str(path))
+    except ConfigError as e:
+        raise UsageError(f"--cycles-from {path} holds no valid configuration ({e.key} {e.problem})", fix) from None
+    mine, other = config.hardware_dict(), measured.hardware_dict()
+    differing = [key for key in mine if other[key] != mine[key]]
+    if differing:
+        raise UsageError(f"--cycles-from {path} was measured on config {theirs.get('name')!r}, whose "
+                         f"[{', '.join(differing)}] differ from those of {config.name!r}", fix)
+    return float(run["cycles_per_sample"]), f"measured: {run.get('backend', 'rtl')} run in {path}"
+
+
+def table(report) -> str:
+    rows = [("LUTs", report["luts"]), ("FFs", report["ffs"])]
+    rows += [(key.replace("_", " "), f"{u['used']} / {u['available']}") for key, u in report["utilization"].items()]
+    rows += [("Fmax (median of %d seeds)" % report["seeds"], f"{report['fmax_mhz']:.1f} MHz "
+              f"({', '.join(f'{f:.1f}' for f in report['fmax_mhz_per_seed'])}; target {report['target_mhz']})"),
+             ("cycles per training sample", f"{report['cycles_per_sample']:.6g} ({report['cycles_basis']})"),
+             ("samples / s", f"{report['samples_per_s']:.0f}")]
+    return text_table(f"{report['config']} on {report['part']}", rows)
+
+
+def main(args) -> int:
+    if args.seeds < 1:
+        raise UsageError(f"--seeds {args.seeds} is not a positive number", "use --seeds 1 or more")
+    config = load_config(args.config)
+    config.check_hardware()
+    cycles = measured_cycles(args.cycles_from, config) if args.cycles_from else None
+    out = Path("build") / "synth" / f"{config.name}-{args.target}"
+    report = synthesize(config, args.target, args.seeds, out, args.quiet, cycles)
+    print(table(report))
+    write_json(out / "report.json", report)
+    if args.json:
+        write_json(args.json, report)
+    print(f"logs and report: {out}")
+    return 0

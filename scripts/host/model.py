@@ -1,0 +1,76 @@
+"""The hardware as a backend of golden's training loop (:func:`golden.train.train`).
+
+:class:`HardwareModel` drives any client with the synchronous API of
+:class:`scripts.host.client.BoardClient` (``check``, ``reset``, ``load_weights``,
+``train``, ``infer_all``, ``counters``, ``read_weights``): a board on a serial port,
+the simulated board top, or the simulated core alone
+(:class:`scripts.sim.drivers.CoreClient`). So every hardware backend trains with the
+very loop, data order and accuracy bookkeeping of the golden models, and
+:func:`train_on_hardware` adds what the core's counters measured.
+"""
+
+from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.float_model import weight_arrays
+from trifactor.golden.train import train
+from trifactor.hdl.protocol import COUNTER_NAMES
+
+__all__ = ["HardwareModel", "train_on_hardware", "counter_summary"]
+
+
+class HardwareModel:
+    """The core behind ``client``, its weights loaded from golden's initialisation for ``seed``.
+
+    Inference passes are counted apart, so :meth:`train_counters` holds what training alone cost.
+    """
+
+    def __init__(self, client, config, seed: int):
+        self.client, self.config = client, config
+        client.check()
+        client.reset()
+        client.load_weights(FixedNet(config, seed).weights)
+        self.inference = dict.fromkeys(COUNTER_NAMES, 0)
+
+    def quantize_inputs(self, x):
+        return self.config.input.quantize(x)
+
+    def train_sample(self, x, label: int) -> dict:
+        return {"prediction": self.client.train(x, label)}
+
+    def predict(self, x):
+        before = self.client.counters()
+        predictions = self.client.infer_all(x)
+        after = self.client.counters()
+        for name in COUNTER_NAMES:
+            self.inference[name] += after[name] - before[name]
+        return predictions
+
+    def train_counters(self) -> dict:
+        counters = self.client.counters()
+        return {name: counters[name] - self.inference[name] for name in COUNTER_NAMES}
+
+    def arrays(self) -> dict:
+        return weight_arrays(self.client.read_weights())
+
+
+def counter_summary(config, counters: dict) -> dict:
+    """Per training sample, from the core's training counters: cycles, MACs, the roofline and the MAC utilisation."""
+    samples = max(1, counters["samples"])
+    cycles = counters["cycles"] / samples
+    return {
+        "cycles_per_sample": cycles,
+        "macs_per_sample": config.macs_per_sample,
+        "macs_done_per_sample": counters["macs_done"] / samples,
+        "macs_skipped_per_sample": counters["macs_skipped"] / samples,
+        "roofline_cycles_per_sample": config.roofline_cycles,
+        # useful MACs: the ones the core did (zero skipping leaves out the ones that add nothing)
+        "mac_utilization": counters["macs_done"] / samples / (cycles * config.lanes) if cycles else 0.0,
+        "counters": counters,
+    }
+
+
+def train_on_hardware(client, config, split, epochs: int, seed: int, on_sample=None, on_epoch=None):
+    """Train the core behind ``client`` from golden's initialisation for ``seed``; returns (result dict, weight arrays)."""
+    model = HardwareModel(client, config, seed)
+    result = train(model, split, epochs, seed, on_sample=on_sample, on_epoch=on_epoch)
+    result.update(counter_summary(config, model.train_counters()))
+    return result, model.arrays()

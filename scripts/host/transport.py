@@ -1,0 +1,28 @@
+"""A board's USB serial port as the byte transport of :class:`scripts.host.client.BoardClient` (pyserial)."""
+
+from ..util.errors import UsageError
+
+__all__ = ["SerialTransport"]
+
+
+class SerialTransport:
+    def __init__(self, port: str, baud: int, timeout: float = 2.0):
+        import serial
+
+        try:
+            self.serial = serial.Serial(port, baud, timeout=timeout)
+        except (serial.SerialException, ValueError) as exc:
+            raise UsageError(f"cannot open serial port {port}: {exc}",
+                             "check --port (ls /dev/ttyUSB* /dev/ttyACM*) and that you may use it "
+                             "(the dialout group)") from None
+        self.name = port
+        self.serial.reset_input_buffer()
+
+    def write(self, data: bytes):
+        self.serial.write(data)
+
+    def read(self, n: int) -> bytes:
+        return self.serial.read(n)
+
+    def close(self):
+        self.serial.close()

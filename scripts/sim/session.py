@@ -1,0 +1,67 @@
+"""The cocotb side of ``--backend rtl`` and ``board-sim``: golden's training loop on the simulated hardware.
+
+Runs inside the simulator, started by :mod:`scripts.sim.backend` with a job file. The
+loop is :func:`golden.train.train`, run in a cocotb ``bridge`` thread over a
+:class:`scripts.host.model.HardwareModel`, exactly as ``--backend board`` runs it on a
+serial port; only the client differs: :class:`scripts.sim.drivers.CoreClient` for the
+core alone (``rtl``, word by word), :class:`scripts.host.client.BoardClient` over the
+simulated board's host UART (``board-sim``, byte by byte). The weights are loaded from
+golden's initialisation for the job's seed, so one build serves every seed. Progress
+goes to a small file the parent process turns into a progress bar; results to a JSON file.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.task import bridge
+
+from trifactor.golden.config import config_from_dict
+from trifactor.golden.train import load_data
+
+from ..host.client import BoardClient
+from ..host.model import train_on_hardware
+from .backend import JOB_ENV
+from .drivers import CoreClient, CoreDriver, SimTransport
+from .streams import start_clock
+
+__all__ = ["QUIET_CYCLES", "train"]
+
+QUIET_CYCLES = 1_000_000  # board-sim: silence that means the board stopped answering (a sample takes a few thousand)
+
+
+def write_progress(path, done, total, epoch, accuracy):
+    Path(path).write_text(json.dumps({"done": done, "total": total, "epoch": epoch, "test": accuracy}))
+
+
+def client_for(kind: str, dut, config):
+    if kind == "rtl":
+        return CoreClient(CoreDriver(dut, config))
+    return BoardClient(SimTransport(dut, QUIET_CYCLES), config)
+
+
+@cocotb.test()
+async def train(dut):
+    job = json.loads(Path(os.environ[JOB_ENV]).read_text())
+    cfg = config_from_dict(job["config"])
+    split = load_data(cfg, job["dataset"])
+    client = client_for(job["kind"], dut, cfg)
+    await start_clock(dut)
+    epochs, n = job["epochs"], len(split.y_train)
+    state = {"done": 0, "test": None, "epoch": 0}
+
+    def on_sample():
+        state["done"] += 1
+        if state["done"] % 64 == 0:
+            write_progress(job["progress"], state["done"], epochs * n, state["epoch"], state["test"])
+
+    def on_epoch(epoch, accuracy):
+        state.update(epoch=epoch + 1, test=accuracy)
+        write_progress(job["progress"], state["done"], epochs * n, state["epoch"], state["test"])
+
+    result, arrays = await bridge(train_on_hardware)(client, cfg, split, epochs, job["seed"], on_sample, on_epoch)
+    if job.get("weights"):
+        np.savez(job["weights"], **arrays)
+    Path(job["result"]).write_text(json.dumps(result))

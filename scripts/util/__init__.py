@@ -1,0 +1,1 @@
+"""Utilities of every layer: user errors, atomic output, machine facts, tables and plots."""
