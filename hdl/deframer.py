@@ -2,11 +2,11 @@
 
 from amaranth import Module, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
 from .errors import reject
+from .frame_crc import CrcSignature
 from .frames import REQUEST_SYNC, Error, FrameHeader
 
 __all__ = ["Deframer", "Received"]
@@ -20,9 +20,9 @@ class Deframer(wiring.Component):
 
     Anything but ``REQUEST_SYNC`` between frames is skipped. The payload's first
     ``buffer_depth`` bytes are written to ``buffer`` (byte ``n`` at address ``n``); longer
-    payloads are received and checked in full but not stored further. The CRC is
-    ``amaranth.lib.crc``'s CRC-16/CCITT-FALSE over header, payload and the CRC bytes, which
-    leaves its residue when the frame is intact. Silence of ``timeout_cycles`` in the middle
+    payloads are received and checked in full but not stored further. The CRC unit on
+    ``crc`` (:class:`~hdl.frame_crc.SharedCrc`) takes header, payload and the CRC bytes and
+    holds its residue when the frame is intact. Silence of ``timeout_cycles`` in the middle
     of a frame ends it as ``TRUNCATED``.
 
     The frame is offered on ``o`` :attr:`latency` cycles after its last byte and held there
@@ -42,6 +42,8 @@ class Deframer(wiring.Component):
         Bytes from the line.
     buffer : In(WritePort.Signature(addr_width=..., shape=8))
         Drives a write port of the payload buffer.
+    crc : Out(CrcSignature)
+        Drives a CRC unit (started at a sync byte, fed while receiving).
     o : Out(stream.Signature(Received))
         The frame, once complete; its payload is in the buffer.
     busy : Out(1)
@@ -60,6 +62,7 @@ class Deframer(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(8)),
             "buffer": In(WritePort.Signature(addr_width=self._addr_width, shape=8)),
+            "crc": Out(CrcSignature),
             "o": Out(stream.Signature(Received)),
             "busy": Out(1),
         })
@@ -80,18 +83,19 @@ class Deframer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = crc = CRC16_CCITT_FALSE(data_width=8).create()
+        crc = self.crc
         header = self.o.payload.header            # held in place until the frame is taken
         index = Signal(16)                        # the byte within the header, payload or CRC
+        following = Signal(16)                    # index + 1: one adder for counting and the end test
         timer = Signal(range(self._timeout_cycles))
         byte, got = self.i.payload, Signal()
-        m.d.comb += [got.eq(self.i.valid & self.i.ready), crc.data.eq(byte)]
+        m.d.comb += [got.eq(self.i.valid & self.i.ready), crc.data.eq(byte), following.eq(index + 1)]
 
         def receive():
             """A byte moves on and feeds the CRC; silence for ``timeout_cycles`` ends the frame."""
             m.d.comb += [self.i.ready.eq(1), crc.valid.eq(got)]
             with m.If(got):
-                m.d.sync += [timer.eq(0), index.eq(index + 1)]
+                m.d.sync += [timer.eq(0), index.eq(following)]
             with m.Else():
                 m.d.sync += timer.eq(timer + 1)
                 with m.If(timer == self._timeout_cycles - 1):
@@ -100,7 +104,7 @@ class Deframer(wiring.Component):
 
         with m.FSM() as fsm:
             with m.State("hunt"):
-                m.d.comb += [self.i.ready.eq(1), crc.start.eq(1)]
+                m.d.comb += [self.i.ready.eq(1), crc.start.eq(got & (byte == REQUEST_SYNC))]
                 with m.If(got & (byte == REQUEST_SYNC)):
                     m.d.sync += [timer.eq(0), index.eq(0)]
                     m.next = "header"
@@ -117,7 +121,7 @@ class Deframer(wiring.Component):
                 receive()
                 m.d.comb += [self.buffer.addr.eq(index), self.buffer.data.eq(byte),
                              self.buffer.en.eq(got & (index[self._addr_width:] == 0))]
-                with m.If(got & (index == header.length - 1)):
+                with m.If(got & (following == header.length)):
                     m.d.sync += index.eq(0)
                     m.next = "crc"
             with m.State("crc"):  # two bytes, high first
@@ -125,7 +129,7 @@ class Deframer(wiring.Component):
                 with m.If(got & index[0]):
                     m.next = "check"
             with m.State("check"):  # the CRC register has taken the last byte
-                m.d.sync += [self.o.payload.intact.eq(crc.match_detected), self.o.payload.error.eq(Error.BAD_CRC)]
+                m.d.sync += [self.o.payload.intact.eq(crc.match), self.o.payload.error.eq(Error.BAD_CRC)]
                 m.next = "done"
             with m.State("done"):
                 m.d.comb += self.o.valid.eq(1)

@@ -20,6 +20,7 @@ from trifactor.golden.config import Config
 from .core import LearnerCore
 from .deframer import Deframer
 from .errors import reject, require_config
+from .frame_crc import SharedCrc
 from .frames import info_bytes
 from .reply_framer import ReplyFramer
 from .request_sequencer import RequestSequencer
@@ -87,7 +88,9 @@ class FrameLink(wiring.Component):
         m.submodules.deframer = deframer = self.deframer
         m.submodules.sequencer = sequencer = self.sequencer
         m.submodules.framer = framer = self.framer
-        m.submodules.buffer = buffer = Memory(shape=8, depth=deframer.buffer_depth, init=[])
+        m.submodules.crc = crc = SharedCrc()
+        # never read where it is written in the same cycle: no read-during-write logic
+        m.submodules.buffer = buffer = Memory(shape=8, depth=deframer.buffer_depth, init=[], attrs={"no_rw_check": 1})
         wiring.connect(m, wiring.flipped(self.rx), deframer.i)
         wiring.connect(m, deframer.buffer, buffer.write_port())
         wiring.connect(m, deframer.o, sequencer.i)
@@ -96,6 +99,8 @@ class FrameLink(wiring.Component):
         wiring.connect(m, sequencer.reply, framer.plan)
         wiring.connect(m, wiring.flipped(self.reply), framer.reply)
         wiring.connect(m, framer.o, wiring.flipped(self.tx))
+        wiring.connect(m, deframer.crc, crc.a)
+        wiring.connect(m, framer.crc, crc.b)
         m.d.comb += [self.core_reset.eq(sequencer.core_reset), self.busy.eq(deframer.busy)]
         return m
 

@@ -3,11 +3,11 @@
 from amaranth import Module, Signal
 from amaranth.hdl import Mux
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .errors import reject
+from .frame_crc import CrcSignature
 from .frames import REPLY_SYNC, FrameHeader
 
 __all__ = ["ReplyFramer", "ReplyPlan"]
@@ -38,6 +38,8 @@ class ReplyFramer(wiring.Component):
         What the frame carries.
     reply : In(stream.Signature(32))
         The core's reply words.
+    crc : Out(CrcSignature)
+        Drives a CRC unit (started when a plan arrives, fed with header and payload).
     o : Out(stream.Signature(8))
         The frame's bytes.
     """
@@ -52,11 +54,11 @@ class ReplyFramer(wiring.Component):
             reject(self, f"max_words must be 1 to {(1 << ReplyPlan['words'].width) - 1}, not {max_words!r}")
         self.info, self.max_words = bytes(info), max_words
         super().__init__({"plan": In(stream.Signature(ReplyPlan)), "reply": In(stream.Signature(32)),
-                          "o": Out(stream.Signature(8))})
+                          "crc": Out(CrcSignature), "o": Out(stream.Signature(8))})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = crc = CRC16_CCITT_FALSE(data_width=8).create()
+        crc = self.crc
         m.submodules.info = rom = Memory(shape=8, depth=len(self.info), init=self.info)
         rom_rd = rom.read_port()
         plan, word = self.plan.payload, self.reply.payload
@@ -88,7 +90,7 @@ class ReplyFramer(wiring.Component):
 
         with m.FSM():
             with m.State("sync"):
-                m.d.comb += crc.start.eq(1)
+                m.d.comb += crc.start.eq(self.plan.valid)
                 m.d.sync += words.eq(plan.words)
                 with m.If(self.plan.valid):
                     send(REPLY_SYNC, covered=False)

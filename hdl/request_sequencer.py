@@ -1,7 +1,7 @@
 """The host link's request sequencer: a checked frame in, the core's command words and a reply plan out."""
 
 from amaranth import Module, Signal
-from amaranth.hdl import Mux
+from amaranth.hdl import Mux, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
@@ -16,7 +16,18 @@ from .layout import WeightLayout
 from .protocol import COUNTER_NAMES, Header, Op
 from .reply_framer import ReplyPlan
 
-__all__ = ["RequestSequencer"]
+__all__ = ["RequestSequencer", "below"]
+
+
+def below(m, value, limit: int):
+    """``value < limit`` as logic, and ``value`` narrowed to ``range(limit)`` (its value when below).
+
+    The bits above the narrow ones must be zero, then a narrow comparison decides: fewer
+    cells than a full-width comparison with a constant (a carry chain per bit on the iCE40).
+    """
+    narrow = Signal(range(limit))
+    m.d.comb += narrow.eq(value)
+    return ((Value.cast(value) >> len(narrow)) == 0) & (narrow < limit), narrow
 
 
 class RequestSequencer(wiring.Component):
@@ -85,12 +96,15 @@ class RequestSequencer(wiring.Component):
             m.d.comb += [failed.eq(1), error.eq(code)]
 
         # LOAD's weights after its position; the bank words LOAD or READ touch stay inside the banks
-        load_count = (length - LoadHead.size // 8) >> (wb.bit_length() - 1)
-        position, count = head.read.position, head.read.count
-        in_banks = (position.address < self.layout.depth) & (position.lane < lanes)
-        address, lane = Signal(range(self.layout.depth)), Signal(range(lanes))  # as far as they matter
-        m.d.comb += [address.eq(position.address), lane.eq(position.lane)]
-        past_end = address * lanes + lane + Mux(code == Command.LOAD, load_count, count) > total
+        load_head = LoadHead.size // 8
+        length_fits, short_length = below(m, length, load_head + CHUNK * wb + 1)
+        load_count = (short_length - load_head) >> (wb.bit_length() - 1)
+        label_ok, label = below(m, head.train.label, cfg.n_classes)
+        address_ok, address = below(m, head.read.position.address, self.layout.depth)
+        lane_ok, lane = below(m, head.read.position.lane, lanes)
+        count_ok, count = below(m, head.read.count, total + 1)
+        in_banks = address_ok & lane_ok
+        past_end = ~count_ok | (address * lanes + lane + Mux(code == Command.LOAD, load_count, count) > total)
         m.d.comb += [plan.header.code.eq(code), plan.word_bytes.eq(2), plan.words.eq(1)]
         def start(op, arg=0, position=0, values=0, size=1, offset=0):
             m.d.comb += [run.op.eq(op), run.arg.eq(arg), run.position.eq(position), run.values.eq(values),
@@ -98,11 +112,11 @@ class RequestSequencer(wiring.Component):
 
         with m.Switch(code):
             with m.Case(Command.TRAIN):
-                start(Op.TRAIN, arg=head.train.label, values=n_in, size=ib, offset=TrainHead.size // 8)
+                start(Op.TRAIN, arg=label, values=n_in, size=ib, offset=TrainHead.size // 8)
                 m.d.comb += plan.header.length.eq(2)
                 with m.If(length != TrainHead.size // 8 + n_in * ib):
                     fail(Error.BAD_LENGTH)
-                with m.Elif(head.train.label >= cfg.n_classes):
+                with m.Elif(~label_ok):
                     fail(Error.OUT_OF_RANGE)
             with m.Case(Command.INFER):
                 start(Op.INFER, values=n_in, size=ib)
@@ -110,9 +124,9 @@ class RequestSequencer(wiring.Component):
                 with m.If(length != n_in * ib):
                     fail(Error.BAD_LENGTH)
             with m.Case(Command.LOAD):
-                start(Op.LOAD, arg=load_count, position=1, values=load_count, size=wb, offset=LoadHead.size // 8)
+                start(Op.LOAD, arg=load_count, position=1, values=load_count, size=wb, offset=load_head)
                 m.d.comb += plan.word_bytes.eq(0)  # the core's ACK is taken, not sent
-                with m.If((length < 4 + wb) | (length > 4 + CHUNK * wb) | ((length - 4) & (wb - 1) != 0)):
+                with m.If(~length_fits | (short_length < load_head + wb) | ((short_length - load_head) & (wb - 1) != 0)):
                     fail(Error.BAD_LENGTH)
                 with m.Elif(~in_banks | past_end):
                     fail(Error.OUT_OF_RANGE)
