@@ -104,7 +104,7 @@ class RequestSequencer(wiring.Component):
         lane_ok, lane = below(m, head.read.position.lane, lanes)
         count_ok, count = below(m, head.read.count, total + 1)
         in_banks = address_ok & lane_ok
-        past_end = ~count_ok | (address * lanes + lane + Mux(code == Command.LOAD, load_count, count) > total)
+        past_end = address * lanes + lane + Mux(code == Command.LOAD, load_count, count) > total
         m.d.comb += [plan.header.code.eq(code), plan.word_bytes.eq(2), plan.words.eq(1)]
         def start(op, arg=0, position=0, values=0, size=1, offset=0):
             m.d.comb += [run.op.eq(op), run.arg.eq(arg), run.position.eq(position), run.values.eq(values),
@@ -135,7 +135,7 @@ class RequestSequencer(wiring.Component):
                 m.d.comb += [plan.words.eq(count), plan.word_bytes.eq(wb), plan.header.length.eq(count * wb)]
                 with m.If(length != ReadHead.size // 8):
                     fail(Error.BAD_LENGTH)
-                with m.Elif(~in_banks | (count == 0) | past_end):
+                with m.Elif(~in_banks | ~count_ok | (count == 0) | past_end):
                     fail(Error.OUT_OF_RANGE)
             with m.Case(Command.COUNTERS, Command.RESET, Command.INFO):
                 m.d.comb += [run.op.eq(Op.COUNTERS), plan.words.eq(0)]
