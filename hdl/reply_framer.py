@@ -59,7 +59,7 @@ class ReplyFramer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         crc = self.crc
-        m.submodules.info = rom = Memory(shape=8, depth=len(self.info), init=self.info)
+        m.submodules.info = rom = Memory(shape=8, depth=len(self.info), init=self.info, attrs={"ram_style": "block"})
         rom_rd = rom.read_port()
         plan, word = self.plan.payload, self.reply.payload
         index = Signal(range(max(len(self.info), 4)))  # the byte within the header, word, INFO or CRC
