@@ -87,33 +87,39 @@ class Deframer(wiring.Component):
         header = self.o.payload.header            # held in place until the frame is taken
         index = Signal(16)                        # the byte within the header, payload or CRC
         following = Signal(16)                    # index + 1: one adder for counting and the end test
-        timer = Signal(range(self._timeout_cycles))
+        restart = Signal()                        # index back to 0 (after the sync byte or a part's last byte)
+        receiving, timer = Signal(), Signal(range(self._timeout_cycles))
         byte, got = self.i.payload, Signal()
-        m.d.comb += [got.eq(self.i.valid & self.i.ready), crc.data.eq(byte), following.eq(index + 1)]
+        m.d.comb += [got.eq(self.i.valid & self.i.ready), crc.data.eq(byte), following.eq(index + 1),
+                     self.i.ready.eq(receiving), crc.valid.eq(receiving & got)]
+        # one assignment per counter, so that each maps to a flip-flop's reset and enable
+        with m.If(restart):
+            m.d.sync += index.eq(0)
+        with m.Elif(got):
+            m.d.sync += index.eq(following)
+        with m.If(got | ~receiving):
+            m.d.sync += timer.eq(0)
+        with m.Else():
+            m.d.sync += timer.eq(timer + 1)
 
         def receive():
             """A byte moves on and feeds the CRC; silence for ``timeout_cycles`` ends the frame."""
-            m.d.comb += [self.i.ready.eq(1), crc.valid.eq(got)]
-            with m.If(got):
-                m.d.sync += [timer.eq(0), index.eq(following)]
-            with m.Else():
-                m.d.sync += timer.eq(timer + 1)
-                with m.If(timer == self._timeout_cycles - 1):
-                    m.d.sync += [self.o.payload.intact.eq(0), self.o.payload.error.eq(Error.TRUNCATED)]
-                    m.next = "done"
+            m.d.comb += receiving.eq(1)
+            with m.If(~got & (timer == self._timeout_cycles - 1)):
+                m.d.sync += [self.o.payload.intact.eq(0), self.o.payload.error.eq(Error.TRUNCATED)]
+                m.next = "done"
 
         with m.FSM() as fsm:
             with m.State("hunt"):
-                m.d.comb += [self.i.ready.eq(1), crc.start.eq(got & (byte == REQUEST_SYNC))]
+                m.d.comb += [self.i.ready.eq(1), restart.eq(1), crc.start.eq(got & (byte == REQUEST_SYNC))]
                 with m.If(got & (byte == REQUEST_SYNC)):
-                    m.d.sync += [timer.eq(0), index.eq(0)]
                     m.next = "header"
             with m.State("header"):  # little-endian, as FrameHeader lays it out
                 receive()
                 with m.If(got):
                     m.d.sync += header.as_value().word_select(index[:2], 8).eq(byte)
                     with m.If(index == FrameHeader.size // 8 - 1):
-                        m.d.sync += index.eq(0)
+                        m.d.comb += restart.eq(1)
                         m.next = "crc"
                         with m.If(header.length != 0):  # its bytes came in before the code
                             m.next = "payload"
@@ -122,7 +128,7 @@ class Deframer(wiring.Component):
                 m.d.comb += [self.buffer.addr.eq(index), self.buffer.data.eq(byte),
                              self.buffer.en.eq(got & (index[self._addr_width:] == 0))]
                 with m.If(got & (following == header.length)):
-                    m.d.sync += index.eq(0)
+                    m.d.comb += restart.eq(1)
                     m.next = "crc"
             with m.State("crc"):  # two bytes, high first
                 receive()
