@@ -155,22 +155,23 @@ class RequestSequencer(wiring.Component):
         frame = self.i.payload  # held by the deframer until taken
         head = Signal(RequestHead)  # the payload's first bytes
         plan, run, failed, error = self._plan(m, frame.header.code, frame.header.length, head)
-        refused = Signal()  # the reply is an error, nothing runs
+        refused = Signal()  # the reply is an error, nothing runs (the head is read before it counts)
+        m.d.comb += refused.eq(~frame.intact | failed)
         value_bits = 8 * max(self.input_bytes, self.weight_bytes)
         value, value_byte = Signal(value_bits), Signal(range(max(2, value_bits // 8)))
         pointer = Signal(self.buffer.addr.shape())
         values = Signal.like(run.values)    # still to send
         header = Signal(Header)
         m.d.comb += [self.buffer.addr.eq(pointer), header.op.eq(run.op), header.arg.eq(run.arg)]
-        m.d.comb += self.reply.payload.eq(plan)
-        with m.If(refused):
-            m.d.comb += [self.reply.payload.header.code.eq(Mux(frame.intact, error, frame.error)),
-                         self.reply.payload.header.length.eq(0), self.reply.payload.words.eq(0),
-                         self.reply.payload.info.eq(0)]
+        reply = self.reply.payload
+        m.d.comb += [reply.header.code.eq(Mux(~frame.intact, frame.error, Mux(failed, error, plan.header.code))),
+                     reply.header.length.eq(Mux(refused, 0, plan.header.length)),
+                     reply.words.eq(Mux(refused, 0, plan.words)), reply.word_bytes.eq(plan.word_bytes),
+                     reply.info.eq(plan.info & ~refused)]
 
         with m.FSM():
             with m.State("idle"):
-                m.d.sync += [pointer.eq(0), value.eq(0), value_byte.eq(0), refused.eq(~frame.intact)]
+                m.d.sync += [pointer.eq(0), value.eq(0), value_byte.eq(0)]
                 with m.If(self.i.valid):
                     m.next = "fetch_head"
                     with m.If(~frame.intact):
@@ -185,7 +186,7 @@ class RequestSequencer(wiring.Component):
                 with m.If(pointer == HEAD_BYTES - 1):
                     m.next = "decide"
             with m.State("decide"):
-                m.d.sync += [pointer.eq(run.offset), values.eq(run.values), refused.eq(failed)]
+                m.d.sync += [pointer.eq(run.offset), values.eq(run.values)]
                 m.next = "header"
                 with m.If(failed | (frame.header.code == Command.INFO)):
                     m.next = "reply"
