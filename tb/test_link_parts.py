@@ -19,7 +19,7 @@ from amaranth.sim import Simulator
 from trifactor.hdl.deframer import Deframer
 from trifactor.hdl.frame_crc import SharedCrc
 from trifactor.hdl.frames import (CHUNK, REPLY_SYNC, REQUEST_SYNC, Command, Error, LoadHead, ReadHead, TrainHead,
-                                  encode, info_bytes, pack)
+                                  encode, pack)
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, header, position
 from trifactor.hdl.reply_framer import ReplyFramer
@@ -321,6 +321,3 @@ def test_request_sequencer_refuses_bad_parameters():
     with pytest.raises(ValueError, match="info_length must be"):
         RequestSequencer(CFG, info_length=1 << 16)
 
-
-def test_info_length_matches_the_info_reply():
-    assert len(info_bytes(CFG, 12e6, 1_000_000)) == 28
