@@ -87,7 +87,8 @@ class RequestSequencer(wiring.Component):
         cfg, lanes, total = self.config, self.config.lanes, self.layout.depth * self.config.lanes
         n_in, ib, wb = cfg.sizes[0], self.input_bytes, self.weight_bytes
         plan = Signal(ReplyPlan)
-        run = Signal(data.StructLayout({"op": Op, "arg": 16, "position": 1, "values": range(max(n_in, CHUNK) + 1),
+        # values: the payload after the head is values, sent until the payload ends
+        run = Signal(data.StructLayout({"op": Op, "arg": 16, "position": 1, "values": 1,
                                         "size": range(5), "offset": range(5)}))
         error = Signal(Error, init=Error.BAD_LENGTH)
         failed = Signal()
@@ -112,19 +113,19 @@ class RequestSequencer(wiring.Component):
 
         with m.Switch(code):
             with m.Case(Command.TRAIN):
-                start(Op.TRAIN, arg=label, values=n_in, size=ib, offset=TrainHead.size // 8)
+                start(Op.TRAIN, arg=label, values=1, size=ib, offset=TrainHead.size // 8)
                 m.d.comb += plan.header.length.eq(2)
                 with m.If(length != TrainHead.size // 8 + n_in * ib):
                     fail(Error.BAD_LENGTH)
                 with m.Elif(~label_ok):
                     fail(Error.OUT_OF_RANGE)
             with m.Case(Command.INFER):
-                start(Op.INFER, values=n_in, size=ib)
+                start(Op.INFER, values=1, size=ib)
                 m.d.comb += plan.header.length.eq(2)
                 with m.If(length != n_in * ib):
                     fail(Error.BAD_LENGTH)
             with m.Case(Command.LOAD):
-                start(Op.LOAD, arg=load_count, position=1, values=load_count, size=wb, offset=load_head)
+                start(Op.LOAD, arg=load_count, position=1, values=1, size=wb, offset=load_head)
                 m.d.comb += plan.word_bytes.eq(0)  # the core's ACK is taken, not sent
                 with m.If(~length_fits | (short_length < load_head + wb) | ((short_length - load_head) & (wb - 1) != 0)):
                     fail(Error.BAD_LENGTH)
@@ -160,7 +161,6 @@ class RequestSequencer(wiring.Component):
         value_bits = 8 * max(self.input_bytes, self.weight_bytes)
         value, value_byte = Signal(value_bits), Signal(range(max(2, value_bits // 8)))
         pointer = Signal(self.buffer.addr.shape())
-        values = Signal.like(run.values)    # still to send
         header = Signal(Header)
         m.d.comb += [self.buffer.addr.eq(pointer), header.op.eq(run.op), header.arg.eq(run.arg)]
         reply = self.reply.payload
@@ -186,7 +186,7 @@ class RequestSequencer(wiring.Component):
                 with m.If(pointer == HEAD_BYTES - 1):
                     m.next = "decide"
             with m.State("decide"):
-                m.d.sync += [pointer.eq(run.offset), values.eq(run.values)]
+                m.d.sync += pointer.eq(run.offset)
                 m.next = "header"
                 with m.If(failed | (frame.header.code == Command.INFO)):
                     m.next = "reply"
@@ -204,7 +204,7 @@ class RequestSequencer(wiring.Component):
                     m.next = "values_or_reply"
             with m.State("values_or_reply"):
                 m.next = "reply"
-                with m.If(values != 0):
+                with m.If(run.values):
                     m.next = "fetch"
             with m.State("fetch"):
                 m.next = "gather"
@@ -217,9 +217,9 @@ class RequestSequencer(wiring.Component):
             with m.State("push"):
                 m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.eq(value)]
                 with m.If(self.cmd.ready):
-                    m.d.sync += [value.eq(0), value_byte.eq(0), values.eq(values - 1)]
+                    m.d.sync += [value.eq(0), value_byte.eq(0)]
                     m.next = "fetch"
-                    with m.If(values == 1):
+                    with m.If(pointer == frame.header.length):  # the values fill the payload
                         m.next = "reply"
             with m.State("reset"):  # once the core is idle (it may still be updating after TRAIN's reply)
                 with m.If(self.cmd.ready):
