@@ -5,21 +5,24 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
+from .compare import below
 from .errors import reject
 from .frame_crc import CrcSignature
-from .frames import REQUEST_SYNC, Error, FrameHeader
+from .frames import HEAD_BYTES, REQUEST_SYNC, Error, FrameHeader, RequestHead
 
 __all__ = ["Deframer", "Received"]
 
-#: A received frame: its header, and ``intact``, or else the ``error`` that spoilt it (BAD_CRC, TRUNCATED).
-Received = data.StructLayout({"header": FrameHeader, "intact": 1, "error": Error})
+#: A received frame: its header, the payload's first bytes (meaningful as far as the payload
+#: goes), and ``intact``, or else the ``error`` that spoilt it (BAD_CRC, TRUNCATED).
+Received = data.StructLayout({"header": FrameHeader, "head": RequestHead, "intact": 1, "error": Error})
 
 
 class Deframer(wiring.Component):
     """Frames from a byte stream: hunt for the sync byte, header, payload into a buffer, CRC check.
 
     Anything but ``REQUEST_SYNC`` between frames is skipped. The payload's first
-    ``buffer_depth`` bytes are written to ``buffer`` (byte ``n`` at address ``n``); longer
+    ``HEAD_BYTES`` are also kept in ``o.payload.head`` (:data:`~hdl.frames.RequestHead`), and its
+    first :attr:`buffer_depth` bytes are written to ``buffer`` (byte ``n`` at address ``n``); longer
     payloads are received and checked in full but not stored further. The CRC unit on
     ``crc`` (:class:`~hdl.frame_crc.SharedCrc`) takes header, payload and the CRC bytes and
     holds its residue when the frame is intact. Silence of ``timeout_cycles`` in the middle
@@ -127,6 +130,9 @@ class Deframer(wiring.Component):
                 receive()
                 m.d.comb += [self.buffer.addr.eq(index), self.buffer.data.eq(byte),
                              self.buffer.en.eq(got & (index[self._addr_width:] == 0))]
+                in_head, head_byte = below(m, index, HEAD_BYTES)
+                with m.If(got & in_head):
+                    m.d.sync += self.o.payload.head.as_value().word_select(head_byte, 8).eq(byte)
                 with m.If(got & (following == header.length)):
                     m.d.comb += restart.eq(1)
                     m.next = "crc"

@@ -1,33 +1,23 @@
 """The host link's request sequencer: a checked frame in, the core's command words and a reply plan out."""
 
 from amaranth import Module, Signal
-from amaranth.hdl import Mux, Value
+from amaranth.hdl import Mux
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
+from .compare import below
 from .deframer import Received
 from .errors import reject, require_config
-from .frames import (CHUNK, HEAD_BYTES, Command, Error, LoadHead, ReadHead, RequestHead,
+from .frames import (CHUNK, Command, Error, LoadHead, ReadHead,
                      TrainHead, value_bytes)
 from .layout import WeightLayout
 from .protocol import COUNTER_NAMES, Header, Op
 from .reply_framer import ReplyPlan
 
-__all__ = ["RequestSequencer", "below"]
-
-
-def below(m, value, limit: int):
-    """``value < limit`` as logic, and ``value`` narrowed to ``range(limit)`` (its value when below).
-
-    The bits above the narrow ones must be zero, then a narrow comparison decides: fewer
-    cells than a full-width comparison with a constant (a carry chain per bit on the iCE40).
-    """
-    narrow = Signal(range(limit))
-    m.d.comb += narrow.eq(value)
-    return ((Value.cast(value) >> len(narrow)) == 0) & (narrow < limit), narrow
+__all__ = ["RequestSequencer"]
 
 
 class RequestSequencer(wiring.Component):
@@ -154,7 +144,7 @@ class RequestSequencer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         frame = self.i.payload  # held by the deframer until taken
-        head = Signal(RequestHead)  # the payload's first bytes
+        head = frame.head
         plan, run, failed, error = self._plan(m, frame.header.code, frame.header.length, head)
         refused = Signal()  # the reply is an error, nothing runs (the head is read before it counts)
         m.d.comb += refused.eq(~frame.intact | failed)
@@ -171,20 +161,11 @@ class RequestSequencer(wiring.Component):
 
         with m.FSM():
             with m.State("idle"):
-                m.d.sync += [pointer.eq(0), value.eq(0), value_byte.eq(0)]
+                m.d.sync += [value.eq(0), value_byte.eq(0)]
                 with m.If(self.i.valid):
-                    m.next = "fetch_head"
+                    m.next = "decide"
                     with m.If(~frame.intact):
                         m.next = "reply"
-            # the head, then each value: little-endian bytes from the buffer; each is read at a
-            # "fetch" edge and arrives in the next cycle
-            with m.State("fetch_head"):
-                m.next = "head"
-            with m.State("head"):
-                m.d.sync += [head.as_value().word_select(pointer[:3], 8).eq(self.buffer.data), pointer.eq(pointer + 1)]
-                m.next = "fetch_head"
-                with m.If(pointer == HEAD_BYTES - 1):
-                    m.next = "decide"
             with m.State("decide"):
                 m.d.sync += pointer.eq(run.offset)
                 m.next = "header"
@@ -206,6 +187,8 @@ class RequestSequencer(wiring.Component):
                 m.next = "reply"
                 with m.If(run.values):
                     m.next = "fetch"
+            # each value: little-endian bytes from the buffer; each is read at a "fetch" edge and
+            # arrives in the next cycle
             with m.State("fetch"):
                 m.next = "gather"
             with m.State("gather"):

@@ -18,7 +18,7 @@ from amaranth.sim import Simulator
 
 from trifactor.hdl.deframer import Deframer
 from trifactor.hdl.frame_crc import SharedCrc
-from trifactor.hdl.frames import (CHUNK, REPLY_SYNC, REQUEST_SYNC, Command, Error, LoadHead, ReadHead, TrainHead,
+from trifactor.hdl.frames import (CHUNK, HEAD_BYTES, REPLY_SYNC, REQUEST_SYNC, Command, Error, LoadHead, ReadHead, TrainHead,
                                   encode, pack)
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, header, position
@@ -97,6 +97,9 @@ def test_deframer_against_encode(case):
             assert waited + 1 == dut.latency, waited
         frame = ctx.get(dut.o.payload)
         assert (frame.header.code, frame.header.length, frame.intact) == (code, length, intact)
+        if intact and length >= HEAD_BYTES:
+            head = line[line.index(REQUEST_SYNC) + 4:][:HEAD_BYTES]
+            assert ctx.get(dut.o.payload.head.as_value()) == int.from_bytes(head, "little")
         if not intact:
             assert frame.error == error
         else:
@@ -275,6 +278,7 @@ def test_request_sequencer_against_the_model(case):
 
     async def bench(ctx):
         ctx.set(dut.i.payload, {"header": {"code": code, "length": len(payload)}, "intact": 1})
+        ctx.set(dut.i.payload.head.as_value(), int.from_bytes(payload[:HEAD_BYTES], "little"))  # as the deframer keeps it
         ctx.set(dut.i.valid, 1)
         resets = 0
         for _ in range(5000):
