@@ -160,33 +160,28 @@ class RequestSequencer(wiring.Component):
                      reply.info.eq(plan.info & ~refused)]
 
         with m.FSM():
-            with m.State("idle"):
-                m.d.sync += [value.eq(0), value_byte.eq(0)]
+            with m.State("idle"):  # the request is checked as it arrives (logic on the deframer's output)
+                m.d.sync += [pointer.eq(run.offset), value.eq(0), value_byte.eq(0)]
                 with m.If(self.i.valid):
-                    m.next = "decide"
-                    with m.If(~frame.intact):
+                    m.next = "header"
+                    with m.If(refused | (frame.header.code == Command.INFO)):
                         m.next = "reply"
-            with m.State("decide"):
-                m.d.sync += pointer.eq(run.offset)
-                m.next = "header"
-                with m.If(failed | (frame.header.code == Command.INFO)):
-                    m.next = "reply"
-                with m.Elif(frame.header.code == Command.RESET):
-                    m.next = "reset"
+                    with m.Elif(frame.header.code == Command.RESET):
+                        m.next = "reset"
             with m.State("header"):
                 m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.eq(header)]
                 with m.If(self.cmd.ready):
-                    m.next = "values_or_reply"
+                    m.next = "reply"
                     with m.If(run.position):
                         m.next = "position"
+                    with m.Elif(run.values):
+                        m.next = "fetch"
             with m.State("position"):
                 m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.eq(head.read.position)]
                 with m.If(self.cmd.ready):
-                    m.next = "values_or_reply"
-            with m.State("values_or_reply"):
-                m.next = "reply"
-                with m.If(run.values):
-                    m.next = "fetch"
+                    m.next = "reply"
+                    with m.If(run.values):
+                        m.next = "fetch"
             # each value: little-endian bytes from the buffer; each is read at a "fetch" edge and
             # arrives in the next cycle
             with m.State("fetch"):
