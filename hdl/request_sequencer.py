@@ -38,7 +38,8 @@ class RequestSequencer(wiring.Component):
     Members
     -------
     i : In(stream.Signature(Received))
-        The request; taken once its reply has been sent.
+        The request, held by the deframer: its header and head are checked as logic while it
+        waits; taken once its reply has been sent.
     buffer : In(ReadPort.Signature(addr_width=..., shape=8))
         Drives a read port of the payload buffer (read latency 1), :attr:`buffer_size` bytes.
     cmd : Out(stream.Signature(32))

@@ -21,7 +21,7 @@ from trifactor.hdl.frame_crc import SharedCrc
 from trifactor.hdl.frames import (CHUNK, HEAD_BYTES, REPLY_SYNC, REQUEST_SYNC, Command, Error, LoadHead, ReadHead, TrainHead,
                                   encode, pack)
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.protocol import ACK, header, position
+from trifactor.hdl.protocol import ACK, header
 from trifactor.hdl.reply_framer import ReplyFramer
 from trifactor.hdl.request_sequencer import RequestSequencer
 
