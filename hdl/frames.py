@@ -36,11 +36,14 @@ nothing: it gets an error reply and the link waits for the next sync byte.
 """
 
 import binascii
-import enum
 import struct
 
-__all__ = ["REQUEST_SYNC", "REPLY_SYNC", "Command", "Error", "CHUNK", "value_bytes", "crc16", "encode",
-           "info_bytes", "config_id"]
+from amaranth.lib import data, enum
+
+from .protocol import Position
+
+__all__ = ["REQUEST_SYNC", "REPLY_SYNC", "Command", "Error", "FrameHeader", "TrainHead", "LoadHead", "ReadHead",
+           "RequestHead", "HEAD_BYTES", "CHUNK", "value_bytes", "crc16", "pack", "unpack", "encode", "info_bytes", "config_id"]
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
@@ -48,7 +51,8 @@ CHUNK = 64            # weights per LOAD request: bounds the board's frame buffe
 INFO_MAGIC = b"TRI1"  # INFO reply starts with this (format version 1)
 
 
-class Command(enum.IntEnum):
+class Command(enum.IntEnum, shape=8):
+    """A request's ``code``; a good reply repeats it."""
     TRAIN = 0x01
     INFER = 0x02
     LOAD = 0x03
@@ -58,12 +62,25 @@ class Command(enum.IntEnum):
     INFO = 0x07
 
 
-class Error(enum.IntEnum):
+class Error(enum.IntEnum, shape=8):
+    """A reply's ``code`` when the request was refused (the reply has no payload)."""
     BAD_CRC = 0xE1          # the frame's CRC does not match: nothing done
     BAD_LENGTH = 0xE2       # the length does not fit the command (or the buffer)
     UNKNOWN_COMMAND = 0xE3
     TRUNCATED = 0xE4        # the line went quiet in the middle of a frame
     OUT_OF_RANGE = 0xE5     # a label, position or count outside the core
+
+
+#: A frame after its sync byte: the payload's length in bytes, and the command or reply code.
+FrameHeader = data.StructLayout({"length": 16, "code": 8})
+
+#: The start of a request's payload: TRAIN's label; LOAD's and READ's position; READ's word count.
+TrainHead = data.StructLayout({"label": 16})
+LoadHead = data.StructLayout({"position": Position})
+ReadHead = data.StructLayout({"position": Position, "count": 16})
+#: The head a request's payload starts with, whichever command it is.
+RequestHead = data.UnionLayout({"train": TrainHead, "load": LoadHead, "read": ReadHead})
+HEAD_BYTES = RequestHead.size // 8
 
 
 def value_bytes(width: int) -> int:
@@ -75,9 +92,21 @@ def crc16(data: bytes) -> int:
     return binascii.crc_hqx(bytes(data), 0xFFFF)
 
 
+def pack(layout: data.Layout, **fields) -> bytes:
+    """``layout.const(fields)`` as the little-endian bytes that travel on the link."""
+    return layout.const(fields).as_value().value.to_bytes(layout.size // 8, "little")
+
+
+def unpack(layout: data.Layout, raw: bytes) -> data.Const:
+    """The fields of ``raw``, little-endian bytes of ``layout`` (``unpack(FrameHeader, b).length``)."""
+    if len(raw) != layout.size // 8:
+        raise ValueError(f"a {layout!r} is {layout.size // 8} bytes, not {len(raw)}")
+    return data.Const(layout, int.from_bytes(raw, "little"))
+
+
 def encode(sync: int, code: int, payload: bytes = b"") -> bytes:
-    """One frame: sync, length, code, payload, CRC."""
-    body = struct.pack("<HB", len(payload), code) + bytes(payload)
+    """One frame: sync, header (length, code), payload, CRC."""
+    body = pack(FrameHeader, length=len(payload), code=int(code)) + bytes(payload)
     return bytes([sync]) + body + struct.pack(">H", crc16(body))
 
 

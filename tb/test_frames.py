@@ -4,11 +4,13 @@ import random
 import struct
 
 import pytest
-from amaranth import Module, Signal
+from amaranth.hdl import Shape, unsigned
+from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 from amaranth.sim import Simulator
 
-from trifactor.hdl.frames import REQUEST_SYNC, Command, crc16, encode, value_bytes
-from trifactor.hdl.host_link import BoardLink, crc16_update
+from trifactor.hdl.frames import (REQUEST_SYNC, Command, Error, FrameHeader, ReadHead, crc16, encode, pack, unpack,
+                                  value_bytes)
+from trifactor.hdl.host_link import BoardLink
 from trifactor.hdl.uart import uart_divisor
 from trifactor.scripts.host.client import signed_values
 
@@ -27,22 +29,34 @@ def test_a_frame_checks_to_zero_after_its_sync_byte():
 
 
 def test_hardware_crc_equals_the_host_crc():
-    crc, byte, out = Signal(16), Signal(8), Signal(16)
-    m = Module()
-    m.d.comb += out.eq(crc16_update(crc, byte))
+    """The links' CRC unit (amaranth.lib.crc) against binascii, and its residue after a whole frame."""
+    crc = CRC16_CCITT_FALSE(data_width=8).create()
     data = bytes(random.Random(5).randrange(256) for _ in range(200))
+    frame = encode(REQUEST_SYNC, Command.LOAD, data)[1:]
 
     async def bench(ctx):
-        value = 0xFFFF
-        for b in data:
-            ctx.set(crc, value)
-            ctx.set(byte, b)
-            value = ctx.get(out)
-        assert value == crc16(data)
+        for chunk, check in ((data, lambda: ctx.get(crc.crc) == crc16(data)), (frame, lambda: ctx.get(crc.match_detected))):
+            ctx.set(crc.start, 1)
+            await ctx.tick()
+            ctx.set(crc.start, 0)
+            ctx.set(crc.valid, 1)
+            for b in chunk:
+                ctx.set(crc.data, b)
+                await ctx.tick()
+            ctx.set(crc.valid, 0)
+            assert check()
 
-    sim = Simulator(m)
+    sim = Simulator(crc)
+    sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_frame_layouts_are_the_wire_format():
+    assert pack(FrameHeader, length=0x0102, code=Command.READ) == bytes([2, 1, Command.READ])
+    assert unpack(FrameHeader, bytes([2, 1, Error.BAD_CRC])).code == Error.BAD_CRC
+    assert pack(ReadHead, position={"address": 0x030201, "lane": 4}, count=0x0605) == bytes([1, 2, 3, 4, 5, 6])
+    assert Shape.cast(Command) == Shape.cast(Error) == unsigned(8)
 
 
 @pytest.mark.parametrize("width, size", [(1, 1), (8, 1), (9, 2), (16, 2), (17, 4), (32, 4)])

@@ -11,9 +11,11 @@ import struct
 
 import numpy as np
 
-from trifactor.hdl.frames import CHUNK, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command, Error, config_id, crc16, encode, value_bytes
+from trifactor.hdl.frames import (CHUNK, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command, Error, FrameHeader, LoadHead,
+                                  ReadHead, TrainHead, config_id, crc16, encode, pack, unpack,
+                                  value_bytes)
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.protocol import COUNTER_NAMES, position
+from trifactor.hdl.protocol import COUNTER_NAMES
 
 from ..util.errors import UsageError
 
@@ -53,8 +55,9 @@ class BoardClient:
         self.transport.write(frame)
         while self._read(1)[0] != REPLY_SYNC:  # bytes before a reply are line noise
             pass
-        head = self._read(3)
-        length, code = struct.unpack("<HB", head)
+        head = self._read(FrameHeader.size // 8)
+        header = unpack(FrameHeader, head)
+        length, code = header.length, header.code
         rest = self._read(length + 2)
         if crc16(head + rest[:-2]) != struct.unpack(">H", rest[-2:])[0]:
             raise BoardError("a reply arrived corrupted (CRC mismatch)", "check the cable and the baud rate; retry")
@@ -93,7 +96,7 @@ class BoardClient:
         return np.asarray(x, dtype=f"<i{self.input_bytes}").tobytes()
 
     def train(self, x, label: int) -> int:
-        return struct.unpack("<H", self.request(Command.TRAIN, struct.pack("<H", label) + self._inputs(x)))[0]
+        return struct.unpack("<H", self.request(Command.TRAIN, pack(TrainHead, label=label) + self._inputs(x)))[0]
 
     def infer(self, x) -> int:
         return struct.unpack("<H", self.request(Command.INFER, self._inputs(x)))[0]
@@ -105,7 +108,8 @@ class BoardClient:
         words = self.layout.to_banks(weights).T.reshape(-1)
         for start in range(0, len(words), CHUNK):
             chunk = words[start:start + CHUNK]
-            payload = struct.pack("<I", position(*divmod(start, self.config.lanes)))
+            address, lane = divmod(start, self.config.lanes)
+            payload = pack(LoadHead, position={"address": address, "lane": lane})
             self.request(Command.LOAD, payload + chunk.astype(f"<i{self.weight_bytes}").tobytes())
 
     def read_weights(self) -> list:
@@ -113,7 +117,8 @@ class BoardClient:
         raw = []
         for start in range(0, total, READ_CHUNK):
             count = min(READ_CHUNK, total - start)
-            reply = self.request(Command.READ, struct.pack("<IH", position(*divmod(start, self.config.lanes)), count))
+            address, lane = divmod(start, self.config.lanes)
+            reply = self.request(Command.READ, pack(ReadHead, position={"address": address, "lane": lane}, count=count))
             raw.append(np.frombuffer(reply, dtype=f"<u{self.weight_bytes}"))
         words = signed_values(np.concatenate(raw), self.config.weight.width)
         return self.layout.from_banks(words.reshape(self.layout.depth, self.config.lanes).T)
