@@ -39,7 +39,7 @@ _SCHEMA = {
     "network": {"sizes": None, "activation": "relu", "loss": "softmax"},
     "feedback": {
         "rule": "ssdfa", "nonzeros_per_row": AUTO, "seed": 0, "balanced": False,
-        "values": "ternary", "scale_shift": AUTO,
+        "values": "ternary", "scale_shift": AUTO, "bp_fraction": AUTO,
     },
     "fixed": {
         "input": {"width": 8, "frac": 5},
@@ -59,7 +59,9 @@ _SCHEMA = {
 
 ACTIVATIONS = ("relu", "hardtanh")
 LOSSES = ("softmax", "mse")
-RULES = ("ssdfa", "dfa", "bp")
+RULES = ("ssdfa", "dfa", "hybrid", "bp")
+#: rules whose hidden deltas come, on some or all samples, from backpropagation
+BACKPROP_RULES = ("hybrid", "bp")
 VALUES = ("ternary", "continuous")
 PIPELINES = ("compact", "fast")
 # the sections that decide the circuit; the name only labels its files and Verilog module
@@ -119,6 +121,7 @@ class Config:
     balanced: bool
     feedback_values: str
     scale_shift: int
+    bp_fraction: float
     input: Fixed
     weight: Fixed
     act: Fixed
@@ -189,18 +192,42 @@ class Config:
 
     def check_hardware(self):
         """Raise :class:`ConfigError` unless the core (and its bit-exact fixed model) can implement this configuration."""
-        if self.rule == "bp":
-            raise ConfigError("[feedback] rule", "= 'bp' (backpropagation) is for the golden models only; the core "
-                              "implements 'ssdfa' and 'dfa'", "set rule = 'ssdfa' or 'dfa' (or train 'bp' with "
-                              "the float model)", self.source)
-        if self.feedback_values != "ternary":
+        if self.feedback_values != "ternary" and self.rule != "bp":
             raise ConfigError("[feedback] values", f"= {self.feedback_values!r} is for the float golden model only; "
                               "the core implements ternary feedback", "set values = 'ternary'", self.source)
 
     @property
+    def backprop(self) -> bool:
+        """Whether some samples take the backpropagation path (rules ``bp`` and ``hybrid``)."""
+        return self.rule in BACKPROP_RULES and self.n_layers > 1
+
+    @property
+    def feedback_rows(self) -> bool:
+        """Whether some samples take fixed ternary feedback (every rule but ``bp``)."""
+        return self.rule != "bp" and self.n_layers > 1
+
+    @property
+    def backward_macs(self) -> int:
+        """Multiplies of one backpropagation pass: ``W_l^T d_l`` for every layer above the first (no bias column)."""
+        return sum(spec.n_in * spec.n_out for spec in self.layers[1:])
+
+    def macs_by_pass(self, backprop: bool | None = None) -> dict:
+        """Multiply-accumulates of a training sample by pass (biases included; ``backward`` only on a BP sample).
+
+        ``backprop`` None: every sample of rule ``bp``, none of the others.
+        """
+        backprop = self.rule == "bp" if backprop is None else backprop
+        forward = sum((spec.n_in + 1) * spec.n_out for spec in self.layers)
+        return {"forward": forward, "backward": self.backward_macs if backprop and self.n_layers > 1 else 0,
+                "update": forward}
+
+    @property
     def macs_per_sample(self) -> int:
-        """Multiply-accumulates of one training sample: forward plus update, biases included."""
-        return 2 * sum((spec.n_in + 1) * spec.n_out for spec in self.layers)
+        """Multiply-accumulates of one training sample (:meth:`macs_by_pass` summed; a hybrid's mean)."""
+        plain = sum(self.macs_by_pass(False).values())
+        if self.rule == "hybrid":
+            return plain + self.bp_fraction * self.backward_macs
+        return sum(self.macs_by_pass().values())
 
     @property
     def roofline_cycles(self) -> float:
@@ -208,9 +235,13 @@ class Config:
         return self.macs_per_sample / self.lanes
 
     @property
-    def mac_issue_cycles(self) -> int:
-        """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice."""
-        return 2 * sum(-(-spec.n_out // self.lanes) * (spec.n_in + 1) for spec in self.layers)
+    def mac_issue_cycles(self) -> float:
+        """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice,
+        and on a BP sample once more (without the bias) for every layer above the first."""
+        plain = 2 * sum(-(-spec.n_out // self.lanes) * (spec.n_in + 1) for spec in self.layers)
+        backward = sum(-(-spec.n_out // self.lanes) * spec.n_in for spec in self.layers[1:])
+        share = {"bp": 1, "hybrid": self.bp_fraction}.get(self.rule, 0)
+        return plain + share * backward
 
     def cycle_budget(self) -> dict:
         """:attr:`mac_issue_cycles`, :attr:`roofline_cycles` and :attr:`macs_per_sample` by their report names."""
@@ -228,6 +259,7 @@ class Config:
             "feedback": {
                 "rule": self.rule, "nonzeros_per_row": self.nonzeros_per_row, "seed": self.feedback_seed,
                 "balanced": self.balanced, "values": self.feedback_values, "scale_shift": self.scale_shift,
+                "bp_fraction": self.bp_fraction,
             },
             "fixed": {
                 "input": fmt(self.input), "weight": fmt(self.weight), "activation": fmt(self.act),
@@ -339,14 +371,15 @@ class _Parser:
             raise self.error("file", "must hold TOML tables", "see configs/digits.toml")
         self._check_known()
         sizes, activation, loss = self._network()
-        rule, k, seed, balanced, values, scale_shift = self._feedback(sizes[-1])
+        rule, k, seed, balanced, values, scale_shift, bp_fraction = self._feedback(sizes[-1])
         fixed = self._fixed(sizes, loss)
         epochs, learning_rate = self._training(fixed["learning_rate_shift"])
         data = self._data(fixed["input"])
         lanes, zero_skipping, pipeline = self._hardware()
         return Config(
             name=self._name(), sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
-            feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift, **fixed,
+            feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
+            bp_fraction=bp_fraction, **fixed,
             epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
             pipeline=pipeline, source=self.source,
         )
@@ -371,15 +404,15 @@ class _Parser:
     def _feedback(self, n_classes):
         rule = self.choice("feedback", "rule", RULES)
         k_raw = self.get("feedback", "nonzeros_per_row")
-        if rule == "ssdfa":
+        if rule in ("ssdfa", "hybrid"):
             k = 1 if k_raw is AUTO else self.integer("feedback", "nonzeros_per_row", 1)
             if k > n_classes:
                 raise self.error("[feedback] nonzeros_per_row", f"= {k} is larger than the output count {n_classes}",
                                  f"use 1..{n_classes}")
         else:
             if k_raw is not AUTO and k_raw != n_classes:
-                raise self.error("[feedback] nonzeros_per_row", f"only applies to rule 'ssdfa' (rule is {rule!r})",
-                                 "remove it, or set rule = 'ssdfa'")
+                raise self.error("[feedback] nonzeros_per_row", f"only applies to rules 'ssdfa' and 'hybrid' "
+                                 f"(rule is {rule!r})", "remove it, or set rule = 'ssdfa'")
             k = n_classes
         seed = self.integer("feedback", "seed", 0)
         balanced = self.get("feedback", "balanced")
@@ -389,7 +422,19 @@ class _Parser:
         scale_raw = self.get("feedback", "scale_shift")
         # Default: keep the variance of (B e)_j independent of k, sum of k terms ~ sqrt(k).
         scale_shift = round(math.log2(k) / 2) if scale_raw is AUTO else self.integer("feedback", "scale_shift", 0, 16)
-        return rule, k, seed, balanced, values, scale_shift
+        bp_raw = self.get("feedback", "bp_fraction")
+        implied = {"hybrid": 0.25, "bp": 1.0}.get(rule, 0.0)  # a resolved config (to_dict) states it
+        if bp_raw is AUTO or (rule != "hybrid" and bp_raw == implied):
+            bp_fraction = implied
+        elif rule != "hybrid":
+            raise self.error("[feedback] bp_fraction", f"only applies to rule 'hybrid' (rule is {rule!r})",
+                             "remove it, or set rule = 'hybrid'")
+        elif isinstance(bp_raw, bool) or not isinstance(bp_raw, (int, float)) or not 0 <= bp_raw <= 1:
+            raise self.error("[feedback] bp_fraction", f"= {bp_raw!r} must be a number in [0, 1]",
+                             "write e.g. bp_fraction = 0.25")
+        else:
+            bp_fraction = float(bp_raw)
+        return rule, k, seed, balanced, values, scale_shift, bp_fraction
 
     def _fixed(self, sizes, loss) -> dict:
         n_classes = sizes[-1]

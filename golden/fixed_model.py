@@ -10,13 +10,17 @@ Per training sample (``x`` already quantised to the input format, ``t`` the labe
    and its derivative flag ``f'``, narrowed to the activation format; the output layer's
    scores are narrowed the same way.
 2. :func:`softmax_error` or :func:`mse_error`: the output error ``e`` in the error format.
-3. :func:`feedback_delta` for every hidden layer: ``d_j = f'_j * narrow((sum_m sign_jm * e[index_jm]) >> scale_shift)``.
-   The output layer's delta is ``e`` itself.
+3. Hidden deltas, last hidden layer first; the output layer's delta is ``e`` itself.
+   Fixed feedback (rules ``ssdfa``, ``dfa``, and ``hybrid`` on its feedback samples),
+   :func:`feedback_delta`: ``d_j = f'_j * narrow((sum_m sign_jm * e[index_jm]) >> scale_shift)``.
+   Backpropagation (rule ``bp``, and ``hybrid`` on the samples its LFSR picks,
+   :mod:`golden.lfsr`), :func:`backprop_delta`: ``d_i = f'_i * narrow((sum_j W[j, i] d_j) >> weight.frac)``
+   with the layer above's weights before this sample's update.
 4. :func:`update_layer` for every layer: ``W <- narrow(W - round((d_j * x_i) >> update_shift))``
    with ``x`` the layer's input as used in step 1 (bias input 1.0 last).
 
-Every update uses only values from steps 1-3 of the same sample, so the layers can be
-updated in any order. Predictions are ``argmax`` of the scores, the lowest index winning ties.
+Every update uses only values from steps 1-3 of the same sample (BP's use the old
+weights), so the layers can be updated in any order once the deltas are known. Predictions are ``argmax`` of the scores, the lowest index winning ties.
 """
 
 import numpy as np
@@ -24,11 +28,12 @@ import numpy as np
 from .config import Config, LayerSpec
 from .feedback import Feedback, feedback_matrices
 from .fixedpoint import Rounding, narrow, shift_right
+from .lfsr import RuleChooser
 from .float_model import init_weights, weight_arrays
 
 __all__ = [
     "with_bias_input", "forward_layer", "exp2_table", "softmax_error", "mse_error",
-    "feedback_delta", "update_layer", "predict", "FixedNet",
+    "feedback_delta", "backprop_delta", "update_layer", "predict", "FixedNet",
 ]
 
 
@@ -114,6 +119,14 @@ def feedback_delta(e: np.ndarray, fprime: np.ndarray, fb: Feedback, cfg: Config)
     return total, scaled * fprime
 
 
+def backprop_delta(w_above: np.ndarray, d_above: np.ndarray, fprime: np.ndarray, cfg: Config):
+    """Backpropagated deltas ``(sum, d)``: ``sum_i = sum_j W[j, i] * d_above[j]`` (exact; the bias column
+    takes no part), ``d_i = f'_i * narrow(shift_right(sum_i, weight.frac, rounding))`` in the error format."""
+    total = np.asarray(d_above, dtype=np.int64) @ w_above[:, :-1]
+    scaled = narrow(shift_right(total, cfg.weight.frac, cfg.rounding), cfg.error, cfg.overflow)
+    return total, scaled * fprime
+
+
 def update_layer(w: np.ndarray, x: np.ndarray, d: np.ndarray, spec: LayerSpec, cfg: Config) -> np.ndarray:
     """Three-scalar update: ``W[j, i] <- narrow(W[j, i] - shift_right(d[j] * x[i], update_shift, update_rounding))``."""
     step = shift_right(np.outer(d, with_bias_input(x, spec)), spec.update_shift, cfg.update_rounding)
@@ -139,8 +152,10 @@ class FixedNet:
     """
 
     def __init__(self, config: Config, seed: int = 0):
-        config.check_hardware()  # the fixed model is the hardware's: it has no 'bp' and no continuous B
+        config.check_hardware()  # the fixed model is the hardware's: no continuous B
         self.config = config
+        #: picks each training sample's path (rule ``hybrid``), as the core's LFSR does
+        self.chooser = RuleChooser(config.feedback_seed, config.bp_fraction)
         self.weights = [config.weight.quantize(w) for w in init_weights(config, seed)]
         self.feedback = feedback_matrices(config)
         self.table = exp2_table(config) if config.loss == "softmax" else None
@@ -161,18 +176,22 @@ class FixedNet:
         y = h
         err = output_error(y, label, cfg, self.table)
         e = err["e"]
-        sums, deltas = [], []
-        for out, fb in zip(outs[:-1], self.feedback):
-            total, d = feedback_delta(e, out[3], fb, cfg)
-            sums.append(total)
-            deltas.append(d)
-        deltas.append(e)
+        backprop = self.chooser.next() if cfg.rule == "hybrid" else cfg.rule == "bp"
+        sums, deltas = [], [e]
+        for layer in range(cfg.n_layers - 2, -1, -1):
+            fprime = outs[layer][3]
+            if backprop:
+                total, d = backprop_delta(self.weights[layer + 1], deltas[0], fprime, cfg)
+            else:
+                total, d = feedback_delta(e, fprime, self.feedback[layer], cfg)
+            sums.insert(0, total)
+            deltas.insert(0, d)
         self.weights = [update_layer(w, xin, d, spec, cfg)
                         for w, xin, d, spec in zip(self.weights, inputs, deltas, cfg.layers)]
         return {
             "prediction": int(np.argmax(y)), "inputs": inputs, "acc": [o[0] for o in outs],
             "a": [o[1] for o in outs], "h": [o[2] for o in outs], "fprime": [o[3] for o in outs],
-            "error": err, "feedback_sum": sums, "delta": deltas,
+            "error": err, "backprop": backprop, "feedback_sum": sums, "delta": deltas,
         }
 
     def predict(self, x: np.ndarray) -> np.ndarray:

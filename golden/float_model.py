@@ -10,6 +10,7 @@ import numpy as np
 
 from .config import Config
 from .feedback import feedback_matrices
+from .lfsr import RuleChooser
 
 __all__ = ["init_weights", "weight_arrays", "FloatNet"]
 
@@ -41,12 +42,15 @@ def _activation(a, kind):
 
 
 class FloatNet:
-    """Float trainer for rules ``bp``, ``dfa`` and ``ssdfa``; learning rate ``config.learning_rate``."""
+    """Float trainer for rules ``bp``, ``hybrid``, ``dfa`` and ``ssdfa``; learning rate ``config.learning_rate``.
+
+    ``hybrid`` picks its BP samples with the fixed model's LFSR (:mod:`golden.lfsr`)."""
 
     def __init__(self, config: Config, seed: int = 0):
         self.config = config
         self.weights = init_weights(config, seed)
         self.feedback = [fb.dense() for fb in feedback_matrices(config)] if config.rule != "bp" else []
+        self.chooser = RuleChooser(config.feedback_seed, config.bp_fraction)
 
     def quantize_inputs(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float64)
@@ -75,8 +79,9 @@ class FloatNet:
         else:
             e = y - target
         deltas = [e]
+        backprop = self.chooser.next() if cfg.rule == "hybrid" else cfg.rule == "bp"
         for index in range(len(self.weights) - 2, -1, -1):
-            if cfg.rule == "bp":
+            if backprop:
                 back = self.weights[index + 1][:, :-1].T @ deltas[0]
             else:
                 back = self.feedback[index] @ e

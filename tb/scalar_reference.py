@@ -20,6 +20,23 @@ def _narrow(v, fmt, saturate):
     return ((v - fmt.min) % (1 << fmt.width)) + fmt.min
 
 
+class ScalarChooser:
+    """The hybrid rule's LFSR from its description: x^32 + x^22 + x^2 + x + 1, Galois, 16 steps a sample,
+    BP when the top 16 bits are below round(bp_fraction * 65536); the seed mixed by the golden's constants."""
+
+    def __init__(self, seed, bp_fraction):
+        self.state = ((seed * 0x9E3779B1 + 0x2545F491) % (1 << 32)) or 1
+        self.limit = round(bp_fraction * 65536)
+
+    def next(self):
+        for _ in range(16):
+            out = self.state % 2
+            self.state //= 2
+            if out:
+                self.state ^= (1 << 31) | (1 << 21) | (1 << 1) | 1
+        return self.state // 65536 < self.limit
+
+
 class ScalarNet:
     """Same state as ``FixedNet`` (``weights`` as lists of lists, bias last) and ``train_sample``."""
 
@@ -30,6 +47,7 @@ class ScalarNet:
         self.half_up = cfg.rounding.value == "half_up"
         self.upd_half_up = cfg.update_rounding.value == "half_up"
         self.sat = cfg.overflow.value == "saturate"
+        self.chooser = ScalarChooser(cfg.feedback_seed, cfg.bp_fraction)
 
     def forward(self, x):
         cfg, layers = self.cfg, self.cfg.layers
@@ -80,14 +98,20 @@ class ScalarNet:
         cfg = self.cfg
         inputs, fprimes, y = self.forward(x)
         e = self.output_error(y, label)
-        deltas = []
-        for (index, sign, scale), fp in zip(self.fb, fprimes[:-1]):
+        backprop = cfg.rule == "bp" or (cfg.rule == "hybrid" and self.chooser.next())
+        deltas = [e]
+        for layer in range(len(self.w) - 2, -1, -1):
+            fp = fprimes[layer]
             d = []
-            for j in range(len(index)):
-                total = sum(s * e[c] for c, s in zip(index[j], sign[j]))
-                d.append(_narrow(_shift(total, scale, self.half_up), cfg.error, self.sat) if fp[j] else 0)
-            deltas.append(d)
-        deltas.append(e)
+            for j in range(len(fp)):
+                if backprop:  # through the layer above's weights, before their update; no bias column
+                    total = sum(row[j] * dk for row, dk in zip(self.w[layer + 1], deltas[0]))
+                    d.append(_narrow(_shift(total, cfg.weight.frac, self.half_up), cfg.error, self.sat) if fp[j] else 0)
+                else:
+                    index, sign, scale = self.fb[layer]
+                    total = sum(s * e[c] for c, s in zip(index[j], sign[j]))
+                    d.append(_narrow(_shift(total, scale, self.half_up), cfg.error, self.sat) if fp[j] else 0)
+            deltas.insert(0, d)
         for spec, w, xa, d in zip(cfg.layers, self.w, inputs, deltas):
             for j, row in enumerate(w):
                 for i in range(len(row)):

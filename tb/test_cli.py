@@ -28,7 +28,7 @@ def assert_user_error(result, *words):
     ("[network]\nsizes = [64, 64, 10]\n[fixed]\nweight = {width = 4, frac = 2}\n", ["[fixed] weight"]),
     ("[network]\nsizes = [60, 64, 10]\n", ["[network] sizes", "64 features"]),
     ("[network]\nsizes = [64, 64, 10\n", ["not valid TOML"]),
-    ("[network]\nsizes = [64, 64, 10]\n[feedback]\nrule = 'bp'\n", ["--backend fixed", "bp"]),
+    ("[network]\nsizes = [64, 64, 10]\n[feedback]\nvalues = 'continuous'\n", ["--backend fixed", "continuous"]),
 ])
 def test_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path, toml, words):
     config = tmp_path / "bad.toml"

@@ -121,8 +121,8 @@ def test_mac_counts_and_roofline():
 
 
 @pytest.mark.parametrize("feedback, key, words", [
-    ({"rule": "bp"}, "[feedback] rule", "golden models only"),
     ({"values": "continuous"}, "[feedback] values", "ternary"),
+    ({"rule": "hybrid", "values": "continuous"}, "[feedback] values", "ternary"),
 ])
 def test_check_hardware_names_key_and_fix(feedback, key, words):
     config = config_from_dict({"network": {"sizes": [8, 6, 3]}, "feedback": feedback}, source="float.toml")
@@ -130,3 +130,29 @@ def test_check_hardware_names_key_and_fix(feedback, key, words):
         config.check_hardware()
     assert info.value.key == key and words in str(info.value) and "; fix: " in str(info.value)
     config_from_dict({"network": {"sizes": [8, 6, 3]}}).check_hardware()  # the default is hardware
+    for rule in ("bp", "hybrid", "dfa"):
+        config_from_dict({"network": {"sizes": [8, 6, 3]}, "feedback": {"rule": rule}}).check_hardware()
+
+
+@pytest.mark.parametrize("feedback, words", [
+    ({"rule": "ssdfa", "bp_fraction": 0.5}, "only applies to rule 'hybrid'"),
+    ({"rule": "hybrid", "bp_fraction": 1.5}, "must be a number in [0, 1]"),
+    ({"rule": "hybrid", "bp_fraction": "half"}, "must be a number in [0, 1]"),
+])
+def test_bp_fraction_is_checked(feedback, words):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"network": {"sizes": [8, 6, 3]}, "feedback": feedback})
+    assert info.value.key == "[feedback] bp_fraction" and words in str(info.value)
+
+
+def test_backprop_costs_by_rule():
+    sizes = {"network": {"sizes": [17, 7, 5, 3]}, "hardware": {"lanes": 3}}
+    bp = config_from_dict({**sizes, "feedback": {"rule": "bp"}})
+    plain = config_from_dict(sizes)
+    hybrid = config_from_dict({**sizes, "feedback": {"rule": "hybrid"}})
+    assert bp.backward_macs == 7 * 5 + 5 * 3  # no bias column, nothing below the first layer
+    assert bp.macs_per_sample == plain.macs_per_sample + bp.backward_macs
+    assert hybrid.macs_per_sample == plain.macs_per_sample + 0.25 * bp.backward_macs
+    assert bp.mac_issue_cycles == plain.mac_issue_cycles + 2 * 7 + 1 * 5  # ceil(5/3) groups of 7, ceil(3/3) of 5
+    assert (bp.backprop, hybrid.backprop, plain.backprop) == (True, True, False)
+    assert (bp.feedback_rows, hybrid.feedback_rows, plain.feedback_rows) == (False, True, True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from trifactor.golden.fixed_model import (
-    FixedNet, exp2_table, feedback_delta, forward_layer, mse_error, softmax_error, update_layer,
+    FixedNet, backprop_delta, exp2_table, feedback_delta, forward_layer, mse_error, softmax_error, update_layer,
 )
 from trifactor.golden.fixedpoint import Fixed
 from trifactor.golden.float_model import FloatNet
@@ -23,6 +23,12 @@ VARIANTS = {
                                        fixed={"overflow": "wrap", "rounding": "truncate", "update_rounding": "truncate"}),
     "narrow-formats": dict(sizes=(6, 7, 4), fixed={"weight": {"width": 8, "frac": 5}, "error": {"width": 6, "frac": 4},
                                                     "activation": {"width": 6, "frac": 2}, "learning_rate_shift": 2}),
+    "bp-two-hidden": dict(sizes=(7, 6, 5, 3), feedback={"rule": "bp"}),
+    "bp-hardtanh-mse-wrap": dict(sizes=(9, 11, 4), feedback={"rule": "bp"},
+                                 network={"activation": "hardtanh", "loss": "mse"}, fixed={"overflow": "wrap"}),
+    "hybrid-half-three-hidden": dict(sizes=(6, 5, 4, 5, 3), feedback={"rule": "hybrid", "bp_fraction": 0.5,
+                                                                       "nonzeros_per_row": 2}),
+    "hybrid-default-k1": dict(sizes=(8, 7, 4), feedback={"rule": "hybrid", "seed": 3}),
     "wide-lr0-scale": dict(sizes=(4, 9, 6), feedback={"nonzeros_per_row": 4, "scale_shift": 3},
                            fixed={"learning_rate_shift": 0, "weight": {"width": 20, "frac": 8}}),
 }
@@ -217,11 +223,45 @@ def test_one_update_step_matches_float_within_an_lsb():
         assert np.max(np.abs(cfg.weight.to_float(w_fixed) - w_float)) < 4.0 / cfg.weight.one
 
 
-def test_fixed_model_rejects_float_only_rules():
-    with pytest.raises(ValueError, match="bp"):
-        FixedNet(make_config(feedback={"rule": "bp"}))
+def test_fixed_model_rejects_float_only_feedback():
     with pytest.raises(ValueError, match="continuous"):
         FixedNet(make_config(feedback={"values": "continuous"}))
+
+
+def test_backprop_delta_is_the_transposed_sum_gated_by_fprime():
+    cfg = make_config(sizes=(4, 3, 2))
+    w_above = np.array([[1, 2, 3, 99], [-4, 5, 6, -99]])  # n_out x (n_in + 1): the bias column takes no part
+    d_above = np.array([3, -1])
+    total, d = backprop_delta(w_above, d_above, np.array([1, 0, 1]), cfg)
+    np.testing.assert_array_equal(total, [3 * 1 + 4, 3 * 2 - 5, 3 * 3 - 6])
+    shift = cfg.weight.frac
+    np.testing.assert_array_equal(d, [(7 + (1 << (shift - 1))) >> shift, 0, (3 + (1 << (shift - 1))) >> shift])
+
+
+def test_one_bp_step_matches_float_bp():
+    cfg = make_config(sizes=(12, 8, 6, 4), network={"loss": "mse"}, feedback={"rule": "bp"},
+                      fixed={"activation": {"width": 16, "frac": 8}, "error": {"width": 16, "frac": 10}})
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-1, 1, size=12)
+    fixed, flt = FixedNet(cfg, seed=5), FloatNet(cfg, seed=5)
+    flt.weights = [cfg.weight.to_float(w) for w in fixed.weights]  # identical start
+    assert fixed.train_sample(fixed.quantize_inputs(x), 2)["backprop"]
+    flt.train_sample(cfg.input.to_float(fixed.quantize_inputs(x)), 2)
+    for w_fixed, w_float in zip(fixed.weights, flt.weights):
+        assert np.max(np.abs(cfg.weight.to_float(w_fixed) - w_float)) < 2.0 / cfg.weight.one
+
+
+def test_hybrid_takes_bp_on_its_fraction_of_samples_in_a_fixed_order():
+    def choices(fraction, seed=0, n=4000):
+        net = FixedNet(make_config(sizes=(4, 3, 2), feedback={"rule": "hybrid", "bp_fraction": fraction, "seed": seed}))
+        return [net.chooser.next() for _ in range(n)]
+    assert not any(choices(0.0)) and all(choices(1.0))
+    quarter = choices(0.25)
+    assert abs(np.mean(quarter) - 0.25) < 0.03
+    assert quarter == choices(0.25) and quarter != choices(0.25, seed=1)
+    # consecutive choices are independent: a BP sample is not followed by more BP samples than average
+    after_bp = [b for a, b in zip(quarter, quarter[1:]) if a]
+    assert abs(np.mean(after_bp) - 0.25) < 0.05
 
 
 def test_quantised_init_is_the_float_init():
