@@ -54,7 +54,7 @@ _SCHEMA = {
     },
     "training": {"epochs": 10, "learning_rate": AUTO},
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
-    "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact"},
+    "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact", "cost_counters": False},
 }
 
 ACTIVATIONS = ("relu", "hardtanh")
@@ -141,6 +141,7 @@ class Config:
     lanes: int
     zero_skipping: bool = True
     pipeline: str = "compact"
+    cost_counters: bool = False
     source: str = "<config>"
 
     # -- derived ------------------------------------------------------------------------
@@ -183,6 +184,8 @@ class Config:
         all compare this, and nothing else.
         """
         data = self.to_dict()
+        if not self.cost_counters:  # off, the circuit is the one built before the key existed: keep its identity
+            del data["hardware"]["cost_counters"]
         return {section: data[section] for section in HARDWARE_SECTIONS}
 
     def hardware_id(self) -> int:
@@ -270,7 +273,8 @@ class Config:
             "training": {"epochs": self.epochs, "learning_rate": self.learning_rate},
             "data": {"dataset": self.dataset, "test_fraction": self.test_fraction, "split_seed": self.split_seed,
                      "standardize": self.standardize, "clip": self.clip},
-            "hardware": {"lanes": self.lanes, "zero_skipping": self.zero_skipping, "pipeline": self.pipeline},
+            "hardware": {"lanes": self.lanes, "zero_skipping": self.zero_skipping, "pipeline": self.pipeline,
+                         "cost_counters": self.cost_counters},
             "derived": {
                 "layers": [
                     {k: (fmt(v) if isinstance(v, Fixed) else v) for k, v in asdict(spec).items()}
@@ -375,13 +379,13 @@ class _Parser:
         fixed = self._fixed(sizes, loss)
         epochs, learning_rate = self._training(fixed["learning_rate_shift"])
         data = self._data(fixed["input"])
-        lanes, zero_skipping, pipeline = self._hardware()
+        lanes, zero_skipping, pipeline, cost_counters = self._hardware()
         return Config(
             name=self._name(), sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
             feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
             bp_fraction=bp_fraction, **fixed,
             epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
-            pipeline=pipeline, source=self.source,
+            pipeline=pipeline, cost_counters=cost_counters, source=self.source,
         )
 
     def _network(self):
@@ -516,11 +520,13 @@ class _Parser:
 
     def _hardware(self):
         lanes = self.integer("hardware", "lanes", 1, 4096)
-        zero_skipping = self.get("hardware", "zero_skipping")
-        if not isinstance(zero_skipping, bool):
-            raise self.error("[hardware] zero_skipping", f"must be true or false, not {zero_skipping!r}",
-                             "write zero_skipping = true")
-        return lanes, zero_skipping, self.choice("hardware", "pipeline", PIPELINES)
+        flags = {}
+        for key in ("zero_skipping", "cost_counters"):
+            flags[key] = self.get("hardware", key)
+            if not isinstance(flags[key], bool):
+                raise self.error(f"[hardware] {key}", f"must be true or false, not {flags[key]!r}",
+                                 f"write {key} = true")
+        return lanes, flags["zero_skipping"], self.choice("hardware", "pipeline", PIPELINES), flags["cost_counters"]
 
     def _name(self):
         name = self.get("", "name")

@@ -8,9 +8,8 @@ from amaranth.lib.wiring import In, Out
 from trifactor.golden.config import Config
 
 from .bank_arbiter import host_bank_signature
-from .counters import Counters
 from .errors import require_config
-from .protocol import ACK, ERROR, Header, Op, Position
+from .protocol import ACK, ERROR, Header, Op, Position, counter_words
 
 __all__ = ["CommandDecoder"]
 
@@ -46,8 +45,9 @@ class CommandDecoder(wiring.Component):
     prediction : In(stream.Signature(range(n_classes)))
         The pass sequencer's; sent as the reply.
     banks : Out(host_bank_signature(config))
-    counter_select : Out(range(Counters.words))
+    counter_select : Out(range(counter_words(config)))
     counter_word : In(32)
+        The counters' words, in the COUNTERS reply's order (:class:`hdl.counters.Counters`).
     """
 
     def __init__(self, config: Config, *, read_latency: int):
@@ -65,7 +65,7 @@ class CommandDecoder(wiring.Component):
             "inputs_last": In(1),
             "prediction": In(stream.Signature(range(config.n_classes))),
             "banks": Out(host_bank_signature(config)),
-            "counter_select": Out(range(Counters.words)), "counter_word": In(32),
+            "counter_select": Out(range(counter_words(config))), "counter_word": In(32),
         })
 
     @property
@@ -78,7 +78,8 @@ class CommandDecoder(wiring.Component):
         header, position = Header(self.i.payload), Position(self.i.payload)
         op = Signal(Op, init=Op.TRAIN)
         count = Signal(Header["arg"].width)  # words LOAD / READ still move
-        tick = Signal(range(max(Counters.words, self._read_latency)))
+        words = counter_words(cfg)
+        tick = Signal(range(max(words, self._read_latency)))
         m.d.comb += [self.counter_select.eq(tick), self.inputs.payload.eq(self.i.payload[:cfg.input.width])]
 
         def reply(value, next_state):
@@ -160,7 +161,7 @@ class CommandDecoder(wiring.Component):
                 reply(self.counter_word, None)
                 with m.If(self.o.ready):
                     m.d.sync += tick.eq(tick + 1)
-                    with m.If(tick == Counters.words - 1):
+                    with m.If(tick == words - 1):
                         m.next = "idle"
             with m.State("error"):
                 reply(ERROR | op, "idle")

@@ -47,6 +47,7 @@ from .input_lists import InputLists
 from .layout import WeightLayout
 from .mac_array import MacArray
 from .output_error import OutputErrorUnit
+from .protocol import COST_NAMES, counter_names
 from .sequencer import PassSequencer
 from .serialiser import Serialiser
 from .sweeper import Sweeper
@@ -92,12 +93,32 @@ class LearnerCore(wiring.Component):
         self.provider = DeltaProvider(config)
         self.sequencer = PassSequencer(config, update_latency=self.update.latency)
         self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency)
-        self.counters = Counters(max_step=self.sweeper.max_macs_step)
+        costs = self.cost_events()
+        self.counters = Counters(max_step=self.sweeper.max_macs_step,
+                                 costs={name: (1 << len(event)) - 1 for name, event in costs.items()})
+        assert self.counters.names == counter_names(config)
         super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32)))})
 
     @property
     def config(self) -> Config:
         return self._config
+
+    def cost_events(self) -> dict:
+        """Each cost counter's event (:data:`hdl.protocol.COST_EVENTS`, one line each), registered where it happens;
+        none without ``[hardware] cost_counters``."""
+        if not self._config.cost_counters:
+            return {}
+        sw, path = self.sweeper, self.error_path
+        events = {
+            "forward_macs": sw.forward_macs,                  # MACs of forward sweeps
+            "forward_weight_reads": self.mac.weight_reads,   # the MAC array's bank reads
+            "error_path_feedback_reads": path.feedback_reads,  # feedback ROM reads
+            "error_path_deltas": path.hidden_deltas,         # deltas delivered for hidden neurons
+            "update_macs": sw.update_macs,                    # MACs of update sweeps
+            "update_weight_reads": self.update.weight_reads,  # the update unit's bank reads
+            "update_weight_writes": self.update.weight_writes,  # the update unit's bank writes
+        }
+        return {name: events[name] for name in COST_NAMES}
 
     @property
     def act_depth(self) -> int:
@@ -156,4 +177,5 @@ class LearnerCore(wiring.Component):
             self.counters.macs_done.eq(sw.macs_done), self.counters.macs_skipped.eq(sw.macs_skipped),
             self.counters.select.eq(dec.counter_select), dec.counter_word.eq(self.counters.word),
         ]
+        m.d.comb += [getattr(self.counters.costs, name).eq(event) for name, event in self.cost_events().items()]
         return m

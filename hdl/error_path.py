@@ -60,6 +60,10 @@ class ErrorPathSignature(wiring.Signature):
         Taken once the path can answer it.
     delta : Out(stream.Signature(signed(error.width), always_ready=True))
         The deltas in request order, a path's ``latency`` cycles after their requests.
+    feedback_reads, hidden_deltas : Out(1)
+        With ``[hardware] cost_counters`` only, registered (a cycle after the event): a
+        feedback memory read; a delta for a hidden neuron (request layer < ``n_layers - 1``)
+        left on ``delta``.
     """
 
     def __init__(self, config: Config):
@@ -69,6 +73,7 @@ class ErrorPathSignature(wiring.Signature):
             "fprime": In(stream.Signature(fprime_layout(config), always_ready=True)),
             "request": In(stream.Signature(request_layout(config))),
             "delta": Out(stream.Signature(signed(config.error.width), always_ready=True)),
+            **({"feedback_reads": Out(1), "hidden_deltas": Out(1)} if config.cost_counters else {}),
         })
 
 
@@ -130,6 +135,8 @@ class FeedbackErrorPath(wiring.Component):
         # the unit is always ready while its output is taken, and the delta stream is always taken
         m.d.comb += [fb.i.valid.eq(row_valid), fb.i.payload.row.eq(row), fb.i.payload.fprime.eq(fp_rd.data),
                      fb.o.ready.eq(1), self.delta.valid.eq(fb.o.valid), self.delta.payload.eq(fb.o.payload)]
+        if cfg.cost_counters:
+            m.d.comb += [self.feedback_reads.eq(fb.rom_reads), self.hidden_deltas.eq(fb.hidden_deltas)]
         return m
 
 
@@ -154,7 +161,7 @@ class OutputErrorPath(wiring.Component):
 
     Members
     -------
-    See :class:`ErrorPathSignature` (``fprime`` is unused).
+    See :class:`ErrorPathSignature` (``fprime`` is unused; there are no feedback reads and no hidden deltas).
     """
 
     #: Cycles from a request to its delta.

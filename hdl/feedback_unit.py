@@ -41,6 +41,16 @@ class FeedbackUnit(wiring.Component):
     ----------
     config : Config
         Must have a hidden layer and ternary feedback.
+
+    Members
+    -------
+    e : In(stream.Signature(signed(error.width)))
+    i : In(stream.Signature(StructLayout({"row": ..., "fprime": 1})))
+    o : Out(stream.Signature(signed(error.width)))
+    rom_reads, hidden_deltas : Out(1)
+        With ``[hardware] cost_counters`` only, a cycle after the event (registered): a ROM
+        row was read for a transfer on ``i`` (a feedback row or an error row); a hidden
+        neuron's delta (a feedback row's) left on ``o``.
     """
 
     def __init__(self, config: Config):
@@ -63,6 +73,7 @@ class FeedbackUnit(wiring.Component):
             "e": In(stream.Signature(signed(config.error.width))),
             "i": In(stream.Signature(data.StructLayout({"row": unsigned(max(1, (self.rows - 1).bit_length())), "fprime": 1}))),
             "o": Out(stream.Signature(signed(config.error.width))),
+            **({"rom_reads": Out(1), "hidden_deltas": Out(1)} if config.cost_counters else {}),
         })
 
     @property
@@ -123,4 +134,10 @@ class FeedbackUnit(wiring.Component):
         with m.If(advance):
             m.d.sync += [s1_valid.eq(self.i.valid), s1_fprime.eq(self.i.payload.fprime)]
             m.d.sync += [self.o.valid.eq(s2_valid), self.o.payload.eq(Mux(row.error, terms[0], Mux(s2_fprime, delta, 0)))]
+        if cfg.cost_counters:
+            o_hidden = Signal()  # o holds a feedback row's delta
+            with m.If(advance):
+                m.d.sync += o_hidden.eq(s2_valid & ~row.error)
+            m.d.sync += [self.rom_reads.eq(self.i.valid & self.i.ready),
+                         self.hidden_deltas.eq(self.o.valid & self.o.ready & o_hidden)]
         return m

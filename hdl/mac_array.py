@@ -56,6 +56,9 @@ class MacArray(wiring.Component):
         One synchronous read port per lane bank (connect ``memory.read_port()``).
     mul : Out(LaneMultipliers.port_signature(config))
         With ``multipliers="external"`` only.
+    weight_reads : Out(range(lanes + 1))
+        With ``[hardware] cost_counters`` only: the bank words read for an element a cycle
+        ago (every lane's, past the layer's last neuron too); registered.
     """
 
     def __init__(self, config: Config, *, multipliers: str = "internal"):
@@ -83,6 +86,8 @@ class MacArray(wiring.Component):
         }
         if multipliers == "external":
             members["mul"] = Out(LaneMultipliers.port_signature(config))
+        if config.cost_counters:
+            members["weight_reads"] = Out(range(config.lanes + 1))
         super().__init__(members)
 
     @property
@@ -135,6 +140,8 @@ class MacArray(wiring.Component):
         s1 = Signal(data.StructLayout({"valid": 1, "x": signed(input_width(cfg)), "layer": self.cmd_layout["layer"].shape, "last": 1}))
         for port in self.weights:
             m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(advance)]
+        if cfg.cost_counters:  # the ports read every cycle they advance; these reads carry an element
+            m.d.sync += self.weight_reads.eq(Mux(self.i.valid & advance, lanes, 0))
 
         # stages 2 and 3: operands, then products (the lane multipliers' registers; the values
         # fit x * w's width)

@@ -12,9 +12,12 @@ INFER      ``n_inputs`` input words         1 word: the prediction
 LOAD       a :data:`Position` word, then    1 word: ``ACK``
            ``count`` weight words
 READ       a :data:`Position` word          ``count`` weight words
-COUNTERS   nothing                          8 words: cycles, samples, MACs done, MACs
-                                            skipped; each 64 bits, low word first
-                                            (the core counts 48 bits, the rest is 0)
+COUNTERS   nothing                          2 words per counter of
+                                            :func:`counter_names`: cycles, samples, MACs
+                                            done, MACs skipped (8 words), then the cost
+                                            counters if the config has them; each 64
+                                            bits, low word first (the core counts 48
+                                            bits, the rest is 0)
 other      nothing                          1 word: ``ERROR | opcode``
 ========== ================================ ==============================================
 
@@ -33,7 +36,7 @@ which are their ``.const()``.
 from amaranth.lib import data, enum
 
 __all__ = ["Op", "Header", "Position", "ACK", "ERROR", "header", "position", "COUNTER_NAMES", "COUNTER_BITS",
-           "MAX_COUNT"]
+           "COST_EVENTS", "COST_PASSES", "COST_NAMES", "cost_name", "counter_names", "counter_words", "MAX_COUNT"]
 
 
 class Op(enum.IntEnum, shape=4):
@@ -55,6 +58,41 @@ ACK = 0xACC0_0000
 ERROR = 0xE000_0000
 COUNTER_NAMES = ("cycles", "samples", "macs_done", "macs_skipped")
 COUNTER_BITS = 48  # counted in the core; sent as 64
+
+#: The cost counters of ``[hardware] cost_counters = true``: ``(pass, event)``, in reply order
+#: after :data:`COUNTER_NAMES`. The one table of them: the core wires one event source per
+#: line (``LearnerCore.cost_events``), the host reads and groups them from it. Every event is
+#: counted where it happens and attributed to the pass whose part caused it, not by time.
+COST_EVENTS = (
+    ("forward", "macs"),              # MACs issued by forward sweeps (the used lanes, as macs_done)
+    ("forward", "weight_reads"),      # bank words the MAC array reads: every lane, per element
+    ("error_path", "feedback_reads"),  # feedback ROM rows read, one per requested neuron
+    ("error_path", "deltas"),         # deltas the error path delivers for hidden neurons
+    ("update", "macs"),               # MACs issued by update sweeps (the used lanes)
+    ("update", "weight_reads"),       # bank words the update unit reads: every lane, per element
+    ("update", "weight_writes"),      # bank words the update unit writes: every lane, per element
+)
+#: The passes of :data:`COST_EVENTS`, in a sample's order.
+COST_PASSES = ("forward", "error_path", "update")
+
+
+def cost_name(pass_: str, event: str) -> str:
+    """A cost counter's name: ``forward_macs``, ``update_weight_writes``, ..."""
+    return f"{pass_}_{event}"
+
+
+COST_NAMES = tuple(cost_name(*entry) for entry in COST_EVENTS)
+
+
+def counter_names(config) -> tuple:
+    """The counters COUNTERS sends for ``config``, in order: :data:`COUNTER_NAMES`, then :data:`COST_NAMES`
+    if ``[hardware] cost_counters``. The hardware builds its counters and the host parses the reply from this."""
+    return COUNTER_NAMES + (COST_NAMES if config.cost_counters else ())
+
+
+def counter_words(config) -> int:
+    """Words of the COUNTERS reply: two per counter (64 bits, low word first)."""
+    return 2 * len(counter_names(config))
 
 MAX_COUNT = (1 << Header["arg"].width) - 1  # words per LOAD / READ command: the arg field
 

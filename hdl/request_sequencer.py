@@ -14,7 +14,7 @@ from .errors import reject, require_config
 from .frames import (CHUNK, Command, Error, LoadHead, ReadHead,
                      TrainHead, value_bytes)
 from .layout import WeightLayout
-from .protocol import COUNTER_NAMES, Header, Op
+from .protocol import Header, Op, counter_words
 from .reply_framer import ReplyPlan
 
 __all__ = ["RequestSequencer"]
@@ -71,7 +71,7 @@ class RequestSequencer(wiring.Component):
     @property
     def max_reply_words(self) -> int:
         """The most core words one reply carries (a READ of every bank word, or COUNTERS)."""
-        return max(self.layout.depth * self.config.lanes, 2 * len(COUNTER_NAMES))
+        return max(self.layout.depth * self.config.lanes, counter_words(self.config))
 
     def _plan(self, m, code, length, head):
         """What the request asks for (as logic): the reply plan, and what runs on the core."""
@@ -132,8 +132,8 @@ class RequestSequencer(wiring.Component):
             with m.Case(Command.COUNTERS, Command.RESET, Command.INFO):
                 m.d.comb += [run.op.eq(Op.COUNTERS), plan.words.eq(0)]
                 with m.If(code == Command.COUNTERS):
-                    m.d.comb += [plan.words.eq(2 * len(COUNTER_NAMES)), plan.word_bytes.eq(4),
-                                 plan.header.length.eq(8 * len(COUNTER_NAMES))]
+                    m.d.comb += [plan.words.eq(counter_words(self.config)), plan.word_bytes.eq(4),
+                                 plan.header.length.eq(4 * counter_words(self.config))]
                 with m.If(code == Command.INFO):
                     m.d.comb += [plan.info.eq(1), plan.header.length.eq(self.info_length)]
                 with m.If(length != 0):

@@ -72,6 +72,8 @@ class Sweeper(wiring.Component):
     macs_done, macs_skipped : Out(...)
         MACs issued, and MACs a dense schedule would have done but skipped, in a past cycle
         (registered: the counters' carry chains start at a flip-flop).
+    forward_macs, update_macs : Out(range(lanes + 1))
+        With ``[hardware] cost_counters`` only: ``macs_done`` by the sweep that issued them.
     """
 
     #: Cycles from an element's list read to its transfer on ``forward`` / ``update``.
@@ -91,6 +93,8 @@ class Sweeper(wiring.Component):
             "update": Out(stream.Signature(update_layout, always_ready=True)),
             "macs_done": Out(range(lanes + 1)),
             "macs_skipped": Out(range(self.max_macs_step + 1)),
+            **({"forward_macs": Out(range(lanes + 1)), "update_macs": Out(range(lanes + 1))}
+               if config.cost_counters else {}),
         })
 
     @property
@@ -192,6 +196,9 @@ class Sweeper(wiring.Component):
         m.d.sync += self.macs_done.eq(0)
         with m.If(is_.valid & down_ready):
             m.d.sync += self.macs_done.eq(is_.lanes)
+        if cfg.cost_counters:
+            m.d.sync += [self.forward_macs.eq(Mux(self.forward.valid & self.forward.ready, is_.lanes, 0)),
+                         self.update_macs.eq(Mux(self.update.valid, is_.lanes, 0))]
         return m
 
     def _count_macs(self, m, at_end, skip_group, group_inputs, unlisted, group_lanes):

@@ -4,7 +4,7 @@ Implements :func:`golden.fixed_model.update_layer`, ``P`` weights per cycle.
 """
 
 from amaranth import Module, Signal
-from amaranth.hdl import C, Cat, signed, unsigned
+from amaranth.hdl import C, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
@@ -53,6 +53,9 @@ class UpdateUnit(wiring.Component):
     write : In(WritePort.Signature(...)).array(lanes)
     mul : Out(LaneMultipliers.port_signature(config))
         With ``multipliers="external"`` only.
+    weight_reads, weight_writes : Out(range(lanes + 1))
+        With ``[hardware] cost_counters`` only: the bank words read (old weights) and written
+        for an element a cycle ago, every lane's; registered.
     """
 
     def __init__(self, config: Config, *, multipliers: str = "internal"):
@@ -76,6 +79,8 @@ class UpdateUnit(wiring.Component):
         }
         if multipliers == "external":
             members["mul"] = Out(LaneMultipliers.port_signature(config))
+        if config.cost_counters:
+            members.update(weight_reads=Out(range(config.lanes + 1)), weight_writes=Out(range(config.lanes + 1)))
         super().__init__(members)
 
     @property
@@ -112,6 +117,9 @@ class UpdateUnit(wiring.Component):
             old = [port.data for port in self.read]
             m.d.comb += [port.addr.eq(s1.addr) for port in self.read]
         m.d.comb += [port.en.eq(1) for port in self.read]
+        if cfg.cost_counters:  # the read ports read every cycle; these reads carry an element's old weights
+            read_valid = self.i.valid if self._register_old else s1.valid
+            m.d.sync += self.weight_reads.eq(Mux(read_valid, lanes, 0))
 
         # then old - shift_right(product, shift, update_rounding), in one subtraction:
         # old - floor((v + c) / 2**s) = floor((old * 2**s + 2**s - 1 - c - v) / 2**s), and
@@ -122,4 +130,6 @@ class UpdateUnit(wiring.Component):
             minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
             new = narrow(shift_right(minuend - products[p], shift, Rounding.TRUNCATE), cfg.weight, cfg.overflow)
             m.d.comb += [port.addr.eq(s2.addr), port.data.eq(new), port.en.eq(s2.valid)]
+        if cfg.cost_counters:
+            m.d.sync += self.weight_writes.eq(sum(port.en for port in self.write))
         return m

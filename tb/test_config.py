@@ -111,6 +111,23 @@ def test_hardware_identity_ignores_name_data_and_training():
     assert 0 <= config.hardware_id() < 1 << 32
 
 
+def test_cost_counters_are_off_by_default_and_part_of_the_hardware():
+    base = {"network": {"sizes": [8, 6, 3]}}
+    config = config_from_dict(base)
+    assert config.cost_counters is False and config.to_dict()["hardware"]["cost_counters"] is False
+    on = config_from_dict({**base, "hardware": {"cost_counters": True}})
+    assert on.cost_counters and on.to_dict()["hardware"]["cost_counters"] is True
+    assert on.hardware_id() != config.hardware_id()
+    # off, the identity is the one cores built before the key existed have (their boards still answer INFO)
+    assert "cost_counters" not in config.hardware_dict()["hardware"]
+    for c in (config, on):
+        data = c.to_dict()
+        del data["derived"]
+        assert config_from_dict(data).cost_counters == c.cost_counters
+    with pytest.raises(ConfigError, match=r"\[hardware\] cost_counters must be true or false"):
+        config_from_dict({**base, "hardware": {"cost_counters": 1}})
+
+
 def test_mac_counts_and_roofline():
     config = config_from_dict({"network": {"sizes": [17, 7, 3]}, "hardware": {"lanes": 3}})
     assert config.macs_per_sample == 2 * (18 * 7 + 8 * 3)

@@ -7,14 +7,14 @@ One testbench plays, cycle by cycle, the host (words with idle gaps, replies wit
 ``hold``) and the counters (a word per ``counter_select``).
 """
 
+import dataclasses
 import random
 
 import pytest
 
 from trifactor.hdl.command_decoder import CommandDecoder
-from trifactor.hdl.counters import Counters
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.protocol import ACK, ERROR, Op, header, position
+from trifactor.hdl.protocol import ACK, ERROR, Op, counter_words, header, position
 
 from part_sim import CONFIGS, simulate
 
@@ -41,7 +41,7 @@ def check_decoder(cfg, read_latency, seed=0, wrong=False):
     lay = WeightLayout(cfg)
     n_in, wmask = cfg.sizes[0], (1 << cfg.weight.width) - 1
     bank = [[rng.randint(cfg.weight.min, cfg.weight.max) for _ in range(lay.depth)] for _ in range(cfg.lanes)]
-    counters = [rng.getrandbits(32) for _ in range(Counters.words)]
+    counters = [rng.getrandbits(32) for _ in range(counter_words(cfg))]
     model_latency = read_latency + (1 if wrong else 0)
 
     words, replies, load_counts = [], [], []  # what the host sends; the replies the model expects
@@ -119,7 +119,8 @@ def check_decoder(cfg, read_latency, seed=0, wrong=False):
             ctx.set(dut.inputs_last, loaded == n_in - 1)
             ctx.set(dut.prediction.valid, pred_at is not None and cycle >= pred_at)
             ctx.set(dut.prediction.payload, predictions[len(got["samples"]) - 1] if got["samples"] else 0)
-            ctx.set(dut.counter_word, counters[ctx.get(dut.counter_select)])
+            # (the select runs one past the last word after COUNTERS when the word count is no power of 2)
+            ctx.set(dut.counter_word, counters[min(ctx.get(dut.counter_select), len(counters) - 1)])
             # (lane may run one past the last lane after a walk: Amaranth's Array then takes the last)
             ctx.set(dut.banks.word, pipe[-1][min(ctx.get(dut.banks.lane), cfg.lanes - 1)])
             # what the decoder does this cycle
@@ -171,6 +172,13 @@ def check_decoder(cfg, read_latency, seed=0, wrong=False):
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_decoder_answers_as_the_protocol(name, read_latency):
     check_decoder(CONFIGS[name](), read_latency)
+
+
+def test_decoder_sends_the_cost_counters():
+    """With ``[hardware] cost_counters`` COUNTERS answers every counter's two words (22, not 8)."""
+    cfg = dataclasses.replace(CONFIGS["small"](), cost_counters=True)
+    assert counter_words(cfg) == 22
+    check_decoder(cfg, 3)
 
 
 @pytest.mark.parametrize("read_latency", [1, 3])

@@ -1,56 +1,65 @@
 # amaranth: UnusedElaboratable=no
-"""Counters on its own: random increments against a Python count, read back in ``COUNTER_NAMES`` order, low word first."""
+"""Counters on its own: random increments against a Python count, read back in reply order, low word first.
+
+The basic counters (``COUNTER_NAMES``) always; the cost counters (``COST_NAMES``, the
+table the core and the host share) when given.
+"""
 
 import random
 
 import pytest
 
 from trifactor.hdl.counters import Counters
-from trifactor.hdl.protocol import COUNTER_BITS, COUNTER_NAMES
+from trifactor.hdl.protocol import COST_NAMES, COUNTER_BITS, COUNTER_NAMES, counter_names, counter_words
 
+from conftest import make_config
 from part_sim import simulate
 
+#: The basic counters' inputs, by counter name.
+INPUTS = {"cycles": "busy", "samples": "sample", "macs_done": "macs_done", "macs_skipped": "macs_skipped"}
 
-def model_words(counts, wrong=False):
-    """Two 32-bit words per counter (low first), in ``COUNTER_NAMES`` order; the counters wrap at ``COUNTER_BITS``."""
+
+def model_words(names, counts, wrong=False):
+    """Two 32-bit words per counter (low first), in ``names`` order; the counters wrap at ``COUNTER_BITS``."""
     words = []
-    for name in COUNTER_NAMES:
+    for name in names:
         v = counts[name] % (1 << COUNTER_BITS)
         words += [v >> 32, v & 0xFFFF_FFFF] if wrong else [v & 0xFFFF_FFFF, v >> 32]
     return words
 
 
-def check_counters(max_step, seed=0, wrong=False, cycles=300):
-    dut = Counters(max_step=max_step)
+def check_counters(max_step, costs=None, seed=0, wrong=False, cycles=300):
+    dut = Counters(max_step=max_step, costs=costs)
+    costs = costs or {}
+    names = COUNTER_NAMES + tuple(costs)
+    steps = {"cycles": 1, "samples": 1, "macs_done": max_step, "macs_skipped": max_step, **costs}
+    ports = {name: getattr(dut, INPUTS[name]) if name in INPUTS else getattr(dut.costs, name) for name in names}
     rng = random.Random(seed)
-    counts = dict.fromkeys(COUNTER_NAMES, 0)
+    counts = dict.fromkeys(names, 0)
 
     async def read(ctx):
         out = []
-        for n in range(Counters.words):
+        for n in range(dut.words):
             ctx.set(dut.select, n)
             out.append(ctx.get(dut.word))
         return out
 
     async def bench(ctx):
-        assert Counters.words == 2 * len(COUNTER_NAMES)
-        assert await read(ctx) == [0] * Counters.words
+        assert dut.names == names and dut.words == 2 * len(names)
+        assert await read(ctx) == [0] * dut.words
         for cycle in range(cycles):
-            step = {"cycles": rng.random() < 0.8, "samples": rng.random() < 0.1,
-                    "macs_done": rng.choice([0, max_step, rng.randint(0, max_step)]),
-                    "macs_skipped": rng.choice([0, max_step, rng.randint(0, max_step)])}
+            step = {name: rng.choice([0, top, rng.randint(0, top)]) if top > 1 else int(rng.random() < 0.5)
+                    for name, top in steps.items()}
             if cycle > cycles - 5:
-                step = dict.fromkeys(COUNTER_NAMES, 0)  # counting stops with the inputs low
-            ctx.set(dut.busy, step["cycles"])
-            ctx.set(dut.sample, step["samples"])
-            ctx.set(dut.macs_done, step["macs_done"])
-            ctx.set(dut.macs_skipped, step["macs_skipped"])
+                step = dict.fromkeys(names, 0)  # counting stops with the inputs low
+            for name in names:
+                ctx.set(ports[name], step[name])
             await ctx.tick()
-            for name in COUNTER_NAMES:
+            for name in names:
                 counts[name] += int(step[name])
             if cycle % 37 == 0:  # the word is combinational: readable at any time
-                assert await read(ctx) == model_words(counts, wrong), f"cycle {cycle}"
-        assert await read(ctx) == model_words(counts, wrong)
+                assert await read(ctx) == model_words(names, counts, wrong), f"cycle {cycle}"
+        assert await read(ctx) == model_words(names, counts, wrong)
 
     simulate(dut, bench)
 
@@ -60,11 +69,31 @@ def test_counters_count_as_the_model(max_step):
     check_counters(max_step)
 
 
+@pytest.mark.parametrize("lanes", [1, 8])
+def test_cost_counters_count_as_the_model(lanes):
+    """The cost counters of :data:`COST_NAMES` after the basic ones: per-lane events (up to ``lanes``) and single ones."""
+    costs = {name: 1 if name.startswith("error_path") else lanes for name in COST_NAMES}
+    check_counters(12, costs, seed=lanes)
+
+
 def test_counters_test_catches_a_wrong_model():
     with pytest.raises(AssertionError):
         check_counters(12, wrong=True)
+    with pytest.raises(AssertionError):
+        check_counters(12, {name: 8 for name in COST_NAMES}, wrong=True)
+
+
+def test_cost_counters_follow_the_config():
+    """``counter_names(config)``, the one list the hardware and the host read: the cost counters only when configured."""
+    assert counter_names(make_config()) == COUNTER_NAMES and counter_words(make_config()) == 8
+    on = make_config(hardware={"cost_counters": True})
+    assert counter_names(on) == COUNTER_NAMES + COST_NAMES and counter_words(on) == 2 * (4 + len(COST_NAMES))
 
 
 def test_counters_refuse_a_bad_max_step():
     with pytest.raises(ValueError, match="max_step"):
         Counters(max_step=0)
+    with pytest.raises(ValueError, match="forward_macs"):
+        Counters(max_step=1, costs={"forward_macs": 0})
+    with pytest.raises(ValueError, match="cycles"):
+        Counters(max_step=1, costs={"cycles": 1})

@@ -52,6 +52,17 @@ def run_training(backend, config, split, epochs, seed, quiet=False, label=None):
     return model, result
 
 
+def cost_table(costs: dict) -> str:
+    """``costs_per_sample`` (:func:`scripts.host.model.costs_per_sample`) as a small table: a row per pass."""
+    events = list(dict.fromkeys(event for by_event in costs.values() for event in by_event))
+    width, first = max(len(event) for event in events) + 2, max(len(pass_) for pass_ in costs) + 2
+    lines = ["costs per training sample (core counters):", "pass".ljust(first) + "".join(e.rjust(width) for e in events)]
+    for pass_, by_event in costs.items():
+        cells = (f"{by_event[event]:.1f}" if event in by_event else "-" for event in events)
+        lines.append(pass_.ljust(first) + "".join(cell.rjust(width) for cell in cells))
+    return "\n".join(lines)
+
+
 def main(args) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs {args.epochs} is not a positive number", "use --epochs 1 or more")
@@ -81,6 +92,8 @@ def main(args) -> int:
               f"{result['roofline_cycles_per_sample']:.1f} ({result['cycles_per_sample'] / result['roofline_cycles_per_sample']:.3f}x), "
               f"MAC utilization {result['mac_utilization']:.3f}; zero skipping "
               f"{'on, ' + format(result['macs_skipped_per_sample'] / result['macs_per_sample'], '.1%') + ' of MACs skipped' if config.zero_skipping else 'off'}")
+        if "costs_per_sample" in result:  # [hardware] cost_counters
+            print(cost_table(result["costs_per_sample"]))
     if args.json:
         write_json(args.json, {
             "backend": args.backend, "dataset": split.name, "seed": args.seed, "epochs": epochs, **result,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from trifactor.golden.config import Config
 from trifactor.hdl.core import LearnerCore
-from trifactor.hdl.protocol import ACK, COUNTER_NAMES, ERROR, Op
+from trifactor.hdl.protocol import ACK, ERROR, Op, counter_names
 
 from ..util.output import write_if_changed
 
@@ -26,7 +26,7 @@ def describe(core: LearnerCore) -> dict:
         "protocol": {
             "header": "opcode in bits 0-3, label in bits 8-23",
             "opcodes": {op.name.lower(): int(op) for op in Op},
-            "ack": ACK, "error": ERROR, "counters": list(COUNTER_NAMES),
+            "ack": ACK, "error": ERROR, "counters": list(counter_names(cfg)),
             "words": {"train": cfg.sizes[0], "infer": cfg.sizes[0], "load": layout.depth * cfg.lanes,
                       "read": layout.depth * cfg.lanes},
         },

@@ -15,7 +15,7 @@ from trifactor.hdl.frames import (CHUNK, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, C
                                   ReadHead, TrainHead, config_id, crc16, encode, pack, unpack,
                                   value_bytes)
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.protocol import COUNTER_NAMES
+from trifactor.hdl.protocol import counter_names
 
 from ..util.errors import UsageError
 
@@ -124,7 +124,13 @@ class BoardClient:
         return self.layout.from_banks(words.reshape(self.layout.depth, self.config.lanes).T)
 
     def counters(self) -> dict:
-        return dict(zip(COUNTER_NAMES, struct.unpack("<4Q", self.request(Command.COUNTERS))))
+        """The core's counters by name (:func:`hdl.protocol.counter_names`: the cost counters too, if configured)."""
+        names = counter_names(self.config)
+        reply = self.request(Command.COUNTERS)
+        if len(reply) != 8 * len(names):
+            raise BoardError(f"the board sent {len(reply)} bytes of counters, not {8 * len(names)}",
+                             f"build and flash this configuration: trifactor build --config {self.config.source} ...")
+        return dict(zip(names, struct.unpack(f"<{len(names)}Q", reply)))
 
     def reset(self):
         self.request(Command.RESET)

@@ -12,9 +12,9 @@ very loop, data order and accuracy bookkeeping of the golden models, and
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.float_model import weight_arrays
 from trifactor.golden.train import train
-from trifactor.hdl.protocol import COUNTER_NAMES
+from trifactor.hdl.protocol import COST_EVENTS, COST_PASSES, cost_name, counter_names
 
-__all__ = ["HardwareModel", "train_on_hardware", "counter_summary"]
+__all__ = ["HardwareModel", "train_on_hardware", "counter_summary", "costs_per_sample"]
 
 
 class HardwareModel:
@@ -28,7 +28,8 @@ class HardwareModel:
         client.check()
         client.reset()
         client.load_weights(FixedNet(config, seed).weights)
-        self.inference = dict.fromkeys(COUNTER_NAMES, 0)
+        self.names = counter_names(config)
+        self.inference = dict.fromkeys(self.names, 0)
 
     def quantize_inputs(self, x):
         return self.config.input.quantize(x)
@@ -40,23 +41,38 @@ class HardwareModel:
         before = self.client.counters()
         predictions = self.client.infer_all(x)
         after = self.client.counters()
-        for name in COUNTER_NAMES:
+        for name in self.names:
             self.inference[name] += after[name] - before[name]
         return predictions
 
     def train_counters(self) -> dict:
         counters = self.client.counters()
-        return {name: counters[name] - self.inference[name] for name in COUNTER_NAMES}
+        return {name: counters[name] - self.inference[name] for name in self.names}
 
     def arrays(self) -> dict:
         return weight_arrays(self.client.read_weights())
 
 
+def costs_per_sample(config, counters: dict) -> dict:
+    """The cost counters per training sample by pass (:data:`hdl.protocol.COST_EVENTS`):
+    ``{"forward": {"macs": ..., "weight_reads": ...}, "error_path": {...}, "update": {...}}``; empty without them."""
+    if not config.cost_counters:
+        return {}
+    samples = max(1, counters["samples"])
+    costs = {pass_: {} for pass_ in COST_PASSES}
+    for pass_, event in COST_EVENTS:
+        costs[pass_][event] = counters[cost_name(pass_, event)] / samples
+    return costs
+
+
 def counter_summary(config, counters: dict) -> dict:
-    """Per training sample, from the core's training counters: cycles, MACs, the roofline and the MAC utilisation."""
+    """Per training sample, from the core's training counters: cycles, MACs, the roofline and the MAC utilisation;
+    with ``[hardware] cost_counters`` also ``costs_per_sample`` (:func:`costs_per_sample`)."""
     samples = max(1, counters["samples"])
     cycles = counters["cycles"] / samples
+    costs = costs_per_sample(config, counters)
     return {
+        **({"costs_per_sample": costs} if costs else {}),
         "cycles_per_sample": cycles,
         "macs_per_sample": config.macs_per_sample,
         "macs_done_per_sample": counters["macs_done"] / samples,

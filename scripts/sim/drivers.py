@@ -13,7 +13,7 @@ from amaranth.hdl import unsigned
 from cocotb.task import resume
 
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.protocol import ACK, COUNTER_NAMES, MAX_COUNT, Op, header, position
+from trifactor.hdl.protocol import ACK, MAX_COUNT, Op, counter_names, header, position
 
 from ..host.client import signed_values
 from .streams import StreamSink, StreamSource, start_clock
@@ -73,8 +73,10 @@ class CoreDriver:
         await self.load_words(0, self.layout.to_banks(weights).T.reshape(-1).tolist())
 
     async def counters(self) -> dict:
-        words = await self.command([header(Op.COUNTERS)], 8)
-        return {name: words[2 * k] | (words[2 * k + 1] << 32) for k, name in enumerate(COUNTER_NAMES)}
+        """The core's counters by name (:func:`hdl.protocol.counter_names`)."""
+        names = counter_names(self.config)
+        words = await self.command([header(Op.COUNTERS)], 2 * len(names))
+        return {name: words[2 * k] | (words[2 * k + 1] << 32) for k, name in enumerate(names)}
 
 
 class CoreClient:
