@@ -22,8 +22,11 @@ LOAD        position (4 bytes), 1..CHUNK       nothing
             weights
 READ        position (4 bytes), count          count weights
             (2 bytes, 1..65535)
-COUNTERS    nothing                            cycles, samples, MACs done, MACs
-                                               skipped: 4 x 8 bytes
+COUNTERS    nothing                            8 bytes per counter of
+                                               ``protocol.counter_names(config)``:
+                                               cycles, samples, MACs done, MACs
+                                               skipped (32 bytes), then the cost
+                                               counters if configured (88 in all)
 RESET       nothing                            nothing (core state and counters
                                                cleared; the weights stay)
 INFO        nothing                            the build's identity (``info_bytes``)

@@ -3,7 +3,9 @@
 The core starts from golden's initialisation and trains on the same samples in the same
 order. Every prediction must be the golden one; every weight and bias is read back and
 compared several times during training and at the end; then INFER predictions on held-out
-samples, LOAD of other weights, the counters, and an unknown opcode.
+samples, LOAD of other weights, the counters, and an unknown opcode. With ``[hardware]
+cost_counters`` every cost counter must equal, to the event, the count :func:`expected_costs`
+derives from golden's intermediates and the sweeper's walk.
 """
 
 import numpy as np
@@ -11,7 +13,8 @@ import cocotb
 
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import load_data
-from trifactor.hdl.protocol import ERROR, Op, header, position
+from trifactor.hdl.layout import WeightLayout
+from trifactor.hdl.protocol import COST_NAMES, ERROR, Op, header, position
 from trifactor.scripts.sim.drivers import CoreDriver
 
 from cocotb_perf import write_perf
@@ -31,6 +34,38 @@ def sample_data(cfg, params, rng):
         x[rng.random(x.shape) < 0.3] = 0
         y = rng.integers(0, cfg.n_classes, n)
     return x, y
+
+
+def expected_costs(cfg, step) -> dict:
+    """One training sample's cost counters (``hdl.protocol.COST_NAMES``) from golden's ``train_sample`` intermediates.
+
+    As the sweeper walks (``hdl/sweeper.py``): a sweep of layer ``l`` walks its neuron
+    groups of ``lanes`` neurons; each group issues one element per entry of the layer
+    input's list (its non-zero inputs with zero skipping, else all ``n_in``) and one for the
+    bias. Each element is a MAC in each used lane (the group's neurons) and a bank word read
+    in every lane (past the layer's last neuron too); an update element also writes every
+    lane. The forward sweep walks every group; the update skips a group whose deltas are all
+    0 (zero skipping). The error path reads one feedback ROM row per neuron of every layer
+    (the output layer's error rows too) and delivers one delta per hidden neuron.
+    """
+    lay, lanes = WeightLayout(cfg), cfg.lanes
+    costs = dict.fromkeys(COST_NAMES, 0)
+    for l, spec in enumerate(cfg.layers):
+        elements = (int(np.count_nonzero(step["inputs"][l])) if cfg.zero_skipping else spec.n_in) + 1
+        deltas = np.asarray(step["delta"][l])
+        for g in range(lay.groups(l)):
+            used = min(lanes, spec.n_out - g * lanes)
+            costs["forward_macs"] += used * elements
+            costs["forward_weight_reads"] += lanes * elements
+            if cfg.zero_skipping and not deltas[g * lanes:g * lanes + used].any():
+                continue
+            costs["update_macs"] += used * elements
+            costs["update_weight_reads"] += lanes * elements
+            costs["update_weight_writes"] += lanes * elements
+    if cfg.n_layers > 1:
+        costs["error_path_feedback_reads"] = sum(cfg.sizes[1:])
+        costs["error_path_deltas"] = sum(cfg.sizes[1:-1])
+    return costs
 
 
 def assert_weights(got, want, when):
@@ -54,10 +89,14 @@ async def trains_bit_exactly(dut):
     assert_weights(await driver.read_weights(), golden.weights, "initial weights")
     before = await driver.counters()
     checks = set(np.linspace(0, n_train - 1, 4).astype(int).tolist())
+    costs = dict.fromkeys(COST_NAMES, 0)
     for n in range(n_train):
         got = await driver.train(x[n], int(y[n]))
-        want = golden.train_sample(x[n], int(y[n]))["prediction"]
+        step = golden.train_sample(x[n], int(y[n]))
+        want = step["prediction"]
         assert got == want, f"sample {n}: core predicted {got}, golden {want}"
+        for name, count in expected_costs(cfg, step).items():
+            costs[name] += count
         if n in checks:
             assert_weights(await driver.read_weights(), golden.weights, f"after sample {n}")
     after = await driver.counters()
@@ -72,6 +111,12 @@ async def trains_bit_exactly(dut):
     skipped = after["macs_skipped"] - before["macs_skipped"]
     assert done + skipped == macs, f"MACs done {done} + skipped {skipped} != the dense work {macs}"
     assert skipped == 0 or cfg.zero_skipping, "MACs skipped with zero skipping off"
+    if cfg.cost_counters:
+        got = {name: after[name] - before[name] for name in COST_NAMES}
+        assert got == costs, f"cost counters {got}, expected {costs}"
+        assert got["forward_macs"] + got["update_macs"] == done, "forward and update MACs must add up to MACs done"
+    else:
+        assert not set(COST_NAMES) & set(after), "cost counters without [hardware] cost_counters"
     cycles = (after["cycles"] - before["cycles"]) / n_train
     roofline = cfg.roofline_cycles
     write_perf({"unit": "core", "zero_skipping": cfg.zero_skipping, "cycles_per_sample": cycles,

@@ -20,6 +20,10 @@ CORE_CONFIGS = {
                                              "feedback": {"seed": 3}, "hardware": {"lanes": 4}}), "digits"),
     "odd": (CONFIGS["odd"], "random"),
     "narrow": (_dense(CONFIGS["narrow"]), "random"),
+    # [hardware] cost_counters: every cost counter against the count from golden and the sweeper's walk
+    "default_costs": (lambda: dataclasses.replace(CONFIGS["default"](), name="default_costs", cost_counters=True),
+                      "digits"),
+    "odd_costs": (lambda: dataclasses.replace(CONFIGS["odd"](), name="odd_costs", cost_counters=True), "random"),
     # no hidden layer: no feedback unit, the core keeps the errors itself
     "no_hidden": (lambda: config_from_dict({"name": "no_hidden", "network": {"sizes": [24, 6]},
                                             "hardware": {"lanes": 4}}), "random"),

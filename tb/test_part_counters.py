@@ -97,3 +97,17 @@ def test_counters_refuse_a_bad_max_step():
         Counters(max_step=1, costs={"forward_macs": 0})
     with pytest.raises(ValueError, match="cycles"):
         Counters(max_step=1, costs={"cycles": 1})
+
+
+def test_the_core_has_cost_counters_only_when_configured():
+    """Off (the default), no part of the core has an event output or a cost counter: the core is the one without them."""
+    from amaranth.back import verilog
+
+    from trifactor.hdl.core import LearnerCore
+
+    for on in (False, True):
+        core = LearnerCore(make_config([9, 6, 4], hardware={"lanes": 4, "cost_counters": on}))
+        assert core.counters.names == counter_names(core.config) and list(core.cost_events()) == list(COST_NAMES if on else ())
+        text = verilog.convert(core, name="core", emit_src=False)
+        for name in ("weight_reads", "weight_writes", "rom_reads", "hidden_deltas", "forward_macs", *COST_NAMES):
+            assert (name in text) == on, (on, name)
