@@ -14,13 +14,13 @@ from cocotb.task import bridge
 
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.hdl.frames import CHUNK, REQUEST_SYNC, Command, Error, encode
-from trifactor.hdl.protocol import position
+from trifactor.hdl.protocol import COST_NAMES, counter_names, position
 from trifactor.scripts.host.client import BoardClient
 from trifactor.scripts.host.model import HardwareModel
 from trifactor.scripts.sim.drivers import SimTransport
 from trifactor.scripts.sim.streams import start_clock
 
-from cocotb_core import assert_weights, sample_data
+from cocotb_core import assert_weights, expected_costs, sample_data
 from sim import load_params
 from unit_params import golden_config
 
@@ -42,14 +42,22 @@ async def trains_through_the_uart_bit_exactly(dut):
         golden = FixedNet(cfg, params["init_seed"])
         model = HardwareModel(client, cfg, params["init_seed"])  # checks INFO, resets, loads golden's weights
         assert_weights(client.read_weights(), golden.weights, "after LOAD through the link")
+        costs = dict.fromkeys(COST_NAMES, 0)
         for n in range(n_train):
             got = model.train_sample(x[n], int(y[n]))["prediction"]
-            want = golden.train_sample(x[n], int(y[n]))["prediction"]
-            assert got == want, f"sample {n}: board predicted {got}, golden {want}"
+            step = golden.train_sample(x[n], int(y[n]))
+            assert got == step["prediction"], f"sample {n}: board predicted {got}, golden {step['prediction']}"
+            for name, count in expected_costs(cfg, step).items():
+                costs[name] += count
         assert_weights(client.read_weights(), golden.weights, f"after {n_train} samples")
         assert model.predict(x[n_train:]).tolist() == golden.predict(x[n_train:]).tolist(), "INFER differs"
         counters = model.train_counters()
         assert counters["samples"] == n_train, counters
+        # the COUNTERS reply: two words per counter of the configuration (22 with the cost counters, else 8)
+        reply = client.request(Command.COUNTERS)
+        assert len(reply) == 8 * len(counter_names(cfg)) == (88 if cfg.cost_counters else 32), len(reply)
+        if cfg.cost_counters:
+            assert {name: counters[name] for name in COST_NAMES} == costs, (counters, costs)
         client.reset()
         assert client.counters()["samples"] == 0, "RESET must clear the counters"
         assert_weights(client.read_weights(), golden.weights, "after RESET (the weights stay)")

@@ -1,5 +1,7 @@
 """The host link end to end in Verilator: the host driver against the simulated board (see cocotb_board_link.py)."""
 
+import dataclasses
+
 import pytest
 
 from trifactor.hdl.sim_board import SimulatedBoard
@@ -8,11 +10,17 @@ from sim import run_cocotb
 from test_core import CORE_CONFIGS
 from unit_params import build_name, params_for
 
-LINK_CONFIGS = ["default", "narrow"]  # 8-bit inputs / 16-bit weights; 6-bit inputs / 12-bit weights (sign extension)
+# 8-bit inputs / 16-bit weights; 6-bit inputs / 12-bit weights (sign extension); the latter with the cost
+# counters ([hardware] cost_counters: COUNTERS answers 22 words through the link, not 8)
+LINK_CONFIGS = {
+    "default": CORE_CONFIGS["default"],
+    "narrow": CORE_CONFIGS["narrow"],
+    "narrow_costs": (lambda: dataclasses.replace(CORE_CONFIGS["narrow"][0](), cost_counters=True), "random"),
+}
 
 
 def run_link(name, samples=24, perturb=None):
-    make, data = CORE_CONFIGS[name]
+    make, data = LINK_CONFIGS[name]
     cfg = make()
     top = SimulatedBoard(cfg, seed=2)
     params = params_for(cfg, perturb=perturb, init_seed=2, samples=samples, test_samples=8, data=data,
