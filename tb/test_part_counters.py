@@ -2,7 +2,9 @@
 """Counters on its own: random increments against a Python count, read back in reply order, low word first.
 
 The basic counters (``COUNTER_NAMES``) always; the cost counters (``COST_NAMES``, the
-table the core and the host share) when given.
+table the core and the host share) when given. Then the same table from the other sides:
+which counters a configuration has (in the core and in ``counter_names``) and the host's
+summary per sample by pass.
 """
 
 import random
@@ -111,3 +113,15 @@ def test_the_core_has_cost_counters_only_when_configured():
         text = verilog.convert(core, name="core", emit_src=False)
         for name in ("weight_reads", "weight_writes", "rom_reads", "hidden_deltas", "forward_macs", *COST_NAMES):
             assert (name in text) == on, (on, name)
+
+
+def test_host_summarises_the_cost_counters_per_sample_by_pass():
+    from trifactor.scripts.host.model import counter_summary
+
+    base = {"cycles": 1000, "samples": 4, "macs_done": 400, "macs_skipped": 0}
+    assert "costs_per_sample" not in counter_summary(make_config(), base)
+    on = make_config(hardware={"cost_counters": True})
+    counts = {**base, **{name: 8 * (k + 1) for k, name in enumerate(COST_NAMES)}}
+    costs = counter_summary(on, counts)["costs_per_sample"]
+    assert costs == {"forward": {"macs": 2.0, "weight_reads": 4.0}, "error_path": {"feedback_reads": 6.0, "deltas": 8.0},
+                     "update": {"macs": 10.0, "weight_reads": 12.0, "weight_writes": 14.0}}

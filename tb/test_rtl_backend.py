@@ -49,6 +49,25 @@ def test_rtl_and_board_sim_backends_save_exactly_the_fixed_weights(tmp_path):
     assert 0 < outputs["rtl"]["mac_utilization"] <= 1
 
 
+def test_rtl_backend_prints_and_saves_the_cost_counters(tmp_path):
+    """With ``[hardware] cost_counters`` the costs per sample by pass come back in --json and as a table."""
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY + "cost_counters = true\n")
+    data = f"idx:{tiny_dataset(tmp_path / 'data')}"
+    result = run("train", "--backend", "rtl", "--config", str(config), "--dataset", data, "--epochs", "1",
+                 "--quiet", "--json", str(tmp_path / "rtl.json"), timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "costs per training sample" in result.stdout and "weight_writes" in result.stdout, result.stdout
+    out = json.loads((tmp_path / "rtl.json").read_text())
+    costs = out["costs_per_sample"]
+    assert list(costs) == ["forward", "error_path", "update"]
+    assert costs["error_path"] == {"feedback_reads": 7 + 3, "deltas": 7}  # a ROM row per neuron, a delta per hidden one
+    assert costs["forward"]["macs"] + costs["update"]["macs"] == out["macs_done_per_sample"]
+    assert costs["update"]["weight_reads"] == costs["update"]["weight_writes"] > 0
+    assert out["config"]["hardware"]["cost_counters"] is True
+    assert out["counters"]["update_weight_writes"] > 0
+
+
 def test_generate_writes_verilog_and_description(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)

@@ -70,9 +70,7 @@ def counter_summary(config, counters: dict) -> dict:
     with ``[hardware] cost_counters`` also ``costs_per_sample`` (:func:`costs_per_sample`)."""
     samples = max(1, counters["samples"])
     cycles = counters["cycles"] / samples
-    costs = costs_per_sample(config, counters)
-    return {
-        **({"costs_per_sample": costs} if costs else {}),
+    summary = {
         "cycles_per_sample": cycles,
         "macs_per_sample": config.macs_per_sample,
         "macs_done_per_sample": counters["macs_done"] / samples,
@@ -82,6 +80,10 @@ def counter_summary(config, counters: dict) -> dict:
         "mac_utilization": counters["macs_done"] / samples / (cycles * config.lanes) if cycles else 0.0,
         "counters": counters,
     }
+    costs = costs_per_sample(config, counters)
+    if costs:
+        summary["costs_per_sample"] = costs
+    return summary
 
 
 def train_on_hardware(client, config, split, epochs: int, seed: int, on_sample=None, on_epoch=None):
