@@ -47,6 +47,7 @@ from .input_lists import InputLists
 from .layout import WeightLayout
 from .mac_array import MacArray
 from .output_error import OutputErrorUnit
+from .rule_chooser import RuleChooser
 from .sequencer import PassSequencer
 from .serialiser import Serialiser
 from .sweeper import Sweeper
@@ -84,13 +85,18 @@ class LearnerCore(wiring.Component):
         self.update = UpdateUnit(config, multipliers="external")
         self.banks = BankArbiter(config, init=self.layout.to_banks(self.init_weights))
         self.lists = InputLists(config)
-        self.sweeper = Sweeper(config, mac_layout=self.mac.cmd_layout, update_layout=self.update.cmd_layout)
+        self.error_path = error_path(config)
+        backward = self.error_path.unit if config.backprop else None  # backpropagation's backward unit
+        self.sweeper = Sweeper(config, mac_layout=self.mac.cmd_layout, update_layout=self.update.cmd_layout,
+                               backward_layout=backward.cmd_layout if backward else None)
         self.error = OutputErrorUnit(config)
         self.serialiser = Serialiser(config, result_layout=self.mac.result_layout,
                                      score_layout=self.error.i.payload.shape())
-        self.error_path = error_path(config)
         self.provider = DeltaProvider(config)
-        self.sequencer = PassSequencer(config, update_latency=self.update.latency)
+        self.sequencer = PassSequencer(config, update_latency=self.update.latency,
+                                       backward_drain=backward.owns_multipliers if backward else None)
+        #: the hybrid rule's choice of BP samples (an LFSR)
+        self.chooser = RuleChooser(config) if config.rule == "hybrid" and config.backprop else None
         self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency)
         self.counters = Counters(max_step=self.sweeper.max_macs_step)
         super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32)))})
@@ -144,6 +150,8 @@ class LearnerCore(wiring.Component):
         wiring.connect(m, self.mac.mul, self.banks.forward_mul)
         wiring.connect(m, self.update.mul, self.banks.update_mul)
         wiring.connect(m, dec.banks, self.banks.host)
+        if self._config.backprop:
+            self._wire_backprop(m)
         m.d.comb += [
             # control and status between the parts
             self.lists.clear.eq(seq.clear), ser.clear.eq(seq.clear), ser.training.eq(seq.training),
@@ -157,3 +165,19 @@ class LearnerCore(wiring.Component):
             self.counters.select.eq(dec.counter_select), dec.counter_word.eq(self.counters.word),
         ]
         return m
+
+    def _wire_backprop(self, m):
+        """Backpropagation: the sweeper's backward sweeps to the error path's backward unit, which
+        reads the banks and multiplies on the lanes; every sample (``bp``) or the chooser's (``hybrid``)."""
+        seq, path, banks = self.sequencer, self.error_path, self.banks
+        wiring.connect(m, self.sweeper.backward, path.backward)
+        for unit_port, bank_port in zip(path.read, banks.backward_read):
+            wiring.connect(m, unit_port, bank_port)
+        wiring.connect(m, path.mul, banks.backward_mul)
+        backprop = 1
+        if self.chooser is not None:
+            m.submodules.chooser = self.chooser
+            m.d.comb += self.chooser.step.eq(seq.start.valid & seq.start.payload.train)
+            backprop = self.chooser.backprop
+        m.d.comb += [seq.backprop.eq(backprop), self.provider.backprop.eq(backprop), path.backprop.eq(backprop),
+                     banks.backward.eq(seq.backward)]
