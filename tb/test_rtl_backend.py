@@ -61,11 +61,11 @@ def test_generate_writes_verilog_and_description(tmp_path):
     assert description["cycles_per_sample"]["roofline"] == 2 * (17 * 7 + 8 * 3) / 3
 
 
-def test_generate_refuses_backpropagation(tmp_path):
-    config = tmp_path / "bp.toml"
-    config.write_text(TINY.replace("nonzeros_per_row = 2", 'rule = "bp"'))
+def test_generate_refuses_continuous_feedback(tmp_path):
+    config = tmp_path / "continuous.toml"
+    config.write_text(TINY.replace("nonzeros_per_row = 2", 'values = "continuous"'))
     result = run("generate", "--config", str(config), "--out", str(tmp_path / "out"))
-    assert result.returncode == 2 and "golden models only" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "float golden model only" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 
 
