@@ -58,6 +58,11 @@ class BankArbiter(wiring.Component):
         The bank ports as the units see them (this side is the memory).
     forward_mul, update_mul : In(LaneMultipliers.port_signature(config))
     host : In(host_bank_signature(config))
+    backward : In(1)
+        Backpropagating cores: the backward unit owns the read ports and the multipliers
+        (inside an update, over ``update``).
+    backward_read : Out(ReadPort.Signature).array(lanes)
+    backward_mul : In(LaneMultipliers.port_signature(config))
     """
 
     def __init__(self, config: Config, *, init):
@@ -70,7 +75,7 @@ class BankArbiter(wiring.Component):
         self.multipliers = LaneMultipliers(config)
         read = ReadPort.Signature(addr_width=lay.addr_width, shape=shape)
         write = WritePort.Signature(addr_width=lay.addr_width, shape=shape)
-        super().__init__({
+        members = {
             "update": In(1),
             "forward_read": Out(read).array(config.lanes),
             "update_read": Out(read).array(config.lanes),
@@ -78,7 +83,11 @@ class BankArbiter(wiring.Component):
             "forward_mul": In(LaneMultipliers.port_signature(config)),
             "update_mul": In(LaneMultipliers.port_signature(config)),
             "host": In(host_bank_signature(config)),
-        })
+        }
+        if config.backprop:  # the backward unit's: it reads the old weights during an update
+            members.update({"backward": In(1), "backward_read": Out(read).array(config.lanes),
+                            "backward_mul": In(LaneMultipliers.port_signature(config))})
+        super().__init__(members)
 
     @property
     def read_latency(self) -> int:
@@ -89,7 +98,10 @@ class BankArbiter(wiring.Component):
         m = Module()
         cfg, lanes, host = self._config, self._config.lanes, self.host
         m.submodules.multipliers = mul = self.multipliers
-        share(m, mul, self.forward_mul, self.update_mul, second_owns=self.update)
+        owners = [(self.update_mul, self.update)]
+        if cfg.backprop:
+            owners.insert(0, (self.backward_mul, self.backward))
+        share(m, mul, self.forward_mul, *owners)
 
         wr = Signal(self._layout.addr_width, name="wr_addr")
         wr_data, wr_en = Signal(signed(cfg.weight.width)), Signal(lanes)
@@ -103,9 +115,13 @@ class BankArbiter(wiring.Component):
             m.submodules[f"bank{p}"] = bank = Memory(data=data, attrs={"no_rw_check": 1})
             rd, wp = bank.read_port(), bank.write_port()
             fwd, upd = self.forward_read[p], self.update_read[p]
+            addr, en = Mux(self.update, upd.addr, fwd.addr), Mux(self.update, upd.en, fwd.en)
+            if cfg.backprop:
+                bwd = self.backward_read[p]
+                addr, en = Mux(self.backward, bwd.addr, addr), Mux(self.backward, bwd.en, en)
+                m.d.comb += bwd.data.eq(rd.data)
             m.d.comb += [
-                rd.addr.eq(Mux(host.own, host.addr, Mux(self.update, upd.addr, fwd.addr))),
-                rd.en.eq(Mux(host.own, ~host.hold, Mux(self.update, upd.en, fwd.en))),
+                rd.addr.eq(Mux(host.own, host.addr, addr)), rd.en.eq(Mux(host.own, ~host.hold, en)),
                 fwd.data.eq(rd.data), upd.data.eq(rd.data),
                 # the update unit writes only during an update (and its drain), the host never then
                 wp.addr.eq(Mux(self.update, self.update_write[p].addr, wr)),

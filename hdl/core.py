@@ -30,7 +30,7 @@ for every rule. ``docs/architecture.md`` draws the parts and their streams.
 """
 
 from amaranth import Module
-from amaranth.hdl import unsigned
+from amaranth.hdl import C, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -48,6 +48,7 @@ from .layout import WeightLayout
 from .mac_array import MacArray
 from .output_error import OutputErrorUnit
 from .protocol import COST_NAMES, counter_names
+from .rule_chooser import RuleChooser
 from .sequencer import PassSequencer
 from .serialiser import Serialiser
 from .sweeper import Sweeper
@@ -85,13 +86,18 @@ class LearnerCore(wiring.Component):
         self.update = UpdateUnit(config, multipliers="external")
         self.banks = BankArbiter(config, init=self.layout.to_banks(self.init_weights))
         self.lists = InputLists(config)
-        self.sweeper = Sweeper(config, mac_layout=self.mac.cmd_layout, update_layout=self.update.cmd_layout)
+        self.error_path = error_path(config)
+        backward = self.error_path.unit if config.backprop else None  # backpropagation's backward unit
+        self.sweeper = Sweeper(config, mac_layout=self.mac.cmd_layout, update_layout=self.update.cmd_layout,
+                               backward_layout=backward.cmd_layout if backward else None)
         self.error = OutputErrorUnit(config)
         self.serialiser = Serialiser(config, result_layout=self.mac.result_layout,
                                      score_layout=self.error.i.payload.shape())
-        self.error_path = error_path(config)
         self.provider = DeltaProvider(config)
-        self.sequencer = PassSequencer(config, update_latency=self.update.latency)
+        self.sequencer = PassSequencer(config, update_latency=self.update.latency,
+                                       backward_drain=backward.owns_multipliers if backward else None)
+        #: the hybrid rule's choice of BP samples (an LFSR)
+        self.chooser = RuleChooser(config) if config.rule == "hybrid" and config.backprop else None
         self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency)
         costs = self.cost_events()
         self.counters = Counters(max_step=self.sweeper.max_macs_step,
@@ -108,10 +114,13 @@ class LearnerCore(wiring.Component):
         none without ``[hardware] cost_counters``."""
         if not self._config.cost_counters:
             return {}
-        sw, path = self.sweeper, self.error_path
+        sw, path, none = self.sweeper, self.error_path, C(0, 1)
+        backprop = self._config.backprop
         events = {
             "forward_macs": sw.forward_macs,                  # MACs of forward sweeps
             "forward_weight_reads": self.mac.weight_reads,   # the MAC array's bank reads
+            "error_path_macs": sw.backward_macs if backprop else none,  # MACs of backward sweeps
+            "error_path_weight_reads": path.weight_reads if backprop else none,  # the backward unit's bank reads
             "error_path_feedback_reads": path.feedback_reads,  # feedback ROM reads
             "error_path_deltas": path.hidden_deltas,         # deltas delivered for hidden neurons
             "update_macs": sw.update_macs,                    # MACs of update sweeps
@@ -165,6 +174,8 @@ class LearnerCore(wiring.Component):
         wiring.connect(m, self.mac.mul, self.banks.forward_mul)
         wiring.connect(m, self.update.mul, self.banks.update_mul)
         wiring.connect(m, dec.banks, self.banks.host)
+        if self._config.backprop:
+            self._wire_backprop(m)
         m.d.comb += [
             # control and status between the parts
             self.lists.clear.eq(seq.clear), ser.clear.eq(seq.clear), ser.training.eq(seq.training),
@@ -179,3 +190,19 @@ class LearnerCore(wiring.Component):
         ]
         m.d.comb += [getattr(self.counters.costs, name).eq(event) for name, event in self.cost_events().items()]
         return m
+
+    def _wire_backprop(self, m):
+        """Backpropagation: the sweeper's backward sweeps to the error path's backward unit, which
+        reads the banks and multiplies on the lanes; every sample (``bp``) or the chooser's (``hybrid``)."""
+        seq, path, banks = self.sequencer, self.error_path, self.banks
+        wiring.connect(m, self.sweeper.backward, path.backward)
+        for unit_port, bank_port in zip(path.read, banks.backward_read):
+            wiring.connect(m, unit_port, bank_port)
+        wiring.connect(m, path.mul, banks.backward_mul)
+        backprop = 1
+        if self.chooser is not None:
+            m.submodules.chooser = self.chooser
+            m.d.comb += self.chooser.step.eq(seq.start.valid & seq.start.payload.train)
+            backprop = self.chooser.backprop
+        m.d.comb += [seq.backprop.eq(backprop), self.provider.backprop.eq(backprop), path.backprop.eq(backprop),
+                     banks.backward.eq(seq.backward)]

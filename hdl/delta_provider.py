@@ -1,7 +1,7 @@
 """The delta provider: the next neuron group's P deltas, prepared while the sweeper updates the current one."""
 
 from amaranth import Module, Signal
-from amaranth.hdl import Cat, Mux, signed
+from amaranth.hdl import C, Cat, Mux, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,7 +9,7 @@ from trifactor.golden.config import Config
 
 from .error_path import request_layout
 from .errors import require_config
-from .layout import GroupWalk, WeightLayout
+from .layout import GroupWalk, WeightLayout, sweeps_backward
 from .sweeper import delta_group_signature
 
 __all__ = ["DeltaProvider"]
@@ -18,7 +18,9 @@ __all__ = ["DeltaProvider"]
 class DeltaProvider(wiring.Component):
     """Asks the error path for every neuron's delta, a group at a time, in the update's order.
 
-    The order is the sweeper's: last layer first, groups in order. Per group it requests
+    The order is the sweeper's: last layer first, groups in order; on a backpropagation
+    sample (``backprop``) twice for every layer but the first (its backward sweep, then its
+    update: :func:`hdl.layout.sweeps_backward`). Per group it requests
     the group's neurons from the error path (one a cycle) and shifts the P deltas into
     its ``deltas`` registers from the top lane down, then zeros for the lanes past the
     layer; then it raises ``ready`` (with ``zero`` when all are 0) and waits until the
@@ -37,6 +39,8 @@ class DeltaProvider(wiring.Component):
         Neurons whose deltas the error path is to return, in order.
     delta : In(stream.Signature(signed(error.width), always_ready=True))
         Their deltas, in request order.
+    backprop : In(1)
+        Backpropagating cores: this sample takes the BP path.
     """
 
     def __init__(self, config: Config):
@@ -47,6 +51,7 @@ class DeltaProvider(wiring.Component):
             "group": Out(delta_group_signature(config)),
             "request": Out(stream.Signature(request_layout(config))),
             "delta": In(stream.Signature(signed(config.error.width), always_ready=True)),
+            **({"backprop": In(1)} if config.backprop else {}),
         })
 
     @property
@@ -73,8 +78,9 @@ class DeltaProvider(wiring.Component):
         m.d.comb += [self.group.ready.eq(ready), self.group.zero.eq(zero),
                      *[self.group.deltas[p].eq(pending[p]) for p in range(lanes)]]
 
+        second = Signal()  # the layer's second walk (its update, after its backward sweep)
         with m.If(self.start):
-            m.d.sync += [run.eq(1), layer.eq(cfg.n_layers - 1), group.eq(0)]
+            m.d.sync += [run.eq(1), layer.eq(cfg.n_layers - 1), group.eq(0), second.eq(0)]
         with m.If(run & ~busy & ~ready & ~claimed):
             m.d.sync += [busy.eq(1), shifts.eq(lanes), zeros.eq(lanes - group_lanes),
                          in_zeros.eq(group_lanes == 0), last.eq(int(lanes == 1)),
@@ -95,8 +101,12 @@ class DeltaProvider(wiring.Component):
             m.d.sync += [shifts.eq(shifts - 1), in_zeros.eq(shifts - 1 <= zeros), last.eq(shifts == 2)]
             with m.If(last):  # the next group: the sweeper's order
                 at_end = walk.is_last(layer, group)
+                again = sweeps_backward(layer, self.backprop) & ~second if cfg.backprop else C(0, 1)
+                if cfg.backprop:
+                    with m.If(at_end):
+                        m.d.sync += second.eq(again)
                 m.d.sync += [ready.eq(1), busy.eq(0), group.eq(Mux(at_end, 0, group + 1)),
-                             layer.eq(Mux(at_end, layer - 1, layer)), run.eq(~(at_end & (layer == 0))),
+                             layer.eq(Mux(at_end & ~again, layer - 1, layer)), run.eq(~(at_end & (layer == 0))),
                              zero.eq(~Cat(*[d != 0 for d in pending[1:] + [shift_in]]).any())]
         with m.If(self.group.claim):
             m.d.sync += [ready.eq(0), claimed.eq(1)]

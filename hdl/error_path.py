@@ -11,28 +11,32 @@ prediction is out, and its first groups overlap the output error unit's last err
 ========================= ============================================================
 :class:`FeedbackErrorPath` ``ssdfa`` / ``dfa``: ``(B e)_j * f'_j`` from a sparse (or dense)
                            ternary ROM (:class:`hdl.feedback_unit.FeedbackUnit`)
+:class:`BackpropErrorPath` ``bp``: ``(W^T d)_i * f'_i`` from backward sweeps over the old
+                           weights (:class:`hdl.backward_unit.BackwardUnit`); ``hybrid``:
+                           that, or a :class:`FeedbackErrorPath`, chosen per sample
 :class:`OutputErrorPath`   a network without a hidden layer: the output errors only
 ========================= ============================================================
 
-Backpropagation adds an implementation fed by the update sweep's old weights (a
-transposed sweep with a reduction across the lanes), learned feedback one with a
-writable feedback memory; :func:`error_path` chooses by the configuration, so a core
-pays only for the path it uses.
+Learned feedback will add one with a writable feedback memory; :func:`error_path`
+chooses by the configuration, so a core pays only for the path it uses.
 """
 
 from amaranth import Module, Signal
 from amaranth.hdl import Array, Mux, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
+from amaranth.lib.memory import Memory, ReadPort
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
+from .backward_unit import BackwardUnit
 from .errors import require_config
 from .feedback_unit import FeedbackUnit
+from .lane_multipliers import LaneMultipliers
+from .layout import WeightLayout
 
-__all__ = ["request_layout", "fprime_layout", "ErrorPathSignature", "FeedbackErrorPath", "OutputErrorPath",
-           "error_path"]
+__all__ = ["request_layout", "fprime_layout", "ErrorPathSignature", "FeedbackErrorPath", "BackpropErrorPath",
+           "OutputErrorPath", "error_path"]
 
 
 def request_layout(config: Config) -> data.StructLayout:
@@ -140,6 +144,134 @@ class FeedbackErrorPath(wiring.Component):
         return m
 
 
+class BackpropErrorPath(wiring.Component):
+    """Backpropagation (rule ``bp``), or per sample backpropagation and fixed feedback (rule ``hybrid``).
+
+    The output layer's deltas are the output errors (kept in registers, since a BP sample
+    asks for them twice: the backward sweep, then the update). Hidden layer ``l``'s come
+    from the backward unit, which the sequencer runs over layer ``l + 1``'s old weights
+    before their update; they wait in the delta memory, and a request for them is taken
+    once that sweep is done. ``f'`` is applied as a request is answered (latency 1).
+    A ``hybrid`` core also holds a :class:`FeedbackErrorPath`, which answers a sample's
+    requests when ``backprop`` is low (and keeps its own ``f'`` memory, a few bits).
+
+    Parameters
+    ----------
+    config : Config
+        With a hidden layer and rule ``bp`` or ``hybrid``.
+
+    Members
+    -------
+    See :class:`ErrorPathSignature`, and:
+
+    backprop : In(1)
+        This sample takes the BP path (steady from the sample's start to its end).
+    backward : In(stream.Signature(BackwardUnit.cmd_layout, always_ready=True))
+        The sweeper's backward sweeps.
+    read : In(ReadPort.Signature).array(lanes), mul : Out(LaneMultipliers.port_signature(config))
+        The backward unit's banks and multipliers.
+    weight_reads : Out(range(lanes + 1))
+        With ``[hardware] cost_counters`` only: the backward unit's bank reads, registered.
+    """
+
+    def __init__(self, config: Config):
+        require_config(self, config)
+        if not config.backprop:
+            raise ValueError(f"rule {config.rule!r} does not backpropagate")
+        self._config = config
+        self.unit = BackwardUnit(config)
+        self.feedback = FeedbackErrorPath(config) if config.feedback_rows else None
+        #: where hidden layer ``l``'s neurons start in the f' and delta memories
+        self.fp_base = [sum(config.sizes[1:l + 1]) for l in range(config.n_layers - 1)]
+        lay = WeightLayout(config)
+        read = ReadPort.Signature(addr_width=lay.addr_width, shape=signed(config.weight.width))
+        super().__init__({
+            **ErrorPathSignature(config).members,
+            "backprop": In(1),
+            "backward": In(stream.Signature(self.unit.cmd_layout, always_ready=True)),
+            "read": In(read).array(config.lanes),
+            "mul": Out(LaneMultipliers.port_signature(config)),
+            **({"weight_reads": Out(range(config.lanes + 1))} if config.cost_counters else {}),
+        })
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a request to its delta on a BP sample (a hybrid's feedback samples: the feedback path's)."""
+        return 1
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, unit = self._config, self.unit
+        m.submodules.unit = unit
+        wiring.connect(m, wiring.flipped(self.backward), unit.i)
+        wiring.connect(m, unit.mul, wiring.flipped(self.mul))
+        for port, bank in zip(unit.read, self.read):
+            wiring.connect(m, port, wiring.flipped(bank))
+
+        hidden = max(1, sum(cfg.sizes[1:-1]))
+        m.submodules.fprimes = fprimes = Memory(shape=1, depth=hidden, init=[], attrs={"no_rw_check": 1})
+        m.submodules.deltas = deltas = Memory(shape=signed(cfg.error.width), depth=hidden, init=[],
+                                              attrs={"no_rw_check": 1})
+        fp_rd, fp_wr = fprimes.read_port(), fprimes.write_port()
+        d_rd, d_wr = deltas.read_port(), deltas.write_port()
+        m.d.comb += [fp_wr.addr.eq(self.fprime.payload.index), fp_wr.data.eq(self.fprime.payload.value),
+                     fp_wr.en.eq(self.fprime.valid)]
+        # the backward unit's deltas of layer l - 1
+        below = Array([0, *self.fp_base])  # fp_base of layer - 1, for layers 1..
+        m.d.comb += [d_wr.addr.eq(below[unit.o.payload.layer] + unit.o.payload.index),
+                     d_wr.data.eq(unit.o.payload.delta), d_wr.en.eq(unit.o.valid)]
+
+        # the output errors, in registers; how many are in
+        errors = Array(Signal(signed(cfg.error.width), name=f"e{c}") for c in range(cfg.n_classes))
+        have = _errors_in(m, cfg, self.clear, self.errors)
+        with m.If(self.errors.valid & self.errors.ready):
+            m.d.sync += errors[have].eq(self.errors.payload)
+        # the lowest layer whose deltas are known: the output layer's at first, then each
+        # backward sweep's layer below
+        known = Signal(range(cfg.n_layers), init=cfg.n_layers - 1)
+        with m.If(unit.done):
+            m.d.sync += known.eq(unit.o.payload.layer - 1)
+        with m.If(self.clear):
+            m.d.sync += known.eq(cfg.n_layers - 1)
+
+        request = self.request.payload
+        output = request.layer == cfg.n_layers - 1
+        bp_ready = Mux(output, request.neuron < have, request.layer >= known)
+        fp_base = Array([*self.fp_base, 0])
+        m.d.comb += [fp_rd.addr.eq(fp_base[request.layer] + request.neuron), fp_rd.en.eq(1),
+                     d_rd.addr.eq(fp_base[request.layer] + request.neuron), d_rd.en.eq(1)]
+        answered, from_output, error = Signal(), Signal(), Signal(signed(cfg.error.width))
+        m.d.sync += [from_output.eq(output), error.eq(errors[request.neuron])]
+        bp_delta = Mux(from_output, error, Mux(fp_rd.data, d_rd.data, 0))
+        if cfg.cost_counters:  # a BP sample's hidden deltas; a hybrid's feedback samples add the feedback path's
+            bp_hidden = Signal()
+            m.d.sync += bp_hidden.eq(answered & ~from_output)
+            m.d.comb += self.weight_reads.eq(unit.weight_reads)
+            if self.feedback is None:
+                m.d.comb += self.hidden_deltas.eq(bp_hidden)
+            else:
+                m.d.comb += [self.hidden_deltas.eq(bp_hidden | self.feedback.hidden_deltas),
+                             self.feedback_reads.eq(self.feedback.feedback_reads)]
+
+        if self.feedback is None:
+            m.d.comb += [self.errors.ready.eq(1), self.request.ready.eq(bp_ready),
+                         self.delta.valid.eq(answered), self.delta.payload.eq(bp_delta)]
+            m.d.sync += answered.eq(self.request.valid & self.request.ready)
+            return m
+        # hybrid: the feedback path takes the same errors and f' flags, and the requests of a feedback sample
+        fb = m.submodules.feedback = self.feedback
+        m.d.comb += [fb.clear.eq(self.clear), fb.fprime.valid.eq(self.fprime.valid),
+                     fb.fprime.payload.eq(self.fprime.payload),
+                     fb.errors.valid.eq(self.errors.valid), fb.errors.payload.eq(self.errors.payload),
+                     self.errors.ready.eq(fb.errors.ready),
+                     fb.request.valid.eq(self.request.valid & ~self.backprop), fb.request.payload.eq(request),
+                     self.request.ready.eq(Mux(self.backprop, bp_ready, fb.request.ready)),
+                     self.delta.valid.eq(Mux(self.backprop, answered, fb.delta.valid)),
+                     self.delta.payload.eq(Mux(self.backprop, bp_delta, fb.delta.payload))]
+        m.d.sync += answered.eq(self.request.valid & self.request.ready & self.backprop)
+        return m
+
+
 def _errors_in(m, config, clear, errors):
     """How many of the sample's output errors the path has taken (0 after ``clear``)."""
     have = Signal(range(config.n_classes + 1))
@@ -190,6 +322,8 @@ def error_path(config: Config):
     """The error path of ``config``'s rule (refused with a ValueError when the hardware has none for it)."""
     if config.n_layers == 1:
         return OutputErrorPath(config)
+    if config.backprop:
+        return BackpropErrorPath(config)
     if config.rule in ("ssdfa", "dfa") and config.feedback_values == "ternary":
         return FeedbackErrorPath(config)
     raise ValueError(f"no error path in hardware for rule {config.rule!r} with {config.feedback_values} feedback")

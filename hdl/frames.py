@@ -26,7 +26,7 @@ COUNTERS    nothing                            8 bytes per counter of
                                                ``protocol.counter_names(config)``:
                                                cycles, samples, MACs done, MACs
                                                skipped (32 bytes), then the cost
-                                               counters if configured (88 in all)
+                                               counters if configured (104 in all)
 RESET       nothing                            nothing (core state and counters
                                                cleared; the weights stay)
 INFO        nothing                            the build's identity (``info_bytes``)

@@ -12,6 +12,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
+from trifactor.golden.fixedpoint import Overflow
 
 from .errors import require_config
 
@@ -112,8 +113,15 @@ class InputLists(wiring.Component):
                      self.read.complete.eq(Mux(self.read.layer == 0, loaded == sizes[0], self.written >= self.read.layer)),
                      self.load_last.eq(loaded == sizes[0] - 1)]
 
-        def append(layer, index, value):
-            keep = (value != 0) if cfg.zero_skipping else 1
+        # a backward sweep walks a hidden list to find the neurons that need a delta: with
+        # saturating ReLU those are exactly the non-zero outputs (h = 0 where f' = 0); with
+        # hard-tanh (h = 0 has f' = 1) or wrap-around (a large output can wrap to 0) not, so
+        # such a backpropagating core keeps its hidden zeros
+        exact = cfg.activation == "relu" and cfg.overflow is Overflow.SATURATE
+        hidden_skips = cfg.zero_skipping and (exact or not cfg.backprop)
+
+        def append(layer, index, value, skips=cfg.zero_skipping):
+            keep = (value != 0) if skips else 1
             m.d.comb += [wr.addr.eq(base[layer] + fill[layer]), wr.data.i.eq(index), wr.data.x.eq(value),
                          wr.en.eq(keep)]
             with m.If(keep):
@@ -123,7 +131,7 @@ class InputLists(wiring.Component):
             append(0, loaded, self.load.payload)
             m.d.sync += loaded.eq(loaded + 1)
         with m.If(self.store.valid):
-            append(self.store.payload.layer, self.store.payload.i, self.store.payload.x)
+            append(self.store.payload.layer, self.store.payload.i, self.store.payload.x, hidden_skips)
         with m.If(self.clear):
             m.d.sync += [loaded.eq(0), *[f.eq(0) for f in fill]]
         return m

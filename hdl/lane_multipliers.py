@@ -24,7 +24,8 @@ from .errors import reject, require_config
 
 from .arith import select
 
-__all__ = ["input_frac", "input_width", "align_input", "LaneMultipliers", "MODES", "require_mode", "lane_multipliers", "share"]
+__all__ = ["input_frac", "input_width", "operand_width", "align_input", "LaneMultipliers", "MODES", "require_mode",
+           "lane_multipliers", "share"]
 
 MODES = ("internal", "external")
 
@@ -39,6 +40,11 @@ def input_width(config: Config) -> int:
     return max(spec.x.width - spec.x.frac for spec in config.layers) + input_frac(config)
 
 
+def operand_width(config: Config) -> int:
+    """Bits of the first operand: an aligned layer input, or (backpropagation) a weight."""
+    return max(input_width(config), config.weight.width) if config.backprop else input_width(config)
+
+
 def align_input(config: Config, x, layer):
     """Layer ``layer``'s input ``x`` (at that layer's fraction) at fraction ``F``."""
     return select(layer, [x << (input_frac(config) - spec.x.frac) for spec in config.layers])
@@ -49,7 +55,9 @@ class LaneMultipliers(wiring.Component):
 
     ``x`` is an aligned layer input; ``b[p]`` a weight or a delta (signed, the wider of the
     two formats). The operands are registered, then the product: a product leaves 2 enabled
-    cycles after its operands arrive. No register has a reset, so on the iCE40 synthesis puts
+    cycles after its operands arrive. A core that backpropagates (:attr:`Config.backprop`)
+    also multiplies per-lane pairs: with ``transposed`` the first operand of lane ``p`` is
+    ``w[p]`` (a weight) instead of ``x``, for ``W[j, i] * d_j``. No register has a reset, so on the iCE40 synthesis puts
     them in the DSP's own input and output registers (one SB_MAC16 per lane, no flip-flops in
     the fabric); on the ECP5, where Yosys uses no MULT18X18D register, they keep the block
     RAM's slow output and the operand multiplexer off the multiplier's path.
@@ -59,7 +67,9 @@ class LaneMultipliers(wiring.Component):
     x : In(signed(input_width(config)))
     b : In(ArrayLayout(signed(max(weight.width, error.width)), lanes))
     en : In(1)
-    product : Out(ArrayLayout(signed(width of x + width of b), lanes))
+    w : In(ArrayLayout(signed(weight.width), lanes)), transposed : In(1)
+        Backpropagating cores only.
+    product : Out(ArrayLayout(signed(operand_width(config) + width of b), lanes))
     """
 
     def __init__(self, config: Config):
@@ -78,16 +88,24 @@ class LaneMultipliers(wiring.Component):
     def port_signature(config: Config) -> wiring.Signature:
         """A user's side: ``x``, ``b`` and ``en`` out, ``product`` in (a unit's ``mul`` member)."""
         x_width, b_width = input_width(config), max(config.weight.width, config.error.width)
-        return wiring.Signature({
+        members = {
             "x": Out(signed(x_width)),
             "b": Out(data.ArrayLayout(signed(b_width), config.lanes)),
             "en": Out(1),
-            "product": In(data.ArrayLayout(signed(x_width + b_width), config.lanes)),
-        })
+            "product": In(data.ArrayLayout(signed(operand_width(config) + b_width), config.lanes)),
+        }
+        if config.backprop:
+            members.update({"w": Out(data.ArrayLayout(signed(config.weight.width), config.lanes)), "transposed": Out(1)})
+        return wiring.Signature(members)
 
     def elaborate(self, platform):
         m = Module()
         lanes = self._config.lanes
+        if self._config.backprop:  # one first operand per lane: x, or the lane's weight
+            for p in range(lanes):
+                self._lane(m, p, Signal(signed(operand_width(self._config)), name=f"a_r{p}", reset_less=True),
+                           Mux(self.transposed, self.w[p], self.x))
+            return m
         if self._config.pipeline == "fast":
             # four copies of the x register, each for a quarter of the lanes: less fan-out across
             # the chip. Yosys merges equal flip-flops, so the copies must differ: an initial value
@@ -99,13 +117,18 @@ class LaneMultipliers(wiring.Component):
         with m.If(self.en):
             m.d.sync += [x.eq(self.x) for x in copies]
         for p in range(lanes):
-            x = copies[p * len(copies) // lanes]
-            b = Signal(self.b[p].shape(), name=f"b_r{p}", reset_less=True)
-            product = Signal(self.product[p].shape(), name=f"product{p}", reset_less=True)
-            with m.If(self.en):
-                m.d.sync += [b.eq(self.b[p]), product.eq(x * b)]
-            m.d.comb += self.product[p].eq(product)
+            self._lane(m, p, copies[p * len(copies) // lanes])
         return m
+
+    def _lane(self, m, p, a, a_next=None):
+        """Lane ``p``: ``b`` into its register (and ``a_next`` into ``a``, unless ``a`` is a shared copy), then ``a * b``."""
+        b = Signal(self.b[p].shape(), name=f"b_r{p}", reset_less=True)
+        product = Signal(self.product[p].shape(), name=f"product{p}", reset_less=True)
+        with m.If(self.en):
+            m.d.sync += [b.eq(self.b[p]), product.eq(a * b)]
+            if a_next is not None:
+                m.d.sync += a.eq(a_next)
+        m.d.comb += self.product[p].eq(product)
 
 
 def require_mode(component, mode: str):
@@ -122,12 +145,22 @@ def lane_multipliers(m: Module, config: Config, mode: str, port):
     return port
 
 
-def share(m: Module, multipliers: LaneMultipliers, first, second, second_owns):
-    """Give one set of multipliers to two units' ``mul`` ports: ``second``'s operands when ``second_owns``, else ``first``'s.
+def share(m: Module, multipliers: LaneMultipliers, default, *owners):
+    """Give one set of multipliers to several units' ``mul`` ports: the first ``(port, owns)`` of
+    ``owners`` whose ``owns`` is high drives the operands, else ``default``.
 
-    Both see the products; a unit must ignore them while the other owns the multipliers.
+    Every unit sees the products; a unit must ignore them while another owns the multipliers.
     """
-    m.d.comb += [multipliers.x.eq(Mux(second_owns, second.x, first.x)),
-                 multipliers.en.eq(Mux(second_owns, second.en, first.en)),
-                 first.product.eq(multipliers.product), second.product.eq(multipliers.product)]
-    m.d.comb += [multipliers.b[p].eq(Mux(second_owns, second.b[p], first.b[p])) for p in range(multipliers.config.lanes)]
+    def chosen(get):
+        value = get(default)
+        for port, owns in reversed(owners):
+            value = Mux(owns, get(port), value)
+        return value
+
+    lanes = multipliers.config.lanes
+    names = ["x", "en"] + (["transposed"] if multipliers.config.backprop else [])
+    m.d.comb += [getattr(multipliers, name).eq(chosen(lambda port: getattr(port, name, 0))) for name in names]
+    m.d.comb += [multipliers.b[p].eq(chosen(lambda port: port.b[p])) for p in range(lanes)]
+    if multipliers.config.backprop:
+        m.d.comb += [multipliers.w[p].eq(chosen(lambda port: port.w[p])) for p in range(lanes)]
+    m.d.comb += [port.product.eq(multipliers.product) for port in [default, *(port for port, _ in owners)]]

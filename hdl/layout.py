@@ -16,7 +16,7 @@ from amaranth.hdl import Array, Mux
 
 from trifactor.golden.config import Config
 
-__all__ = ["WeightLayout", "GroupWalk"]
+__all__ = ["WeightLayout", "GroupWalk", "sweeps_backward"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,10 @@ class GroupWalk:
     def lanes_of(self, layer, group):
         """The neurons (used lanes) of ``layer``'s ``group``."""
         return Mux(self.is_last(layer, group), self._last_lanes[layer], self.lanes)
+
+
+def sweeps_backward(layer, backprop):
+    """Whether a sample's update sweeps ``layer`` backward first (for ``W^T d``, over its old
+    weights): on a backpropagation sample, every layer but the first. The pass sequencer and
+    the delta provider walk the update by this one rule."""
+    return backprop & (layer != 0)

@@ -66,6 +66,8 @@ COUNTER_BITS = 48  # counted in the core; sent as 64
 COST_EVENTS = (
     ("forward", "macs"),              # MACs issued by forward sweeps (the used lanes, as macs_done)
     ("forward", "weight_reads"),      # bank words the MAC array reads: every lane, per element
+    ("error_path", "macs"),           # MACs issued by backward sweeps (backpropagation)
+    ("error_path", "weight_reads"),   # bank words the backward unit reads: every lane, per element
     ("error_path", "feedback_reads"),  # feedback ROM rows read, one per requested neuron
     ("error_path", "deltas"),         # deltas the error path delivers for hidden neurons
     ("update", "macs"),               # MACs issued by update sweeps (the used lanes)

@@ -3,7 +3,9 @@
 A sweep of layer ``l`` walks its neuron groups in order; per group it walks the layer
 input's list (:mod:`hdl.input_lists`) and then the bias input (1.0), and sends each
 element with its weight address (:mod:`hdl.layout`) to the MAC array (forward) or, with
-the group's P deltas, to the update unit (update).
+the group's P deltas, to the update unit (update) or, in a backpropagating core, to the
+backward unit (a backward sweep: the update's walk over the same old weights, before the
+update, for ``W^T d``).
 """
 
 from amaranth import Module, Signal
@@ -21,8 +23,12 @@ __all__ = ["Sweeper", "delta_group_signature", "sweep_layout"]
 
 
 def sweep_layout(config: Config) -> data.StructLayout:
-    """What starts a sweep: the layer, and whether it is an update (else a forward pass)."""
-    return data.StructLayout({"layer": range(config.n_layers), "update": 1})
+    """What starts a sweep: the layer, and whether it is an update (else a forward pass); in a
+    backpropagating core, whether the update-ordered walk is a backward sweep."""
+    fields = {"layer": range(config.n_layers), "update": 1}
+    if config.backprop:
+        fields["backward"] = 1
+    return data.StructLayout(fields)
 
 
 def delta_group_signature(config: Config) -> wiring.Signature:
@@ -56,6 +62,8 @@ class Sweeper(wiring.Component):
     config : Config
     mac_layout, update_layout : StructLayout
         The payloads of :class:`MacArray` ``i`` and :class:`UpdateUnit` ``i``.
+    backward_layout : StructLayout or None
+        The payload of :class:`hdl.backward_unit.BackwardUnit` ``i`` (backpropagating cores).
 
     Members
     -------
@@ -69,21 +77,29 @@ class Sweeper(wiring.Component):
     deltas : In(delta_group_signature(config))
     forward : Out(stream.Signature(mac_layout))
     update : Out(stream.Signature(update_layout, always_ready=True))
+    backward : Out(stream.Signature(backward_layout, always_ready=True))
+        Backpropagating cores only: a backward sweep's elements, with the group's place
+        (``first`` / ``last`` group of the layer) and ``bias`` (the group's last element).
+        A backward sweep skips no group, so the first and the last group always come.
     macs_done, macs_skipped : Out(...)
         MACs issued, and MACs a dense schedule would have done but skipped, in a past cycle
         (registered: the counters' carry chains start at a flip-flop).
-    forward_macs, update_macs : Out(range(lanes + 1))
-        With ``[hardware] cost_counters`` only: ``macs_done`` by the sweep that issued them.
+    forward_macs, update_macs, backward_macs : Out(range(lanes + 1))
+        With ``[hardware] cost_counters`` only (``backward_macs`` in backpropagating cores):
+        ``macs_done`` by the sweep that issued them.
     """
 
     #: Cycles from an element's list read to its transfer on ``forward`` / ``update``.
     latency = 2
 
-    def __init__(self, config: Config, *, mac_layout, update_layout):
+    def __init__(self, config: Config, *, mac_layout, update_layout, backward_layout=None):
         require_config(self, config)
+        if config.backprop != (backward_layout is not None):
+            raise ValueError("a backward_layout is needed exactly when the config backpropagates")
         self._config = config
         self._layout = WeightLayout(config)
         lanes = config.lanes
+        backward = {"backward": Out(stream.Signature(backward_layout, always_ready=True))} if config.backprop else {}
         super().__init__({
             "start": In(stream.Signature(sweep_layout(config), always_ready=True)),
             "busy": Out(1), "empty": Out(1),
@@ -93,7 +109,8 @@ class Sweeper(wiring.Component):
             "update": Out(stream.Signature(update_layout, always_ready=True)),
             "macs_done": Out(range(lanes + 1)),
             "macs_skipped": Out(range(self.max_macs_step + 1)),
-            **({"forward_macs": Out(range(lanes + 1)), "update_macs": Out(range(lanes + 1))}
+            **backward,
+            **({f"{sweep}_macs": Out(range(lanes + 1)) for sweep in ("forward", "update", *backward)}
                if config.cost_counters else {}),
         })
 
@@ -116,19 +133,20 @@ class Sweeper(wiring.Component):
         x_width = self.forward.payload.x.shape().width
 
         # the walk: layer, group, position in the layer input's list, the group's weight base
-        run, upd = Signal(), Signal()
+        run, upd, bwd = Signal(), Signal(), Signal()  # bwd: a backward sweep (an update's walk)
         layer = Signal(range(n_layers))
         group = Signal(range(walk.max_groups))
         k = Signal(range(max(n_in) + 1))
         gbase = Signal(lay.addr_width)
         # the read stage: the list entry is read while these wait
+        place = {"bwd": 1, "first_group": 1, "last_group": 1} if cfg.backprop else {}
         rd = Signal(data.StructLayout({"valid": 1, "upd": 1, "bias": 1, "layer": range(n_layers),
-                                       "gbase": lay.addr_width, "lanes": range(lanes + 1), "first": 1}))
+                                       "gbase": lay.addr_width, "lanes": range(lanes + 1), "first": 1, **place}))
         # the issue stage: one register between the list memory and the units, so no RAM
         # output drives the weight address adder or its fan-out to every bank directly
         is_ = Signal(data.StructLayout({"valid": 1, "upd": 1, "last": 1, "layer": range(n_layers),
                                         "x": signed(x_width), "gbase": lay.addr_width,
-                                        "index": range(max(n_in) + 1), "lanes": range(lanes + 1)}))
+                                        "index": range(max(n_in) + 1), "lanes": range(lanes + 1), **place}))
         addr = is_.gbase + is_.index
         # the deltas the update unit multiplies by: copied from the provider's as the group's
         # first element enters the issue stage (the edge at which the previous group's last
@@ -143,7 +161,7 @@ class Sweeper(wiring.Component):
         have_entry = k < self.lists.fill
         at_bias = ~have_entry & self.lists.complete  # the bias input (1.0) comes last, once the list is complete
         if cfg.zero_skipping:  # the provider registers ``zero`` as it finishes: no wide OR here
-            skip_group = run & upd & group_start & self.deltas.ready & self.deltas.zero
+            skip_group = run & upd & ~bwd & group_start & self.deltas.ready & self.deltas.zero
         else:
             skip_group = C(0, 1)
         can_issue = run & (have_entry | at_bias) & (~upd | ~group_start | self.deltas.ready) & ~skip_group
@@ -154,12 +172,16 @@ class Sweeper(wiring.Component):
                      self.deltas.release.eq((advance & rd.valid & rd.first) | skip_group)]
 
         with m.If(self.start.valid):
+            if cfg.backprop:
+                m.d.sync += bwd.eq(self.start.payload.backward)
             m.d.sync += [run.eq(1), upd.eq(self.start.payload.update), layer.eq(self.start.payload.layer),
                          group.eq(0), k.eq(0), gbase.eq(Array(lay.base(l) for l in range(n_layers))[self.start.payload.layer])]
 
         self._count_macs(m, advance & end_group, skip_group, n_in[layer] + 1, n_in[layer] - self.lists.fill, group_lanes)
         rd_payload = [rd.upd.eq(upd), rd.bias.eq(at_bias), rd.layer.eq(layer), rd.gbase.eq(gbase),
                       rd.lanes.eq(group_lanes), rd.first.eq(upd & group_start)]
+        if cfg.backprop:
+            rd_payload += [rd.bwd.eq(bwd), rd.first_group.eq(group == 0), rd.last_group.eq(last_group)]
         with m.If(advance):
             m.d.sync += rd.valid.eq(can_issue)
             if cfg.pipeline == "fast":
@@ -183,22 +205,32 @@ class Sweeper(wiring.Component):
             m.d.sync += [is_.valid.eq(rd.valid), is_.upd.eq(rd.upd), is_.last.eq(rd.bias), is_.layer.eq(rd.layer),
                          is_.x.eq(Mux(rd.bias, x_one[rd.layer], entry.x)), is_.gbase.eq(rd.gbase),
                          is_.index.eq(Mux(rd.bias, n_in[rd.layer], entry.i)), is_.lanes.eq(rd.lanes)]
+            if cfg.backprop:
+                m.d.sync += [is_.bwd.eq(rd.bwd), is_.first_group.eq(rd.first_group), is_.last_group.eq(rd.last_group)]
             with m.If(rd.valid & rd.first):
                 m.d.sync += [d.eq(pd) for d, pd in zip(deltas, self.deltas.deltas)]
         m.d.comb += [
             self.forward.valid.eq(is_.valid & ~is_.upd), self.forward.payload.x.eq(is_.x),
             self.forward.payload.addr.eq(addr), self.forward.payload.layer.eq(is_.layer),
             self.forward.payload.last.eq(is_.last),
-            self.update.valid.eq(is_.valid & is_.upd), self.update.payload.x.eq(is_.x),
+            self.update.valid.eq(is_.valid & is_.upd & ~is_.bwd if cfg.backprop else is_.valid & is_.upd),
+            self.update.payload.x.eq(is_.x),
             self.update.payload.addr.eq(addr), self.update.payload.layer.eq(is_.layer),
             *[self.update.payload.d[p].eq(deltas[p]) for p in range(lanes)],
         ]
+        if cfg.backprop:
+            out = self.backward.payload
+            m.d.comb += [self.backward.valid.eq(is_.valid & is_.bwd), out.addr.eq(addr), out.index.eq(is_.index),
+                         out.layer.eq(is_.layer), out.first.eq(is_.first_group), out.last.eq(is_.last_group),
+                         out.bias.eq(is_.last), *[out.d[p].eq(deltas[p]) for p in range(lanes)]]
         m.d.sync += self.macs_done.eq(0)
-        with m.If(is_.valid & down_ready):
-            m.d.sync += self.macs_done.eq(is_.lanes)
+        with m.If(is_.valid & down_ready & (~(is_.bwd & is_.last) if cfg.backprop else 1)):
+            m.d.sync += self.macs_done.eq(is_.lanes)  # a backward sweep's bias element does no MAC
         if cfg.cost_counters:
             m.d.sync += [self.forward_macs.eq(Mux(self.forward.valid & self.forward.ready, is_.lanes, 0)),
                          self.update_macs.eq(Mux(self.update.valid, is_.lanes, 0))]
+            if cfg.backprop:
+                m.d.sync += self.backward_macs.eq(Mux(self.backward.valid & ~is_.last, is_.lanes, 0))
         return m
 
     def _count_macs(self, m, at_end, skip_group, group_inputs, unlisted, group_lanes):

@@ -53,9 +53,9 @@ async def trains_through_the_uart_bit_exactly(dut):
         assert model.predict(x[n_train:]).tolist() == golden.predict(x[n_train:]).tolist(), "INFER differs"
         counters = model.train_counters()
         assert counters["samples"] == n_train, counters
-        # the COUNTERS reply: two words per counter of the configuration (22 with the cost counters, else 8)
+        # the COUNTERS reply: two words per counter of the configuration (26 with the cost counters, else 8)
         reply = client.request(Command.COUNTERS)
-        assert len(reply) == 8 * len(counter_names(cfg)) == (88 if cfg.cost_counters else 32), len(reply)
+        assert len(reply) == 8 * len(counter_names(cfg)) == (104 if cfg.cost_counters else 32), len(reply)
         if cfg.cost_counters:
             assert {name: counters[name] for name in COST_NAMES} == costs, (counters, costs)
         client.reset()

@@ -12,6 +12,7 @@ import numpy as np
 import cocotb
 
 from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.fixedpoint import Overflow
 from trifactor.golden.train import load_data
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import COST_NAMES, ERROR, Op, header, position
@@ -36,35 +37,51 @@ def sample_data(cfg, params, rng):
     return x, y
 
 
+def list_entries(cfg, step, layer) -> int:
+    """Entries of weight layer ``layer``'s input list (``hdl/input_lists.py``): the non-zero inputs with zero
+    skipping, else all; a backpropagating core keeps its hidden zeros unless ReLU saturates."""
+    exact = cfg.activation == "relu" and cfg.overflow is Overflow.SATURATE
+    skips = cfg.zero_skipping and (layer == 0 or exact or not cfg.backprop)
+    return int(np.count_nonzero(step["inputs"][layer])) if skips else cfg.sizes[layer]
+
+
 def expected_costs(cfg, step) -> dict:
     """One training sample's cost counters (``hdl.protocol.COST_NAMES``) from golden's ``train_sample`` intermediates.
 
     As the sweeper walks (``hdl/sweeper.py``): a sweep of layer ``l`` walks its neuron
     groups of ``lanes`` neurons; each group issues one element per entry of the layer
-    input's list (its non-zero inputs with zero skipping, else all ``n_in``) and one for the
-    bias. Each element is a MAC in each used lane (the group's neurons) and a bank word read
+    input's list (:func:`list_entries`) and one for the bias. Each element is a MAC in each
+    used lane (the group's neurons; none for a backward sweep's bias) and a bank word read
     in every lane (past the layer's last neuron too); an update element also writes every
     lane. The forward sweep walks every group; the update skips a group whose deltas are all
-    0 (zero skipping). The error path reads one feedback ROM row per neuron of every layer
-    (the output layer's error rows too) and delivers one delta per hidden neuron.
+    0 (zero skipping). On a backpropagation sample every layer but the first is swept
+    backward before its update (every group), and the delta provider asks for its deltas
+    twice (``hdl.layout.sweeps_backward``). A feedback sample's error path reads one
+    feedback ROM row per request (the output layer's error rows too); the error path
+    delivers one delta per request of a hidden neuron.
     """
-    lay, lanes = WeightLayout(cfg), cfg.lanes
+    lay, lanes, backprop = WeightLayout(cfg), cfg.lanes, bool(step["backprop"])
     costs = dict.fromkeys(COST_NAMES, 0)
     for l, spec in enumerate(cfg.layers):
-        elements = (int(np.count_nonzero(step["inputs"][l])) if cfg.zero_skipping else spec.n_in) + 1
+        entries = list_entries(cfg, step, l)
         deltas = np.asarray(step["delta"][l])
+        walks = 2 if backprop and l > 0 else 1  # the provider's walks over the layer
+        if spec.hidden:
+            costs["error_path_deltas"] += walks * spec.n_out
+        if cfg.n_layers > 1 and not backprop:
+            costs["error_path_feedback_reads"] += spec.n_out
         for g in range(lay.groups(l)):
             used = min(lanes, spec.n_out - g * lanes)
-            costs["forward_macs"] += used * elements
-            costs["forward_weight_reads"] += lanes * elements
+            costs["forward_macs"] += used * (entries + 1)
+            costs["forward_weight_reads"] += lanes * (entries + 1)
+            if walks == 2:
+                costs["error_path_macs"] += used * entries
+                costs["error_path_weight_reads"] += lanes * (entries + 1)
             if cfg.zero_skipping and not deltas[g * lanes:g * lanes + used].any():
                 continue
-            costs["update_macs"] += used * elements
-            costs["update_weight_reads"] += lanes * elements
-            costs["update_weight_writes"] += lanes * elements
-    if cfg.n_layers > 1:
-        costs["error_path_feedback_reads"] = sum(cfg.sizes[1:])
-        costs["error_path_deltas"] = sum(cfg.sizes[1:-1])
+            costs["update_macs"] += used * (entries + 1)
+            costs["update_weight_reads"] += lanes * (entries + 1)
+            costs["update_weight_writes"] += lanes * (entries + 1)
     return costs
 
 
@@ -89,11 +106,13 @@ async def trains_bit_exactly(dut):
     assert_weights(await driver.read_weights(), golden.weights, "initial weights")
     before = await driver.counters()
     checks = set(np.linspace(0, n_train - 1, 4).astype(int).tolist())
+    macs = 0  # the dense work: a BP sample's (golden's choice, for a hybrid) has a backward pass
     costs = dict.fromkeys(COST_NAMES, 0)
     for n in range(n_train):
         got = await driver.train(x[n], int(y[n]))
         step = golden.train_sample(x[n], int(y[n]))
         want = step["prediction"]
+        macs += sum(cfg.macs_by_pass(step["backprop"]).values())
         assert got == want, f"sample {n}: core predicted {got}, golden {want}"
         for name, count in expected_costs(cfg, step).items():
             costs[name] += count
@@ -105,7 +124,6 @@ async def trains_bit_exactly(dut):
     assert got == golden.predict(x[n_train:]).tolist(), "INFER predictions differ from golden"
 
     trained = after["samples"] - before["samples"]
-    macs = n_train * cfg.macs_per_sample
     assert trained == n_train, f"samples counter {trained}, expected {n_train}"
     done = after["macs_done"] - before["macs_done"]
     skipped = after["macs_skipped"] - before["macs_skipped"]
@@ -114,7 +132,8 @@ async def trains_bit_exactly(dut):
     if cfg.cost_counters:
         got = {name: after[name] - before[name] for name in COST_NAMES}
         assert got == costs, f"cost counters {got}, expected {costs}"
-        assert got["forward_macs"] + got["update_macs"] == done, "forward and update MACs must add up to MACs done"
+        assert got["forward_macs"] + got["error_path_macs"] + got["update_macs"] == done, \
+            "the passes' MACs must add up to MACs done"
     else:
         assert not set(COST_NAMES) & set(after), "cost counters without [hardware] cost_counters"
     cycles = (after["cycles"] - before["cycles"]) / n_train

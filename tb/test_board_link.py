@@ -11,7 +11,7 @@ from test_core import CORE_CONFIGS
 from unit_params import build_name, params_for
 
 # 8-bit inputs / 16-bit weights; 6-bit inputs / 12-bit weights (sign extension); the latter with the cost
-# counters ([hardware] cost_counters: COUNTERS answers 22 words through the link, not 8)
+# counters ([hardware] cost_counters: COUNTERS answers 26 words through the link, not 8)
 LINK_CONFIGS = {
     "default": CORE_CONFIGS["default"],
     "narrow": CORE_CONFIGS["narrow"],

@@ -23,11 +23,26 @@ CORE_CONFIGS = {
     # [hardware] cost_counters: every cost counter against the count from golden and the sweeper's walk
     "default_costs": (lambda: dataclasses.replace(CONFIGS["default"](), name="default_costs", cost_counters=True),
                       "digits"),
-    "odd_costs": (lambda: dataclasses.replace(CONFIGS["odd"](), name="odd_costs", cost_counters=True), "random"),
     # no hidden layer: no feedback unit, the core keeps the errors itself
     "no_hidden": (lambda: config_from_dict({"name": "no_hidden", "network": {"sizes": [24, 6]},
                                             "hardware": {"lanes": 4}}), "random"),
+    # backpropagation: the backward unit, and the hybrid rule's LFSR choosing per sample
+    "bp_default": (lambda: config_from_dict({"name": "bp_default", "network": {"sizes": [64, 64, 10]},
+                                             "feedback": {"rule": "bp"}}), "digits"),
+    "bp_odd": (lambda: config_from_dict({"name": "bp_odd", "network": {"sizes": [37, 23, 19, 3],
+                                         "activation": "hardtanh", "loss": "mse"}, "feedback": {"rule": "bp"},
+                                         "hardware": {"lanes": 5, "pipeline": "fast"}}), "random"),
+    "hybrid_two_hidden": (lambda: config_from_dict({"name": "hybrid_two_hidden", "network": {"sizes": [64, 29, 13, 10]},
+                                                    "feedback": {"rule": "hybrid", "bp_fraction": 0.4, "seed": 4,
+                                                                 "nonzeros_per_row": 2},
+                                                    "hardware": {"lanes": 3}}), "digits"),
 }
+# [hardware] cost_counters with backpropagation: every sample (hard-tanh keeps its hidden zeros, the fast
+# pipeline), and the hybrid's mix of BP and feedback samples
+CORE_CONFIGS.update({
+    f"{name}_costs": (lambda make=CORE_CONFIGS[name][0], name=name: dataclasses.replace(
+        make(), name=f"{name}_costs", cost_counters=True), CORE_CONFIGS[name][1])
+    for name in ("bp_odd", "hybrid_two_hidden")})
 
 
 def run_core(name, simulator="verilator", samples=100, perturb=None):
@@ -48,6 +63,6 @@ def test_core_testbench_catches_a_wrong_golden():
         run_core("odd", samples=10, perturb="rounding")
 
 
-def test_core_rejects_backpropagation():
-    with pytest.raises(ValueError, match="golden models only"):
-        LearnerCore(config_from_dict({"network": {"sizes": [4, 5, 3]}, "feedback": {"rule": "bp"}}))
+def test_core_testbench_catches_a_wrong_backprop_golden():
+    with pytest.raises(AssertionError, match="failed"):
+        run_core("bp_odd", samples=10, perturb="rounding")

@@ -175,9 +175,9 @@ def test_decoder_answers_as_the_protocol(name, read_latency):
 
 
 def test_decoder_sends_the_cost_counters():
-    """With ``[hardware] cost_counters`` COUNTERS answers every counter's two words (22, not 8)."""
+    """With ``[hardware] cost_counters`` COUNTERS answers every counter's two words (26, not 8)."""
     cfg = dataclasses.replace(CONFIGS["small"](), cost_counters=True)
-    assert counter_words(cfg) == 22
+    assert counter_words(cfg) == 26
     check_decoder(cfg, 3)
 
 

@@ -61,7 +61,8 @@ def test_rtl_backend_prints_and_saves_the_cost_counters(tmp_path):
     out = json.loads((tmp_path / "rtl.json").read_text())
     costs = out["costs_per_sample"]
     assert list(costs) == ["forward", "error_path", "update"]
-    assert costs["error_path"] == {"feedback_reads": 7 + 3, "deltas": 7}  # a ROM row per neuron, a delta per hidden one
+    # a ROM row per neuron, a delta per hidden one; no backward sweep (ssdfa)
+    assert costs["error_path"] == {"macs": 0, "weight_reads": 0, "feedback_reads": 7 + 3, "deltas": 7}
     assert costs["forward"]["macs"] + costs["update"]["macs"] == out["macs_done_per_sample"]
     assert costs["update"]["weight_reads"] == costs["update"]["weight_writes"] > 0
     assert out["config"]["hardware"]["cost_counters"] is True
@@ -80,11 +81,11 @@ def test_generate_writes_verilog_and_description(tmp_path):
     assert description["cycles_per_sample"]["roofline"] == 2 * (17 * 7 + 8 * 3) / 3
 
 
-def test_generate_refuses_backpropagation(tmp_path):
-    config = tmp_path / "bp.toml"
-    config.write_text(TINY.replace("nonzeros_per_row = 2", 'rule = "bp"'))
+def test_generate_refuses_continuous_feedback(tmp_path):
+    config = tmp_path / "continuous.toml"
+    config.write_text(TINY.replace("nonzeros_per_row = 2", 'values = "continuous"'))
     result = run("generate", "--config", str(config), "--out", str(tmp_path / "out"))
-    assert result.returncode == 2 and "golden models only" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "float golden model only" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -1,7 +1,7 @@
 """``trifactor bench``: accuracy and speed of the golden models, measured, never typed in.
 
 For each data set, the reference rows of docs (BP, DFA, SSDFA k=1 continuous, SSDFA k=1
-ternary, all float) and the bit-exact fixed model, each over several seeds with the
+ternary, all float) and the bit-exact fixed model (SSDFA, hybrid and BP), each over several seeds with the
 configuration's epochs. Writes ``golden.json`` and ``golden.md`` (tables) and a learning
 curve plot per data set; prints the tables.
 """
@@ -28,6 +28,8 @@ ROWS = {
     "SSDFA k=1 continuous (float)": ("float", {"values": "continuous"}),
     "SSDFA k=1 ternary (float)": ("float", {}),
     "SSDFA k=1 ternary (fixed, bit-exact)": ("fixed", {}),
+    "hybrid, 25% BP (fixed, bit-exact)": ("fixed", {"rule": "hybrid"}),
+    "BP (fixed, bit-exact)": ("fixed", {"rule": "bp"}),
 }
 
 
@@ -43,8 +45,8 @@ def _variant(config, overrides):
     del data["derived"]
     feedback = data["feedback"]
     feedback.update(overrides)
-    if "rule" in overrides:  # k and the scale follow the rule again
-        del feedback["scale_shift"], feedback["nonzeros_per_row"]
+    if "rule" in overrides:  # k, the scale and the BP share follow the rule again
+        del feedback["scale_shift"], feedback["nonzeros_per_row"], feedback["bp_fraction"]
     return config_from_dict(data, source=config.source)
 
 
