@@ -132,16 +132,20 @@ def counting(config):
 def core_costs(config, split, samples: int) -> dict:
     """The core's counters in RTL simulation over the first ``samples`` samples of seed 0's first epoch.
 
-    Returns ``samples`` and ``per_sample``: every counter divided by the samples, and every other
-    number the run reported (:func:`scripts.host.model.counter_summary`), by name.
+    Returns ``samples``; ``cost_counters``, whether the per-pass cost counters were on; ``per_sample``:
+    every counter divided by the samples, and every other number the run reported
+    (:func:`scripts.host.model.counter_summary`), by name; ``by_pass``: the run's costs per sample by
+    pass (``{pass: {event: value}}``, empty without cost counters).
     """
-    run = train_rtl(counting(config), config.dataset, 1, 0, n_train=len(split.y_train), quiet=True, samples=samples)
-    counters = run["counters"]
+    counted = counting(config)
+    run = train_rtl(counted, config.dataset, 1, 0, n_train=len(split.y_train), quiet=True, samples=samples)
+    counters = flatten(run["counters"])
     per_sample = {name: value / max(1, counters["samples"]) for name, value in counters.items() if name != "samples"}
-    for name, value in flatten(run).items():  # what the summary adds, without the counters it merely divides
-        if name != "samples" and not name.startswith("counters.") and name.removesuffix("_per_sample") not in counters:
+    for name, value in run.items():  # the summary's own numbers; its dicts regroup counters already listed
+        if isinstance(value, (int, float)) and name != "samples" and name.removesuffix("_per_sample") not in counters:
             per_sample[name] = value
-    return {"samples": run["samples"], "per_sample": per_sample}
+    return {"samples": run["samples"], "cost_counters": counted is not config, "per_sample": per_sample,
+            "by_pass": run.get("costs_per_sample") or {}}
 
 
 def synthesis(config, target: str, seeds: int, out: Path, core: dict) -> dict:
@@ -228,24 +232,39 @@ def accuracy_cell(accuracy: dict) -> str:
 
 
 def summary_table(results: dict, synthesised: bool) -> str:
-    """One row per rule: accuracy, measured cycles, analytic MACs by pass and cycles, and synthesis."""
-    header = ["rule", "k", "test accuracy (mean ± sd)", "per seed (%)", "cycles / sample (measured)",
-              "MACs / sample, analytic (forward / backward / update)", "MAC issue cycles", "roofline cycles"]
+    """One row per rule: accuracy, measured cycles and costs by pass, analytic MACs by pass and cycles, synthesis."""
+    events = measured_events(results)
+    header = ["rule", "k", "test accuracy (mean ± sd)", "per seed (%)", "cycles / sample (measured)"]
+    header += [f"{event} / sample ({' / '.join(passes)})" for event, passes in events.items()]
+    header += ["MACs / sample, analytic (forward / backward / update)", "MAC issue cycles", "roofline cycles"]
     header += ["logic cells", "Fmax (MHz)"] if synthesised else []
     rows = []
     for rule, entry in results.items():
-        accuracy, analytic = entry["accuracy"], entry["analytic"]
-        by_pass = analytic["macs_by_pass"]
+        accuracy, analytic, core = entry["accuracy"], entry["analytic"], entry["core"]
         row = [rule, entry["nonzeros_per_row"], accuracy_cell(accuracy),
                ", ".join(f"{100 * a:.1f}" for a in accuracy.get("per_seed", [])) or "-",
-               fmt(entry["core"].get("per_sample", {}).get("cycles")),
-               " / ".join(fmt(by_pass[p]) for p in ("forward", "backward", "update")),
-               fmt(analytic["mac_issue_cycles"]), fmt(analytic["roofline_cycles"])]
+               fmt(core.get("per_sample", {}).get("cycles"))]
+        row += [" / ".join(fmt(core.get("by_pass", {}).get(p, {}).get(event)) for p in passes)
+                for event, passes in events.items()]
+        row += [" / ".join(fmt(analytic["macs_by_pass"][p]) for p in ("forward", "backward", "update")),
+                fmt(analytic["mac_issue_cycles"]), fmt(analytic["roofline_cycles"])]
         if synthesised:
             synth = entry["synthesis"]
             row += [fmt(synth.get("logic_cells")), fmt(synth.get("fmax_mhz"))]
         rows.append(row)
     return markdown_table(header, rows)
+
+
+def measured_events(results: dict) -> dict:
+    """``{event: [passes that count it]}`` over every rule's measured costs by pass, in the order they came."""
+    events = {}
+    for entry in results.values():
+        for pass_, counted in entry["core"].get("by_pass", {}).items():
+            for event in counted:
+                events.setdefault(event, [])
+                if pass_ not in events[event]:
+                    events[event].append(pass_)
+    return events
 
 
 def counters_table(results: dict) -> str:
@@ -277,6 +296,16 @@ def failures(results: dict) -> list:
     return found
 
 
+def cost_note(results: dict) -> str:
+    """Whether the simulated cores counted their costs by pass, in a sentence."""
+    counted = {entry["core"]["cost_counters"] for entry in results.values() if "cost_counters" in entry["core"]}
+    if counted == {True}:
+        return "The simulated cores counted their costs by pass (`[hardware] cost_counters = true`)."
+    if counted == {False}:
+        return "This version of the core has no cost counters by pass: only cycles and MACs were counted."
+    return ""
+
+
 def markdown(report: dict) -> str:
     results, machine = report["rules"], report["machine"]
     net = report["network"]
@@ -289,6 +318,7 @@ def markdown(report: dict) -> str:
         f"deviation over seeds 0..{report['seeds'] - 1}. Core figures: the core's own counters in RTL simulation "
         f"(Verilator), trained on the first {report['samples']} training samples of seed 0's first epoch; analytic "
         "figures from the configuration (a hybrid's backward pass counts with its bp_fraction).",
+        cost_note(results),
         f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}.\n",
         f"Command: `{report['command']}`\n",
         "## Summary\n", summary_table(results, bool(report["target"])), "",
