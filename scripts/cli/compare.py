@@ -142,14 +142,17 @@ def core_costs(config, split, samples: int) -> dict:
     counters = flatten(run["counters"])
     per_sample = {name: value / max(1, counters["samples"]) for name, value in counters.items() if name != "samples"}
     for name, value in run.items():  # the summary's own numbers; its dicts regroup counters already listed
-        if isinstance(value, (int, float)) and name != "samples" and name.removesuffix("_per_sample") not in counters:
+        if is_number(value) and name != "samples" and name.removesuffix("_per_sample") not in counters:
             per_sample[name] = value
-    return {"samples": run["samples"], "cost_counters": counted is not config, "per_sample": per_sample,
-            "by_pass": run.get("costs_per_sample") or {}}
+    return {"samples": run["samples"], "cost_counters": getattr(counted, COST_COUNTERS, False),
+            "per_sample": per_sample, "by_pass": run.get("costs_per_sample") or {}}
 
 
 def synthesis(config, target: str, seeds: int, out: Path, core: dict) -> dict:
-    """Resources and the median Fmax of ``config``'s core on ``target`` (samples/s from the measured cycles)."""
+    """Resources and the median Fmax of ``config``'s core on ``target`` (samples/s from the measured cycles).
+
+    The core is synthesised as configured: the cost counters the simulation switched on are not in it.
+    """
     config.check_hardware()
     cycles = core.get("per_sample", {}).get("cycles")
     basis = (cycles, f"measured: RTL simulation, {core['samples']} training samples") if cycles else None
@@ -193,9 +196,13 @@ def flatten(data: dict, prefix: str = "") -> dict:
     for key, value in data.items():
         if isinstance(value, dict):
             flat.update(flatten(value, f"{prefix}{key}."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif is_number(value):
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def figures(entry: dict) -> dict:
