@@ -66,9 +66,12 @@ def summary_rows(report):
 def test_failing_measurements_are_recorded_and_the_rest_measured(tmp_path):
     # continuous feedback: neither the fixed model nor the core implement it for ssdfa, bp has no feedback
     config = write_config(tmp_path, 'values = "continuous"')
-    out, report, text = compare(tmp_path, config, "--rules", "ssdfa,bp", "--seeds", "2", "--samples", "1")
-    assert list(report["rules"]) == ["ssdfa", "bp"] and summary_rows(text) == ["ssdfa", "bp"]
-    ssdfa, bp = report["rules"]["ssdfa"], report["rules"]["bp"]
+    out, report, text = compare(tmp_path, config, "--rules", "ssdfa,hybrid,bp", "--seeds", "2", "--samples", "1")
+    assert list(report["rules"]) == ["ssdfa", "hybrid", "bp"] and summary_rows(text) == ["ssdfa", "hybrid", "bp"]
+    ssdfa, hybrid, bp = (report["rules"][rule] for rule in ("ssdfa", "hybrid", "bp"))
+    # hybrid keeps the network's sparse k, and takes its own share of BP samples
+    assert (hybrid["nonzeros_per_row"], hybrid["bp_fraction"]) == (2, 0.25)
+    assert hybrid["analytic"]["macs_by_pass"]["backward"] == 0.25 * 7 * 3 and "error" in hybrid["accuracy"]
     assert "continuous" in ssdfa["accuracy"]["error"] and "continuous" in ssdfa["core"]["error"]
     assert "\n" not in ssdfa["accuracy"]["error"]
     assert bp["accuracy"]["per_seed"] == [golden_accuracy(rule_config(config, "bp"), seed) for seed in (0, 1)]
