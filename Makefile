@@ -6,13 +6,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: setup test test-full demo bench units clean help
+.PHONY: setup test test-full demo bench compare units clean help
 
 help:
 	@echo "make demo       generate the default core, train it in Verilator beside the golden models (build/report.md)"
 	@echo "make test       the test suite without the slow runs, about 7 minutes on 2 cores (sets up .venv first)"
 	@echo "make test-full  every test, including slow end-to-end runs"
 	@echo "make bench      measure accuracy and speed of the golden models (build/bench/)"
+	@echo "make compare    the learning rules side by side on digits: accuracy, cycles, MACs, memory traffic (build/compare/)"
 	@echo "make units      RTL unit testbenches + MAC synthesis, then their latency/throughput/cells (build/units.md)"
 	@echo "make setup      create .venv and install trifactor with its dependencies"
 	@echo "make clean      remove build/ (keeps .venv)"
@@ -38,6 +39,9 @@ demo: setup
 
 bench: setup
 	$(BIN)/trifactor bench
+
+compare: setup
+	$(BIN)/trifactor compare --config configs/digits.toml
 
 units: setup
 	$(BIN)/pytest -n $(JOBS) tb/test_mac_array.py tb/test_update_unit.py tb/test_feedback_unit.py \

@@ -20,6 +20,7 @@ from ..util.tables import markdown_table
 from .train import run_training
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+SPARSE_RULES = {"ssdfa", "hybrid"}  # the rules whose feedback rows have nonzeros_per_row entries
 
 # label -> (backend, feedback overrides)
 ROWS = {
@@ -39,14 +40,26 @@ def add_arguments(parser):
     parser.add_argument("--out", default="build/bench")
 
 
-def _variant(config, overrides):
-    """The configuration with other feedback settings, validated and derived again like any config."""
+def config_variant(config, **sections):
+    """The configuration with other settings, validated and derived again like any config.
+
+    Parameters
+    ----------
+    config : Config
+    **sections : dict
+        ``section={key: value}`` overrides, e.g. ``feedback={"rule": "bp"}``. A new rule resets what
+        follows the rule (``bp_fraction``; ``nonzeros_per_row`` and ``scale_shift`` unless both rules
+        take a sparse ``k``).
+    """
     data = config.to_dict()
     del data["derived"]
+    for section, overrides in sections.items():
+        data[section].update(overrides)
     feedback = data["feedback"]
-    feedback.update(overrides)
-    if "rule" in overrides:  # k, the scale and the BP share follow the rule again
-        del feedback["scale_shift"], feedback["nonzeros_per_row"], feedback["bp_fraction"]
+    if feedback["rule"] != config.rule:
+        del feedback["bp_fraction"]
+        if not {feedback["rule"], config.rule} <= SPARSE_RULES:
+            del feedback["scale_shift"], feedback["nonzeros_per_row"]
     return config_from_dict(data, source=config.source)
 
 
@@ -55,7 +68,7 @@ def bench_config(path, seeds):
     split = load_data(config)
     rows = {}
     for label, (backend, overrides) in ROWS.items():
-        variant = _variant(config, overrides)
+        variant = config_variant(config, feedback=overrides)
         runs = [run_training(backend, variant, split, config.epochs, seed, label=f"{config.name}: {label} seed {seed}")[1]
                 for seed in range(seeds)]
         accuracy = [r["test_accuracy"] for r in runs]

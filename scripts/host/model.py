@@ -6,15 +6,16 @@
 the simulated board top, or the simulated core alone
 (:class:`scripts.sim.drivers.CoreClient`). So every hardware backend trains with the
 very loop, data order and accuracy bookkeeping of the golden models, and
-:func:`train_on_hardware` adds what the core's counters measured.
+:func:`train_on_hardware` adds what the core's counters measured;
+:func:`measure_on_hardware` trains on the first samples of an epoch only, for the counters.
 """
 
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.float_model import weight_arrays
-from trifactor.golden.train import train
+from trifactor.golden.train import sample_orders, train
 from trifactor.hdl.protocol import COST_EVENTS, COST_PASSES, cost_name, counter_names
 
-__all__ = ["HardwareModel", "train_on_hardware", "counter_summary", "costs_per_sample"]
+__all__ = ["HardwareModel", "train_on_hardware", "measure_on_hardware", "counter_summary", "costs_per_sample"]
 
 
 class HardwareModel:
@@ -92,3 +93,16 @@ def train_on_hardware(client, config, split, epochs: int, seed: int, on_sample=N
     result = train(model, split, epochs, seed, on_sample=on_sample, on_epoch=on_epoch)
     result.update(counter_summary(config, model.train_counters()))
     return result, model.arrays()
+
+
+def measure_on_hardware(client, config, split, seed: int, samples: int, on_sample=None) -> dict:
+    """Train the core behind ``client`` on the first ``samples`` training samples of epoch 0 (golden's order
+    for ``seed``), without any inference; returns :func:`counter_summary` of those samples plus ``samples``."""
+    model = HardwareModel(client, config, seed)
+    x_train = model.quantize_inputs(split.x_train)
+    order = sample_orders(seed, len(split.y_train), 1)[0][:samples]
+    for index in order:
+        model.train_sample(x_train[index], int(split.y_train[index]))
+        if on_sample:
+            on_sample()
+    return {"samples": len(order), **counter_summary(config, model.train_counters())}

@@ -45,13 +45,18 @@ def _build(config: Config, build_root: Path, kind: str):
 
 
 def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
-              save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl") -> dict:
-    """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample."""
+              save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl", samples=None) -> dict:
+    """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample.
+
+    With ``samples``, train on only the first ``samples`` samples of epoch 0 (``epochs`` is ignored) and
+    return the core's counters for them (:func:`scripts.host.model.measure_on_hardware`): no accuracy.
+    """
     config.check_hardware()
     build_root = Path(build_root).resolve()  # the simulator runs in its build folder: paths must be absolute
     if dataset.startswith("idx:"):
         dataset = f"idx:{Path(dataset[4:]).resolve()}"
-    bar = tqdm(total=epochs * n_train, unit="sample", desc=f"{kind} {config.name}", disable=quiet or None,
+    total = min(samples, n_train) if samples else epochs * n_train
+    bar = tqdm(total=total, unit="sample", desc=f"{kind} {config.name}", disable=quiet or None,
                leave=False, dynamic_ncols=True)
     bar.set_postfix_str("building the core in Verilator")
     try:
@@ -63,7 +68,8 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
     job_dir.mkdir(exist_ok=True)
     job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"}, "dataset": dataset,
            "epochs": epochs, "seed": seed, "progress": str(job_dir / "progress.json"),
-           "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None}
+           "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None,
+           "samples": samples}
     (job_dir / "job.json").write_text(json.dumps(job))
     for name in ("progress.json", "result.json"):
         (job_dir / name).unlink(missing_ok=True)

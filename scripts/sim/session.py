@@ -8,6 +8,8 @@ core alone (``rtl``, word by word), :class:`scripts.host.client.BoardClient` ove
 simulated board's host UART (``board-sim``, byte by byte). The weights are loaded from
 golden's initialisation for the job's seed, so one build serves every seed. Progress
 goes to a small file the parent process turns into a progress bar; results to a JSON file.
+A job with ``samples`` trains on that many samples of the first epoch only and returns
+the core's counters (:func:`scripts.host.model.measure_on_hardware`), no accuracy.
 """
 
 import json
@@ -22,7 +24,7 @@ from trifactor.golden.config import config_from_dict
 from trifactor.golden.train import load_data
 
 from ..host.client import BoardClient
-from ..host.model import train_on_hardware
+from ..host.model import measure_on_hardware, train_on_hardware
 from .backend import JOB_ENV
 from .drivers import CoreClient, CoreDriver, SimTransport
 from .streams import start_clock
@@ -50,6 +52,8 @@ async def train(dut):
     client = client_for(job["kind"], dut, cfg)
     await start_clock(dut)
     epochs, n = job["epochs"], len(split.y_train)
+    if job.get("samples"):
+        epochs, n = 1, min(n, job["samples"])
     state = {"done": 0, "test": None, "epoch": 0}
 
     def on_sample():
@@ -61,7 +65,10 @@ async def train(dut):
         state.update(epoch=epoch + 1, test=accuracy)
         write_progress(job["progress"], state["done"], epochs * n, state["epoch"], state["test"])
 
-    result, arrays = await bridge(train_on_hardware)(client, cfg, split, epochs, job["seed"], on_sample, on_epoch)
-    if job.get("weights"):
-        np.savez(job["weights"], **arrays)
+    if job.get("samples"):
+        result = await bridge(measure_on_hardware)(client, cfg, split, job["seed"], n, on_sample)
+    else:
+        result, arrays = await bridge(train_on_hardware)(client, cfg, split, epochs, job["seed"], on_sample, on_epoch)
+        if job.get("weights"):
+            np.savez(job["weights"], **arrays)
     Path(job["result"]).write_text(json.dumps(result))

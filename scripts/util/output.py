@@ -7,7 +7,27 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_atomic", "write_if_changed", "write_json", "write_npz"]
+from .errors import UsageError
+
+__all__ = ["check_folder", "write_atomic", "write_if_changed", "write_json", "write_npz"]
+
+
+def check_folder(folder, option: str):
+    """Raise :class:`UsageError` unless ``folder`` is, or can be made, a writable folder; creates nothing.
+
+    ``option`` names where the folder came from (e.g. ``--out``), for the message.
+    """
+    folder = Path(folder)
+    fix = f"give {option} a folder you can write to"
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {folder} is a file, not a folder", fix)
+    existing = folder
+    while not existing.exists():  # the nearest ancestor that exists is where the folders would be made
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {folder}: {existing} is a file, not a folder", fix)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {folder}: {existing} is not writable", fix)
 
 
 def write_atomic(path, write):

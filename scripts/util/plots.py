@@ -25,6 +25,27 @@ def learning_curves(path, curves: dict, title: str):
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    _save(fig, path)
+
+
+def labelled_points(path, points: dict, xlabel: str, ylabel: str, title: str):
+    """One point per ``label -> (x, y, filled)``, its label beside it (``filled`` False: a hollow marker,
+    for a point whose ``x`` or ``y`` is an estimate); written atomically as PNG."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for label, (x, y, filled) in points.items():
+        line, = ax.plot([x], [y], marker="o", markersize=8, linestyle="none",
+                        markerfacecolor=None if filled else "none")
+        ax.annotate(label, (x, y), xytext=(6, 4), textcoords="offset points", color=line.get_color())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.margins(0.15)
+    _save(fig, path)
+
+
+def _save(fig, path):
+    """Lay ``fig`` out, close it and write it to ``path`` as PNG, atomically."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

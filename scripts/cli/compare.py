@@ -1,0 +1,397 @@
+"""``trifactor compare``: the learning rules side by side on one network, measured.
+
+For each rule (the configuration with its ``[feedback] rule`` replaced, see
+:func:`scripts.cli.bench.config_variant`):
+
+- the test accuracy of the bit-exact fixed model (:class:`golden.fixed_model.FixedNet`), per seed
+  ``0..S-1`` and their mean and standard deviation;
+- cycles, MACs and memory traffic per training sample from the core's own counters: the core in
+  RTL simulation (:func:`scripts.sim.backend.train_rtl`) trained on the first ``--samples`` samples
+  of seed 0's first epoch; every figure the counters give is reported, and the configuration's
+  analytic costs (MACs by pass, roofline, MAC issue cycles) beside them;
+- with ``--target``, resources and Fmax from synthesis (:func:`scripts.flow.synth.synthesize`).
+
+A measurement that cannot be made (a rule the hardware does not implement yet) is recorded
+with its one-line reason and the comparison goes on. Writes ``report.md`` (tables and the
+ratios of every rule against ``ssdfa``), ``compare.json`` and ``compare.png`` (accuracy
+against cycles per sample) to ``build/compare/<name>/``.
+"""
+
+import shlex
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from amaranth.hdl import UnusedElaboratable
+from tqdm import tqdm
+
+from trifactor.golden.config import RULES, ConfigError, load_config
+from trifactor.golden.train import load_data
+
+from ..flow.synth import TARGETS, synthesize
+from ..sim.backend import train_rtl
+from ..util.errors import UsageError
+from ..util.machine import machine_info
+from ..util.output import check_folder, write_atomic, write_json
+from ..util.plots import labelled_points
+from ..util.tables import markdown_table, text_table
+from .bench import config_variant
+from .train import run_training
+
+BASELINE = "ssdfa"  # the rule every other is divided by
+COST_COUNTERS = "cost_counters"  # [hardware] option for the per-pass counters, where the schema has it
+#: what a measurement may fail with and still leave the others to run (ConfigError is a ValueError)
+FAILURES = (ValueError, NotImplementedError, UsageError)
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", required=True, help="TOML configuration: the network every rule trains")
+    parser.add_argument("--rules", default=",".join(("ssdfa", "dfa", "hybrid", "bp")),
+                        help=f"comma-separated learning rules out of {', '.join(RULES)} (default: all four)")
+    parser.add_argument("--epochs", type=int, help="epochs of the fixed model (default: [training] epochs)")
+    parser.add_argument("--seeds", type=int, default=3, help="accuracy over seeds 0..N-1 (default 3)")
+    parser.add_argument("--samples", type=int, default=200,
+                        help="training samples the core is simulated on, for its counters (default 200)")
+    parser.add_argument("--target", choices=sorted(TARGETS), help="also synthesise every rule's core for this part")
+    parser.add_argument("--synth-seeds", type=int, default=1, help="place-and-route seeds; Fmax is their median (default 1)")
+    parser.add_argument("--out", help="output folder (default build/compare/<name>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# -- the arguments, all checked before any work ---------------------------------------------
+
+
+def check_numbers(args):
+    """Raise :class:`UsageError` for a count below 1."""
+    for option, value in (("--epochs", args.epochs), ("--seeds", args.seeds), ("--samples", args.samples),
+                          ("--synth-seeds", args.synth_seeds)):
+        if value is not None and value < 1:
+            raise UsageError(f"{option} {value} is not a positive number", f"use {option} 1 or more")
+
+
+def parse_rules(text: str) -> list:
+    """The rules of ``--rules``: known, each once, at least one."""
+    rules = [rule.strip() for rule in text.split(",")]
+    fix = f"give a comma-separated list out of {','.join(RULES)}, e.g. --rules ssdfa,bp"
+    unknown = [rule for rule in rules if rule not in RULES]
+    if unknown:
+        raise UsageError(f"--rules {text!r}: {', '.join(repr(r) for r in unknown)} is not a learning rule", fix)
+    repeated = sorted({rule for rule in rules if rules.count(rule) > 1})
+    if repeated:
+        raise UsageError(f"--rules {text!r} names {', '.join(repeated)} more than once", fix)
+    return rules
+
+
+# -- the measurements: each returns a dict, or {"error": reason} ------------------------------
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its class name if it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def attempt(bar, label: str, measure, *args) -> dict:
+    """``measure(*args)``, or ``{"error": reason}`` when it fails as a rule the tools cannot handle would;
+    one step of ``bar`` either way."""
+    bar.set_postfix_str(label)
+    try:
+        return measure(*args)
+    except FAILURES as exc:
+        return {"error": one_line(exc)}
+    finally:
+        bar.update()
+
+
+def fixed_accuracy(config, split, epochs: int, seed: int) -> dict:
+    """The fixed golden model's test accuracy after ``epochs`` epochs with ``seed`` (as ``trifactor train``)."""
+    return {"test_accuracy": run_training("fixed", config, split, epochs, seed, quiet=True)[1]["test_accuracy"]}
+
+
+def accuracy_summary(runs: list) -> dict:
+    """Mean and sample standard deviation over the seeds' runs, or the first failure's reason."""
+    failed = [run["error"] for run in runs if "error" in run]
+    if failed:
+        return {"error": failed[0]}
+    accuracy = [run["test_accuracy"] for run in runs]
+    return {"per_seed": accuracy, "mean": float(np.mean(accuracy)),
+            "sd": float(np.std(accuracy, ddof=1)) if len(accuracy) > 1 else 0.0}
+
+
+def counting(config):
+    """``config`` with the per-pass cost counters switched on, where the configuration has that option."""
+    try:
+        return config_variant(config, hardware={COST_COUNTERS: True})
+    except ConfigError as exc:
+        if COST_COUNTERS not in exc.key:
+            raise
+        return config
+
+
+def core_costs(config, split, samples: int) -> dict:
+    """The core's counters in RTL simulation over the first ``samples`` samples of seed 0's first epoch.
+
+    Returns ``samples``; ``cost_counters``, whether the per-pass cost counters were on; ``per_sample``:
+    every counter divided by the samples, and every other number the run reported
+    (:func:`scripts.host.model.counter_summary`), by name; ``by_pass``: the run's costs per sample by
+    pass (``{pass: {event: value}}``, empty without cost counters).
+    """
+    counted = counting(config)
+    run = train_rtl(counted, config.dataset, 1, 0, n_train=len(split.y_train), quiet=True, samples=samples)
+    counters = flatten(run["counters"])
+    per_sample = {name: value / max(1, counters["samples"]) for name, value in counters.items() if name != "samples"}
+    for name, value in run.items():  # the summary's own numbers; its dicts regroup counters already listed
+        if is_number(value) and name != "samples" and name.removesuffix("_per_sample") not in counters:
+            per_sample[name] = value
+    return {"samples": run["samples"], "cost_counters": getattr(counted, COST_COUNTERS, False),
+            "per_sample": per_sample, "by_pass": run.get("costs_per_sample") or {}}
+
+
+def synthesis(config, target: str, seeds: int, out: Path, core: dict) -> dict:
+    """Resources and the median Fmax of ``config``'s core on ``target`` (samples/s from the measured cycles).
+
+    The core is synthesised as configured: the cost counters the simulation switched on are not in it.
+    """
+    config.check_hardware()
+    cycles = core.get("per_sample", {}).get("cycles")
+    basis = (cycles, f"measured: RTL simulation, {core['samples']} training samples") if cycles else None
+    report = synthesize(config, target, seeds, out, quiet=True, cycles=basis)
+    return {"part": report["part"], "logic_cells": report["utilization"]["logic_cells"]["used"],
+            "luts": report["luts"], "ffs": report["ffs"], "dsps": report["dsps"], "brams": report["brams"],
+            "fmax_mhz": report["fmax_mhz"], "fmax_mhz_per_seed": report["fmax_mhz_per_seed"],
+            "samples_per_s": report["samples_per_s"], "logs": report["logs"]}
+
+
+def analytic_costs(config) -> dict:
+    """The configuration's own cost figures per training sample (a hybrid's backward pass: its mean share)."""
+    by_pass = config.macs_by_pass(False)
+    by_pass["backward"] = config.bp_fraction * config.macs_by_pass(True)["backward"]
+    return {"macs_by_pass": by_pass, "macs_per_sample": config.macs_per_sample,
+            "roofline_cycles": config.roofline_cycles, "mac_issue_cycles": config.mac_issue_cycles}
+
+
+def compare_rule(config, split, options, bar) -> dict:
+    """Every measurement of one rule's configuration; ``options``: epochs, seeds, samples, target, synth_seeds, out."""
+    rule = config.rule
+    runs = [attempt(bar, f"{rule}: fixed model, seed {seed}", fixed_accuracy, config, split, options.epochs, seed)
+            for seed in range(options.seeds)]
+    core = attempt(bar, f"{rule}: core in RTL simulation", core_costs, config, split, options.samples)
+    entry = {"rule": rule, "nonzeros_per_row": config.nonzeros_per_row, "bp_fraction": config.bp_fraction,
+             "accuracy": accuracy_summary(runs), "core": core, "analytic": analytic_costs(config),
+             "synthesis": None, "config": config.to_dict()}
+    if options.target:
+        entry["synthesis"] = attempt(bar, f"{rule}: synthesis for {options.target}", synthesis, config,
+                                     options.target, options.synth_seeds,
+                                     options.out / "synth" / f"{rule}-{options.target}", core)
+    return entry
+
+
+# -- figures, ratios and the report -----------------------------------------------------------
+
+
+def flatten(data: dict, prefix: str = "") -> dict:
+    """The numbers in nested dicts as ``{"outer.inner": number}`` (booleans, strings and lists left out)."""
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        elif is_number(value):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def figures(entry: dict) -> dict:
+    """A rule's numbers by name: accuracy, the core's counters per sample, the analytic costs, synthesis."""
+    found = {"accuracy (mean)": entry["accuracy"].get("mean")}
+    found.update({f"core: {k}": v for k, v in entry["core"].get("per_sample", {}).items()})
+    found.update({f"analytic: {k}": v for k, v in flatten(entry["analytic"]).items()})
+    synth = entry["synthesis"] or {}
+    found.update({f"synthesis: {k}": synth[k] for k in ("logic_cells", "luts", "ffs", "dsps", "brams", "fmax_mhz",
+                                                         "samples_per_s") if k in synth})
+    return {name: value for name, value in found.items() if value is not None}
+
+
+def ratios(results: dict) -> dict:
+    """``{rule: {figure: rule's / ssdfa's}}`` for every other rule, over the figures both have (ssdfa's not 0)."""
+    if BASELINE not in results:
+        return {}
+    base = figures(results[BASELINE])
+    return {rule: {name: value / base[name] for name, value in figures(entry).items() if base.get(name)}
+            for rule, entry in results.items() if rule != BASELINE}
+
+
+def fmt(value) -> str:
+    """A figure for a table: whole numbers as such, others to 4 significant digits; missing: ``-``."""
+    if value is None:
+        return "-"
+    if float(value).is_integer():
+        return f"{int(value)}"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def accuracy_cell(accuracy: dict) -> str:
+    return "not measured" if "error" in accuracy else f"{100 * accuracy['mean']:.2f}% ± {100 * accuracy['sd']:.2f}"
+
+
+def summary_table(results: dict, synthesised: bool) -> str:
+    """One row per rule: accuracy, measured cycles and costs by pass, analytic MACs by pass and cycles, synthesis."""
+    events = measured_events(results)
+    header = ["rule", "k", "test accuracy (mean ± sd)", "per seed (%)", "cycles / sample (measured)"]
+    header += [f"{event} / sample ({' / '.join(passes)})" for event, passes in events.items()]
+    header += ["MACs / sample, analytic (forward / backward / update)", "MAC issue cycles", "roofline cycles"]
+    header += ["logic cells", "Fmax (MHz)"] if synthesised else []
+    rows = []
+    for rule, entry in results.items():
+        accuracy, analytic, core = entry["accuracy"], entry["analytic"], entry["core"]
+        row = [rule, entry["nonzeros_per_row"], accuracy_cell(accuracy),
+               ", ".join(f"{100 * a:.1f}" for a in accuracy.get("per_seed", [])) or "-",
+               fmt(core.get("per_sample", {}).get("cycles"))]
+        row += [" / ".join(fmt(core.get("by_pass", {}).get(p, {}).get(event)) for p in passes)
+                for event, passes in events.items()]
+        row += [" / ".join(fmt(analytic["macs_by_pass"][p]) for p in ("forward", "backward", "update")),
+                fmt(analytic["mac_issue_cycles"]), fmt(analytic["roofline_cycles"])]
+        if synthesised:
+            synth = entry["synthesis"]
+            row += [fmt(synth.get("logic_cells")), fmt(synth.get("fmax_mhz"))]
+        rows.append(row)
+    return markdown_table(header, rows)
+
+
+def measured_events(results: dict) -> dict:
+    """``{event: [passes that count it]}`` over every rule's measured costs by pass, in the order they came."""
+    events = {}
+    for entry in results.values():
+        for pass_, counted in entry["core"].get("by_pass", {}).items():
+            for event in counted:
+                events.setdefault(event, [])
+                if pass_ not in events[event]:
+                    events[event].append(pass_)
+    return events
+
+
+def counters_table(results: dict) -> str:
+    """One row per figure of the core's counters (per training sample), one column per rule."""
+    names = list(dict.fromkeys(name for entry in results.values() for name in entry["core"].get("per_sample", {})))
+    if not names:
+        return "No rule's core could be simulated (see below)."
+    return markdown_table(["per training sample", *results],
+                          [(name, *(fmt(entry["core"].get("per_sample", {}).get(name)) for entry in results.values()))
+                           for name in names])
+
+
+def ratio_table(results: dict, rule_ratios: dict) -> str:
+    """One row per figure, one column per rule: the rule's figure over ``ssdfa``'s."""
+    if not rule_ratios:
+        return f"No ratios: {BASELINE} is not among the rules compared."
+    names = list(dict.fromkeys(name for entry in rule_ratios.values() for name in entry))
+    return markdown_table(["figure", *(f"{rule} / {BASELINE}" for rule in rule_ratios)],
+                          [(name, *(fmt(entry.get(name)) for entry in rule_ratios.values())) for name in names])
+
+
+def failures(results: dict) -> list:
+    """``(rule, measurement, reason)`` of every measurement that could not be made."""
+    found = []
+    for rule, entry in results.items():
+        for part in ("accuracy", "core", "synthesis"):
+            if entry[part] and "error" in entry[part]:
+                found.append((rule, part, entry[part]["error"]))
+    return found
+
+
+def cost_note(results: dict) -> str:
+    """Whether the simulated cores counted their costs by pass, in a sentence."""
+    counted = {entry["core"]["cost_counters"] for entry in results.values() if "cost_counters" in entry["core"]}
+    if counted == {True}:
+        return "The simulated cores counted their costs by pass (`[hardware] cost_counters = true`)."
+    if counted == {False}:
+        return "This version of the core has no cost counters by pass: only cycles and MACs were counted."
+    return ""
+
+
+def markdown(report: dict) -> str:
+    results, machine = report["rules"], report["machine"]
+    net = report["network"]
+    missing = failures(results)
+    lines = [
+        f"# trifactor compare: {report['name']}\n",
+        f"{net['sizes']} {net['activation']}, {net['loss']}, {report['lanes']} lanes; {report['dataset']}: "
+        f"{report['train']} train / {report['test']} test samples.",
+        f"Test accuracy: the bit-exact fixed golden model after {report['epochs']} epoch(s), mean ± sample standard "
+        f"deviation over seeds 0..{report['seeds'] - 1}. Core figures: the core's own counters in RTL simulation "
+        f"(Verilator), trained on the first {report['samples']} training samples of seed 0's first epoch; analytic "
+        "figures from the configuration (a hybrid's backward pass counts with its bp_fraction).",
+        cost_note(results),
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}.\n",
+        f"Command: `{report['command']}`\n",
+        "## Summary\n", summary_table(results, bool(report["target"])), "",
+        "![accuracy against cycles per sample](compare.png)\n",
+        "## Core counters per training sample\n", counters_table(results), "",
+        f"## Ratios against {BASELINE}\n", ratio_table(results, report["ratios"]), "",
+    ]
+    if missing:
+        lines += ["## Not measured\n", markdown_table(["rule", "measurement", "reason"], missing), ""]
+    return "\n".join(lines)
+
+
+def plot(path, results: dict, title: str):
+    """Accuracy against cycles per sample, one labelled point per rule; a rule the core could not run is
+    placed at its MAC issue cycles, hollow."""
+    points = {}
+    for rule, entry in results.items():
+        if "error" in entry["accuracy"]:
+            continue
+        cycles = entry["core"].get("per_sample", {}).get("cycles")
+        label = rule if cycles else f"{rule} (not simulated: MAC issue cycles)"
+        points[label] = (cycles or entry["analytic"]["mac_issue_cycles"], 100 * entry["accuracy"]["mean"], bool(cycles))
+    labelled_points(path, points, "cycles per training sample", "test accuracy (%)", title)
+
+
+def terminal_summary(report: dict) -> str:
+    pairs = []
+    for rule, entry in report["rules"].items():
+        cycles = entry["core"].get("per_sample", {}).get("cycles")
+        pairs.append((rule, f"{accuracy_cell(entry['accuracy'])}, "
+                            f"{fmt(cycles) + ' cycles/sample' if cycles else 'cycles not measured'}"))
+    return text_table(f"{report['name']}: test accuracy, cycles per training sample", pairs)
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def main(args) -> int:
+    check_numbers(args)
+    rules = parse_rules(args.rules)
+    config = load_config(args.config)
+    out = Path(args.out) if args.out else Path("build") / "compare" / config.name
+    check_folder(out, "--out")
+    split = load_data(config)
+    variants = [config_variant(config, feedback={"rule": rule}) for rule in rules]
+    args.epochs, args.out = args.epochs or config.epochs, out
+    # a core that cannot be built (a rule without hardware yet) leaves its parts unelaborated: recorded, not noise
+    warnings.simplefilter("ignore", UnusedElaboratable)
+    steps = args.seeds + 1 + (1 if args.target else 0)
+    with tqdm(total=steps * len(rules), unit="task", desc=f"compare {config.name}", disable=args.quiet or None,
+              dynamic_ncols=True) as bar:
+        results = {variant.rule: compare_rule(variant, split, args, bar) for variant in variants}
+    report = {
+        "name": config.name, "command": shlex.join(["trifactor", *sys.argv[1:]]), "machine": machine_info(),
+        "network": {"sizes": "-".join(map(str, config.sizes)), "activation": config.activation, "loss": config.loss},
+        "lanes": config.lanes, "dataset": split.name, "train": len(split.y_train), "test": len(split.y_test),
+        "epochs": args.epochs, "seeds": args.seeds, "samples": args.samples, "target": args.target,
+        "synth_seeds": args.synth_seeds, "baseline": BASELINE, "rules": results, "ratios": ratios(results),
+        "config": config.to_dict(),
+    }
+    plot(out / "compare.png", results, f"{config.name}: {report['network']['sizes']} on {split.name}")
+    write_json(out / "compare.json", report)
+    text = markdown(report)
+    write_atomic(out / "report.md", lambda f: f.write(text.encode()))
+    print(terminal_summary(report))
+    for rule, part, reason in failures(results):
+        print(f"  not measured: {rule} {part}: {reason}")
+    print(f"wrote {out / 'report.md'}, {out / 'compare.json'} and {out / 'compare.png'}")
+    return 0
