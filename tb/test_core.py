@@ -45,6 +45,11 @@ CORE_CONFIGS.update({
     for name in ("bp_odd", "hybrid_two_hidden")})
 
 
+# Covered in `make test` by a sibling (the same training with or without the cost counters, or
+# the same rule on a smaller network); `make test-full` runs them too.
+SLOW = {"bp_default", "default_costs", "hybrid_two_hidden", "bp_odd_costs"}
+
+
 def run_core(name, simulator="verilator", samples=100, perturb=None):
     make, data = CORE_CONFIGS[name]
     cfg = make()
@@ -53,7 +58,8 @@ def run_core(name, simulator="verilator", samples=100, perturb=None):
 
 
 @pytest.mark.parametrize("simulator", simulators()[:1])
-@pytest.mark.parametrize("name", sorted(CORE_CONFIGS))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW else [])
+                                  for name in sorted(CORE_CONFIGS)])
 def test_core_trains_bit_exactly(name, simulator):
     run_core(name, simulator)
 
