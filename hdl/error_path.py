@@ -64,10 +64,10 @@ class ErrorPathSignature(wiring.Signature):
         Taken once the path can answer it.
     delta : Out(stream.Signature(signed(error.width), always_ready=True))
         The deltas in request order, a path's ``latency`` cycles after their requests.
-    feedback_reads, hidden_deltas : Out(1)
-        With ``[hardware] cost_counters`` only, registered (a cycle after the event): a
-        feedback memory read; a delta for a hidden neuron (request layer < ``n_layers - 1``)
-        left on ``delta``.
+    feedback_reads : Out(range(k + 1)), hidden_deltas : Out(1)
+        With ``[hardware] cost_counters`` only, registered (a cycle after the event): the
+        feedback values read (``k`` per hidden neuron of a feedback sample); a delta for a
+        hidden neuron (request layer < ``n_layers - 1``) left on ``delta``.
     """
 
     def __init__(self, config: Config):
@@ -77,7 +77,8 @@ class ErrorPathSignature(wiring.Signature):
             "fprime": In(stream.Signature(fprime_layout(config), always_ready=True)),
             "request": In(stream.Signature(request_layout(config))),
             "delta": Out(stream.Signature(signed(config.error.width), always_ready=True)),
-            **({"feedback_reads": Out(1), "hidden_deltas": Out(1)} if config.cost_counters else {}),
+            **({"feedback_reads": Out(range(config.nonzeros_per_row + 1)), "hidden_deltas": Out(1)}
+               if config.cost_counters else {}),
         })
 
 

@@ -47,10 +47,12 @@ class FeedbackUnit(wiring.Component):
     e : In(stream.Signature(signed(error.width)))
     i : In(stream.Signature(StructLayout({"row": ..., "fprime": 1})))
     o : Out(stream.Signature(signed(error.width)))
-    rom_reads, hidden_deltas : Out(1)
-        With ``[hardware] cost_counters`` only, a cycle after the event (registered): a ROM
-        row was read for a transfer on ``i`` (a feedback row or an error row); a hidden
-        neuron's delta (a feedback row's) left on ``o``.
+    rom_reads : Out(range(k + 1))
+        With ``[hardware] cost_counters`` only, a cycle after the event (registered): the
+        feedback values (ternary entries of ``B``) read for a transfer on ``i``: ``k`` for a
+        hidden neuron's row, 0 for an error row (it passes an output error through).
+    hidden_deltas : Out(1)
+        Likewise: a hidden neuron's delta (a feedback row's) left on ``o``.
     """
 
     def __init__(self, config: Config):
@@ -73,7 +75,8 @@ class FeedbackUnit(wiring.Component):
             "e": In(stream.Signature(signed(config.error.width))),
             "i": In(stream.Signature(data.StructLayout({"row": unsigned(max(1, (self.rows - 1).bit_length())), "fprime": 1}))),
             "o": Out(stream.Signature(signed(config.error.width))),
-            **({"rom_reads": Out(1), "hidden_deltas": Out(1)} if config.cost_counters else {}),
+            **({"rom_reads": Out(range(config.nonzeros_per_row + 1)), "hidden_deltas": Out(1)}
+               if config.cost_counters else {}),
         })
 
     @property
@@ -138,6 +141,7 @@ class FeedbackUnit(wiring.Component):
             o_hidden = Signal()  # o holds a feedback row's delta
             with m.If(advance):
                 m.d.sync += o_hidden.eq(s2_valid & ~row.error)
-            m.d.sync += [self.rom_reads.eq(self.i.valid & self.i.ready),
+            feedback_row = self.i.valid & self.i.ready & (self.i.payload.row < self.error_base)
+            m.d.sync += [self.rom_reads.eq(Mux(feedback_row, cfg.nonzeros_per_row, 0)),
                          self.hidden_deltas.eq(self.o.valid & self.o.ready & o_hidden)]
         return m

@@ -68,7 +68,7 @@ COST_EVENTS = (
     ("forward", "weight_reads"),      # bank words the MAC array reads: every lane, per element
     ("error_path", "macs"),           # MACs issued by backward sweeps (backpropagation)
     ("error_path", "weight_reads"),   # bank words the backward unit reads: every lane, per element
-    ("error_path", "feedback_reads"),  # feedback ROM rows read, one per requested neuron
+    ("error_path", "feedback_reads"),  # feedback values (entries of B) read: k per hidden neuron
     ("error_path", "deltas"),         # deltas the error path delivers for hidden neurons
     ("update", "macs"),               # MACs issued by update sweeps (the used lanes)
     ("update", "weight_reads"),       # bank words the update unit reads: every lane, per element

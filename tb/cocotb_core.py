@@ -56,8 +56,8 @@ def expected_costs(cfg, step) -> dict:
     lane. The forward sweep walks every group; the update skips a group whose deltas are all
     0 (zero skipping). On a backpropagation sample every layer but the first is swept
     backward before its update (every group), and the delta provider asks for its deltas
-    twice (``hdl.layout.sweeps_backward``). A feedback sample's error path reads one
-    feedback ROM row per request (the output layer's error rows too); the error path
+    twice (``hdl.layout.sweeps_backward``). A feedback sample's error path reads a hidden
+    neuron's k feedback values (one ROM row; the output layer's error rows hold none); it
     delivers one delta per request of a hidden neuron.
     """
     lay, lanes, backprop = WeightLayout(cfg), cfg.lanes, bool(step["backprop"])
@@ -68,8 +68,8 @@ def expected_costs(cfg, step) -> dict:
         walks = 2 if backprop and l > 0 else 1  # the provider's walks over the layer
         if spec.hidden:
             costs["error_path_deltas"] += walks * spec.n_out
-        if cfg.n_layers > 1 and not backprop:
-            costs["error_path_feedback_reads"] += spec.n_out
+        if spec.hidden and not backprop:  # k entries of B per hidden neuron
+            costs["error_path_feedback_reads"] += spec.n_out * cfg.nonzeros_per_row
         for g in range(lay.groups(l)):
             used = min(lanes, spec.n_out - g * lanes)
             costs["forward_macs"] += used * (entries + 1)

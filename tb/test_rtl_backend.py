@@ -61,8 +61,8 @@ def test_rtl_backend_prints_and_saves_the_cost_counters(tmp_path):
     out = json.loads((tmp_path / "rtl.json").read_text())
     costs = out["costs_per_sample"]
     assert list(costs) == ["forward", "error_path", "update"]
-    # a ROM row per neuron, a delta per hidden one; no backward sweep (ssdfa)
-    assert costs["error_path"] == {"macs": 0, "weight_reads": 0, "feedback_reads": 7 + 3, "deltas": 7}
+    # k = 2 feedback values per hidden neuron, a delta per hidden one; no backward sweep (ssdfa)
+    assert costs["error_path"] == {"macs": 0, "weight_reads": 0, "feedback_reads": 7 * 2, "deltas": 7}
     assert costs["forward"]["macs"] + costs["update"]["macs"] == out["macs_done_per_sample"]
     assert costs["update"]["weight_reads"] == costs["update"]["weight_writes"] > 0
     assert out["config"]["hardware"]["cost_counters"] is True
