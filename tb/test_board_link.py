@@ -28,7 +28,8 @@ def run_link(name, samples=24, perturb=None):
     return run_cocotb(top, build_name("board_link", name, perturb), "cocotb_board_link", params)
 
 
-@pytest.mark.parametrize("name", LINK_CONFIGS)
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name == "narrow_costs" else [])
+                                  for name in LINK_CONFIGS])  # the cost counters: test_rtl_backend covers them fast
 def test_board_link(name):
     run_link(name)
 

@@ -69,6 +69,7 @@ def test_core_testbench_catches_a_wrong_golden():
         run_core("odd", samples=10, perturb="rounding")
 
 
+@pytest.mark.slow  # the self-check of the same testbench runs in make test (test_core_testbench_catches_a_wrong_golden)
 def test_core_testbench_catches_a_wrong_backprop_golden():
     with pytest.raises(AssertionError, match="failed"):
         run_core("bp_odd", samples=10, perturb="rounding")
