@@ -11,7 +11,7 @@ For each rule (the configuration with its ``[feedback] rule`` replaced, see
   analytic costs (MACs by pass, roofline, MAC issue cycles) beside them;
 - with ``--target``, resources and Fmax from synthesis (:func:`scripts.flow.synth.synthesize`).
 
-A measurement that cannot be made (a rule the hardware does not implement yet) is recorded
+A measurement that cannot be made (a core that does not fit the target, a feedback form the core has no hardware for) is recorded
 with its one-line reason and the comparison goes on. Writes ``report.md`` (tables and the
 ratios of every rule against ``ssdfa``), ``compare.json`` and ``compare.png`` (accuracy
 against cycles per sample) to ``build/compare/<name>/``.
@@ -372,7 +372,7 @@ def main(args) -> int:
     split = load_data(config)
     variants = [config_variant(config, feedback={"rule": rule}) for rule in rules]
     args.epochs, args.out = args.epochs or config.epochs, out
-    # a core that cannot be built (a rule without hardware yet) leaves its parts unelaborated: recorded, not noise
+    # a core that cannot be built (say, continuous feedback) leaves its parts unelaborated: recorded, not noise
     warnings.simplefilter("ignore", UnusedElaboratable)
     steps = args.seeds + 1 + (1 if args.target else 0)
     with tqdm(total=steps * len(rules), unit="task", desc=f"compare {config.name}", disable=args.quiet or None,
