@@ -54,7 +54,7 @@ _SCHEMA = {
     },
     "training": {"epochs": 10, "learning_rate": AUTO},
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
-    "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact", "cost_counters": False},
+    "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact", "cost_counters": False, "banks": "auto"},
 }
 
 ACTIVATIONS = ("relu", "hardtanh")
@@ -64,6 +64,15 @@ RULES = ("ssdfa", "dfa", "hybrid", "bp")
 BACKPROP_RULES = ("hybrid", "bp")
 VALUES = ("ternary", "continuous")
 PIPELINES = ("compact", "fast")
+#: where the lane banks live: "block_ram" (one simple dual-port memory per lane, initialised by
+#: the bitstream) or "spram" (one single-port memory holding every lane's word at an address,
+#: the shape of the UP5K's SB_SPRAM256KA: no initial contents, one access a cycle)
+BANK_PLACEMENTS = ("auto", "block_ram", "spram")
+#: the UP5K's single-port RAMs: 4 SB_SPRAM256KA of 16K x 16 bits
+SPRAM_DEPTH, SPRAM_WIDTH, SPRAM_BLOCKS = 16384, 16, 4
+#: of the UP5K's 30 block RAMs (4 kbit each), what "auto" gives the lane banks (the input
+#: lists, f' and feedback memories and the host link need the rest)
+BANK_BLOCK_RAM_BITS = 24 * 4096
 # the sections that decide the circuit; the name only labels its files and Verilog module
 HARDWARE_SECTIONS = ("network", "feedback", "fixed", "hardware")
 
@@ -142,6 +151,7 @@ class Config:
     zero_skipping: bool = True
     pipeline: str = "compact"
     cost_counters: bool = False
+    banks: str = "auto"
     source: str = "<config>"
 
     # -- derived ------------------------------------------------------------------------
@@ -186,6 +196,10 @@ class Config:
         data = self.to_dict()
         if not self.cost_counters:  # off, the circuit is the one built before the key existed: keep its identity
             del data["hardware"]["cost_counters"]
+        # the placement, not how it was chosen; in block RAM the circuit is the one built before the key existed
+        del data["hardware"]["banks"]
+        if self.bank_placement == "spram":
+            data["hardware"]["banks"] = "spram"
         return {section: data[section] for section in HARDWARE_SECTIONS}
 
     def hardware_id(self) -> int:
@@ -198,6 +212,45 @@ class Config:
         if self.feedback_values != "ternary" and self.rule != "bp":
             raise ConfigError("[feedback] values", f"= {self.feedback_values!r} is for the float golden model only; "
                               "the core implements ternary feedback", "set values = 'ternary'", self.source)
+        if self.bank_placement == "spram":
+            self._check_spram()
+
+    def _check_spram(self):
+        where = "the banks go to SPRAM" + (" (too large for block RAM)" if self.banks == "auto" else "")
+        fix = "use banks = 'block_ram'" if self.banks == "spram" else "use fewer lanes or smaller layers"
+        if self.backprop:
+            raise ConfigError("[feedback] rule", f"= {self.rule!r} reads the old weights during the update, but {where}, "
+                              "which has one port", f"use rule = 'ssdfa' or 'dfa', or {fix}", self.source)
+        if self.pipeline == "fast":
+            raise ConfigError("[hardware] pipeline", f"= 'fast' reads the old weights 2 cycles before writing them, "
+                              f"but {where}, which alternates reads and writes", f"use pipeline = 'compact', or {fix}",
+                              self.source)
+        word = self.lanes * self.weight.width
+        if self.bank_depth > SPRAM_DEPTH or word > SPRAM_BLOCKS * SPRAM_WIDTH:
+            raise ConfigError("[hardware] banks", f"= {self.banks!r}: the banks need {self.bank_depth} words of "
+                              f"{self.lanes} x {self.weight.width} bits, more than the UP5K's {SPRAM_BLOCKS} SPRAMs "
+                              f"({SPRAM_DEPTH} x {SPRAM_BLOCKS * SPRAM_WIDTH} bits)",
+                              "use fewer lanes, a narrower weight format or smaller layers", self.source)
+
+    @property
+    def bank_depth(self) -> int:
+        """Words in every lane bank: each layer's ``ceil(n_out / lanes)`` neuron groups of ``n_in + 1`` weights (:mod:`hdl.layout`)."""
+        return sum(-(-spec.n_out // self.lanes) * (spec.n_in + 1) for spec in self.layers)
+
+    @property
+    def bank_placement(self) -> str:
+        """``"block_ram"`` or ``"spram"``: ``[hardware] banks``, or for ``"auto"`` SPRAM exactly when the banks
+        would take more than :data:`BANK_BLOCK_RAM_BITS` of block RAM and fit the UP5K's SPRAMs."""
+        if self.banks != "auto":
+            return self.banks
+        bits = self.bank_depth * self.lanes * self.weight.width
+        fits = self.bank_depth <= SPRAM_DEPTH and self.lanes * self.weight.width <= SPRAM_BLOCKS * SPRAM_WIDTH
+        return "spram" if bits > BANK_BLOCK_RAM_BITS and fits and not self.backprop else "block_ram"
+
+    @property
+    def update_interval(self) -> int:
+        """Cycles between an update sweep's elements: 2 on single-port banks (each weight is read, then written)."""
+        return 2 if self.bank_placement == "spram" else 1
 
     @property
     def backprop(self) -> bool:
@@ -239,9 +292,10 @@ class Config:
 
     @property
     def mac_issue_cycles(self) -> float:
-        """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice,
-        and on a BP sample once more (without the bias) for every layer above the first."""
-        plain = 2 * sum(-(-spec.n_out // self.lanes) * (spec.n_in + 1) for spec in self.layers)
+        """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice
+        (the update at :attr:`update_interval`), and on a BP sample once more (without the bias) for every
+        layer above the first."""
+        plain = (1 + self.update_interval) * self.bank_depth
         backward = sum(-(-spec.n_out // self.lanes) * spec.n_in for spec in self.layers[1:])
         share = {"bp": 1, "hybrid": self.bp_fraction}.get(self.rule, 0)
         return plain + share * backward
@@ -274,7 +328,7 @@ class Config:
             "data": {"dataset": self.dataset, "test_fraction": self.test_fraction, "split_seed": self.split_seed,
                      "standardize": self.standardize, "clip": self.clip},
             "hardware": {"lanes": self.lanes, "zero_skipping": self.zero_skipping, "pipeline": self.pipeline,
-                         "cost_counters": self.cost_counters},
+                         "cost_counters": self.cost_counters, "banks": self.banks},
             "derived": {
                 "layers": [
                     {k: (fmt(v) if isinstance(v, Fixed) else v) for k, v in asdict(spec).items()}
@@ -379,13 +433,13 @@ class _Parser:
         fixed = self._fixed(sizes, loss)
         epochs, learning_rate = self._training(fixed["learning_rate_shift"])
         data = self._data(fixed["input"])
-        lanes, zero_skipping, pipeline, cost_counters = self._hardware()
+        lanes, zero_skipping, pipeline, cost_counters, banks = self._hardware()
         return Config(
             name=self._name(), sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
             feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
             bp_fraction=bp_fraction, **fixed,
             epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
-            pipeline=pipeline, cost_counters=cost_counters, source=self.source,
+            pipeline=pipeline, cost_counters=cost_counters, banks=banks, source=self.source,
         )
 
     def _network(self):
@@ -526,7 +580,8 @@ class _Parser:
             if not isinstance(flags[key], bool):
                 raise self.error(f"[hardware] {key}", f"must be true or false, not {flags[key]!r}",
                                  f"write {key} = true")
-        return lanes, flags["zero_skipping"], self.choice("hardware", "pipeline", PIPELINES), flags["cost_counters"]
+        return (lanes, flags["zero_skipping"], self.choice("hardware", "pipeline", PIPELINES), flags["cost_counters"],
+                self.choice("hardware", "banks", BANK_PLACEMENTS))
 
     def _name(self):
         name = self.get("", "name")

@@ -3,12 +3,13 @@
 from amaranth import Module, Signal
 from amaranth.hdl import Array, Cat, Mux, signed
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory, MemoryData, ReadPort, WritePort
+from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
 from .errors import require_config
+from .lane_banks import LaneBanks
 from .lane_multipliers import LaneMultipliers, share
 from .layout import WeightLayout
 
@@ -70,8 +71,8 @@ class BankArbiter(wiring.Component):
         self._config = config
         self._layout = lay = WeightLayout(config)
         shape = signed(config.weight.width)
-        #: the banks' contents, one MemoryData per lane (tests may read them)
-        self.banks = [MemoryData(shape=shape, depth=lay.depth, init=init[p].tolist()) for p in range(config.lanes)]
+        #: the banks' storage, in block RAM or SPRAM (:mod:`hdl.lane_banks`); tests may read ``storage.data``
+        self.storage = LaneBanks(config, init=init)
         self.multipliers = LaneMultipliers(config)
         read = ReadPort.Signature(addr_width=lay.addr_width, shape=shape)
         write = WritePort.Signature(addr_width=lay.addr_width, shape=shape)
@@ -108,12 +109,9 @@ class BankArbiter(wiring.Component):
         host_write = [wr.eq(host.addr), wr_data.eq(host.data),
                       wr_en.eq(Cat(host.write & (host.lane == p) for p in range(lanes)))]
         m.d["sync" if cfg.pipeline == "fast" else "comb"] += host_write
-        for p, data in enumerate(self.banks):
-            # no bank address is ever read in the cycle it is written (the update unit's rule;
-            # the host ignores what it reads): no_rw_check spares Yosys's read-during-write
-            # emulation, 40-odd flip-flops and 30 LUTs per bank on the iCE40
-            m.submodules[f"bank{p}"] = bank = Memory(data=data, attrs={"no_rw_check": 1})
-            rd, wp = bank.read_port(), bank.write_port()
+        m.submodules.storage = storage = self.storage
+        for p in range(lanes):
+            rd, wp = storage.read[p], storage.write[p]
             fwd, upd = self.forward_read[p], self.update_read[p]
             addr, en = Mux(self.update, upd.addr, fwd.addr), Mux(self.update, upd.en, fwd.en)
             if cfg.backprop:

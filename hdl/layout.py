@@ -39,7 +39,8 @@ class WeightLayout:
 
     @property
     def depth(self) -> int:
-        return self.base(self.config.n_layers)
+        """Words in every bank (:attr:`Config.bank_depth`, the layers' words summed)."""
+        return self.config.bank_depth
 
     @property
     def addr_width(self) -> int:

@@ -55,7 +55,8 @@ class Sweeper(wiring.Component):
     once the list is ``complete``. An update sweep waits for each group's deltas; with
     zero skipping a group whose deltas are all 0 is skipped whole. The two stages (list
     read, issue register) move together; the forward output follows the MAC array's
-    backpressure, the update unit is always ready.
+    backpressure, the update unit is always ready (on single-port banks, the sweeper sends it an
+    element every other cycle: :attr:`Config.update_interval`).
 
     Parameters
     ----------
@@ -153,7 +154,12 @@ class Sweeper(wiring.Component):
         # element leaves it), so no copy of the deltas travels down the pipeline
         deltas = [Signal(signed(cfg.error.width), name=f"d{p}") for p in range(lanes)]
 
-        down_ready = Mux(is_.upd, 1, self.forward.ready)
+        update_ready = C(1, 1)
+        if cfg.update_interval == 2:  # single-port banks: an update element every other cycle, its write between two reads
+            gap = Signal()
+            m.d.sync += gap.eq(self.update.valid)
+            update_ready = ~gap
+        down_ready = Mux(is_.upd, update_ready, self.forward.ready)
         advance = ~is_.valid | down_ready  # every stage moves together
         group_start = k == 0
         last_group = walk.is_last(layer, group)
@@ -162,6 +168,8 @@ class Sweeper(wiring.Component):
         at_bias = ~have_entry & self.lists.complete  # the bias input (1.0) comes last, once the list is complete
         if cfg.zero_skipping:  # the provider registers ``zero`` as it finishes: no wide OR here
             skip_group = run & upd & ~bwd & group_start & self.deltas.ready & self.deltas.zero
+            if cfg.update_interval == 2:  # the walk may wait (for the gap): skip only as it moves
+                skip_group &= advance
         else:
             skip_group = C(0, 1)
         can_issue = run & (have_entry | at_bias) & (~upd | ~group_start | self.deltas.ready) & ~skip_group
@@ -213,7 +221,7 @@ class Sweeper(wiring.Component):
             self.forward.valid.eq(is_.valid & ~is_.upd), self.forward.payload.x.eq(is_.x),
             self.forward.payload.addr.eq(addr), self.forward.payload.layer.eq(is_.layer),
             self.forward.payload.last.eq(is_.last),
-            self.update.valid.eq(is_.valid & is_.upd & ~is_.bwd if cfg.backprop else is_.valid & is_.upd),
+            self.update.valid.eq(is_.valid & is_.upd & (~is_.bwd if cfg.backprop else 1) & update_ready),
             self.update.payload.x.eq(is_.x),
             self.update.payload.addr.eq(addr), self.update.payload.layer.eq(is_.layer),
             *[self.update.payload.d[p].eq(deltas[p]) for p in range(lanes)],

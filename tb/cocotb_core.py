@@ -103,6 +103,9 @@ async def trains_bit_exactly(dut):
     golden = FixedNet(cfg, params["init_seed"])
     x, y = sample_data(cfg, params, rng)
     n_train = params["samples"]
+    if cfg.bank_placement == "spram":  # SPRAM holds no initial weights: zeros until the host LOADs them
+        assert_weights(await driver.read_weights(), [np.zeros_like(w) for w in golden.weights], "SPRAM at reset")
+        await driver.load_weights(golden.weights)
     assert_weights(await driver.read_weights(), golden.weights, "initial weights")
     before = await driver.counters()
     checks = set(np.linspace(0, n_train - 1, 4).astype(int).tolist())

@@ -12,11 +12,13 @@ from amaranth.sim import Simulator
 from conftest import make_config
 
 #: Small configurations: an odd one with 2 lanes, a deeper one with 3 lanes and the fast
-#: pipeline (zero skipping off), a dense-feedback one with 4 lanes, one without a hidden layer.
+#: pipeline (zero skipping off), a dense-feedback one with 4 lanes, one without a hidden layer,
+#: one with its banks in single-port RAM (SPRAM: an update element every other cycle).
 CONFIGS = {
     "no_hidden": lambda: make_config([6, 4], hardware={"lanes": 3}),
     "small": lambda: make_config([7, 5, 3], hardware={"lanes": 2}),
     "fast_dense": lambda: make_config([6, 7, 5, 3], hardware={"lanes": 3, "pipeline": "fast", "zero_skipping": False}),
+    "spram3": lambda: make_config([9, 7, 4], hardware={"lanes": 3, "banks": "spram"}),
     "dfa4": lambda: make_config([9, 6, 4], hardware={"lanes": 4, "pipeline": "fast"}, feedback={"rule": "dfa"}),
 }
 

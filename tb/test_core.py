@@ -36,6 +36,11 @@ CORE_CONFIGS = {
                                                     "feedback": {"rule": "hybrid", "bp_fraction": 0.4, "seed": 4,
                                                                  "nonzeros_per_row": 2},
                                                     "hardware": {"lanes": 3}}), "digits"),
+    # the banks in single-port RAM (SPRAM on the UP5K): 8-bit weights packed 5 to a word, LOADed
+    # first, the update's reads and writes alternating
+    "spram": (lambda: config_from_dict({"name": "spram", "network": {"sizes": [64, 23, 10]},
+                                        "fixed": {"weight": {"width": 8, "frac": 7}},
+                                        "hardware": {"lanes": 5, "banks": "spram"}}), "digits"),
 }
 # [hardware] cost_counters with backpropagation: every sample (hard-tanh keeps its hidden zeros, the fast
 # pipeline), and the hybrid's mix of BP and feedback samples

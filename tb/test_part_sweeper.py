@@ -173,6 +173,9 @@ def check_sweeper(cfg, seed=0, wrong=False, stall=0.3, zero_input=False):
             firsts |= {lay.address(layer, g, first) for g in range(lay.groups(layer))}
         group_starts = [c for c, addr in state["upd_cycles"] if addr in firsts]
         assert state["claims"] and group_starts == [c + sw.latency for c in state["claims"]]
+        # single-port banks: an update element at most every update_interval cycles (its write between two reads)
+        cycles = [c for c, _ in state["upd_cycles"]]
+        assert all(b - a >= cfg.update_interval for a, b in zip(cycles, cycles[1:])), "update elements too close"
         assert not state["fwd"][sum(len(model_forward(cfg, l, xs[l])) for l in range(cfg.n_layers)):]
 
     simulate(m, bench, background=[collect])

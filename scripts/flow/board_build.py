@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from trifactor.hdl.board import BOARDS, BoardTop
+from trifactor.hdl.lane_banks import spram_yosys_commands
 from trifactor.hdl.uart import uart_divisor
 
 from ..util.errors import UsageError
@@ -51,6 +52,9 @@ def prepare(config, board_name, work: Path, *, seed=0, baud=1_000_000) -> list:
     }
     if board.family == "ice40":
         overrides["synth_opts"] = "-dsp"  # otherwise the multipliers land in LUTs
+        if config.bank_placement == "spram":
+            overrides["synth_opts"] += " -spram"
+            overrides["script_after_read"] = spram_yosys_commands(config)
     try:
         top = BoardTop(config, board_name, seed=seed, baud=baud)
     except ValueError as exc:

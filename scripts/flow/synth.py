@@ -30,6 +30,14 @@ TARGETS = {
 }
 
 
+def synth_commands(config, target) -> str:
+    """The target's synthesis command, with the lane banks in SPRAM on the iCE40 when the configuration places them there."""
+    if target["family"] == "ice40" and config.bank_placement == "spram":
+        from trifactor.hdl.lane_banks import spram_yosys_commands
+        return f"{spram_yosys_commands(config)}; {target['synth']} -spram"
+    return target["synth"]
+
+
 def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
     """Synthesise and place ``config`` for ``target_name``; ``cycles`` is (cycles per sample, their source) or None (the dense count)."""
     from amaranth.back import verilog
@@ -45,8 +53,8 @@ def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) 
         bar.set_postfix_str("yosys")
         top = MeasurementTop(config)
         (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
-        result = run_logged([yosys, "-q", "-p", f"read_verilog top.v; {target['synth']} -top top -json top.json; "
-                                                "tee -q -o stat.txt stat"], out / "yosys.log", out)
+        result = run_logged([yosys, "-q", "-p", f"read_verilog top.v; hierarchy -top top; {synth_commands(config, target)} "
+                                                "-top top -json top.json; tee -q -o stat.txt stat"], out / "yosys.log", out)
         if result.returncode != 0:
             raise UsageError(f"yosys failed on the {target_name} target", f"see {out / 'yosys.log'}")
         cells = cell_counts((out / "stat.txt").read_text())
