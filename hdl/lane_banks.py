@@ -20,15 +20,25 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory, MemoryData, ReadPort, WritePort
 from amaranth.lib.wiring import In
 
-from trifactor.golden.config import Config
+from trifactor.golden.config import SPRAM_DEPTH, SPRAM_WIDTH, Config
 
 from .errors import require_config
 from .layout import WeightLayout
 
-__all__ = ["LaneBanks", "SPRAM_ATTR", "spram_yosys_commands"]
+__all__ = ["LaneBanks", "SPRAM_ATTR", "placement_summary", "spram_yosys_commands"]
 
 #: the attribute that marks the single-port bank memory for the iCE40 synthesis commands
 SPRAM_ATTR = "trifactor_spram"
+
+
+def placement_summary(config: Config) -> str:
+    """Where the banks are, in words (``trifactor generate`` and ``synth`` print it)."""
+    depth, width = config.bank_depth, config.weight.width
+    if config.bank_placement == "spram":
+        blocks = -(-depth // SPRAM_DEPTH) * -(-config.lanes * width // SPRAM_WIDTH)
+        return (f"SPRAM: one single-port memory of {depth} x {config.lanes * width} bits ({config.lanes} lanes x "
+                f"{width}-bit weights; {blocks} SB_SPRAM256KA on the UP5K), loaded by the host; update every other cycle")
+    return f"block RAM: {config.lanes} dual-port memories of {depth} x {width} bits, initialised by the bitstream"
 
 
 def spram_yosys_commands(config: Config) -> str:

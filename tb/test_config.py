@@ -173,3 +173,32 @@ def test_backprop_costs_by_rule():
     assert bp.mac_issue_cycles == plain.mac_issue_cycles + 2 * 7 + 1 * 5  # ceil(5/3) groups of 7, ceil(3/3) of 5
     assert (bp.backprop, hybrid.backprop, plain.backprop) == (True, True, False)
     assert (bp.feedback_rows, hybrid.feedback_rows, plain.feedback_rows) == (False, True, True)
+
+
+def test_bank_placement_is_automatic_from_the_sizes():
+    digits, mnist = (load_config(ROOT / "configs" / name) for name in ("digits.toml", "mnist-up5k.toml"))
+    assert digits.bank_placement == "block_ram" and digits.update_interval == 1
+    assert "banks" not in digits.hardware_dict()["hardware"]  # block RAM: the circuit from before the key
+    assert mnist.bank_placement == "spram" and mnist.update_interval == 2
+    assert mnist.hardware_dict()["hardware"]["banks"] == "spram"
+    assert mnist.bank_depth == 16 * 785 + 2 * 129  # neuron groups x (inputs + bias), per layer
+    assert mnist.mac_issue_cycles == 3 * mnist.bank_depth  # forward, then the update at half rate
+    wide = make_config(sizes=(784, 128, 10), hardware={"lanes": 8})  # 16-bit weights: 128 bits a word, no SPRAM
+    assert wide.bank_placement == "block_ram"
+    forced = make_config(sizes=(8, 5, 3), hardware={"lanes": 2, "banks": "spram"})
+    assert forced.bank_placement == "spram" and forced.hardware_id() != make_config(
+        sizes=(8, 5, 3), hardware={"lanes": 2}).hardware_id()
+
+
+@pytest.mark.parametrize("changes, key, words", [
+    ({"feedback": {"rule": "bp"}}, "[feedback] rule", "one port"),
+    ({"hardware": {"lanes": 2, "banks": "spram", "pipeline": "fast"}}, "[hardware] pipeline", "compact"),
+    ({"hardware": {"lanes": 5, "banks": "spram"}}, "[hardware] banks", "64 bits"),  # 5 x 16 bits
+])
+def test_spram_banks_are_checked(changes, key, words):
+    raw = {"network": {"sizes": [20, 9, 4]}, "hardware": {"lanes": 2, "banks": "spram"}}
+    for section, values in changes.items():
+        raw.setdefault(section, {}).update(values)
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw).check_hardware()
+    assert info.value.key == key and words in str(info.value)

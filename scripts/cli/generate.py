@@ -4,6 +4,8 @@ from pathlib import Path
 
 from trifactor.golden.config import load_config
 
+from trifactor.hdl.lane_banks import placement_summary
+
 from ..flow.core_files import generate
 
 
@@ -21,4 +23,5 @@ def main(args) -> int:
     print(f"wrote {v_path} and {j_path}")
     print(f"{config.name}: {'-'.join(map(str, config.sizes))}, {config.lanes} lanes; "
           f"{budget['macs_per_sample']} MACs per training sample, roofline {budget['roofline']:.1f} cycles")
+    print(f"weight banks: {placement_summary(config)}")
     return 0

@@ -59,6 +59,7 @@ def table(report) -> str:
     rows += [(key.replace("_", " "), f"{u['used']} / {u['available']}") for key, u in report["utilization"].items()]
     rows += [("Fmax (median of %d seeds)" % report["seeds"], f"{report['fmax_mhz']:.1f} MHz "
               f"({', '.join(f'{f:.1f}' for f in report['fmax_mhz_per_seed'])}; target {report['target_mhz']})"),
+             ("weight banks", report["banks"]),
              ("cycles per training sample", f"{report['cycles_per_sample']:.6g} ({report['cycles_basis']})"),
              ("samples / s", f"{report['samples_per_s']:.0f}")]
     return text_table(f"{report['config']} on {report['part']}", rows)

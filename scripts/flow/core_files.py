@@ -9,6 +9,7 @@ from pathlib import Path
 
 from trifactor.golden.config import Config
 from trifactor.hdl.core import LearnerCore
+from trifactor.hdl.lane_banks import placement_summary
 from trifactor.hdl.protocol import ACK, ERROR, Op, counter_names
 
 from ..util.output import write_if_changed
@@ -32,6 +33,7 @@ def describe(core: LearnerCore) -> dict:
         },
         "memory_map": {
             "lanes": cfg.lanes, "bank_depth": layout.depth, "bank_width": cfg.weight.width,
+            "bank_placement": cfg.bank_placement, "banks": placement_summary(cfg),
             "layers": [{"layer": l, "base": layout.base(l), "groups": layout.groups(l), "words_per_bank": layout.words(l)}
                        for l in range(cfg.n_layers)],
             "weight_address": "W_l[j, i] is in bank j % lanes at base_l + (j // lanes) * (n_in + 1) + i (i = n_in: bias)",

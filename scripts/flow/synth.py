@@ -12,6 +12,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from trifactor.hdl.lane_banks import placement_summary, spram_yosys_commands
+
 from ..util.errors import UsageError
 from ..util.machine import machine_info
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
@@ -33,7 +35,6 @@ TARGETS = {
 def synth_commands(config, target) -> str:
     """The target's synthesis command, with the lane banks in SPRAM on the iCE40 when the configuration places them there."""
     if target["family"] == "ice40" and config.bank_placement == "spram":
-        from trifactor.hdl.lane_banks import spram_yosys_commands
         return f"{spram_yosys_commands(config)}; {target['synth']} -spram"
     return target["synth"]
 
@@ -80,7 +81,7 @@ def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) 
         "luts": lut_count(cells), "ffs": ff_count(cells),
         "dsps": used["dsps"]["used"], "brams": used["brams"]["used"], "utilization": used,
         "fmax_mhz": fmax_median, "fmax_mhz_per_seed": fmax, "target_mhz": target["freq"],
-        "cycles_per_sample": cycles[0], "cycles_basis": cycles[1],
+        "cycles_per_sample": cycles[0], "cycles_basis": cycles[1], "banks": placement_summary(config),
         "samples_per_s": fmax_median * 1e6 / cycles[0],
         "cells": cells, "logs": str(out), "machine": machine_info(),
     }
