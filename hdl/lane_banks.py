@@ -18,7 +18,7 @@ from amaranth import Module
 from amaranth.hdl import Cat, Mux, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory, MemoryData, ReadPort, WritePort
-from amaranth.lib.wiring import In
+from amaranth.lib.wiring import Out
 
 from trifactor.golden.config import SPRAM_DEPTH, SPRAM_WIDTH, Config
 
@@ -61,10 +61,10 @@ class LaneBanks(wiring.Component):
 
     Members
     -------
-    read : In(ReadPort.Signature(...)).array(lanes)
-        Synchronous reads (data a cycle after the address). With ``"spram"``, lane 0's
+    read : Out(ReadPort.Signature(...)).array(lanes)
+        The memory's side of the ports. Synchronous reads (data a cycle after the address). With ``"spram"``, lane 0's
         address is every lane's, and a read in a write's cycle is not done.
-    write : In(WritePort.Signature(...)).array(lanes)
+    write : Out(WritePort.Signature(...)).array(lanes)
         With ``"spram"``, lane 0's address is every writing lane's.
 
     Attributes
@@ -87,8 +87,8 @@ class LaneBanks(wiring.Component):
             self.data = [MemoryData(shape=shape, depth=lay.depth, init=[int(v) for v in init[p]])
                          for p in range(config.lanes)]
         super().__init__({
-            "read": In(ReadPort.Signature(addr_width=lay.addr_width, shape=shape)).array(config.lanes),
-            "write": In(WritePort.Signature(addr_width=lay.addr_width, shape=shape)).array(config.lanes),
+            "read": Out(ReadPort.Signature(addr_width=lay.addr_width, shape=shape)).array(config.lanes),
+            "write": Out(WritePort.Signature(addr_width=lay.addr_width, shape=shape)).array(config.lanes),
         })
 
     def lane_words(self, word: int) -> list:

@@ -41,7 +41,7 @@ def synth_commands(config, target) -> str:
 
 def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
     """Synthesise and place ``config`` for ``target_name``; ``cycles`` is (cycles per sample, their source) or None (the dense count)."""
-    from amaranth.back import verilog
+    from amaranth.back import rtlil, verilog
 
     from trifactor.hdl.synth_top import MeasurementTop
 
@@ -53,8 +53,15 @@ def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) 
     with bar:
         bar.set_postfix_str("yosys")
         top = MeasurementTop(config)
-        (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
-        result = run_logged([yosys, "-q", "-p", f"read_verilog top.v; hierarchy -top top; {synth_commands(config, target)} "
+        if config.bank_placement == "spram":
+            # RTLIL: Verilog spells the 12818-word bank memory's initial contents as one statement per
+            # word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps them one cell
+            (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
+            read = "read_rtlil top.il"
+        else:
+            (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
+            read = "read_verilog top.v"
+        result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {synth_commands(config, target)} "
                                                 "-top top -json top.json; tee -q -o stat.txt stat"], out / "yosys.log", out)
         if result.returncode != 0:
             raise UsageError(f"yosys failed on the {target_name} target", f"see {out / 'yosys.log'}")
