@@ -8,7 +8,7 @@ from amaranth.hdl import Array, C, Cat, Mux, Value
 
 from trifactor.golden.fixedpoint import Fixed, Overflow, Rounding
 
-__all__ = ["shift_right", "round_constant", "clamp", "as_signed", "narrow", "select"]
+__all__ = ["shift_right", "round_constant", "clamp", "as_signed", "narrow", "select", "lut_product"]
 
 
 def shift_right(value, shift: int, rounding: Rounding):
@@ -67,3 +67,13 @@ def select(index, values):
     if all(isinstance(v, int) for v in values) and len(set(values)) == 1:
         return C(values[0])
     return Array(values)[index]
+
+
+def lut_product(a, b):
+    """``a * b`` (both unsigned) as shifted copies of ``a`` added under ``b``'s bits: for a narrow ``b``.
+
+    Yosys ``synth_ice40 -dsp`` puts every wide enough ``$mul`` in an SB_MAC16, and the lanes
+    need all eight of the UP5K's; a count like this one belongs in a few logic cells.
+    """
+    terms = [Mux(b[k], a << k, 0) for k in range(len(b))]
+    return sum(terms[1:], terms[0]) if terms else 0

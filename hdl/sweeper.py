@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
+from .arith import lut_product
 from .errors import require_config
 from .input_lists import list_read_signature
 from .layout import GroupWalk, WeightLayout
@@ -248,6 +249,6 @@ class Sweeper(wiring.Component):
         """
         n_in = max(spec.n_in for spec in self._config.layers)
         inputs, lanes = Signal(range(n_in + 2)), Signal(range(self._config.lanes + 1))
-        m.d.sync += [inputs.eq(0), self.macs_skipped.eq(inputs * lanes)]
+        m.d.sync += [inputs.eq(0), self.macs_skipped.eq(lut_product(inputs, lanes))]
         with m.If(at_end):
             m.d.sync += [inputs.eq(Mux(skip_group, group_inputs, unlisted)), lanes.eq(group_lanes)]

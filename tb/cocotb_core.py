@@ -24,10 +24,10 @@ from unit_params import golden_config
 
 
 def sample_data(cfg, params, rng):
-    """Real digits when the net fits them, else random inputs over the input format (many zeros)."""
+    """A real data set (``digits``, ``mnist5k``) when the net fits it, else random inputs over the input format (many zeros)."""
     n = params["samples"] + params["test_samples"]
-    if params["data"] == "digits":
-        split = load_data(cfg, "digits")
+    if params["data"] in ("digits", "mnist5k"):
+        split = load_data(cfg, params["data"])
         x = cfg.input.quantize(np.concatenate([split.x_train, split.x_test])[:n])
         y = np.concatenate([split.y_train, split.y_test])[:n]
     else:

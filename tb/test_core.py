@@ -4,8 +4,10 @@ import dataclasses
 
 import pytest
 
+from trifactor.golden.config import load_config
 from trifactor.hdl.core import LearnerCore
 
+from conftest import ROOT
 from sim import run_cocotb, simulators
 from unit_params import CONFIGS, build_name, config_from_dict, params_for
 
@@ -41,6 +43,8 @@ CORE_CONFIGS = {
     "spram": (lambda: config_from_dict({"name": "spram", "network": {"sizes": [64, 23, 10]},
                                         "fixed": {"weight": {"width": 8, "frac": 7}},
                                         "hardware": {"lanes": 5, "banks": "spram"}}), "digits"),
+    # MNIST on the iCEBreaker (configs/mnist-up5k.toml): 784-128-10 in the four SPRAMs
+    "mnist_up5k": (lambda: load_config(ROOT / "configs" / "mnist-up5k.toml"), "mnist5k"),
 }
 # [hardware] cost_counters with backpropagation: every sample (hard-tanh keeps its hidden zeros, the fast
 # pipeline), and the hybrid's mix of BP and feedback samples
@@ -52,7 +56,7 @@ CORE_CONFIGS.update({
 
 # Covered in `make test` by a sibling (the same training with or without the cost counters, or
 # the same rule on a smaller network); `make test-full` runs them too.
-SLOW = {"bp_default", "default_costs", "hybrid_two_hidden", "bp_odd_costs"}
+SLOW = {"bp_default", "default_costs", "hybrid_two_hidden", "bp_odd_costs", "mnist_up5k"}
 
 
 def run_core(name, simulator="verilator", samples=100, perturb=None):
