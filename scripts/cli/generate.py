@@ -5,6 +5,8 @@ from pathlib import Path
 from trifactor.golden.config import load_config
 
 from ..flow.core_files import generate
+from ..util.checks import check_seed
+from ..util.output import check_folder
 
 
 def add_arguments(parser):
@@ -14,8 +16,10 @@ def add_arguments(parser):
 
 
 def main(args) -> int:
+    check_seed(args.seed)
     config = load_config(args.config)
     out = Path(args.out or Path("build") / config.name)
+    check_folder(out, "--out")
     v_path, j_path = generate(config, out, args.seed)
     budget = config.cycle_budget()
     print(f"wrote {v_path} and {j_path}")
