@@ -141,17 +141,17 @@ def test_the_installed_command_says_it_in_one_line(work):
 
 
 def test_a_later_output_that_fails_leaves_no_earlier_one(work, capsys, monkeypatch):
-    """--json and --save-weights are written both or neither: a weights file that cannot be written (say, a
-    full disk) leaves no --json behind, nor temporary files."""
-    def no_space(arrays):
+    """--json and --save-weights are written both or neither: a JSON file that cannot be written (say, a
+    full disk) after the weights were leaves no weights behind, nor temporary files."""
+    def no_space(data):
         def write(f):
-            raise OSError(28, "No space left on device", "w.npz")
+            raise OSError(28, "No space left on device", "r.json")
         return write
 
-    monkeypatch.setattr(train_command, "npz_writer", no_space)
+    monkeypatch.setattr(train_command, "json_writer", no_space)
     before = files(work)
     assert main([*TRAIN_DIGITS, "--json", "r.json", "--save-weights", "w.npz"]) == 2
-    assert "cannot write w.npz (No space left on device)" in capsys.readouterr().err
+    assert "cannot write r.json (No space left on device)" in capsys.readouterr().err
     assert files(work) == before
 
 
@@ -234,10 +234,13 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has ended; only its parent's wait is missing
 
 
-def wait_for(predicate, timeout: float, what: str):
+def wait_for(predicate, timeout: float, what: str, process=None):
+    """Poll ``predicate`` until true; fail after ``timeout`` s, or as soon as ``process`` (if given) has ended."""
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"trifactor ended (exit code {process.returncode}) before {what}: {process.stderr.read()}")
         time.sleep(0.2)
 
 
@@ -252,18 +255,21 @@ def start_driver(work: Path, extra_env=None, *args):
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
 def test_signal_ends_the_simulator_group_and_its_job_folder(work, signum, code, word):
-    driver = start_driver(work)
+    driver, pids = start_driver(work), []
     try:
-        wait_for(lambda: (work / "pids").exists() and (work / "pids").read_text(), 240, "the simulator child")
+        wait_for(lambda: (work / "pids").exists() and (work / "pids").read_text(), 240, "the simulator child", driver)
         pids = [int(pid) for pid in (work / "pids").read_text().split()]
         driver.send_signal(signum)  # to trifactor alone, as kill PID does
         out, err = driver.communicate(timeout=60)
+        assert driver.returncode == code, err
+        assert err.strip() == word, err
+        wait_for(lambda: not any(alive(pid) for pid in pids), 10, "the simulator child and its child to end")
+        assert not list(work.glob("build/rtl/*/job-*")), "the job folder was left behind"
     finally:
-        driver.kill()
-    assert driver.returncode == code, err
-    assert err.strip() == word, err
-    wait_for(lambda: not any(alive(pid) for pid in pids), 10, "the simulator child and its child to end")
-    assert not list(work.glob("build/rtl/*/job-*")), "the job folder was left behind"
+        for pid in [driver.pid, *pids]:  # whatever a failure left running
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        driver.wait()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -272,7 +278,7 @@ def test_a_finished_run_leaves_no_job_folder_and_removes_stale_ones(work):
     dead.wait()
     driver = start_driver(work, {"FAKE_RESULT": "1"}, "--json", "r.json", "--save-weights", "w.npz")
     # a job folder of a run that ended without cleaning up (kill -9), in the build folder this run will use
-    wait_for(lambda: list(work.glob("build/rtl/tiny-rtl-*")), 240, "the build folder")
+    wait_for(lambda: list(work.glob("build/rtl/tiny-rtl-*")), 240, "the build folder", driver)
     stale = next(work.glob("build/rtl/tiny-rtl-*")) / f"job-{dead.pid}"
     stale.mkdir()
     out, err = driver.communicate(timeout=240)
@@ -317,7 +323,7 @@ def test_signal_ends_verilator(tmp_path, signum):
     try:
         def simulator():
             return [pid for pid, cmdline in descendants(driver.pid) if cmdline.split(" ")[0].endswith("/tiny")]
-        wait_for(simulator, 900, "the Verilator simulation")
+        wait_for(simulator, 900, "the Verilator simulation", driver)
         running = simulator() + [pid for pid, _ in descendants(driver.pid)]
         driver.send_signal(signum)
         out, err = driver.communicate(timeout=60)
