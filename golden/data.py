@@ -100,7 +100,7 @@ def _load_idx_folder(folder: Path):
                 raise DataError(f"{images.name} has {x.shape[0]} images but {labels.name} {y.shape[0]} labels",
                                 "use matching image and label files")
             if y.ndim != 1 or x.ndim < 2 or x.shape[0] == 0:
-                raise DataError(f"{images.name} / {labels.name} hold {x.shape} images and {y.shape} labels",
+                raise DataError(f"idx:{folder}: {images.name} / {labels.name} hold {x.shape} images and {y.shape} labels",
                                 "give at least one image (N x rows x columns) and one label (N) per sample")
             pairs[part] = (x.reshape(x.shape[0], -1).astype(np.float64) / 255.0, y.astype(np.int64))
     if "train" not in pairs:

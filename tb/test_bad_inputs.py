@@ -103,7 +103,9 @@ CASES = {
     "size-rtl": (["train", "--backend", "rtl", "--config", "huge.toml", "--quiet"], ["4,500,010 weights"]),
     "size-synth": (["synth", "--config", "huge.toml", "--target", "up5k", "--quiet"], ["[network] sizes", "bits"]),
     # more of our own
-    "idx-empty": ([*FIXED, "--config", "tiny.toml", "--dataset", "idx:empty"], ["(0, 4, 4) images"]),
+    "idx-empty": ([*FIXED, "--config", "tiny.toml", "--dataset", "idx:empty"], ["idx:", "empty", "(0, 4, 4) images"]),
+    "board-baud-0": (["train", "--backend", "board", "--config", DIGITS, "--port", "/dev/null", "--baud", "0", "--quiet"],
+                     ["--baud 0 is not a positive number"]),
     "idx-test-label-unseen": ([*FIXED, "--config", "tiny.toml", "--dataset", "idx:testlabel"], ["test label 5", "0..2"]),
     "idx-too-few-for-a-split": ([*FIXED, "--config", "tiny.toml", "--dataset", "idx:fewtest"],
                                 ["2 test and 4 training samples for 3 classes"]),

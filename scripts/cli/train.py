@@ -67,6 +67,7 @@ def cost_table(costs: dict) -> str:
 def main(args) -> int:
     check_count(args.epochs, "--epochs")
     check_seed(args.seed)
+    check_count(args.baud, "--baud")
     check_outputs({"--json": args.json, "--save-weights": args.save_weights})
     config = load_config(args.config)
     split = load_data(config, args.dataset)
