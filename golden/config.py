@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .fixedpoint import Fixed, Overflow, Rounding
 
-__all__ = ["ConfigError", "Config", "LayerSpec", "HARDWARE_SECTIONS", "accumulator_width", "load_config",
+__all__ = ["ConfigError", "Config", "LayerSpec", "HARDWARE_SECTIONS", "PART_RAM_BITS", "accumulator_width", "load_config",
            "config_from_dict"]
 
 
@@ -73,6 +73,12 @@ SPRAM_DEPTH, SPRAM_WIDTH, SPRAM_BLOCKS = 16384, 16, 4
 #: of the UP5K's 30 block RAMs (4 kbit each), what "auto" gives the lane banks (the input
 #: lists, f' and feedback memories and the host link need the rest)
 BANK_BLOCK_RAM_BITS = 24 * 4096
+#: RAM of the supported FPGA parts, in bits (datasheet figures: block RAM, SPRAM, distributed RAM)
+PART_RAM_BITS = {
+    "iCE40 UP5K": 30 * 4096 + 4 * 256 * 1024,           # 30 EBR of 4 kbit, 4 SPRAM of 256 kbit
+    "ECP5 LFE5U-25F": (1008 + 194) * 1024,              # 56 EBR of 18 kbit, 194 kbit distributed RAM
+    "ECP5 LFE5U-85F": (3744 + 669) * 1024,              # 208 EBR of 18 kbit, 669 kbit distributed RAM
+}
 # the sections that decide the circuit; the name only labels its files and Verilog module
 HARDWARE_SECTIONS = ("network", "feedback", "fixed", "hardware")
 
@@ -208,12 +214,34 @@ class Config:
         return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
 
     def check_hardware(self):
-        """Raise :class:`ConfigError` unless the core (and its bit-exact fixed model) can implement this configuration."""
+        """Raise :class:`ConfigError` unless the core can implement this configuration on a supported part
+        (:meth:`check_bit_exact`, :meth:`check_size`, and what single-port SPRAM banks allow)."""
+        self.check_bit_exact()
+        self.check_size()
+        if self.bank_placement == "spram":
+            self._check_spram()
+
+    @property
+    def weight_bits(self) -> int:
+        """Bits of every weight and bias in the weight format: the least memory a core of this network needs."""
+        return sum(spec.n_out * (spec.n_in + 1) for spec in self.layers) * self.weight.width
+
+    def check_size(self):
+        """Raise :class:`ConfigError` when the weights alone need more memory than the largest supported part has
+        (:data:`PART_RAM_BITS`): a core no part can hold, refused before generating it takes minutes."""
+        part, available = max(PART_RAM_BITS.items(), key=lambda item: item[1])
+        if self.weight_bits > available:
+            weights = self.weight_bits // self.weight.width
+            raise ConfigError("[network] sizes", f"= {list(self.sizes)} needs {self.weight_bits:,} bits for its "
+                              f"{weights:,} weights of {self.weight.width} bits, more than the {available:,} bits of "
+                              f"RAM of the largest supported part ({part})",
+                              "use smaller layers (the float and fixed golden models take any size)", self.source)
+
+    def check_bit_exact(self):
+        """Raise :class:`ConfigError` unless the bit-exact fixed model (the core's arithmetic) can implement this configuration."""
         if self.feedback_values != "ternary" and self.rule != "bp":
             raise ConfigError("[feedback] values", f"= {self.feedback_values!r} is for the float golden model only; "
                               "the core implements ternary feedback", "set values = 'ternary'", self.source)
-        if self.bank_placement == "spram":
-            self._check_spram()
 
     def _check_spram(self):
         where = "the banks go to SPRAM" + (" (too large for block RAM)" if self.banks == "auto" else "")
@@ -347,11 +375,16 @@ def load_config(path) -> Config:
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file", "does not exist", "check the path (examples are in configs/)", source) from None
     except OSError as exc:
         raise ConfigError("file", f"cannot be read ({exc.strerror})", "check the path and its permissions", source) from None
+    try:
+        text = data.decode("utf-8-sig")  # a byte order mark, as some editors write, is not an error
+    except UnicodeDecodeError as exc:
+        raise ConfigError("file", f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}), so not a "
+                          "TOML configuration", "give a TOML file such as configs/digits.toml", source) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -6,13 +6,14 @@ carry their own test files keep them.
 """
 
 import gzip
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DataError", "Split", "load_split", "standardize", "read_idx", "write_idx"]
+__all__ = ["DataError", "Split", "check_labels", "load_split", "standardize", "read_idx", "write_idx"]
 
 
 class DataError(ValueError):
@@ -98,11 +99,37 @@ def _load_idx_folder(folder: Path):
             if x.shape[0] != y.shape[0]:
                 raise DataError(f"{images.name} has {x.shape[0]} images but {labels.name} {y.shape[0]} labels",
                                 "use matching image and label files")
+            if y.ndim != 1 or x.ndim < 2 or x.shape[0] == 0:
+                raise DataError(f"idx:{folder}: {images.name} / {labels.name} hold {x.shape} images and {y.shape} labels",
+                                "give at least one image (N x rows x columns) and one label (N) per sample")
             pairs[part] = (x.reshape(x.shape[0], -1).astype(np.float64) / 255.0, y.astype(np.int64))
     if "train" not in pairs:
         raise DataError(f"idx:{folder} has no train-images-idx3-ubyte / train-labels-idx1-ubyte pair",
                         "put the MNIST IDX files (optionally .gz) in that folder")
+    check_labels(f"idx:{folder}", pairs["train"][1], pairs["test"][1] if "test" in pairs else None)
     return pairs
+
+
+def check_labels(name: str, y_train: np.ndarray, y_test=None):
+    """Raise :class:`DataError` unless the training labels number the classes ``0..C-1``, each one present, and the
+    test labels (if given) are among them: a label of 200 must not make a network of 201 outputs."""
+    present = np.unique(y_train)
+    count = int(present[-1]) + 1 if len(present) else 0
+    if len(present) and present[0] < 0:
+        raise DataError(f"{name}: label {int(present[0])} is negative", "number the classes 0, 1, 2, ...")
+    if len(present) != count:
+        missing = sorted(set(range(count)) - set(present.tolist()))
+        raise DataError(f"{name}: the training labels take {len(present)} values ({_few(present.tolist())}) but go up "
+                        f"to {count - 1}, which would make {count} classes, {len(missing)} of them without a sample",
+                        f"number the {len(present)} classes 0..{len(present) - 1}")
+    if y_test is not None and len(y_test) and not 0 <= y_test.min() <= y_test.max() < count:
+        bad = int(y_test.max()) if y_test.max() >= count else int(y_test.min())
+        raise DataError(f"{name}: test label {bad} is not one of the training labels 0..{count - 1}",
+                        "use test files of the same classes")
+
+
+def _few(values: list) -> str:
+    return ", ".join(map(str, values[:5])) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
 
 
 # -- the named data sets ---------------------------------------------------------------
@@ -112,6 +139,18 @@ def _stratified_split(name, x, y, test_fraction, split_seed) -> Split:
     """sklearn's stratified ``train_test_split`` (the split users compare against), seeded."""
     from sklearn.model_selection import train_test_split
 
+    counts = np.bincount(y)
+    if counts.min() < 2:
+        rare = np.flatnonzero(counts < 2).tolist()
+        raise DataError(f"{name}: {'class' if len(rare) == 1 else 'classes'} {_few(rare)} {'has' if len(rare) == 1 else 'have'} "
+                        "a single sample, but the stratified train/test split needs at least 2 of every class",
+                        "add samples of that class"
+                        + (", or give the folder its own t10k-* test files" if name.startswith("idx:") else ""))
+    n_test = math.ceil(test_fraction * len(y))  # as train_test_split rounds
+    if min(n_test, len(y) - n_test) < len(counts):
+        raise DataError(f"{name}: a test fraction of {test_fraction:g} of {len(y)} samples leaves {n_test} test and "
+                        f"{len(y) - n_test} training samples for {len(counts)} classes, too few to hold every class",
+                        f"add samples, or set [data] test_fraction so that both parts have at least {len(counts)}")
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=test_fraction, stratify=y, random_state=split_seed)
     return Split(name, x_train, y_train, x_test, y_test)

@@ -152,7 +152,7 @@ class FixedNet:
     """
 
     def __init__(self, config: Config, seed: int = 0):
-        config.check_hardware()  # the fixed model is the hardware's: no continuous B
+        config.check_bit_exact()  # the fixed model is the hardware's arithmetic: no continuous B (any size)
         self.config = config
         #: picks each training sample's path (rule ``hybrid``), as the core's LFSR does
         self.chooser = RuleChooser(config.feedback_seed, config.bp_fraction)

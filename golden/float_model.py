@@ -16,7 +16,9 @@ __all__ = ["init_weights", "weight_arrays", "FloatNet"]
 
 
 def init_weights(config: Config, seed: int) -> list[np.ndarray]:
-    """Weights uniform in ``+-1/sqrt(n_in)``, biases zero; seeded by ``seed``."""
+    """Weights uniform in ``+-1/sqrt(n_in)``, biases zero; seeded by ``seed`` (an integer >= 0)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, not {seed!r}")
     rng = np.random.default_rng([seed, 0x7F1])
     weights = []
     for spec in config.layers:

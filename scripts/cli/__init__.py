@@ -1,7 +1,9 @@
 """The ``trifactor`` command: one subcommand per job; user errors become one line and exit code 2."""
 
 import argparse
+import signal
 import sys
+import threading
 
 from trifactor.golden.config import ConfigError
 from trifactor.golden.data import DataError
@@ -30,16 +32,33 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a CI cancel), raised like Ctrl-C so that every ``finally`` runs: simulator children
+    are ended and half-written files removed."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be caught
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return COMMANDS[args.command][0].main(args)
     except (ConfigError, DataError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

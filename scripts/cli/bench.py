@@ -13,8 +13,9 @@ import numpy as np
 from trifactor.golden.config import config_from_dict, load_config
 from trifactor.golden.train import load_data
 
+from ..util.checks import check_count
 from ..util.machine import machine_info
-from ..util.output import write_atomic, write_json
+from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import learning_curves
 from ..util.tables import markdown_table
 from .train import run_training
@@ -96,7 +97,9 @@ def markdown(results, machine, seeds):
 
 
 def main(args) -> int:
+    check_count(args.seeds, "--seeds")
     out = Path(args.out)
+    check_folder(out, "--out")
     results = {}
     for path in args.configs:
         config, split, rows = bench_config(path, args.seeds)

@@ -31,6 +31,7 @@ from trifactor.golden.train import load_data
 
 from ..flow.synth import TARGETS, synthesize
 from ..sim.backend import train_rtl
+from ..util.checks import check_count
 from ..util.errors import UsageError
 from ..util.machine import machine_info
 from ..util.output import check_folder, write_atomic, write_json
@@ -66,8 +67,7 @@ def check_numbers(args):
     """Raise :class:`UsageError` for a count below 1."""
     for option, value in (("--epochs", args.epochs), ("--seeds", args.seeds), ("--samples", args.samples),
                           ("--synth-seeds", args.synth_seeds)):
-        if value is not None and value < 1:
-            raise UsageError(f"{option} {value} is not a positive number", f"use {option} 1 or more")
+        check_count(value, option)
 
 
 def parse_rules(text: str) -> list:

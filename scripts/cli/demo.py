@@ -15,8 +15,9 @@ from trifactor.golden.config import load_config
 from trifactor.golden.train import load_data
 
 from ..flow.core_files import generate
+from ..util.checks import check_count, check_seed
 from ..util.machine import machine_info
-from ..util.output import write_atomic, write_json
+from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import learning_curves
 from ..util.tables import markdown_table
 from ..sim.backend import train_rtl
@@ -70,9 +71,13 @@ RTL simulation: {np.median(rtl['epoch_seconds']):.1f} s per epoch (median).
 
 
 def main(args) -> int:
-    config = load_config(args.config)
-    split = load_data(config)
+    check_count(args.epochs, "--epochs")
+    check_seed(args.seed)
     out = Path(args.out)
+    check_folder(out, "--out")
+    config = load_config(args.config)
+    config.check_hardware()
+    split = load_data(config)
     epochs = args.epochs
     v_path, j_path = generate(config, out / config.name, args.seed)
     print(f"generated {v_path} and {j_path}")
@@ -84,7 +89,7 @@ def main(args) -> int:
     for backend in ("float", "fixed"):
         models[backend], results[backend] = run_training(backend, config, split, epochs, args.seed, label=backend)
     results["rtl"] = train_rtl(config, config.dataset, epochs, args.seed, n_train=len(split.y_train), save_weights=True)
-    rtl_weights = np.load(results["rtl"].pop("weights_file"))
+    rtl_weights = results["rtl"].pop("weights")
     fixed_weights = models["fixed"].arrays()
     weights_equal = all(np.array_equal(rtl_weights[k], v) for k, v in fixed_weights.items())
 

@@ -7,6 +7,8 @@ from trifactor.golden.config import load_config
 from trifactor.hdl.lane_banks import placement_summary
 
 from ..flow.core_files import generate
+from ..util.checks import check_seed
+from ..util.output import check_folder
 
 
 def add_arguments(parser):
@@ -16,8 +18,10 @@ def add_arguments(parser):
 
 
 def main(args) -> int:
+    check_seed(args.seed)
     config = load_config(args.config)
     out = Path(args.out or Path("build") / config.name)
+    check_folder(out, "--out")
     v_path, j_path = generate(config, out, args.seed)
     budget = config.cycle_budget()
     print(f"wrote {v_path} and {j_path}")

@@ -16,8 +16,9 @@ from pathlib import Path
 from trifactor.golden.config import ConfigError, config_from_dict, load_config
 
 from ..flow.synth import TARGETS, synthesize
+from ..util.checks import check_count
 from ..util.errors import UsageError
-from ..util.output import write_json
+from ..util.output import check_outputs, write_json
 from ..util.tables import text_table
 
 
@@ -66,8 +67,8 @@ def table(report) -> str:
 
 
 def main(args) -> int:
-    if args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds} is not a positive number", "use --seeds 1 or more")
+    check_count(args.seeds, "--seeds")
+    check_outputs({"--json": args.json})
     config = load_config(args.config)
     config.check_hardware()
     cycles = measured_cycles(args.cycles_from, config) if args.cycles_from else None

@@ -8,9 +8,10 @@ from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.float_model import FloatNet
 from trifactor.golden.train import load_data, train
 
+from ..util.checks import check_count, check_seed
 from ..util.errors import UsageError
 from ..util.machine import machine_info
-from ..util.output import write_json, write_npz
+from ..util.output import check_outputs, json_writer, npz_writer, write_all
 
 BACKENDS = {"float": FloatNet, "fixed": FixedNet}
 SIMULATED = ("rtl", "board-sim")  # the generated hardware in Verilator
@@ -64,8 +65,10 @@ def cost_table(costs: dict) -> str:
 
 
 def main(args) -> int:
-    if args.epochs is not None and args.epochs < 1:
-        raise UsageError(f"--epochs {args.epochs} is not a positive number", "use --epochs 1 or more")
+    check_count(args.epochs, "--epochs")
+    check_seed(args.seed)
+    check_count(args.baud, "--baud")
+    check_outputs({"--json": args.json, "--save-weights": args.save_weights})
     config = load_config(args.config)
     split = load_data(config, args.dataset)
     epochs = args.epochs or config.epochs
@@ -76,7 +79,7 @@ def main(args) -> int:
         from ..sim.backend import train_rtl
         result = train_rtl(config, args.dataset or config.dataset, epochs, args.seed, n_train=len(split.y_train),
                            save_weights=args.save_weights, quiet=args.quiet, kind=args.backend)
-        arrays = dict(np.load(result.pop("weights_file"))) if args.save_weights else None
+        arrays = result.pop("weights", None)
     elif args.backend == BOARD:
         from ..host.board import train_serial
         result, arrays = train_serial(config, split, epochs, args.seed, port=args.port, baud=args.baud, quiet=args.quiet)
@@ -94,12 +97,12 @@ def main(args) -> int:
               f"{'on, ' + format(result['macs_skipped_per_sample'] / result['macs_per_sample'], '.1%') + ' of MACs skipped' if config.zero_skipping else 'off'}")
         if "costs_per_sample" in result:  # [hardware] cost_counters
             print(cost_table(result["costs_per_sample"]))
+    outputs = {args.save_weights: npz_writer(arrays)} if args.save_weights else {}
     if args.json:
-        write_json(args.json, {
+        outputs[args.json] = json_writer({
             "backend": args.backend, "dataset": split.name, "seed": args.seed, "epochs": epochs, **result,
             "seconds_per_epoch_median": float(np.median(result["epoch_seconds"])),
             "machine": machine_info(), "config": config.to_dict(),
         })
-    if args.save_weights:
-        write_npz(args.save_weights, arrays)
+    write_all(outputs)  # both or neither
     return 0

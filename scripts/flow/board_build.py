@@ -23,6 +23,7 @@ from trifactor.hdl.board import BOARDS, BoardTop
 from trifactor.hdl.lane_banks import spram_yosys_commands
 from trifactor.hdl.uart import uart_divisor
 
+from ..util.checks import check_seed
 from ..util.errors import UsageError
 from ..util.output import write_atomic, write_json
 from ..util.tables import markdown_table
@@ -68,8 +69,7 @@ def prepare(config, board_name, work: Path, *, seed=0, baud=1_000_000) -> list:
 
 
 def _check_options(board, seed, baud):
-    if seed < 0:
-        raise UsageError(f"--seed {seed} is negative", "use --seed 0 or more")
+    check_seed(seed)
     if baud < 1:
         raise UsageError(f"--baud {baud} is not a positive number", "use --baud 1000000 (the default) or 115200")
     try:

@@ -5,19 +5,22 @@ top (host link and UARTs included), driven byte by byte; both by golden's traini
 in :mod:`scripts.sim.session`. Each is built with :mod:`scripts.sim.runner` once per
 configuration under
 ``build/rtl/<name>-<kind>-<hash>/`` (the weights are loaded at the start of a run, so
-seeds share the build); the session runs in the simulator while this process shows its
-progress.
+seeds share the build); the build and the session run in a child process group
+(:func:`scripts.sim.runner.apart`) while this process shows their progress, and end with it.
 """
 
 import json
 import os
-import threading
+import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from trifactor.golden.config import Config
 
+from ..util.checks import check_seed
 from ..util.errors import UsageError
 from . import runner as recipe
 
@@ -36,34 +39,48 @@ def _top(config: Config, kind: str):
     return SimulatedBoard(config), f"{config.name}_board"
 
 
-def _build(config: Config, build_root: Path, kind: str):
+def _sources(config: Config, build_root: Path, kind: str):
+    """The top's Verilog in its build folder (rewritten only when it changed, so the build is reused)."""
     # the name is the Verilog module's, so it is part of the folder; data and training are not
     build_dir = build_root / f"{config.name}-{kind}-{config.hardware_id():08x}"
     top, toplevel = _top(config, kind)
-    source = recipe.write_top(top, toplevel, build_dir)
-    return recipe.build(source, toplevel, build_dir), build_dir, toplevel
+    return recipe.write_top(top, toplevel, build_dir), build_dir, toplevel
+
+
+def _remove_stale_jobs(build_dir: Path):
+    """Job folders of runs whose process is gone (a failed run keeps its folder, with sim.log, until the next run)."""
+    for job_dir in build_dir.glob("job-*"):
+        pid = job_dir.name.removeprefix("job-")
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(job_dir, ignore_errors=True)
+            except PermissionError:  # someone else's live process
+                pass
 
 
 def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
               save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl", samples=None) -> dict:
     """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample.
 
+    With ``save_weights``, the result's ``weights`` holds the trained weights (``{"W0": ..., "b0": ..., ...}``).
     With ``samples``, train on only the first ``samples`` samples of epoch 0 (``epochs`` is ignored) and
     return the core's counters for them (:func:`scripts.host.model.measure_on_hardware`): no accuracy.
+    The simulator runs in a child process group that ends with this call, however it ends; so does the
+    job folder ``build_root/<build>/job-<pid>/``, unless the run failed (then its logs stay until the next run).
     """
+    check_seed(seed)
     config.check_hardware()
+    recipe.prepare()  # a missing compiler is the user's to fix, with one line
     build_root = Path(build_root).resolve()  # the simulator runs in its build folder: paths must be absolute
     if dataset.startswith("idx:"):
         dataset = f"idx:{Path(dataset[4:]).resolve()}"
-    total = min(samples, n_train) if samples else epochs * n_train
-    bar = tqdm(total=total, unit="sample", desc=f"{kind} {config.name}", disable=quiet or None,
-               leave=False, dynamic_ncols=True)
-    bar.set_postfix_str("building the core in Verilator")
     try:
-        runner, build_dir, toplevel = _build(config, build_root, kind)
-    except Exception as exc:  # a build failure is ours, but say where its log is
-        bar.close()
-        raise UsageError(f"building the core failed ({exc})", f"see {build_root} for build.log") from None
+        source, build_dir, toplevel = _sources(config, build_root, kind)
+    except Exception as exc:  # a conversion failure is ours, but one line
+        raise UsageError(f"converting the core to Verilog failed ({exc})", f"see {build_root}") from None
+    _remove_stale_jobs(build_dir)
     job_dir = build_dir / f"job-{os.getpid()}"
     job_dir.mkdir(exist_ok=True)
     job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"}, "dataset": dataset,
@@ -73,32 +90,50 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
     (job_dir / "job.json").write_text(json.dumps(job))
     for name in ("progress.json", "result.json"):
         (job_dir / name).unlink(missing_ok=True)
-    failure = []
+    spec = {"source": str(source), "toplevel": toplevel, "build_dir": str(build_dir), "module": SESSION,
+            "extra_env": {JOB_ENV: str(job_dir / "job.json")}, "log_file": str(job_dir / "sim.log"),
+            "results": str(job_dir / "results.xml")}
+    keep = False
+    try:
+        result = _supervise(spec, job_dir, config, kind, quiet, total=min(samples, n_train) if samples else epochs * n_train)
+        if save_weights:
+            with np.load(job_dir / "weights.npz") as weights:
+                result["weights"] = dict(weights)
+        return result
+    except UsageError:
+        keep = True  # the message points into the job folder
+        raise
+    finally:
+        if not keep:
+            shutil.rmtree(job_dir, ignore_errors=True)
 
-    def run():
-        try:
-            recipe.run(runner, SESSION, toplevel, build_dir, extra_env={JOB_ENV: str(job_dir / "job.json")},
-                       log_file=job_dir / "sim.log", results=job_dir / "results.xml")
-        except BaseException as exc:  # an error of ours; the missing result.json reports it
-            failure.append(exc)
 
-    thread = threading.Thread(target=run, daemon=True)
-    bar.set_postfix_str("")
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.5)
-        try:
-            progress = json.loads((job_dir / "progress.json").read_text())
-        except (OSError, ValueError):
-            continue
-        bar.n = progress["done"]
-        if progress["test"] is not None:
-            bar.set_postfix(epoch=progress["epoch"] + 1, test=f"{progress['test']:.3f}")
-        bar.refresh()
-    bar.close()
+def _supervise(spec: dict, job_dir: Path, config: Config, kind: str, quiet: bool, total: int) -> dict:
+    """Build and run the session in a child process group (:func:`scripts.sim.runner.apart`) with a progress bar;
+    its result dict."""
+    bar = tqdm(total=total, unit="sample", desc=f"{kind} {config.name}", disable=quiet or None,
+               leave=False, dynamic_ncols=True)
+    with bar, recipe.apart(recipe.child_command(spec), job_dir / "runner.log") as child:
+        bar.set_postfix_str("building the core in Verilator")
+        while True:
+            try:
+                child.wait(0.5)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                progress = json.loads((job_dir / "progress.json").read_text())
+            except (OSError, ValueError):
+                continue
+            bar.n = progress["done"]
+            if progress["test"] is None:
+                bar.set_postfix_str("training")
+            else:
+                bar.set_postfix(epoch=progress["epoch"] + 1, test=f"{progress['test']:.3f}")
+            bar.refresh()
+    if child.returncode == recipe.BUILD_FAILED:
+        raise UsageError("building the core in Verilator failed",
+                         f"see {job_dir / 'runner.log'} and {Path(spec['build_dir']) / 'build.log'}")
     if not (job_dir / "result.json").exists():
         raise UsageError("the RTL simulation stopped without a result", f"see {job_dir / 'sim.log'}")
-    result = json.loads((job_dir / "result.json").read_text())
-    if save_weights:
-        result["weights_file"] = str(job_dir / "weights.npz")
-    return result
+    return json.loads((job_dir / "result.json").read_text())

