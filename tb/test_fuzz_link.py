@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Fuzzing the host link: random byte streams into the real link RTL and core, in Amaranth simulation.
 
 The design is :class:`~trifactor.hdl.host_link.BoardLink` without its two UARTs: the same
@@ -19,9 +20,8 @@ description) says which frames the link must see. The link must:
 One simulation serves all cases (the link returns to the hunt between them), in a thread that
 takes cases from Hypothesis's test function. ``make test`` runs FAST_CASES of them; the ``slow``
 test runs FULL_CASES. Each run prints its figures (cases, replies, error replies, hangs,
-unexpected weight changes).
+good LOAD / TRAIN requests that succeeded, unexpected weight changes).
 """
-# amaranth: UnusedElaboratable=no
 
 import queue
 import struct
@@ -266,13 +266,14 @@ def check_case(link_sim, segments, figures):
         else:
             assert code == command, (command, code)
             wrote |= command in (Command.LOAD, Command.TRAIN)
+            figures["good writes"] += command in (Command.LOAD, Command.TRAIN)
     if not wrote and result["after"] != result["before"]:
         figures["weight changes"] += 1
         raise AssertionError("the weights changed without a good LOAD or TRAIN")
 
 
 def fuzz(link_sim, cases, shrink=True):
-    figures = dict.fromkeys(["cases", "replies", "error replies", "hangs", "weight changes"], 0)
+    figures = dict.fromkeys(["cases", "replies", "error replies", "good writes", "hangs", "weight changes"], 0)
 
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
 
