@@ -2,7 +2,7 @@
 what a sample costs by pass (``hdl.protocol.COST_EVENTS``)."""
 
 from amaranth import Module, Signal
-from amaranth.hdl import Array
+from amaranth.hdl import Array, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,6 +21,10 @@ class Counters(wiring.Component):
     dense 784-64-10 net is already 3.0e9 of them, 70% of 2**32, and a wider net wraps. 48
     bits last as long as the cycle counter (68 days at 48 MHz), and the reply format stays
     one for every counter.
+
+    A counter never wraps silently: the bit above its ``COUNTER_BITS`` (bit 48 of the 64-bit
+    value the host reads) is set when it wraps and stays set until reset, so the value the
+    host reads never goes down unseen (``tb/test_formal.py`` proves it).
 
     Parameters
     ----------
@@ -42,6 +46,11 @@ class Counters(wiring.Component):
     select : In(range(words))
     word : Out(32)
         Word ``select`` (combinational).
+
+    Attributes
+    ----------
+    registers : dict of str to Signal
+        Each counter: ``COUNTER_BITS`` bits and the wrap flag above them (tests may read them).
     """
 
     def __init__(self, *, max_step: int, costs: dict = None):
@@ -54,6 +63,7 @@ class Counters(wiring.Component):
             if name in COUNTER_NAMES:
                 raise ValueError(f"costs[{name!r}] is a name of the basic counters {COUNTER_NAMES}")
         self._costs = costs
+        self.registers = {name: Signal(COUNTER_BITS + 1, name=name) for name in self.names}
         members = {
             "busy": In(1), "sample": In(1),
             "macs_done": In(range(max_step + 1)), "macs_skipped": In(range(max_step + 1)),
@@ -75,18 +85,21 @@ class Counters(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # 48 bits: 68 days of cycles at 48 MHz (the protocol sends 64, the top 16 zero)
-        counters = {name: Signal(COUNTER_BITS, name=name) for name in self.names}
+        # 48 bits: 68 days of cycles at 48 MHz (the protocol sends 64: the wrap flag, then zeros)
+        counters = self.registers
         steps = {"cycles": self.busy, "samples": self.sample,
                  "macs_done": self.macs_done, "macs_skipped": self.macs_skipped}
         steps.update({name: getattr(self.costs, name) for name in self._costs})
         for name, counter in counters.items():
-            step = steps[name]
+            step, count, wrapped = steps[name], counter[:COUNTER_BITS], counter[COUNTER_BITS]
+            total = Signal(COUNTER_BITS + 1, name=f"{name}_total")  # the carry out is the wrap
             if len(step) == 1:  # an enable and an incrementer, not an adder
+                m.d.comb += total.eq(count + 1)
                 with m.If(step):
-                    m.d.sync += counter.eq(counter + 1)
+                    m.d.sync += counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS]))
             else:
-                m.d.sync += counter.eq(counter + step)
+                m.d.comb += total.eq(count + step)
+                m.d.sync += counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS]))
         words = Array(v for name in self.names for v in (counters[name][:32], counters[name][32:]))
         m.d.comb += self.word.eq(words[self.select])
         return m

@@ -17,7 +17,8 @@ COUNTERS   nothing                          2 words per counter of
                                             done, MACs skipped (8 words), then the cost
                                             counters if the config has them; each 64
                                             bits, low word first (the core counts 48
-                                            bits, the rest is 0)
+                                            bits; bit 48 is set once the counter has
+                                            wrapped, the rest is 0)
 other      nothing                          1 word: ``ERROR | opcode``
 ========== ================================ ==============================================
 
@@ -57,7 +58,7 @@ Position = data.StructLayout({"address": 24, "lane": 8})
 ACK = 0xACC0_0000
 ERROR = 0xE000_0000
 COUNTER_NAMES = ("cycles", "samples", "macs_done", "macs_skipped")
-COUNTER_BITS = 48  # counted in the core; sent as 64
+COUNTER_BITS = 48  # counted in the core; sent as 64, bit 48 the sticky wrap flag
 
 #: The cost counters of ``[hardware] cost_counters = true``: ``(pass, event)``, in reply order
 #: after :data:`COUNTER_NAMES`. The one table of them: the core wires one event source per

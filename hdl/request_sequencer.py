@@ -151,7 +151,9 @@ class RequestSequencer(wiring.Component):
         m.d.comb += refused.eq(~frame.intact | failed)
         value_bits = 8 * max(self.input_bytes, self.weight_bytes)
         value, value_byte = Signal(value_bits), Signal(range(max(2, value_bits // 8)))
-        pointer = Signal(self.buffer.addr.shape())
+        # one past the longest payload: a payload that fills the buffer ends at buffer_size, which
+        # the buffer's address would wrap to 0 (and the values would never end)
+        pointer = Signal(range(self.buffer_size + 1))
         header = Signal(Header)
         m.d.comb += [self.buffer.addr.eq(pointer), header.op.eq(run.op), header.arg.eq(run.arg)]
         reply = self.reply.payload

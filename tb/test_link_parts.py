@@ -325,3 +325,31 @@ def test_request_sequencer_refuses_bad_parameters():
     with pytest.raises(ValueError, match="info_length must be"):
         RequestSequencer(CFG, info_length=1 << 16)
 
+
+
+def test_request_sequencer_ends_a_payload_that_fills_the_buffer():
+    """254 8-bit inputs: TRAIN's payload is 256 bytes, the whole buffer. The value pointer must count to 256, not
+    wrap to 0 at the buffer's end (it did: the core got words without end, taken as further commands)."""
+    cfg = make_config((254, 4, 2))
+    payload = pack(TrainHead, label=1) + bytes(n % 256 for n in range(254))
+    m = Module()
+    m.submodules.dut = dut = RequestSequencer(cfg, info_length=28)
+    assert dut.buffer_size == len(payload) == 256
+    m.submodules.buffer = buffer = Memory(shape=8, depth=dut.buffer_size, init=list(payload))
+    wiring.connect(m, dut.buffer, buffer.read_port())
+    got = []
+
+    async def bench(ctx):
+        ctx.set(dut.i.payload, {"header": {"code": Command.TRAIN, "length": len(payload)}, "intact": 1})
+        ctx.set(dut.i.payload.head.as_value(), int.from_bytes(payload[:HEAD_BYTES], "little"))
+        ctx.set(dut.i.valid, 1)
+        ctx.set(dut.cmd.ready, 1)
+        for _ in range(3000):
+            _, _, valid, word, plan_valid = await ctx.tick().sample(dut.cmd.valid, dut.cmd.payload, dut.reply.valid)
+            if valid:
+                got.append(word)
+            if plan_valid:
+                break
+        assert got == [header(1, 1), *payload[2:]], f"{len(got)} words to the core, not {1 + 254}"
+
+    simulate(m, bench, cycles=4000)

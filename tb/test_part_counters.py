@@ -22,10 +22,11 @@ INPUTS = {"cycles": "busy", "samples": "sample", "macs_done": "macs_done", "macs
 
 
 def model_words(names, counts, wrong=False):
-    """Two 32-bit words per counter (low first), in ``names`` order; the counters wrap at ``COUNTER_BITS``."""
+    """Two 32-bit words per counter (low first), in ``names`` order; the counters wrap at ``COUNTER_BITS``
+    and then set the bit above them for good."""
     words = []
     for name in names:
-        v = counts[name] % (1 << COUNTER_BITS)
+        v = counts[name] % (1 << COUNTER_BITS) | (1 << COUNTER_BITS if counts[name] >> COUNTER_BITS else 0)
         words += [v >> 32, v & 0xFFFF_FFFF] if wrong else [v & 0xFFFF_FFFF, v >> 32]
     return words
 
