@@ -100,12 +100,17 @@ class PassSequencer(wiring.Component):
         backprop = self._config.backprop
         backward = self.backward if backprop else None  # the current sweep is a backward one
 
+        # a sweep starts a cycle after it is decided: ``sweep`` is a register, so no path runs from
+        # the host's ready or the serialiser through this FSM into the sweeper's walk registers.
+        # While it is pending the sweeper is not yet busy: ``sweeper_idle`` waits for it.
+        m.d.sync += self.sweep.valid.eq(0)
+        sweeper_idle = ~self.sweeper_busy & ~self.sweep.valid
+
         def sweep(layer_value, update, bwd=0):
-            m.d.comb += [self.sweep.valid.eq(1), self.sweep.payload.layer.eq(layer_value),
+            m.d.sync += [self.sweep.valid.eq(1), self.sweep.payload.layer.eq(layer_value),
                          self.sweep.payload.update.eq(update)]
             if backprop:
-                m.d.comb += self.sweep.payload.backward.eq(bwd)
-                m.d.sync += backward.eq(bwd)
+                m.d.sync += [self.sweep.payload.backward.eq(bwd), backward.eq(bwd)]
 
         def update_sweep(layer_value):
             """``layer_value``'s first sweep of the update: backward on a BP sample (but for the first layer)."""
@@ -113,6 +118,11 @@ class PassSequencer(wiring.Component):
                 sweep(layer_value, 1, sweeps_backward(layer_value, self.backprop))
             else:
                 sweep(layer_value, 1)
+
+        def finish():  # the sample's last cycle: the counters stop counting it at this edge
+            m.d.sync += self.busy.eq(0)
+            m.d.comb += self.sample_done.eq(self.training)
+            m.next = "idle"
 
         with m.FSM():
             with m.State("idle"):
@@ -122,22 +132,23 @@ class PassSequencer(wiring.Component):
                     sweep(0, 0)
                     m.next = "forward"
             with m.State("forward"):
-                with m.If(~self.sweeper_busy & (layer < n_layers - 1)):
+                with m.If(sweeper_idle & (layer < n_layers - 1)):
                     m.d.sync += layer.eq(layer + 1)
                     sweep(layer + 1, 0)
-                with m.If(~self.sweeper_busy & (self.written == n_layers)):
+                with m.If(sweeper_idle & (self.written == n_layers)):
                     m.next = "prediction"
             with m.State("prediction"):
                 m.d.comb += self.prediction.valid.eq(1)
                 with m.If(self.prediction.ready):
-                    m.next = "done"
                     with m.If(self.training):
                         m.d.sync += [layer.eq(n_layers - 1), self.update.eq(1)]
                         m.d.comb += self.provide.eq(1)
                         update_sweep(n_layers - 1)
                         m.next = "update"
+                    with m.Else():
+                        finish()
             with m.State("update"):
-                with m.If(self.sweeper_empty):
+                with m.If(self.sweeper_empty & ~self.sweep.valid):
                     if backprop:
                         with m.If(backward):
                             m.d.sync += tick.eq(0)
@@ -158,9 +169,5 @@ class PassSequencer(wiring.Component):
                 m.d.sync += tick.eq(tick + 1)
                 with m.If(tick == self.drain_cycles - 1):
                     m.d.sync += self.update.eq(0)
-                    m.next = "done"
-            with m.State("done"):
-                m.d.sync += self.busy.eq(0)
-                m.d.comb += self.sample_done.eq(self.training)
-                m.next = "idle"
+                    finish()
         return m
