@@ -23,7 +23,7 @@ class PassSequencer(wiring.Component):
        delta provider starts with it; its first groups wait in the error path for the
        output error unit's errors), each layer's sweep once the previous has left the
        sweeper; then ``drain_cycles`` cycles for the update unit's last writes, while the
-       update still owns the banks. On a backpropagation sample (``backprop``) every layer
+       update still owns the banks (the sample ends with the last of them). On a backpropagation sample (``backprop``) every layer
        but the first is swept backward before its update (:func:`hdl.layout.sweeps_backward`),
        and the backward unit keeps the banks and multipliers (``backward``) for
        ``backward_drain`` cycles after its sweep.
@@ -45,7 +45,7 @@ class PassSequencer(wiring.Component):
         The sample starts (at this edge): input lists and serialiser start over.
     training : Out(1)
     sweep : Out(stream.Signature(sweep_layout(config), always_ready=True))
-        To the sweeper's ``start``.
+        To the sweeper's ``start``; registered, so a sweep starts a cycle after it is decided.
     sweeper_busy, sweeper_empty : In(1)
     written : In(range(n_layers + 1))
         The serialiser's finished layers.
