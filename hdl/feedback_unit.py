@@ -25,8 +25,8 @@ class FeedbackUnit(wiring.Component):
     First the ``n_classes`` output errors arrive on ``e`` (in class order) and are held in
     registers. Then each transfer on ``i`` names a ROM row (hidden layer ``l``'s neuron
     ``j`` is row ``row_base(l) + j``) with the neuron's ``f'``, and ``o`` returns its delta
-    three cycles later (the ROM read, the row's chosen errors in registers, the delta); one
-    neuron per cycle. The ROM row holds the ``k`` class indices and
+    two cycles later (three with ``[hardware] pipeline = "fast"``, which registers the ROM
+    row); one neuron per cycle. The ROM row holds the ``k`` class indices and
     signs; the ``k`` selected errors are added in one adder tree. Rule ``dfa`` (dense
     ternary) is the same unit with ``k = n_classes``.
 
@@ -81,8 +81,8 @@ class FeedbackUnit(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from a neuron's transfer on ``i`` to its delta on ``o``: the ROM read, the chosen errors, the delta."""
-        return 3
+        """Cycles from a neuron's transfer on ``i`` to its delta on ``o`` (2; 3 with ``pipeline = "fast"``)."""
+        return 2 + (self._config.pipeline == "fast")
 
     def row_base(self, hidden_layer: int) -> int:
         return sum(fb.index.shape[0] for fb in self._tables[:hidden_layer])
@@ -119,27 +119,28 @@ class FeedbackUnit(wiring.Component):
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance),
                      read.addr.eq(self.i.payload.row), read.en.eq(advance)]
         s1_valid, s1_fprime = Signal(), Signal()
-        # the row's k errors are chosen straight from the ROM's output and registered, with the
-        # signs, before the negations, the adder tree and the narrowing: no path runs from the
-        # ROM (on the iCE40 a block RAM's slow output) through them all (28.5 ns at 8 lanes)
         row = self.rom_layout(read.data)
-        k = cfg.nonzeros_per_row
-        chosen = [Signal(signed(cfg.error.width), name=f"chosen{m_}", reset_less=True) for m_ in range(k)]
-        negative, error_row = Signal(k, reset_less=True), Signal(reset_less=True)
-        s2_valid, s2_fprime = Signal(), Signal()
-        with m.If(advance):
-            m.d.sync += [s2_valid.eq(s1_valid), s2_fprime.eq(s1_fprime), negative.eq(row.negative),
-                         error_row.eq(row.error), *[c.eq(errors[row.index[m_]]) for m_, c in enumerate(chosen)]]
-        terms = [Mux(negative[m_], -c, c) for m_, c in enumerate(chosen)]
+        if cfg.pipeline == "fast":
+            # the ROM row is registered again before the error multiplexers and the adder tree:
+            # the ROM's own output register sits beside its logic. A delta leaves one cycle later.
+            row_r = Signal(self.rom_layout, reset_less=True)
+            s2_valid, s2_fprime = Signal(), Signal()
+            with m.If(advance):
+                m.d.sync += [row_r.eq(read.data), s2_valid.eq(s1_valid), s2_fprime.eq(s1_fprime)]
+            row = row_r
+        else:
+            s2_valid, s2_fprime = s1_valid, s1_fprime
+        terms = [Mux(row.negative[m_], -errors[row.index[m_]], errors[row.index[m_]])
+                 for m_ in range(cfg.nonzeros_per_row)]
         total = sum(terms[1:], terms[0])
         delta = narrow(shift_right(total, cfg.scale_shift, cfg.rounding), cfg.error, cfg.overflow)
         with m.If(advance):
             m.d.sync += [s1_valid.eq(self.i.valid), s1_fprime.eq(self.i.payload.fprime)]
-            m.d.sync += [self.o.valid.eq(s2_valid), self.o.payload.eq(Mux(error_row, chosen[0], Mux(s2_fprime, delta, 0)))]
+            m.d.sync += [self.o.valid.eq(s2_valid), self.o.payload.eq(Mux(row.error, terms[0], Mux(s2_fprime, delta, 0)))]
         if cfg.cost_counters:
             o_hidden = Signal()  # o holds a feedback row's delta
             with m.If(advance):
-                m.d.sync += o_hidden.eq(s2_valid & ~error_row)
+                m.d.sync += o_hidden.eq(s2_valid & ~row.error)
             feedback_row = self.i.valid & self.i.ready & (self.i.payload.row < self.error_base)
             m.d.sync += [self.rom_reads.eq(Mux(feedback_row, cfg.nonzeros_per_row, 0)),
                          self.hidden_deltas.eq(self.o.valid & self.o.ready & o_hidden)]

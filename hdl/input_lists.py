@@ -107,11 +107,10 @@ class InputLists(wiring.Component):
         rd, wr = memory.read_port(), memory.write_port()
         fill = Array(Signal(range(spec.n_in + 1), name=f"fill{l}") for l, spec in enumerate(cfg.layers))
         loaded = Signal(range(sizes[0] + 1))
-        loaded_all = Signal()  # loaded == sizes[0], as a flip-flop: no comparator in front of the sweeper's logic
         base = Array(self.base)
         m.d.comb += [rd.addr.eq(base[self.read.layer] + self.read.k), rd.en.eq(self.read.en),
                      self.read.data.eq(rd.data), self.read.fill.eq(fill[self.read.layer]),
-                     self.read.complete.eq(Mux(self.read.layer == 0, loaded_all, self.written >= self.read.layer)),
+                     self.read.complete.eq(Mux(self.read.layer == 0, loaded == sizes[0], self.written >= self.read.layer)),
                      self.load_last.eq(loaded == sizes[0] - 1)]
 
         # a backward sweep walks a hidden list to find the neurons that need a delta: with
@@ -130,9 +129,9 @@ class InputLists(wiring.Component):
 
         with m.If(self.load.valid):  # the input format's bits, sign-extended into the entry
             append(0, loaded, self.load.payload)
-            m.d.sync += [loaded.eq(loaded + 1), loaded_all.eq(loaded == sizes[0] - 1)]
+            m.d.sync += loaded.eq(loaded + 1)
         with m.If(self.store.valid):
             append(self.store.payload.layer, self.store.payload.i, self.store.payload.x, hidden_skips)
         with m.If(self.clear):
-            m.d.sync += [loaded.eq(0), loaded_all.eq(0), *[f.eq(0) for f in fill]]
+            m.d.sync += [loaded.eq(0), *[f.eq(0) for f in fill]]
         return m

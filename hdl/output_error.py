@@ -102,20 +102,16 @@ class OutputErrorUnit(wiring.Component):
             product = Signal(unsigned(u_width + self.quotient_bits))
             p = shift_right(product, recip_bits - cfg.error.frac, cfg.rounding)
             digits = self.booth_digits
-            digit, window, partial, low, total_now, low_now = self._booth(u_r)
+            digit, partial, low, total_now, low_now = self._booth(u_r, quotient)
             restart = Signal()  # a product is done: the next starts from 0 (the flip-flops' reset)
-
-            def r_bits_of(q):  # r with r[-1] = 0 below it and zeros above (r >= 0)
-                return Cat(C(0, 1), q, C(0, 2 * digits - self.quotient_bits))
-            r_bits = r_bits_of(quotient)
 
             def next_z():  # the ring's next score's z; its u is in u_r two cycles later
                 m.d.comb += shift_scores.eq(1)
                 m.d.sync += z.eq(top - scores[0])
 
-            def start_emit(quotient_next):  # the quotient is complete at this edge
+            def start_emit():
                 m.d.comb += restart.eq(1)
-                m.d.sync += [digit.eq(0), window.eq(r_bits_of(quotient_next))]
+                m.d.sync += digit.eq(0)
         else:
             product = Signal(signed(cfg.act.width))
             p = shift_right(product, cfg.act.frac - cfg.error.frac, cfg.rounding)
@@ -152,8 +148,7 @@ class OutputErrorUnit(wiring.Component):
                     if softmax:  # one Booth digit a cycle; the product is done after the last
                         done = digit == digits - 1
                         with m.If(~issued_all):
-                            m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1)),
-                                         window.eq(Mux(done, r_bits, window >> 2))]
+                            m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1))]
                             with m.If(digit == digits - 2):  # the next class's z: its u is in u_r after ``done``
                                 next_z()
                             with m.If(done):
@@ -177,7 +172,7 @@ class OutputErrorUnit(wiring.Component):
                 m.d.sync += partial.eq(0)
         return m
 
-    def _booth(self, u_r):
+    def _booth(self, u_r, quotient):
         """``u * r`` without a DSP: radix-4 Booth over ``r``, two bits of ``r`` a cycle, least significant first.
 
         ``partial`` holds the sum so far shifted right by the bits done; the bits shifted out
@@ -185,10 +180,9 @@ class OutputErrorUnit(wiring.Component):
         this digit's ``partial`` and ``low`` (the caller registers them).
         """
         digits, u_width = self.booth_digits, len(u_r)
+        r_bits = Cat(C(0, 1), quotient, C(0, 2 * digits - self.quotient_bits))  # r[-1] = 0, r >= 0
         digit = Signal(range(digits))
-        # r (a 0 below it), shifted right two bits a digit: the digit's three bits are its lowest,
-        # so no multiplexer selects them by the digit count
-        window = Signal(2 * digits + 1)
+        window = r_bits.bit_select(digit * 2, 3)
         negative = window[2]
         double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
         single = window[1] ^ window[0]
@@ -198,7 +192,7 @@ class OutputErrorUnit(wiring.Component):
         term = Cat(term, C(0, 1)).as_signed()
         total_now = partial + Mux(negative, ~term, term) + negative
         low = Signal(2 * digits)
-        return digit, window, partial, low, total_now, Cat(low[2:], total_now[:2])
+        return digit, partial, low, total_now, Cat(low[2:], total_now[:2])
 
     def _divide_states(self, m, total, quotient, *, next_z, start_emit):
         """The FSM states ``divide_setup`` and ``divide``: ``quotient = floor(2**R / total)``, one bit a cycle.
@@ -215,15 +209,14 @@ class OutputErrorUnit(wiring.Component):
             m.next = "divide"
         with m.State("divide"):
             fits = remainder >= total
-            quotient_next = Cat(fits, quotient[:-1])
             m.d.sync += [remainder.eq(Mux(fits, remainder - total, remainder) << 1),
-                         quotient.eq(quotient_next), steps.eq(steps + 1)]
+                         quotient.eq(Cat(fits, quotient[:-1])), steps.eq(steps + 1)]
             # quotient_bits >= 3 (golden.config), so there is a step before the last
             with m.If(steps == self.quotient_bits - 2):
                 # the scores are in class order again: class 0's z (u_r has its u as the emit
                 # starts), and the ring moves on
                 next_z()
             with m.If(steps == self.quotient_bits - 1):
-                start_emit(quotient_next)
+                start_emit()
                 m.next = "emit"
 

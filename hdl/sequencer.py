@@ -23,7 +23,7 @@ class PassSequencer(wiring.Component):
        delta provider starts with it; its first groups wait in the error path for the
        output error unit's errors), each layer's sweep once the previous has left the
        sweeper; then ``drain_cycles`` cycles for the update unit's last writes, while the
-       update still owns the banks (the sample ends with the last of them). On a backpropagation sample (``backprop``) every layer
+       update still owns the banks. On a backpropagation sample (``backprop``) every layer
        but the first is swept backward before its update (:func:`hdl.layout.sweeps_backward`),
        and the backward unit keeps the banks and multipliers (``backward``) for
        ``backward_drain`` cycles after its sweep.
@@ -45,7 +45,7 @@ class PassSequencer(wiring.Component):
         The sample starts (at this edge): input lists and serialiser start over.
     training : Out(1)
     sweep : Out(stream.Signature(sweep_layout(config), always_ready=True))
-        To the sweeper's ``start``; registered, so a sweep starts a cycle after it is decided.
+        To the sweeper's ``start``.
     sweeper_busy, sweeper_empty : In(1)
     written : In(range(n_layers + 1))
         The serialiser's finished layers.
@@ -100,17 +100,12 @@ class PassSequencer(wiring.Component):
         backprop = self._config.backprop
         backward = self.backward if backprop else None  # the current sweep is a backward one
 
-        # a sweep starts a cycle after it is decided: ``sweep`` is a register, so no path runs from
-        # the host's ready or the serialiser through this FSM into the sweeper's walk registers.
-        # While it is pending the sweeper is not yet busy: ``sweeper_idle`` waits for it.
-        m.d.sync += self.sweep.valid.eq(0)
-        sweeper_idle = ~self.sweeper_busy & ~self.sweep.valid
-
         def sweep(layer_value, update, bwd=0):
-            m.d.sync += [self.sweep.valid.eq(1), self.sweep.payload.layer.eq(layer_value),
+            m.d.comb += [self.sweep.valid.eq(1), self.sweep.payload.layer.eq(layer_value),
                          self.sweep.payload.update.eq(update)]
             if backprop:
-                m.d.sync += [self.sweep.payload.backward.eq(bwd), backward.eq(bwd)]
+                m.d.comb += self.sweep.payload.backward.eq(bwd)
+                m.d.sync += backward.eq(bwd)
 
         def update_sweep(layer_value):
             """``layer_value``'s first sweep of the update: backward on a BP sample (but for the first layer)."""
@@ -118,11 +113,6 @@ class PassSequencer(wiring.Component):
                 sweep(layer_value, 1, sweeps_backward(layer_value, self.backprop))
             else:
                 sweep(layer_value, 1)
-
-        def finish():  # the sample's last cycle: the counters stop counting it at this edge
-            m.d.sync += self.busy.eq(0)
-            m.d.comb += self.sample_done.eq(self.training)
-            m.next = "idle"
 
         with m.FSM():
             with m.State("idle"):
@@ -132,23 +122,22 @@ class PassSequencer(wiring.Component):
                     sweep(0, 0)
                     m.next = "forward"
             with m.State("forward"):
-                with m.If(sweeper_idle & (layer < n_layers - 1)):
+                with m.If(~self.sweeper_busy & (layer < n_layers - 1)):
                     m.d.sync += layer.eq(layer + 1)
                     sweep(layer + 1, 0)
-                with m.If(sweeper_idle & (self.written == n_layers)):
+                with m.If(~self.sweeper_busy & (self.written == n_layers)):
                     m.next = "prediction"
             with m.State("prediction"):
                 m.d.comb += self.prediction.valid.eq(1)
                 with m.If(self.prediction.ready):
+                    m.next = "done"
                     with m.If(self.training):
                         m.d.sync += [layer.eq(n_layers - 1), self.update.eq(1)]
                         m.d.comb += self.provide.eq(1)
                         update_sweep(n_layers - 1)
                         m.next = "update"
-                    with m.Else():
-                        finish()
             with m.State("update"):
-                with m.If(self.sweeper_empty & ~self.sweep.valid):
+                with m.If(self.sweeper_empty):
                     if backprop:
                         with m.If(backward):
                             m.d.sync += tick.eq(0)
@@ -169,5 +158,9 @@ class PassSequencer(wiring.Component):
                 m.d.sync += tick.eq(tick + 1)
                 with m.If(tick == self.drain_cycles - 1):
                     m.d.sync += self.update.eq(0)
-                    finish()
+                    m.next = "done"
+            with m.State("done"):
+                m.d.sync += self.busy.eq(0)
+                m.d.comb += self.sample_done.eq(self.training)
+                m.next = "idle"
         return m

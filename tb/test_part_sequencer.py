@@ -4,8 +4,7 @@
 The model: TRAIN starts forward sweeps of layers 0..L-1 (each once the sweeper is no longer
 busy), offers the prediction once every layer is written (the errors may still be on
 their way), then update sweeps of layers L-1..0 (each once the sweeper is empty), keeps ``update``
-for ``drain_cycles`` cycles after the last one, the last of them with ``sample_done``.
-Each sweep starts a cycle after the sweeper is free (the start is a register).
+for ``drain_cycles`` cycles after the last one and ends with one ``sample_done`` cycle.
 INFER stops after the prediction.
 """
 
@@ -95,16 +94,16 @@ def check_sequencer(cfg, seed=0, wrong=False, update_latency=2):
             raise AssertionError("never idle")
         assert [s[:2] for s in log["sweeps"]] == model_sweeps(L, train, wrong)
         assert log["sample_done"] == train
-        for before, sweep in zip(log["sweeps"], log["sweeps"][1:]):  # each sweep as early as allowed:
-            if sweep[1] == before[1]:  # the cycle after the sweeper is free (the start is a register)
-                assert sweep[2] == (sweep[4] if sweep[1] else sweep[3]) + 1, (before, sweep)
+        for before, sweep in zip(log["sweeps"], log["sweeps"][1:]):  # each sweep as early as allowed
+            if sweep[1] == before[1]:
+                assert sweep[2] == (sweep[4] if sweep[1] else sweep[3]), (before, sweep)
         if train:
             # update sweeps start only once the sweeper is empty; update is held drain_cycles after the last
             high = log["update_high"]
             assert high == list(range(high[0], high[-1] + 1))
             assert high[-1] - fake["empty_at"] == dut.drain_cycles  # cycles after the first empty one
             first_update = [s for s in log["sweeps"] if s[1]][0][2]
-            assert high[0] == first_update  # from the edge that raises the first update sweep's start
+            assert high[0] == first_update + 1  # from the edge that starts the first update sweep
         else:
             assert not any(log["update_high"])
 
