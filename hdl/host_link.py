@@ -26,7 +26,38 @@ from .reply_framer import ReplyFramer
 from .request_sequencer import RequestSequencer
 from .uart import UartRx, UartTx, uart_divisor
 
-__all__ = ["BoardLink", "FrameLink"]
+__all__ = ["BoardLink", "CommandRegister", "FrameLink"]
+
+
+class CommandRegister(wiring.Component):
+    """A register on the command words from the link to the core: it cuts the link's request logic
+    off the core's command decoder (together they were the board build's critical path).
+
+    A word is taken only when the register is empty and ``o.ready`` is high, so ``i.ready`` still
+    means what the sequencer's RESET waits for: no word on its way and the core ready (idle). A
+    word takes two cycles; the sequencer sends one every three at most.
+
+    Members
+    -------
+    i : In(stream.Signature(32))
+        From :attr:`FrameLink.cmd`.
+    o : Out(stream.Signature(32))
+        To the core's ``i``; ``valid`` and ``payload`` come from registers.
+    """
+
+    i: In(stream.Signature(32))
+    o: Out(stream.Signature(32))
+
+    latency = 1  # cycles from a word taken to it offered
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid & self.o.ready)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(self.i.payload)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
 
 
 class FrameLink(wiring.Component):
@@ -151,11 +182,13 @@ class BoardLink(wiring.Component):
         m.submodules.uart_rx = uart_rx = UartRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UartTx(self.divisor)
         m.submodules.link = link = self.link
+        m.submodules.cmd_register = cmd_register = CommandRegister()
         # RESET clears the core's registers (state, counters); the weight memories keep their contents
         m.submodules.core = ResetInserter({"sync": link.core_reset})(self.core)
         wiring.connect(m, uart_rx.o, link.rx)
         wiring.connect(m, link.tx, uart_tx.i)
-        wiring.connect(m, link.cmd, self.core.i)
+        wiring.connect(m, link.cmd, cmd_register.i)
+        wiring.connect(m, cmd_register.o, self.core.i)
         wiring.connect(m, self.core.o, link.reply)
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx), self.busy.eq(link.busy)]
         return m

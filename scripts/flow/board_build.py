@@ -177,6 +177,8 @@ def _report(config, board, pll, work: Path, built: Path, seconds, *, seed, baud)
         "luts": lut_count(cells), "ffs": ff_count(cells), "utilization": utilization(pnr, board.family),
         "oscillator_mhz": board.oscillator_hz / 1e6, "clock_mhz": clock_mhz, "pll": pll_fields(pll),
         "fmax_mhz": fmax, "margin": fmax / clock_mhz - 1, "timing_met": fmax >= clock_mhz,
+        # what nextpnr timed the design against: the PLL output's constraint, derived from the oscillator's
+        "pnr_constraint_mhz": min(clock["constraint"] for clock in pnr["fmax"].values()),
         "bitstream": str(bitstream_path(board.name, config.name)), "bitstream_bytes": built.stat().st_size,
         "built": str(built), "seconds": {step: round(s, 1) for step, s in seconds.items()},
         "logs": str(work), "cells": cells,
