@@ -66,7 +66,7 @@ class Board:
         return self.platform().default_clk_frequency
 
     def pll(self, clock_hz: float):
-        """The PLL settings closest to ``clock_hz`` (``ValueError`` if the PLL cannot make it); ``.f_out`` is the clock."""
+        """The PLL settings closest to ``clock_hz`` (``ValueError`` if it cannot make it); ``.f_out`` is the clock."""
         return pll_settings(self.family, self.oscillator_hz, clock_hz)
 
 

@@ -127,7 +127,8 @@ def pll_settings(family: str, f_in: float, f_out: float):
     (in_lo, in_hi), (out_lo, out_hi) = PLL_RANGES[family]
     if not in_lo * MHZ <= f_in <= in_hi * MHZ:
         raise ValueError(f"the {family} PLL takes {in_lo} to {in_hi} MHz, not a {f_in / MHZ:g} MHz input")
-    if not (isinstance(f_out, (int, float, Fraction)) and math.isfinite(f_out) and out_lo * MHZ <= f_out <= out_hi * MHZ):
+    numeric = isinstance(f_out, (int, float, Fraction)) and math.isfinite(f_out)
+    if not (numeric and out_lo * MHZ <= f_out <= out_hi * MHZ):
         raise ValueError(f"the {family} PLL makes {out_lo} to {out_hi} MHz, not {f_out / MHZ:g} MHz")
     return (_ice40 if family == "ice40" else _ecp5)(Fraction(f_in), Fraction(f_out))
 

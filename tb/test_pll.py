@@ -25,7 +25,8 @@ MHZ = 1_000_000
 def icepll(f_in, f_out):
     text = subprocess.run([BIN / "yowasp-icepll", "-i", str(f_in), "-o", str(f_out)], capture_output=True,
                           text=True, check=True).stdout
-    return tuple(int(re.search(rf"{name}:\s+(\d+)", text).group(1)) for name in ("DIVR", "DIVF", "DIVQ", "FILTER_RANGE"))
+    names = ("DIVR", "DIVF", "DIVQ", "FILTER_RANGE")
+    return tuple(int(re.search(rf"{name}:\s+(\d+)", text).group(1)) for name in names)
 
 
 def ecppll(tmp_path, f_in, f_out):
