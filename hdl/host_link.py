@@ -26,29 +26,34 @@ from .reply_framer import ReplyFramer
 from .request_sequencer import RequestSequencer
 from .uart import UartRx, UartTx, uart_divisor
 
-__all__ = ["BoardLink", "CommandRegister", "FrameLink"]
+__all__ = ["BoardLink", "FrameLink", "StreamRegister"]
 
 
-class CommandRegister(wiring.Component):
-    """A register on the command words from the link to the core: it cuts the link's request logic
-    off the core's command decoder (together they were the board build's critical path).
+class StreamRegister(wiring.Component):
+    """A register on a stream whose sink's ``ready`` does not wait for ``valid``: ``o.valid`` and
+    ``o.payload`` come from flip-flops, so the logic before it and the logic after it are no longer
+    one combinational path.
 
     A word is taken only when the register is empty and ``o.ready`` is high, so ``i.ready`` still
-    means what the sequencer's RESET waits for: no word on its way and the core ready (idle). A
-    word takes two cycles; the sequencer sends one every three at most.
+    means "nothing on its way and the sink ready". A word takes two cycles; both uses are slower:
+    the sequencer sends a command word every three cycles at most, the UART a byte every ten bits.
+
+    Parameters
+    ----------
+    width : int
 
     Members
     -------
-    i : In(stream.Signature(32))
-        From :attr:`FrameLink.cmd`.
-    o : Out(stream.Signature(32))
-        To the core's ``i``; ``valid`` and ``payload`` come from registers.
+    i : In(stream.Signature(width))
+    o : Out(stream.Signature(width))
     """
 
-    i: In(stream.Signature(32))
-    o: Out(stream.Signature(32))
-
     latency = 1  # cycles from a word taken to it offered
+
+    def __init__(self, width: int):
+        if not isinstance(width, int) or width < 1:
+            reject(self, f"width must be a positive integer, not {width!r}")
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
 
     def elaborate(self, platform):
         m = Module()
@@ -182,11 +187,16 @@ class BoardLink(wiring.Component):
         m.submodules.uart_rx = uart_rx = UartRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UartTx(self.divisor)
         m.submodules.link = link = self.link
-        m.submodules.cmd_register = cmd_register = CommandRegister()
+        # registers on the command words to the core and on the reply bytes to the UART: the link's
+        # request checks ran into the core's command decoder and into the UART's shift register
+        # (the board build's critical paths); RESET still waits for an idle core (see StreamRegister)
+        m.submodules.cmd_register = cmd_register = StreamRegister(32)
+        m.submodules.tx_register = tx_register = StreamRegister(8)
         # RESET clears the core's registers (state, counters); the weight memories keep their contents
         m.submodules.core = ResetInserter({"sync": link.core_reset})(self.core)
         wiring.connect(m, uart_rx.o, link.rx)
-        wiring.connect(m, link.tx, uart_tx.i)
+        wiring.connect(m, link.tx, tx_register.i)
+        wiring.connect(m, tx_register.o, uart_tx.i)
         wiring.connect(m, link.cmd, cmd_register.i)
         wiring.connect(m, cmd_register.o, self.core.i)
         wiring.connect(m, self.core.o, link.reply)
