@@ -1,10 +1,10 @@
+# amaranth: UnusedElaboratable=no
 """The PLL settings (:mod:`hdl.pll`) against the calculators the open toolchains ship, and the lock reset in simulation.
 
 ``yowasp-icepll`` and ``yowasp-ecppll`` (installed with the yowasp tools) are the
 reference: for each requested frequency our dividers must be theirs, so the board build
 and its report name the clock the PLL really makes.
 """
-# amaranth: UnusedElaboratable=no
 
 import math
 import re
