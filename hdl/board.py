@@ -4,15 +4,15 @@
 build and program them. :class:`BoardTop` wires the board's USB UART to
 :class:`~trifactor.hdl.host_link.BoardLink` and its ``busy`` output to an LED.
 
-The design runs from the board's oscillator (12 MHz on the iCEBreaker, 25 MHz on the
-ULX3S) through the platform's default ``sync`` domain, which also holds the design in
-reset until the clock is up. Both clocks are below the core's Fmax on either part, and
-the UART divisor is computed from them; a PLL for a faster clock is future work.
+The design's ``sync`` clock comes from the family's PLL (:class:`hdl.pll.PllDomain`) fed
+by the board's oscillator (12 MHz on the iCEBreaker, 25 MHz on the ULX3S), at the
+frequency the build asks for; the UART divisor and the frame timeout follow the
+frequency the PLL really makes (:func:`hdl.pll.pll_settings`).
 """
 
 from dataclasses import dataclass
 
-from amaranth import Elaboratable, Module
+from amaranth import ClockDomain, Elaboratable, Module
 from amaranth.build import Platform
 from amaranth.lib import io
 from amaranth_boards.icebreaker import ICEBreakerPlatform
@@ -22,6 +22,7 @@ from trifactor.golden.config import Config
 
 from .errors import reject
 from .host_link import BoardLink
+from .pll import PllDomain, pll_settings
 
 __all__ = ["Board", "BOARDS", "BoardTop"]
 
@@ -46,6 +47,8 @@ class Board:
         Commands that program the board, preferred first; the bitstream path is appended.
     busy_led : tuple of (str, int)
         The resource (name, number) that shows the link is busy.
+    aim_mhz : int
+        The clock a default build tries first (see :mod:`scripts.flow.board_build`).
     """
 
     name: str
@@ -55,11 +58,16 @@ class Board:
     bitstream_suffix: str
     programmers: tuple
     busy_led: tuple
+    aim_mhz: int
 
     @property
-    def clock_hz(self) -> float:
-        """The board oscillator's frequency: the design's ``sync`` clock."""
+    def oscillator_hz(self) -> float:
+        """The board oscillator's frequency: the PLL's input."""
         return self.platform().default_clk_frequency
+
+    def pll(self, clock_hz: float):
+        """The PLL settings closest to ``clock_hz`` (``ValueError`` if it cannot make it); ``.f_out`` is the clock."""
+        return pll_settings(self.family, self.oscillator_hz, clock_hz)
 
 
 BOARDS = {
@@ -67,10 +75,11 @@ BOARDS = {
         # openFPGALoader calls the iCEBreaker (and most iCE40 boards) "ice40_generic"; it
         # writes the SPI flash, as iceprog does.
         Board("icebreaker", ICEBreakerPlatform, "iCE40 UP5K (SG48)", "ice40", ".bin",
-              programmers=(("openFPGALoader", "-b", "ice40_generic"), ("iceprog",)), busy_led=("led_g", 0)),
+              programmers=(("openFPGALoader", "-b", "ice40_generic"), ("iceprog",)), busy_led=("led_g", 0),
+              aim_mhz=48),  # the UP5K's internal oscillator's top frequency
         # loads the FPGA's SRAM over the FTDI's JTAG: gone at power-off, as the core's weights are
         Board("ulx3s-85f", ULX3S_85F_Platform, "ECP5 LFE5U-85F (CABGA381)", "ecp5", ".bit",
-              programmers=(("openFPGALoader", "-b", "ulx3s"),), busy_led=("led", 0)),
+              programmers=(("openFPGALoader", "-b", "ulx3s"),), busy_led=("led", 0), aim_mhz=100),
     )
 }
 
@@ -83,24 +92,29 @@ class BoardTop(Elaboratable):
     config : Config
     board_name : str
         A key of :data:`BOARDS`.
+    clock_hz : float
+        The core clock to ask the PLL for; it makes the closest it can (``pll.f_out``).
     seed : int
         Initial weights: golden's ``FixedNet(config, seed)``.
     baud : int
-        UART bit rate; it must divide the board clock within 2% (see :func:`hdl.uart.uart_divisor`).
+        UART bit rate; it must divide the PLL's clock within 2% (see :func:`hdl.uart.uart_divisor`).
 
     Members
     -------
+    pll : hdl.pll.Ice40Pll or hdl.pll.Ecp5Pll
+        The PLL settings; ``pll.f_out`` is the core clock in Hz.
     link : BoardLink
-        The host link and the core, clocked by the board's oscillator.
+        The host link and the core, clocked by the PLL.
     """
 
-    def __init__(self, config: Config, board_name: str, *, seed: int = 0, baud: int = 1_000_000):
+    def __init__(self, config: Config, board_name: str, *, clock_hz: float, seed: int = 0, baud: int = 1_000_000):
         if board_name not in BOARDS:
             reject(self, f"unknown board {board_name!r}; known: {', '.join(BOARDS)}")
         self.config, self.board, self.seed, self.baud = config, BOARDS[board_name], seed, baud
-        # built here, so that a baud rate or configuration the link refuses is refused at once
+        # built here, so that a clock, baud rate or configuration the link refuses is refused at once
         try:
-            self.link = BoardLink(config, clk_freq=self.board.clock_hz, baud=baud, seed=seed)
+            self.pll = self.board.pll(clock_hz)
+            self.link = BoardLink(config, clk_freq=float(self.pll.f_out), baud=baud, seed=seed)
         except ValueError as exc:
             reject(self, str(exc))
 
@@ -109,6 +123,8 @@ class BoardTop(Elaboratable):
             raise TypeError(f"this top is for the {self.board.name} ({self.board.platform.__name__}), "
                             f"not {type(platform).__name__}")
         m = Module()
+        m.domains.sync = ClockDomain("sync")
+        m.submodules.clock = PllDomain(self.pll, platform.request(platform.default_clk, dir="-"))
         m.submodules.link = link = self.link
         # dir="-": raw ports; the buffers below become the family's I/O cells (SB_IO, IB/OB)
         uart = platform.request("uart", 0, dir="-")

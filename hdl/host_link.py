@@ -26,7 +26,43 @@ from .reply_framer import ReplyFramer
 from .request_sequencer import RequestSequencer
 from .uart import UartRx, UartTx, uart_divisor
 
-__all__ = ["BoardLink", "FrameLink"]
+__all__ = ["BoardLink", "FrameLink", "StreamRegister"]
+
+
+class StreamRegister(wiring.Component):
+    """A register on a stream whose sink's ``ready`` does not wait for ``valid``: ``o.valid`` and
+    ``o.payload`` come from flip-flops, so the logic before it and the logic after it are no longer
+    one combinational path.
+
+    A word is taken only when the register is empty and ``o.ready`` is high, so ``i.ready`` still
+    means "nothing on its way and the sink ready". A word takes two cycles; both uses are slower:
+    the sequencer sends a command word every three cycles at most, the UART a byte every ten bits.
+
+    Parameters
+    ----------
+    width : int
+
+    Members
+    -------
+    i : In(stream.Signature(width))
+    o : Out(stream.Signature(width))
+    """
+
+    latency = 1  # cycles from a word taken to it offered
+
+    def __init__(self, width: int):
+        if not isinstance(width, int) or width < 1:
+            reject(self, f"width must be a positive integer, not {width!r}")
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid & self.o.ready)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(self.i.payload)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
 
 
 class FrameLink(wiring.Component):
@@ -151,11 +187,18 @@ class BoardLink(wiring.Component):
         m.submodules.uart_rx = uart_rx = UartRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UartTx(self.divisor)
         m.submodules.link = link = self.link
+        # registers on the command words to the core and on the reply bytes to the UART: the link's
+        # request checks ran into the core's command decoder and into the UART's shift register
+        # (the board build's critical paths); RESET still waits for an idle core (see StreamRegister)
+        m.submodules.cmd_register = cmd_register = StreamRegister(32)
+        m.submodules.tx_register = tx_register = StreamRegister(8)
         # RESET clears the core's registers (state, counters); the weight memories keep their contents
         m.submodules.core = ResetInserter({"sync": link.core_reset})(self.core)
         wiring.connect(m, uart_rx.o, link.rx)
-        wiring.connect(m, link.tx, uart_tx.i)
-        wiring.connect(m, link.cmd, self.core.i)
+        wiring.connect(m, link.tx, tx_register.i)
+        wiring.connect(m, tx_register.o, uart_tx.i)
+        wiring.connect(m, link.cmd, cmd_register.i)
+        wiring.connect(m, cmd_register.o, self.core.i)
         wiring.connect(m, self.core.o, link.reply)
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx), self.busy.eq(link.busy)]
         return m

@@ -13,6 +13,8 @@ from ..util.tables import text_table
 def add_arguments(parser):
     parser.add_argument("--config", required=True, help="TOML configuration")
     parser.add_argument("--board", required=True, choices=list(BOARDS))
+    parser.add_argument("--clock-mhz", type=float, default=None,
+                        help="core clock from the board's PLL (default: the fastest the design meets, measured)")
     parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's FixedNet(config, seed) (default 0)")
     parser.add_argument("--baud", type=int, default=1_000_000, help="host link bit rate (default 1000000)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -21,7 +23,7 @@ def add_arguments(parser):
 def main(args) -> int:
     config = load_config(args.config)
     config.check_hardware()
-    report = build(config, args.board, seed=args.seed, baud=args.baud, quiet=args.quiet)
+    report = build(config, args.board, clock_mhz=args.clock_mhz, seed=args.seed, baud=args.baud, quiet=args.quiet)
     print(text_table(f"{report['config']} on the {report['board']}, {report['part']}", rows(report)))
     print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "
           f"program it with: trifactor flash --board {args.board} --config {args.config}")

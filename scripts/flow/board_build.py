@@ -7,9 +7,19 @@ line when something fails. (``platform.build()`` would refuse the ULX3S without
 openFPGALoader, which only programming needs, and ``execute_local`` prints the tools'
 output on the terminal.)
 
+The core clock comes from the board's PLL (:mod:`hdl.pll`). ``--clock-mhz`` asks for a
+frequency: one build, which fails if nextpnr's Fmax falls short of it. Without it the
+build chooses the clock from a measured Fmax: a first build at the board's aim clock
+(48 MHz on the iCEBreaker, 100 MHz on the ULX3S) measures the design's Fmax with
+nextpnr working towards a tight target; the clock is then the fastest whole number of
+MHz that the PLL makes exactly and that this Fmax exceeds by ``MARGIN`` (5%: more than
+the seed-to-seed spread of nextpnr's Fmax, which a rebuild at another clock sees), and
+the design is built again at that clock (unless it is the aim). If the rebuild misses its
+clock, the clock steps down once more from the rebuild's Fmax (``MAX_RUNS`` builds in all).
+
 Everything lands in ``build/boards/<board>/<config name>/``: the bitstream, ``report.json``
-and ``report.md`` once the build succeeded, the plan and the tool logs under ``work/``.
-A failed build leaves no bitstream or report there.
+and ``report.md`` once the build succeeded, each build's plan and tool logs under
+``work/<clock>MHz/``. A failed build leaves no bitstream or report there.
 """
 
 import json
@@ -21,6 +31,7 @@ from tqdm import tqdm
 
 from trifactor.hdl.board import BOARDS, BoardTop
 from trifactor.hdl.lane_banks import spram_yosys_commands
+from trifactor.hdl.pll import PLL_RANGES, fastest_exact_clock
 from trifactor.hdl.uart import uart_divisor
 
 from ..util.checks import check_seed
@@ -32,6 +43,8 @@ from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_
 
 PNR_REPORT = "nextpnr-report.json"
 STAT = "stat.txt"
+MARGIN = 0.05   # a default clock's Fmax must exceed it by this much in the measuring build
+MAX_RUNS = 3    # place-and-routes a default build may take
 LABELS = {"logic_cells": "logic cells", "dsps": "DSPs", "brams": "block RAMs", "sprams": "SPRAMs"}
 
 
@@ -43,12 +56,13 @@ def bitstream_path(board_name, config_name) -> Path:
     return output_dir(board_name, config_name) / f"{config_name}{BOARDS[board_name].bitstream_suffix}"
 
 
-def prepare(config, board_name, work: Path, *, seed=0, baud=1_000_000) -> list:
-    """Extract the build plan into ``work``; returns its commands with each tool resolved to its yowasp binary."""
+def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000) -> list:
+    """Extract the build plan for a ``clock_hz`` core clock into ``work``; returns its commands with each tool
+    resolved to its yowasp binary."""
     board = BOARDS[board_name]
     overrides = {
         "script_after_synth": f"tee -q -o {STAT} stat",  # cell counts, as trifactor synth reads them
-        # the platform's clock constraint sets the target; we judge timing ourselves, from the report
+        # the PLL output's clock constraint sets the target; we judge timing ourselves, from the report
         "nextpnr_opts": f"--report {PNR_REPORT} --timing-allow-fail",
     }
     if board.family == "ice40":
@@ -57,7 +71,7 @@ def prepare(config, board_name, work: Path, *, seed=0, baud=1_000_000) -> list:
             overrides["synth_opts"] += " -spram"
             overrides["script_after_read"] = spram_yosys_commands(config)
     try:
-        top = BoardTop(config, board_name, seed=seed, baud=baud)
+        top = BoardTop(config, board_name, clock_hz=clock_hz, seed=seed, baud=baud)
     except ValueError as exc:
         raise UsageError(f"{config.source}: {exc}", "change the configuration (see docs/configuration.md)") from None
     plan = board.platform().prepare(top, config.name, **overrides)
@@ -68,73 +82,116 @@ def prepare(config, board_name, work: Path, *, seed=0, baud=1_000_000) -> list:
     return [[yowasp_tool(f"yowasp-{tool}"), *args] for tool, *args in commands]
 
 
-def _check_options(board, seed, baud):
+def _check_options(board, clock_mhz, seed, baud):
+    """Refuse bad options before anything is built; returns the first build's PLL settings."""
     check_seed(seed)
     if baud < 1:
         raise UsageError(f"--baud {baud} is not a positive number", "use --baud 1000000 (the default) or 115200")
+    lowest, highest = PLL_RANGES[board.family][1]
     try:
-        uart_divisor(board.clock_hz, baud)
+        pll = board.pll((board.aim_mhz if clock_mhz is None else clock_mhz) * 1e6)
+    except ValueError:
+        raise UsageError(f"--clock-mhz {clock_mhz:g}: the {board.name}'s PLL makes {lowest} to {highest} MHz",
+                         f"use --clock-mhz {board.aim_mhz // 2}, or leave it out for the fastest clock the design "
+                         "meets") from None
+    try:
+        uart_divisor(float(pll.f_out), baud)
     except ValueError as exc:
-        raise UsageError(f"--baud {baud} on the {board.name} ({board.clock_hz / 1e6:g} MHz clock): {exc}",
+        raise UsageError(f"--baud {baud} on the {board.name} ({float(pll.f_out) / 1e6:g} MHz clock): {exc}",
                          "use --baud 1000000 (the default) or 115200") from None
+    return pll
 
 
-def build(config, board_name, *, seed=0, baud=1_000_000, quiet=False) -> dict:
-    """Run the board build; returns the report (also written beside the bitstream)."""
+def build(config, board_name, *, clock_mhz=None, seed=0, baud=1_000_000, quiet=False) -> dict:
+    """Run the board build at ``clock_mhz``, or at the clock chosen from a measured Fmax (None); returns the report
+    (also written beside the bitstream)."""
     board = BOARDS[board_name]
-    _check_options(board, seed, baud)
+    pll = _check_options(board, clock_mhz, seed, baud)
     out = output_dir(board_name, config.name)
-    work = out / "work"
     shutil.rmtree(out, ignore_errors=True)  # a previous build's bitstream must not outlive a failed one
-    work.mkdir(parents=True)
     fix = "use fewer lanes or smaller layers" + (", or --board ulx3s-85f" if board.family == "ice40" else "")
-    seconds = {}
-    bar = tqdm(total=4, desc=f"build {config.name} {board_name}", unit="step", disable=quiet or None,
+    runs = []
+    bar = tqdm(total=0, desc=f"build {config.name} {board_name}", unit="step", disable=quiet or None,
                leave=False, dynamic_ncols=True)
-    with bar:  # four steps: elaborate, then the plan's synthesis, place-and-route and packing
-        bar.set_postfix_str("elaborate")
-        start = time.monotonic()
-        commands = prepare(config, board_name, work, seed=seed, baud=baud)
-        seconds["elaborate"] = time.monotonic() - start
-        bar.update(1)
-        for command in commands:
-            tool = Path(command[0]).name.removeprefix("yowasp-")
-            bar.set_postfix_str(tool)
-            start = time.monotonic()
-            log = work / f"{tool}.log"
-            result = run_logged(command, log, work)
-            seconds[tool] = time.monotonic() - start
-            if result.returncode != 0:
-                if tool.startswith("nextpnr"):  # its full log (amaranth's --log) has the utilisation table
-                    full_log = work / f"{config.name}.tim"
-                    text = full_log.read_text() if full_log.exists() else result.stdout + result.stderr
-                    raise does_not_fit(config.name, board.part, text, f"{fix}; log: {full_log}")
-                raise UsageError(f"{tool} failed building {config.name} for the {board_name}", f"see {log}")
-            bar.update(1)
-    built = work / f"{config.name}{board.bitstream_suffix}"
-    report = _report(config, board, work, built, seconds, seed=seed, baud=baud)
+    with bar:
+        while True:
+            work = out / "work" / f"{float(pll.f_out) / 1e6:g}MHz"
+            report = _run(config, board, pll, work, bar, fix, seed=seed, baud=baud)
+            runs.append({"clock_mhz": report["clock_mhz"], "fmax_mhz": report["fmax_mhz"],
+                         "seconds": round(sum(report["seconds"].values()), 1)})
+            wanted = report["clock_mhz"] * (1 + MARGIN if len(runs) == 1 else 1)
+            if clock_mhz is not None or report["fmax_mhz"] >= wanted or len(runs) == MAX_RUNS:
+                break  # asked for; the aim clock met with the margin; a rebuild that meets its clock; or enough
+            pll = fastest_exact_clock(board.family, board.oscillator_hz, report["fmax_mhz"] / (1 + MARGIN) * 1e6)
+            if pll is None:
+                break  # slower than the PLL goes: refused below
+    report["runs"] = runs
+    report["clock_choice"] = (f"--clock-mhz {clock_mhz:g}" if clock_mhz is not None else
+                              f"fastest whole MHz the PLL makes exactly with {MARGIN:.0%} margin")
     if not report["timing_met"]:
-        raise UsageError(f"{config.name} on the {board.part} reaches {report['fmax_mhz']:.1f} MHz, below the board's "
-                         f"{report['clock_mhz']:g} MHz clock", f"{fix}; log: {work}")
+        lower = fastest_exact_clock(board.family, board.oscillator_hz, report["fmax_mhz"] * 1e6)
+        slowest = ", and the PLL makes no whole MHz clock that slow" if lower is None else ""
+        hint = f"--clock-mhz {float(lower.f_out) / 1e6:g} or less, or " if lower else ""
+        raise UsageError(f"{config.name} on the {board.part} reaches {report['fmax_mhz']:.1f} MHz, below its "
+                         f"{report['clock_mhz']:g} MHz clock{slowest}", f"{hint}{fix}; log: {report['logs']}")
+    built = Path(report.pop("built"))
     write_atomic(report["bitstream"], lambda f: f.write(built.read_bytes()))
     write_json(out / "report.json", report)
     write_atomic(out / "report.md", lambda f: f.write(markdown(report).encode()))
     return report
 
 
-def _report(config, board, work: Path, built: Path, seconds, *, seed, baud) -> dict:
+def _run(config, board, pll, work: Path, bar, fix, *, seed, baud) -> dict:
+    """One build at ``pll``'s clock in ``work``: elaborate, then the plan's synthesis, place-and-route and packing."""
+    work.mkdir(parents=True)
+    seconds = {}
+    bar.total += 4
+    bar.refresh()
+    bar.set_postfix_str(f"elaborate ({float(pll.f_out) / 1e6:g} MHz)")
+    start = time.monotonic()
+    commands = prepare(config, board.name, work, clock_hz=pll.f_out, seed=seed, baud=baud)
+    seconds["elaborate"] = time.monotonic() - start
+    bar.update(1)
+    for command in commands:
+        tool = Path(command[0]).name.removeprefix("yowasp-")
+        bar.set_postfix_str(f"{tool} ({float(pll.f_out) / 1e6:g} MHz)")
+        start = time.monotonic()
+        log = work / f"{tool}.log"
+        result = run_logged(command, log, work)
+        seconds[tool] = time.monotonic() - start
+        if result.returncode != 0:
+            if tool.startswith("nextpnr"):  # its full log (amaranth's --log) has the utilisation table
+                full_log = work / f"{config.name}.tim"
+                text = full_log.read_text() if full_log.exists() else result.stdout + result.stderr
+                raise does_not_fit(config.name, board.part, text, f"{fix}; log: {full_log}")
+            raise UsageError(f"{tool} failed building {config.name} for the {board.name}", f"see {log}")
+        bar.update(1)
+    return _report(config, board, pll, work, work / f"{config.name}{board.bitstream_suffix}", seconds,
+                   seed=seed, baud=baud)
+
+
+def _report(config, board, pll, work: Path, built: Path, seconds, *, seed, baud) -> dict:
     cells = cell_counts((work / STAT).read_text())
     pnr = json.loads((work / PNR_REPORT).read_text())
-    clock_mhz = board.clock_hz / 1e6
+    clock_mhz = float(pll.f_out) / 1e6
     fmax = achieved_fmax(pnr)
     return {
         "config": config.name, "board": board.name, "part": board.part, "seed": seed, "baud": baud,
+        "uart_divisor": uart_divisor(float(pll.f_out), baud),
         "luts": lut_count(cells), "ffs": ff_count(cells), "utilization": utilization(pnr, board.family),
-        "clock_mhz": clock_mhz, "fmax_mhz": fmax, "timing_met": fmax >= clock_mhz,
+        "oscillator_mhz": board.oscillator_hz / 1e6, "clock_mhz": clock_mhz, "pll": pll_fields(pll),
+        "fmax_mhz": fmax, "margin": fmax / clock_mhz - 1, "timing_met": fmax >= clock_mhz,
+        # what nextpnr timed the design against: the PLL output's constraint, derived from the oscillator's
+        "pnr_constraint_mhz": min(clock["constraint"] for clock in pnr["fmax"].values()),
         "bitstream": str(bitstream_path(board.name, config.name)), "bitstream_bytes": built.stat().st_size,
-        "seconds": {step: round(s, 1) for step, s in seconds.items()},
+        "built": str(built), "seconds": {step: round(s, 1) for step, s in seconds.items()},
         "logs": str(work), "cells": cells,
     }
+
+
+def pll_fields(pll) -> dict:
+    """The PLL's dividers by name, for the report."""
+    return {name: value for name, value in vars(pll).items() if name != "f_in"}
 
 
 def rows(report) -> list:
@@ -143,14 +200,20 @@ def rows(report) -> list:
     for key, u in report["utilization"].items():
         share = f" ({100 * u['used'] / u['available']:.0f}%)" if u["available"] else ""
         result.append((LABELS[key], f"{u['used']} / {u['available']}{share}"))
-    result += [("Fmax", f"{report['fmax_mhz']:.1f} MHz (board clock {report['clock_mhz']:g} MHz: "
-                        f"timing {'met' if report['timing_met'] else 'NOT met'})"),
+    dividers = ", ".join(f"{name} {value}" for name, value in report["pll"].items())
+    result += [("clock", f"{report['clock_mhz']:g} MHz from the {report['oscillator_mhz']:g} MHz oscillator's PLL "
+                         f"({dividers}); {report['clock_choice']}"),
+               ("Fmax", f"{report['fmax_mhz']:.1f} MHz, margin {report['margin']:+.0%}: "
+                        f"timing {'met' if report['timing_met'] else 'NOT met'}"),
+               ("builds", ", ".join(f"{run['fmax_mhz']:.1f} MHz Fmax at {run['clock_mhz']:g} MHz"
+                                    for run in report["runs"])),
                ("bitstream", f"{report['bitstream']} ({report['bitstream_bytes']} bytes)"),
-               ("build time", f"{sum(report['seconds'].values()):.0f} s")]
+               ("build time", f"{sum(run['seconds'] for run in report['runs']):.0f} s")]
     return result
 
 
 def markdown(report) -> str:
     return "\n".join([f"# {report['config']} on the {report['board']} ({report['part']})", "",
-                      f"Seed {report['seed']}, host link at {report['baud']} baud.", "",
+                      f"Seed {report['seed']}, host link at {report['baud']} baud (UART divisor "
+                      f"{report['uart_divisor']} at {report['clock_mhz']:g} MHz).", "",
                       markdown_table(["", ""], rows(report))]) + "\n"
