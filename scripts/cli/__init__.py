@@ -9,7 +9,7 @@ from trifactor.golden.config import ConfigError
 from trifactor.golden.data import DataError
 
 from ..util.errors import UsageError
-from . import bench, build, compare, demo, flash, generate, synth, train, units_report
+from . import bench, build, compare, demo, flash, generate, sweep, synth, train, units_report
 
 COMMANDS = {
     "generate": (generate, "write the learner core as Verilog plus a JSON description"),
@@ -20,6 +20,7 @@ COMMANDS = {
     "demo": (demo, "the default core trained in Verilator beside the golden models; writes build/report.md"),
     "bench": (bench, "measure accuracy and speed of the golden models over several seeds"),
     "compare": (compare, "learning rules side by side on one network: accuracy, cycles, MACs, memory traffic"),
+    "sweep": (sweep, "many configurations at once on Dask: accuracy, cycles, resources, Fmax; cached, Pareto report"),
     "units-report": (units_report, "latency, throughput and cell counts of the RTL units (after make units)"),
 }
 

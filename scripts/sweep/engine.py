@@ -1,0 +1,153 @@
+"""Running a sweep's tasks on Dask distributed: plan (what the cache lacks), submit, collect as they finish.
+
+One task per (point, measurement, seed); points with the same key (the same hardware for synthesis,
+the same network for accuracy) share it. Synthesis adds one Yosys task per core and target that its
+place-and-route tasks take their netlist from. The client writes each result to the cache the moment
+it arrives. Dask moves a task whose worker died to another worker (up to its ``allowed-failures``);
+a task that raised is tried :data:`RETRIES` more times.
+"""
+
+import contextlib
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..util.errors import UsageError
+from . import tasks
+from .cache import read_entry, task_key, write_entry
+
+__all__ = ["RETRIES", "Task", "plan", "cluster", "run"]
+
+RETRIES = 1
+WORK = Path("build") / "sweep" / "work"  # Yosys and nextpnr folders, on the worker's disk
+
+
+@dataclass
+class Task:
+    """One cached measurement: ``points`` are the indexes of the points it serves."""
+
+    key: str
+    measurement: str
+    seed: int
+    config: object
+    options: dict
+    described: dict
+    points: list = field(default_factory=list)
+    entry: dict | None = None  # the cache entry, once there is one
+    cached: bool = False
+
+
+def plan(spec, cache: Path) -> dict:
+    """``{key: Task}`` of every measurement of every valid point of ``spec``; those in ``cache`` carry their entry."""
+    found = {}
+    for point in spec.points:
+        if point.config is None:
+            continue
+        for measurement, options in spec.measurements.items():
+            for seed in options["seeds"]:
+                key, described = task_key(measurement, point.config, options, seed)
+                if key not in found:
+                    entry = read_entry(cache, key)
+                    found[key] = Task(key, measurement, seed, point.config, options, described, entry=entry,
+                                      cached=entry is not None)
+                found[key].points.append(point.index)
+    return found
+
+
+@contextlib.contextmanager
+def cluster(scheduler: str | None, workers: int | None, processes: bool = True):
+    """A Dask client: of the running scheduler at ``scheduler``, or of a local cluster of ``workers`` workers
+    (default: one per core) with one thread each, ended with the block. Yields (client, description)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UsageError(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})",
+                             "start one with `dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler "
+                             "for a local cluster") from None
+        with client:
+            workers_now = len(client.scheduler_info(n_workers=-1)["workers"])
+            yield client, f"cluster: scheduler {scheduler}, {workers_now} workers at the start"
+        return
+    count = workers or os.cpu_count() or 1
+    with LocalCluster(n_workers=count, threads_per_worker=1, processes=processes, dashboard_address=None,
+                      silence_logs=logging.ERROR) as local, Client(local) as client:
+        yield client, f"cluster: local, {count} worker {'processes' if processes else 'threads'} of 1 thread"
+
+
+def submit_all(client, todo: list, run_id: str) -> dict:
+    """Submit ``todo``'s tasks (and the Yosys tasks their synthesis needs); returns ``{future: Task or None}``."""
+    futures, netlists, chains = {}, {}, {}
+    for task in todo:
+        common = {"key": task.key, "retries": RETRIES, "pure": False}
+        if task.measurement == "accuracy":
+            epochs = task.described["options"]["epochs"]
+            future = client.submit(tasks.accuracy, task.key, run_id, task.config, epochs, task.seed, **common)
+        elif task.measurement == "cycles":
+            core = (task.config.name, task.config.hardware_id())  # one simulator build folder
+            future = client.submit(tasks.cycles, task.key, run_id, task.config, task.options["samples"], task.seed,
+                                   chains.get(core), **common)
+            chains[core] = future
+        else:
+            target = task.options["target"]
+            work = str(WORK / f"{task.config.name}-{target}-{task.config.hardware_id():08x}")
+            mapped = netlists.get(work)
+            if mapped is None:
+                key = f"netlist-{Path(work).name}-{run_id[:8]}"
+                mapped = netlists[work] = client.submit(tasks.netlist, key, run_id, task.config, target, work,
+                                                        key=key, retries=RETRIES, pure=False)
+                futures[mapped] = None
+            future = client.submit(tasks.place, task.key, run_id, task.config, target, task.seed, mapped, work, **common)
+        futures[future] = task
+    return futures
+
+
+def run(client, todo: list, cache: Path, *, quiet: bool = False, label: str = "sweep") -> dict:
+    """Compute ``todo`` on ``client``'s cluster, each entry written to ``cache`` as it arrives. Returns the run's notes: ``crashed`` ({key: reason} of the tasks that raised, not cached),
+    ``started`` ({key: [workers]}, in start order) and ``lost_workers`` (workers that left while running tasks)."""
+    from distributed import as_completed
+
+    from ..cli.compare import one_line
+
+    run_id, since = uuid.uuid4().hex, time.time()
+    futures = submit_all(client, todo, run_id)
+    crashed = {}
+    bar = tqdm(total=len(futures), unit="task", desc=label, disable=quiet or None, dynamic_ncols=True)
+    with bar:
+        for future in as_completed(list(futures)):
+            task = futures.pop(future)
+            if future.status == "finished":
+                outcome = future.result()
+                if task is not None:
+                    task.entry = entry(task, outcome)
+                    write_entry(cache, task.entry)
+            else:
+                reason = one_line(future.exception()) if future.status == "error" else future.status
+                crashed[future.key] = f"{future.exception().__class__.__name__}: {reason}" \
+                    if future.status == "error" else reason
+            bar.set_postfix_str(future.key.split("-", 1)[0])
+            bar.update()
+            future.release()
+    started = {}
+    for _, message in client.get_events(tasks.STARTED):
+        if message.get("run") == run_id:
+            started.setdefault(message["key"], []).append(message.get("worker"))
+    lost = [{"worker": message["worker"], "tasks": [key for key in message.get("processing-tasks", ())
+                                                     if key in started]}
+            for stamp, message in client.get_events("all")
+            if stamp >= since and message.get("action") == "remove-worker" and message.get("processing-tasks")]
+    return {"crashed": crashed, "started": started, "lost_workers": [w for w in lost if w["tasks"]]}
+
+
+def entry(task: Task, outcome: dict) -> dict:
+    """The cache entry of ``task`` from its worker's ``outcome``."""
+    return {"key": task.key, "measurement": task.measurement, "seed": task.seed, **task.described, **outcome,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
