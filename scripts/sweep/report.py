@@ -161,10 +161,11 @@ def notes_text(report: dict) -> list:
     lines = [f"- {notes['tasks']} tasks: {notes['cached']} from the cache, {notes['computed']} computed "
              f"in {notes['seconds']:.1f} s; {report['cluster']}."]
     for lost in notes["lost_workers"]:
-        lines.append(f"- worker {lost['worker']} left the cluster while running {len(lost['tasks'])} task(s); "
-                     "Dask ran them again elsewhere: " + "; ".join(notes["labels"].get(k, k) for k in lost["tasks"]) + ".")
+        lines.append(f"- worker {lost['worker']} left the cluster holding {len(lost['tasks'])} task(s) of this sweep "
+                     "(running or queued there); Dask gave them to other workers: "
+                     + "; ".join(notes["labels"].get(k, k) for k in lost["tasks"]) + ".")
     for key, workers in notes["retried"].items():
-        lines.append(f"- retried: {notes['labels'].get(key, key)}, started on {' then '.join(map(str, workers))}.")
+        lines.append(f"- started again: {notes['labels'].get(key, key)}, on {' then '.join(map(str, workers))}.")
     for key, reason in notes["crashed"].items():
         lines.append(f"- crashed (not cached, a rerun tries again): {notes['labels'].get(key, key)}: {reason}")
     return lines
