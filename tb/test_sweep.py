@@ -13,6 +13,7 @@ from trifactor.golden.train import load_data, train
 from trifactor.scripts.sweep import engine
 from trifactor.scripts.sweep.report import pareto_front
 from trifactor.scripts.sweep.spec import load_spec
+from trifactor.scripts.util.errors import UsageError
 
 from conftest import run_trifactor as run
 from test_cli import assert_user_error
@@ -124,17 +125,32 @@ def test_pareto_front():
 @pytest.mark.parametrize("spec, args, words", [
     ('base = "nope.toml"\n[accuracy]\n', [], ["base", "nope.toml", "no such file"]),
     ('base = "base.toml"\n[grid]\n"hardware.lane" = [2]\n[accuracy]\n', [], ["'hardware.lane'", "did you mean 'hardware.lanes'"]),
-    ('base = "base.toml"\n[grid]\n"hardware.lanes" = 2\n[accuracy]\n', [], ["hardware.lanes = 2", "non-empty list"]),
-    ('base = "base.toml"\n[grid]\n"hardware.lanes" = [2]\n', [], ["no measurement"]),
-    ('base = "base.toml"\n[accuracy]\nseeds = [0, 0]\n', [], ["[accuracy] seeds", "distinct"]),
-    ('base = "base.toml"\n[synth]\ntarget = "virtex"\n', [], ["[synth] target", "up5k"]),
-    ('base = "base.toml"\n[acuracy]\n', [], ["acuracy", "did you mean 'accuracy'"]),
     ('base = "base.toml"\n[accuracy]\n', ["--only", "synth"], ["--only synth", "no [synth] table"]),
     ('base = "base.toml"\n[accuracy]\n', ["--workers", "0"], ["--workers"]),
-    ("base = \n", [], ["not valid TOML"]),
 ])
 def test_bad_spec_is_one_line(tmp_path, spec, args, words):
     write_spec(tmp_path, spec)
     result = run("sweep", "spec.toml", *args, cwd=tmp_path)
     assert_user_error(result, *words)
     assert not (tmp_path / "build").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("spec, words", [
+    ('base = "base.toml"\n[grid]\n"hardware.lanes" = 2\n[accuracy]\n', ["hardware.lanes = 2", "non-empty list"]),
+    ('base = "base.toml"\n[grid]\nhardware = {lanes = [2], speed = [1]}\n[accuracy]\n', ["'hardware.speed'"]),
+    ('base = "base.toml"\n[grid]\n"hardware.lanes" = [2]\n', ["no measurement"]),
+    ('base = "base.toml"\n[accuracy]\nseeds = [0, 0]\n', ["[accuracy] seeds", "distinct"]),
+    ('base = "base.toml"\n[accuracy]\nepochs = 0\n', ["[accuracy] epochs", "positive"]),
+    ('base = "base.toml"\n[synth]\ntarget = "virtex"\n', ["[synth] target", "up5k"]),
+    ('base = "base.toml"\n[acuracy]\n', ["acuracy", "did you mean 'accuracy'"]),
+    ('base = "base.toml"\n[grid]\n"hardware.lanes" = [2]\n[[points]]\n"hardware.lanes" = 3\n[accuracy]\n',
+     ["sets 'hardware.lanes'", "[grid]"]),
+    ("base = \n", ["not valid TOML"]),
+])
+def test_bad_spec_names_the_key_and_the_fix(tmp_path, spec, words):
+    with pytest.raises(UsageError) as caught:
+        load_spec(write_spec(tmp_path, spec))
+    message = str(caught.value)
+    assert "spec.toml" in message and "fix:" in message and "\n" not in message
+    for word in words:
+        assert word in message, message

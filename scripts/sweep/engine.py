@@ -74,6 +74,11 @@ def cluster(scheduler: str | None, workers: int | None, processes: bool = True):
                              "start one with `dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler "
                              "for a local cluster") from None
         with client:
+            try:
+                client.wait_for_workers(1, timeout=30)
+            except TimeoutError:
+                raise UsageError(f"--scheduler {scheduler} has no workers (waited 30 s)",
+                                 f"start some with `dask worker {scheduler}`") from None
             workers_now = len(client.scheduler_info(n_workers=-1)["workers"])
             yield client, f"cluster: scheduler {scheduler}, {workers_now} workers at the start"
         return
