@@ -64,7 +64,7 @@ def main(args) -> int:
     report = {
         "name": spec.name, "spec": spec.path, "command": shlex.join(["trifactor", *sys.argv[1:]]),
         "machine": machine_info(), "cluster": where, "keys": list(spec.keys), "measurements": spec.measurements,
-        "notes": {"tasks": len(found), "cached": len(found) - len(todo), "computed": len(todo) - len(notes["crashed"]),
+        "notes": {"measurements": sum(len(task.points) for task in found.values()), "tasks": len(found), "cached": len(found) - len(todo), "computed": len(todo) - len(notes["crashed"]),
                   "seconds": time.monotonic() - start, "crashed": notes["crashed"], "lost_workers": notes["lost_workers"],
                   "retried": {key: workers for key, workers in notes["started"].items() if len(workers) > 1},
                   "labels": labels(found, spec)},

@@ -102,7 +102,8 @@ def table(spec, rows: list) -> str:
         header.append("cycles / sample")
     if "synth" in spec.measurements:
         header += ["logic cells", "LUTs", "DSPs", "BRAMs", "Fmax (MHz)", "samples / s"]
-    header.append("Pareto")
+    synthesised = "synth" in spec.measurements
+    header += ["Pareto"] if synthesised else []
     body = []
     for row in rows:
         line = [row["index"], *(show(row["settings"][key]) if key in row["settings"] else "base" for key in spec.keys)]
@@ -120,7 +121,7 @@ def table(spec, rows: list) -> str:
             rate = row.get("samples_per_s")
             texts.append("-" if rate is None else fmt(rate, 0) + ("" if row["cycles_measured"] else "*"))
             line += [cell(row, "synth", text) for text in texts]
-        line.append(", ".join(row["fronts"]))
+        line += [", ".join(row["fronts"])] if synthesised else []
         body.append(line)
     return markdown_table(header, body)
 
@@ -143,8 +144,8 @@ def options_text(spec) -> list:
     for name, options in spec.measurements.items():
         seeds = ", ".join(map(str, options["seeds"]))
         if name == "accuracy":
-            epochs = options["epochs"] or "[training] epochs of each point"
-            lines.append(f"- accuracy: the bit-exact fixed golden model's test accuracy after {epochs} epoch(s), "
+            epochs = f"{options['epochs']} epoch(s)" if options["epochs"] else "each point's [training] epochs"
+            lines.append(f"- accuracy: the bit-exact fixed golden model's test accuracy after {epochs}, "
                          f"mean ± sample standard deviation over seeds {seeds}.")
         elif name == "cycles":
             lines.append(f"- cycles: the core in RTL simulation (Verilator), cycles per training sample over the first "
@@ -158,7 +159,8 @@ def options_text(spec) -> list:
 
 def notes_text(report: dict) -> list:
     notes = report["notes"]
-    lines = [f"- {notes['tasks']} tasks: {notes['cached']} from the cache, {notes['computed']} computed "
+    lines = [f"- {notes['measurements']} measurements (point, measurement, seed) in {notes['tasks']} distinct tasks: "
+             f"{notes['cached']} from the cache, {notes['computed']} computed "
              f"in {notes['seconds']:.1f} s; {report['cluster']}."]
     for lost in notes["lost_workers"]:
         lines.append(f"- worker {lost['worker']} left the cluster holding {len(lost['tasks'])} task(s) of this sweep "
@@ -179,10 +181,10 @@ def markdown(report: dict, spec, rows: list) -> str:
              *options_text(spec), "",
              f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}.",
              f"Command: `{report['command']}`\n",
-             "## Results\n", table(spec, rows), "",
-             "Pareto: on the front of test accuracy (`accuracy`) or samples/s (`throughput`) against logic cells.\n"]
+             "## Results\n", table(spec, rows), ""]
     if "synth" in spec.measurements:
-        lines += ["![accuracy against logic cells](pareto-accuracy.png)",
+        lines += ["Pareto: on the front of test accuracy (`accuracy`) or samples/s (`throughput`) against logic cells.\n",
+                  "![accuracy against logic cells](pareto-accuracy.png)",
                   "![samples/s against logic cells](pareto-throughput.png)\n"]
     missing = failures(rows)
     if missing:
