@@ -11,7 +11,7 @@ from trifactor.golden.config import config_from_dict
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import load_data, train
 from trifactor.scripts.sweep import engine
-from trifactor.scripts.sweep.report import pareto_front
+from trifactor.scripts.sweep.report import pareto_front, plots, summarize, table
 from trifactor.scripts.sweep.spec import load_spec
 from trifactor.scripts.util.errors import UsageError
 
@@ -154,3 +154,35 @@ def test_bad_spec_names_the_key_and_the_fix(tmp_path, spec, words):
     assert "spec.toml" in message and "fix:" in message and "\n" not in message
     for word in words:
         assert word in message, message
+
+
+def test_report_of_synthesis_results(tmp_path):
+    """The figures and fronts from cached entries (made up here): median Fmax, samples/s from the measured cycles
+    (else the dense count, marked *), a failed seed, two plots."""
+    spec = load_spec(write_spec(tmp_path, SPEC.replace("[grid]\n", '[grid]\n"hardware.lanes" = [2, 3]\n')
+                                + '[cycles]\nsamples = 5\n[synth]\ntarget = "up5k"\nseeds = [0, 1, 2]\n'))
+    found = engine.plan(spec, tmp_path / "cache")
+    synth = {2: [(1000, 30.0), (1000, 20.0), (1000, 25.0)], 3: [(1500, 40.0), (1500, 41.0), None]}
+    for task in found.values():
+        config = spec.points[task.points[0]].config
+        if task.measurement == "accuracy":
+            result = {"test_accuracy": 0.9 if config.sizes[1] == 7 else 0.8}
+        elif task.measurement == "cycles":
+            result = {"cycles_per_sample": 100.0} if config.lanes == 2 else None
+        else:
+            made = synth[config.lanes][task.seed]
+            result = made and {"logic_cells": made[0], "luts": 1, "ffs": 1, "dsps": 2, "brams": 3, "fmax_mhz": made[1]}
+        task.entry = {"result": result, "error": None if result else "does not fit"}
+    rows = summarize(spec, found)
+    assert [(row["settings"]["hardware.lanes"], row["settings"]["network.sizes"]) for row in rows] == [
+        (2, [16, 7, 3]), (2, [16, 5, 3]), (3, [16, 7, 3]), (3, [16, 5, 3])]  # the grid's first key slowest
+    first, second = rows[0], rows[2]
+    assert first["fmax_mhz"] == 25.0 and first["samples_per_s"] == 25e6 / 100.0 and first["cycles_measured"]
+    assert second["fmax_mhz"] == 40.5 and not second["cycles_measured"]
+    assert second["samples_per_s"] == 40.5e6 / spec.points[2].config.mac_issue_cycles
+    # 1000 cells: 90% beats 80%, equal samples/s dominate neither; 1500 cells: the smaller network is faster
+    assert [row["fronts"] for row in rows] == [["accuracy", "throughput"], ["throughput"], [], ["throughput"]]
+    text = table(spec, rows)
+    assert "| 0 | 2 | 16-7-3 | 90.00 ± 0.00 | 100.0 | 1,000 | 1 | 2 | 3 | 25.0 | 250,000 | accuracy, throughput |" in text
+    assert "| fails |" in text and text.splitlines()[4].endswith("| 343,220* |  |")  # * : no measured cycles
+    assert [p.name for p in plots(tmp_path, "tiny", rows)] == ["pareto-accuracy.png", "pareto-throughput.png"]
