@@ -44,6 +44,37 @@ def _build(config: Config, build_root: Path, kind: str):
     return recipe.build(source, toplevel, build_dir), build_dir, toplevel
 
 
+def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_weights=None, quiet=False,
+                 build_root=Path("build/rtl")) -> dict:
+    """``--backend rtl`` from the core's data store, in the native simulator (:mod:`scripts.sim.stored`):
+    the core, with a store for the data set, trains every epoch by itself; same result dict as :func:`train_rtl`."""
+    import numpy as np
+
+    from trifactor.golden.train import load_data
+    from trifactor.hdl.core import LearnerCore
+
+    from . import native
+    from .stored import train_stored
+
+    config.check_hardware()
+    split = load_data(config, dataset)
+    n = len(split.y_train) + len(split.y_test)
+    build_dir = Path(build_root).resolve() / f"{config.name}-native-{config.hardware_id():08x}-{n}"
+    bar = tqdm(total=epochs, unit="epoch", desc=f"rtl {config.name} (stored)", disable=quiet or None, leave=False,
+               dynamic_ncols=True)
+    with bar:
+        bar.set_postfix_str("building the core in Verilator")
+        binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir)
+        bar.set_postfix_str("")
+        result, weights = train_stored(config, split, epochs, seed, binary, build_dir / f"job-{os.getpid()}",
+                                       on_epoch=lambda epoch: bar.update(1))
+    if save_weights:
+        result["weights_file"] = str(build_dir / f"job-{os.getpid()}" / "weights.npz")
+        from trifactor.golden.float_model import weight_arrays
+        np.savez(result["weights_file"], **weight_arrays(weights))
+    return result
+
+
 def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
               save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl", samples=None) -> dict:
     """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample.
