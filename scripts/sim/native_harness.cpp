@@ -2,11 +2,13 @@
 //
 // Built by scripts/sim/native.py (the Verilator of scripts/sim/runner.py, -O3). IN and OUT name the top's
 // input and output streams (Amaranth's <name>__valid / __ready / __payload ports, which Verilator spells
-// <name>___05Fvalid ...). Usage: harness WORDS REPLIES EXPECTED MAX_CYCLES
-//   WORDS     the words to send, 32-bit little-endian, in order, as fast as the top takes them
+// <name>___05Fvalid ...). Usage: harness WORDS REPLIES MAX_CYCLES
+//   WORDS     requests, 32-bit little-endian words: per request its word count, the reply words it gets, then its
+//             words. A request's words go as fast as the top takes them, once every earlier reply has arrived
+//             (the board's link reads no bytes while it answers)
 //   REPLIES   written at the end: per reply word, the word (uint32), the wall seconds since the start and the
 //             process's CPU seconds (two doubles): a loaded machine stretches the first, not the second
-//   EXPECTED  reply words to wait for; MAX_CYCLES: give up after this many clock cycles (exit code 3)
+//   MAX_CYCLES  give up after this many clock cycles (exit code 3)
 // Each reply word is also printed on stdout as "<index>" when it arrives (the caller's progress).
 #include <chrono>
 #include <ctime>
@@ -22,17 +24,25 @@
 #define PORT(stream, field) PORT2(stream, field)
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: %s WORDS REPLIES EXPECTED MAX_CYCLES\n", argv[0]);
+    if (argc != 4) {
+        std::fprintf(stderr, "usage: %s WORDS REPLIES MAX_CYCLES\n", argv[0]);
         return 2;
     }
     std::vector<uint32_t> words;
+    std::vector<uint64_t> gate;  // per word: the replies that must have arrived before it is sent
+    uint64_t expected = 0;
     FILE *in = std::fopen(argv[1], "rb");
     if (!in) { std::perror(argv[1]); return 2; }
-    uint32_t word;
-    while (std::fread(&word, 4, 1, in) == 1) words.push_back(word);
+    uint32_t head[2], word;
+    while (std::fread(head, 4, 2, in) == 2) {
+        for (uint32_t n = 0; n < head[0] && std::fread(&word, 4, 1, in) == 1; n++) {
+            words.push_back(word);
+            gate.push_back(expected);
+        }
+        expected += head[1];
+    }
     std::fclose(in);
-    const uint64_t expected = std::strtoull(argv[3], nullptr, 10), max_cycles = std::strtoull(argv[4], nullptr, 10);
+    const uint64_t max_cycles = std::strtoull(argv[3], nullptr, 10);
 
     VerilatedContext context;
     Vtop top{&context};
@@ -50,8 +60,9 @@ int main(int argc, char **argv) {
     size_t sent = 0;
     uint64_t cycle = 0;
     for (; replies.size() < expected && cycle < max_cycles; cycle++) {
-        PORT(IN, valid) = sent < words.size();
-        if (sent < words.size()) PORT(IN, payload) = words[sent];
+        const bool offer = sent < words.size() && replies.size() >= gate[sent];
+        PORT(IN, valid) = offer;
+        if (offer) PORT(IN, payload) = words[sent];
         top.clk = 0;
         top.eval();  // the combinational outputs for this cycle's inputs
         const bool taken = PORT(IN, valid) && PORT(IN, ready);

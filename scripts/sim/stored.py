@@ -19,28 +19,31 @@ from trifactor.hdl.protocol import ACK, MAX_COUNT, counter_names
 from ..host.client import signed_values
 from ..host.model import counter_summary
 from ..util.errors import UsageError
-from . import commands, native
+from ..host import commands
+from . import native
 
 __all__ = ["plan", "train_stored", "epoch_summary"]
 
 
-def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_seed: int) -> list:
-    """The run as ``[(tag, Command), ...]``."""
+def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_seed: int,
+         chunk: int = MAX_COUNT, read_chunk: int = MAX_COUNT) -> list:
+    """The run as ``[(tag, Command), ...]``; LOAD, STORE and ORDER of at most ``chunk`` values, READ of
+    ``read_chunk``."""
     n_train, n_test = len(y_train), len(y_test)
     if max(n_train, n_test) > MAX_COUNT:
         raise UsageError(f"{max(n_train, n_test)} samples do not fit one EPOCH or EVALUATE (at most {MAX_COUNT})",
                          "use --per-sample")
-    steps = [("load", c) for c in commands.load_words(config, FixedNet(config, init_seed).weights)]
-    steps += [("store", c) for c in commands.store(config, 0, x_train, y_train)]
-    steps += [("store", c) for c in commands.store(config, n_train, x_test, y_test)]
+    steps = [("load", c) for c in commands.load_words(config, FixedNet(config, init_seed).weights, chunk)]
+    steps += [("store", c) for c in commands.store(config, 0, x_train, y_train, chunk)]
+    steps += [("store", c) for c in commands.store(config, n_train, x_test, y_test, chunk)]
     for epoch, order in enumerate(sample_orders(seed, n_train, epochs)):
-        steps += [("order", c) for c in commands.order(0, order)]
+        steps += [("order", c) for c in commands.order(0, order, chunk)]
         steps += [(("before", epoch), commands.counters(config)), (("epoch", epoch), commands.epoch(0, n_train)),
                   (("after", epoch), commands.counters(config))]
         if n_test:
             steps.append((("test", epoch), commands.evaluate(n_train, n_test)))
     steps.append(("train", commands.evaluate(0, n_train)))
-    steps += [("weights", c) for c in commands.read_words(config)]
+    steps += [("weights", c) for c in commands.read_words(config, read_chunk)]
     return steps
 
 
@@ -65,27 +68,63 @@ def _weights(config, words):
     return layout.from_banks(values.reshape(layout.depth, config.lanes).T)
 
 
-def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoch=None) -> tuple:
-    """Train the core of ``binary`` (:func:`scripts.sim.native.build` of a core with a store) from its store;
-    returns (result dict, weights)."""
+class _Board:
+    """The run's core commands as the board's link frames (:func:`scripts.host.commands.to_frame`): bytes."""
+
+    def __init__(self, config, store_samples):
+        self.config, self.store_samples = config, store_samples
+
+    def requests(self, steps):
+        frames = [commands.to_frame(self.config, self.store_samples, c) for _, c in steps]
+        return [(list(frame), reply) for frame, reply in frames]
+
+    def replies(self, steps, requests, replies):
+        """Each request's reply frame, as the core's words (times: the frame's last byte's)."""
+        words, at = [], 0
+        for (_, command), (_, length) in zip(steps, requests):
+            frame = replies[at:at + length]
+            at += length
+            try:
+                values = commands.from_frame(self.config, self.store_samples, command, bytes(r[0] for r in frame))
+            except ValueError as exc:
+                raise UsageError(f"the simulated board {exc}", "see the simulation log") from None
+            words += [(value, *frame[-1][1:]) for value in values]
+        return words
+
+
+def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoch=None, board=False) -> tuple:
+    """Train the core of ``binary`` (:func:`scripts.sim.native.build` of a core, or with ``board`` of the
+    simulated board, with a store for the split) from its store; returns (result dict, weights)."""
     x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)
-    steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed)
-    words = [w for _, c in steps for w in c.words]
-    total = sum(c.replies for _, c in steps)
+    if board:
+        from trifactor.hdl.frames import CHUNK
+
+        from ..host.client import READ_CHUNK
+        link = _Board(config, len(split.y_train) + len(split.y_test))
+        steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK)
+        requests = link.requests(steps)
+    else:
+        steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed)
+        requests = [(c.words, c.replies) for _, c in steps]
+    n_words = sum(len(words) for words, _ in requests)
     ends = {}  # reply count at the end of each epoch's EVALUATE (or EPOCH): progress
     at = 0
-    for tag, c in steps:
-        at += c.replies
+    for (tag, _), (_, replies) in zip(steps, requests):
+        at += replies
         if isinstance(tag, tuple) and tag[0] in ("after", "test"):
             ends[at] = tag[1]
     n_samples = len(split.y_train) + len(split.y_test)
-    budget = 10 * len(words) + (epochs + 2) * n_samples * (4 * int(config.mac_issue_cycles) + 100) + 10**6
+    per_word = 100 if board else 10  # a byte through two UARTs: 40 cycles
+    budget = per_word * n_words + (epochs + 2) * n_samples * (4 * int(config.mac_issue_cycles) + 100) + 10**6
 
     def on_reply(count):
         if count in ends and on_epoch:
             on_epoch(ends[count])
 
-    replies = _split_replies(steps, native.run(binary, words, total, budget, job_dir, on_reply))
+    replies = native.run(binary, requests, budget, job_dir, on_reply)
+    if board:
+        replies = link.replies(steps, requests, replies)
+    replies = _split_replies(steps, replies)
     acks = [r[0] for tag in ("load", "store", "order") for r in replies.get(tag, [])]
     if any(w != ACK for w in acks):
         raise UsageError("the core refused a LOAD, STORE or ORDER command", "build the core with a data store")
