@@ -28,12 +28,21 @@ from trifactor.golden.config import Config
 
 from .errors import reject, require_config
 
-__all__ = ["DataStore", "store_geometry", "store_words"]
+__all__ = ["DataStore", "STORE_ROOM_BYTES", "store_geometry", "store_words", "store_bytes"]
+
+#: The room a board gives the store: the UP5K's 4 SPRAMs (16K x 16 each), the memory it is meant for.
+STORE_ROOM_BYTES = 4 * 16384 * 2
 
 
 def store_geometry(config: Config) -> dict:
     """``stride`` (words per record: label + inputs) and ``width`` (bits per word: an input or a label)."""
     return {"stride": config.sizes[0] + 1, "width": max(config.input.width, (config.n_classes - 1).bit_length())}
+
+
+def store_bytes(config: Config, samples: int) -> int:
+    """Bytes ``samples`` records take in SPRAM: each word in whole bytes (two 8-bit words share a 16-bit one)."""
+    geometry = store_geometry(config)
+    return samples * geometry["stride"] * -(-geometry["width"] // 8)
 
 
 def store_words(config: Config, x, y) -> list:

@@ -57,9 +57,15 @@ def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_w
     from . import native
     from .stored import train_stored
 
+    from trifactor.hdl.data_store import STORE_ROOM_BYTES, store_bytes
+
     config.check_hardware()
     split = load_data(config, dataset)
     n = len(split.y_train) + len(split.y_test)
+    size = store_bytes(config, n)
+    if size > STORE_ROOM_BYTES:
+        raise UsageError(f"{split.name} ({n} samples) takes {size} bytes in the data store, which holds "
+                         f"{STORE_ROOM_BYTES} (the UP5K's 4 SPRAMs)", f"use --per-sample, or a smaller data set")
     build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}"
     bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,
                leave=False, dynamic_ncols=True)
