@@ -30,7 +30,22 @@ COUNTERS    nothing                            8 bytes per counter of
 RESET       nothing                            nothing (core state and counters
                                                cleared; the weights stay)
 INFO        nothing                            the build's identity (``info_bytes``)
+STORE       position (4 bytes; address: the    nothing
+            first sample-memory word, lane 0),
+            1..CHUNK store words
+ORDER       position (4 bytes; address: the    nothing
+            first order entry, lane 0),
+            1..CHUNK sample indices
+EPOCH       position (first order entry, lane  right predictions (4 bytes), cycles
+            0), count (2 bytes, 1..65535)      (4 bytes)
+EVALUATE    position (first record, lane 0),   right predictions (4 bytes), cycles
+            count (2 bytes, 1..65535)          (4 bytes)
 =========== ================================== =====================================
+
+STORE, ORDER, EPOCH and EVALUATE are the core's commands of the same names
+(:mod:`hdl.protocol`, :mod:`hdl.data_store`); a board built without a data store answers
+them ``UNKNOWN_COMMAND``, and one with a store checks that they stay inside it
+(``OUT_OF_RANGE``). Store words and indices travel in ``value_bytes`` of their width.
 
 A position is ``hdl.protocol.position(address, lane)`` (bank words, see
 :mod:`hdl.layout`). The board receives a whole request and checks it before the core
@@ -63,6 +78,10 @@ class Command(enum.IntEnum, shape=8):
     COUNTERS = 0x05
     RESET = 0x06
     INFO = 0x07
+    STORE = 0x08
+    ORDER = 0x09
+    EPOCH = 0x0A
+    EVALUATE = 0x0B
 
 
 class Error(enum.IntEnum, shape=8):

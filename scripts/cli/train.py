@@ -30,6 +30,10 @@ def add_arguments(parser):
     parser.add_argument("--save-weights", metavar="PATH.npz", help="write W0, b0, W1, b1, ... here")
     parser.add_argument("--port", help="--backend board: the serial port (e.g. /dev/ttyUSB1)")
     parser.add_argument("--baud", type=int, default=1_000_000, help="--backend board: UART bit rate (default 1000000)")
+    parser.add_argument("--per-sample", action="store_true",
+                        help="rtl, board-sim: send every sample from the host through cocotb (the path the tests "
+                             "check sample by sample), instead of storing the data set in the simulated core and "
+                             "letting it run each epoch by itself in the native simulator (the default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -64,6 +68,22 @@ def cost_table(costs: dict) -> str:
     return "\n".join(lines)
 
 
+def throughput_line(config, result: dict, baud: int) -> str:
+    """Samples/s at each board's clock from the core's counters: fed from the store (when it was), and
+    per sample over the UART (``result["throughput"]`` gets both)."""
+    from trifactor.hdl.board import BOARDS
+
+    from ..host.model import board_throughput
+
+    parts, result["throughput"] = [], {}
+    for name, board in BOARDS.items():
+        figures = result["throughput"][name] = board_throughput(config, result, board.clock_hz, baud)
+        stored = f"{figures['stored']:.0f} from the data store, " if "stored" in figures else ""
+        parts.append(f"{name} at {board.clock_hz / 1e6:g} MHz: {stored}"
+                     f"{figures['per_sample_link']:.0f} per sample over the UART at {baud} baud")
+    return "training samples/s (core counters): " + "; ".join(parts)
+
+
 def main(args) -> int:
     check_count(args.epochs, "--epochs")
     check_seed(args.seed)
@@ -75,7 +95,12 @@ def main(args) -> int:
     hardware = args.backend in SIMULATED or args.backend == BOARD
     if args.backend == BOARD and not args.port:
         raise UsageError("--backend board needs --port", "name the board's serial port, e.g. --port /dev/ttyUSB1")
-    if args.backend in SIMULATED:
+    if args.backend in SIMULATED and not args.per_sample:
+        from ..sim.backend import train_native
+        result = train_native(config, args.dataset or config.dataset, epochs, args.seed,
+                              save_weights=args.save_weights, quiet=args.quiet, kind=args.backend)
+        arrays = dict(np.load(result.pop("weights_file"))) if args.save_weights else None
+    elif args.backend in SIMULATED:
         from ..sim.backend import train_rtl
         result = train_rtl(config, args.dataset or config.dataset, epochs, args.seed, n_train=len(split.y_train),
                            save_weights=args.save_weights, quiet=args.quiet, kind=args.backend)
@@ -95,6 +120,7 @@ def main(args) -> int:
               f"{result['roofline_cycles_per_sample']:.1f} ({result['cycles_per_sample'] / result['roofline_cycles_per_sample']:.3f}x), "
               f"MAC utilization {result['mac_utilization']:.3f}; zero skipping "
               f"{'on, ' + format(result['macs_skipped_per_sample'] / result['macs_per_sample'], '.1%') + ' of MACs skipped' if config.zero_skipping else 'off'}")
+        print(throughput_line(config, result, args.baud))
         if "costs_per_sample" in result:  # [hardware] cost_counters
             print(cost_table(result["costs_per_sample"]))
     outputs = {args.save_weights: npz_writer(arrays)} if args.save_weights else {}

@@ -60,6 +60,50 @@ def _remove_stale_jobs(build_dir: Path):
                 pass
 
 
+def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_weights=None, quiet=False,
+                 build_root=Path("build/rtl"), kind="rtl") -> dict:
+    """``--backend rtl`` or ``board-sim`` from the data store, in the native simulator (:mod:`scripts.sim.stored`):
+    the core (or the board), with a store for the data set, trains every epoch by itself; the result dict of
+    :func:`train_rtl`, with the EPOCH runs' cycles."""
+    import numpy as np
+
+    from trifactor.golden.train import load_data
+    from trifactor.hdl.core import LearnerCore
+
+    from . import native
+    from .stored import train_stored
+
+    from trifactor.hdl.data_store import STORE_ROOM_BYTES, store_bytes
+
+    config.check_hardware()
+    split = load_data(config, dataset)
+    n = len(split.y_train) + len(split.y_test)
+    size = store_bytes(config, n)
+    if size > STORE_ROOM_BYTES:
+        raise UsageError(f"{split.name} ({n} samples) takes {size} bytes in the data store, which holds "
+                         f"{STORE_ROOM_BYTES} (the UP5K's 4 SPRAMs)", f"use --per-sample, or a smaller data set")
+    build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}"
+    bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,
+               leave=False, dynamic_ncols=True)
+    with bar:
+        bar.set_postfix_str("building the core in Verilator")
+        if kind == "rtl":
+            binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir)
+        else:
+            from trifactor.hdl.sim_board import SimulatedBoard
+
+            binary = native.build(SimulatedBoard(config, store_samples=n), f"{config.name}_board", build_dir,
+                                  streams=("host_tx", "host_rx"))
+        bar.set_postfix_str("")
+        result, weights = train_stored(config, split, epochs, seed, binary, build_dir / f"job-{os.getpid()}",
+                                       on_epoch=lambda epoch: bar.update(1), board=kind != "rtl")
+    if save_weights:
+        result["weights_file"] = str(build_dir / f"job-{os.getpid()}" / "weights.npz")
+        from trifactor.golden.float_model import weight_arrays
+        np.savez(result["weights_file"], **weight_arrays(weights))
+    return result
+
+
 def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
               save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl", samples=None) -> dict:
     """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample.
