@@ -80,8 +80,9 @@ class RequestSequencer(wiring.Component):
 
     @property
     def max_reply_words(self) -> int:
-        """The most core words one reply carries (a READ of every bank word, or COUNTERS)."""
-        return max(self.layout.depth * self.config.lanes, counter_words(self.config))
+        """The most core words one reply carries (a READ of every bank word, at most a READ count's 65535; or COUNTERS)."""
+        largest_read = min(self.layout.depth * self.config.lanes, (1 << ReadHead["count"].width) - 1)
+        return max(largest_read, counter_words(self.config))
 
     def _plan(self, m, code, length, head):
         """What the request asks for (as logic): the reply plan, and what runs on the core."""

@@ -77,9 +77,9 @@ def throughput_line(config, result: dict, baud: int) -> str:
 
     parts, result["throughput"] = [], {}
     for name, board in BOARDS.items():
-        figures = result["throughput"][name] = board_throughput(config, result, board.clock_hz, baud)
+        figures = result["throughput"][name] = board_throughput(config, result, board.oscillator_hz, baud)
         stored = f"{figures['stored']:.0f} from the data store, " if "stored" in figures else ""
-        parts.append(f"{name} at {board.clock_hz / 1e6:g} MHz: {stored}"
+        parts.append(f"{name} at {board.oscillator_hz / 1e6:g} MHz (its oscillator; the PLL goes faster): {stored}"
                      f"{figures['per_sample_link']:.0f} per sample over the UART at {baud} baud")
     return "training samples/s (core counters): " + "; ".join(parts)
 
