@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The host link's parts alone, in Amaranth simulation, against the frames the host makes (:mod:`hdl.frames`).
 
 Deframer: frames from ``frames.encode`` (good, corrupt, truncated, after noise) must come
@@ -377,3 +378,14 @@ def test_stream_register_keeps_every_word_in_order_and_takes_one_only_when_empty
 
     simulate(dut, bench, cycles=len(sink_ready) + 2)
     assert received == sent[:len(received)] and len(received) >= 20
+
+
+def test_request_sequencer_reply_words_are_bounded_by_a_read_count():
+    """The MNIST core has 102544 bank words; one READ carries at most 65535 (its 16-bit count), so the reply
+    framer's word counter is sized for that, not refused (it was: the board build of configs/mnist-up5k.toml failed)."""
+    from trifactor.golden.config import load_config
+    from conftest import ROOT
+    seq = RequestSequencer(load_config(ROOT / "configs" / "mnist-up5k.toml"), info_length=28)
+    assert seq.max_reply_words == (1 << ReadHead["count"].width) - 1
+    small = RequestSequencer(make_config((7, 5, 3), hardware={"lanes": 2}), info_length=28)
+    assert small.max_reply_words == 2 * (3 * 8 + 2 * 6)  # every bank word: lanes x groups x (inputs + bias)
