@@ -99,7 +99,7 @@ def main(args) -> int:
         from ..sim.backend import train_native
         result = train_native(config, args.dataset or config.dataset, epochs, args.seed,
                               save_weights=args.save_weights, quiet=args.quiet, kind=args.backend)
-        arrays = dict(np.load(result.pop("weights_file"))) if args.save_weights else None
+        arrays = result.pop("weights", None)
     elif args.backend in SIMULATED:
         from ..sim.backend import train_rtl
         result = train_rtl(config, args.dataset or config.dataset, epochs, args.seed, n_train=len(split.y_train),

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -60,22 +61,41 @@ def _remove_stale_jobs(build_dir: Path):
                 pass
 
 
+@contextmanager
+def job_folder(build_dir: Path):
+    """``build_dir/job-<pid>/`` for one run, after removing the folders of runs whose process is gone. It goes
+    when the run ends, however it ends, except by a :class:`UsageError`: that message points into it."""
+    _remove_stale_jobs(build_dir)
+    job_dir = build_dir / f"job-{os.getpid()}"
+    job_dir.mkdir(parents=True, exist_ok=True)
+    keep = False
+    try:
+        yield job_dir
+    except UsageError:
+        keep = True
+        raise
+    finally:
+        if not keep:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+
 def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_weights=None, quiet=False,
                  build_root=Path("build/rtl"), kind="rtl") -> dict:
     """``--backend rtl`` or ``board-sim`` from the data store, in the native simulator (:mod:`scripts.sim.stored`):
     the core (or the board), with a store for the data set, trains every epoch by itself; the result dict of
-    :func:`train_rtl`, with the EPOCH runs' cycles."""
-    import numpy as np
-
+    :func:`train_rtl` (``weights`` too with ``save_weights``), with the EPOCH runs' cycles. Verilator and the
+    harness run in child process groups that end with this call, and so does the job folder."""
+    from trifactor.golden.float_model import weight_arrays
     from trifactor.golden.train import load_data
     from trifactor.hdl.core import LearnerCore
+    from trifactor.hdl.data_store import STORE_ROOM_BYTES, store_bytes
 
     from . import native
     from .stored import train_stored
 
-    from trifactor.hdl.data_store import STORE_ROOM_BYTES, store_bytes
-
+    check_seed(seed)
     config.check_hardware()
+    recipe.prepare()  # a missing compiler is the user's to fix, with one line
     split = load_data(config, dataset)
     n = len(split.y_train) + len(split.y_test)
     size = store_bytes(config, n)
@@ -85,7 +105,7 @@ def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_w
     build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}"
     bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,
                leave=False, dynamic_ncols=True)
-    with bar:
+    with bar, job_folder(build_dir) as job_dir:
         bar.set_postfix_str("building the core in Verilator")
         if kind == "rtl":
             binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir)
@@ -95,12 +115,10 @@ def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_w
             binary = native.build(SimulatedBoard(config, store_samples=n), f"{config.name}_board", build_dir,
                                   streams=("host_tx", "host_rx"))
         bar.set_postfix_str("")
-        result, weights = train_stored(config, split, epochs, seed, binary, build_dir / f"job-{os.getpid()}",
+        result, weights = train_stored(config, split, epochs, seed, binary, job_dir,
                                        on_epoch=lambda epoch: bar.update(1), board=kind != "rtl")
     if save_weights:
-        result["weights_file"] = str(build_dir / f"job-{os.getpid()}" / "weights.npz")
-        from trifactor.golden.float_model import weight_arrays
-        np.savez(result["weights_file"], **weight_arrays(weights))
+        result["weights"] = weight_arrays(weights)
     return result
 
 
@@ -124,9 +142,14 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
         source, build_dir, toplevel = _sources(config, build_root, kind)
     except Exception as exc:  # a conversion failure is ours, but one line
         raise UsageError(f"converting the core to Verilog failed ({exc})", f"see {build_root}") from None
-    _remove_stale_jobs(build_dir)
-    job_dir = build_dir / f"job-{os.getpid()}"
-    job_dir.mkdir(exist_ok=True)
+    with job_folder(build_dir) as job_dir:
+        return _run_session(config, dataset, epochs, seed, job_dir, source, build_dir, toplevel,
+                            save_weights=save_weights, quiet=quiet, kind=kind, samples=samples, n_train=n_train)
+
+
+def _run_session(config, dataset, epochs, seed, job_dir, source, build_dir, toplevel, *, save_weights, quiet, kind,
+                 samples, n_train) -> dict:
+    """The cocotb session of :func:`train_rtl` in ``job_dir``: its job file, the run, its result."""
     job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"}, "dataset": dataset,
            "epochs": epochs, "seed": seed, "progress": str(job_dir / "progress.json"),
            "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None,
@@ -137,19 +160,11 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
     spec = {"source": str(source), "toplevel": toplevel, "build_dir": str(build_dir), "module": SESSION,
             "extra_env": {JOB_ENV: str(job_dir / "job.json")}, "log_file": str(job_dir / "sim.log"),
             "results": str(job_dir / "results.xml")}
-    keep = False
-    try:
-        result = _supervise(spec, job_dir, config, kind, quiet, total=min(samples, n_train) if samples else epochs * n_train)
-        if save_weights:
-            with np.load(job_dir / "weights.npz") as weights:
-                result["weights"] = dict(weights)
-        return result
-    except UsageError:
-        keep = True  # the message points into the job folder
-        raise
-    finally:
-        if not keep:
-            shutil.rmtree(job_dir, ignore_errors=True)
+    result = _supervise(spec, job_dir, config, kind, quiet, total=min(samples, n_train) if samples else epochs * n_train)
+    if save_weights:
+        with np.load(job_dir / "weights.npz") as weights:
+            result["weights"] = dict(weights)
+    return result
 
 
 def _supervise(spec: dict, job_dir: Path, config: Config, kind: str, quiet: bool, total: int) -> dict:

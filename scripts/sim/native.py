@@ -10,9 +10,7 @@ simulator never waits for Python. :func:`build` reuses the last build while the 
 and the harness are unchanged.
 """
 
-import os
 import struct
-import subprocess
 from pathlib import Path
 
 from ..util.errors import UsageError
@@ -35,8 +33,8 @@ def build(top, name: str, build_dir: Path, streams=("i", "o")) -> Path:
                "-Mdir", str(build_dir / "native"), "-o", "harness",
                "-CFLAGS", f"-O2 -DIN={streams[0]} -DOUT={streams[1]}", str(source), str(HARNESS)]
     log = build_dir / "native-build.log"
-    with open(log, "w") as out:
-        if subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
+    with recipe.apart(command, log) as child:  # Verilator, make and the compilers end with this process
+        if child.wait() != 0:
             raise UsageError(f"building the native simulator of {name} failed", f"see {log}")
     return binary
 
@@ -53,10 +51,8 @@ def run(binary: Path, requests: list, max_cycles: int, job_dir: Path, on_reply=N
                                     for words, replies in requests))
     replies_file.unlink(missing_ok=True)
     log = job_dir / "native.log"
-    with open(log, "w") as err:
-        process = subprocess.Popen([str(binary), str(words_file), str(replies_file), str(max_cycles)],
-                                   stdout=subprocess.PIPE, stderr=err, text=True, cwd=job_dir,
-                                   env={**os.environ})
+    with recipe.apart([str(binary), str(words_file), str(replies_file), str(max_cycles)], log, pipe=True,
+                      cwd=job_dir) as process:
         for line in process.stdout:
             if on_reply:
                 on_reply(int(line))

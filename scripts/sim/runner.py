@@ -103,14 +103,19 @@ def child_command(spec: dict) -> list:
 
 
 @contextmanager
-def apart(command: list, output: Path):
+def apart(command: list, output: Path, *, pipe: bool = False, cwd=None):
     """Run ``command`` (e.g. :func:`child_command`) as a child process in a session of its own, its messages to
     ``output``; yields its ``Popen``. However the block is left (an error, Ctrl-C, SIGTERM turned into an
     exception), :func:`end_group` ends whatever of it still runs: the simulator, make and the compilers are
     all in its process group, which a signal to the caller alone does not reach.
+
+    With ``pipe``, the child's standard output is the ``Popen``'s ``stdout`` (text) and only its errors go to
+    ``output``.
     """
     with open(output, "w") as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        child = subprocess.Popen(command, stdout=subprocess.PIPE if pipe else log,
+                                 stderr=log if pipe else subprocess.STDOUT, text=pipe, cwd=cwd,
+                                 start_new_session=True)
     try:
         yield child
     finally:
