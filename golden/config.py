@@ -17,12 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .fixedpoint import Fixed, Overflow, Rounding
+from .errors import TrifactorError
 
 __all__ = ["ConfigError", "Config", "LayerSpec", "HARDWARE_SECTIONS", "PART_RAM_BITS", "accumulator_width", "load_config",
            "config_from_dict"]
 
 
-class ConfigError(ValueError):
+class ConfigError(TrifactorError, ValueError):
     """A configuration value that cannot be used, with the key it came from and the fix."""
 
     def __init__(self, key: str, problem: str, fix: str, source: str = "<config>"):
@@ -586,8 +587,9 @@ class _Parser:
 
     def _data(self, fin) -> dict:
         dataset = self.get("data", "dataset")
-        if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or dataset.startswith("idx:")):
-            raise self.error("[data] dataset", f"= {dataset!r} is not a data set", "use 'digits', 'mnist5k' or 'idx:DIR'")
+        if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or dataset.startswith(("idx:", "npz:", "csv:"))):
+            raise self.error("[data] dataset", f"= {dataset!r} is not a data set",
+                             "use 'digits', 'mnist5k', 'idx:DIR', 'npz:PATH' or 'csv:PATH'")
         test_fraction = self.get("data", "test_fraction")
         if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
             raise self.error("[data] test_fraction", f"= {test_fraction!r} must be a number in (0, 1)", "write e.g. test_fraction = 0.2")

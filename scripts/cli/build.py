@@ -3,10 +3,11 @@
 The flow itself (the build plan, the tools, the report) is :mod:`scripts.flow.board_build`.
 """
 
+import trifactor
 from trifactor.golden.config import load_config
 from trifactor.hdl.board import BOARDS
 
-from ..flow.board_build import build, output_dir, rows
+from ..flow.board_build import output_dir, rows
 from ..util.tables import text_table
 
 
@@ -22,8 +23,7 @@ def add_arguments(parser):
 
 def main(args) -> int:
     config = load_config(args.config)
-    config.check_hardware()
-    report = build(config, args.board, clock_mhz=args.clock_mhz, seed=args.seed, baud=args.baud, quiet=args.quiet)
+    report = trifactor.build(config, args.board, clock_mhz=args.clock_mhz, seed=args.seed, baud=args.baud, quiet=args.quiet)
     print(text_table(f"{report['config']} on the {report['board']}, {report['part']}", rows(report)))
     print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "
           f"program it with: trifactor flash --board {args.board} --config {args.config}")

@@ -138,7 +138,7 @@ def core_costs(config, split, samples: int) -> dict:
     pass (``{pass: {event: value}}``, empty without cost counters).
     """
     counted = counting(config)
-    run = train_rtl(counted, config.dataset, 1, 0, n_train=len(split.y_train), quiet=True, samples=samples)
+    run = train_rtl(counted, split, 1, 0, quiet=True, samples=samples)
     counters = flatten(run["counters"])
     per_sample = {name: value / max(1, counters["samples"]) for name, value in counters.items() if name != "samples"}
     for name, value in run.items():  # the summary's own numbers; its dicts regroup counters already listed

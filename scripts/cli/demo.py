@@ -88,7 +88,7 @@ def main(args) -> int:
     models = {}
     for backend in ("float", "fixed"):
         models[backend], results[backend] = run_training(backend, config, split, epochs, args.seed, label=backend)
-    results["rtl"] = train_rtl(config, config.dataset, epochs, args.seed, n_train=len(split.y_train), save_weights=True)
+    results["rtl"] = train_rtl(config, split, epochs, args.seed, save_weights=True)
     rtl_weights = results["rtl"].pop("weights")
     fixed_weights = models["fixed"].arrays()
     weights_equal = all(np.array_equal(rtl_weights[k], v) for k, v in fixed_weights.items())

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from trifactor.golden.config import Config
+from trifactor.golden.data import Split
 
 from ..util.checks import check_seed
 from ..util.errors import UsageError
@@ -79,14 +80,14 @@ def job_folder(build_dir: Path):
             shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_weights=None, quiet=False,
+def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_weights=None, quiet=False,
                  build_root=Path("build/rtl"), kind="rtl") -> dict:
     """``--backend rtl`` or ``board-sim`` from the data store, in the native simulator (:mod:`scripts.sim.stored`):
     the core (or the board), with a store for the data set, trains every epoch by itself; the result dict of
-    :func:`train_rtl` (``weights`` too with ``save_weights``), with the EPOCH runs' cycles. Verilator and the
+    :func:`train_rtl` (``weights`` too with ``save_weights``), with the EPOCH runs' cycles. ``split`` is
+    :func:`golden.train.load_data`'s (standardised, checked against the net). Verilator and the
     harness run in child process groups that end with this call, and so does the job folder."""
     from trifactor.golden.float_model import weight_arrays
-    from trifactor.golden.train import load_data
     from trifactor.hdl.core import LearnerCore
     from trifactor.hdl.data_store import STORE_ROOM_BYTES, store_bytes
 
@@ -96,7 +97,6 @@ def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_w
     check_seed(seed)
     config.check_hardware()
     recipe.prepare()  # a missing compiler is the user's to fix, with one line
-    split = load_data(config, dataset)
     n = len(split.y_train) + len(split.y_test)
     size = store_bytes(config, n)
     if size > STORE_ROOM_BYTES:
@@ -122,9 +122,10 @@ def train_native(config: Config, dataset: str, epochs: int, seed: int, *, save_w
     return result
 
 
-def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
+def train_rtl(config: Config, split: Split, epochs: int, seed: int, *,
               save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl", samples=None) -> dict:
-    """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample.
+    """Train the simulated core (or board) on ``split`` (:func:`golden.train.load_data`'s); returns golden
+    ``train``'s result dict plus cycles per sample. The session reads the split from the job folder, as given.
 
     With ``save_weights``, the result's ``weights`` holds the trained weights (``{"W0": ..., "b0": ..., ...}``).
     With ``samples``, train on only the first ``samples`` samples of epoch 0 (``epochs`` is ignored) and
@@ -136,21 +137,35 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
     config.check_hardware()
     recipe.prepare()  # a missing compiler is the user's to fix, with one line
     build_root = Path(build_root).resolve()  # the simulator runs in its build folder: paths must be absolute
-    if dataset.startswith("idx:"):
-        dataset = f"idx:{Path(dataset[4:]).resolve()}"
     try:
         source, build_dir, toplevel = _sources(config, build_root, kind)
     except Exception as exc:  # a conversion failure is ours, but one line
         raise UsageError(f"converting the core to Verilog failed ({exc})", f"see {build_root}") from None
     with job_folder(build_dir) as job_dir:
-        return _run_session(config, dataset, epochs, seed, job_dir, source, build_dir, toplevel,
-                            save_weights=save_weights, quiet=quiet, kind=kind, samples=samples, n_train=n_train)
+        return _run_session(config, split, epochs, seed, job_dir, source, build_dir, toplevel,
+                            save_weights=save_weights, quiet=quiet, kind=kind, samples=samples)
 
 
-def _run_session(config, dataset, epochs, seed, job_dir, source, build_dir, toplevel, *, save_weights, quiet, kind,
-                 samples, n_train) -> dict:
+SPLIT_FIELDS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def save_split(split: Split, path: Path):
+    """``split`` as an ``.npz`` the session reads back with :func:`load_saved_split`, exactly (float64, int64)."""
+    np.savez(path, name=np.array(split.name), **{field: getattr(split, field) for field in SPLIT_FIELDS})
+
+
+def load_saved_split(path) -> Split:
+    with np.load(path, allow_pickle=False) as saved:
+        return Split(str(saved["name"]), *(saved[field] for field in SPLIT_FIELDS))
+
+
+def _run_session(config, split, epochs, seed, job_dir, source, build_dir, toplevel, *, save_weights, quiet, kind,
+                 samples) -> dict:
     """The cocotb session of :func:`train_rtl` in ``job_dir``: its job file, the run, its result."""
-    job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"}, "dataset": dataset,
+    save_split(split, job_dir / "split.npz")
+    n_train = len(split.y_train)
+    job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"},
+           "split": str(job_dir / "split.npz"),
            "epochs": epochs, "seed": seed, "progress": str(job_dir / "progress.json"),
            "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None,
            "samples": samples}
