@@ -125,7 +125,25 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class Config:
-    """A validated configuration. Build it with :func:`load_config` or :func:`config_from_dict`."""
+    """A validated configuration. Build it with :func:`load_config` or :func:`config_from_dict`.
+
+    Attributes
+    ----------
+    name : str
+        The core's name (its Verilog module, its build folders).
+    sizes : tuple of int
+        ``[network] sizes``: inputs, hidden layers, outputs.
+    rule : str
+        ``[feedback] rule``: ``ssdfa``, ``dfa``, ``bp`` or ``hybrid``.
+    lanes : int
+        ``[hardware] lanes``: MAC lanes of the core.
+    epochs : int
+        ``[training] epochs``.
+    dataset, test_fraction, split_seed, standardize, clip
+        The ``[data]`` section.
+
+    The other fields are the remaining keys of docs/configuration.md, resolved; :meth:`to_dict` gives them all.
+    """
 
     name: str
     sizes: tuple
@@ -372,7 +390,22 @@ class Config:
 
 
 def load_config(path) -> Config:
-    """Read and validate a TOML configuration file."""
+    """Read and validate a TOML configuration file (docs/configuration.md lists its keys).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A TOML file, e.g. ``configs/digits.toml``; its stem is the name unless it sets ``name``.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        A file that cannot be read or parsed, an unknown key, a value out of range: the key and the fix.
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -394,7 +427,26 @@ def load_config(path) -> Config:
 
 
 def config_from_dict(raw: dict, source: str = "<config>", default_name: str = "trifactor") -> Config:
-    """Validate a configuration given as nested dicts (the parsed TOML)."""
+    """Validate a configuration given as nested dicts, as the TOML file would parse.
+
+    Parameters
+    ----------
+    raw : dict
+        ``{"name": ..., "network": {"sizes": [...]}, "hardware": {...}, ...}``; missing keys take their defaults.
+    source : str
+        Where it came from, for messages.
+    default_name : str
+        The name when ``raw`` has none.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        An unknown key or a value out of range: the key and the fix.
+    """
     return _Parser(raw, source, default_name).parse()
 
 

@@ -25,7 +25,18 @@ FILE_KINDS = ("idx:", "npz:", "csv:")  # a data set from files: the kind, then t
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """A train/test split. ``x_*`` are float64 in [0, 1], shape (n, features); ``y_*`` int64 labels."""
+    """A train/test split: what every backend trains and tests on.
+
+    Attributes
+    ----------
+    name : str
+        The data set's name (``digits``, ``csv:PATH``, ...).
+    x_train, x_test : numpy.ndarray
+        float64, shape (n, features): in [0, 1] as loaded, standardised once made for a configuration
+        (:func:`golden.train.load_data`, ``trifactor.datasets``).
+    y_train, y_test : numpy.ndarray
+        int64 labels ``0..C-1``.
+    """
 
     name: str
     x_train: np.ndarray

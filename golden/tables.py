@@ -66,6 +66,14 @@ def check_arrays(name: str, x, y, *, what=("X", "y"), where=_where_2d) -> tuple[
 # -- npz --------------------------------------------------------------------------------
 
 
+def _array(name: str, archive, key: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError:  # an object array (ragged rows saved from a list of lists): not loaded without pickle
+        raise DataError(f"{name}: {key} is an object array (ragged rows?), not numbers",
+                        "give every sample the same number of features, as a numeric array") from None
+
+
 def read_npz(path) -> dict:
     """``{"train": (x, y)}`` from an ``.npz`` with ``X`` and ``y``, plus ``"test"`` when it has ``X_test`` and ``y_test``."""
     name = f"npz:{path}"
@@ -88,12 +96,7 @@ def read_npz(path) -> dict:
         pairs = {}
         for part, (xs, ys) in (("train", ("X", "y")), ("test", ("X_test", "y_test"))):
             if xs in keys:
-                try:
-                    raw = archive[xs], archive[ys]
-                except ValueError:  # an object array: ragged rows saved from a list of lists
-                    raise DataError(f"{name}: {xs} or {ys} is an object array (ragged rows?)",
-                                    "give every sample the same number of features, as a numeric array") from None
-                pairs[part] = check_arrays(name, *raw, what=(xs, ys))
+                pairs[part] = check_arrays(name, _array(name, archive, xs), _array(name, archive, ys), what=(xs, ys))
     if "test" in pairs and pairs["test"][0].shape[1] != pairs["train"][0].shape[1]:
         raise DataError(f"{name}: X_test has {pairs['test'][0].shape[1]} features, X {pairs['train'][0].shape[1]}",
                         "give the test samples the training samples' features")
@@ -187,5 +190,5 @@ def read_csv(path, label_column=None) -> dict:
         column = "the label column" if column == "label" else f"column {features[column] + 1}"
         return f"line {lines[row]}, {column}"
 
-    return {"train": check_arrays(name, table[:, features], table[:, label], what=("a feature", "the label"),
+    return {"train": check_arrays(name, table[:, features], table[:, label], what=("the table", "the label column"),
                                   where=where)}

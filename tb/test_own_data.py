@@ -42,6 +42,13 @@ def edit_line(path, line: int, change):
 
 @pytest.fixture
 def work(tmp_path, monkeypatch):
+    """Good and bad data files (:func:`data_files`), the working directory."""
+    data_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def data_files(tmp_path):
     """Good and bad data files (30 samples, 4 features, 3 classes; the csv files with a header, line 1)."""
     x, y = samples()
     (tmp_path / "small.toml").write_text(SMALL)
@@ -70,8 +77,6 @@ def work(tmp_path, monkeypatch):
     np.savez(tmp_path / "test-unseen.npz", X=x, y=y, X_test=x[:3], y_test=np.array([0, 1, 7]))
     (tmp_path / "binary.csv").write_bytes(bytes(range(256)))
     (tmp_path / "not.npz").write_text("X,y\n")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 FIXED = ["train", "--backend", "fixed", "--config", "small.toml", "--epochs", "1", "--quiet", "--dataset"]
@@ -81,7 +86,7 @@ BAD = {
     "csv-ragged-rows": ("csv:ragged.csv", [], ["csv:ragged.csv", "line 5 has 4 cells", "the header has 5", "ragged"]),
     "csv-non-numeric-cell": ("csv:text.csv", [], ["csv:text.csv", "line 4, column 1 holds 'high'", "not a number"]),
     "csv-empty-cell": ("csv:empty-cell.csv", [], ["csv:empty-cell.csv", "line 7, column 1 holds ''"]),
-    "csv-nan": ("csv:nan.csv", [], ["csv:nan.csv", "1 NaN or infinite value", "line 9, column 2"]),
+    "csv-nan": ("csv:nan.csv", [], ["csv:nan.csv: the table holds 1 NaN or infinite value", "line 9, column 2"]),
     "csv-inf": ("csv:inf.csv", [], ["csv:inf.csv", "NaN or infinite", "line 3, column 1: inf"]),
     "csv-labels-not-0..C-1": ("csv:gap.csv", [], ["csv:gap.csv", "3 values (0, 1, 3)", "4 classes", "0..2"]),
     "csv-label-negative": ("csv:negative.csv", [], ["csv:negative.csv", "label -1 is negative", "0, 1, 2"]),
@@ -97,7 +102,7 @@ BAD = {
     "csv-missing": ("csv:nowhere.csv", [], ["csv:nowhere.csv does not exist"]),
     "csv-binary": ("csv:binary.csv", [], ["csv:binary.csv is not UTF-8"]),
     "label-column-not-csv": ("npz:good.npz", ["--label-column", "0"], ["npz:good.npz", "not a CSV file"]),
-    "npz-ragged-rows": ("npz:ragged.npz", [], ["npz:ragged.npz", "object array (ragged rows?)"]),
+    "npz-ragged-rows": ("npz:ragged.npz", [], ["npz:ragged.npz: X is an object array (ragged rows?)"]),
     "npz-non-numeric": ("npz:text.npz", [], ["npz:text.npz", "X holds non-numeric values"]),
     "npz-nan": ("npz:nan.npz", [], ["npz:nan.npz", "1 NaN or infinite value", "row 4, column 1: nan"]),
     "npz-inf": ("npz:inf.npz", [], ["npz:inf.npz", "row 1, column 1: -inf"]),

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from trifactor.golden.config import RULES, ConfigError, load_config
 from trifactor.golden.train import load_data
+from trifactor.training import run_training
 
 from ..flow.synth import TARGETS, synthesize
 from ..sim.backend import train_rtl
@@ -38,7 +39,6 @@ from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import labelled_points
 from ..util.tables import markdown_table, text_table
 from .bench import config_variant
-from .train import run_training
 
 BASELINE = "ssdfa"  # the rule every other is divided by
 COST_COUNTERS = "cost_counters"  # [hardware] option for the per-pass counters, where the schema has it

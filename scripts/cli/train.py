@@ -4,7 +4,7 @@ import numpy as np
 
 import trifactor
 from trifactor.golden.config import load_config
-from trifactor.training import BOARD, SIMULATED, run_training  # noqa: F401 (run_training: bench, compare, demo)
+from trifactor.training import BOARD, SIMULATED
 
 from ..util.checks import check_count, check_seed
 from ..util.errors import UsageError
