@@ -15,6 +15,9 @@ This package is ``scripts/api/`` in the repository (``[tool.setuptools.package-d
 there); import it as ``trifactor``, never as ``trifactor.scripts.api``.
 """
 
+if __name__ != "trifactor":  # a second copy would have its own Run and error classes
+    raise ImportError(f"import trifactor, not {__name__} (pyproject.toml maps trifactor to scripts/api)")
+
 from trifactor.golden.config import Config, ConfigError, config_from_dict, load_config
 from trifactor.golden.data import Split
 from trifactor.golden.errors import DataError, TrifactorError
