@@ -51,7 +51,7 @@ def check_arrays(name: str, x, y, *, what=("X", "y"), where=_where_2d) -> tuple[
                         f"(the first at {where(first)}: {x[first]})", "fill in or drop those samples")
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{name}: {ys} has shape {y.shape} for {len(x)} samples in {xs}", f"give one label per sample")
+        raise DataError(f"{name}: {ys} has shape {y.shape} for {len(x)} samples in {xs}", "give one label per sample")
     if y.dtype.kind not in "biuf":
         raise DataError(f"{name}: {ys} holds non-numeric labels (dtype {y.dtype})", "number the classes 0, 1, 2, ...")
     if y.dtype.kind == "f":
@@ -182,7 +182,7 @@ def read_csv(path, label_column=None) -> dict:
                 if not _number(cell):
                     raise DataError(f"{name}: line {line}, column {column + 1} holds {cell!r}, not a number",
                                     "give every feature and label as a number (number the classes 0, 1, 2, ...)") from None
-        raise
+        table = np.array([[float(cell) for cell in cells] for _, cells in rows])  # what NumPy alone would not read
     features = [c for c in range(width) if c != label]
 
     def where(index):
