@@ -120,6 +120,8 @@ def apart(command: list, output: Path, *, pipe: bool = False, cwd=None):
         yield child
     finally:
         end_group(child)
+        if child.stdout:  # the pipe's end (ResourceWarning otherwise)
+            child.stdout.close()
 
 
 def end_group(child: subprocess.Popen, grace: float = 3.0):
