@@ -33,7 +33,8 @@ def add_arguments(parser):
     parser.add_argument("--per-sample", action="store_true",
                         help="rtl, board-sim: send every sample from the host through cocotb (the path the tests "
                              "check sample by sample), instead of storing the data set in the simulated core and "
-                             "letting it run each epoch by itself in the native simulator (the default)")
+                             "letting it run each epoch by itself in the native simulator (the default); board: "
+                             "TRAIN requests even when the board's core has a data store")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -107,7 +108,8 @@ def main(args) -> int:
         arrays = result.pop("weights", None)
     elif args.backend == BOARD:
         from ..host.board import train_serial
-        result, arrays = train_serial(config, split, epochs, args.seed, port=args.port, baud=args.baud, quiet=args.quiet)
+        result, arrays = train_serial(config, split, epochs, args.seed, port=args.port, baud=args.baud, quiet=args.quiet,
+                                      per_sample=args.per_sample)
     else:
         model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
         arrays = model.arrays()
