@@ -29,9 +29,31 @@ def run_cocotb(top, name: str, module: str, params: dict, simulator: str = "veri
     """Convert, build and simulate; fails the pytest test unless every cocotb test passed."""
     build_dir = BUILD / name / simulator
     source = recipe.write_top(top, name, build_dir)  # unchanged: the build is reused
+    return simulate(source, name, module, params, build_dir, simulator)
+
+
+def run_cocotb_gates(top, name: str, module: str, params: dict, config, target: str = "up5k"):
+    """:func:`run_cocotb` on the gate-level netlist of ``top`` (:func:`scripts.flow.gate.write_netlist` for
+    ``target``) with Yosys's cell models, in Verilator, under ``build/sim/<name>/gate-<target>/``."""
+    from trifactor.scripts.flow.gate import cell_models, write_netlist
+    from trifactor.scripts.flow.synth import TARGETS
+
+    build_dir = BUILD / name / f"gate-{target}"
+    netlist = write_netlist(top, name, config, target, build_dir / "netlist")
+    models = cell_models(TARGETS[target]["family"])
+    ports, args = recipe.ports_only(netlist, name, build_dir)
+    return simulate(netlist, name, module, params, build_dir, libraries=[ports, models], includes=[models.parent],
+                    extra_args=args)
+
+
+def simulate(source: Path, name: str, module: str, params: dict, build_dir: Path, simulator: str = "verilator",
+             **build_options):
+    """Build ``source`` (top module ``name``; ``build_options`` as :func:`scripts.sim.runner.build` takes them) and
+    run the cocotb ``module`` with ``params``; fails the pytest test unless every cocotb test passed."""
+    build_dir.mkdir(parents=True, exist_ok=True)
     params_file = build_dir / "params.json"
     params_file.write_text(json.dumps(params))
-    runner = recipe.build(source, name, build_dir, simulator)
+    runner = recipe.build(source, name, build_dir, simulator, **build_options)
     log = build_dir / "test.log"
     outcome = recipe.run(runner, module, name, build_dir, test_dir=TB, extra_env={PARAMS_ENV: str(params_file)},
                          log_file=log, results=build_dir / "results.xml")
