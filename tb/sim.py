@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from trifactor.scripts.sim import runner as recipe
+from trifactor.scripts.util.output import write_if_changed
 
 TB = Path(__file__).resolve().parent
 BUILD = TB.parent / "build" / "sim"
@@ -32,14 +33,21 @@ def run_cocotb(top, name: str, module: str, params: dict, simulator: str = "veri
     return simulate(source, name, module, params, build_dir, simulator)
 
 
-def run_cocotb_gates(top, name: str, module: str, params: dict, config, target: str = "up5k"):
+def run_cocotb_gates(top, name: str, module: str, params: dict, config, target: str = "up5k", broken=None):
     """:func:`run_cocotb` on the gate-level netlist of ``top`` (:func:`scripts.flow.gate.write_netlist` for
-    ``target``) with Yosys's cell models, in Verilator, under ``build/sim/<name>/gate-<target>/``."""
+    ``target``) with Yosys's cell models, in Verilator, under ``build/sim/<name>/gate-<target>/``.
+
+    ``broken``: a function that changes the netlist's text, to see the testbench fail; all of it happens
+    apart, under ``build/sim/<name>_broken/`` (the two may run in parallel).
+    """
     from trifactor.scripts.flow.gate import cell_models, write_netlist
     from trifactor.scripts.flow.synth import TARGETS
 
-    build_dir = BUILD / name / f"gate-{target}"
+    build_dir = BUILD / (name if broken is None else f"{name}_broken") / f"gate-{target}"
     netlist = write_netlist(top, name, config, target, build_dir / "netlist")
+    if broken is not None:
+        write_if_changed(build_dir / "broken.v", broken(netlist.read_text()))
+        netlist = build_dir / "broken.v"
     models = cell_models(TARGETS[target]["family"])
     ports, args = recipe.ports_only(netlist, name, build_dir)
     return simulate(netlist, name, module, params, build_dir, libraries=[ports, models], includes=[models.parent],

