@@ -13,8 +13,10 @@ import pytest
 
 from trifactor.golden.config import config_from_dict
 from trifactor.hdl.core import LearnerCore
+from trifactor.hdl.sim_board import SimulatedBoard
 
 from sim import run_cocotb_gates
+from test_board_link import link_params
 from test_core import CORE_CONFIGS, core_params
 
 pytestmark = pytest.mark.gate
@@ -24,11 +26,15 @@ GATE_CONFIGS = {
     # two lanes on digits: every kind of cell (LUTs, carries, flip-flops, SB_MAC16, SB_RAM40_4K), in seconds
     "small": (lambda: config_from_dict({"name": "gate_small", "network": {"sizes": [64, 12, 10]},
                                         "hardware": {"lanes": 2}}), "digits", 12, 6),
+    # the banks in SPRAM (synth_ice40 -spram; SB_SPRAM256KA): 8-bit weights, LOADed first (as configs/mnist-up5k.toml)
+    "spram": (lambda: config_from_dict({"name": "gate_spram", "network": {"sizes": [64, 12, 10]},
+                                        "fixed": {"weight": {"width": 8, "frac": 7}},
+                                        "hardware": {"lanes": 2, "banks": "spram"}}), "digits", 12, 6),
     # the default digits core (8 lanes, 64-64-10), as the iCEBreaker runs it
     "default": (CORE_CONFIGS["default"][0], "digits", 100, 40),
 }
 # (configuration, target, slow): the ECP5 netlist has no DSPs or block RAM (scripts/flow/gate.py, GATE_SYNTH)
-CASES = [("small", "up5k", False), ("default", "up5k", True), ("small", "ecp5-85k", True)]
+CASES = [("small", "up5k", False), ("default", "up5k", True), ("spram", "up5k", True), ("small", "ecp5-85k", True)]
 
 
 def run_gate(name, target="up5k", broken=None):
@@ -55,3 +61,14 @@ def test_netlist_trains_bit_exactly(name, target):
 def test_gate_testbench_catches_a_wrong_netlist():
     with pytest.raises(AssertionError, match="failed"):
         run_gate("small", broken=unsigned_multiplier)
+
+
+@pytest.mark.slow  # byte by byte through the UARTs
+def test_board_netlist_trains_bit_exactly():
+    """The board's logic between its pins (the host link and the core; the board top adds only the PLL and the
+    pins) with the host's UART, as one netlist: the link's testbench trains through it and sends it bad requests."""
+    make, data, _, _ = GATE_CONFIGS["small"]
+    cfg = make()
+    top = SimulatedBoard(cfg, seed=2)
+    params = link_params(cfg, top, data, samples=4, test_samples=4)
+    run_cocotb_gates(top, f"board_{cfg.name}", "cocotb_board_link", params, cfg)
