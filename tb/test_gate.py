@@ -72,3 +72,15 @@ def test_board_netlist_trains_bit_exactly():
     top = SimulatedBoard(cfg, seed=2)
     params = link_params(cfg, top, data, samples=4, test_samples=4)
     run_cocotb_gates(top, f"board_{cfg.name}", "cocotb_board_link", params, cfg)
+
+
+def test_a_netlist_with_cells_without_models_is_refused(tmp_path, monkeypatch):
+    """Mapped as the ULX3S build maps it (block RAM and DSPs), the ECP5 netlist holds cells that Yosys's models
+    leave empty: write_netlist must refuse it, not let the simulator run them as empty modules."""
+    from trifactor.scripts.flow import gate
+    from trifactor.scripts.util.errors import UsageError
+
+    monkeypatch.setitem(gate.GATE_SYNTH, "ecp5", "synth_ecp5")
+    cfg = config_from_dict({"name": "gate_tiny", "network": {"sizes": [8, 6, 3]}, "hardware": {"lanes": 2}})
+    with pytest.raises(UsageError, match="DP16KD.*MULT18X18D.*no simulation model"):
+        gate.write_netlist(LearnerCore(cfg), "tiny", cfg, "ecp5-85k", tmp_path)
