@@ -61,7 +61,7 @@ from amaranth.lib import data, enum
 from .protocol import Position
 
 __all__ = ["REQUEST_SYNC", "REPLY_SYNC", "Command", "Error", "FrameHeader", "TrainHead", "LoadHead", "ReadHead",
-           "RequestHead", "HEAD_BYTES", "CHUNK", "value_bytes", "crc16", "pack", "unpack", "encode", "info_bytes", "config_id"]
+           "RequestHead", "HEAD_BYTES", "CHUNK", "value_bytes", "crc16", "pack", "unpack", "encode", "info_bytes", "INFO_FORMAT", "INFO_FIELDS", "config_id"]
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
@@ -137,8 +137,15 @@ def config_id(config) -> int:
     return config.hardware_id()
 
 
-def info_bytes(config, clk_freq: float, baud: int) -> bytes:
-    """The INFO reply: magic, config id, sizes that the host needs, clock and baud rate."""
+#: The INFO reply after its magic (``struct`` format) and the names of its fields, for hardware and host.
+INFO_FORMAT = "<IHHBBBBIII"
+INFO_FIELDS = ("config_id", "n_inputs", "n_classes", "lanes", "input_width", "weight_width", "reserved",
+               "clk_freq", "baud", "store_samples")
+
+
+def info_bytes(config, clk_freq: float, baud: int, store_samples: int = 0) -> bytes:
+    """The INFO reply: magic, config id, sizes that the host needs, clock, baud rate and the data store's samples."""
     sizes = config.sizes
-    return INFO_MAGIC + struct.pack("<IHHBBBBII", config_id(config), sizes[0], config.n_classes, config.lanes,
-                                    config.input.width, config.weight.width, 0, int(clk_freq), int(baud))
+    return INFO_MAGIC + struct.pack(INFO_FORMAT, config_id(config), sizes[0], config.n_classes, config.lanes,
+                                    config.input.width, config.weight.width, 0, int(clk_freq), int(baud),
+                                    store_samples)

@@ -183,7 +183,7 @@ class BoardLink(wiring.Component):
         self.config, self.clk_freq, self.baud, self.seed, self.timeout = config, clk_freq, baud, seed, timeout
         self.core = LearnerCore(config, seed=seed, store_samples=store_samples)
         self.link = FrameLink(config, timeout_cycles=max(1, round(timeout * clk_freq)),
-                              info=info_bytes(config, clk_freq, baud), store=self.core.store)
+                              info=info_bytes(config, clk_freq, baud, store_samples), store=self.core.store)
         super().__init__()
 
     def elaborate(self, platform):

@@ -1,5 +1,9 @@
 """cocotb: the data store through the simulated board's link (UARTs, frames) against golden.
 
+``--backend board``'s stored run (:func:`scripts.sim.stored.train_on_board`: weights, data set, two
+epochs, evaluations and the weights read back, one request at a time, as on a board) equals golden's
+``train`` exactly: its history, accuracies and every weight.
+
 STORE, ORDER, EPOCH and EVALUATE requests (:mod:`hdl.frames`), built by the host's
 :func:`scripts.host.commands.to_frame`: after a stored epoch in golden's order the right
 predictions, EVALUATE's count and every weight equal golden's. Bad store requests
@@ -13,8 +17,9 @@ import cocotb
 import numpy as np
 from cocotb.task import bridge
 
+from trifactor.golden.data import Split
 from trifactor.golden.fixed_model import FixedNet
-from trifactor.golden.train import sample_orders
+from trifactor.golden.train import load_data, sample_orders, train
 from trifactor.hdl.data_store import store_geometry
 from trifactor.hdl.frames import CHUNK, REQUEST_SYNC, Command, Error, encode
 from trifactor.hdl.protocol import ACK, position
@@ -22,6 +27,7 @@ from trifactor.scripts.host import commands
 from trifactor.scripts.host.client import BoardClient
 from trifactor.scripts.host.model import HardwareModel
 from trifactor.scripts.sim.drivers import SimTransport
+from trifactor.scripts.sim.stored import train_on_board
 from trifactor.scripts.sim.streams import start_clock
 
 from cocotb_core import assert_weights, sample_data
@@ -96,3 +102,25 @@ async def stored_epoch_through_the_link(dut):
         assert correct == int(np.sum(golden.predict(x[n_train:]) == y[n_train:])), "EVALUATE through the link"
 
     await bridge(host)()
+
+
+@cocotb.test()
+async def stored_training_on_the_board_equals_golden(dut):
+    params = load_params()
+    await start_clock(dut)  # a clock of its own: cocotb ends the previous test's tasks
+    cfg = golden_config(params)
+    n_train, n_test, seed, epochs = params["samples"], params["test_samples"], params["order_seed"], 2
+    full = load_data(cfg, params["data"])
+    split = Split(full.name, full.x_train[:n_train], full.y_train[:n_train], full.x_test[:n_test], full.y_test[:n_test])
+    client = BoardClient(SimTransport(dut, params["idle_cycles"]), cfg)
+
+    def host():
+        assert client.check()["store_samples"] == n_train + n_test, "INFO must tell the host the store's size"
+        return train_on_board(client, cfg, split, epochs, seed, n_train + n_test)
+
+    result, weights = await bridge(host)()
+    golden = FixedNet(cfg, seed)
+    expected = train(golden, split, epochs, seed)
+    for key in ("history", "test_accuracy", "train_accuracy", "train_history_online"):
+        assert result[key] == expected[key], f"{key}: the board {result[key]}, golden {expected[key]}"
+    assert_weights(weights, golden.weights, "after a stored run on the board")

@@ -114,7 +114,7 @@ def synth(config: Config, target: str = "up5k", *, seeds: int = 3, cycles_from=N
 
 
 def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None = None, seed: int = 0,
-          baud: int = 1_000_000, quiet: bool = False) -> dict:
+          baud: int = 1_000_000, store: str | None = None, quiet: bool = False) -> dict:
     """Build a board's bitstream of the core and its host link; the report ``trifactor build`` prints.
 
     Parameters
@@ -127,6 +127,9 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
         Initial weights: golden's initialisation with this seed.
     baud : int
         The host link's bit rate.
+    store : str, optional
+        A data set (``"digits"``, ``"csv:PATH"``, ...): the core gets a data store that holds it (train and test
+        samples), and :func:`train` with ``backend="board"`` then stores it once and runs whole epochs on the board.
     quiet : bool
         No progress bar.
 
@@ -145,4 +148,12 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
     if board not in BOARDS:
         raise UsageError(f"board {board!r} is not one of {', '.join(BOARDS)}", "use board='icebreaker', say")
     config.check_hardware()
-    return build_board(config, board, clock_mhz=clock_mhz, seed=seed, baud=baud, quiet=quiet)
+    store_samples = 0
+    if store:
+        from trifactor.golden.train import load_data
+        from trifactor.scripts.util.checks import check_store_room
+
+        store_samples = check_store_room(config, load_data(config, store),
+                                         "leave the store out (training then sends every sample)")
+    return build_board(config, board, clock_mhz=clock_mhz, seed=seed, baud=baud, store_samples=store_samples,
+                       quiet=quiet)

@@ -136,7 +136,8 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
         Weight initialisation and data order (the same seed gives every backend the same samples in the same order).
     per_sample : bool
         ``rtl``, ``board-sim``: drive every sample from Python through cocotb, instead of storing the data set
-        in the simulated core and letting it run each epoch in the native simulator (the default).
+        in the simulated core and letting it run each epoch in the native simulator (the default); ``board``:
+        TRAIN requests even when the board's core has a data store (``build(..., store=...)``).
     port : str, optional
         ``board``: the serial port (e.g. ``/dev/ttyUSB1``).
     baud : int
@@ -170,7 +171,8 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
         weights = model.arrays()
     elif backend == BOARD:
         from trifactor.scripts.host.board import train_serial
-        result, weights = train_serial(config, split, epochs, seed, port=port, baud=baud, quiet=quiet)
+        result, weights = train_serial(config, split, epochs, seed, port=port, baud=baud, quiet=quiet,
+                                       per_sample=per_sample)
     else:
         from trifactor.scripts.sim.backend import train_native, train_rtl
         run = train_rtl if per_sample else train_native

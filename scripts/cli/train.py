@@ -30,7 +30,8 @@ def add_arguments(parser):
     parser.add_argument("--per-sample", action="store_true",
                         help="rtl, board-sim: send every sample from the host through cocotb (the path the tests "
                              "check sample by sample), instead of storing the data set in the simulated core and "
-                             "letting it run each epoch by itself in the native simulator (the default)")
+                             "letting it run each epoch by itself in the native simulator (the default); board: "
+                             "TRAIN requests even when the board's core has a data store")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

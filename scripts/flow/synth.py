@@ -16,6 +16,7 @@ from trifactor.hdl.lane_banks import placement_summary, spram_yosys_commands
 
 from ..util.errors import UsageError
 from ..util.machine import machine_info
+from ..util.output import write_if_changed
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
                         yowasp_tool)
 
@@ -39,10 +40,24 @@ def synth_commands(config, target) -> str:
     return target["synth"]
 
 
-def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
-    """Synthesise and place ``config`` for ``target_name``; ``cycles`` is (cycles per sample, their source) or None (the dense count)."""
+def write_design(top, name, config, out: Path) -> str:
+    """Write the Amaranth ``top`` (module ``name``) into ``out`` for Yosys; returns the command that reads it.
+
+    RTLIL when the banks are in SPRAM: Verilog spells the 12818-word bank memory's initial contents
+    as one statement per word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps
+    them one cell. Verilog otherwise. The file is rewritten only when it changed.
+    """
     from amaranth.back import rtlil, verilog
 
+    if config.bank_placement == "spram":
+        write_if_changed(out / f"{name}.il", rtlil.convert(top, name=name, emit_src=False))
+        return f"read_rtlil {name}.il"
+    write_if_changed(out / f"{name}.v", verilog.convert(top, name=name, emit_src=False))
+    return f"read_verilog {name}.v"
+
+
+def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) -> dict:
+    """Synthesise and place ``config`` for ``target_name``; ``cycles`` is (cycles per sample, their source) or None (the dense count)."""
     from trifactor.hdl.synth_top import MeasurementTop
 
     target = TARGETS[target_name]
@@ -52,15 +67,7 @@ def synthesize(config, target_name, seeds, out: Path, quiet=False, cycles=None) 
                leave=False, dynamic_ncols=True)
     with bar:
         bar.set_postfix_str("yosys")
-        top = MeasurementTop(config)
-        if config.bank_placement == "spram":
-            # RTLIL: Verilog spells the 12818-word bank memory's initial contents as one statement per
-            # word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps them one cell
-            (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
-            read = "read_rtlil top.il"
-        else:
-            (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
-            read = "read_verilog top.v"
+        read = write_design(MeasurementTop(config), "top", config, out)
         result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {synth_commands(config, target)} "
                                                 "-top top -json top.json; tee -q -o stat.txt stat"], out / "yosys.log", out)
         if result.returncode != 0:

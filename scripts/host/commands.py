@@ -103,14 +103,20 @@ def from_frame(config, store_samples: int, command: Command, frame: bytes) -> li
     """The core's reply words to ``command`` from the board's reply ``frame`` (:data:`hdl.protocol.ACK` for an
     empty good reply); raises ValueError for a corrupt or error reply."""
     from trifactor.hdl.frames import REPLY_SYNC, crc16
-    from trifactor.hdl.protocol import ACK
 
     op = Op(command.words[0] & 0xF)
     length = int.from_bytes(frame[1:3], "little")
     if frame[0] != REPLY_SYNC or crc16(frame[1:]) != 0 or len(frame) != 6 + length or frame[3] >= 0xE0:
         raise ValueError(f"bad reply to {op.name}: {frame[:8].hex()}...")
-    payload = frame[4:-2]
+    return payload_words(config, store_samples, command, frame[4:-2])
+
+
+def payload_words(config, store_samples: int, command: Command, payload: bytes) -> list:
+    """The core's reply words to ``command`` from a good reply's payload (:data:`hdl.protocol.ACK` for none)."""
+    from trifactor.hdl.protocol import ACK
+
     if not payload:
         return [ACK]
+    op = Op(command.words[0] & 0xF)
     size = link_value_bytes(config, store_samples)[Op.READ] if op == Op.READ else 4
     return [int.from_bytes(payload[at:at + size], "little") for at in range(0, len(payload), size)]

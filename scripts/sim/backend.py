@@ -22,7 +22,7 @@ from tqdm import tqdm
 from trifactor.golden.config import Config
 from trifactor.golden.data import Split
 
-from ..util.checks import check_seed
+from ..util.checks import check_seed, check_store_room
 from ..util.errors import UsageError
 from . import runner as recipe
 
@@ -89,7 +89,6 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
     harness run in child process groups that end with this call, and so does the job folder."""
     from trifactor.golden.float_model import weight_arrays
     from trifactor.hdl.core import LearnerCore
-    from trifactor.hdl.data_store import STORE_ROOM_BYTES, store_bytes
 
     from . import native
     from .stored import train_stored
@@ -97,11 +96,7 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
     check_seed(seed)
     config.check_hardware()
     recipe.prepare()  # a missing compiler is the user's to fix, with one line
-    n = len(split.y_train) + len(split.y_test)
-    size = store_bytes(config, n)
-    if size > STORE_ROOM_BYTES:
-        raise UsageError(f"{split.name} ({n} samples) takes {size} bytes in the data store, which holds "
-                         f"{STORE_ROOM_BYTES} (the UP5K's 4 SPRAMs)", f"use --per-sample, or a smaller data set")
+    n = check_store_room(config, split, "use --per-sample, or a smaller data set")
     build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}"
     bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,
                leave=False, dynamic_ncols=True)

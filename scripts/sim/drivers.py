@@ -148,5 +148,7 @@ class SimTransport:
     def write(self, data: bytes):
         resume(self.source.send)(list(data))
 
-    def read(self, n: int) -> bytes:
+    def read(self, n: int, wait: float | None = None) -> bytes:
+        """``n`` bytes, or fewer after ``idle_cycles`` without one (``wait``, a board's seconds, is not needed:
+        the simulation waits in cycles)."""
         return bytes(resume(self.sink.recv)(n, self.idle_cycles))

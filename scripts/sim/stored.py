@@ -22,7 +22,7 @@ from ..util.errors import UsageError
 from ..host import commands
 from . import native
 
-__all__ = ["plan", "train_stored", "epoch_summary"]
+__all__ = ["plan", "train_stored", "train_on_board", "stored_result", "epoch_summary"]
 
 
 def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_seed: int,
@@ -45,6 +45,11 @@ def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_
     steps.append(("train", commands.evaluate(0, n_train)))
     steps += [("weights", c) for c in commands.read_words(config, read_chunk)]
     return steps
+
+
+def _ends_epoch(tag, split) -> bool:
+    """The step after which an epoch is done: its test (EVALUATE), or without a test set its counters."""
+    return isinstance(tag, tuple) and tag[0] == ("test" if split.y_test.size else "after")
 
 
 def _split_replies(steps, replies):
@@ -111,7 +116,7 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
     at = 0
     for (tag, _), (_, replies) in zip(steps, requests):
         at += replies
-        if isinstance(tag, tuple) and tag[0] in ("after", "test"):
+        if _ends_epoch(tag, split):
             ends[at] = tag[1]
     n_samples = len(split.y_train) + len(split.y_test)
     per_word = 100 if board else 10  # a byte through two UARTs: 40 cycles
@@ -124,6 +129,31 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
     replies = native.run(binary, requests, budget, job_dir, on_reply)
     if board:
         replies = link.replies(steps, requests, replies)
+    return stored_result(config, split, epochs, steps, replies)
+
+
+def train_on_board(client, config, split, epochs: int, seed: int, store_samples: int, on_epoch=None) -> tuple:
+    """The same run on a board whose core has a data store of ``store_samples`` (``client``: a checked
+    :class:`scripts.host.client.BoardClient`), one request at a time; returns (result dict, weights)."""
+    import time
+
+    from trifactor.hdl.frames import CHUNK
+
+    from ..host.client import READ_CHUNK
+    x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)
+    steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK)
+    client.reset()
+    replies, start, cpu = [], time.monotonic(), time.process_time()
+    for tag, command in steps:
+        words = client.send(store_samples, command)
+        replies += [(word, time.monotonic() - start, time.process_time() - cpu) for word in words]
+        if on_epoch and _ends_epoch(tag, split):
+            on_epoch(tag[1])
+    return stored_result(config, split, epochs, steps, replies)
+
+
+def stored_result(config, split, epochs: int, steps, replies) -> tuple:
+    """(result dict, weights) from the replies to :func:`plan`'s ``steps``, ``[(word, seconds, cpu_seconds)]``."""
     replies = _split_replies(steps, replies)
     acks = [r[0] for tag in ("load", "store", "order") for r in replies.get(tag, [])]
     if any(w != ACK for w in acks):
