@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: setup test test-full demo bench compare units clean help
+.PHONY: setup test test-full demo bench compare speed units clean help
 
 help:
 	@echo "make demo       generate the default core, train it in Verilator beside the golden models (build/report.md)"
@@ -14,6 +14,7 @@ help:
 	@echo "make test-full  every test, including slow end-to-end runs"
 	@echo "make bench      measure accuracy and speed of the golden models (build/bench/)"
 	@echo "make compare    the learning rules side by side on digits: accuracy, cycles, MACs, memory traffic (build/compare/)"
+	@echo "make speed      simulation speed on digits: an epoch from the data store (native) and per sample (cocotb), medians of 3"
 	@echo "make units      RTL unit testbenches + MAC synthesis, then their latency/throughput/cells (build/units.md)"
 	@echo "make setup      create .venv and install trifactor with its dependencies"
 	@echo "make clean      remove build/ (keeps .venv)"
@@ -42,6 +43,9 @@ bench: setup
 
 compare: setup
 	$(BIN)/trifactor compare --config configs/digits.toml
+
+speed: setup
+	$(BIN)/python -m trifactor.scripts.sim.speed --config configs/digits.toml --runs 3
 
 units: setup
 	$(BIN)/pytest -n $(JOBS) tb/test_mac_array.py tb/test_update_unit.py tb/test_feedback_unit.py \

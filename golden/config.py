@@ -17,12 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .fixedpoint import Fixed, Overflow, Rounding
+from .errors import TrifactorError
 
 __all__ = ["ConfigError", "Config", "LayerSpec", "HARDWARE_SECTIONS", "PART_RAM_BITS", "accumulator_width", "load_config",
            "config_from_dict"]
 
 
-class ConfigError(ValueError):
+class ConfigError(TrifactorError, ValueError):
     """A configuration value that cannot be used, with the key it came from and the fix."""
 
     def __init__(self, key: str, problem: str, fix: str, source: str = "<config>"):
@@ -124,7 +125,25 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class Config:
-    """A validated configuration. Build it with :func:`load_config` or :func:`config_from_dict`."""
+    """A validated configuration. Build it with :func:`load_config` or :func:`config_from_dict`.
+
+    Attributes
+    ----------
+    name : str
+        The core's name (its Verilog module, its build folders).
+    sizes : tuple of int
+        ``[network] sizes``: inputs, hidden layers, outputs.
+    rule : str
+        ``[feedback] rule``: ``ssdfa``, ``dfa``, ``bp`` or ``hybrid``.
+    lanes : int
+        ``[hardware] lanes``: MAC lanes of the core.
+    epochs : int
+        ``[training] epochs``.
+    dataset, test_fraction, split_seed, standardize, clip
+        The ``[data]`` section.
+
+    The other fields are the remaining keys of docs/configuration.md, resolved; :meth:`to_dict` gives them all.
+    """
 
     name: str
     sizes: tuple
@@ -371,7 +390,22 @@ class Config:
 
 
 def load_config(path) -> Config:
-    """Read and validate a TOML configuration file."""
+    """Read and validate a TOML configuration file (docs/configuration.md lists its keys).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A TOML file, e.g. ``configs/digits.toml``; its stem is the name unless it sets ``name``.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        A file that cannot be read or parsed, an unknown key, a value out of range: the key and the fix.
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -393,7 +427,26 @@ def load_config(path) -> Config:
 
 
 def config_from_dict(raw: dict, source: str = "<config>", default_name: str = "trifactor") -> Config:
-    """Validate a configuration given as nested dicts (the parsed TOML)."""
+    """Validate a configuration given as nested dicts, as the TOML file would parse.
+
+    Parameters
+    ----------
+    raw : dict
+        ``{"name": ..., "network": {"sizes": [...]}, "hardware": {...}, ...}``; missing keys take their defaults.
+    source : str
+        Where it came from, for messages.
+    default_name : str
+        The name when ``raw`` has none.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        An unknown key or a value out of range: the key and the fix.
+    """
     return _Parser(raw, source, default_name).parse()
 
 
@@ -586,8 +639,9 @@ class _Parser:
 
     def _data(self, fin) -> dict:
         dataset = self.get("data", "dataset")
-        if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or dataset.startswith("idx:")):
-            raise self.error("[data] dataset", f"= {dataset!r} is not a data set", "use 'digits', 'mnist5k' or 'idx:DIR'")
+        if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or dataset.startswith(("idx:", "npz:", "csv:"))):
+            raise self.error("[data] dataset", f"= {dataset!r} is not a data set",
+                             "use 'digits', 'mnist5k', 'idx:DIR', 'npz:PATH' or 'csv:PATH'")
         test_fraction = self.get("data", "test_fraction")
         if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
             raise self.error("[data] test_fraction", f"= {test_fraction!r} must be a number in (0, 1)", "write e.g. test_fraction = 0.2")

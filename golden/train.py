@@ -13,12 +13,17 @@ import numpy as np
 from .config import Config, ConfigError
 from .data import Split, load_split, standardize
 
-__all__ = ["load_data", "check_fits", "sample_orders", "train"]
+__all__ = ["load_data", "prepare", "check_fits", "sample_orders", "train"]
 
 
-def load_data(config: Config, dataset: str | None = None) -> Split:
-    """The configuration's data set (or ``dataset``), split and (if configured) standardised, checked against the net."""
-    split = load_split(dataset or config.dataset, config.test_fraction, config.split_seed)
+def load_data(config: Config, dataset: str | None = None, label_column=None) -> Split:
+    """The configuration's data set (or ``dataset``), split and (if configured) standardised, checked against the net.
+    ``label_column``: a CSV file's label column (:func:`golden.data.load_split`)."""
+    return prepare(config, load_split(dataset or config.dataset, config.test_fraction, config.split_seed, label_column))
+
+
+def prepare(config: Config, split: Split) -> Split:
+    """``split`` as every backend takes it: standardised (if configured) and checked against the net."""
     if config.standardize:
         split = standardize(split, config.clip)
     check_fits(config, split)

@@ -98,6 +98,8 @@ class BoardTop(Elaboratable):
         Initial weights: golden's ``FixedNet(config, seed)``.
     baud : int
         UART bit rate; it must divide the PLL's clock within 2% (see :func:`hdl.uart.uart_divisor`).
+    store_samples : int
+        The core's data store (:class:`hdl.data_store.DataStore`), in samples; 0: none.
 
     Members
     -------
@@ -107,14 +109,16 @@ class BoardTop(Elaboratable):
         The host link and the core, clocked by the PLL.
     """
 
-    def __init__(self, config: Config, board_name: str, *, clock_hz: float, seed: int = 0, baud: int = 1_000_000):
+    def __init__(self, config: Config, board_name: str, *, clock_hz: float, seed: int = 0, baud: int = 1_000_000,
+                 store_samples: int = 0):
         if board_name not in BOARDS:
             reject(self, f"unknown board {board_name!r}; known: {', '.join(BOARDS)}")
         self.config, self.board, self.seed, self.baud = config, BOARDS[board_name], seed, baud
         # built here, so that a clock, baud rate or configuration the link refuses is refused at once
         try:
             self.pll = self.board.pll(clock_hz)
-            self.link = BoardLink(config, clk_freq=float(self.pll.f_out), baud=baud, seed=seed)
+            self.link = BoardLink(config, clk_freq=float(self.pll.f_out), baud=baud, seed=seed,
+                                  store_samples=store_samples)
         except ValueError as exc:
             reject(self, str(exc))
 

@@ -1,14 +1,18 @@
 """The command decoder: the core's word protocol (:mod:`hdl.protocol`) in, replies out."""
 
 from amaranth import Module, Signal
+from amaranth.hdl import Mux
 from amaranth.hdl import signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
 from .bank_arbiter import host_bank_signature
-from .errors import require_config
+from .data_store import DataStore
+from .epoch_runner import ResultLayout, RunLayout
+from .errors import reject, require_config
 from .protocol import ACK, ERROR, Header, Op, Position, counter_words
 
 __all__ = ["CommandDecoder"]
@@ -48,15 +52,31 @@ class CommandDecoder(wiring.Component):
     counter_select : Out(range(counter_words(config)))
     counter_word : In(32)
         The counters' words, in the COUNTERS reply's order (:class:`hdl.counters.Counters`).
+    sample_write, order_write : In(WritePort.Signature(...))
+        With ``store``: STORE's and ORDER's words, to the data store.
+    run : Out(stream.Signature(RunLayout))
+        With ``store``: EPOCH and EVALUATE, to the epoch runner.
+    result : In(stream.Signature(ResultLayout))
+        With ``store``: the run's result, sent as the reply.
     """
 
-    def __init__(self, config: Config, *, read_latency: int):
+    def __init__(self, config: Config, *, read_latency: int, store: DataStore | None = None):
         require_config(self, config)
         if not isinstance(read_latency, int) or read_latency < 1:
             raise ValueError(f"read_latency must be a positive integer, not {read_latency!r}")
+        if store is not None and not isinstance(store, DataStore):
+            reject(self, f"store must be a DataStore or None, not {store!r}")
         self._config = config
         self._read_latency = read_latency
+        self._store = store
+        stored = {} if store is None else {
+            "sample_write": In(WritePort.Signature(addr_width=len(store.sample_write.addr), shape=store.width)),
+            "order_write": In(WritePort.Signature(addr_width=len(store.order_write.addr),
+                                                   shape=range(store.samples))),
+            "run": Out(stream.Signature(RunLayout)), "result": In(stream.Signature(ResultLayout)),
+        }
         super().__init__({
+            **stored,
             "i": In(stream.Signature(32)), "o": Out(stream.Signature(32)),
             "sample": Out(stream.Signature(data.StructLayout({"train": 1}), always_ready=True)),
             "sample_idle": In(1),
@@ -114,6 +134,10 @@ class CommandDecoder(wiring.Component):
                             m.next = "position"
                         with m.Case(Op.COUNTERS):
                             m.next = "counters"
+                        if self._store is not None:
+                            with m.Case(Op.STORE, Op.ORDER, Op.EPOCH, Op.EVALUATE):
+                                m.d.sync += count.eq(header.arg)
+                                m.next = "store_position"
                         with m.Default():
                             m.next = "error"
             with m.State("inputs"):
@@ -165,4 +189,44 @@ class CommandDecoder(wiring.Component):
                         m.next = "idle"
             with m.State("error"):
                 reply(ERROR | op, "idle")
+            if self._store is not None:
+                self._store_states(m, op, count, tick, position, reply)
         return m
+
+    def _store_states(self, m, op, count, tick, position, reply):
+        """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
+        runner and reply with its result: the samples predicted right, then the cycles."""
+        at = Signal(len(position.address))
+        m.d.comb += [self.sample_write.addr.eq(at), self.sample_write.data.eq(self.i.payload),
+                     self.order_write.addr.eq(at), self.order_write.data.eq(self.i.payload),
+                     self.run.payload.train.eq(op == Op.EPOCH), self.run.payload.start.eq(at),
+                     self.run.payload.count.eq(count)]
+        with m.State("store_position"):
+            m.d.comb += self.i.ready.eq(1)
+            with m.If(self.i.valid):
+                m.d.sync += [at.eq(position.address), tick.eq(0)]
+                with m.If(count == 0):
+                    m.next = "error"
+                with m.Elif((op == Op.STORE) | (op == Op.ORDER)):
+                    m.next = "store_words"
+                with m.Else():
+                    m.next = "run"
+        with m.State("store_words"):
+            m.d.comb += self.i.ready.eq(1)
+            with m.If(self.i.valid):
+                m.d.comb += [self.sample_write.en.eq(op == Op.STORE), self.order_write.en.eq(op == Op.ORDER)]
+                m.d.sync += [at.eq(at + 1), count.eq(count - 1)]
+                with m.If(count == 1):
+                    m.next = "ack"
+        with m.State("run"):
+            m.d.comb += self.run.valid.eq(1)
+            with m.If(self.run.ready):
+                m.next = "result"
+        with m.State("result"):  # two words: the samples predicted right, the cycles
+            with m.If(self.result.valid):
+                reply(Mux(tick == 0, self.result.payload.correct, self.result.payload.cycles), None)
+                with m.If(self.o.ready):
+                    m.d.sync += tick.eq(1)
+                    with m.If(tick == 1):
+                        m.d.comb += self.result.ready.eq(1)
+                        m.next = "idle"

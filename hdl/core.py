@@ -40,7 +40,9 @@ from trifactor.golden.fixed_model import FixedNet
 from .bank_arbiter import BankArbiter
 from .command_decoder import CommandDecoder
 from .counters import Counters
+from .data_store import DataStore
 from .delta_provider import DeltaProvider
+from .epoch_runner import EpochRunner
 from .error_path import error_path
 from .errors import reject, require_hardware
 from .input_lists import InputLists
@@ -65,6 +67,9 @@ class LearnerCore(wiring.Component):
     config : Config
     seed : int
         The initial weights' seed.
+    store_samples : int
+        Samples the core's data store holds (:mod:`hdl.data_store`), for STORE, ORDER, EPOCH and
+        EVALUATE; 0 (the default): no store, and the core is the same as without these commands.
 
     Members
     -------
@@ -74,10 +79,12 @@ class LearnerCore(wiring.Component):
         Reply words.
     """
 
-    def __init__(self, config: Config, *, seed: int = 0):
+    def __init__(self, config: Config, *, seed: int = 0, store_samples: int = 0):
         if not isinstance(config, Config):
             reject(self, f"config must be a Config, not {config!r}")
         require_hardware(self, config)
+        if not isinstance(store_samples, int) or store_samples < 0:
+            reject(self, f"store_samples must be a non-negative integer, not {store_samples!r}")
         self._config = config
         self.layout = WeightLayout(config)
         self.init_weights = FixedNet(config, seed).weights
@@ -98,7 +105,10 @@ class LearnerCore(wiring.Component):
                                        backward_drain=backward.owns_multipliers if backward else None)
         #: the hybrid rule's choice of BP samples (an LFSR)
         self.chooser = RuleChooser(config) if config.rule == "hybrid" and config.backprop else None
-        self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency)
+        #: the data set in the core's memory, and the part that runs epochs over it (with ``store_samples``)
+        self.store = DataStore(config, samples=store_samples) if store_samples else None
+        self.runner = EpochRunner(config, store=self.store) if self.store else None
+        self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency, store=self.store)
         costs = self.cost_events()
         self.counters = Counters(max_step=self.sweeper.max_macs_step,
                                  costs={name: (1 << len(event)) - 1 for name, event in costs.items()})
@@ -148,10 +158,11 @@ class LearnerCore(wiring.Component):
         wiring.connect(m, wiring.flipped(self.i), dec.i)
         wiring.connect(m, dec.o, wiring.flipped(self.o))
         # the sample: decoder -> sequencer -> sweeper; inputs into the lists
-        wiring.connect(m, dec.sample, seq.start)
-        wiring.connect(m, seq.prediction, dec.prediction)
+        samples = self._wire_store(m) if self.store else dec  # where the samples come from: host or store
+        wiring.connect(m, samples.sample, seq.start)
+        wiring.connect(m, seq.prediction, samples.prediction)
         wiring.connect(m, seq.sweep, sw.start)
-        wiring.connect(m, dec.inputs, self.lists.load)
+        wiring.connect(m, samples.inputs, self.lists.load)
         # forward: lists -> sweeper -> MAC array -> serialiser -> lists / error path / output error unit
         wiring.connect(m, sw.lists, self.lists.read)
         wiring.connect(m, sw.forward, self.mac.i)
@@ -179,7 +190,8 @@ class LearnerCore(wiring.Component):
         m.d.comb += [
             # control and status between the parts
             self.lists.clear.eq(seq.clear), ser.clear.eq(seq.clear), ser.training.eq(seq.training),
-            ser.label.eq(dec.label), self.lists.written.eq(ser.written), dec.inputs_last.eq(self.lists.load_last),
+            ser.label.eq(samples.label), self.lists.written.eq(ser.written),
+            samples.inputs_last.eq(self.lists.load_last),
             seq.sweeper_busy.eq(sw.busy), seq.sweeper_empty.eq(sw.empty), seq.written.eq(ser.written),
             path.clear.eq(seq.clear), seq.scored.eq(ser.prediction), dec.sample_idle.eq(seq.idle),
             self.provider.start.eq(seq.provide), self.banks.update.eq(seq.update),
@@ -190,6 +202,24 @@ class LearnerCore(wiring.Component):
         ]
         m.d.comb += [getattr(self.counters.costs, name).eq(event) for name, event in self.cost_events().items()]
         return m
+
+    def _wire_store(self, m):
+        """The data store, written by the decoder (STORE, ORDER) and read by the epoch runner (EPOCH, EVALUATE),
+        which passes the decoder's own samples through between runs; returns the runner."""
+        dec, runner, store = self.decoder, self.runner, self.store
+        m.submodules.store, m.submodules.runner = store, runner
+        wiring.connect(m, dec.sample_write, store.sample_write)
+        wiring.connect(m, dec.order_write, store.order_write)
+        wiring.connect(m, runner.sample_read, store.sample_read)
+        wiring.connect(m, runner.order_read, store.order_read)
+        wiring.connect(m, dec.run, runner.run)
+        wiring.connect(m, runner.result, dec.result)
+        wiring.connect(m, dec.sample, runner.host_sample)
+        wiring.connect(m, dec.inputs, runner.host_inputs)
+        wiring.connect(m, runner.host_prediction, dec.prediction)
+        m.d.comb += [runner.host_label.eq(dec.label), dec.inputs_last.eq(runner.host_inputs_last),
+                     runner.sample_idle.eq(self.sequencer.idle)]
+        return runner
 
     def _wire_backprop(self, m):
         """Backpropagation: the sweeper's backward sweeps to the error path's backward unit, which

@@ -30,7 +30,22 @@ COUNTERS    nothing                            8 bytes per counter of
 RESET       nothing                            nothing (core state and counters
                                                cleared; the weights stay)
 INFO        nothing                            the build's identity (``info_bytes``)
+STORE       position (4 bytes; address: the    nothing
+            first sample-memory word, lane 0),
+            1..CHUNK store words
+ORDER       position (4 bytes; address: the    nothing
+            first order entry, lane 0),
+            1..CHUNK sample indices
+EPOCH       position (first order entry, lane  right predictions (4 bytes), cycles
+            0), count (2 bytes, 1..65535)      (4 bytes)
+EVALUATE    position (first record, lane 0),   right predictions (4 bytes), cycles
+            count (2 bytes, 1..65535)          (4 bytes)
 =========== ================================== =====================================
+
+STORE, ORDER, EPOCH and EVALUATE are the core's commands of the same names
+(:mod:`hdl.protocol`, :mod:`hdl.data_store`); a board built without a data store answers
+them ``UNKNOWN_COMMAND``, and one with a store checks that they stay inside it
+(``OUT_OF_RANGE``). Store words and indices travel in ``value_bytes`` of their width.
 
 A position is ``hdl.protocol.position(address, lane)`` (bank words, see
 :mod:`hdl.layout`). The board receives a whole request and checks it before the core
@@ -46,7 +61,7 @@ from amaranth.lib import data, enum
 from .protocol import Position
 
 __all__ = ["REQUEST_SYNC", "REPLY_SYNC", "Command", "Error", "FrameHeader", "TrainHead", "LoadHead", "ReadHead",
-           "RequestHead", "HEAD_BYTES", "CHUNK", "value_bytes", "crc16", "pack", "unpack", "encode", "info_bytes", "config_id"]
+           "RequestHead", "HEAD_BYTES", "CHUNK", "value_bytes", "crc16", "pack", "unpack", "encode", "info_bytes", "INFO_FORMAT", "INFO_FIELDS", "config_id"]
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
@@ -63,6 +78,10 @@ class Command(enum.IntEnum, shape=8):
     COUNTERS = 0x05
     RESET = 0x06
     INFO = 0x07
+    STORE = 0x08
+    ORDER = 0x09
+    EPOCH = 0x0A
+    EVALUATE = 0x0B
 
 
 class Error(enum.IntEnum, shape=8):
@@ -118,8 +137,15 @@ def config_id(config) -> int:
     return config.hardware_id()
 
 
-def info_bytes(config, clk_freq: float, baud: int) -> bytes:
-    """The INFO reply: magic, config id, sizes that the host needs, clock and baud rate."""
+#: The INFO reply after its magic (``struct`` format) and the names of its fields, for hardware and host.
+INFO_FORMAT = "<IHHBBBBIII"
+INFO_FIELDS = ("config_id", "n_inputs", "n_classes", "lanes", "input_width", "weight_width", "reserved",
+               "clk_freq", "baud", "store_samples")
+
+
+def info_bytes(config, clk_freq: float, baud: int, store_samples: int = 0) -> bytes:
+    """The INFO reply: magic, config id, sizes that the host needs, clock, baud rate and the data store's samples."""
     sizes = config.sizes
-    return INFO_MAGIC + struct.pack("<IHHBBBBII", config_id(config), sizes[0], config.n_classes, config.lanes,
-                                    config.input.width, config.weight.width, 0, int(clk_freq), int(baud))
+    return INFO_MAGIC + struct.pack(INFO_FORMAT, config_id(config), sizes[0], config.n_classes, config.lanes,
+                                    config.input.width, config.weight.width, 0, int(clk_freq), int(baud),
+                                    store_samples)

@@ -82,6 +82,8 @@ class FrameLink(wiring.Component):
         Clock cycles of silence that end a request.
     info : bytes
         The INFO reply's payload.
+    store : DataStore or None
+        The core's data store (``LearnerCore.store``), whose commands the link then checks and passes on.
 
     Members
     -------
@@ -99,11 +101,11 @@ class FrameLink(wiring.Component):
         A request is in progress.
     """
 
-    def __init__(self, config: Config, *, timeout_cycles: int, info: bytes):
+    def __init__(self, config: Config, *, timeout_cycles: int, info: bytes, store=None):
         require_config(self, config)
         self.config, self.info = config, bytes(info)
         try:  # the parts check their own parameters
-            self.sequencer = RequestSequencer(config, info_length=len(self.info))
+            self.sequencer = RequestSequencer(config, info_length=len(self.info), store=store)
             self.deframer = Deframer(buffer_size=self.sequencer.buffer_size, timeout_cycles=timeout_cycles)
             self.framer = ReplyFramer(info=self.info, max_words=self.sequencer.max_reply_words)
         except (TypeError, ValueError):
@@ -155,6 +157,8 @@ class BoardLink(wiring.Component):
         Initial weights: golden's ``FixedNet(config, seed)``.
     timeout : float
         Seconds of silence in the middle of a request after which it is dropped as truncated.
+    store_samples : int
+        The core's data store, in samples (``LearnerCore(store_samples=...)``); 0: none.
 
     Members
     -------
@@ -171,15 +175,15 @@ class BoardLink(wiring.Component):
     busy: Out(1)
 
     def __init__(self, config: Config, *, clk_freq: float, baud: int = 1_000_000, seed: int = 0,
-                 timeout: float = 0.05):
+                 timeout: float = 0.05, store_samples: int = 0):
         try:
             self.divisor = uart_divisor(clk_freq, baud)
         except ValueError as exc:
             reject(self, str(exc))
         self.config, self.clk_freq, self.baud, self.seed, self.timeout = config, clk_freq, baud, seed, timeout
-        self.core = LearnerCore(config, seed=seed)
+        self.core = LearnerCore(config, seed=seed, store_samples=store_samples)
         self.link = FrameLink(config, timeout_cycles=max(1, round(timeout * clk_freq)),
-                              info=info_bytes(config, clk_freq, baud))
+                              info=info_bytes(config, clk_freq, baud, store_samples), store=self.core.store)
         super().__init__()
 
     def elaborate(self, platform):

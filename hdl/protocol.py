@@ -19,8 +19,26 @@ COUNTERS   nothing                          2 words per counter of
                                             bits, low word first (the core counts 48
                                             bits; bit 48 is set once the counter has
                                             wrapped, the rest is 0)
+STORE      a :data:`Position` word (address:    1 word: ``ACK``
+           the first sample-memory word),
+           then ``count`` words
+ORDER      a :data:`Position` word (address:    1 word: ``ACK``
+           the first order entry), then
+           ``count`` sample indices
+EPOCH      a :data:`Position` word (address:    2 words: the samples predicted right
+           the first order entry)               (before each update), the cycles the
+                                                run took (32 bits)
+EVALUATE   a :data:`Position` word (address:    2 words: the samples predicted right,
+           the first record)                    the cycles
 other      nothing                          1 word: ``ERROR | opcode``
 ========== ================================ ==============================================
+
+STORE, ORDER, EPOCH and EVALUATE exist only in a core with a data store (the others
+answer them ``ERROR | opcode``); their ``count`` (the header's arg) is words (STORE,
+ORDER) or samples (EPOCH, EVALUATE), and 0 answers ``ERROR | opcode`` after the position
+word. The sample memory's records and the order are :mod:`hdl.data_store`'s. EPOCH trains
+on the samples ``order[address], order[address + 1], ...``, EVALUATE infers on the
+records ``address, address + 1, ...``; each runs them as TRAIN / INFER commands would.
 
 Weight words are in the bank layout of :mod:`hdl.layout` (``WeightLayout.to_banks``),
 walked address-major, lane-minor from the position word (bank address in bits 0-23, lane
@@ -47,6 +65,11 @@ class Op(enum.IntEnum, shape=4):
     LOAD = 3
     READ = 4
     COUNTERS = 5
+    # with a data store (``LearnerCore(store_samples=...)``, :mod:`hdl.data_store`)
+    STORE = 6
+    ORDER = 7
+    EPOCH = 8
+    EVALUATE = 9
 
 
 #: A command's first word: ``op``, and ``arg``, the TRAIN label or the LOAD / READ word count.

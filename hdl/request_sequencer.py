@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from trifactor.golden.config import Config
 
 from .compare import below
+from .data_store import DataStore
 from .deframer import Received
 from .errors import reject, require_config
 from .frames import (CHUNK, Command, Error, LoadHead, ReadHead,
@@ -34,6 +35,9 @@ class RequestSequencer(wiring.Component):
         The core behind the link: its sizes, formats and banks bound the requests.
     info_length : int
         Bytes of the INFO reply.
+    store : DataStore or None
+        The core's data store: STORE, ORDER, EPOCH and EVALUATE are checked against it; without one they are
+        unknown commands.
 
     Members
     -------
@@ -50,12 +54,17 @@ class RequestSequencer(wiring.Component):
         RESET: one cycle, once the core is idle.
     """
 
-    def __init__(self, config: Config, *, info_length: int):
+    def __init__(self, config: Config, *, info_length: int, store: DataStore | None = None):
         require_config(self, config)
         if not isinstance(info_length, int) or not 0 <= info_length < 1 << 16:
             reject(self, f"info_length must be a frame length (0..65535), not {info_length!r}")
-        self.config, self.layout, self.info_length = config, WeightLayout(config), info_length
+        if store is not None and not isinstance(store, DataStore):
+            reject(self, f"store must be a DataStore or None, not {store!r}")
+        self.config, self.layout, self.info_length, self.store = config, WeightLayout(config), info_length, store
         self.input_bytes, self.weight_bytes = value_bytes(config.input.width), value_bytes(config.weight.width)
+        #: bytes of a store word and of an order entry on the link
+        self.store_bytes = value_bytes(store.width) if store else 0
+        self.order_bytes = value_bytes(max(1, (store.samples - 1).bit_length())) if store else 0
         addr_width = max(1, (self.buffer_size - 1).bit_length())
         super().__init__({
             "i": In(stream.Signature(Received)),
@@ -65,8 +74,9 @@ class RequestSequencer(wiring.Component):
 
     @property
     def buffer_size(self) -> int:
-        """The longest payload a good request has: TRAIN's or a full LOAD's."""
-        return max(2 + self.config.sizes[0] * self.input_bytes, 4 + CHUNK * self.weight_bytes)
+        """The longest payload a good request has: TRAIN's or a full LOAD's (or STORE's, ORDER's)."""
+        return max(2 + self.config.sizes[0] * self.input_bytes,
+                   4 + CHUNK * max(self.weight_bytes, self.store_bytes, self.order_bytes))
 
     @property
     def max_reply_words(self) -> int:
@@ -139,9 +149,38 @@ class RequestSequencer(wiring.Component):
                     m.d.comb += [plan.info.eq(1), plan.header.length.eq(self.info_length)]
                 with m.If(length != 0):
                     fail(Error.BAD_LENGTH)
+            if self.store is not None:
+                self._plan_store(m, code, length, head, plan, start, fail)
             with m.Default():
                 fail(Error.UNKNOWN_COMMAND)
         return plan, run, failed, error
+
+    def _plan_store(self, m, code, length, head, plan, start, fail):
+        """STORE and ORDER: values after a position, inside the sample or order memory; EPOCH and EVALUATE: a
+        position and a count inside the order memory or the records; their reply, two 4-byte words."""
+        store, load_head = self.store, LoadHead.size // 8
+        position = head.read.position
+        for command, op, size, room in [(Command.STORE, Op.STORE, self.store_bytes, store.depth),
+                                        (Command.ORDER, Op.ORDER, self.order_bytes, store.samples)]:
+            with m.Case(command):
+                fits, short = below(m, length, load_head + CHUNK * size + 1)
+                count = (short - load_head) >> (size.bit_length() - 1)
+                at_ok, at = below(m, position.address, room)
+                start(op, arg=count, position=1, values=1, size=size, offset=load_head)
+                m.d.comb += plan.word_bytes.eq(0)  # the core's ACK is taken, not sent
+                with m.If(~fits | (short < load_head + size) | ((short - load_head) & (size - 1) != 0)):
+                    fail(Error.BAD_LENGTH)
+                with m.Elif(~at_ok | (position.lane != 0) | (at + count > room)):
+                    fail(Error.OUT_OF_RANGE)
+        with m.Case(Command.EPOCH, Command.EVALUATE):
+            at_ok, at = below(m, position.address, store.samples)
+            count_ok, count = below(m, head.read.count, store.samples + 1)
+            start(Mux(code == Command.EPOCH, Op.EPOCH, Op.EVALUATE), arg=count, position=1)
+            m.d.comb += [plan.words.eq(2), plan.word_bytes.eq(4), plan.header.length.eq(8)]
+            with m.If(length != ReadHead.size // 8):
+                fail(Error.BAD_LENGTH)
+            with m.Elif(~at_ok | ~count_ok | (count == 0) | (position.lane != 0) | (at + count > store.samples)):
+                fail(Error.OUT_OF_RANGE)
 
     def elaborate(self, platform):
         m = Module()

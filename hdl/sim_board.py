@@ -21,16 +21,20 @@ SIM_BAUD = 1_000_000
 
 
 class SimulatedBoard(wiring.Component):
-    """``host_tx``: bytes to the board; ``host_rx``: bytes from it (take them as they come)."""
+    """``host_tx``: bytes to the board; ``host_rx``: bytes from it (take them as they come).
+
+    ``store_samples``: the core's data store (:class:`hdl.host_link.BoardLink`), 0 for none.
+    """
 
     host_tx: In(stream.Signature(8))
     host_rx: Out(stream.Signature(8))
 
-    def __init__(self, config: Config, *, seed: int = 0, divisor: int = 4, timeout_bytes: int = 64):
+    def __init__(self, config: Config, *, seed: int = 0, divisor: int = 4, timeout_bytes: int = 64,
+                 store_samples: int = 0):
         clk_freq = divisor * SIM_BAUD
         self.divisor = divisor
         self.board = BoardLink(config, clk_freq=clk_freq, baud=SIM_BAUD, seed=seed,
-                               timeout=timeout_bytes * 10 / SIM_BAUD)
+                               timeout=timeout_bytes * 10 / SIM_BAUD, store_samples=store_samples)
         self.timeout_cycles = self.board.link.timeout_cycles
         super().__init__()
 

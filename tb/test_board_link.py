@@ -19,12 +19,17 @@ LINK_CONFIGS = {
 }
 
 
+def link_params(cfg, top, data, samples=24, perturb=None, test_samples=8) -> dict:
+    """cocotb_board_link's parameters for the SimulatedBoard ``top`` of ``cfg``."""
+    return params_for(cfg, perturb=perturb, init_seed=2, samples=samples, test_samples=test_samples, data=data,
+                      idle_cycles=4 * top.timeout_cycles)
+
+
 def run_link(name, samples=24, perturb=None):
     make, data = LINK_CONFIGS[name]
     cfg = make()
     top = SimulatedBoard(cfg, seed=2)
-    params = params_for(cfg, perturb=perturb, init_seed=2, samples=samples, test_samples=8, data=data,
-                        idle_cycles=4 * top.timeout_cycles)
+    params = link_params(cfg, top, data, samples, perturb)
     return run_cocotb(top, build_name("board_link", name, perturb), "cocotb_board_link", params)
 
 

@@ -59,10 +59,15 @@ CORE_CONFIGS.update({
 SLOW = {"bp_default", "default_costs", "hybrid_two_hidden", "bp_odd_costs", "mnist_up5k"}
 
 
+def core_params(cfg, data, samples=100, perturb=None, test_samples=40) -> dict:
+    """cocotb_core's parameters: golden's initial weights from seed 2, ``samples`` training samples of ``data``."""
+    return params_for(cfg, perturb=perturb, init_seed=2, samples=samples, test_samples=test_samples, data=data)
+
+
 def run_core(name, simulator="verilator", samples=100, perturb=None):
     make, data = CORE_CONFIGS[name]
     cfg = make()
-    params = params_for(cfg, perturb=perturb, init_seed=2, samples=samples, test_samples=40, data=data)
+    params = core_params(cfg, data, samples, perturb)
     return run_cocotb(LearnerCore(cfg, seed=2), build_name("core", name, perturb), "cocotb_core", params, simulator)
 
 

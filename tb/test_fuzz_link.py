@@ -73,7 +73,7 @@ class LinkSim:
         m.submodules.core = ResetInserter({"sync": link.core_reset})(self.core)
         wiring.connect(m, link.cmd, self.core.i)
         wiring.connect(m, self.core.o, link.reply)
-        self.inbox, self.outbox, self.replies = queue.Queue(), queue.Queue(), bytearray()
+        self.inbox, self.outbox, self.replies, self.stopped = queue.Queue(), queue.Queue(), bytearray(), None
         self.sim = Simulator(m)
         self.sim.add_clock(1e-6)
         self.sim.add_testbench(self._serve)
@@ -82,9 +82,12 @@ class LinkSim:
         self.thread.start()
 
     def run(self, segments):
+        if not self.thread.is_alive():  # an earlier case ended the simulation: fail now, not after a wait per case
+            raise RuntimeError(f"the link simulation has stopped: {self.stopped!r}")
         self.inbox.put(segments)
         result = self.outbox.get(timeout=600)
         if isinstance(result, BaseException):
+            self.stopped = result
             raise result
         return result
 
@@ -99,7 +102,7 @@ class LinkSim:
                 self.replies.append(byte)
 
     def _weights(self, ctx):
-        return [[ctx.get(bank[n]) for n in range(bank.depth)] for bank in self.core.banks.banks]
+        return [[ctx.get(data[n]) for n in range(data.depth)] for data in self.core.banks.storage.data]
 
     async def _send(self, ctx, byte):
         """One byte into ``rx``; False if the link does not take it within HANG cycles."""

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The host link's parts alone, in Amaranth simulation, against the frames the host makes (:mod:`hdl.frames`).
 
 Deframer: frames from ``frames.encode`` (good, corrupt, truncated, after noise) must come

@@ -28,19 +28,32 @@ def tiny_dataset(folder, n=45):
     return folder
 
 
+RUNS = {"rtl": ["--backend", "rtl"], "board-sim": ["--backend", "board-sim"],  # from the data store, native
+        "rtl-per-sample": ["--backend", "rtl", "--per-sample"],  # every sample from the host, through cocotb
+        "board-sim-per-sample": ["--backend", "board-sim", "--per-sample"],  # the same through the board's UARTs
+        "fixed": ["--backend", "fixed"]}
+
+
 def test_rtl_and_board_sim_backends_save_exactly_the_fixed_weights(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)
     data = f"idx:{tiny_dataset(tmp_path / 'data')}"
     outputs = {}
-    for backend in ("rtl", "board-sim", "fixed"):  # board-sim: the same session through the board's UARTs
-        result = run("train", "--backend", backend, "--config", str(config), "--dataset", data, "--epochs", "2",
+    for backend, options in RUNS.items():
+        result = run("train", *options, "--config", str(config), "--dataset", data, "--epochs", "2",
                      "--seed", "3", "--quiet", "--json", str(tmp_path / f"{backend}.json"),
                      "--save-weights", str(tmp_path / f"{backend}.npz"), timeout=900)
         assert result.returncode == 0, result.stderr[-2000:]
         outputs[backend] = json.loads((tmp_path / f"{backend}.json").read_text())
+        if backend != "fixed":
+            assert "samples/s" in result.stdout and "icebreaker at 12 MHz" in result.stdout, result.stdout
     fixed = np.load(tmp_path / "fixed.npz")
     for backend in ("rtl", "board-sim"):
+        stored = outputs[backend]["throughput"]["icebreaker"]
+        assert stored["stored"] == 12e6 / outputs[backend]["epoch_cycles_per_sample"] > stored["per_sample_link"]
+        assert outputs[backend]["train_history_online"] == outputs["fixed"]["train_history_online"], backend
+        assert outputs[backend]["train_accuracy"] == outputs["fixed"]["train_accuracy"], backend
+    for backend in set(RUNS) - {"fixed"}:
         weights = np.load(tmp_path / f"{backend}.npz")
         for name in fixed.files:
             np.testing.assert_array_equal(weights[name], fixed[name], err_msg=f"{backend}: {name}")

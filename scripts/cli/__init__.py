@@ -5,10 +5,8 @@ import signal
 import sys
 import threading
 
-from trifactor.golden.config import ConfigError
-from trifactor.golden.data import DataError
+from trifactor.golden.errors import TrifactorError
 
-from ..util.errors import UsageError
 from . import bench, build, compare, demo, flash, generate, sweep, synth, train, units_report
 
 COMMANDS = {
@@ -48,7 +46,7 @@ def main(argv=None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return COMMANDS[args.command][0].main(args)
-    except (ConfigError, DataError, UsageError) as exc:
+    except TrifactorError as exc:  # ConfigError, DataError, UsageError: the problem and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Terminated:

@@ -12,13 +12,13 @@ import numpy as np
 
 from trifactor.golden.config import config_from_dict, load_config
 from trifactor.golden.train import load_data
+from trifactor.training import run_training
 
 from ..util.checks import check_count
 from ..util.machine import machine_info
 from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import learning_curves
 from ..util.tables import markdown_table
-from .train import run_training
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SPARSE_RULES = {"ssdfa", "hybrid"}  # the rules whose feedback rows have nonzeros_per_row entries

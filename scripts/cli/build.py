@@ -3,10 +3,11 @@
 The flow itself (the build plan, the tools, the report) is :mod:`scripts.flow.board_build`.
 """
 
+import trifactor
 from trifactor.golden.config import load_config
 from trifactor.hdl.board import BOARDS
 
-from ..flow.board_build import build, output_dir, rows
+from ..flow.board_build import output_dir, rows
 from ..util.tables import text_table
 
 
@@ -17,13 +18,16 @@ def add_arguments(parser):
                         help="core clock from the board's PLL (default: the fastest the design meets, measured)")
     parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's FixedNet(config, seed) (default 0)")
     parser.add_argument("--baud", type=int, default=1_000_000, help="host link bit rate (default 1000000)")
+    parser.add_argument("--store", metavar="DATASET", default=None,
+                        help="give the core a data store that holds DATASET (train and test samples), so that "
+                             "trifactor train --backend board stores it once and runs whole epochs on the board")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def main(args) -> int:
     config = load_config(args.config)
-    config.check_hardware()
-    report = build(config, args.board, clock_mhz=args.clock_mhz, seed=args.seed, baud=args.baud, quiet=args.quiet)
+    report = trifactor.build(config, args.board, clock_mhz=args.clock_mhz, seed=args.seed, baud=args.baud,
+                             store=args.store, quiet=args.quiet)
     print(text_table(f"{report['config']} on the {report['board']}, {report['part']}", rows(report)))
     print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "
           f"program it with: trifactor flash --board {args.board} --config {args.config}")

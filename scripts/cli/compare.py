@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from trifactor.golden.config import RULES, ConfigError, load_config
 from trifactor.golden.train import load_data
+from trifactor.training import run_training
 
 from ..flow.synth import TARGETS, synthesize
 from ..sim.backend import train_rtl
@@ -38,7 +39,6 @@ from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import labelled_points
 from ..util.tables import markdown_table, text_table
 from .bench import config_variant
-from .train import run_training
 
 BASELINE = "ssdfa"  # the rule every other is divided by
 COST_COUNTERS = "cost_counters"  # [hardware] option for the per-pass counters, where the schema has it
@@ -138,7 +138,7 @@ def core_costs(config, split, samples: int) -> dict:
     pass (``{pass: {event: value}}``, empty without cost counters).
     """
     counted = counting(config)
-    run = train_rtl(counted, config.dataset, 1, 0, n_train=len(split.y_train), quiet=True, samples=samples)
+    run = train_rtl(counted, split, 1, 0, quiet=True, samples=samples)
     counters = flatten(run["counters"])
     per_sample = {name: value / max(1, counters["samples"]) for name, value in counters.items() if name != "samples"}
     for name, value in run.items():  # the summary's own numbers; its dicts regroup counters already listed

@@ -13,6 +13,7 @@ import numpy as np
 
 from trifactor.golden.config import load_config
 from trifactor.golden.train import load_data
+from trifactor.training import run_training
 
 from ..flow.core_files import generate
 from ..util.checks import check_count, check_seed
@@ -21,7 +22,6 @@ from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import learning_curves
 from ..util.tables import markdown_table
 from ..sim.backend import train_rtl
-from .train import run_training
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "digits.toml"
 
@@ -88,7 +88,7 @@ def main(args) -> int:
     models = {}
     for backend in ("float", "fixed"):
         models[backend], results[backend] = run_training(backend, config, split, epochs, args.seed, label=backend)
-    results["rtl"] = train_rtl(config, config.dataset, epochs, args.seed, n_train=len(split.y_train), save_weights=True)
+    results["rtl"] = train_rtl(config, split, epochs, args.seed, save_weights=True)
     rtl_weights = results["rtl"].pop("weights")
     fixed_weights = models["fixed"].arrays()
     weights_equal = all(np.array_equal(rtl_weights[k], v) for k, v in fixed_weights.items())

@@ -2,11 +2,10 @@
 
 from pathlib import Path
 
+import trifactor
 from trifactor.golden.config import load_config
-
 from trifactor.hdl.lane_banks import placement_summary
 
-from ..flow.core_files import generate
 from ..util.checks import check_seed
 from ..util.output import check_folder
 
@@ -22,7 +21,7 @@ def main(args) -> int:
     config = load_config(args.config)
     out = Path(args.out or Path("build") / config.name)
     check_folder(out, "--out")
-    v_path, j_path = generate(config, out, args.seed)
+    v_path, j_path = trifactor.generate(config, out, seed=args.seed)
     budget = config.cycle_budget()
     print(f"wrote {v_path} and {j_path}")
     print(f"{config.name}: {'-'.join(map(str, config.sizes))}, {config.lanes} lanes; "

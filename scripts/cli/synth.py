@@ -10,14 +10,13 @@ the measured core runs above the dense count with many lanes and few neurons, be
 with zero skipping. Logs stay under ``build/synth/<name>-<target>/``.
 """
 
-import json
 from pathlib import Path
 
-from trifactor.golden.config import ConfigError, config_from_dict, load_config
+import trifactor
+from trifactor.golden.config import load_config
+from trifactor.hardware import TARGETS
 
-from ..flow.synth import TARGETS, synthesize
 from ..util.checks import check_count
-from ..util.errors import UsageError
 from ..util.output import check_outputs, write_json
 from ..util.tables import text_table
 
@@ -31,28 +30,6 @@ def add_arguments(parser):
                         help="samples/s from the cycles per training sample measured in this JSON of "
                              "trifactor train --backend rtl|board-sim|board (default: the dense MAC count)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def measured_cycles(path, config) -> tuple[float, str]:
-    """(cycles per training sample, where they come from) from a ``trifactor train --json`` file of a core run."""
-    fix = "give the --json file of `trifactor train --backend rtl --config <this config> --json PATH`"
-    try:
-        run = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise UsageError(f"--cycles-from {path}: cannot read it ({e.__class__.__name__})", fix) from None
-    if not isinstance(run, dict) or not run.get("cycles_per_sample"):
-        raise UsageError(f"--cycles-from {path} has no measured cycles per sample (a golden-model run?)", fix)
-    theirs = run.get("config") or {}
-    try:
-        measured = config_from_dict({k: v for k, v in theirs.items() if k != "derived"}, source=str(path))
-    except ConfigError as e:
-        raise UsageError(f"--cycles-from {path} holds no valid configuration ({e.key} {e.problem})", fix) from None
-    mine, other = config.hardware_dict(), measured.hardware_dict()
-    differing = [key for key in mine if other[key] != mine[key]]
-    if differing:
-        raise UsageError(f"--cycles-from {path} was measured on config {theirs.get('name')!r}, whose "
-                         f"[{', '.join(differing)}] differ from those of {config.name!r}", fix)
-    return float(run["cycles_per_sample"]), f"measured: {run.get('backend', 'rtl')} run in {path}"
 
 
 def table(report) -> str:
@@ -70,13 +47,9 @@ def main(args) -> int:
     check_count(args.seeds, "--seeds")
     check_outputs({"--json": args.json})
     config = load_config(args.config)
-    config.check_hardware()
-    cycles = measured_cycles(args.cycles_from, config) if args.cycles_from else None
-    out = Path("build") / "synth" / f"{config.name}-{args.target}"
-    report = synthesize(config, args.target, args.seeds, out, args.quiet, cycles)
+    report = trifactor.synth(config, args.target, seeds=args.seeds, cycles_from=args.cycles_from, quiet=args.quiet)
     print(table(report))
-    write_json(out / "report.json", report)
     if args.json:
         write_json(args.json, report)
-    print(f"logs and report: {out}")
+    print(f"logs and report: {Path('build') / 'synth' / f'{config.name}-{args.target}'}")
     return 0

@@ -1,56 +1,38 @@
 """``trifactor train``: train one backend on one data set, with a progress bar; optional JSON and weights."""
 
 import numpy as np
-from tqdm import tqdm
 
-from trifactor.golden.config import ConfigError, load_config
-from trifactor.golden.fixed_model import FixedNet
-from trifactor.golden.float_model import FloatNet
-from trifactor.golden.train import load_data, train
+import trifactor
+from trifactor.golden.config import load_config
+from trifactor.training import BOARD, SIMULATED
 
 from ..util.checks import check_count, check_seed
 from ..util.errors import UsageError
-from ..util.machine import machine_info
 from ..util.output import check_outputs, json_writer, npz_writer, write_all
-
-BACKENDS = {"float": FloatNet, "fixed": FixedNet}
-SIMULATED = ("rtl", "board-sim")  # the generated hardware in Verilator
-BOARD = "board"                    # a real board on a serial port
 
 
 def add_arguments(parser):
-    parser.add_argument("--backend", required=True, choices=sorted([*BACKENDS, *SIMULATED, BOARD]),
+    parser.add_argument("--backend", required=True, choices=sorted(trifactor.BACKENDS),
                         help="float or fixed golden model; rtl: the core in Verilator; board-sim: the board top "
                              "(UART host link included) in Verilator; board: a board on --port")
     parser.add_argument("--config", required=True, help="TOML configuration (e.g. configs/digits.toml)")
-    parser.add_argument("--dataset", help="digits | mnist5k | idx:DIR (default: the config's [data] dataset)")
+    parser.add_argument("--dataset", help="digits | mnist5k | idx:DIR | npz:PATH | csv:PATH "
+                                          "(default: the config's [data] dataset)")
+    parser.add_argument("--label-column", metavar="N|NAME",
+                        help="csv: the label's column, a number (0 the first, -1 the last) or a header name "
+                             "(default: the last)")
     parser.add_argument("--epochs", type=int, help="passes over the training set (default: [training] epochs)")
     parser.add_argument("--seed", type=int, default=0, help="weight initialisation and data order (default 0)")
     parser.add_argument("--json", metavar="PATH", help="write accuracies, history and the resolved config here")
     parser.add_argument("--save-weights", metavar="PATH.npz", help="write W0, b0, W1, b1, ... here")
     parser.add_argument("--port", help="--backend board: the serial port (e.g. /dev/ttyUSB1)")
     parser.add_argument("--baud", type=int, default=1_000_000, help="--backend board: UART bit rate (default 1000000)")
+    parser.add_argument("--per-sample", action="store_true",
+                        help="rtl, board-sim: send every sample from the host through cocotb (the path the tests "
+                             "check sample by sample), instead of storing the data set in the simulated core and "
+                             "letting it run each epoch by itself in the native simulator (the default); board: "
+                             "TRAIN requests even when the board's core has a data store")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def make_model(backend: str, config, seed: int):
-    try:
-        return BACKENDS[backend](config, seed)
-    except ConfigError as exc:  # a rule or feedback form this backend does not implement
-        raise UsageError(f"--backend {backend}: {exc.source}: {exc.key} {exc.problem}",
-                         f"{exc.fix}, or use --backend float") from None
-
-
-def run_training(backend, config, split, epochs, seed, quiet=False, label=None):
-    """Train and return the result dict (without config); shows one progress bar over all samples."""
-    model = make_model(backend, config, seed)
-    bar = tqdm(total=epochs * len(split.y_train), unit="sample", desc=label or f"{backend} {split.name}",
-               disable=quiet or None, leave=False, dynamic_ncols=True)
-    with bar:
-        def on_epoch(epoch, accuracy):
-            bar.set_postfix(epoch=epoch + 1, test=f"{accuracy:.3f}")
-        result = train(model, split, epochs, seed, on_sample=bar.update, on_epoch=on_epoch)
-    return model, result
 
 
 def cost_table(costs: dict) -> str:
@@ -64,45 +46,44 @@ def cost_table(costs: dict) -> str:
     return "\n".join(lines)
 
 
+def throughput_line(result: dict, baud: int) -> str:
+    """``result["throughput"]`` (:func:`trifactor.training.throughput`) as one line."""
+    from trifactor.hdl.board import BOARDS
+
+    parts = []
+    for name, figures in result["throughput"].items():
+        stored = f"{figures['stored']:.0f} from the data store, " if "stored" in figures else ""
+        parts.append(f"{name} at {BOARDS[name].oscillator_hz / 1e6:g} MHz (its oscillator; the PLL goes faster): {stored}"
+                     f"{figures['per_sample_link']:.0f} per sample over the UART at {baud} baud")
+    return "training samples/s (core counters): " + "; ".join(parts)
+
+
 def main(args) -> int:
     check_count(args.epochs, "--epochs")
     check_seed(args.seed)
     check_count(args.baud, "--baud")
     check_outputs({"--json": args.json, "--save-weights": args.save_weights})
-    config = load_config(args.config)
-    split = load_data(config, args.dataset)
-    epochs = args.epochs or config.epochs
-    hardware = args.backend in SIMULATED or args.backend == BOARD
     if args.backend == BOARD and not args.port:
         raise UsageError("--backend board needs --port", "name the board's serial port, e.g. --port /dev/ttyUSB1")
-    if args.backend in SIMULATED:
-        from ..sim.backend import train_rtl
-        result = train_rtl(config, args.dataset or config.dataset, epochs, args.seed, n_train=len(split.y_train),
-                           save_weights=args.save_weights, quiet=args.quiet, kind=args.backend)
-        arrays = result.pop("weights", None)
-    elif args.backend == BOARD:
-        from ..host.board import train_serial
-        result, arrays = train_serial(config, split, epochs, args.seed, port=args.port, baud=args.baud, quiet=args.quiet)
-    else:
-        model, result = run_training(args.backend, config, split, epochs, args.seed, args.quiet)
-        arrays = model.arrays()
+    config = load_config(args.config)
+    data = trifactor.datasets.load(config, args.dataset, label_column=args.label_column)
+    run = trifactor.train(config, data, backend=args.backend, epochs=args.epochs, seed=args.seed,
+                          per_sample=args.per_sample, port=args.port, baud=args.baud, quiet=args.quiet)
+    result, hardware = run.result, args.backend in (*SIMULATED, BOARD)
     for epoch, accuracy in enumerate(result["history"], 1):
         print(f"epoch {epoch:3d}  test accuracy {accuracy:.4f}")
-    print(f"{args.backend} {config.rule} on {split.name}: test {result['test_accuracy']:.4f}, "
+    print(f"{args.backend} {config.rule} on {run.dataset}: test {result['test_accuracy']:.4f}, "
           f"train {result['train_accuracy']:.4f}, {np.median(result['epoch_seconds']):.2f} s/epoch (median)")
     if hardware:
         print(f"core: {result['cycles_per_sample']:.1f} cycles per training sample, roofline "
               f"{result['roofline_cycles_per_sample']:.1f} ({result['cycles_per_sample'] / result['roofline_cycles_per_sample']:.3f}x), "
               f"MAC utilization {result['mac_utilization']:.3f}; zero skipping "
               f"{'on, ' + format(result['macs_skipped_per_sample'] / result['macs_per_sample'], '.1%') + ' of MACs skipped' if config.zero_skipping else 'off'}")
+        print(throughput_line(result, args.baud))
         if "costs_per_sample" in result:  # [hardware] cost_counters
             print(cost_table(result["costs_per_sample"]))
-    outputs = {args.save_weights: npz_writer(arrays)} if args.save_weights else {}
+    outputs = {args.save_weights: npz_writer(run.weights)} if args.save_weights else {}
     if args.json:
-        outputs[args.json] = json_writer({
-            "backend": args.backend, "dataset": split.name, "seed": args.seed, "epochs": epochs, **result,
-            "seconds_per_epoch_median": float(np.median(result["epoch_seconds"])),
-            "machine": machine_info(), "config": config.to_dict(),
-        })
+        outputs[args.json] = json_writer(run.record())
     write_all(outputs)  # both or neither
     return 0

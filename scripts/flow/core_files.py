@@ -26,7 +26,7 @@ def describe(core: LearnerCore) -> dict:
         },
         "protocol": {
             "header": "opcode in bits 0-3, label in bits 8-23",
-            "opcodes": {op.name.lower(): int(op) for op in Op},
+            "opcodes": {op.name.lower(): int(op) for op in Op if op < Op.STORE},  # generate's core has no store
             "ack": ACK, "error": ERROR, "counters": list(counter_names(cfg)),
             "words": {"train": cfg.sizes[0], "infer": cfg.sizes[0], "load": layout.depth * cfg.lanes,
                       "read": layout.depth * cfg.lanes},

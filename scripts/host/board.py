@@ -9,16 +9,34 @@ from .transport import SerialTransport
 __all__ = ["train_serial"]
 
 
-def train_serial(config, split, epochs: int, seed: int, *, port: str, baud: int, quiet=False):
-    """Train the core on the board at ``port``; returns (result dict, weight arrays)."""
+def train_serial(config, split, epochs: int, seed: int, *, port: str, baud: int, quiet=False, per_sample=False):
+    """Train the core on the board at ``port``; returns (result dict, weight arrays).
+
+    When the board's core has a data store that holds the split (INFO says how many samples) and not
+    ``per_sample``, the data set is stored once and every epoch runs on the board by itself
+    (:func:`scripts.sim.stored.train_on_board`); otherwise each sample is a TRAIN request."""
     transport = SerialTransport(port, baud)
-    bar = tqdm(total=epochs * len(split.y_train), unit="sample", desc=f"board {port}", disable=quiet or None,
-               leave=False, dynamic_ncols=True)
     try:
+        client = BoardClient(transport, config)
+        store_samples = client.check()["store_samples"]
+        if not per_sample and store_samples >= len(split.y_train) + len(split.y_test):
+            return _train_stored(client, config, split, epochs, seed, store_samples, f"board {port} (stored)", quiet)
+        bar = tqdm(total=epochs * len(split.y_train), unit="sample", desc=f"board {port}", disable=quiet or None,
+                   leave=False, dynamic_ncols=True)
         with bar:
             def on_epoch(epoch, accuracy):
                 bar.set_postfix(epoch=epoch + 1, test=f"{accuracy:.3f}")
-            return train_on_hardware(BoardClient(transport, config), config, split, epochs, seed,
-                                     on_sample=bar.update, on_epoch=on_epoch)
+            return train_on_hardware(client, config, split, epochs, seed, on_sample=bar.update, on_epoch=on_epoch)
     finally:
         transport.close()
+
+
+def _train_stored(client, config, split, epochs, seed, store_samples, desc, quiet):
+    from trifactor.golden.float_model import weight_arrays
+
+    from ..sim.stored import train_on_board
+
+    with tqdm(total=epochs, unit="epoch", desc=desc, disable=quiet or None, leave=False, dynamic_ncols=True) as bar:
+        result, weights = train_on_board(client, config, split, epochs, seed, store_samples,
+                                         on_epoch=lambda epoch: bar.update(1))
+    return result, weight_arrays(weights)

@@ -11,11 +11,13 @@ import struct
 
 import numpy as np
 
-from trifactor.hdl.frames import (CHUNK, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command, Error, FrameHeader, LoadHead,
-                                  ReadHead, TrainHead, config_id, crc16, encode, pack, unpack,
-                                  value_bytes)
+from trifactor.hdl.frames import (CHUNK, INFO_FIELDS, INFO_FORMAT, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command,
+                                  Error, FrameHeader, LoadHead, ReadHead, TrainHead, config_id, crc16, encode, pack,
+                                  unpack, value_bytes)
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.protocol import counter_names
+from trifactor.hdl.protocol import Header, counter_names
+
+from . import commands
 
 from ..util.errors import UsageError
 
@@ -37,12 +39,12 @@ def signed_values(raw, width: int) -> np.ndarray:
 class BoardClient:
     """Requests and replies over ``transport`` for a board built from ``config``."""
 
-    def __init__(self, transport, config):
-        self.transport, self.config, self.layout = transport, config, WeightLayout(config)
+    def __init__(self, transport, config, clk_freq: float = 12e6):
+        self.transport, self.config, self.layout, self.clk_freq = transport, config, WeightLayout(config), clk_freq
         self.input_bytes, self.weight_bytes = value_bytes(config.input.width), value_bytes(config.weight.width)
 
-    def _read(self, n: int) -> bytes:
-        data = self.transport.read(n)
+    def _read(self, n: int, wait: float | None = None) -> bytes:
+        data = self.transport.read(n, wait)
         if len(data) < n:
             raise BoardError(f"the board on {getattr(self.transport, 'name', 'the link')} stopped answering "
                              f"({len(data)} of {n} bytes)",
@@ -50,10 +52,13 @@ class BoardClient:
                              "(trifactor build, trifactor flash)")
         return data
 
-    def exchange(self, frame: bytes) -> tuple[int, bytes]:
-        """Send raw bytes (one request frame, or a broken one) and return the reply's code and payload."""
+    def exchange(self, frame: bytes, wait: float | None = None) -> tuple[int, bytes]:
+        """Send raw bytes (one request frame, or a broken one) and return the reply's code and payload.
+
+        ``wait``: seconds the request may run before its reply starts, when longer than the link's timeout
+        (a whole EPOCH)."""
         self.transport.write(frame)
-        while self._read(1)[0] != REPLY_SYNC:  # bytes before a reply are line noise
+        while self._read(1, wait)[0] != REPLY_SYNC:  # bytes before a reply are line noise
             pass
         head = self._read(FrameHeader.size // 8)
         header = unpack(FrameHeader, head)
@@ -63,9 +68,9 @@ class BoardClient:
             raise BoardError("a reply arrived corrupted (CRC mismatch)", "check the cable and the baud rate; retry")
         return code, rest[:-2]
 
-    def request(self, command: Command, payload: bytes = b"") -> bytes:
+    def request(self, command: Command, payload: bytes = b"", wait: float | None = None) -> bytes:
         """Send one request; return the reply's payload, or raise BoardError for an error reply."""
-        code, reply = self.exchange(encode(REQUEST_SYNC, command, payload))
+        code, reply = self.exchange(encode(REQUEST_SYNC, command, payload), wait)
         if code in set(Error):
             raise BoardError(f"the board refused {command.name}: {Error(code).name}",
                              "this is a bug in the host driver or a line error; retry, and report it if it repeats")
@@ -77,14 +82,15 @@ class BoardClient:
         reply = self.request(Command.INFO)
         if reply[:4] != INFO_MAGIC:
             raise BoardError("the board does not speak trifactor's link protocol", "flash a trifactor bitstream")
-        fields = struct.unpack("<IHHBBBBII", reply[4:])
-        keys = ("config_id", "n_inputs", "n_classes", "lanes", "input_width", "weight_width", "reserved",
-                "clk_freq", "baud")
-        return dict(zip(keys, fields))
+        if len(reply) != 4 + struct.calcsize(INFO_FORMAT):
+            raise BoardError(f"the board's INFO reply is {len(reply)} bytes, not {4 + struct.calcsize(INFO_FORMAT)}",
+                             "build and flash the bitstream again with this trifactor (trifactor build, trifactor flash)")
+        return dict(zip(INFO_FIELDS, struct.unpack(INFO_FORMAT, reply[4:])))
 
     def check(self) -> dict:
-        """The board must run the core built from this configuration."""
+        """The board must run the core built from this configuration (its INFO, whose clock :meth:`send` uses)."""
         info = self.info()
+        self.clk_freq = info["clk_freq"]
         if info["config_id"] != config_id(self.config):
             raise BoardError(f"the board runs a different core (id {info['config_id']:08x}, "
                              f"{info['n_inputs']} inputs, {info['lanes']} lanes) than {self.config.source} "
@@ -134,3 +140,16 @@ class BoardClient:
 
     def reset(self):
         self.request(Command.RESET)
+
+    def send(self, store_samples: int, command) -> list:
+        """A core command (:mod:`scripts.host.commands`) as one request to a core with a data store of
+        ``store_samples``; the core's reply words. EPOCH and EVALUATE may run for seconds: their reply is waited
+        for as long as the core could take at ``clk_freq`` (from INFO), twice over."""
+        frame, _ = commands.to_frame(self.config, store_samples, command)
+        code = Command(frame[3])
+        wait = None
+        if code in (Command.EPOCH, Command.EVALUATE):
+            count = (command.words[0] >> Header["arg"].offset) & 0xFFFF
+            wait = 1 + 2 * count * (4 * int(self.config.mac_issue_cycles) + 100) / self.clk_freq
+        return commands.payload_words(self.config, store_samples, command,
+                                      self.request(code, frame[4:-2], wait))

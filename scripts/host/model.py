@@ -15,7 +15,8 @@ from trifactor.golden.float_model import weight_arrays
 from trifactor.golden.train import sample_orders, train
 from trifactor.hdl.protocol import COST_EVENTS, COST_PASSES, cost_name, counter_names
 
-__all__ = ["HardwareModel", "train_on_hardware", "measure_on_hardware", "counter_summary", "costs_per_sample"]
+__all__ = ["HardwareModel", "train_on_hardware", "measure_on_hardware", "counter_summary", "costs_per_sample",
+           "board_throughput"]
 
 
 class HardwareModel:
@@ -106,3 +107,22 @@ def measure_on_hardware(client, config, split, seed: int, samples: int, on_sampl
         if on_sample:
             on_sample()
     return {"samples": len(order), **counter_summary(config, model.train_counters())}
+
+
+def board_throughput(config, result: dict, clock_hz: float, baud: int) -> dict:
+    """Training samples per second on a board clocked at ``clock_hz``, from the core's counters in ``result``.
+
+    ``stored``: from the data store, the EPOCH runs' wall cycles per sample (``epoch_cycles_per_sample``, only
+    when the run was fed from the store); ``per_sample_link``: each sample sent as a TRAIN frame at ``baud``
+    (8N1) and answered before the next, plus the core's busy cycles per sample: what the UART allows.
+    """
+    from trifactor.hdl.frames import TrainHead, value_bytes
+
+    frame = 1 + 3 + 2  # sync, length and code, CRC
+    request = frame + TrainHead.size // 8 + config.sizes[0] * value_bytes(config.input.width)
+    reply = frame + 2
+    seconds = 10 * (request + reply) / baud + result["cycles_per_sample"] / clock_hz
+    out = {"clock_hz": clock_hz, "baud": baud, "per_sample_link": 1 / seconds}
+    if "epoch_cycles_per_sample" in result:
+        out["stored"] = clock_hz / result["epoch_cycles_per_sample"]
+    return out

@@ -21,8 +21,15 @@ class SerialTransport:
     def write(self, data: bytes):
         self.serial.write(data)
 
-    def read(self, n: int) -> bytes:
-        return self.serial.read(n)
+    def read(self, n: int, wait: float | None = None) -> bytes:
+        """``n`` bytes, or fewer when the port's timeout passes (``wait`` seconds, if longer)."""
+        if wait is None or wait <= self.serial.timeout:
+            return self.serial.read(n)
+        timeout, self.serial.timeout = self.serial.timeout, wait
+        try:
+            return self.serial.read(n)
+        finally:
+            self.serial.timeout = timeout
 
     def close(self):
         self.serial.close()

@@ -13,14 +13,16 @@ import json
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from trifactor.golden.config import Config
+from trifactor.golden.data import Split
 
-from ..util.checks import check_seed
+from ..util.checks import check_seed, check_store_room
 from ..util.errors import UsageError
 from . import runner as recipe
 
@@ -60,9 +62,65 @@ def _remove_stale_jobs(build_dir: Path):
                 pass
 
 
-def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: int,
+@contextmanager
+def job_folder(build_dir: Path):
+    """``build_dir/job-<pid>/`` for one run, after removing the folders of runs whose process is gone. It goes
+    when the run ends, however it ends, except by a :class:`UsageError`: that message points into it."""
+    _remove_stale_jobs(build_dir)
+    job_dir = build_dir / f"job-{os.getpid()}"
+    job_dir.mkdir(parents=True, exist_ok=True)
+    keep = False
+    try:
+        yield job_dir
+    except UsageError:
+        keep = True
+        raise
+    finally:
+        if not keep:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_weights=None, quiet=False,
+                 build_root=Path("build/rtl"), kind="rtl") -> dict:
+    """``--backend rtl`` or ``board-sim`` from the data store, in the native simulator (:mod:`scripts.sim.stored`):
+    the core (or the board), with a store for the data set, trains every epoch by itself; the result dict of
+    :func:`train_rtl` (``weights`` too with ``save_weights``), with the EPOCH runs' cycles. ``split`` is
+    :func:`golden.train.load_data`'s (standardised, checked against the net). Verilator and the
+    harness run in child process groups that end with this call, and so does the job folder."""
+    from trifactor.golden.float_model import weight_arrays
+    from trifactor.hdl.core import LearnerCore
+
+    from . import native
+    from .stored import train_stored
+
+    check_seed(seed)
+    config.check_hardware()
+    recipe.prepare()  # a missing compiler is the user's to fix, with one line
+    n = check_store_room(config, split, "use --per-sample, or a smaller data set")
+    build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}"
+    bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,
+               leave=False, dynamic_ncols=True)
+    with bar, job_folder(build_dir) as job_dir:
+        bar.set_postfix_str("building the core in Verilator")
+        if kind == "rtl":
+            binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir)
+        else:
+            from trifactor.hdl.sim_board import SimulatedBoard
+
+            binary = native.build(SimulatedBoard(config, store_samples=n), f"{config.name}_board", build_dir,
+                                  streams=("host_tx", "host_rx"))
+        bar.set_postfix_str("")
+        result, weights = train_stored(config, split, epochs, seed, binary, job_dir,
+                                       on_epoch=lambda epoch: bar.update(1), board=kind != "rtl")
+    if save_weights:
+        result["weights"] = weight_arrays(weights)
+    return result
+
+
+def train_rtl(config: Config, split: Split, epochs: int, seed: int, *,
               save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl", samples=None) -> dict:
-    """Train the simulated core (or board); returns golden ``train``'s result dict plus cycles per sample.
+    """Train the simulated core (or board) on ``split`` (:func:`golden.train.load_data`'s); returns golden
+    ``train``'s result dict plus cycles per sample. The session reads the split from the job folder, as given.
 
     With ``save_weights``, the result's ``weights`` holds the trained weights (``{"W0": ..., "b0": ..., ...}``).
     With ``samples``, train on only the first ``samples`` samples of epoch 0 (``epochs`` is ignored) and
@@ -74,16 +132,35 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
     config.check_hardware()
     recipe.prepare()  # a missing compiler is the user's to fix, with one line
     build_root = Path(build_root).resolve()  # the simulator runs in its build folder: paths must be absolute
-    if dataset.startswith("idx:"):
-        dataset = f"idx:{Path(dataset[4:]).resolve()}"
     try:
         source, build_dir, toplevel = _sources(config, build_root, kind)
     except Exception as exc:  # a conversion failure is ours, but one line
         raise UsageError(f"converting the core to Verilog failed ({exc})", f"see {build_root}") from None
-    _remove_stale_jobs(build_dir)
-    job_dir = build_dir / f"job-{os.getpid()}"
-    job_dir.mkdir(exist_ok=True)
-    job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"}, "dataset": dataset,
+    with job_folder(build_dir) as job_dir:
+        return _run_session(config, split, epochs, seed, job_dir, source, build_dir, toplevel,
+                            save_weights=save_weights, quiet=quiet, kind=kind, samples=samples)
+
+
+SPLIT_FIELDS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def save_split(split: Split, path: Path):
+    """``split`` as an ``.npz`` the session reads back with :func:`load_saved_split`, exactly (float64, int64)."""
+    np.savez(path, name=np.array(split.name), **{field: getattr(split, field) for field in SPLIT_FIELDS})
+
+
+def load_saved_split(path) -> Split:
+    with np.load(path, allow_pickle=False) as saved:
+        return Split(str(saved["name"]), *(saved[field] for field in SPLIT_FIELDS))
+
+
+def _run_session(config, split, epochs, seed, job_dir, source, build_dir, toplevel, *, save_weights, quiet, kind,
+                 samples) -> dict:
+    """The cocotb session of :func:`train_rtl` in ``job_dir``: its job file, the run, its result."""
+    save_split(split, job_dir / "split.npz")
+    n_train = len(split.y_train)
+    job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"},
+           "split": str(job_dir / "split.npz"),
            "epochs": epochs, "seed": seed, "progress": str(job_dir / "progress.json"),
            "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None,
            "samples": samples}
@@ -93,19 +170,11 @@ def train_rtl(config: Config, dataset: str, epochs: int, seed: int, *, n_train: 
     spec = {"source": str(source), "toplevel": toplevel, "build_dir": str(build_dir), "module": SESSION,
             "extra_env": {JOB_ENV: str(job_dir / "job.json")}, "log_file": str(job_dir / "sim.log"),
             "results": str(job_dir / "results.xml")}
-    keep = False
-    try:
-        result = _supervise(spec, job_dir, config, kind, quiet, total=min(samples, n_train) if samples else epochs * n_train)
-        if save_weights:
-            with np.load(job_dir / "weights.npz") as weights:
-                result["weights"] = dict(weights)
-        return result
-    except UsageError:
-        keep = True  # the message points into the job folder
-        raise
-    finally:
-        if not keep:
-            shutil.rmtree(job_dir, ignore_errors=True)
+    result = _supervise(spec, job_dir, config, kind, quiet, total=min(samples, n_train) if samples else epochs * n_train)
+    if save_weights:
+        with np.load(job_dir / "weights.npz") as weights:
+            result["weights"] = dict(weights)
+    return result
 
 
 def _supervise(spec: dict, job_dir: Path, config: Config, kind: str, quiet: bool, total: int) -> dict:

@@ -16,6 +16,7 @@ from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, MAX_COUNT, Op, counter_names, header, position
 
 from ..host.client import signed_values
+from ..host import commands
 from .streams import StreamSink, StreamSource, start_clock
 
 __all__ = ["CoreDriver", "CoreClient", "SimTransport"]
@@ -72,6 +73,30 @@ class CoreDriver:
     async def load_weights(self, weights: list):
         await self.load_words(0, self.layout.to_banks(weights).T.reshape(-1).tolist())
 
+    async def send(self, batch) -> list:
+        """Run :class:`scripts.sim.commands.Command` s (one or a list); returns all their replies."""
+        replies = []
+        for command in batch if isinstance(batch, list) else [batch]:
+            replies += await self.command(command.words, command.replies)
+        return replies
+
+    async def store(self, record: int, x, y):
+        """STORE quantised samples ``x`` and labels ``y`` as records ``record, record + 1, ...``."""
+        replies = await self.send(commands.store(self.config, record, x, y))
+        assert replies == [ACK] * len(replies), f"STORE answered {replies}"
+
+    async def order(self, start: int, indices):
+        replies = await self.send(commands.order(start, indices))
+        assert replies == [ACK] * len(replies), f"ORDER answered {replies}"
+
+    async def epoch(self, start: int, count: int) -> tuple:
+        """EPOCH: (samples predicted right, cycles)."""
+        return tuple(await self.send(commands.epoch(start, count)))
+
+    async def evaluate(self, start: int, count: int) -> tuple:
+        """EVALUATE: (samples predicted right, cycles)."""
+        return tuple(await self.send(commands.evaluate(start, count)))
+
     async def counters(self) -> dict:
         """The core's counters by name (:func:`hdl.protocol.counter_names`)."""
         names = counter_names(self.config)
@@ -123,5 +148,7 @@ class SimTransport:
     def write(self, data: bytes):
         resume(self.source.send)(list(data))
 
-    def read(self, n: int) -> bytes:
+    def read(self, n: int, wait: float | None = None) -> bytes:
+        """``n`` bytes, or fewer after ``idle_cycles`` without one (``wait``, a board's seconds, is not needed:
+        the simulation waits in cycles)."""
         return bytes(resume(self.sink.recv)(n, self.idle_cycles))

@@ -10,6 +10,7 @@ both in another process, which :func:`apart` runs as a process group that ends w
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,8 +21,8 @@ from pathlib import Path
 from ..util.errors import UsageError
 from ..util.output import write_if_changed
 
-__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "write_top", "build", "run", "child_command",
-           "apart", "end_group"]
+__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "write_top", "ports_only", "build", "run",
+           "child_command", "apart", "end_group"]
 
 TIMESCALE = ("1ns", "1ps")
 BUILD_FAILED = 3  # the exit code of an :func:`apart` child whose build failed
@@ -65,16 +66,41 @@ def write_top(top, name: str, build_dir: Path) -> Path:
     return source
 
 
-def build(source: Path, toplevel: str, build_dir: Path, simulator: str = "verilator"):
-    """Build ``source`` (top module ``toplevel``) for ``simulator`` in ``build_dir``; returns cocotb's runner."""
+def ports_only(source: Path, toplevel: str, build_dir: Path) -> tuple[Path, list]:
+    """A Verilator configuration file, and the arguments, that keep only the ports of ``toplevel`` in ``source`` public.
+
+    cocotb's runner marks every signal public (``--public-flat-rw``), which keeps Verilator from optimising
+    any away: in a gate-level netlist, every wire of every cell, four times the C++ to compile. A
+    testbench that drives and reads the ports only needs them (cocotb finds the top through them).
+    """
+    module, ports = re.search(r"^module\s+(\S+?)\s*\(([^;]*)\);", source.read_text(), re.M).groups()  # the first
+    if module != toplevel:
+        raise ValueError(f"{source} starts with module {module}, not {toplevel}")
+    config = build_dir / "ports.vlt"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f'public_flat_rw -module "{toplevel}" -var "{port.strip()}"' for port in ports.split(",")]
+    write_if_changed(config, "\n".join(["`verilator_config", *lines, ""]))
+    return config, ["--no-public-flat-rw"]
+
+
+def build(source: Path, toplevel: str, build_dir: Path, simulator: str = "verilator", *, libraries=(), includes=(),
+          extra_args=()):
+    """Build ``source`` (top module ``toplevel``) for ``simulator`` in ``build_dir``; returns cocotb's runner.
+
+    ``libraries``: more files before ``source`` (cocotb takes the last for the top): Verilog of modules the design
+    instantiates (a netlist's cell models), Verilator configuration files;
+    ``includes``: folders their ```include`` directives look in; ``extra_args``: more simulator arguments.
+    """
     from cocotb_tools.runner import get_runner
 
     prepare(simulator)
     runner = get_runner(simulator)
-    # Amaranth's Verilog has width warnings; Icarus's default -g2012 leaves its always @* X at time 0 (amaranth#1629)
+    # Amaranth's Verilog (and Yosys's cell models) have width warnings; Icarus's default -g2012 leaves
+    # Amaranth's always @* X at time 0 (amaranth#1629)
     build_args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else ["-g2005"]
-    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir, build_args=build_args,
-                 timescale=TIMESCALE, log_file=build_dir / "build.log")
+    build_args += list(extra_args)
+    runner.build(sources=[*libraries, source], includes=list(includes), hdl_toplevel=toplevel, build_dir=build_dir,
+                 build_args=build_args, timescale=TIMESCALE, log_file=build_dir / "build.log")
     return runner
 
 
@@ -103,18 +129,25 @@ def child_command(spec: dict) -> list:
 
 
 @contextmanager
-def apart(command: list, output: Path):
+def apart(command: list, output: Path, *, pipe: bool = False, cwd=None):
     """Run ``command`` (e.g. :func:`child_command`) as a child process in a session of its own, its messages to
     ``output``; yields its ``Popen``. However the block is left (an error, Ctrl-C, SIGTERM turned into an
     exception), :func:`end_group` ends whatever of it still runs: the simulator, make and the compilers are
     all in its process group, which a signal to the caller alone does not reach.
+
+    With ``pipe``, the child's standard output is the ``Popen``'s ``stdout`` (text) and only its errors go to
+    ``output``.
     """
     with open(output, "w") as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        child = subprocess.Popen(command, stdout=subprocess.PIPE if pipe else log,
+                                 stderr=log if pipe else subprocess.STDOUT, text=pipe, cwd=cwd,
+                                 start_new_session=True)
     try:
         yield child
     finally:
         end_group(child)
+        if child.stdout:  # the pipe's end (ResourceWarning otherwise)
+            child.stdout.close()
 
 
 def end_group(child: subprocess.Popen, grace: float = 3.0):

@@ -21,11 +21,10 @@ import numpy as np
 from cocotb.task import bridge
 
 from trifactor.golden.config import config_from_dict
-from trifactor.golden.train import load_data
 
 from ..host.client import BoardClient
 from ..host.model import measure_on_hardware, train_on_hardware
-from .backend import JOB_ENV
+from .backend import JOB_ENV, load_saved_split
 from .drivers import CoreClient, CoreDriver, SimTransport
 from .streams import start_clock
 
@@ -48,7 +47,7 @@ def client_for(kind: str, dut, config):
 async def train(dut):
     job = json.loads(Path(os.environ[JOB_ENV]).read_text())
     cfg = config_from_dict(job["config"])
-    split = load_data(cfg, job["dataset"])
+    split = load_saved_split(job["split"])
     client = client_for(job["kind"], dut, cfg)
     await start_clock(dut)
     epochs, n = job["epochs"], len(split.y_train)

@@ -3,7 +3,7 @@ and the fix. The option names are the command line's; a Python caller passes its
 
 from .errors import UsageError
 
-__all__ = ["check_seed", "check_count"]
+__all__ = ["check_seed", "check_count", "check_store_room"]
 
 
 def check_seed(seed, option: str = "--seed"):
@@ -20,3 +20,14 @@ def check_count(value, option: str):
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"{option} {value} is not a positive number", f"use {option} 1 or more")
+
+
+def check_store_room(config, split, fix: str) -> int:
+    """The samples of ``split`` (train and test), which must fit the core's data store; ``fix`` if they do not."""
+    from trifactor.hdl.data_store import STORE_ROOM_BYTES, store_bytes
+
+    n = len(split.y_train) + len(split.y_test)
+    if store_bytes(config, n) > STORE_ROOM_BYTES:
+        raise UsageError(f"{split.name} ({n} samples) takes {store_bytes(config, n)} bytes in the data store, which "
+                         f"holds {STORE_ROOM_BYTES} (the UP5K's 4 SPRAMs)", fix)
+    return n

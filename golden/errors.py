@@ -1,0 +1,17 @@
+"""The one base of every error a user can fix: a configuration, a data set, an option. Each says the problem and
+the fix; the command line prints it as one line (exit code 2), and a Python caller catches it by its type."""
+
+__all__ = ["TrifactorError", "DataError"]
+
+
+class TrifactorError(Exception):
+    """A user's error, with ``problem`` and ``fix``: :class:`~trifactor.golden.config.ConfigError`,
+    :class:`~trifactor.golden.data.DataError`, :class:`~trifactor.scripts.util.errors.UsageError`."""
+
+
+class DataError(TrifactorError, ValueError):
+    """A data set that cannot be loaded, with the fix."""
+
+    def __init__(self, problem: str, fix: str):
+        self.problem, self.fix = problem, fix
+        super().__init__(f"{problem}; fix: {fix}")

@@ -1,0 +1,123 @@
+"""The data store: a quantised data set (inputs and labels) and an epoch's sample order, in the core's own memory.
+
+Filled by the STORE and ORDER commands (:mod:`hdl.protocol`), read by the
+:class:`~hdl.epoch_runner.EpochRunner` during EPOCH and EVALUATE. One definition of the
+layout, used by the hardware and the host (:func:`store_words`):
+
+- the **sample memory** holds ``samples`` records of :attr:`DataStore.stride` words,
+  the label first, then the ``n_inputs`` inputs (raw bits of the input format); record
+  ``s`` starts at word ``s * stride``;
+- the **order memory** holds sample indices: EPOCH trains on ``order[start]``,
+  ``order[start + 1]``, ... The host writes golden's permutation for the epoch
+  (:func:`golden.train.sample_orders`), so a stored-data epoch trains in the very order
+  of ``--backend fixed``.
+
+In simulation both are plain Amaranth memories. On the iCEBreaker the sample memory is
+meant for the UP5K's SPRAM (SB_SPRAM256KA, 16K x 16, one port): digits' 1797 records of 65
+bytes are 116805 bytes, 3.6 of the 4 SPRAMs at two bytes a word; the store never reads and
+writes in the same cycle (STORE, then EPOCH), so one port each is enough. The order memory
+(11 bits x 1437 for digits) fits the remaining SPRAM or 4 block RAMs.
+"""
+
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory, MemoryData, ReadPort, WritePort
+from amaranth.lib.wiring import Out
+
+from trifactor.golden.config import Config
+
+from .errors import reject, require_config
+
+__all__ = ["DataStore", "STORE_ROOM_BYTES", "store_geometry", "store_words", "store_bytes"]
+
+#: The room a board gives the store: the UP5K's 4 SPRAMs (16K x 16 each), the memory it is meant for.
+STORE_ROOM_BYTES = 4 * 16384 * 2
+
+
+def store_geometry(config: Config) -> dict:
+    """``stride`` (words per record: label + inputs) and ``width`` (bits per word: an input or a label)."""
+    return {"stride": config.sizes[0] + 1, "width": max(config.input.width, (config.n_classes - 1).bit_length())}
+
+
+def store_bytes(config: Config, samples: int) -> int:
+    """Bytes ``samples`` records take in SPRAM: each word in whole bytes (two 8-bit words share a 16-bit one)."""
+    geometry = store_geometry(config)
+    return samples * geometry["stride"] * -(-geometry["width"] // 8)
+
+
+def store_words(config: Config, x, y) -> list:
+    """Records of quantised inputs ``x`` (rows) and labels ``y`` as sample-memory words, label first."""
+    mask = (1 << store_geometry(config)["width"]) - 1
+    words = []
+    for row, label in zip(x, y):
+        words.append(int(label))
+        words.extend(int(v) & mask for v in row)
+    return words
+
+
+class DataStore(wiring.Component):
+    """The sample and order memories of a core that stores up to ``samples`` samples.
+
+    Parameters
+    ----------
+    config : Config
+    samples : int
+        Records the sample memory holds (training and test samples together).
+
+    Members
+    -------
+    sample_write : Out(WritePort.Signature(addr_width=..., shape=width))
+    sample_read : Out(ReadPort.Signature(addr_width=..., shape=width))
+        Latency 1 (:attr:`read_latency`).
+    order_write : Out(WritePort.Signature(addr_width=..., shape=range(samples)))
+    order_read : Out(ReadPort.Signature(addr_width=..., shape=range(samples)))
+        The memories' ports (users take them as ``In(...)``, as a memory's).
+    """
+
+    def __init__(self, config: Config, *, samples: int):
+        require_config(self, config)
+        if not isinstance(samples, int) or not 1 <= samples < 1 << 24:
+            reject(self, f"samples must be an integer in 1..2**24-1, not {samples!r}")
+        self._config, self._samples = config, samples
+        geometry = store_geometry(config)
+        self._stride, self._width = geometry["stride"], geometry["width"]
+        sample_bits, order_bits = max(1, (self.depth - 1).bit_length()), max(1, (samples - 1).bit_length())
+        #: the memories' contents (tests can read them)
+        self.sample_data = MemoryData(shape=self._width, depth=self.depth, init=[])
+        self.order_data = MemoryData(shape=range(samples), depth=samples, init=[])
+        super().__init__({
+            "sample_write": Out(WritePort.Signature(addr_width=sample_bits, shape=self._width)),
+            "sample_read": Out(ReadPort.Signature(addr_width=sample_bits, shape=self._width)),
+            "order_write": Out(WritePort.Signature(addr_width=order_bits, shape=range(samples))),
+            "order_read": Out(ReadPort.Signature(addr_width=order_bits, shape=range(samples))),
+        })
+
+    @property
+    def samples(self) -> int:
+        return self._samples
+
+    @property
+    def stride(self) -> int:
+        """Words per record: the label, then the inputs."""
+        return self._stride
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def depth(self) -> int:
+        """Words of the sample memory."""
+        return self._samples * self._stride
+
+    read_latency = 1
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.samples = samples = Memory(data=self.sample_data)
+        m.submodules.order = order = Memory(data=self.order_data)
+        wiring.connect(m, wiring.flipped(self.sample_write), samples.write_port())
+        wiring.connect(m, wiring.flipped(self.sample_read), samples.read_port())
+        wiring.connect(m, wiring.flipped(self.order_write), order.write_port())
+        wiring.connect(m, wiring.flipped(self.order_read), order.read_port())
+        return m

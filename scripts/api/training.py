@@ -1,0 +1,183 @@
+"""One training run on any backend, as :func:`trifactor.train` and ``trifactor train`` make it."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trifactor.golden.config import Config, ConfigError
+from trifactor.golden.data import Split
+from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.float_model import FloatNet
+from trifactor.golden.train import check_fits, train as train_loop
+
+from trifactor.scripts.util.checks import check_count, check_seed
+from trifactor.scripts.util.errors import UsageError
+from trifactor.scripts.util.machine import machine_info
+
+from .datasets import load
+
+__all__ = ["BACKENDS", "GOLDEN", "SIMULATED", "BOARD", "Run", "train", "run_training"]
+
+GOLDEN = {"float": FloatNet, "fixed": FixedNet}  # the golden models
+SIMULATED = ("rtl", "board-sim")                   # the generated hardware in Verilator
+BOARD = "board"                                    # a real board on a serial port
+BACKENDS = (*GOLDEN, *SIMULATED, BOARD)
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """The outcome of :func:`trifactor.train`.
+
+    Attributes
+    ----------
+    backend : str
+        ``float``, ``fixed``, ``rtl``, ``board-sim`` or ``board``.
+    config : Config
+        The configuration trained.
+    dataset : str
+        The data set's name.
+    seed : int
+        Weight initialisation and data order.
+    epochs : int
+        Passes over the training set.
+    result : dict
+        Everything the run measured, as ``trifactor train --json`` writes it (less the configuration).
+    weights : dict of numpy.ndarray
+        ``{"W0": ..., "b0": ..., "W1": ...}``: float for ``float``, the weight format's raw integers for the others
+        (the hardware's, read back from it).
+    """
+
+    backend: str
+    config: Config
+    dataset: str
+    seed: int
+    epochs: int
+    result: dict = field(repr=False)
+    weights: dict = field(repr=False)
+
+    @property
+    def history(self) -> list:
+        """Test accuracy after each epoch."""
+        return self.result["history"]
+
+    @property
+    def test_accuracy(self) -> float:
+        """Test accuracy after the last epoch."""
+        return self.result["test_accuracy"]
+
+    @property
+    def train_accuracy(self) -> float:
+        """Training-set accuracy of the trained network."""
+        return self.result["train_accuracy"]
+
+    @property
+    def counters(self) -> dict:
+        """The core's event counters over the training samples (``cycles``, ``macs_done``, ...); empty for the
+        golden models. Per-sample figures are in :attr:`result` (``cycles_per_sample``, ``mac_utilization``)."""
+        return self.result.get("counters", {})
+
+    def record(self) -> dict:
+        """The run as ``trifactor train --json`` writes it: backend, data set, seed, epochs, every result, the
+        median seconds per epoch, the machine and the resolved configuration."""
+        return {"backend": self.backend, "dataset": self.dataset, "seed": self.seed, "epochs": self.epochs,
+                **self.result, "seconds_per_epoch_median": float(np.median(self.result["epoch_seconds"])),
+                "machine": machine_info(), "config": self.config.to_dict()}
+
+
+def throughput(config: Config, result: dict, baud: int) -> dict:
+    """Training samples/s at each board's oscillator clock from a hardware run's counters: ``{board: {"stored":
+    ..., "per_sample_link": ...}}``, fed from the data store (when it was) and per sample over the UART at ``baud``."""
+    from trifactor.hdl.board import BOARDS
+    from trifactor.scripts.host.model import board_throughput
+
+    return {name: board_throughput(config, result, board.oscillator_hz, baud) for name, board in BOARDS.items()}
+
+
+def make_model(backend: str, config: Config, seed: int):
+    """The golden model ``backend`` (``float`` or ``fixed``) of ``config``, initialised with ``seed``."""
+    try:
+        return GOLDEN[backend](config, seed)
+    except ConfigError as exc:  # a rule or feedback form this backend does not implement
+        raise UsageError(f"--backend {backend}: {exc.source}: {exc.key} {exc.problem}",
+                         f"{exc.fix}, or use --backend float") from None
+
+
+def run_training(backend: str, config: Config, split: Split, epochs: int, seed: int, quiet=False, label=None):
+    """Train a golden model; returns (model, result dict without config), with one progress bar over all samples."""
+    from tqdm import tqdm
+
+    model = make_model(backend, config, seed)
+    bar = tqdm(total=epochs * len(split.y_train), unit="sample", desc=label or f"{backend} {split.name}",
+               disable=quiet or None, leave=False, dynamic_ncols=True)
+    with bar:
+        def on_epoch(epoch, accuracy):
+            bar.set_postfix(epoch=epoch + 1, test=f"{accuracy:.3f}")
+        result = train_loop(model, split, epochs, seed, on_sample=bar.update, on_epoch=on_epoch)
+    return model, result
+
+
+def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | None = None, seed: int = 0,
+          per_sample: bool = False, port: str | None = None, baud: int = 1_000_000, quiet: bool = False) -> Run:
+    """Train one backend on one data set: what ``trifactor train`` does, without the printing.
+
+    Parameters
+    ----------
+    config : Config
+        From :func:`trifactor.load_config` or :func:`trifactor.config_from_dict`.
+    data : Split or str, optional
+        From :mod:`trifactor.datasets` (made for ``config``), or a data set name (``digits``, ``mnist5k``,
+        ``idx:DIR``, ``npz:PATH``, ``csv:PATH``); ``config``'s ``[data] dataset`` by default.
+    backend : {"fixed", "float", "rtl", "board-sim", "board"}
+        ``float``/``fixed``: the golden models; ``rtl``: the core in Verilator; ``board-sim``: the board top
+        (host link, UARTs) in Verilator; ``board``: a board at ``port``.
+    epochs : int, optional
+        Passes over the training set; ``[training] epochs`` by default.
+    seed : int
+        Weight initialisation and data order (the same seed gives every backend the same samples in the same order).
+    per_sample : bool
+        ``rtl``, ``board-sim``: drive every sample from Python through cocotb, instead of storing the data set
+        in the simulated core and letting it run each epoch in the native simulator (the default); ``board``:
+        TRAIN requests even when the board's core has a data store (``build(..., store=...)``).
+    port : str, optional
+        ``board``: the serial port (e.g. ``/dev/ttyUSB1``).
+    baud : int
+        ``board``: the UART bit rate.
+    quiet : bool
+        No progress bar.
+
+    Returns
+    -------
+    Run
+
+    Raises
+    ------
+    UsageError
+        A bad argument, a missing tool, a simulation that failed.
+    ConfigError, DataError
+        A configuration that cannot be built, a data set that does not fit it.
+    """
+    if backend not in BACKENDS:
+        raise UsageError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}", "use backend='fixed', say")
+    check_count(epochs, "epochs")
+    check_seed(seed, "seed")
+    check_count(baud, "baud")
+    if backend == BOARD and not port:
+        raise UsageError("backend 'board' needs a serial port", "name the board's serial port, e.g. port='/dev/ttyUSB1'")
+    split = data if isinstance(data, Split) else load(config, data)
+    check_fits(config, split)
+    epochs = epochs or config.epochs
+    if backend in GOLDEN:
+        model, result = run_training(backend, config, split, epochs, seed, quiet)
+        weights = model.arrays()
+    elif backend == BOARD:
+        from trifactor.scripts.host.board import train_serial
+        result, weights = train_serial(config, split, epochs, seed, port=port, baud=baud, quiet=quiet,
+                                       per_sample=per_sample)
+    else:
+        from trifactor.scripts.sim.backend import train_native, train_rtl
+        run = train_rtl if per_sample else train_native
+        result = run(config, split, epochs, seed, save_weights=True, quiet=quiet, kind=backend)
+        weights = result.pop("weights")
+    if backend not in GOLDEN:
+        result["throughput"] = throughput(config, result, baud)
+    return Run(backend, config, split.name, seed, epochs, result, weights)

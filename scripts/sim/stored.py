@@ -1,0 +1,187 @@
+"""Training from the core's data store in the native simulator: ``--backend rtl`` at Verilator's speed.
+
+The whole run is written as the core's commands before it starts (:mod:`scripts.sim.commands`):
+golden's initial weights (LOAD), the training and test sets (STORE: training records
+first), then per epoch golden's order for the seed (ORDER, :func:`golden.train.sample_orders`),
+the counters, EPOCH, the counters again, EVALUATE over the test records; at the end EVALUATE over
+the training records and the weights (READ). :mod:`scripts.sim.native` runs them; this module
+turns the replies into the result of :func:`golden.train.train` plus the core's counters, so
+the JSON is that of the per-sample path, with the EPOCH replies' wall cycles added.
+"""
+
+import numpy as np
+
+from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.train import sample_orders
+from trifactor.hdl.layout import WeightLayout
+from trifactor.hdl.protocol import ACK, MAX_COUNT, counter_names
+
+from ..host.client import signed_values
+from ..host.model import counter_summary
+from ..util.errors import UsageError
+from ..host import commands
+from . import native
+
+__all__ = ["plan", "train_stored", "train_on_board", "stored_result", "epoch_summary"]
+
+
+def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_seed: int,
+         chunk: int = MAX_COUNT, read_chunk: int = MAX_COUNT) -> list:
+    """The run as ``[(tag, Command), ...]``; LOAD, STORE and ORDER of at most ``chunk`` values, READ of
+    ``read_chunk``."""
+    n_train, n_test = len(y_train), len(y_test)
+    if max(n_train, n_test) > MAX_COUNT:
+        raise UsageError(f"{max(n_train, n_test)} samples do not fit one EPOCH or EVALUATE (at most {MAX_COUNT})",
+                         "use --per-sample")
+    steps = [("load", c) for c in commands.load_words(config, FixedNet(config, init_seed).weights, chunk)]
+    steps += [("store", c) for c in commands.store(config, 0, x_train, y_train, chunk)]
+    steps += [("store", c) for c in commands.store(config, n_train, x_test, y_test, chunk)]
+    for epoch, order in enumerate(sample_orders(seed, n_train, epochs)):
+        steps += [("order", c) for c in commands.order(0, order, chunk)]
+        steps += [(("before", epoch), commands.counters(config)), (("epoch", epoch), commands.epoch(0, n_train)),
+                  (("after", epoch), commands.counters(config))]
+        if n_test:
+            steps.append((("test", epoch), commands.evaluate(n_train, n_test)))
+    steps.append(("train", commands.evaluate(0, n_train)))
+    steps += [("weights", c) for c in commands.read_words(config, read_chunk)]
+    return steps
+
+
+def _ends_epoch(tag, split) -> bool:
+    """The step after which an epoch is done: its test (EVALUATE), or without a test set its counters."""
+    return isinstance(tag, tuple) and tag[0] == ("test" if split.y_test.size else "after")
+
+
+def _split_replies(steps, replies):
+    """``{tag: [(word, seconds, cpu_seconds), ...]}``, replies of one tag concatenated."""
+    by_tag, at = {}, 0
+    for tag, command in steps:
+        by_tag.setdefault(tag, []).extend(replies[at:at + command.replies])
+        at += command.replies
+    return by_tag
+
+
+def epoch_summary(config, epoch_cycles: list, n_train: int) -> dict:
+    """Samples per clock cycle over whole EPOCH runs (the core's wall cycles, the runner's overhead included)."""
+    cycles = sum(epoch_cycles) / (len(epoch_cycles) * n_train)
+    return {"epoch_cycles": epoch_cycles, "epoch_cycles_per_sample": cycles}
+
+
+def _weights(config, words):
+    layout = WeightLayout(config)
+    values = signed_values([r[0] for r in words], config.weight.width)
+    return layout.from_banks(values.reshape(layout.depth, config.lanes).T)
+
+
+class _Board:
+    """The run's core commands as the board's link frames (:func:`scripts.host.commands.to_frame`): bytes."""
+
+    def __init__(self, config, store_samples):
+        self.config, self.store_samples = config, store_samples
+
+    def requests(self, steps):
+        frames = [commands.to_frame(self.config, self.store_samples, c) for _, c in steps]
+        return [(list(frame), reply) for frame, reply in frames]
+
+    def replies(self, steps, requests, replies):
+        """Each request's reply frame, as the core's words (times: the frame's last byte's)."""
+        words, at = [], 0
+        for (_, command), (_, length) in zip(steps, requests):
+            frame = replies[at:at + length]
+            at += length
+            try:
+                values = commands.from_frame(self.config, self.store_samples, command, bytes(r[0] for r in frame))
+            except ValueError as exc:
+                raise UsageError(f"the simulated board {exc}", "see the simulation log") from None
+            words += [(value, *frame[-1][1:]) for value in values]
+        return words
+
+
+def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoch=None, board=False) -> tuple:
+    """Train the core of ``binary`` (:func:`scripts.sim.native.build` of a core, or with ``board`` of the
+    simulated board, with a store for the split) from its store; returns (result dict, weights)."""
+    x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)
+    if board:
+        from trifactor.hdl.frames import CHUNK
+
+        from ..host.client import READ_CHUNK
+        link = _Board(config, len(split.y_train) + len(split.y_test))
+        steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK)
+        requests = link.requests(steps)
+    else:
+        steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed)
+        requests = [(c.words, c.replies) for _, c in steps]
+    n_words = sum(len(words) for words, _ in requests)
+    ends = {}  # reply count at the end of each epoch's EVALUATE (or EPOCH): progress
+    at = 0
+    for (tag, _), (_, replies) in zip(steps, requests):
+        at += replies
+        if _ends_epoch(tag, split):
+            ends[at] = tag[1]
+    n_samples = len(split.y_train) + len(split.y_test)
+    per_word = 100 if board else 10  # a byte through two UARTs: 40 cycles
+    budget = per_word * n_words + (epochs + 2) * n_samples * (4 * int(config.mac_issue_cycles) + 100) + 10**6
+
+    def on_reply(count):
+        if count in ends and on_epoch:
+            on_epoch(ends[count])
+
+    replies = native.run(binary, requests, budget, job_dir, on_reply)
+    if board:
+        replies = link.replies(steps, requests, replies)
+    return stored_result(config, split, epochs, steps, replies)
+
+
+def train_on_board(client, config, split, epochs: int, seed: int, store_samples: int, on_epoch=None) -> tuple:
+    """The same run on a board whose core has a data store of ``store_samples`` (``client``: a checked
+    :class:`scripts.host.client.BoardClient`), one request at a time; returns (result dict, weights)."""
+    import time
+
+    from trifactor.hdl.frames import CHUNK
+
+    from ..host.client import READ_CHUNK
+    x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)
+    steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK)
+    client.reset()
+    replies, start, cpu = [], time.monotonic(), time.process_time()
+    for tag, command in steps:
+        words = client.send(store_samples, command)
+        replies += [(word, time.monotonic() - start, time.process_time() - cpu) for word in words]
+        if on_epoch and _ends_epoch(tag, split):
+            on_epoch(tag[1])
+    return stored_result(config, split, epochs, steps, replies)
+
+
+def stored_result(config, split, epochs: int, steps, replies) -> tuple:
+    """(result dict, weights) from the replies to :func:`plan`'s ``steps``, ``[(word, seconds, cpu_seconds)]``."""
+    replies = _split_replies(steps, replies)
+    acks = [r[0] for tag in ("load", "store", "order") for r in replies.get(tag, [])]
+    if any(w != ACK for w in acks):
+        raise UsageError("the core refused a LOAD, STORE or ORDER command", "build the core with a data store")
+    names = counter_names(config)
+
+    def counters(tag):
+        words = [r[0] for r in replies[tag]]
+        return {name: words[2 * k] | (words[2 * k + 1] << 32) for k, name in enumerate(names)}
+
+    trained = dict.fromkeys(names, 0)
+    history, online, seconds, cpu_seconds, epoch_cycles = [], [], [], [], []
+    for epoch in range(epochs):
+        before, after = counters(("before", epoch)), counters(("after", epoch))
+        for name in names:
+            trained[name] += after[name] - before[name]
+        (correct, *_), (cycles, done, done_cpu) = replies[("epoch", epoch)]
+        online.append(correct / len(split.y_train))
+        epoch_cycles.append(cycles)
+        seconds.append(done - replies[("before", epoch)][-1][1])
+        cpu_seconds.append(done_cpu - replies[("before", epoch)][-1][2])
+        if split.y_test.size:
+            history.append(replies[("test", epoch)][0][0] / len(split.y_test))
+    result = {
+        "test_accuracy": history[-1] if history else float("nan"), "history": history,
+        "train_accuracy": replies["train"][0][0] / len(split.y_train), "train_history_online": online,
+        "epoch_seconds": seconds, "epoch_cpu_seconds": cpu_seconds, "run_seconds": replies["weights"][-1][1],
+        "fed": "stored",
+        **counter_summary(config, trained), **epoch_summary(config, epoch_cycles, len(split.y_train)),
+    }
+    return result, _weights(config, replies["weights"])
