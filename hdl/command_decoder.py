@@ -69,8 +69,11 @@ class CommandDecoder(wiring.Component):
         self._config = config
         self._read_latency = read_latency
         self._store = store
+        #: STORE writes a sample memory; a store in flash has none, and STORE is then an unknown command
+        self._storable = store is not None and store.flash is None
         stored = {} if store is None else {
-            "sample_write": In(WritePort.Signature(addr_width=len(store.sample_write.addr), shape=store.width)),
+            **({"sample_write": In(WritePort.Signature(addr_width=len(store.sample_write.addr), shape=store.width))}
+               if self._storable else {}),
             "order_write": In(WritePort.Signature(addr_width=len(store.order_write.addr),
                                                    shape=range(store.samples))),
             "run": Out(stream.Signature(RunLayout)), "result": In(stream.Signature(ResultLayout)),
@@ -135,7 +138,7 @@ class CommandDecoder(wiring.Component):
                         with m.Case(Op.COUNTERS):
                             m.next = "counters"
                         if self._store is not None:
-                            with m.Case(Op.STORE, Op.ORDER, Op.EPOCH, Op.EVALUATE):
+                            with m.Case(*([Op.STORE] if self._storable else []), Op.ORDER, Op.EPOCH, Op.EVALUATE):
                                 m.d.sync += count.eq(header.arg)
                                 m.next = "store_position"
                         with m.Default():
@@ -197,8 +200,9 @@ class CommandDecoder(wiring.Component):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
         runner and reply with its result: the samples predicted right, then the cycles."""
         at = Signal(len(position.address))
-        m.d.comb += [self.sample_write.addr.eq(at), self.sample_write.data.eq(self.i.payload),
-                     self.order_write.addr.eq(at), self.order_write.data.eq(self.i.payload),
+        if self._storable:
+            m.d.comb += [self.sample_write.addr.eq(at), self.sample_write.data.eq(self.i.payload)]
+        m.d.comb += [self.order_write.addr.eq(at), self.order_write.data.eq(self.i.payload),
                      self.run.payload.train.eq(op == Op.EPOCH), self.run.payload.start.eq(at),
                      self.run.payload.count.eq(count)]
         with m.State("store_position"):
@@ -214,7 +218,9 @@ class CommandDecoder(wiring.Component):
         with m.State("store_words"):
             m.d.comb += self.i.ready.eq(1)
             with m.If(self.i.valid):
-                m.d.comb += [self.sample_write.en.eq(op == Op.STORE), self.order_write.en.eq(op == Op.ORDER)]
+                if self._storable:
+                    m.d.comb += self.sample_write.en.eq(op == Op.STORE)
+                m.d.comb += self.order_write.en.eq(op == Op.ORDER)
                 m.d.sync += [at.eq(at + 1), count.eq(count - 1)]
                 with m.If(count == 1):
                     m.next = "ack"

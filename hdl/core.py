@@ -40,9 +40,11 @@ from trifactor.golden.fixed_model import FixedNet
 from .bank_arbiter import BankArbiter
 from .command_decoder import CommandDecoder
 from .counters import Counters
-from .data_store import DataStore
+from .data_store import DataStore, FlashPlacement
 from .delta_provider import DeltaProvider
 from .epoch_runner import EpochRunner
+from .record_source import record_source
+from .spi_flash import FlashPins
 from .error_path import error_path
 from .errors import reject, require_hardware
 from .input_lists import InputLists
@@ -70,6 +72,8 @@ class LearnerCore(wiring.Component):
     store_samples : int
         Samples the core's data store holds (:mod:`hdl.data_store`), for STORE, ORDER, EPOCH and
         EVALUATE; 0 (the default): no store, and the core is the same as without these commands.
+    flash : FlashPlacement or None
+        The store's records are in the board's SPI flash there, not in a sample memory (STORE is refused).
 
     Members
     -------
@@ -77,9 +81,11 @@ class LearnerCore(wiring.Component):
         Command words (see :mod:`hdl.protocol`).
     o : Out(stream.Signature(unsigned(32)))
         Reply words.
+    flash : Out(FlashPins)
+        With ``flash`` only: the SPI flash's pins.
     """
 
-    def __init__(self, config: Config, *, seed: int = 0, store_samples: int = 0):
+    def __init__(self, config: Config, *, seed: int = 0, store_samples: int = 0, flash: FlashPlacement | None = None):
         if not isinstance(config, Config):
             reject(self, f"config must be a Config, not {config!r}")
         require_hardware(self, config)
@@ -106,14 +112,20 @@ class LearnerCore(wiring.Component):
         #: the hybrid rule's choice of BP samples (an LFSR)
         self.chooser = RuleChooser(config) if config.rule == "hybrid" and config.backprop else None
         #: the data set in the core's memory, and the part that runs epochs over it (with ``store_samples``)
-        self.store = DataStore(config, samples=store_samples) if store_samples else None
-        self.runner = EpochRunner(config, store=self.store) if self.store else None
+        if flash is not None and not store_samples:
+            reject(self, "a flash placement needs a data store (store_samples > 0)")
+        self.store = DataStore(config, samples=store_samples, flash=flash) if store_samples else None
+        #: where the runner's records come from (:mod:`hdl.record_source`); from flash, a record is prefetched
+        self.records = record_source(self.store) if self.store else None
+        self.runner = EpochRunner(config, store=self.store, prefetch=self.store.stride if flash else 0) \
+            if self.store else None
         self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency, store=self.store)
         costs = self.cost_events()
         self.counters = Counters(max_step=self.sweeper.max_macs_step,
                                  costs={name: (1 << len(event)) - 1 for name, event in costs.items()})
         assert self.counters.names == counter_names(config)
-        super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32)))})
+        super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32))),
+                          **({"flash": Out(FlashPins)} if flash else {})})
 
     @property
     def config(self) -> Config:
@@ -206,12 +218,17 @@ class LearnerCore(wiring.Component):
     def _wire_store(self, m):
         """The data store, written by the decoder (STORE, ORDER) and read by the epoch runner (EPOCH, EVALUATE),
         which passes the decoder's own samples through between runs; returns the runner."""
-        dec, runner, store = self.decoder, self.runner, self.store
-        m.submodules.store, m.submodules.runner = store, runner
-        wiring.connect(m, dec.sample_write, store.sample_write)
+        dec, runner, store, records = self.decoder, self.runner, self.store, self.records
+        m.submodules.store, m.submodules.runner, m.submodules.records = store, runner, records
+        if store.flash is None:
+            wiring.connect(m, dec.sample_write, store.sample_write)
+            wiring.connect(m, records.sample_read, store.sample_read)
+        else:
+            wiring.connect(m, records.pins, wiring.flipped(self.flash))
         wiring.connect(m, dec.order_write, store.order_write)
-        wiring.connect(m, runner.sample_read, store.sample_read)
         wiring.connect(m, runner.order_read, store.order_read)
+        wiring.connect(m, runner.request, records.request)
+        wiring.connect(m, records.words, runner.words)
         wiring.connect(m, dec.run, runner.run)
         wiring.connect(m, runner.result, dec.result)
         wiring.connect(m, dec.sample, runner.host_sample)

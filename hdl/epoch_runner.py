@@ -2,7 +2,7 @@
 
 from amaranth import Module, Signal
 from amaranth.hdl import signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
 
@@ -24,36 +24,46 @@ ResultLayout = data.StructLayout({"correct": 32, "cycles": 32})
 class EpochRunner(wiring.Component):
     """Feeds stored samples to the pass sequencer and the input lists as the command decoder feeds the host's.
 
-    Between runs the decoder's samples pass through (``host_*`` to the outputs). During a
-    run, per sample: the order memory gives the record (EPOCH; EVALUATE walks the records
-    in order), the record's label, then its inputs one a cycle into the input lists, the
-    prediction is taken and scored, and the next sample starts once the pass sequencer is
-    idle again (a training sample's update is done). The overhead is :attr:`sample_overhead`
-    cycles per sample, outside the pass sequencer's busy cycles.
+    Between runs the decoder's samples pass through (``host_*`` to the outputs). A run has two
+    processes. The **walk** reads the order memory (EPOCH; EVALUATE walks the records in
+    order) and asks the record source (:mod:`hdl.record_source`) for each record in turn,
+    as soon as the source takes the request: it runs ahead of the samples by as much as the
+    source and the ``prefetch`` FIFO let it. The **feed**, per sample: the record's label,
+    then its inputs one a cycle (as they come) into the input lists, the prediction taken
+    and scored, and the next sample once the pass sequencer is idle again (a training
+    sample's update is done). With a FIFO that holds a record, a slow source (the SPI flash)
+    reads the next record while the core computes this one.
 
     Parameters
     ----------
     config : Config
     store : DataStore
         The store it reads (its geometry only).
+    prefetch : int
+        Words of FIFO between the record source and the feed; 0: none (a source as fast as the feed).
 
     Members
     -------
     run : In(stream.Signature(RunLayout))
     result : Out(stream.Signature(ResultLayout))
-    order_read, sample_read : In(ReadPort.Signature(...))
-        To the store's ports (latency 1).
+    order_read : In(ReadPort.Signature(...))
+        To the store's order memory (latency 1).
+    request : Out(stream.Signature(range(samples)))
+    words : In(stream.Signature(width))
+        To the record source: records asked for, and their words, the label first.
     host_sample, host_label, host_inputs, host_inputs_last, host_prediction
         The command decoder's ``sample``, ``label``, ``inputs``, ``inputs_last``, ``prediction``.
     sample, label, inputs, inputs_last, prediction, sample_idle
         To the pass sequencer and the input lists, as the decoder's ports.
     """
 
-    def __init__(self, config: Config, *, store: DataStore):
+    def __init__(self, config: Config, *, store: DataStore, prefetch: int = 0):
         require_config(self, config)
         if not isinstance(store, DataStore):
             reject(self, f"store must be a DataStore, not {store!r}")
-        self._config, self._store = config, store
+        if not isinstance(prefetch, int) or prefetch < 0:
+            reject(self, f"prefetch must be a non-negative integer, not {prefetch!r}")
+        self._config, self._store, self.prefetch = config, store, prefetch
         start = stream.Signature(data.StructLayout({"train": 1}), always_ready=True)
         inputs = stream.Signature(signed(config.input.width), always_ready=True)
         prediction = stream.Signature(range(config.n_classes))
@@ -61,20 +71,16 @@ class EpochRunner(wiring.Component):
         super().__init__({
             "run": In(stream.Signature(RunLayout)), "result": Out(stream.Signature(ResultLayout)),
             "order_read": In(ReadPort.Signature(addr_width=len(store.order_read.addr), shape=range(store.samples))),
-            "sample_read": In(ReadPort.Signature(addr_width=len(store.sample_read.addr), shape=store.width)),
+            "request": Out(stream.Signature(range(store.samples))), "words": In(stream.Signature(store.width)),
             "host_sample": In(start), "host_label": In(label), "host_inputs": In(inputs), "host_inputs_last": Out(1),
             "host_prediction": Out(prediction),
             "sample": Out(start), "label": Out(label), "inputs": Out(inputs), "inputs_last": In(1),
             "prediction": In(prediction), "sample_idle": In(1),
         })
 
-    #: cycles per sample outside the sample's own: order address, order word, record address, label address,
-    #: and the cycle that sees the pass sequencer idle again
-    sample_overhead = 5
-
-    def _pass_through(self, m, active, label):
+    def _pass_through(self, m, active, label, words):
         with m.If(active):
-            m.d.comb += [self.label.eq(label), self.inputs.payload.eq(self.sample_read.data)]
+            m.d.comb += [self.label.eq(label), self.inputs.payload.eq(words.payload)]
         with m.Else():
             m.d.comb += [
                 self.sample.valid.eq(self.host_sample.valid), self.sample.payload.eq(self.host_sample.payload),
@@ -86,47 +92,63 @@ class EpochRunner(wiring.Component):
             ]
         m.d.comb += self.host_inputs_last.eq(self.inputs_last)
 
+    def _walk(self, m, run, start):
+        """Ask the source for the run's records in order, from when ``start`` is high."""
+        position, left = Signal.like(run.start), Signal.like(run.count)
+        m.d.comb += [self.order_read.addr.eq(position), self.order_read.en.eq(1)]
+        with m.FSM():
+            with m.State("idle"):
+                with m.If(start):
+                    m.d.sync += [position.eq(self.run.payload.start), left.eq(self.run.payload.count)]
+                    m.next = "order"
+            with m.State("order"):  # the order memory's address: position
+                m.next = "request"
+            with m.State("request"):  # its word has arrived: the record (EVALUATE: the position itself)
+                m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position)]
+                with m.If(run.train):
+                    m.d.comb += self.request.payload.eq(self.order_read.data)
+                with m.If(self.request.ready):
+                    m.d.sync += [position.eq(position + 1), left.eq(left - 1)]
+                    m.next = "order"
+                    with m.If(left == 1):
+                        m.next = "idle"
+
     def elaborate(self, platform):
         m = Module()
-        store = self._store
         run = Signal(RunLayout)
         active, correct, cycles = Signal(), Signal(32), Signal(32)
-        record, address = Signal(range(store.samples)), Signal(len(self.sample_read.addr))
         label = Signal(range(self._config.n_classes))
-        self._pass_through(m, active, label)
-        m.d.comb += [self.order_read.addr.eq(run.start), self.sample_read.addr.eq(address),
-                     self.order_read.en.eq(1), self.sample_read.en.eq(1),
-                     self.result.payload.correct.eq(correct), self.result.payload.cycles.eq(cycles)]
+        if self.prefetch:
+            m.submodules.prefetch = queue = fifo.SyncFIFOBuffered(width=self._store.width, depth=self.prefetch)
+            m.d.comb += [queue.w_data.eq(self.words.payload), queue.w_en.eq(self.words.valid),
+                         self.words.ready.eq(queue.w_rdy)]
+            words = stream.Signature(self._store.width).flip().create()
+            m.d.comb += [words.payload.eq(queue.r_data), words.valid.eq(queue.r_rdy), queue.r_en.eq(words.ready)]
+        else:
+            words = self.words
+        self._pass_through(m, active, label, words)
+        m.d.comb += [self.result.payload.correct.eq(correct), self.result.payload.cycles.eq(cycles)]
         with m.If(active):
             m.d.sync += cycles.eq(cycles + 1)
+        self._walk(m, run, start=self.run.valid & self.run.ready)
 
         with m.FSM():
             with m.State("idle"):
                 m.d.comb += self.run.ready.eq(1)
                 with m.If(self.run.valid):
                     m.d.sync += [run.eq(self.run.payload), active.eq(1), correct.eq(0), cycles.eq(1)]
-                    m.next = "order"
-            with m.State("order"):  # the order memory's address: run.start
-                m.next = "index"
-            with m.State("index"):  # its word arrives: the record to train on
-                m.d.sync += record.eq(run.start)
-                with m.If(run.train):
-                    m.d.sync += record.eq(self.order_read.data)
-                m.next = "record"
-            with m.State("record"):  # the record's first word: its label
-                m.d.sync += address.eq(record * store.stride)
-                m.next = "label"
-            with m.State("label"):
-                m.d.sync += address.eq(address + 1)
-                m.next = "start"
-            with m.State("start"):  # the label arrives; the sample starts; the first input's address
+                    m.next = "label"
+            with m.State("label"):  # the record's first word
+                m.d.comb += words.ready.eq(1)
+                with m.If(words.valid):
+                    m.d.sync += label.eq(words.payload)
+                    m.next = "start"
+            with m.State("start"):  # the sample starts
                 m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(run.train)]
-                m.d.sync += [label.eq(self.sample_read.data), address.eq(address + 1)]
                 m.next = "inputs"
-            with m.State("inputs"):  # one input a cycle, as the host's words come at best
-                m.d.comb += self.inputs.valid.eq(1)
-                m.d.sync += address.eq(address + 1)
-                with m.If(self.inputs_last):
+            with m.State("inputs"):  # an input a cycle, as they come
+                m.d.comb += [self.inputs.valid.eq(words.valid), words.ready.eq(1)]
+                with m.If(words.valid & self.inputs_last):
                     m.next = "prediction"
             with m.State("prediction"):
                 m.d.comb += self.prediction.ready.eq(1)
@@ -135,8 +157,8 @@ class EpochRunner(wiring.Component):
                     m.next = "sample_end"
             with m.State("sample_end"):  # a training sample's update goes on after its prediction
                 with m.If(self.sample_idle):
-                    m.d.sync += [run.start.eq(run.start + 1), run.count.eq(run.count - 1)]
-                    m.next = "order"
+                    m.d.sync += run.count.eq(run.count - 1)
+                    m.next = "label"
                     with m.If(run.count == 1):
                         m.next = "done"
             with m.State("done"):

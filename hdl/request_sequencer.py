@@ -160,8 +160,10 @@ class RequestSequencer(wiring.Component):
         position and a count inside the order memory or the records; their reply, two 4-byte words."""
         store, load_head = self.store, LoadHead.size // 8
         position = head.read.position
-        for command, op, size, room in [(Command.STORE, Op.STORE, self.store_bytes, store.depth),
-                                        (Command.ORDER, Op.ORDER, self.order_bytes, store.samples)]:
+        writes = [(Command.ORDER, Op.ORDER, self.order_bytes, store.samples)]
+        if store.flash is None:  # records in flash are written by the programmer, not by STORE
+            writes.insert(0, (Command.STORE, Op.STORE, self.store_bytes, store.depth))
+        for command, op, size, room in writes:
             with m.Case(command):
                 fits, short = below(m, length, load_head + CHUNK * size + 1)
                 count = (short - load_head) >> (size.bit_length() - 1)

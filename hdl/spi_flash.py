@@ -141,16 +141,16 @@ class SpiFlashReader(wiring.Component):
                     m.next = "read"
                 send(addressed)
             with m.State("read"):
-                with m.If(full):  # a byte waits for its taker; SCK stays low
-                    with m.If(self.data.ready):
-                        m.d.sync += [full.eq(0), count.eq(count - 1), bits.eq(8)]
-                        with m.If(count == 1):
-                            m.d.sync += [pins.cs.eq(0), wait.eq(self.deselect_cycles)]
-                            m.next = "deselect"
-                with m.Else():
+                taken = full & self.data.ready
+                with m.If(taken):
+                    m.d.sync += [full.eq(0), count.eq(count - 1)]
+                with m.If(taken & (count == 1)):
+                    m.d.sync += [pins.cs.eq(0), wait.eq(self.deselect_cycles)]
+                    m.next = "deselect"
+                with m.Elif(~full | taken):  # a byte waiting for its taker holds SCK low
                     m.d.sync += pins.sck.eq(~pins.sck)
                     with m.If(pins.sck):  # the end of the high cycle: the flash's bit is a period old
                         m.d.sync += [byte.eq((byte << 1) | pins.cipo), bits.eq(bits - 1)]
                         with m.If(bits == 1):
-                            m.d.sync += full.eq(1)
+                            m.d.sync += [full.eq(1), bits.eq(8)]
         return m
