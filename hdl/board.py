@@ -20,6 +20,7 @@ from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from trifactor.golden.config import Config
 
+from .data_store import FlashPlacement
 from .errors import reject
 from .host_link import BoardLink
 from .pll import PllDomain, pll_settings
@@ -49,6 +50,9 @@ class Board:
         The resource (name, number) that shows the link is busy.
     aim_mhz : int
         The clock a default build tries first (see :mod:`scripts.flow.board_build`).
+    data_offset : int or None
+        Where in the board's SPI flash ``trifactor flash --data`` writes a data set (after the bitstream);
+        None: a data store in flash is not supported on this board.
     """
 
     name: str
@@ -59,6 +63,7 @@ class Board:
     programmers: tuple
     busy_led: tuple
     aim_mhz: int
+    data_offset: int | None = None
 
     @property
     def oscillator_hz(self) -> float:
@@ -76,7 +81,8 @@ BOARDS = {
         # writes the SPI flash, as iceprog does.
         Board("icebreaker", ICEBreakerPlatform, "iCE40 UP5K (SG48)", "ice40", ".bin",
               programmers=(("openFPGALoader", "-b", "ice40_generic"), ("iceprog",)), busy_led=("led_g", 0),
-              aim_mhz=48),  # the UP5K's internal oscillator's top frequency
+              aim_mhz=48,  # the UP5K's internal oscillator's top frequency
+              data_offset=0x100000),  # 1 MiB: after the UP5K's 104 kB bitstream, in the W25Q128JV's 16 MB
         # loads the FPGA's SRAM over the FTDI's JTAG: gone at power-off, as the core's weights are
         Board("ulx3s-85f", ULX3S_85F_Platform, "ECP5 LFE5U-85F (CABGA381)", "ecp5", ".bit",
               programmers=(("openFPGALoader", "-b", "ulx3s"),), busy_led=("led", 0), aim_mhz=100),
@@ -100,6 +106,9 @@ class BoardTop(Elaboratable):
         UART bit rate; it must divide the PLL's clock within 2% (see :func:`hdl.uart.uart_divisor`).
     store_samples : int
         The core's data store (:class:`hdl.data_store.DataStore`), in samples; 0: none.
+    store_in : {"memory", "flash"}
+        Where the store keeps its records: the FPGA's memory (written by STORE) or the board's SPI flash at
+        the board's ``data_offset`` (written by ``trifactor flash --data``, read by :mod:`hdl.spi_flash`).
 
     Members
     -------
@@ -110,15 +119,20 @@ class BoardTop(Elaboratable):
     """
 
     def __init__(self, config: Config, board_name: str, *, clock_hz: float, seed: int = 0, baud: int = 1_000_000,
-                 store_samples: int = 0):
+                 store_samples: int = 0, store_in: str = "memory"):
         if board_name not in BOARDS:
             reject(self, f"unknown board {board_name!r}; known: {', '.join(BOARDS)}")
         self.config, self.board, self.seed, self.baud = config, BOARDS[board_name], seed, baud
+        if store_in not in ("memory", "flash"):
+            reject(self, f"store_in must be 'memory' or 'flash', not {store_in!r}")
+        if store_in == "flash" and self.board.data_offset is None:
+            reject(self, f"a data store in flash is not supported on the {board_name} yet")
         # built here, so that a clock, baud rate or configuration the link refuses is refused at once
         try:
             self.pll = self.board.pll(clock_hz)
+            flash = FlashPlacement(self.board.data_offset, float(self.pll.f_out)) if store_in == "flash" else None
             self.link = BoardLink(config, clk_freq=float(self.pll.f_out), baud=baud, seed=seed,
-                                  store_samples=store_samples)
+                                  store_samples=store_samples, flash=flash)
         except ValueError as exc:
             reject(self, str(exc))
 
@@ -136,4 +150,14 @@ class BoardTop(Elaboratable):
         m.submodules.tx = tx = io.Buffer("o", uart.tx)
         m.submodules.led = led = io.Buffer("o", platform.request(*self.board.busy_led, dir="-"))
         m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx), led.o.eq(link.busy)]
+        if "flash" in link.signature.members:
+            self._flash_pins(m, platform, link.flash)
         return m
+
+    def _flash_pins(self, m, platform, pins):
+        """The core's SPI flash pins on the board's flash (single-bit SPI; WP# and HOLD# held inactive)."""
+        flash = platform.request("spi_flash_1x", 0, dir="-")
+        for name, direction, signal in [("cs", "o", pins.cs), ("clk", "o", pins.sck), ("copi", "o", pins.copi),
+                                        ("cipo", "i", pins.cipo), ("wp", "o", 0), ("hold", "o", 0)]:
+            m.submodules[f"flash_{name}"] = buffer = io.Buffer(direction, getattr(flash, name))
+            m.d.comb += signal.eq(buffer.i) if direction == "i" else buffer.o.eq(signal)

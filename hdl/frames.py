@@ -139,13 +139,14 @@ def config_id(config) -> int:
 
 #: The INFO reply after its magic (``struct`` format) and the names of its fields, for hardware and host.
 INFO_FORMAT = "<IHHBBBBIII"
-INFO_FIELDS = ("config_id", "n_inputs", "n_classes", "lanes", "input_width", "weight_width", "reserved",
+INFO_FIELDS = ("config_id", "n_inputs", "n_classes", "lanes", "input_width", "weight_width", "store_in_flash",
                "clk_freq", "baud", "store_samples")
 
 
-def info_bytes(config, clk_freq: float, baud: int, store_samples: int = 0) -> bytes:
-    """The INFO reply: magic, config id, sizes that the host needs, clock, baud rate and the data store's samples."""
+def info_bytes(config, clk_freq: float, baud: int, store_samples: int = 0, in_flash: bool = False) -> bytes:
+    """The INFO reply: magic, config id, sizes that the host needs, clock, baud rate, the data store's samples and
+    whether their records are in the board's SPI flash (``trifactor flash --data``) rather than written by STORE."""
     sizes = config.sizes
     return INFO_MAGIC + struct.pack(INFO_FORMAT, config_id(config), sizes[0], config.n_classes, config.lanes,
-                                    config.input.width, config.weight.width, 0, int(clk_freq), int(baud),
+                                    config.input.width, config.weight.width, int(in_flash), int(clk_freq), int(baud),
                                     store_samples)

@@ -24,6 +24,7 @@ from .frame_crc import SharedCrc
 from .frames import info_bytes
 from .reply_framer import ReplyFramer
 from .request_sequencer import RequestSequencer
+from .spi_flash import FlashPins
 from .uart import UartRx, UartTx, uart_divisor
 
 __all__ = ["BoardLink", "FrameLink", "StreamRegister"]
@@ -159,6 +160,8 @@ class BoardLink(wiring.Component):
         Seconds of silence in the middle of a request after which it is dropped as truncated.
     store_samples : int
         The core's data store, in samples (``LearnerCore(store_samples=...)``); 0: none.
+    flash : FlashPlacement or None
+        The store's records are in the board's SPI flash (``LearnerCore(flash=...)``).
 
     Members
     -------
@@ -168,23 +171,26 @@ class BoardLink(wiring.Component):
         UART transmit line, to the host.
     busy : Out(1)
         High while a request is being received or executed (an activity LED).
+    flash : Out(FlashPins)
+        With ``flash`` only: the SPI flash's pins.
     """
 
-    rx: In(1, init=1)
-    tx: Out(1, init=1)
-    busy: Out(1)
-
     def __init__(self, config: Config, *, clk_freq: float, baud: int = 1_000_000, seed: int = 0,
-                 timeout: float = 0.05, store_samples: int = 0):
+                 timeout: float = 0.05, store_samples: int = 0, flash=None):
         try:
             self.divisor = uart_divisor(clk_freq, baud)
         except ValueError as exc:
             reject(self, str(exc))
         self.config, self.clk_freq, self.baud, self.seed, self.timeout = config, clk_freq, baud, seed, timeout
-        self.core = LearnerCore(config, seed=seed, store_samples=store_samples)
+        try:
+            self.core = LearnerCore(config, seed=seed, store_samples=store_samples, flash=flash)
+        except ValueError as exc:
+            reject(self, str(exc))
         self.link = FrameLink(config, timeout_cycles=max(1, round(timeout * clk_freq)),
-                              info=info_bytes(config, clk_freq, baud, store_samples), store=self.core.store)
-        super().__init__()
+                              info=info_bytes(config, clk_freq, baud, store_samples, in_flash=flash is not None),
+                              store=self.core.store)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
+                          **({"flash": Out(FlashPins)} if flash else {})})
 
     def elaborate(self, platform):
         m = Module()
@@ -205,4 +211,6 @@ class BoardLink(wiring.Component):
         wiring.connect(m, cmd_register.o, self.core.i)
         wiring.connect(m, self.core.o, link.reply)
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx), self.busy.eq(link.busy)]
+        if self.core.store is not None and self.core.store.flash is not None:
+            wiring.connect(m, self.core.flash, wiring.flipped(self.flash))
         return m

@@ -92,8 +92,9 @@ class FlashRecords(wiring.Component):
         m.d.comb += [reader.request.valid.eq(self.request.valid), self.request.ready.eq(reader.request.ready),
                      reader.request.payload.address.eq(store.flash.records_at + self.request.payload * record_bytes),
                      reader.request.payload.count.eq(record_bytes)]
-        if n == 1:
-            wiring.connect(m, reader.data, wiring.flipped(self.words))
+        if n == 1:  # a byte a word: its low bits
+            m.d.comb += [self.words.valid.eq(reader.data.valid), self.words.payload.eq(reader.data.payload),
+                         reader.data.ready.eq(self.words.ready)]
             return m
         word, got = Signal(8 * n), Signal(range(n + 1))  # bytes so far, the first in the lowest bits
         m.d.comb += [self.words.valid.eq(got == n), self.words.payload.eq(word),

@@ -8,10 +8,14 @@ divisor (clock cycles per bit) and the timeout in cycles matter in simulation.
 
 from amaranth import Module
 from amaranth.lib import stream, wiring
+from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
+from .board import BOARDS
+from .data_store import FLASH_HEADER, FlashPlacement, store_bytes
+from .flash_model import SpiFlashModel
 from .host_link import BoardLink
 from .uart import UartRx, UartTx
 
@@ -20,23 +24,33 @@ __all__ = ["SimulatedBoard", "SIM_BAUD"]
 SIM_BAUD = 1_000_000
 
 
+#: the board whose flash the simulated board's is: where its data set image starts
+FLASH_BOARD = BOARDS["icebreaker"]
+
+
 class SimulatedBoard(wiring.Component):
     """``host_tx``: bytes to the board; ``host_rx``: bytes from it (take them as they come).
 
-    ``store_samples``: the core's data store (:class:`hdl.host_link.BoardLink`), 0 for none.
+    ``store_samples``: the core's data store (:class:`hdl.host_link.BoardLink`), 0 for none. With
+    ``flash``, its records are in the board's SPI flash, a :class:`hdl.flash_model.SpiFlashModel`
+    (powered down, as after configuration) holding a data set image at the iCEBreaker's
+    ``data_offset``: ``flash_program`` writes the image's bytes before the run (as
+    ``trifactor flash --data`` does), ``flash_ignored`` tells that the flash ignored a command.
     """
 
-    host_tx: In(stream.Signature(8))
-    host_rx: Out(stream.Signature(8))
-
     def __init__(self, config: Config, *, seed: int = 0, divisor: int = 4, timeout_bytes: int = 64,
-                 store_samples: int = 0):
+                 store_samples: int = 0, flash: bool = False):
         clk_freq = divisor * SIM_BAUD
         self.divisor = divisor
+        placement = FlashPlacement(FLASH_BOARD.data_offset, clk_freq) if flash else None
         self.board = BoardLink(config, clk_freq=clk_freq, baud=SIM_BAUD, seed=seed,
-                               timeout=timeout_bytes * 10 / SIM_BAUD, store_samples=store_samples)
+                               timeout=timeout_bytes * 10 / SIM_BAUD, store_samples=store_samples, flash=placement)
         self.timeout_cycles = self.board.link.timeout_cycles
-        super().__init__()
+        #: the flash chip, holding the image's header and records
+        self.flash = SpiFlashModel(FLASH_HEADER.size + store_bytes(config, store_samples), base=placement.offset,
+                                   clk_hz=clk_freq) if flash else None
+        program = {"flash_program": Out(self.flash.program.signature), "flash_ignored": Out(1)} if flash else {}
+        super().__init__({"host_tx": In(stream.Signature(8)), "host_rx": Out(stream.Signature(8)), **program})
 
     def elaborate(self, platform):
         m = Module()
@@ -46,4 +60,9 @@ class SimulatedBoard(wiring.Component):
         wiring.connect(m, wiring.flipped(self.host_tx), host_tx.i)
         wiring.connect(m, host_rx.o, wiring.flipped(self.host_rx))
         m.d.comb += [board.rx.eq(host_tx.tx), host_rx.rx.eq(board.tx)]
+        if self.flash is not None:
+            m.submodules.flash = flash = self.flash
+            wiring.connect(m, board.flash, flash.pins)
+            wiring.connect(m, wiring.flipped(self.flash_program), flash.program)
+            m.d.comb += self.flash_ignored.eq(flash.ignored)
         return m

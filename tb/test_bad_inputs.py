@@ -250,8 +250,10 @@ def start_driver(work: Path, extra_env=None, *args):
     (work / "fake.py").write_text(FAKE_SIMULATOR)
     (work / "driver.py").write_text(DRIVER)
     env = {**os.environ, "FAKE_PIDS": str(work / "pids"), **(extra_env or {})}
+    # a shell's background job inherits SIGINT ignored, and Python then keeps ignoring it: restore the default
     return subprocess.Popen([sys.executable, str(work / "driver.py"), str(work / "fake.py"), *RTL, "--backend", "rtl",
-                             "--per-sample", *args], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--per-sample", *args], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -271,7 +273,7 @@ def test_signal_ends_the_simulator_group_and_its_job_folder(work, signum, code, 
         for pid in [driver.pid, *pids]:  # whatever a failure left running
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
-        driver.wait()
+        driver.communicate()  # reaps it and closes its pipes
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -324,7 +326,8 @@ def test_signal_ends_verilator(tmp_path, signum, path):
     command = [str(Path(sys.executable).parent / "trifactor"), "train", "--backend", "rtl", "--config",
                str(tmp_path / "tiny.toml"), "--dataset", f"idx:{tmp_path / 'good'}", "--epochs", "100000", "--quiet",
                *([path] if path.startswith("--") else [])]
-    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in start_driver
     try:
         def simulator():
             return [pid for pid, cmdline in descendants(driver.pid)

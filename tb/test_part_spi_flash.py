@@ -96,7 +96,7 @@ def test_reader_rate_is_a_byte_per_16_cycles():
             cycle += 1
         assert bytes(got) == image
         gaps = {b - a for a, b in zip(at, at[1:])}
-        assert gaps == {reader.cycles_per_byte + 1}, gaps  # 16 SPI cycles and the cycle that hands it over
+        assert gaps == {reader.cycles_per_byte}, gaps
 
     simulate(dut, bench)
 
@@ -169,5 +169,54 @@ def test_model_answers_jedec_id_and_ignores_commands_before_tres1():
         for _ in range(30):
             await ctx.tick()
         assert await command(ctx, [CMD["read"], 0, 0, 2], 1) == b"\xff", "powered down again"
+
+    simulate(m, bench)
+
+
+@pytest.mark.parametrize("input_width", [5, 12])  # a byte a word; two bytes, little-endian
+@pytest.mark.parametrize("source", ["memory", "flash"])
+def test_record_sources_stream_the_stored_records(source, input_width):
+    """MemoryRecords (sample memory) and FlashRecords (the flash image at a board's offset) give the same words,
+    those of :func:`hdl.data_store.store_words`, for records asked in any order, with a consumer that stalls."""
+    from conftest import make_config
+    from trifactor.hdl.data_store import DataStore, FlashPlacement, flash_image, store_words
+    from trifactor.hdl.record_source import record_source
+
+    config = make_config([5, 4, 3], fixed={"input": {"width": input_width, "frac": 1}})
+    rng = random.Random(input_width)
+    n = 6
+    x = [[rng.randint(-(1 << input_width - 1), (1 << input_width - 1) - 1) for _ in range(5)] for _ in range(n)]
+    y = [rng.randrange(3) for _ in range(n)]
+    words = store_words(config, x, y)
+    flash = FlashPlacement(BASE, CLK) if source == "flash" else None
+    store = DataStore(config, samples=n, flash=flash)
+    if flash is None:
+        store.sample_data.init = words
+    m = Module()
+    m.submodules.store, m.submodules.records = store, (records := record_source(store))
+    if flash is None:
+        wiring.connect(m, records.sample_read, store.sample_read)
+    else:
+        image = flash_image(config, x, y)
+        m.submodules.flash = model = SpiFlashModel(len(image), base=BASE, clk_hz=CLK, image=image)
+        wiring.connect(m, records.pins, model.pins)
+    order = [3, 0, 5, 5, 1]
+
+    async def bench(ctx):
+        for record in order:
+            ctx.set(records.request.payload, record)
+            ctx.set(records.request.valid, 1)
+            await ctx.tick().until(records.request.ready)
+            ctx.set(records.request.valid, 0)
+            got = []
+            while len(got) < store.stride:
+                ctx.set(records.words.ready, rng.random() < 0.7)
+                await ctx.delay(1e-8)
+                if ctx.get(records.words.valid) and ctx.get(records.words.ready):
+                    got.append(ctx.get(records.words.payload))
+                await ctx.tick()
+            ctx.set(records.words.ready, 0)
+            want = words[record * store.stride:(record + 1) * store.stride]
+            assert got == want, f"record {record}: {got} != {want}"
 
     simulate(m, bench)

@@ -31,6 +31,8 @@ def tiny_dataset(folder, n=45):
 RUNS = {"rtl": ["--backend", "rtl"], "board-sim": ["--backend", "board-sim"],  # from the data store, native
         "rtl-per-sample": ["--backend", "rtl", "--per-sample"],  # every sample from the host, through cocotb
         "board-sim-per-sample": ["--backend", "board-sim", "--per-sample"],  # the same through the board's UARTs
+        # the records in the simulated board's SPI flash (the W25Q128JV model), read by the core's flash reader
+        "board-sim-flash": ["--backend", "board-sim", "--store-in", "flash"],
         "fixed": ["--backend", "fixed"]}
 
 
@@ -48,7 +50,7 @@ def test_rtl_and_board_sim_backends_save_exactly_the_fixed_weights(tmp_path):
         if backend != "fixed":
             assert "samples/s" in result.stdout and "icebreaker at 12 MHz" in result.stdout, result.stdout
     fixed = np.load(tmp_path / "fixed.npz")
-    for backend in ("rtl", "board-sim"):
+    for backend in ("rtl", "board-sim", "board-sim-flash"):
         stored = outputs[backend]["throughput"]["icebreaker"]
         assert stored["stored"] == 12e6 / outputs[backend]["epoch_cycles_per_sample"] > stored["per_sample_link"]
         assert outputs[backend]["train_history_online"] == outputs["fixed"]["train_history_online"], backend

@@ -114,7 +114,7 @@ def synth(config: Config, target: str = "up5k", *, seeds: int = 3, cycles_from=N
 
 
 def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None = None, seed: int = 0,
-          baud: int = 1_000_000, store: str | None = None, quiet: bool = False) -> dict:
+          baud: int = 1_000_000, store: str | None = None, store_in: str | None = None, quiet: bool = False) -> dict:
     """Build a board's bitstream of the core and its host link; the report ``trifactor build`` prints.
 
     Parameters
@@ -130,6 +130,11 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
     store : str, optional
         A data set (``"digits"``, ``"csv:PATH"``, ...): the core gets a data store that holds it (train and test
         samples), and :func:`train` with ``backend="board"`` then stores it once and runs whole epochs on the board.
+    store_in : {"memory", "flash"}, optional
+        Where the store keeps the records: the FPGA's memory (STORE writes them), or the board's SPI flash
+        (``trifactor flash --data`` writes them, the core reads them with :mod:`hdl.spi_flash`). By default
+        the flash on a board that has a data offset for it (the iCEBreaker: its UP5K's memory goes to the core),
+        else memory.
     quiet : bool
         No progress bar.
 
@@ -148,12 +153,19 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
     if board not in BOARDS:
         raise UsageError(f"board {board!r} is not one of {', '.join(BOARDS)}", "use board='icebreaker', say")
     config.check_hardware()
+    if store_in not in (None, "memory", "flash"):
+        raise UsageError(f"store_in {store_in!r} is not 'memory' or 'flash'", "use store_in='flash', say")
+    offset = BOARDS[board].data_offset
+    if store_in == "flash" and offset is None:
+        raise UsageError(f"the {board} has no data store in flash yet", "use store_in='memory'")
+    store_in = store_in or ("flash" if offset is not None else "memory")
     store_samples = 0
     if store:
         from trifactor.golden.train import load_data
         from trifactor.scripts.util.checks import check_store_room
 
         store_samples = check_store_room(config, load_data(config, store),
-                                         "leave the store out (training then sends every sample)")
+                                         "leave the store out (training then sends every sample)",
+                                         flash_offset=offset if store_in == "flash" else None)
     return build_board(config, board, clock_mhz=clock_mhz, seed=seed, baud=baud, store_samples=store_samples,
-                       quiet=quiet)
+                       store_in=store_in, quiet=quiet)

@@ -117,7 +117,8 @@ def run_training(backend: str, config: Config, split: Split, epochs: int, seed: 
 
 
 def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | None = None, seed: int = 0,
-          per_sample: bool = False, port: str | None = None, baud: int = 1_000_000, quiet: bool = False) -> Run:
+          per_sample: bool = False, store_in: str = "memory", port: str | None = None, baud: int = 1_000_000,
+          quiet: bool = False) -> Run:
     """Train one backend on one data set: what ``trifactor train`` does, without the printing.
 
     Parameters
@@ -138,6 +139,10 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
         ``rtl``, ``board-sim``: drive every sample from Python through cocotb, instead of storing the data set
         in the simulated core and letting it run each epoch in the native simulator (the default); ``board``:
         TRAIN requests even when the board's core has a data store (``build(..., store=...)``).
+    store_in : {"memory", "flash"}
+        ``board-sim``: where the simulated board keeps the records, its block RAM or its SPI flash (a model of
+        the iCEBreaker's W25Q128JV, written with the data set's image before the run, as ``trifactor flash
+        --data`` writes the board's).
     port : str, optional
         ``board``: the serial port (e.g. ``/dev/ttyUSB1``).
     baud : int
@@ -161,6 +166,11 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
     check_count(epochs, "epochs")
     check_seed(seed, "seed")
     check_count(baud, "baud")
+    if store_in not in ("memory", "flash"):
+        raise UsageError(f"store_in {store_in!r} is not 'memory' or 'flash'", "use store_in='flash', say")
+    if store_in == "flash" and (backend != "board-sim" or per_sample):
+        raise UsageError("store_in='flash' is for backend='board-sim' from the store (a board's own store is "
+                         "wherever trifactor build put it)", "use backend='board-sim' without per_sample")
     if backend == BOARD and not port:
         raise UsageError("backend 'board' needs a serial port", "name the board's serial port, e.g. port='/dev/ttyUSB1'")
     split = data if isinstance(data, Split) else load(config, data)
@@ -176,7 +186,8 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
     else:
         from trifactor.scripts.sim.backend import train_native, train_rtl
         run = train_rtl if per_sample else train_native
-        result = run(config, split, epochs, seed, save_weights=True, quiet=quiet, kind=backend)
+        flash = {"flash": True} if store_in == "flash" else {}
+        result = run(config, split, epochs, seed, save_weights=True, quiet=quiet, kind=backend, **flash)
         weights = result.pop("weights")
     if backend not in GOLDEN:
         result["throughput"] = throughput(config, result, baud)

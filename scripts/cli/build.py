@@ -21,14 +21,19 @@ def add_arguments(parser):
     parser.add_argument("--store", metavar="DATASET", default=None,
                         help="give the core a data store that holds DATASET (train and test samples), so that "
                              "trifactor train --backend board stores it once and runs whole epochs on the board")
+    parser.add_argument("--store-in", choices=("memory", "flash"), default=None,
+                        help="where the store keeps the samples: the FPGA's memory (sent once by STORE) or the "
+                             "board's SPI flash (written by trifactor flash --data); default: the flash on the "
+                             "iCEBreaker, memory on the ULX3S")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def main(args) -> int:
     config = load_config(args.config)
     report = trifactor.build(config, args.board, clock_mhz=args.clock_mhz, seed=args.seed, baud=args.baud,
-                             store=args.store, quiet=args.quiet)
+                             store=args.store, store_in=args.store_in, quiet=args.quiet)
     print(text_table(f"{report['config']} on the {report['board']}, {report['part']}", rows(report)))
     print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "
-          f"program it with: trifactor flash --board {args.board} --config {args.config}")
+          f"program it with: trifactor flash --board {args.board} --config {args.config}"
+          + (f" --data {args.store}" if report.get("store_in") == "flash" else ""))
     return 0

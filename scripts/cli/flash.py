@@ -4,6 +4,11 @@ The programmer is openFPGALoader (the iCEBreaker also works with icestorm's icep
 neither comes from PyPI, so a missing one is named with its Debian package.
 ``--dry-run`` prints the command without needing the tool, the board or the bitstream's
 contents.
+
+``--data DATASET`` also writes the data set's image (:func:`hdl.data_store.flash_image`, the
+split ``trifactor train`` uses) to the flash at the board's ``data_offset``, after the
+bitstream, for a core built with ``trifactor build --store DATASET`` (in flash, the
+iCEBreaker's default). The image is kept as ``build/boards/<board>/<name>/data-<dataset>.bin``.
 """
 
 import shlex
@@ -25,7 +30,10 @@ def add_arguments(parser):
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--config", help="the configuration trifactor build was given (finds its bitstream)")
     which.add_argument("--bitstream", metavar="PATH", help="program this file instead")
-    parser.add_argument("--dry-run", action="store_true", help="print the programming command and exit")
+    parser.add_argument("--data", metavar="DATASET",
+                        help="also write DATASET (train and test samples, quantised for --config) to the flash after "
+                             "the bitstream, for a core built with --store DATASET")
+    parser.add_argument("--dry-run", action="store_true", help="print the programming commands and exit")
 
 
 def programmer_command(board, bitstream: Path, *, installed_only=True):
@@ -66,20 +74,59 @@ def _bitstream(args, board) -> Path:
     return path
 
 
-def main(args) -> int:
-    board = BOARDS[args.board]
-    bitstream = _bitstream(args, board)
-    if args.dry_run:
-        print(shlex.join(programmer_command(board, bitstream, installed_only=False)))
-        return 0
-    command = programmer_command(board, bitstream)
-    if command is None:
-        raise _missing_programmer(board)
+def offset_option(command: list, offset: int) -> list:
+    """``command`` (:func:`programmer_command`) writing its file at flash address ``offset`` instead of 0."""
+    return [*command[:-1], "-o", str(offset), command[-1]]  # iceprog and openFPGALoader both spell it -o
+
+
+def data_image(args, board) -> Path:
+    """The data set's flash image for ``--config``, written (atomically) beside the board's bitstream."""
+    from trifactor.golden.train import load_data
+    from trifactor.scripts.sim.stored import split_image
+    from trifactor.scripts.util.checks import check_store_room
+    from trifactor.scripts.util.output import write_atomic
+
+    if not args.config:
+        raise UsageError("--data needs --config (the configuration quantises the samples)",
+                         "add --config, the one trifactor build was given")
+    if board.data_offset is None:
+        raise UsageError(f"the {board.name} has no data store in flash yet", "build with --store and --store-in memory; "
+                                                                              "trifactor train then sends it with STORE")
+    config = load_config(args.config)
+    split = load_data(config, args.data)
+    check_store_room(config, split, "use a smaller data set", flash_offset=board.data_offset)
+    path = bitstream_path(board.name, config.name).with_name(f"data-{args.data.replace(':', '-').replace('/', '-')}.bin")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = split_image(config, split)
+    write_atomic(path, lambda f: f.write(image))
+    return path
+
+
+def _program(board, command, what):
     print(shlex.join(command), flush=True)
     status = subprocess.run(command).returncode  # the tool's own progress goes to the terminal
     if status != 0:
-        raise UsageError(f"{command[0]} exited with status {status} programming the {board.name}",
+        raise UsageError(f"{command[0]} exited with status {status} writing {what} to the {board.name}",
                          "check that the board is plugged in and that you may open its USB device "
                          "(udev rules); the tool's messages are above")
-    print(f"programmed the {board.name} with {bitstream}")
+
+
+def main(args) -> int:
+    board = BOARDS[args.board]
+    bitstream = _bitstream(args, board)
+    image = data_image(args, board) if args.data else None
+    command = programmer_command(board, bitstream, installed_only=not args.dry_run)
+    if command is None:
+        raise _missing_programmer(board)
+    commands = [(command, "the bitstream")]
+    if image:
+        commands.append((offset_option(programmer_command(board, image, installed_only=not args.dry_run),
+                                       board.data_offset), f"{args.data} ({image.stat().st_size} bytes)"))
+    if args.dry_run:
+        print("\n".join(shlex.join(c) for c, _ in commands))
+        return 0
+    for c, what in commands:
+        _program(board, c, what)
+    print(f"programmed the {board.name} with {bitstream}"
+          + (f" and {args.data} at flash address {board.data_offset:#x}" if image else ""))
     return 0

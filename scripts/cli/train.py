@@ -32,6 +32,9 @@ def add_arguments(parser):
                              "check sample by sample), instead of storing the data set in the simulated core and "
                              "letting it run each epoch by itself in the native simulator (the default); board: "
                              "TRAIN requests even when the board's core has a data store")
+    parser.add_argument("--store-in", choices=("memory", "flash"), default="memory",
+                        help="board-sim: keep the data set in the simulated board's block RAM (default) or in its "
+                             "SPI flash (a W25Q128JV model, filled as trifactor flash --data fills a board's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -68,7 +71,7 @@ def main(args) -> int:
     config = load_config(args.config)
     data = trifactor.datasets.load(config, args.dataset, label_column=args.label_column)
     run = trifactor.train(config, data, backend=args.backend, epochs=args.epochs, seed=args.seed,
-                          per_sample=args.per_sample, port=args.port, baud=args.baud, quiet=args.quiet)
+                          per_sample=args.per_sample, store_in=args.store_in, port=args.port, baud=args.baud, quiet=args.quiet)
     result, hardware = run.result, args.backend in (*SIMULATED, BOARD)
     for epoch, accuracy in enumerate(result["history"], 1):
         print(f"epoch {epoch:3d}  test accuracy {accuracy:.4f}")

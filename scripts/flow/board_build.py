@@ -56,7 +56,8 @@ def bitstream_path(board_name, config_name) -> Path:
     return output_dir(board_name, config_name) / f"{config_name}{BOARDS[board_name].bitstream_suffix}"
 
 
-def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000, store_samples=0) -> list:
+def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000, store_samples=0,
+            store_in="memory") -> list:
     """Extract the build plan for a ``clock_hz`` core clock into ``work``; returns its commands with each tool
     resolved to its yowasp binary."""
     board = BOARDS[board_name]
@@ -71,7 +72,8 @@ def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000,
             overrides["synth_opts"] += " -spram"
             overrides["script_after_read"] = spram_yosys_commands(config)
     try:
-        top = BoardTop(config, board_name, clock_hz=clock_hz, seed=seed, baud=baud, store_samples=store_samples)
+        top = BoardTop(config, board_name, clock_hz=clock_hz, seed=seed, baud=baud, store_samples=store_samples,
+                       store_in=store_in)
     except ValueError as exc:
         raise UsageError(f"{config.source}: {exc}", "change the configuration (see docs/configuration.md)") from None
     plan = board.platform().prepare(top, config.name, **overrides)
@@ -102,7 +104,8 @@ def _check_options(board, clock_mhz, seed, baud):
     return pll
 
 
-def build(config, board_name, *, clock_mhz=None, seed=0, baud=1_000_000, store_samples=0, quiet=False) -> dict:
+def build(config, board_name, *, clock_mhz=None, seed=0, baud=1_000_000, store_samples=0, store_in="memory",
+          quiet=False) -> dict:
     """Run the board build at ``clock_mhz``, or at the clock chosen from a measured Fmax (None); returns the report
     (also written beside the bitstream). ``store_samples``: the core's data store (0: none)."""
     board = BOARDS[board_name]
@@ -116,7 +119,8 @@ def build(config, board_name, *, clock_mhz=None, seed=0, baud=1_000_000, store_s
     with bar:
         while True:
             work = out / "work" / f"{float(pll.f_out) / 1e6:g}MHz"
-            report = _run(config, board, pll, work, bar, fix, seed=seed, baud=baud, store_samples=store_samples)
+            report = _run(config, board, pll, work, bar, fix, seed=seed, baud=baud, store_samples=store_samples,
+                          store_in=store_in)
             runs.append({"clock_mhz": report["clock_mhz"], "fmax_mhz": report["fmax_mhz"],
                          "seconds": round(sum(report["seconds"].values()), 1)})
             wanted = report["clock_mhz"] * (1 + MARGIN if len(runs) == 1 else 1)
@@ -141,7 +145,7 @@ def build(config, board_name, *, clock_mhz=None, seed=0, baud=1_000_000, store_s
     return report
 
 
-def _run(config, board, pll, work: Path, bar, fix, *, seed, baud, store_samples) -> dict:
+def _run(config, board, pll, work: Path, bar, fix, *, seed, baud, store_samples, store_in) -> dict:
     """One build at ``pll``'s clock in ``work``: elaborate, then the plan's synthesis, place-and-route and packing."""
     work.mkdir(parents=True)
     seconds = {}
@@ -149,7 +153,8 @@ def _run(config, board, pll, work: Path, bar, fix, *, seed, baud, store_samples)
     bar.refresh()
     bar.set_postfix_str(f"elaborate ({float(pll.f_out) / 1e6:g} MHz)")
     start = time.monotonic()
-    commands = prepare(config, board.name, work, clock_hz=pll.f_out, seed=seed, baud=baud, store_samples=store_samples)
+    commands = prepare(config, board.name, work, clock_hz=pll.f_out, seed=seed, baud=baud, store_samples=store_samples,
+                       store_in=store_in)
     seconds["elaborate"] = time.monotonic() - start
     bar.update(1)
     for command in commands:
@@ -167,17 +172,17 @@ def _run(config, board, pll, work: Path, bar, fix, *, seed, baud, store_samples)
             raise UsageError(f"{tool} failed building {config.name} for the {board.name}", f"see {log}")
         bar.update(1)
     return _report(config, board, pll, work, work / f"{config.name}{board.bitstream_suffix}", seconds,
-                   seed=seed, baud=baud, store_samples=store_samples)
+                   seed=seed, baud=baud, store_samples=store_samples, store_in=store_in)
 
 
-def _report(config, board, pll, work: Path, built: Path, seconds, *, seed, baud, store_samples) -> dict:
+def _report(config, board, pll, work: Path, built: Path, seconds, *, seed, baud, store_samples, store_in) -> dict:
     cells = cell_counts((work / STAT).read_text())
     pnr = json.loads((work / PNR_REPORT).read_text())
     clock_mhz = float(pll.f_out) / 1e6
     fmax = achieved_fmax(pnr)
     return {
         "config": config.name, "board": board.name, "part": board.part, "seed": seed, "baud": baud,
-        "store_samples": store_samples,
+        "store_samples": store_samples, "store_in": store_in if store_samples else None,
         "uart_divisor": uart_divisor(float(pll.f_out), baud),
         "luts": lut_count(cells), "ffs": ff_count(cells), "utilization": utilization(pnr, board.family),
         "oscillator_mhz": board.oscillator_hz / 1e6, "clock_mhz": clock_mhz, "pll": pll_fields(pll),
@@ -208,7 +213,9 @@ def rows(report) -> list:
                         f"timing {'met' if report['timing_met'] else 'NOT met'}"),
                ("builds", ", ".join(f"{run['fmax_mhz']:.1f} MHz Fmax at {run['clock_mhz']:g} MHz"
                                     for run in report["runs"])),
-               ("data store", f"{report['store_samples']} samples" if report["store_samples"] else "none"),
+               ("data store", f"{report['store_samples']} samples in "
+                              + ("the SPI flash (trifactor flash --data)" if report["store_in"] == "flash" else "memory")
+                              if report["store_samples"] else "none"),
                ("bitstream", f"{report['bitstream']} ({report['bitstream_bytes']} bytes)"),
                ("build time", f"{sum(run['seconds'] for run in report['runs']):.0f} s")]
     return result

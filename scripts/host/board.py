@@ -2,6 +2,7 @@
 
 from tqdm import tqdm
 
+from ..util.errors import UsageError
 from .client import BoardClient
 from .model import train_on_hardware
 from .transport import SerialTransport
@@ -18,8 +19,17 @@ def train_serial(config, split, epochs: int, seed: int, *, port: str, baud: int,
     transport = SerialTransport(port, baud)
     try:
         client = BoardClient(transport, config)
-        store_samples = client.check()["store_samples"]
-        if not per_sample and store_samples >= len(split.y_train) + len(split.y_test):
+        info = client.check()
+        store_samples, n = info["store_samples"], len(split.y_train) + len(split.y_test)
+        if info["store_in_flash"] and not per_sample:
+            # the records are what trifactor flash --data wrote: this split's, if the counts agree
+            if store_samples != n:
+                raise UsageError(f"the board's flash store holds {store_samples} samples, {split.name} has {n}",
+                                 f"build with --store {split.name} and write it with trifactor flash --data "
+                                 f"{split.name}, or use --per-sample")
+            return _train_stored(client, config, split, epochs, seed, store_samples, f"board {port} (flash)", quiet,
+                                 flash=True)
+        if not per_sample and store_samples >= n:
             return _train_stored(client, config, split, epochs, seed, store_samples, f"board {port} (stored)", quiet)
         bar = tqdm(total=epochs * len(split.y_train), unit="sample", desc=f"board {port}", disable=quiet or None,
                    leave=False, dynamic_ncols=True)
@@ -31,12 +41,12 @@ def train_serial(config, split, epochs: int, seed: int, *, port: str, baud: int,
         transport.close()
 
 
-def _train_stored(client, config, split, epochs, seed, store_samples, desc, quiet):
+def _train_stored(client, config, split, epochs, seed, store_samples, desc, quiet, flash=False):
     from trifactor.golden.float_model import weight_arrays
 
     from ..sim.stored import train_on_board
 
     with tqdm(total=epochs, unit="epoch", desc=desc, disable=quiet or None, leave=False, dynamic_ncols=True) as bar:
         result, weights = train_on_board(client, config, split, epochs, seed, store_samples,
-                                         on_epoch=lambda epoch: bar.update(1))
+                                         on_epoch=lambda epoch: bar.update(1), flash=flash)
     return result, weight_arrays(weights)

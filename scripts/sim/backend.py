@@ -81,12 +81,14 @@ def job_folder(build_dir: Path):
 
 
 def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_weights=None, quiet=False,
-                 build_root=Path("build/rtl"), kind="rtl") -> dict:
+                 build_root=Path("build/rtl"), kind="rtl", flash=False) -> dict:
     """``--backend rtl`` or ``board-sim`` from the data store, in the native simulator (:mod:`scripts.sim.stored`):
     the core (or the board), with a store for the data set, trains every epoch by itself; the result dict of
     :func:`train_rtl` (``weights`` too with ``save_weights``), with the EPOCH runs' cycles. ``split`` is
     :func:`golden.train.load_data`'s (standardised, checked against the net). Verilator and the
-    harness run in child process groups that end with this call, and so does the job folder."""
+    harness run in child process groups that end with this call, and so does the job folder.
+
+    With ``flash`` (board-sim only) the records are in the simulated board's SPI flash model, not STOREd."""
     from trifactor.golden.float_model import weight_arrays
     from trifactor.hdl.core import LearnerCore
 
@@ -97,7 +99,10 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
     config.check_hardware()
     recipe.prepare()  # a missing compiler is the user's to fix, with one line
     n = check_store_room(config, split, "use --per-sample, or a smaller data set")
-    build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}"
+    if flash and kind == "rtl":
+        raise UsageError("the data store is in flash only on a board", "use --backend board-sim with --store-in flash")
+    where = "-flash" if flash else ""
+    build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}{where}"
     bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,
                leave=False, dynamic_ncols=True)
     with bar, job_folder(build_dir) as job_dir:
@@ -107,11 +112,11 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
         else:
             from trifactor.hdl.sim_board import SimulatedBoard
 
-            binary = native.build(SimulatedBoard(config, store_samples=n), f"{config.name}_board", build_dir,
-                                  streams=("host_tx", "host_rx"))
+            binary = native.build(SimulatedBoard(config, store_samples=n, flash=flash), f"{config.name}_board",
+                                  build_dir, streams=("host_tx", "host_rx"), flash=flash)
         bar.set_postfix_str("")
         result, weights = train_stored(config, split, epochs, seed, binary, job_dir,
-                                       on_epoch=lambda epoch: bar.update(1), board=kind != "rtl")
+                                       on_epoch=lambda epoch: bar.update(1), board=kind != "rtl", flash=flash)
     if save_weights:
         result["weights"] = weight_arrays(weights)
     return result

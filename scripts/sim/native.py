@@ -22,8 +22,9 @@ HARNESS = Path(__file__).with_name("native_harness.cpp")
 FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "-Wno-fatal"]
 
 
-def build(top, name: str, build_dir: Path, streams=("i", "o")) -> Path:
-    """The harness for the Amaranth ``top`` (Verilog module ``name``) whose input and output streams are ``streams``."""
+def build(top, name: str, build_dir: Path, streams=("i", "o"), flash: bool = False) -> Path:
+    """The harness for the Amaranth ``top`` (Verilog module ``name``) whose input and output streams are ``streams``;
+    with ``flash``, a top with an SPI flash model (:class:`hdl.sim_board.SimulatedBoard`), which :func:`run` fills."""
     source = recipe.write_top(top, name, build_dir)
     binary = build_dir / "native" / "harness"
     if binary.exists() and binary.stat().st_mtime > max(source.stat().st_mtime, HARNESS.stat().st_mtime):
@@ -31,7 +32,8 @@ def build(top, name: str, build_dir: Path, streams=("i", "o")) -> Path:
     recipe.prepare("verilator")
     command = ["verilator", "--cc", "--exe", "--build", "-j", "2", *FLAGS, "--top-module", name, "--prefix", "Vtop",
                "-Mdir", str(build_dir / "native"), "-o", "harness",
-               "-CFLAGS", f"-O2 -DIN={streams[0]} -DOUT={streams[1]}", str(source), str(HARNESS)]
+               "-CFLAGS", f"-O2 -DIN={streams[0]} -DOUT={streams[1]}{' -DFLASH' if flash else ''}", str(source),
+               str(HARNESS)]
     log = build_dir / "native-build.log"
     with recipe.apart(command, log) as child:  # Verilator, make and the compilers end with this process
         if child.wait() != 0:
@@ -39,19 +41,24 @@ def build(top, name: str, build_dir: Path, streams=("i", "o")) -> Path:
     return binary
 
 
-def run(binary: Path, requests: list, max_cycles: int, job_dir: Path, on_reply=None) -> list:
+def run(binary: Path, requests: list, max_cycles: int, job_dir: Path, on_reply=None, flash_image: bytes = None) -> list:
     """Send ``requests``, ``[(words, replies), ...]``, each once the replies of those before it have arrived;
     returns ``[(word, seconds, cpu_seconds), ...]``: every reply word, with the wall and CPU seconds of the
     simulator process when it arrived.
 
-    ``on_reply(count)`` is called as the replies arrive (progress)."""
+    ``on_reply(count)`` is called as the replies arrive (progress). ``flash_image``: the flash model's
+    contents (a harness built with ``flash``)."""
     job_dir.mkdir(parents=True, exist_ok=True)
     words_file, replies_file = job_dir / "words.bin", job_dir / "replies.bin"
     words_file.write_bytes(b"".join(struct.pack(f"<II{len(words)}I", len(words), replies, *words)
                                     for words, replies in requests))
     replies_file.unlink(missing_ok=True)
     log = job_dir / "native.log"
-    with recipe.apart([str(binary), str(words_file), str(replies_file), str(max_cycles)], log, pipe=True,
+    image = []
+    if flash_image is not None:
+        (job_dir / "flash.bin").write_bytes(flash_image)
+        image = [str(job_dir / "flash.bin")]
+    with recipe.apart([str(binary), str(words_file), str(replies_file), str(max_cycles), *image], log, pipe=True,
                       cwd=job_dir) as process:
         for line in process.stdout:
             if on_reply:

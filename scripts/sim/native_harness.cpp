@@ -9,6 +9,9 @@
 //   REPLIES   written at the end: per reply word, the word (uint32), the wall seconds since the start and the
 //             process's CPU seconds (two doubles): a loaded machine stretches the first, not the second
 //   MAX_CYCLES  give up after this many clock cycles (exit code 3)
+//   IMAGE     with -DFLASH only: the board's SPI flash contents (a data set image), written through the top's
+//             flash_program port while the design is in reset, as a programmer writes the flash before the
+//             FPGA boots; the run fails (exit code 4) if the flash model ignored a command (flash_ignored)
 // Each reply word is also printed on stdout as "<index>" when it arrives (the caller's progress).
 #include <chrono>
 #include <ctime>
@@ -24,8 +27,13 @@
 #define PORT(stream, field) PORT2(stream, field)
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: %s WORDS REPLIES MAX_CYCLES\n", argv[0]);
+#ifdef FLASH
+    const int args = 5;
+#else
+    const int args = 4;
+#endif
+    if (argc != args) {
+        std::fprintf(stderr, "usage: %s WORDS REPLIES MAX_CYCLES%s\n", argv[0], args == 5 ? " IMAGE" : "");
         return 2;
     }
     std::vector<uint32_t> words;
@@ -55,6 +63,21 @@ int main(int argc, char **argv) {
     for (int n = 0; n < 2; n++) {  // reset for two rising edges, as scripts.sim.streams.start_clock
         top.clk = 1; top.eval(); top.clk = 0; top.eval();
     }
+#ifdef FLASH
+    {
+        FILE *image = std::fopen(argv[4], "rb");
+        if (!image) { std::perror(argv[4]); return 2; }
+        int byte;
+        for (uint32_t address = 0; (byte = std::fgetc(image)) != EOF; address++) {
+            top.flash_program___05Faddr = address;
+            top.flash_program___05Fdata = byte;
+            top.flash_program___05Fen = 1;
+            top.clk = 1; top.eval(); top.clk = 0; top.eval();
+        }
+        top.flash_program___05Fen = 0;
+        std::fclose(image);
+    }
+#endif
     top.rst = 0;
     PORT(OUT, ready) = 1;
     size_t sent = 0;
@@ -80,6 +103,12 @@ int main(int argc, char **argv) {
         }
     }
     top.final();
+#ifdef FLASH
+    if (top.flash_ignored) {
+        std::fprintf(stderr, "the flash ignored a command (asleep, or before tRES1)\n");
+        return 4;
+    }
+#endif
     FILE *out = std::fopen(argv[2], "wb");
     if (!out) { std::perror(argv[2]); return 2; }
     for (size_t n = 0; n < replies.size(); n++) {

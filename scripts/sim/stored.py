@@ -26,16 +26,17 @@ __all__ = ["plan", "train_stored", "train_on_board", "stored_result", "epoch_sum
 
 
 def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_seed: int,
-         chunk: int = MAX_COUNT, read_chunk: int = MAX_COUNT) -> list:
+         chunk: int = MAX_COUNT, read_chunk: int = MAX_COUNT, store: bool = True) -> list:
     """The run as ``[(tag, Command), ...]``; LOAD, STORE and ORDER of at most ``chunk`` values, READ of
-    ``read_chunk``."""
+    ``read_chunk``. Without ``store`` the records are already there (in the board's flash): no STORE."""
     n_train, n_test = len(y_train), len(y_test)
     if max(n_train, n_test) > MAX_COUNT:
         raise UsageError(f"{max(n_train, n_test)} samples do not fit one EPOCH or EVALUATE (at most {MAX_COUNT})",
                          "use --per-sample")
     steps = [("load", c) for c in commands.load_words(config, FixedNet(config, init_seed).weights, chunk)]
-    steps += [("store", c) for c in commands.store(config, 0, x_train, y_train, chunk)]
-    steps += [("store", c) for c in commands.store(config, n_train, x_test, y_test, chunk)]
+    if store:
+        steps += [("store", c) for c in commands.store(config, 0, x_train, y_train, chunk)]
+        steps += [("store", c) for c in commands.store(config, n_train, x_test, y_test, chunk)]
     for epoch, order in enumerate(sample_orders(seed, n_train, epochs)):
         steps += [("order", c) for c in commands.order(0, order, chunk)]
         steps += [(("before", epoch), commands.counters(config)), (("epoch", epoch), commands.epoch(0, n_train)),
@@ -97,16 +98,27 @@ class _Board:
         return words
 
 
-def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoch=None, board=False) -> tuple:
+def split_image(config, split) -> bytes:
+    """The split as the board's flash holds it (:func:`hdl.data_store.flash_image`): training records, then test."""
+    from trifactor.hdl.data_store import flash_image
+
+    x = np.concatenate([config.input.quantize(split.x_train), config.input.quantize(split.x_test)])
+    return flash_image(config, x, np.concatenate([split.y_train, split.y_test]))
+
+
+def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoch=None, board=False,
+                 flash=False) -> tuple:
     """Train the core of ``binary`` (:func:`scripts.sim.native.build` of a core, or with ``board`` of the
-    simulated board, with a store for the split) from its store; returns (result dict, weights)."""
+    simulated board, with a store for the split) from its store; returns (result dict, weights). With ``flash``
+    (a board only) the records are in its flash model, which gets :func:`split_image` before the run."""
     x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)
     if board:
         from trifactor.hdl.frames import CHUNK
 
         from ..host.client import READ_CHUNK
         link = _Board(config, len(split.y_train) + len(split.y_test))
-        steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK)
+        steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK,
+                     store=not flash)
         requests = link.requests(steps)
     else:
         steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed)
@@ -126,22 +138,27 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
         if count in ends and on_epoch:
             on_epoch(ends[count])
 
-    replies = native.run(binary, requests, budget, job_dir, on_reply)
+    # from flash: a record's read (16 cycles a byte) overlaps the sample before it, but not the first
+    budget += 20 * len(split.y_train) * config.sizes[0] if flash else 0
+    replies = native.run(binary, requests, budget, job_dir, on_reply, split_image(config, split) if flash else None)
     if board:
         replies = link.replies(steps, requests, replies)
     return stored_result(config, split, epochs, steps, replies)
 
 
-def train_on_board(client, config, split, epochs: int, seed: int, store_samples: int, on_epoch=None) -> tuple:
+def train_on_board(client, config, split, epochs: int, seed: int, store_samples: int, on_epoch=None,
+                   flash=False) -> tuple:
     """The same run on a board whose core has a data store of ``store_samples`` (``client``: a checked
-    :class:`scripts.host.client.BoardClient`), one request at a time; returns (result dict, weights)."""
+    :class:`scripts.host.client.BoardClient`), one request at a time; returns (result dict, weights). With
+    ``flash`` the records are already in the board's flash (no STORE)."""
     import time
 
     from trifactor.hdl.frames import CHUNK
 
     from ..host.client import READ_CHUNK
     x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)
-    steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK)
+    steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK,
+                 store=not flash)
     client.reset()
     replies, start, cpu = [], time.monotonic(), time.process_time()
     for tag, command in steps:

@@ -22,12 +22,16 @@ def check_count(value, option: str):
         raise UsageError(f"{option} {value} is not a positive number", f"use {option} 1 or more")
 
 
-def check_store_room(config, split, fix: str) -> int:
-    """The samples of ``split`` (train and test), which must fit the core's data store; ``fix`` if they do not."""
-    from trifactor.hdl.data_store import STORE_ROOM_BYTES, store_bytes
+def check_store_room(config, split, fix: str, flash_offset: int | None = None) -> int:
+    """The samples of ``split`` (train and test), which must fit the core's data store (in memory, or with
+    ``flash_offset`` in the flash from there on); ``fix`` if they do not."""
+    from trifactor.hdl.data_store import FLASH_HEADER, STORE_ROOM_BYTES, store_bytes
 
     n = len(split.y_train) + len(split.y_test)
-    if store_bytes(config, n) > STORE_ROOM_BYTES:
+    room, where = STORE_ROOM_BYTES, "the UP5K's 4 SPRAMs"
+    if flash_offset is not None:
+        room, where = (1 << 24) - flash_offset - FLASH_HEADER.size, f"the 16 MB flash from {flash_offset:#x}"
+    if store_bytes(config, n) > room:
         raise UsageError(f"{split.name} ({n} samples) takes {store_bytes(config, n)} bytes in the data store, which "
-                         f"holds {STORE_ROOM_BYTES} (the UP5K's 4 SPRAMs)", fix)
+                         f"holds {room} ({where})", fix)
     return n
