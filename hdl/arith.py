@@ -77,3 +77,13 @@ def lut_product(a, b):
     """
     terms = [Mux(b[k], a << k, 0) for k in range(len(b))]
     return sum(terms[1:], terms[0]) if terms else 0
+
+
+def times_constant(value, k: int):
+    """``value * k`` for a constant ``k >= 0`` as shifted copies of ``value`` added, one for each 1 bit of ``k``.
+
+    For an address (a record index times the record's size): the same reason as :func:`lut_product`,
+    Yosys would otherwise give the constant product an SB_MAC16 the lanes need.
+    """
+    terms = [value << bit for bit in range(k.bit_length()) if k >> bit & 1]
+    return sum(terms[1:], terms[0]) if terms else C(0)

@@ -18,6 +18,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
 
+from .arith import times_constant
 from .data_store import DataStore, word_bytes
 from .errors import reject
 from .spi_flash import FlashPins, SpiFlashReader
@@ -60,7 +61,7 @@ class MemoryRecords(wiring.Component):
             with m.If(left != 0):
                 m.d.sync += [address.eq(address + 1), left.eq(left - 1)]
         with m.If(self.request.valid & (left == 0)):
-            m.d.sync += [address.eq(self.request.payload * store.stride), left.eq(store.stride)]
+            m.d.sync += [address.eq(times_constant(self.request.payload, store.stride)), left.eq(store.stride)]
         return m
 
 
@@ -90,7 +91,8 @@ class FlashRecords(wiring.Component):
         m.submodules.reader = reader
         wiring.connect(m, reader.pins, wiring.flipped(self.pins))
         m.d.comb += [reader.request.valid.eq(self.request.valid), self.request.ready.eq(reader.request.ready),
-                     reader.request.payload.address.eq(store.flash.records_at + self.request.payload * record_bytes),
+                     reader.request.payload.address.eq(store.flash.records_at
+                                                                       + times_constant(self.request.payload, record_bytes)),
                      reader.request.payload.count.eq(record_bytes)]
         if n == 1:  # a byte a word: its low bits
             m.d.comb += [self.words.valid.eq(reader.data.valid), self.words.payload.eq(reader.data.payload),

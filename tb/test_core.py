@@ -56,7 +56,9 @@ CORE_CONFIGS.update({
 
 # Covered in `make test` by a sibling (the same training with or without the cost counters, or
 # the same rule on a smaller network); `make test-full` runs them too.
-SLOW = {"bp_default", "default_costs", "hybrid_two_hidden", "bp_odd_costs", "mnist_up5k"}
+# in make test: default, odd, narrow, no_hidden, spram, bp_odd and hybrid_two_hidden_costs (every rule, SPRAM banks,
+# two hidden layers, the cost counters); the rest only in make test-full
+SLOW = {"bp_default", "default_costs", "hybrid_two_hidden", "bp_odd_costs", "mnist_up5k", "two_hidden", "default_dense"}
 
 
 def core_params(cfg, data, samples=100, perturb=None, test_samples=40) -> dict:

@@ -44,6 +44,7 @@ def run_board_store(name, samples=24, test_samples=8, perturb=None):
     return run_cocotb(top, build_name("board_store", name, perturb), "cocotb_board_store", params)
 
 
+@pytest.mark.slow  # byte by byte through the UARTs in cocotb; make test runs the native board-sim store (test_rtl_backend)
 def test_stored_epoch_through_the_link():
     run_board_store("default")
 

@@ -84,13 +84,32 @@ class Run:
                 "machine": machine_info(), "config": self.config.to_dict()}
 
 
+def board_clock(config: Config, board) -> tuple:
+    """(Hz, where from): the core clock of the last ``trifactor build`` of ``config`` for ``board`` (its PLL clock,
+    from ``report.json``), else the board's oscillator."""
+    import json
+
+    from trifactor.scripts.flow.board_build import output_dir
+
+    report = output_dir(board.name, config.name) / "report.json"
+    try:
+        return json.loads(report.read_text())["clock_mhz"] * 1e6, "its build's PLL clock"
+    except (OSError, ValueError, KeyError, TypeError):
+        return board.oscillator_hz, "its oscillator; no build of this config yet"
+
+
 def throughput(config: Config, result: dict, baud: int) -> dict:
-    """Training samples/s at each board's oscillator clock from a hardware run's counters: ``{board: {"stored":
-    ..., "per_sample_link": ...}}``, fed from the data store (when it was) and per sample over the UART at ``baud``."""
+    """Training samples/s on each board from a hardware run's counters: ``{board: {"stored": ..., "per_sample_link":
+    ..., "clock_hz": ..., "clock": ...}}``, fed from the data store (when it was) and per sample over the UART at
+    ``baud``, at the clock of the board's build of ``config`` (:func:`board_clock`)."""
     from trifactor.hdl.board import BOARDS
     from trifactor.scripts.host.model import board_throughput
 
-    return {name: board_throughput(config, result, board.oscillator_hz, baud) for name, board in BOARDS.items()}
+    figures = {}
+    for name, board in BOARDS.items():
+        clock_hz, source = board_clock(config, board)
+        figures[name] = {**board_throughput(config, result, clock_hz, baud), "clock_hz": clock_hz, "clock": source}
+    return figures
 
 
 def make_model(backend: str, config: Config, seed: int):

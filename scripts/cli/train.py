@@ -51,12 +51,10 @@ def cost_table(costs: dict) -> str:
 
 def throughput_line(result: dict, baud: int) -> str:
     """``result["throughput"]`` (:func:`trifactor.training.throughput`) as one line."""
-    from trifactor.hdl.board import BOARDS
-
     parts = []
     for name, figures in result["throughput"].items():
         stored = f"{figures['stored']:.0f} from the data store, " if "stored" in figures else ""
-        parts.append(f"{name} at {BOARDS[name].oscillator_hz / 1e6:g} MHz (its oscillator; the PLL goes faster): {stored}"
+        parts.append(f"{name} at {figures['clock_hz'] / 1e6:g} MHz ({figures['clock']}): {stored}"
                      f"{figures['per_sample_link']:.0f} per sample over the UART at {baud} baud")
     return "training samples/s (core counters): " + "; ".join(parts)
 
