@@ -1,6 +1,6 @@
 """The command decoder: the core's word protocol (:mod:`hdl.protocol`) in, replies out."""
 
-from amaranth import Module, Signal
+from amaranth import Array, Module, Signal
 from amaranth.hdl import Mux
 from amaranth.hdl import signed
 from amaranth.lib import data, stream, wiring
@@ -11,7 +11,7 @@ from trifactor.golden.config import Config
 
 from .bank_arbiter import host_bank_signature
 from .data_store import DataStore
-from .epoch_runner import ResultLayout, RunLayout
+from .epoch_runner import RESULT_FIELDS, ResultLayout, RunLayout
 from .errors import reject, require_config
 from .protocol import ACK, ERROR, Header, Op, Position, counter_words
 
@@ -102,7 +102,7 @@ class CommandDecoder(wiring.Component):
         op = Signal(Op, init=Op.TRAIN)
         count = Signal(Header["arg"].width)  # words LOAD / READ still move
         words = counter_words(cfg)
-        tick = Signal(range(max(words, self._read_latency)))
+        tick = Signal(range(max(words, self._read_latency, len(RESULT_FIELDS))))
         m.d.comb += [self.counter_select.eq(tick), self.inputs.payload.eq(self.i.payload[:cfg.input.width])]
 
         def reply(value, next_state):
@@ -198,7 +198,7 @@ class CommandDecoder(wiring.Component):
 
     def _store_states(self, m, op, count, tick, position, reply):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
-        runner and reply with its result: the samples predicted right, then the cycles."""
+        runner and reply with its result: a word per :data:`hdl.epoch_runner.RESULT_FIELDS` field."""
         at = Signal(len(position.address))
         if self._storable:
             m.d.comb += [self.sample_write.addr.eq(at), self.sample_write.data.eq(self.i.payload)]
@@ -228,11 +228,12 @@ class CommandDecoder(wiring.Component):
             m.d.comb += self.run.valid.eq(1)
             with m.If(self.run.ready):
                 m.next = "result"
-        with m.State("result"):  # two words: the samples predicted right, the cycles
+        with m.State("result"):  # the result's words (RESULT_FIELDS): the samples predicted right, the cycles, ...
+            fields = [self.result.payload[name] for name in RESULT_FIELDS]
             with m.If(self.result.valid):
-                reply(Mux(tick == 0, self.result.payload.correct, self.result.payload.cycles), None)
+                reply(Array(fields)[tick], None)
                 with m.If(self.o.ready):
-                    m.d.sync += tick.eq(1)
-                    with m.If(tick == 1):
+                    m.d.sync += tick.eq(tick + 1)
+                    with m.If(tick == len(fields) - 1):
                         m.d.comb += self.result.ready.eq(1)
                         m.next = "idle"

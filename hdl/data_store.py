@@ -38,7 +38,7 @@ from trifactor.golden.config import Config
 
 from .errors import reject, require_config
 
-__all__ = ["DataStore", "STORE_ROOM_BYTES", "store_geometry", "store_words", "store_bytes", "word_bytes",
+__all__ = ["DataStore", "STORE_ROOM_BYTES", "store_geometry", "store_words", "store_bytes", "word_bytes", "record_bytes",
            "FlashPlacement", "flash_image", "flash_header", "FLASH_MAGIC", "FLASH_HEADER"]
 
 #: The room a board gives the store: the UP5K's 4 SPRAMs (16K x 16 each), the memory it is meant for.
@@ -90,11 +90,17 @@ def flash_header(image: bytes) -> dict:
     return {"width": width, "stride": stride, "samples": samples, "crc32": crc}
 
 
+def record_bytes(config: Config, x, y) -> bytes:
+    """Records of quantised inputs ``x`` and labels ``y`` as bytes: :func:`store_words` in :func:`word_bytes` bytes
+    each, little-endian (the flash image's records; the bytes a run's checksum covers)."""
+    n = word_bytes(config)
+    return b"".join(word.to_bytes(n, "little") for word in store_words(config, x, y))
+
+
 def flash_image(config: Config, x, y) -> bytes:
     """Records of quantised inputs ``x`` and labels ``y`` as the flash holds them: :data:`FLASH_HEADER`, then
-    :func:`store_words` in :func:`word_bytes` bytes each, little-endian."""
-    n = word_bytes(config)
-    records = b"".join(word.to_bytes(n, "little") for word in store_words(config, x, y))
+    :func:`record_bytes`."""
+    records = record_bytes(config, x, y)
     geometry = store_geometry(config)
     return FLASH_HEADER.pack(FLASH_MAGIC, 1, geometry["width"], geometry["stride"], len(y),
                              zlib.crc32(records)) + records

@@ -1,24 +1,36 @@
 """The epoch runner: EPOCH and EVALUATE, the core's own host for the samples in its data store."""
 
+import zlib
+
 from amaranth import Module, Signal
 from amaranth.hdl import signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import crc, data, fifo, stream, wiring
 from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
 
-from .data_store import DataStore
+from .data_store import DataStore, word_bytes
 from .errors import reject, require_config
 
-__all__ = ["EpochRunner", "RunLayout", "ResultLayout"]
+__all__ = ["EpochRunner", "RunLayout", "ResultLayout", "RESULT_FIELDS", "run_checksum"]
 
 #: A run: train on ``count`` samples from position ``start`` of the order memory (EPOCH), or infer on
 #: records ``start .. start + count - 1`` (EVALUATE).
 RunLayout = data.StructLayout({"train": 1, "start": 24, "count": 16})
-#: A run's result: the samples whose prediction was the label (made before each update, when training),
-#: and the clock cycles from the run's start to the end of its last sample.
-ResultLayout = data.StructLayout({"correct": 32, "cycles": 32})
+#: A run's result, a 32-bit reply word each in this order: the samples whose prediction was the label (made
+#: before each update, when training), the clock cycles from the run's start to the end of its last sample,
+#: and the checksum of the records the run read (:func:`run_checksum`).
+RESULT_FIELDS = ("correct", "cycles", "checksum")
+ResultLayout = data.StructLayout({name: 32 for name in RESULT_FIELDS})
+#: CRC-32 as zlib's (ISO-HDLC), a store word a step: the words' bytes little-endian, as a flash image holds them
+CHECKSUM = crc.catalog.CRC32_ISO_HDLC
+
+
+def run_checksum(records: bytes) -> int:
+    """The checksum a run answers for the records it read, given as their bytes (each word in
+    :func:`hdl.data_store.word_bytes` bytes, little-endian, the order the run read them): their CRC-32."""
+    return zlib.crc32(records)
 
 
 class EpochRunner(wiring.Component):
@@ -127,7 +139,12 @@ class EpochRunner(wiring.Component):
         else:
             words = self.words
         self._pass_through(m, active, label, words)
-        m.d.comb += [self.result.payload.correct.eq(correct), self.result.payload.cycles.eq(cycles)]
+        # every record word the run takes, into the checksum (cleared when a run starts)
+        m.submodules.checksum = checksum = CHECKSUM(data_width=8 * word_bytes(self._config)).create()
+        m.d.comb += [checksum.data.eq(words.payload), checksum.valid.eq(active & words.valid & words.ready),
+                     checksum.start.eq(self.run.valid & self.run.ready)]
+        m.d.comb += [self.result.payload.correct.eq(correct), self.result.payload.cycles.eq(cycles),
+                     self.result.payload.checksum.eq(checksum.crc)]
         with m.If(active):
             m.d.sync += cycles.eq(cycles + 1)
         self._walk(m, run, start=self.run.valid & self.run.ready)

@@ -11,6 +11,7 @@ from trifactor.golden.config import Config
 from .compare import below
 from .data_store import DataStore
 from .deframer import Received
+from .epoch_runner import RESULT_FIELDS
 from .errors import reject, require_config
 from .frames import (CHUNK, Command, Error, LoadHead, ReadHead,
                      TrainHead, value_bytes)
@@ -157,7 +158,7 @@ class RequestSequencer(wiring.Component):
 
     def _plan_store(self, m, code, length, head, plan, start, fail):
         """STORE and ORDER: values after a position, inside the sample or order memory; EPOCH and EVALUATE: a
-        position and a count inside the order memory or the records; their reply, two 4-byte words."""
+        position and a count inside the order memory or the records; their reply, a 4-byte word per result field."""
         store, load_head = self.store, LoadHead.size // 8
         position = head.read.position
         writes = [(Command.ORDER, Op.ORDER, self.order_bytes, store.samples)]
@@ -178,7 +179,8 @@ class RequestSequencer(wiring.Component):
             at_ok, at = below(m, position.address, store.samples)
             count_ok, count = below(m, head.read.count, store.samples + 1)
             start(Mux(code == Command.EPOCH, Op.EPOCH, Op.EVALUATE), arg=count, position=1)
-            m.d.comb += [plan.words.eq(2), plan.word_bytes.eq(4), plan.header.length.eq(8)]
+            m.d.comb += [plan.words.eq(len(RESULT_FIELDS)), plan.word_bytes.eq(4),
+                         plan.header.length.eq(4 * len(RESULT_FIELDS))]
             with m.If(length != ReadHead.size // 8):
                 fail(Error.BAD_LENGTH)
             with m.Elif(~at_ok | ~count_ok | (count == 0) | (position.lane != 0) | (at + count > store.samples)):

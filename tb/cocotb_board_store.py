@@ -20,7 +20,8 @@ from cocotb.task import bridge
 from trifactor.golden.data import Split
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import load_data, sample_orders, train
-from trifactor.hdl.data_store import store_geometry
+from trifactor.hdl.data_store import record_bytes, store_geometry
+from trifactor.hdl.epoch_runner import run_checksum
 from trifactor.hdl.frames import CHUNK, REQUEST_SYNC, Command, Error, encode
 from trifactor.hdl.protocol import ACK, position
 from trifactor.scripts.host import commands
@@ -94,11 +95,12 @@ async def stored_epoch_through_the_link(dut):
         assert client.counters()["samples"] == 0, "bad requests ran something"
         order = sample_orders(params["order_seed"], n_train, 1)[0]
         send(client, n, commands.order(0, order, CHUNK))
-        correct, cycles = send(client, n, commands.epoch(0, n_train))
+        correct, cycles, _ = send(client, n, commands.epoch(0, n_train))
         assert correct == golden_epoch(golden, x, y, order), "EPOCH through the link"
         assert cycles > client.counters()["cycles"] > 0
         assert_weights(client.read_weights(), golden.weights, "after a stored epoch through the link")
-        correct, _ = send(client, n, commands.evaluate(n_train, n - n_train))
+        correct, _, checksum = send(client, n, commands.evaluate(n_train, n - n_train))
+        assert checksum == run_checksum(record_bytes(cfg, x[n_train:], y[n_train:])), "EVALUATE's checksum"
         assert correct == int(np.sum(golden.predict(x[n_train:]) == y[n_train:])), "EVALUATE through the link"
 
     await bridge(host)()

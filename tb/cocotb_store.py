@@ -13,6 +13,8 @@ import numpy as np
 
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import sample_orders
+from trifactor.hdl.data_store import record_bytes
+from trifactor.hdl.epoch_runner import run_checksum
 from trifactor.hdl.protocol import ERROR, Op, header, position
 from trifactor.scripts.sim.drivers import CoreDriver
 
@@ -40,12 +42,14 @@ async def stored_epochs_equal_golden(dut):
     run_cycles = 0
     for epoch, order in enumerate(sample_orders(params["order_seed"], n_train, params["epochs"])):
         await driver.order(0, order)
-        correct, cycles = await driver.epoch(0, n_train)
+        correct, cycles, checksum = await driver.epoch(0, n_train)
         run_cycles += cycles
+        assert checksum == run_checksum(record_bytes(cfg, x[order], y[order])), f"epoch {epoch}: the records read"
         want = golden_epoch(golden, x, y, order)
         assert correct == want, f"epoch {epoch}: the core got {correct} right, golden {want}"
         assert_weights(await driver.read_weights(), golden.weights, f"after stored epoch {epoch}")
-        correct, cycles = await driver.evaluate(n_train, n - n_train)
+        correct, cycles, checksum = await driver.evaluate(n_train, n - n_train)
+        assert checksum == run_checksum(record_bytes(cfg, x[n_train:], y[n_train:])), "EVALUATE: the records read"
         run_cycles += cycles
         want = int(np.sum(golden.predict(x[n_train:]) == y[n_train:]))
         assert correct == want, f"EVALUATE after epoch {epoch}: the core got {correct} right, golden {want}"
@@ -59,11 +63,11 @@ async def stored_epochs_equal_golden(dut):
     # part of an order, from inside it; then the host's own samples pass through again
     order = sample_orders(params["order_seed"] + 1, n_train, 1)[0]
     await driver.order(0, order)
-    correct, _ = await driver.epoch(3, 5)
+    correct, _, _ = await driver.epoch(3, 5)
     assert correct == golden_epoch(golden, x, y, order[3:8]), "EPOCH of order entries 3..7"
     assert await driver.train(x[0], int(y[0])) == golden.train_sample(x[0], int(y[0]))["prediction"]
     assert_weights(await driver.read_weights(), golden.weights, "after a part of an order and a host TRAIN")
-    correct, _ = await driver.evaluate(0, n)
+    correct, _, _ = await driver.evaluate(0, n)
     assert correct == int(np.sum(golden.predict(x) == y)), "EVALUATE over every record"
     for op in (Op.STORE, Op.ORDER, Op.EPOCH, Op.EVALUATE):
         assert await driver.command(header(op, 0), replies=0) == []

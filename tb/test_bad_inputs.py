@@ -24,7 +24,7 @@ from trifactor.scripts.cli import train as train_command
 from trifactor.scripts.util.errors import UsageError
 from trifactor.scripts.util.output import write_all
 
-from conftest import ROOT
+from conftest import ROOT, assert_one_line_error
 
 DIGITS = str(ROOT / "configs" / "digits.toml")
 TINY = 'name = "tiny"\n[network]\nsizes = [16, 7, 3]\n[feedback]\nnonzeros_per_row = 2\n[hardware]\nlanes = 3\n'
@@ -125,12 +125,7 @@ CASES = {
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(work, capsys, argv, words):
     before = files(work)
     code = main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "; fix: " in lines[0], err
-    for word in words:
-        assert word in lines[0], lines[0]
+    assert_one_line_error(code, capsys.readouterr().err, words)
     assert files(work) == before, "a refused command wrote something"
 
 

@@ -12,7 +12,7 @@ from trifactor.golden.data import load_split
 from trifactor.golden.tables import read_csv
 from trifactor.scripts.cli import main
 
-from conftest import ROOT, make_config, run_trifactor
+from conftest import ROOT, assert_one_line_error, make_config, run_trifactor
 
 SMALL = 'name = "small"\n[network]\nsizes = [4, 6, 3]\n[hardware]\nlanes = 2\n'
 
@@ -121,12 +121,7 @@ BAD = {
 @pytest.mark.parametrize("dataset, extra, words", list(BAD.values()), ids=list(BAD))
 def test_bad_file_is_one_line_exit_2(work, capsys, dataset, extra, words):
     code = main([*FIXED, dataset, *extra])
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "; fix: " in lines[0], err
-    for word in words:
-        assert word in lines[0], lines[0]
+    assert_one_line_error(code, capsys.readouterr().err, words)
 
 
 def test_the_installed_command_says_it_in_one_line(work):

@@ -117,3 +117,29 @@ def test_generate_rewrites_only_what_changed(tmp_path):
     config.write_text(TINY.replace("lanes = 3", "lanes = 2"))
     assert run("generate", "--config", str(config), "--out", str(out)).returncode == 0
     assert verilog.stat().st_mtime_ns != stamp and "tiny" in verilog.read_text()
+
+
+def test_a_flash_that_does_not_hold_the_data_set_is_refused_before_training(tmp_path, monkeypatch):
+    """Broken on purpose: one byte of the flash image changed. The EVALUATE over every record that starts the
+    run answers another checksum, and the run stops there with one line (the build is the flash run's above)."""
+    import pytest
+
+    import trifactor
+    from trifactor.scripts.sim import stored
+    from trifactor.scripts.util.errors import UsageError
+
+    config_path = tmp_path / "tiny.toml"
+    config_path.write_text(TINY)
+    config = trifactor.load_config(config_path)
+    data = trifactor.datasets.load(config, f"idx:{tiny_dataset(tmp_path / 'data')}")
+    good = stored.split_image
+
+    def corrupt(config, split):
+        image = bytearray(good(config, split))
+        image[-5] ^= 0x10  # an input of the last test record
+        return bytes(image)
+
+    monkeypatch.setattr(stored, "split_image", corrupt)
+    with pytest.raises(UsageError, match="does not hold .* nothing was trained") as error:
+        trifactor.train(config, data, backend="board-sim", store_in="flash", epochs=1, seed=3, quiet=True)
+    assert "trifactor flash --data" in error.value.fix

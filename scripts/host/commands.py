@@ -7,6 +7,7 @@ simulator (:mod:`scripts.sim.native`), which sends a whole run's words at once.
 import numpy as np
 
 from trifactor.hdl.data_store import store_geometry, store_words
+from trifactor.hdl.epoch_runner import RESULT_FIELDS
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import MAX_COUNT, Op, counter_names, header, position
 
@@ -55,13 +56,14 @@ def order(start: int, indices, chunk: int = MAX_COUNT) -> list:
 
 
 def epoch(start: int, count: int) -> Command:
-    """Train on the records of order entries ``start .. start + count - 1``; replies: correct, cycles."""
-    return Command([header(Op.EPOCH, count), position(start, 0)], 2)
+    """Train on the records of order entries ``start .. start + count - 1``; replies: a word per
+    :data:`hdl.epoch_runner.RESULT_FIELDS` (correct, cycles, checksum)."""
+    return Command([header(Op.EPOCH, count), position(start, 0)], len(RESULT_FIELDS))
 
 
 def evaluate(start: int, count: int) -> Command:
-    """Infer on records ``start .. start + count - 1``; replies: correct, cycles."""
-    return Command([header(Op.EVALUATE, count), position(start, 0)], 2)
+    """Infer on records ``start .. start + count - 1``; replies as :func:`epoch`'s."""
+    return Command([header(Op.EVALUATE, count), position(start, 0)], len(RESULT_FIELDS))
 
 
 # -- the same commands as the board's link frames (hdl/frames.py) ------------------------------------------------
@@ -93,7 +95,7 @@ def to_frame(config, store_samples: int, command: Command) -> tuple:
         reply = 0
     elif op in (Op.READ, Op.EPOCH, Op.EVALUATE):
         payload = head + count.to_bytes(2, "little")
-        reply = count * sizes[Op.READ] if op == Op.READ else 8
+        reply = count * sizes[Op.READ] if op == Op.READ else 4 * len(RESULT_FIELDS)
     else:
         payload, reply = b"", 4 * command.replies
     return encode(REQUEST_SYNC, Code[_LINK[op]], payload), 6 + reply

@@ -90,11 +90,11 @@ class CoreDriver:
         assert replies == [ACK] * len(replies), f"ORDER answered {replies}"
 
     async def epoch(self, start: int, count: int) -> tuple:
-        """EPOCH: (samples predicted right, cycles)."""
+        """EPOCH: (samples predicted right, cycles, checksum of the records read)."""
         return tuple(await self.send(commands.epoch(start, count)))
 
     async def evaluate(self, start: int, count: int) -> tuple:
-        """EVALUATE: (samples predicted right, cycles)."""
+        """EVALUATE: (samples predicted right, cycles, checksum of the records read)."""
         return tuple(await self.send(commands.evaluate(start, count)))
 
     async def counters(self) -> dict:

@@ -2,7 +2,8 @@
 
 The whole run is written as the core's commands before it starts (:mod:`scripts.sim.commands`):
 golden's initial weights (LOAD), the training and test sets (STORE: training records
-first), then per epoch golden's order for the seed (ORDER, :func:`golden.train.sample_orders`),
+first; none when they are in the board's flash), an EVALUATE over every record whose
+checksum must be the split's (:func:`check_records`: the store holds this data set, intact), then per epoch golden's order for the seed (ORDER, :func:`golden.train.sample_orders`),
 the counters, EPOCH, the counters again, EVALUATE over the test records; at the end EVALUATE over
 the training records and the weights (READ). :mod:`scripts.sim.native` runs them; this module
 turns the replies into the result of :func:`golden.train.train` plus the core's counters, so
@@ -37,6 +38,7 @@ def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_
     if store:
         steps += [("store", c) for c in commands.store(config, 0, x_train, y_train, chunk)]
         steps += [("store", c) for c in commands.store(config, n_train, x_test, y_test, chunk)]
+    steps.append(("check", commands.evaluate(0, n_train + n_test)))
     for epoch, order in enumerate(sample_orders(seed, n_train, epochs)):
         steps += [("order", c) for c in commands.order(0, order, chunk)]
         steps += [(("before", epoch), commands.counters(config)), (("epoch", epoch), commands.epoch(0, n_train)),
@@ -46,6 +48,23 @@ def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_
     steps.append(("train", commands.evaluate(0, n_train)))
     steps += [("weights", c) for c in commands.read_words(config, read_chunk)]
     return steps
+
+
+def check_records(config, split, x_train, x_test, words, flash: bool):
+    """Raise a :class:`UsageError` unless ``words``, the reply to the plan's ``check`` EVALUATE over every record,
+    carry the checksum of the split's records (training, then test), as :func:`hdl.data_store.record_bytes`."""
+    from trifactor.hdl.data_store import record_bytes
+    from trifactor.hdl.epoch_runner import RESULT_FIELDS, run_checksum
+
+    x = np.concatenate([x_train, x_test])
+    want = run_checksum(record_bytes(config, x, np.concatenate([split.y_train, split.y_test])))
+    got = words[RESULT_FIELDS.index("checksum")]
+    if got != want:
+        where = "flash" if flash else "store"
+        fix = (f"write them with trifactor flash --data {split.name}" if flash else "run again; if it repeats, "
+               "the data store's memory is faulty")
+        raise UsageError(f"the core's {where} does not hold {split.name}'s records (their checksum is {want:08x}, "
+                         f"the core read {got:08x}); nothing was trained", fix)
 
 
 def _ends_epoch(tag, split) -> bool:
@@ -132,17 +151,19 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
             ends[at] = tag[1]
     n_samples = len(split.y_train) + len(split.y_test)
     per_word = 100 if board else 10  # a byte through two UARTs: 40 cycles
-    budget = per_word * n_words + (epochs + 2) * n_samples * (4 * int(config.mac_issue_cycles) + 100) + 10**6
+    budget = per_word * n_words + (epochs + 3) * n_samples * (4 * int(config.mac_issue_cycles) + 100) + 10**6
 
     def on_reply(count):
         if count in ends and on_epoch:
             on_epoch(ends[count])
 
-    # from flash: a record's read (16 cycles a byte) overlaps the sample before it, but not the first
-    budget += 20 * len(split.y_train) * config.sizes[0] if flash else 0
+    if flash:  # a record's read (16 cycles a byte) overlaps the sample before it, yet may take longer
+        from trifactor.hdl.data_store import store_bytes
+        budget += (epochs + 3) * 17 * store_bytes(config, n_samples)
     replies = native.run(binary, requests, budget, job_dir, on_reply, split_image(config, split) if flash else None)
     if board:
         replies = link.replies(steps, requests, replies)
+    check_records(config, split, x_train, x_test, [r[0] for r in _split_replies(steps, replies)["check"]], flash)
     return stored_result(config, split, epochs, steps, replies)
 
 
@@ -163,6 +184,8 @@ def train_on_board(client, config, split, epochs: int, seed: int, store_samples:
     replies, start, cpu = [], time.monotonic(), time.process_time()
     for tag, command in steps:
         words = client.send(store_samples, command)
+        if tag == "check":  # before any training
+            check_records(config, split, x_train, x_test, words, flash)
         replies += [(word, time.monotonic() - start, time.process_time() - cpu) for word in words]
         if on_epoch and _ends_epoch(tag, split):
             on_epoch(tag[1])
@@ -187,7 +210,7 @@ def stored_result(config, split, epochs: int, steps, replies) -> tuple:
         before, after = counters(("before", epoch)), counters(("after", epoch))
         for name in names:
             trained[name] += after[name] - before[name]
-        (correct, *_), (cycles, done, done_cpu) = replies[("epoch", epoch)]
+        (correct, *_), (cycles, done, done_cpu), *_ = replies[("epoch", epoch)]
         online.append(correct / len(split.y_train))
         epoch_cycles.append(cycles)
         seconds.append(done - replies[("before", epoch)][-1][1])
