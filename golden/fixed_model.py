@@ -32,7 +32,7 @@ from .lfsr import RuleChooser
 from .float_model import init_weights, weight_arrays
 
 __all__ = [
-    "with_bias_input", "forward_layer", "exp2_table", "softmax_error", "mse_error",
+    "with_bias_input", "forward_layer", "activate", "exp2_table", "softmax_error", "mse_error",
     "feedback_delta", "backprop_delta", "update_layer", "predict", "FixedNet",
 ]
 
@@ -54,8 +54,15 @@ def forward_layer(w: np.ndarray, x: np.ndarray, spec: LayerSpec, cfg: Config):
     """
     acc = with_bias_input(x, spec) @ w.T
     a = shift_right(acc, spec.forward_shift, cfg.rounding)
-    if not spec.hidden:
-        return acc, a, narrow(a, cfg.act, cfg.overflow), np.ones_like(a)
+    h, fprime = activate(a, spec.hidden, cfg)
+    return acc, a, h, fprime
+
+
+def activate(a, hidden: bool, cfg: Config):
+    """``(h, fprime)`` of a layer's ``a`` (:func:`forward_layer`): its activation on a hidden layer, else the scores."""
+    a = np.asarray(a, dtype=np.int64)
+    if not hidden:
+        return narrow(a, cfg.act, cfg.overflow), np.ones_like(a)
     if cfg.activation == "relu":
         fprime = (a > 0).astype(np.int64)
         h = narrow(np.maximum(a, 0), cfg.act, cfg.overflow)
@@ -63,7 +70,7 @@ def forward_layer(w: np.ndarray, x: np.ndarray, spec: LayerSpec, cfg: Config):
         one = cfg.act.one
         fprime = ((a > -one) & (a < one)).astype(np.int64)
         h = np.clip(a, -one, one)
-    return acc, a, h, fprime
+    return h, fprime
 
 
 def exp2_table(cfg: Config) -> np.ndarray:

@@ -13,12 +13,27 @@ from amaranth.lib.wiring import In, Out
 from trifactor.golden.config import Config
 from trifactor.golden.fixedpoint import Rounding
 
-from .arith import clamp, narrow, round_constant, select, shift_right
+from .arith import clamp, narrow, round_constant, shift_right
 from .errors import require_config
 from .lane_multipliers import LaneMultipliers, align_input, input_frac, input_width, lane_multipliers, require_mode
 from .layout import WeightLayout
 
-__all__ = ["MacArray"]
+__all__ = ["MacArray", "activate"]
+
+
+def activate(config: Config, a, hidden):
+    """``(h, f')`` from ``a`` (a sum at the activation fraction, :attr:`MacArray.result_width` bits);
+    ``hidden`` is 0 on the output layer (``h = narrow(a)``, ``f' = 1``).
+
+    :func:`golden.fixed_model.activate`. One narrowing serves the hidden and the output
+    layers: ReLU's ``narrow(max(a, 0))`` is ``narrow(a)`` or 0.
+    """
+    if config.activation == "relu":
+        positive = ~a[-1] & a.any()
+        return Mux(hidden & ~positive, 0, narrow(a, config.act, config.overflow)), ~hidden | positive
+    one = config.act.one
+    return (Mux(hidden, clamp(a, -one, one), narrow(a, config.act, config.overflow)),
+            ~hidden | ((a > -one) & (a < one)))
 
 
 class MacArray(wiring.Component):
@@ -32,14 +47,16 @@ class MacArray(wiring.Component):
 
     Pipeline (each stage advances only when ``o`` is empty or being taken, so
     backpressure on ``o`` stalls everything and loses nothing):
-    read weights | register the operands | multiply (the DSP's two registers) | accumulate,
-    and after the last element activate and narrow into ``o`` (4 cycles from the ``last``
-    transfer to ``o``). With ``[hardware] pipeline = "fast"`` the finished sum waits in a
-    register before the activation (5 cycles; no path from the product through the
-    accumulator's adder and the saturation). The input is
-    aligned to one fraction for every layer (:mod:`hdl.lane_multipliers`) and every sum
-    starts at the round constant (:func:`hdl.arith.round_constant`), so the rounding
-    shift is the same slice for every layer and needs no adder.
+    read weights | register the operands | multiply (the DSP's two registers) | accumulate.
+    After a group's last element, ``o`` carries each lane's sum at the activation fraction,
+    ``a`` (not yet activated or narrowed), straight from the accumulators' adders (3 cycles
+    from the ``last`` transfer to ``o``): its taker registers it (the serialiser's shift
+    register) and applies :func:`activate` after that register, to one lane a cycle. So no
+    path runs from the product through the accumulator's adder into the saturation, and
+    the P activations are one. The input is aligned to one fraction for every layer
+    (:mod:`hdl.lane_multipliers`) and every sum starts at the round constant
+    (:func:`hdl.arith.round_constant`), so the rounding shift is the same slice for every
+    layer and needs no adder.
 
     Parameters
     ----------
@@ -74,10 +91,7 @@ class MacArray(wiring.Component):
             "layer": unsigned(max(1, (config.n_layers - 1).bit_length())),
             "last": 1,
         })
-        self.result_layout = data.StructLayout({
-            "h": data.ArrayLayout(signed(config.act.width), config.lanes),
-            "fprime": data.ArrayLayout(1, config.lanes),
-        })
+        self.result_layout = data.StructLayout({"a": data.ArrayLayout(signed(self.result_width), config.lanes)})
         port = ReadPort.Signature(addr_width=self._layout.addr_width, shape=signed(config.weight.width))
         members = {
             "i": In(stream.Signature(self.cmd_layout)),
@@ -96,8 +110,13 @@ class MacArray(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from a group's ``last`` transfer on ``i`` to its results on ``o`` (4; 5 with ``pipeline = "fast"``)."""
-        return 2 + LaneMultipliers.latency + (self._config.pipeline == "fast")
+        """Cycles from a group's ``last`` transfer on ``i`` to its sums on ``o`` (3)."""
+        return 1 + LaneMultipliers.latency
+
+    @property
+    def result_width(self) -> int:
+        """Bits of a sum ``a`` on ``o``: the accumulator's above the rounding shift."""
+        return self.accumulator_width - self.shift
 
     @property
     def shift(self) -> int:
@@ -116,20 +135,6 @@ class MacArray(wiring.Component):
         return max((((spec.n_in + 1) << (spec.x.width + cfg.weight.width - 2 + input_frac(cfg) - spec.x.frac))
                     + self.round_constant).bit_length() + 1 for spec in cfg.layers)
 
-    def _activate(self, a, hidden):
-        """``(h, f')`` from ``a`` (the sum at the activation fraction); ``hidden`` is 0 on the output layer.
-
-        One narrowing serves the hidden and the output layers: ReLU's ``narrow(max(a, 0))``
-        is ``narrow(a)`` or 0.
-        """
-        cfg = self._config
-        if cfg.activation == "relu":
-            positive = ~a[-1] & a.any()
-            return Mux(hidden & ~positive, 0, narrow(a, cfg.act, cfg.overflow)), ~hidden | positive
-        one = cfg.act.one
-        return (Mux(hidden, clamp(a, -one, one), narrow(a, cfg.act, cfg.overflow)),
-                ~hidden | ((a > -one) & (a < one)))
-
     def elaborate(self, platform):
         m = Module()
         cfg, lanes = self._config, self._config.lanes
@@ -137,7 +142,7 @@ class MacArray(wiring.Component):
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
 
         # stage 1: weights are read while x, aligned to the common fraction, waits in a register
-        s1 = Signal(data.StructLayout({"valid": 1, "x": signed(input_width(cfg)), "layer": self.cmd_layout["layer"].shape, "last": 1}))
+        s1 = Signal(data.StructLayout({"valid": 1, "x": signed(input_width(cfg)), "last": 1}))
         for port in self.weights:
             m.d.comb += [port.addr.eq(self.i.payload.addr), port.en.eq(advance)]
         if cfg.cost_counters:  # the ports read every cycle they advance; these reads carry an element
@@ -149,42 +154,27 @@ class MacArray(wiring.Component):
         m.d.comb += [mul.x.eq(s1.x), mul.en.eq(advance)]
         m.d.comb += [mul.b[p].eq(port.data) for p, port in enumerate(self.weights)]
         products = [mul.product[p][:input_width(cfg) + cfg.weight.width].as_signed() for p in range(lanes)]
-        s2 = Signal(data.StructLayout({"valid": 1, "layer": s1.shape()["layer"].shape, "last": 1}))
+        s2 = Signal(data.StructLayout({"valid": 1, "last": 1}))
         s3 = Signal(s2.shape())
 
-        # stage 4: accumulators, and after a group's last element its activations into the
-        # output. Each group's sum starts at the round constant, so the rounding shift is a
-        # slice; the restart (after a group's last element, or on reset) is one condition that
+        # stage 4: accumulators; a group's sums leave on ``o`` from the adders as its last
+        # product comes. Each group's sum starts at the round constant, so the rounding shift
+        # is a slice; the restart (as the sums are taken, or on reset) is one condition that
         # synthesis makes the flip-flops' synchronous reset/set: a mux in front of the adder
-        # would cost a LUT per bit, a second reset condition beside the domain's a LUT per
-        # bit after it, and a register keeping the finished sum a logic cell per bit (which
-        # "fast" pays, to take the activation off the accumulator's adder).
+        # would cost a LUT per bit, a second reset condition beside the domain's a LUT per bit
+        # after it.
         accs = [Signal(signed(self.accumulator_width), init=self.round_constant, reset_less=True, name=f"acc{p}")
                 for p in range(lanes)]
         finishing = s3.valid & s3.last
-        if cfg.pipeline == "fast":
-            sums = [Signal(signed(self.accumulator_width), name=f"sum{p}", reset_less=True) for p in range(lanes)]
-            s4 = Signal(data.StructLayout({"last": 1, "layer": s3.shape()["layer"].shape}))
-            with m.If(advance):
-                m.d.sync += [s4.last.eq(finishing), s4.layer.eq(s3.layer)]
-                with m.If(finishing):
-                    m.d.sync += [total.eq(acc + product) for total, acc, product in zip(sums, accs, products)]
-            out_last, out_layer = s4.last, s4.layer
-        else:
-            sums = [acc + product for acc, product in zip(accs, products)]
-            out_last, out_layer = finishing, s3.layer
-        hidden = select(out_layer, [int(spec.hidden) for spec in cfg.layers])
+        m.d.comb += [self.o.valid.eq(finishing),
+                     *[self.o.payload.a[p].eq(shift_right(acc + product, self.shift, Rounding.TRUNCATE))
+                       for p, (acc, product) in enumerate(zip(accs, products))]]
         with m.If(advance):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
-                         s1.layer.eq(self.i.payload.layer), s1.last.eq(self.i.payload.last)]
-            m.d.sync += [s2.valid.eq(s1.valid), s2.layer.eq(s1.layer), s2.last.eq(s1.last), s3.eq(s2)]
-            m.d.sync += self.o.valid.eq(out_last)
+                         s1.last.eq(self.i.payload.last)]
+            m.d.sync += [s2.valid.eq(s1.valid), s2.last.eq(s1.last), s3.eq(s2)]
             with m.If(s3.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
-            for p, total in enumerate(sums):
-                h, fprime = self._activate(shift_right(total, self.shift, Rounding.TRUNCATE), hidden)
-                with m.If(out_last):
-                    m.d.sync += [self.o.payload.h[p].eq(h), self.o.payload.fprime[p].eq(fprime)]
         with m.If(ResetSignal(allow_reset_less=True) | (advance & finishing)):
             m.d.sync += [acc.eq(self.round_constant) for acc in accs]
         return m

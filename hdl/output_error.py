@@ -73,7 +73,11 @@ class OutputErrorUnit(wiring.Component):
         u_width = cfg.softmax_frac + 1
         total = Signal(unsigned(u_width + max(1, (n - 1).bit_length())))
         recip_bits = cfg.softmax_recip_bits
-        quotient = Signal(unsigned(self.quotient_bits))
+        # the quotient r with r[-1] = 0 below it and zeros above, 2 bits per Booth digit: the
+        # division shifts r into it; the emit step reads each digit's window at its bottom and
+        # rotates it by 2 per digit (a full turn per class), so no digit counter selects bits
+        r_ring = Signal(unsigned(2 * self.booth_digits))
+        quotient = r_ring[1:1 + self.quotient_bits]
 
         # exp pipeline: E1 registers z = max - y, E2 looks the table up and shifts into u_r, E3
         # sums. The emit step registers each class's z again a cycle before its first Booth
@@ -102,7 +106,7 @@ class OutputErrorUnit(wiring.Component):
             product = Signal(unsigned(u_width + self.quotient_bits))
             p = shift_right(product, recip_bits - cfg.error.frac, cfg.rounding)
             digits = self.booth_digits
-            digit, partial, low, total_now, low_now = self._booth(u_r, quotient)
+            digit, partial, low, total_now, low_now = self._booth(u_r, r_ring)
             restart = Signal()  # a product is done: the next starts from 0 (the flip-flops' reset)
 
             def next_z():  # the ring's next score's z; its u is in u_r two cycles later
@@ -140,7 +144,7 @@ class OutputErrorUnit(wiring.Component):
                         m.next = "exp_tail"
                 with m.State("exp_tail"):  # E2 takes the last u this cycle
                     m.next = "divide_setup"
-                self._divide_states(m, total, quotient, next_z=next_z, start_emit=start_emit)
+                self._divide_states(m, total, quotient, r_ring, next_z=next_z, start_emit=start_emit)
             with m.State("emit"):
                 m.d.comb += hold_u.eq(~advance)
                 with m.If(advance):
@@ -148,7 +152,8 @@ class OutputErrorUnit(wiring.Component):
                     if softmax:  # one Booth digit a cycle; the product is done after the last
                         done = digit == digits - 1
                         with m.If(~issued_all):
-                            m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1))]
+                            m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1)),
+                                         r_ring.eq(r_ring.rotate_right(2))]
                             with m.If(digit == digits - 2):  # the next class's z: its u is in u_r after ``done``
                                 next_z()
                             with m.If(done):
@@ -172,17 +177,19 @@ class OutputErrorUnit(wiring.Component):
                 m.d.sync += partial.eq(0)
         return m
 
-    def _booth(self, u_r, quotient):
+    def _booth(self, u_r, r_ring):
         """``u * r`` without a DSP: radix-4 Booth over ``r``, two bits of ``r`` a cycle, least significant first.
 
-        ``partial`` holds the sum so far shifted right by the bits done; the bits shifted out
-        are final and collect in ``low``. Returns the digit counter, ``partial``, ``low`` and
-        this digit's ``partial`` and ``low`` (the caller registers them).
+        ``r_ring`` holds ``r`` (with ``r[-1] = 0`` at bit 0), rotated right by 2 per digit done:
+        the digit's window is its bottom 3 bits (the last digit's top bit is bit 0 again, the
+        0 below ``r``: ``r >= 0`` has a 0 there). ``partial`` holds the sum so far shifted
+        right by the bits done; the bits shifted out are final and collect in ``low``.
+        Returns the digit counter, ``partial``, ``low`` and this digit's ``partial`` and
+        ``low`` (the caller registers them).
         """
         digits, u_width = self.booth_digits, len(u_r)
-        r_bits = Cat(C(0, 1), quotient, C(0, 2 * digits - self.quotient_bits))  # r[-1] = 0, r >= 0
         digit = Signal(range(digits))
-        window = r_bits.bit_select(digit * 2, 3)
+        window = r_ring[:3]
         negative = window[2]
         double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
         single = window[1] ^ window[0]
@@ -194,7 +201,7 @@ class OutputErrorUnit(wiring.Component):
         low = Signal(2 * digits)
         return digit, partial, low, total_now, Cat(low[2:], total_now[:2])
 
-    def _divide_states(self, m, total, quotient, *, next_z, start_emit):
+    def _divide_states(self, m, total, quotient, r_ring, *, next_z, start_emit):
         """The FSM states ``divide_setup`` and ``divide``: ``quotient = floor(2**R / total)``, one bit a cycle.
 
         Long division, the partial remainder shifting left past a fixed divisor: 2**R's bits
@@ -205,7 +212,7 @@ class OutputErrorUnit(wiring.Component):
         steps = Signal(range(self.quotient_bits + 1))
         with m.State("divide_setup"):  # and E3 adds the last u: the sum is complete at the first divide step
             m.d.sync += [remainder.eq(1 << (self._config.softmax_recip_bits - (self.quotient_bits - 1))),
-                         quotient.eq(0), steps.eq(0)]
+                         r_ring.eq(0), steps.eq(0)]
             m.next = "divide"
         with m.State("divide"):
             fits = remainder >= total

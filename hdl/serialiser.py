@@ -11,6 +11,7 @@ from .error_path import fprime_layout
 from .errors import require_config
 from .input_lists import store_layout
 from .layout import GroupWalk, WeightLayout
+from .mac_array import activate
 
 __all__ = ["Serialiser"]
 
@@ -18,18 +19,21 @@ __all__ = ["Serialiser"]
 class Serialiser(wiring.Component):
     """Takes the MAC array's groups in order and sends their lanes out one a cycle.
 
-    A hidden layer's activations go to ``store`` (the next layer's input list) and their
-    ``f'`` to ``fprime`` (the error path); the output layer's scores go to ``scores`` (the
-    output error unit, when ``training``) and into the argmax. The lanes leave through a
-    shift register towards lane 0: no multiplexer in front of the argmax and the output
-    error unit. A group is taken as soon as the last one has left, so the MAC array stalls
-    only when a finished group would overwrite an output not yet taken.
+    The MAC array's sums ``a`` (from its adders, unregistered) are registered here, and
+    leave through a shift register towards lane 0: no multiplexer in front of the argmax
+    and the output error unit. The activation (:func:`hdl.mac_array.activate`) is applied
+    to lane 0 only, after the register: one activation, not P, and none on the MAC array's
+    adders. A hidden layer's activations go to ``store`` (the next layer's input list) and
+    their ``f'`` to ``fprime`` (the error path); the output layer's scores go to ``scores``
+    (the output error unit, when ``training``) and into the argmax. A group is taken as soon
+    as the last one has left, so the MAC array stalls only when a group finishes before
+    the last one has left.
 
     Parameters
     ----------
     config : Config
     result_layout : StructLayout
-        The payload of :class:`MacArray` ``o``.
+        The payload of :class:`MacArray` ``o`` (each lane's sum ``a``).
     score_layout : StructLayout
         The payload of :class:`OutputErrorUnit` ``i`` (a score and the label).
 
@@ -72,8 +76,7 @@ class Serialiser(wiring.Component):
         cfg, lanes = self._config, self._config.lanes
         walk = GroupWalk(WeightLayout(cfg))
         busy = Signal()
-        h = [Signal(signed(cfg.act.width), name=f"h{p}", reset_less=True) for p in range(lanes)]
-        fp = [Signal(name=f"fp{p}", reset_less=True) for p in range(lanes)]
+        sums = [Signal(self.i.payload.a[p].shape(), name=f"a{p}", reset_less=True) for p in range(lanes)]
         lane, group_lanes = Signal(range(lanes)), Signal(range(lanes + 1))
         layer, group = self.written, Signal(range(walk.max_groups))
         fptr = Signal(self.fprime.payload.index.shape())   # the hidden neurons' running index
@@ -81,15 +84,15 @@ class Serialiser(wiring.Component):
         with m.If(self.i.valid & ~busy):
             m.d.sync += [busy.eq(1), lane.eq(0),
                          group_lanes.eq(walk.lanes_of(layer, group))]
-            m.d.sync += [h[p].eq(self.i.payload.h[p]) for p in range(lanes)]
-            m.d.sync += [fp[p].eq(self.i.payload.fprime[p]) for p in range(lanes)]
+            m.d.sync += [a.eq(self.i.payload.a[p]) for p, a in enumerate(sums)]
 
         step = Signal()  # this cycle's lane leaves
         output_layer = layer == cfg.n_layers - 1
-        m.d.comb += [self.scores.payload.y.eq(h[0]), self.scores.payload.label.eq(self.label),
+        h, fp = activate(cfg, sums[0], ~output_layer)
+        m.d.comb += [self.scores.payload.y.eq(h), self.scores.payload.label.eq(self.label),
                      self.store.payload.layer.eq(layer + 1), self.store.payload.i.eq(group * lanes + lane),
-                     self.store.payload.x.eq(h[0]),
-                     self.fprime.payload.index.eq(fptr), self.fprime.payload.value.eq(fp[0])]
+                     self.store.payload.x.eq(h),
+                     self.fprime.payload.index.eq(fptr), self.fprime.payload.value.eq(fp)]
         with m.If(busy):
             with m.If(~output_layer):
                 m.d.comb += [self.store.valid.eq(1), self.fprime.valid.eq(1), step.eq(1)]
@@ -106,8 +109,8 @@ class Serialiser(wiring.Component):
                     with m.Else():
                         m.d.sync += group.eq(group + 1)
         with m.If(step):  # outside the If above, so that Yosys sees one enable (load or step)
-            m.d.sync += [a.eq(b) for regs in (h, fp) for a, b in zip(regs, regs[1:])]
-        self._argmax(m, step & busy & output_layer, h[0])
+            m.d.sync += [a.eq(b) for a, b in zip(sums, sums[1:])]
+        self._argmax(m, step & busy & output_layer, h)
         with m.If(self.clear):
             m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0)]
         return m

@@ -1,10 +1,12 @@
 # amaranth: UnusedElaboratable=no
-"""Serialiser on its own: MAC result groups in, the model's store / fprime / scores sequences and argmax out."""
+"""Serialiser on its own: MAC sum groups in, the model's activations as store / fprime / scores sequences and argmax out."""
 
 import random
 
 import numpy as np
 import pytest
+
+from trifactor.golden.fixed_model import activate
 
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.mac_array import MacArray
@@ -27,8 +29,18 @@ def model(cfg, outputs, training, label, wrong=False):
     return store, fprime, scores, prediction
 
 
+def sums_of(cfg, width, n, rng):
+    """``n`` sums ``a`` of ``width`` bits: activations (the extremes among them), values just past
+    the activation format (saturation) and around 0 and 1.0 (ReLU, hard-tanh), and any."""
+    top, one = (1 << (width - 1)) - 1, cfg.act.one
+    choices = [lambda: values(cfg.act, 1, rng, zeros=0.2)[0], lambda: rng.randint(-top - 1, top),
+               lambda: rng.choice([-top - 1, top, cfg.act.max + 1, cfg.act.min - 1, 1, -1, one, -one, one + 1, -one - 1])]
+    return [rng.choice(choices)() for _ in range(n)]
+
+
 def check_serialiser(cfg, seed=0, wrong=False, samples=3):
-    dut = Serialiser(cfg, result_layout=MacArray(cfg).result_layout, score_layout=OutputErrorUnit(cfg).i.payload.shape())
+    mac = MacArray(cfg)
+    dut = Serialiser(cfg, result_layout=mac.result_layout, score_layout=OutputErrorUnit(cfg).i.payload.shape())
     rng = random.Random(seed)
     lay = WeightLayout(cfg)
     seen = {"store": [], "fprime": [], "scores": []}
@@ -51,12 +63,14 @@ def check_serialiser(cfg, seed=0, wrong=False, samples=3):
     async def bench(ctx):
         for sample in range(samples):
             training, label = sample != 1, rng.randrange(cfg.n_classes)
-            outputs = []
+            sums, outputs = [], []  # per layer: the MAC array's sums a, and the model's (h, f') of them
             for layer in range(cfg.n_layers):
-                h = values(cfg.act, cfg.sizes[layer + 1], rng, zeros=0.2)
+                a = sums_of(cfg, mac.result_width, cfg.sizes[layer + 1], rng)
                 if layer == cfg.n_layers - 1 and sample == 0:  # ties: the first maximum wins
-                    h = [5, 9, 9, 2, 9, 0, 1, 9, 1][:len(h)]
-                outputs.append((h, [int(rng.random() < 0.5) for _ in h]))
+                    a = [5, 9, 9, 2, 9, 0, 1, 9, 1][:len(a)]
+                sums.append(a)
+                h, fp = activate(a, layer < cfg.n_layers - 1, cfg)
+                outputs.append((h.tolist(), fp.tolist()))
             for key in seen:
                 seen[key].clear()
             ctx.set(dut.clear, 1)
@@ -65,15 +79,13 @@ def check_serialiser(cfg, seed=0, wrong=False, samples=3):
             await ctx.tick()
             ctx.set(dut.clear, 0)
             assert ctx.get(dut.written) == 0
-            for layer, (h, fp) in enumerate(outputs):
-                pad = lay.groups(layer) * cfg.lanes - len(h)
-                h, fp = h + [rng.randint(cfg.act.min, cfg.act.max) for _ in range(pad)], fp + [1] * pad
+            for layer, a in enumerate(sums):
+                a = a + sums_of(cfg, mac.result_width, lay.groups(layer) * cfg.lanes - len(a), rng)  # lanes past the layer
                 for g in range(lay.groups(layer)):
                     while rng.random() < 0.3:
                         await ctx.tick()
                     ctx.set(dut.i.valid, 1)
-                    ctx.set(dut.i.payload, {"h": h[g * cfg.lanes:(g + 1) * cfg.lanes],
-                                            "fprime": fp[g * cfg.lanes:(g + 1) * cfg.lanes]})
+                    ctx.set(dut.i.payload, {"a": a[g * cfg.lanes:(g + 1) * cfg.lanes]})
                     while not ctx.get(dut.i.ready):
                         await ctx.tick()
                     await ctx.tick()
