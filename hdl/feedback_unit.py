@@ -25,8 +25,8 @@ class FeedbackUnit(wiring.Component):
     First the ``n_classes`` output errors arrive on ``e`` (in class order) and are held in
     registers. Then each transfer on ``i`` names a ROM row (hidden layer ``l``'s neuron
     ``j`` is row ``row_base(l) + j``) with the neuron's ``f'``, and ``o`` returns its delta
-    two cycles later (three with ``[hardware] pipeline = "fast"``, which registers the ROM
-    row); one neuron per cycle. The ROM row holds the ``k`` class indices and
+    three cycles later (the ROM row is registered again before the error multiplexers);
+    one neuron per cycle. The ROM row holds the ``k`` class indices and
     signs; the ``k`` selected errors are added in one adder tree. Rule ``dfa`` (dense
     ternary) is the same unit with ``k = n_classes``.
 
@@ -81,8 +81,8 @@ class FeedbackUnit(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from a neuron's transfer on ``i`` to its delta on ``o`` (2; 3 with ``pipeline = "fast"``)."""
-        return 2 + (self._config.pipeline == "fast")
+        """Cycles from a neuron's transfer on ``i`` to its delta on ``o`` (3): the ROM read, its row's register, the delta's."""
+        return 3
 
     def row_base(self, hidden_layer: int) -> int:
         return sum(fb.index.shape[0] for fb in self._tables[:hidden_layer])
@@ -119,17 +119,13 @@ class FeedbackUnit(wiring.Component):
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance),
                      read.addr.eq(self.i.payload.row), read.en.eq(advance)]
         s1_valid, s1_fprime = Signal(), Signal()
-        row = self.rom_layout(read.data)
-        if cfg.pipeline == "fast":
-            # the ROM row is registered again before the error multiplexers and the adder tree:
-            # the ROM's own output register sits beside its logic. A delta leaves one cycle later.
-            row_r = Signal(self.rom_layout, reset_less=True)
-            s2_valid, s2_fprime = Signal(), Signal()
-            with m.If(advance):
-                m.d.sync += [row_r.eq(read.data), s2_valid.eq(s1_valid), s2_fprime.eq(s1_fprime)]
-            row = row_r
-        else:
-            s2_valid, s2_fprime = s1_valid, s1_fprime
+        # the ROM row is registered again before the error multiplexers and the adder tree: the
+        # ROM's own output register (a block RAM's: slow, and far from the logic) then drives no
+        # logic. A few flip-flops, and a delta leaves one cycle later.
+        row = Signal(self.rom_layout, reset_less=True)
+        s2_valid, s2_fprime = Signal(), Signal()
+        with m.If(advance):
+            m.d.sync += [row.eq(read.data), s2_valid.eq(s1_valid), s2_fprime.eq(s1_fprime)]
         terms = [Mux(row.negative[m_], -errors[row.index[m_]], errors[row.index[m_]])
                  for m_ in range(cfg.nonzeros_per_row)]
         total = sum(terms[1:], terms[0])

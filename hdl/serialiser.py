@@ -2,7 +2,7 @@
 
 from amaranth import Module, Signal
 from amaranth.hdl import Mux, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
@@ -22,8 +22,8 @@ class Serialiser(wiring.Component):
     The MAC array's sums ``a`` (from its adders, unregistered) are registered here, and
     leave through a shift register towards lane 0: no multiplexer in front of the argmax
     and the output error unit. The activation (:func:`hdl.mac_array.activate`) is applied
-    to lane 0 only, after the register: one activation, not P, and none on the MAC array's
-    adders. A hidden layer's activations go to ``store`` (the next layer's input list) and
+    to lane 0 only, into an output register: one activation, not P, none on the MAC array's
+    adders, and none in front of the comparisons that take the scores. A hidden layer's activations go to ``store`` (the next layer's input list) and
     their ``f'`` to ``fprime`` (the error path); the output layer's scores go to ``scores``
     (the output error unit, when ``training``) and into the argmax. A group is taken as soon
     as the last one has left, so the MAC array stalls only when a group finishes before
@@ -78,7 +78,7 @@ class Serialiser(wiring.Component):
         busy = Signal()
         sums = [Signal(self.i.payload.a[p].shape(), name=f"a{p}", reset_less=True) for p in range(lanes)]
         lane, group_lanes = Signal(range(lanes)), Signal(range(lanes + 1))
-        layer, group = self.written, Signal(range(walk.max_groups))
+        layer, group = Signal(range(cfg.n_layers + 1)), Signal(range(walk.max_groups))  # of the lanes in ``sums``
         fptr = Signal(self.fprime.payload.index.shape())   # the hidden neurons' running index
         m.d.comb += self.i.ready.eq(~busy)
         with m.If(self.i.valid & ~busy):
@@ -86,33 +86,46 @@ class Serialiser(wiring.Component):
                          group_lanes.eq(walk.lanes_of(layer, group))]
             m.d.sync += [a.eq(self.i.payload.a[p]) for p, a in enumerate(sums)]
 
-        step = Signal()  # this cycle's lane leaves
+        # the output stage: lane 0's activation in a register (no path from the activation into
+        # the argmax's or the output error unit's comparisons), with where it goes
+        out = Signal(data.StructLayout({"hidden": 1, "score": 1, "end": 1, "h": signed(cfg.act.width), "fp": 1,
+                                        "layer": range(cfg.n_layers + 1), "i": self.store.payload.i.shape(),
+                                        "fptr": fptr.shape()}))
+        leaves = ~out.score | ~self.training | self.scores.ready  # the output stage is empty or empties now
+        m.d.comb += [self.scores.payload.y.eq(out.h), self.scores.payload.label.eq(self.label),
+                     self.store.payload.layer.eq(out.layer), self.store.payload.i.eq(out.i),
+                     self.store.payload.x.eq(out.h),
+                     self.fprime.payload.index.eq(out.fptr), self.fprime.payload.value.eq(out.fp),
+                     self.store.valid.eq(out.hidden), self.fprime.valid.eq(out.hidden),
+                     self.scores.valid.eq(out.score & self.training)]
+
+        step = Signal()  # this cycle's lane moves into the output stage
         output_layer = layer == cfg.n_layers - 1
+        last_lane = lane == group_lanes - 1
         h, fp = activate(cfg, sums[0], ~output_layer)
-        m.d.comb += [self.scores.payload.y.eq(h), self.scores.payload.label.eq(self.label),
-                     self.store.payload.layer.eq(layer + 1), self.store.payload.i.eq(group * lanes + lane),
-                     self.store.payload.x.eq(h),
-                     self.fprime.payload.index.eq(fptr), self.fprime.payload.value.eq(fp)]
-        with m.If(busy):
+        m.d.comb += step.eq(busy & leaves)
+        with m.If(leaves):
+            m.d.sync += [out.hidden.eq(step & ~output_layer), out.score.eq(step & output_layer),
+                         out.end.eq(step & last_lane & walk.is_last(layer, group)),
+                         out.h.eq(h), out.fp.eq(fp), out.layer.eq(layer + 1), out.i.eq(group * lanes + lane),
+                         out.fptr.eq(fptr)]
+            with m.If(out.end):  # the layer's last output leaves now
+                m.d.sync += self.written.eq(self.written + 1)
+        with m.If(step):
+            m.d.sync += lane.eq(lane + 1)
             with m.If(~output_layer):
-                m.d.comb += [self.store.valid.eq(1), self.fprime.valid.eq(1), step.eq(1)]
                 m.d.sync += fptr.eq(fptr + 1)
-            with m.Else():
-                m.d.comb += [self.scores.valid.eq(self.training),
-                             step.eq(Mux(self.training, self.scores.ready, 1))]
-            with m.If(step):
-                m.d.sync += lane.eq(lane + 1)
-                with m.If(lane == group_lanes - 1):
-                    m.d.sync += busy.eq(0)
-                    with m.If(walk.is_last(layer, group)):
-                        m.d.sync += [group.eq(0), layer.eq(layer + 1)]
-                    with m.Else():
-                        m.d.sync += group.eq(group + 1)
-        with m.If(step):  # outside the If above, so that Yosys sees one enable (load or step)
+            with m.If(last_lane):
+                m.d.sync += busy.eq(0)
+                with m.If(walk.is_last(layer, group)):
+                    m.d.sync += [group.eq(0), layer.eq(layer + 1)]
+                with m.Else():
+                    m.d.sync += group.eq(group + 1)
+        with m.If(step):  # one enable (load or step) for Yosys
             m.d.sync += [a.eq(b) for a, b in zip(sums, sums[1:])]
-        self._argmax(m, step & busy & output_layer, h)
+        self._argmax(m, out.score & leaves, out.h)
         with m.If(self.clear):
-            m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0)]
+            m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0), self.written.eq(0)]
         return m
 
     def _argmax(self, m, take, y):

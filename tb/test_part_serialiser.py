@@ -33,8 +33,10 @@ def sums_of(cfg, width, n, rng):
     """``n`` sums ``a`` of ``width`` bits: activations (the extremes among them), values just past
     the activation format (saturation) and around 0 and 1.0 (ReLU, hard-tanh), and any."""
     top, one = (1 << (width - 1)) - 1, cfg.act.one
-    choices = [lambda: values(cfg.act, 1, rng, zeros=0.2)[0], lambda: rng.randint(-top - 1, top),
-               lambda: rng.choice([-top - 1, top, cfg.act.max + 1, cfg.act.min - 1, 1, -1, one, -one, one + 1, -one - 1])]
+    edges = [v for v in [-top - 1, top, cfg.act.max + 1, cfg.act.min - 1, 1, -1, one, -one, one + 1, -one - 1]
+             if -top - 1 <= v <= top]
+    choices = [lambda: min(max(values(cfg.act, 1, rng, zeros=0.2)[0], -top - 1), top),
+               lambda: rng.randint(-top - 1, top), lambda: rng.choice(edges)]
     return [rng.choice(choices)() for _ in range(n)]
 
 
