@@ -25,7 +25,7 @@ class FeedbackUnit(wiring.Component):
     First the ``n_classes`` output errors arrive on ``e`` (in class order) and are held in
     registers. Then each transfer on ``i`` names a ROM row (hidden layer ``l``'s neuron
     ``j`` is row ``row_base(l) + j``) with the neuron's ``f'``, and ``o`` returns its delta
-    three cycles later (the ROM row is registered again before the error multiplexers);
+    three cycles later (the errors the ROM row names are registered before the arithmetic);
     one neuron per cycle. The ROM row holds the ``k`` class indices and
     signs; the ``k`` selected errors are added in one adder tree. Rule ``dfa`` (dense
     ternary) is the same unit with ``k = n_classes``.
@@ -81,7 +81,7 @@ class FeedbackUnit(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from a neuron's transfer on ``i`` to its delta on ``o`` (3): the ROM read, its row's register, the delta's."""
+        """Cycles from a neuron's transfer on ``i`` to its delta on ``o`` (3): the ROM read, the chosen errors' register, the delta's."""
         return 3
 
     def row_base(self, hidden_layer: int) -> int:
@@ -119,15 +119,20 @@ class FeedbackUnit(wiring.Component):
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance),
                      read.addr.eq(self.i.payload.row), read.en.eq(advance)]
         s1_valid, s1_fprime = Signal(), Signal()
-        # the ROM row is registered again before the error multiplexers and the adder tree: the
-        # ROM's own output register (a block RAM's: slow, and far from the logic) then drives no
-        # logic. A few flip-flops, and a delta leaves one cycle later.
-        row = Signal(self.rom_layout, reset_less=True)
+        # the errors the ROM row names are chosen from its output and registered, with its
+        # signs, before the negations and the adder tree: one path from the ROM's output
+        # register (a block RAM's: slow, and far from the logic) through the error
+        # multiplexers, another through the arithmetic. A delta leaves one cycle later.
+        k = cfg.nonzeros_per_row
+        rom_row = self.rom_layout(read.data)
+        row = Signal(data.StructLayout({"e": data.ArrayLayout(signed(cfg.error.width), k),
+                                        "negative": data.ArrayLayout(1, k), "error": 1}), reset_less=True)
         s2_valid, s2_fprime = Signal(), Signal()
         with m.If(advance):
-            m.d.sync += [row.eq(read.data), s2_valid.eq(s1_valid), s2_fprime.eq(s1_fprime)]
-        terms = [Mux(row.negative[m_], -errors[row.index[m_]], errors[row.index[m_]])
-                 for m_ in range(cfg.nonzeros_per_row)]
+            m.d.sync += [row.negative.eq(rom_row.negative), row.error.eq(rom_row.error),
+                         *[row.e[m_].eq(errors[rom_row.index[m_]]) for m_ in range(k)],
+                         s2_valid.eq(s1_valid), s2_fprime.eq(s1_fprime)]
+        terms = [Mux(row.negative[m_], -row.e[m_], row.e[m_]) for m_ in range(k)]
         total = sum(terms[1:], terms[0])
         delta = narrow(shift_right(total, cfg.scale_shift, cfg.rounding), cfg.error, cfg.overflow)
         with m.If(advance):
