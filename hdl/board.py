@@ -130,7 +130,8 @@ class BoardTop(Elaboratable):
         # built here, so that a clock, baud rate or configuration the link refuses is refused at once
         try:
             self.pll = self.board.pll(clock_hz)
-            flash = FlashPlacement(self.board.data_offset, float(self.pll.f_out)) if store_in == "flash" else None
+            flash = FlashPlacement(self.board.data_offset, float(self.pll.f_out)) \
+                if store_samples and store_in == "flash" else None
             self.link = BoardLink(config, clk_freq=float(self.pll.f_out), baud=baud, seed=seed,
                                   store_samples=store_samples, flash=flash)
         except ValueError as exc:

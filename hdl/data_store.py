@@ -177,6 +177,11 @@ class DataStore(wiring.Component):
         return self._width
 
     @property
+    def word_bytes(self) -> int:
+        """Whole bytes a word takes in flash (:func:`word_bytes`)."""
+        return word_bytes(self._config)
+
+    @property
     def depth(self) -> int:
         """Words of the sample memory."""
         return self._samples * self._stride

@@ -19,7 +19,7 @@ from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
 
 from .arith import times_constant
-from .data_store import DataStore, word_bytes
+from .data_store import DataStore
 from .errors import reject
 from .spi_flash import FlashPins, SpiFlashReader
 
@@ -86,7 +86,7 @@ class FlashRecords(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         store, reader = self.store, self.reader
-        n = word_bytes(store._config)
+        n = store.word_bytes
         record_bytes = store.stride * n
         m.submodules.reader = reader
         wiring.connect(m, reader.pins, wiring.flipped(self.pins))

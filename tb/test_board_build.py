@@ -302,6 +302,46 @@ def test_flash_without_a_bitstream_says_how_to_build_one(small, args, words):
     assert_user_error(run("flash", "--board", "icebreaker", *args, "--dry-run"), *words)
 
 
+def test_flash_data_writes_the_data_set_image_after_the_bitstream(small, tools_on_path, tmp_path):
+    """--data: the bitstream, then the split's image (header, CRC-32 of the records) at the board's data offset."""
+    import zlib
+
+    import numpy as np
+    from trifactor.golden.data import write_idx
+    from trifactor.hdl.board import BOARDS
+    from trifactor.hdl.data_store import flash_header
+
+    tools_on_path(iceprog=0)
+    labels = np.arange(40) % 4
+    (tmp_path / "data").mkdir()
+    write_idx(tmp_path / "data" / "train-images-idx3-ubyte", (np.arange(40 * 16).reshape(40, 4, 4) * 7) % 256)
+    write_idx(tmp_path / "data" / "train-labels-idx1-ubyte", labels)
+    bitstream = board_build.bitstream_path("icebreaker", "small")
+    bitstream.parent.mkdir(parents=True)
+    bitstream.write_bytes(b"bits")
+    image = bitstream.with_name("data-idx-data.bin")
+    dry = run("flash", "--board", "icebreaker", "--config", small, "--data", "idx:data", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    offset = BOARDS["icebreaker"].data_offset
+    assert dry.stdout.splitlines() == [f"iceprog {bitstream}", f"iceprog -o {offset} {image}"]
+    header = flash_header(image.read_bytes())
+    records = image.read_bytes()[16:]
+    assert header == {"width": 8, "stride": 17, "samples": 40, "crc32": zlib.crc32(records)}
+    assert len(records) == 40 * 17
+    result = run("flash", "--board", "icebreaker", "--config", small, "--data", "idx:data")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "iceprog.args").read_text().split() == ["-o", str(offset), str(image)]  # the last write
+    assert f"idx:data at flash address {offset:#x}" in result.stdout
+
+
+def test_flash_data_is_refused_on_a_board_without_a_flash_store(small, tools_on_path):
+    bitstream = board_build.bitstream_path("ulx3s-85f", "small")
+    bitstream.parent.mkdir(parents=True)
+    bitstream.write_bytes(b"bits")
+    assert_user_error(run("flash", "--board", "ulx3s-85f", "--config", small, "--data", "digits", "--dry-run"),
+                      "the ulx3s-85f has no data store in flash yet")
+
+
 def test_flash_needs_a_config_or_a_bitstream(tmp_path):
     result = run("flash", "--board", "icebreaker", cwd=tmp_path)
     assert_user_error(result, "one of the arguments --config --bitstream is required")

@@ -106,7 +106,7 @@ def _program(board, command, what):
     print(shlex.join(command), flush=True)
     status = subprocess.run(command).returncode  # the tool's own progress goes to the terminal
     if status != 0:
-        raise UsageError(f"{command[0]} exited with status {status} writing {what} to the {board.name}",
+        raise UsageError(f"{command[0]} exited with status {status} programming the {board.name} with {what}",
                          "check that the board is plugged in and that you may open its USB device "
                          "(udev rules); the tool's messages are above")
 

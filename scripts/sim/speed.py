@@ -19,7 +19,8 @@ from pathlib import Path
 from ..util.machine import machine_info
 
 RUNS = {"rtl": ["--backend", "rtl"], "rtl --per-sample": ["--backend", "rtl", "--per-sample"],
-        "board-sim": ["--backend", "board-sim"], "board-sim --per-sample": ["--backend", "board-sim", "--per-sample"]}
+        "board-sim": ["--backend", "board-sim"], "board-sim --per-sample": ["--backend", "board-sim", "--per-sample"],
+        "board-sim --store-in flash": ["--backend", "board-sim", "--store-in", "flash"]}
 
 
 def measure(config: str, options: list, runs: int, out: Path) -> dict:
