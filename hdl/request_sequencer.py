@@ -52,7 +52,9 @@ class RequestSequencer(wiring.Component):
     reply : Out(stream.Signature(ReplyPlan))
         The reply, offered once the core has its words; taken when it has been sent.
     core_reset : Out(1)
-        RESET: one cycle, once the core is idle.
+        RESET: one cycle, the cycle after the core was seen idle (the sequencer sends nothing
+        then). It comes from a flip-flop: the idle test (the command stream's ``ready``) would
+        otherwise run into the reset logic of every core register.
     """
 
     def __init__(self, config: Config, *, info_length: int, store: DataStore | None = None):
@@ -206,6 +208,7 @@ class RequestSequencer(wiring.Component):
                      reply.words.eq(Mux(refused, 0, plan.words)), reply.word_bytes.eq(plan.word_bytes),
                      reply.info.eq(plan.info & ~refused)]
 
+        m.d.sync += self.core_reset.eq(0)
         with m.FSM():
             with m.State("idle"):  # the request is checked as it arrives (logic on the deframer's output)
                 m.d.sync += [pointer.eq(run.offset), value.eq(0), value_byte.eq(0)]
@@ -248,7 +251,7 @@ class RequestSequencer(wiring.Component):
                         m.next = "reply"
             with m.State("reset"):  # once the core is idle (it may still be updating after TRAIN's reply)
                 with m.If(self.cmd.ready):
-                    m.d.comb += self.core_reset.eq(1)
+                    m.d.sync += self.core_reset.eq(1)
                     m.next = "reply"
             with m.State("reply"):
                 m.d.comb += [self.reply.valid.eq(1), self.i.ready.eq(self.reply.ready)]
