@@ -11,7 +11,7 @@ reply frame).
 
 from amaranth import Module
 from amaranth.hdl import ResetInserter
-from amaranth.lib import stream, wiring
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -202,6 +202,10 @@ class BoardLink(wiring.Component):
         # (the board build's critical paths); RESET still waits for an idle core (see StreamRegister)
         m.submodules.cmd_register = cmd_register = StreamRegister(32)
         m.submodules.tx_register = tx_register = StreamRegister(8)
+        # and a queue of two on the core's reply words: its ``ready`` comes from a flip-flop
+        # (a StreamRegister's passes ``ready`` through), so the reply framer's state, which the
+        # request's checks decide, no longer runs into the core's sample sequencer and sweeper
+        m.submodules.reply_queue = reply_queue = fifo.SyncFIFO(width=32, depth=2)
         # RESET clears the core's registers (state, counters); the weight memories keep their contents
         m.submodules.core = ResetInserter({"sync": link.core_reset})(self.core)
         wiring.connect(m, uart_rx.o, link.rx)
@@ -209,7 +213,8 @@ class BoardLink(wiring.Component):
         wiring.connect(m, tx_register.o, uart_tx.i)
         wiring.connect(m, link.cmd, cmd_register.i)
         wiring.connect(m, cmd_register.o, self.core.i)
-        wiring.connect(m, self.core.o, link.reply)
+        wiring.connect(m, self.core.o, reply_queue.w_stream)
+        wiring.connect(m, reply_queue.r_stream, link.reply)
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx), self.busy.eq(link.busy)]
         if self.core.store is not None and self.core.store.flash is not None:
             wiring.connect(m, self.core.flash, wiring.flipped(self.flash))
