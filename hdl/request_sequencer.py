@@ -192,7 +192,13 @@ class RequestSequencer(wiring.Component):
         m = Module()
         frame = self.i.payload  # held by the deframer until taken
         head = frame.head
-        plan, run, failed, error = self._plan(m, frame.header.code, frame.header.length, head)
+        # the checks are logic on the held frame; their results wait in registers for a cycle
+        # ("check"), so the range checks' carry chains end at flip-flops, not in the FSM's
+        # decisions and the command words (the iCEBreaker build's critical path)
+        checked = self._plan(m, frame.header.code, frame.header.length, head)
+        plan, run, failed, error = (Signal(value.shape(), name=f"{name}_r") for value, name in
+                                    zip(checked, ("plan", "run", "failed", "error")))
+        m.d.sync += [reg.eq(value) for reg, value in zip((plan, run, failed, error), checked)]
         refused = Signal()  # the reply is an error, nothing runs (the head is read before it counts)
         m.d.comb += refused.eq(~frame.intact | failed)
         value_bits = 8 * max(self.input_bytes, self.weight_bytes)
@@ -210,8 +216,12 @@ class RequestSequencer(wiring.Component):
 
         m.d.sync += self.core_reset.eq(0)
         with m.FSM():
-            with m.State("idle"):  # the request is checked as it arrives (logic on the deframer's output)
-                m.d.sync += [pointer.eq(run.offset), value.eq(0), value_byte.eq(0)]
+            with m.State("idle"):  # the request's checks run on the deframer's output
+                m.d.sync += [value.eq(0), value_byte.eq(0)]
+                with m.If(self.i.valid):
+                    m.next = "check"
+            with m.State("check"):  # their results are in the registers
+                m.d.sync += pointer.eq(run.offset)
                 with m.If(self.i.valid):
                     m.next = "header"
                     with m.If(refused | (frame.header.code == Command.INFO)):
