@@ -143,3 +143,31 @@ def test_a_flash_that_does_not_hold_the_data_set_is_refused_before_training(tmp_
     with pytest.raises(UsageError, match="does not hold .* nothing was trained") as error:
         trifactor.train(config, data, backend="board-sim", store_in="flash", epochs=1, seed=3, quiet=True)
     assert "trifactor flash --data" in error.value.fix
+
+
+def test_two_runs_of_one_configuration_build_it_one_at_a_time(tmp_path, monkeypatch):
+    """Two runs of one configuration share its native build folder (CI once had ``pytest -n 2`` build the
+    tiny board twice at once, and one compile spoilt the other's objects). :func:`native.build` holds the
+    folder's lock while it converts and compiles, so the second waits. Broken on purpose (the lock taken out of
+    ``native.build``): the two compiles overlap and this fails."""
+    import threading
+    import time
+
+    from trifactor.scripts.sim import native
+
+    inside, overlaps = [], []
+
+    def compile_slowly(top, name, build_dir, streams, flash):
+        inside.append(name)
+        overlaps.append(len(inside))
+        time.sleep(0.3)
+        inside.remove(name)
+        return build_dir / "native" / "harness"
+
+    monkeypatch.setattr(native, "_build", compile_slowly)
+    runs = [threading.Thread(target=native.build, args=(None, f"run{i}", tmp_path)) for i in range(2)]
+    for run_ in runs:
+        run_.start()
+    for run_ in runs:
+        run_.join()
+    assert overlaps == [1, 1]

@@ -24,7 +24,13 @@ FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "-Wno
 
 def build(top, name: str, build_dir: Path, streams=("i", "o"), flash: bool = False) -> Path:
     """The harness for the Amaranth ``top`` (Verilog module ``name``) whose input and output streams are ``streams``;
-    with ``flash``, a top with an SPI flash model (:class:`hdl.sim_board.SimulatedBoard`), which :func:`run` fills."""
+    with ``flash``, a top with an SPI flash model (:class:`hdl.sim_board.SimulatedBoard`), which :func:`run` fills.
+    One process at a time builds in ``build_dir`` (:func:`runner.build_lock`)."""
+    with recipe.build_lock(build_dir):
+        return _build(top, name, build_dir, streams, flash)
+
+
+def _build(top, name, build_dir, streams, flash):
     source = recipe.write_top(top, name, build_dir)
     binary = build_dir / "native" / "harness"
     if binary.exists() and binary.stat().st_mtime > max(source.stat().st_mtime, HARNESS.stat().st_mtime):

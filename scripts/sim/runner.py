@@ -8,6 +8,7 @@ both in another process, which :func:`apart` runs as a process group that ends w
 (``kill PID`` included).
 """
 
+import fcntl
 import json
 import os
 import re
@@ -21,8 +22,8 @@ from pathlib import Path
 from ..util.errors import UsageError
 from ..util.output import write_if_changed
 
-__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "write_top", "ports_only", "build", "run",
-           "child_command", "apart", "end_group"]
+__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "build_lock", "write_top", "ports_only", "build",
+           "run", "child_command", "apart", "end_group"]
 
 TIMESCALE = ("1ns", "1ps")
 BUILD_FAILED = 3  # the exit code of an :func:`apart` child whose build failed
@@ -54,6 +55,21 @@ def prepare(simulator: str = "verilator"):
     # not found"); make takes the missing flag from MAKEFLAGS.
     if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
+@contextmanager
+def build_lock(build_dir: Path):
+    """Hold ``build_dir`` for one builder at a time. Runs of the same configuration share its build (the
+    folder is named by the hardware), and two processes that compile into it at once (``pytest -n 2``, two
+    ``trifactor train`` in two terminals) spoil each other's objects; the second waits, then finds the build
+    made. The lock is ``flock`` on ``build_dir/.lock``: the system drops it when its holder ends, however."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield build_dir
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def write_top(top, name: str, build_dir: Path) -> Path:
@@ -171,7 +187,8 @@ def end_group(child: subprocess.Popen, grace: float = 3.0):
 def _apart_main(spec: dict) -> int:
     build_dir = Path(spec["build_dir"])
     try:
-        runner = build(Path(spec["source"]), spec["toplevel"], build_dir)
+        with build_lock(build_dir):
+            runner = build(Path(spec["source"]), spec["toplevel"], build_dir)
     except Exception as exc:  # the parent reports it, pointing here and at build.log
         print(f"building failed: {exc}", flush=True)
         return BUILD_FAILED
