@@ -33,8 +33,13 @@ def run_link(name, samples=24, perturb=None):
     return run_cocotb(top, build_name("board_link", name, perturb), "cocotb_board_link", params)
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name == "narrow_costs" else [])
-                                  for name in LINK_CONFIGS])  # the cost counters: test_rtl_backend covers them fast
+# make test runs narrow (sign extension through the link); default's widths go through the same link in
+# test_rtl_backend's board-sim runs, and the cost counters in its rtl run
+SLOW = {"default", "narrow_costs"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW else [])
+                                  for name in LINK_CONFIGS])
 def test_board_link(name):
     run_link(name)
 

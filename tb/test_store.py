@@ -12,7 +12,7 @@ from test_core import CORE_CONFIGS
 from unit_params import build_name, params_for
 
 STORE_CONFIGS = ("default", "odd", "hybrid_two_hidden")
-SLOW = {"hybrid_two_hidden"}
+SLOW = {"hybrid_two_hidden", "default"}  # make test: odd (fast pipeline, odd sizes); default's store in test_rtl_backend
 
 
 def run_store(name, samples=48, test_samples=24, perturb=None):
