@@ -1,7 +1,8 @@
 """The board's host link: UART, framed requests (:mod:`hdl.frames`) and the learner core.
 
 :class:`BoardLink` is what a board top instantiates: two pins (``rx``, ``tx``) on one
-side, the core on the other. :class:`FrameLink` is the frame engine between the UART's
+side, the core on the other: two UARTs and a :class:`LinkedCore`, which wires the link to the
+core (registers, a reply queue, the core's reset). :class:`FrameLink` is the frame engine between the UART's
 byte streams and the core's word streams (:mod:`hdl.protocol`), three parts in a row:
 :class:`~hdl.deframer.Deframer` (bytes to a checked frame, payload in a buffer),
 :class:`~hdl.request_sequencer.RequestSequencer` (checks the request, feeds the core,
@@ -27,7 +28,7 @@ from .request_sequencer import RequestSequencer
 from .spi_flash import FlashPins
 from .uart import UartRx, UartTx, uart_divisor
 
-__all__ = ["BoardLink", "FrameLink", "StreamRegister"]
+__all__ = ["BoardLink", "LinkedCore", "FrameLink", "StreamRegister"]
 
 
 class StreamRegister(wiring.Component):
@@ -189,6 +190,7 @@ class BoardLink(wiring.Component):
         self.link = FrameLink(config, timeout_cycles=max(1, round(timeout * clk_freq)),
                               info=info_bytes(config, clk_freq, baud, store_samples, in_flash=flash is not None),
                               store=self.core.store)
+        self.linked = LinkedCore(self.link, self.core)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
                           **({"flash": Out(FlashPins)} if flash else {})})
 
@@ -196,26 +198,68 @@ class BoardLink(wiring.Component):
         m = Module()
         m.submodules.uart_rx = uart_rx = UartRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UartTx(self.divisor)
+        m.submodules.linked = linked = self.linked
+        wiring.connect(m, uart_rx.o, linked.rx)
+        wiring.connect(m, linked.tx, uart_tx.i)
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx), self.busy.eq(linked.busy)]
+        if "flash" in linked.signature.members:
+            wiring.connect(m, linked.flash, wiring.flipped(self.flash))
+        return m
+
+
+class LinkedCore(wiring.Component):
+    """A :class:`FrameLink` and its :class:`~hdl.core.LearnerCore`, wired: the link's byte streams on one
+    side (a board's UARTs, or a testbench's bytes), the core inside.
+
+    Between them:
+
+    - registers on the command words to the core and on the reply bytes out: the link's request
+      checks ran into the core's command decoder and into the UART's shift register (the board
+      build's critical paths); RESET still waits for an idle core (see :class:`StreamRegister`);
+    - a queue of two on the core's reply words: its ``ready`` comes from a flip-flop (a
+      StreamRegister passes ``ready`` through), so the reply framer's state, which the request's
+      checks decide, does not run into the core's sample sequencer and sweeper;
+    - RESET: the link's ``core_reset`` clears the core's registers (state, counters); the weight
+      memories keep their contents.
+
+    Parameters
+    ----------
+    link : FrameLink
+    core : LearnerCore
+
+    Members
+    -------
+    rx : In(stream.Signature(8))
+        Request bytes.
+    tx : Out(stream.Signature(8))
+        Reply bytes.
+    busy : Out(1)
+        A request is in progress.
+    flash : Out(FlashPins)
+        When the core's store is in flash only: its pins.
+    """
+
+    def __init__(self, link: "FrameLink", core: LearnerCore):
+        self.link, self.core = link, core
+        in_flash = core.store is not None and core.store.flash is not None
+        super().__init__({"rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8)), "busy": Out(1),
+                          **({"flash": Out(FlashPins)} if in_flash else {})})
+
+    def elaborate(self, platform):
+        m = Module()
         m.submodules.link = link = self.link
-        # registers on the command words to the core and on the reply bytes to the UART: the link's
-        # request checks ran into the core's command decoder and into the UART's shift register
-        # (the board build's critical paths); RESET still waits for an idle core (see StreamRegister)
         m.submodules.cmd_register = cmd_register = StreamRegister(32)
         m.submodules.tx_register = tx_register = StreamRegister(8)
-        # and a queue of two on the core's reply words: its ``ready`` comes from a flip-flop
-        # (a StreamRegister's passes ``ready`` through), so the reply framer's state, which the
-        # request's checks decide, no longer runs into the core's sample sequencer and sweeper
         m.submodules.reply_queue = reply_queue = fifo.SyncFIFO(width=32, depth=2)
-        # RESET clears the core's registers (state, counters); the weight memories keep their contents
         m.submodules.core = ResetInserter({"sync": link.core_reset})(self.core)
-        wiring.connect(m, uart_rx.o, link.rx)
+        wiring.connect(m, wiring.flipped(self.rx), link.rx)
         wiring.connect(m, link.tx, tx_register.i)
-        wiring.connect(m, tx_register.o, uart_tx.i)
+        wiring.connect(m, tx_register.o, wiring.flipped(self.tx))
         wiring.connect(m, link.cmd, cmd_register.i)
         wiring.connect(m, cmd_register.o, self.core.i)
         wiring.connect(m, self.core.o, reply_queue.w_stream)
         wiring.connect(m, reply_queue.r_stream, link.reply)
-        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx), self.busy.eq(link.busy)]
-        if self.core.store is not None and self.core.store.flash is not None:
+        m.d.comb += self.busy.eq(link.busy)
+        if "flash" in self.signature.members:
             wiring.connect(m, self.core.flash, wiring.flipped(self.flash))
         return m

@@ -1,9 +1,9 @@
 # amaranth: UnusedElaboratable=no
 """Fuzzing the host link: random byte streams into the real link RTL and core, in Amaranth simulation.
 
-The design is :class:`~trifactor.hdl.host_link.BoardLink` without its two UARTs: the same
-:class:`~trifactor.hdl.host_link.FrameLink` and :class:`~trifactor.hdl.core.LearnerCore`, wired as
-BoardLink wires them, fed at one byte per cycle (the UARTs have their own proofs and tests).
+The design is :class:`~trifactor.hdl.host_link.BoardLink` without its two UARTs: its
+:class:`~trifactor.hdl.host_link.LinkedCore` (the frame link, its registers and reply queue, and the
+core), fed at one byte per cycle (the UARTs have their own proofs and tests).
 Hypothesis draws the streams: good requests of every command of :class:`~trifactor.hdl.frames.Command`,
 the same with a bit flipped or cut short, frames with random codes and payloads, and garbage
 between them, with pauses that end a frame (longer than the timeout) or none.
@@ -28,9 +28,6 @@ import struct
 import threading
 
 import pytest
-from amaranth import Module
-from amaranth.hdl import ResetInserter
-from amaranth.lib import wiring
 from amaranth.sim import Simulator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -39,7 +36,7 @@ from trifactor.hdl import frame_crc
 from trifactor.hdl.core import LearnerCore
 from trifactor.hdl.frames import (REPLY_SYNC, REQUEST_SYNC, Command, Error, FrameHeader, LoadHead, ReadHead,
                                   TrainHead, crc16, encode, info_bytes, pack, value_bytes)
-from trifactor.hdl.host_link import FrameLink
+from trifactor.hdl.host_link import FrameLink, LinkedCore
 from trifactor.hdl.layout import WeightLayout
 
 from conftest import make_config
@@ -63,18 +60,15 @@ HEADER_BYTES = FrameHeader.size // 8
 # -- the link under test, in a thread of its own -----------------------------------------------------
 
 class LinkSim:
-    """FrameLink and LearnerCore wired as BoardLink wires them; :meth:`run` sends one case and returns what came back."""
+    """BoardLink's :class:`LinkedCore` (link and core as a board wires them); :meth:`run` sends one case and
+    returns what came back."""
 
     def __init__(self):
         self.core = LearnerCore(CONFIG, seed=3)
         self.link = FrameLink(CONFIG, timeout_cycles=TIMEOUT, info=info_bytes(CONFIG, 1e6, 100_000))
-        m = Module()
-        m.submodules.link = link = self.link
-        m.submodules.core = ResetInserter({"sync": link.core_reset})(self.core)
-        wiring.connect(m, link.cmd, self.core.i)
-        wiring.connect(m, self.core.o, link.reply)
+        self.linked = LinkedCore(self.link, self.core)
         self.inbox, self.outbox, self.replies, self.stopped = queue.Queue(), queue.Queue(), bytearray(), None
-        self.sim = Simulator(m)
+        self.sim = Simulator(self.linked)
         self.sim.add_clock(1e-6)
         self.sim.add_testbench(self._serve)
         self.sim.add_testbench(self._collect, background=True)
@@ -96,8 +90,8 @@ class LinkSim:
         self.thread.join(timeout=60)
 
     async def _collect(self, ctx):
-        ctx.set(self.link.tx.ready, 1)
-        async for _, _, valid, byte in ctx.tick().sample(self.link.tx.valid, self.link.tx.payload):
+        ctx.set(self.linked.tx.ready, 1)
+        async for _, _, valid, byte in ctx.tick().sample(self.linked.tx.valid, self.linked.tx.payload):
             if valid:
                 self.replies.append(byte)
 
@@ -106,7 +100,7 @@ class LinkSim:
 
     async def _send(self, ctx, byte):
         """One byte into ``rx``; False if the link does not take it within HANG cycles."""
-        rx = self.link.rx
+        rx = self.linked.rx
         ctx.set(rx.valid, 1)
         ctx.set(rx.payload, byte)
         for _ in range(HANG):
