@@ -41,8 +41,10 @@ class BankArbiter(wiring.Component):
     does not. A host read goes through the multipliers (times 1): their registers keep
     the block RAMs' slow output off the lane multiplexer into the reply.
 
-    With ``[hardware] pipeline = "fast"`` the host's writes wait a cycle in registers, so
-    the command decoder's logic is not in front of the banks' write ports.
+    On dual-port banks (block RAM, :attr:`Config.update_interval` 1) the host's writes wait a
+    cycle in registers, so the command decoder's logic is not in front of the banks' write
+    ports. Single-port banks (SPRAM) share the port's address with the reads, so there it
+    would not help.
 
     Parameters
     ----------
@@ -108,7 +110,7 @@ class BankArbiter(wiring.Component):
         wr_data, wr_en = Signal(signed(cfg.weight.width)), Signal(lanes)
         host_write = [wr.eq(host.addr), wr_data.eq(host.data),
                       wr_en.eq(Cat(host.write & (host.lane == p) for p in range(lanes)))]
-        m.d["sync" if cfg.pipeline == "fast" else "comb"] += host_write
+        m.d["sync" if cfg.update_interval == 1 else "comb"] += host_write
         m.submodules.storage = storage = self.storage
         for p in range(lanes):
             rd, wp = storage.read[p], storage.write[p]

@@ -31,8 +31,11 @@ class UpdateUnit(wiring.Component):
     and one write per lane and cycle (a simple dual-port RAM).
 
     Pipeline: register the operands | multiply (the DSP's two registers) beside the old
-    weights | round and subtract (one subtraction), narrow, write: the write is 2 cycles
-    after the transfer. With ``[hardware] pipeline = "compact"`` the old weights are read 1
+    weights | round and subtract (one subtraction), narrow | write: on dual-port banks
+    (block RAM, :attr:`Config.update_interval` 1) the new weights wait in a register, so the
+    write is 3 cycles after the transfer, and the DSP's product, the subtraction and the
+    narrowing are not in front of the banks' write ports; on single-port banks (SPRAM) the
+    write must land in the cycle between two reads, so it is 2 cycles after. With ``[hardware] pipeline = "compact"`` the old weights are read 1
     cycle after the transfer (from a registered address), so an address must not be sent
     again in the next cycle; with ``"fast"`` they are read at the transfer and wait in a
     register (no RAM output into the subtraction), so not in the next 2 cycles. Either way
@@ -64,6 +67,7 @@ class UpdateUnit(wiring.Component):
         self._config = config
         self._multipliers = multipliers
         self._register_old = config.pipeline == "fast"
+        self._register_new = config.update_interval == 1
         layout = WeightLayout(config)
         self.cmd_layout = data.StructLayout({
             "x": signed(max(spec.x.width for spec in config.layers)),
@@ -86,7 +90,7 @@ class UpdateUnit(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a transfer on ``i`` to the cycle its weights are written (the write lands at that cycle's end)."""
-        return LaneMultipliers.latency
+        return LaneMultipliers.latency + self._register_new
 
     @property
     def shift(self) -> int:
@@ -106,9 +110,12 @@ class UpdateUnit(wiring.Component):
         m.d.comb += [mul.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)), mul.en.eq(1)]
         m.d.comb += [mul.b[p].eq(self.i.payload.d[p]) for p in range(lanes)]
         products = [mul.product[p][:input_width(cfg) + cfg.error.width].as_signed() for p in range(lanes)]
-        s1 = Signal(data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape}))
-        s2 = Signal(s1.shape())
-        m.d.sync += [s1.valid.eq(self.i.valid), s1.addr.eq(self.i.payload.addr), s2.eq(s1)]
+        # the write's address and valid, one register per cycle of the latency
+        stage = data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape})
+        stages = [Signal(stage, name=f"s{k}") for k in range(1, self.latency + 1)]
+        m.d.sync += [stages[0].valid.eq(self.i.valid), stages[0].addr.eq(self.i.payload.addr)]
+        m.d.sync += [later.eq(earlier) for earlier, later in zip(stages, stages[1:])]
+        s1 = stages[0]
         if self._register_old:
             old = [Signal(port.data.shape(), name=f"old{p}", reset_less=True) for p, port in enumerate(self.read)]
             m.d.sync += [reg.eq(port.data) for reg, port in zip(old, self.read)]
@@ -129,7 +136,11 @@ class UpdateUnit(wiring.Component):
         for p, port in enumerate(self.write):
             minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
             new = narrow(shift_right(minuend - products[p], shift, Rounding.TRUNCATE), cfg.weight, cfg.overflow)
-            m.d.comb += [port.addr.eq(s2.addr), port.data.eq(new), port.en.eq(s2.valid)]
+            if self._register_new:
+                new_reg = Signal(port.data.shape(), name=f"new{p}", reset_less=True)
+                m.d.sync += new_reg.eq(new)
+                new = new_reg
+            m.d.comb += [port.addr.eq(stages[-1].addr), port.data.eq(new), port.en.eq(stages[-1].valid)]
         if cfg.cost_counters:
             m.d.sync += self.weight_writes.eq(sum(port.en for port in self.write))
         return m
