@@ -37,7 +37,8 @@ class CommandDecoder(wiring.Component):
     o : Out(stream.Signature(32))
         Reply words.
     sample : Out(stream.Signature(StructLayout({"train": 1}), always_ready=True))
-        A TRAIN or INFER header: to the pass sequencer's ``start``.
+        A TRAIN or INFER header: to the pass sequencer's ``start``, the cycle after the header
+        (from the decoder's state, so no header decoding is in front of the sequencer).
     sample_idle : In(1)
         The pass sequencer is idle.
     label : Out(range(n_classes))
@@ -130,8 +131,7 @@ class CommandDecoder(wiring.Component):
                     m.d.sync += [op.eq(header.op), self.label.eq(header.arg), tick.eq(0)]
                     with m.Switch(header.op):
                         with m.Case(Op.TRAIN, Op.INFER):
-                            m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(header.op == Op.TRAIN)]
-                            m.next = "inputs"
+                            m.next = "sample"
                         with m.Case(Op.LOAD, Op.READ):
                             m.d.sync += count.eq(header.arg)
                             m.next = "position"
@@ -143,6 +143,9 @@ class CommandDecoder(wiring.Component):
                                 m.next = "store_position"
                         with m.Default():
                             m.next = "error"
+            with m.State("sample"):  # the start from a state alone: no header decoding before the sequencer
+                m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(op == Op.TRAIN)]
+                m.next = "inputs"
             with m.State("inputs"):
                 m.d.comb += [self.i.ready.eq(1), self.inputs.valid.eq(self.i.valid)]
                 with m.If(self.i.valid & self.inputs_last):

@@ -70,9 +70,10 @@ class Sweeper(wiring.Component):
     Members
     -------
     start : In(stream.Signature(sweep_layout(config), always_ready=True))
-        Start a sweep; only when ``busy`` is low.
+        Start a sweep; only when ``busy`` is low. The start waits a cycle in a register: the
+        first list read is 2 cycles after it.
     busy : Out(1)
-        A sweep has elements left to read.
+        A sweep is starting or has elements left to read.
     empty : Out(1)
         Not busy, and the stages are empty: the last element has left.
     lists : Out(list_read_signature(config))
@@ -162,11 +163,21 @@ class Sweeper(wiring.Component):
             update_ready = ~gap
         down_ready = Mux(is_.upd, update_ready, self.forward.ready)
         advance = ~is_.valid | down_ready  # every stage moves together
-        group_start = k == 0
         last_group = walk.is_last(layer, group)
         group_lanes = walk.lanes_of(layer, group)
-        have_entry = k < self.lists.fill
-        at_bias = ~have_entry & self.lists.complete  # the bias input (1.0) comes last, once the list is complete
+        # whether entry k is stored, from registers: the list's fill and complete are taken a
+        # cycle late (both only grow during a sweep, so a late value is safe: the walk waits a
+        # cycle more when it is right behind the list's writer) and compared ahead with every
+        # k the walk can move to. k is 0 between sweeps, and a sweep's first cycle (``pending``:
+        # the start waits there, so no logic of whoever starts it is in front of the walk)
+        # takes the new layer's values.
+        pending, group_start, moved = Signal(), Signal(init=1), Signal(2)  # moved: k stayed (0), went up (1), to 0 (2)
+        ahead = Signal(data.StructLayout({"stay": 1, "up": 1, "zero": 1, "complete": 1}))
+        m.d.sync += [ahead.stay.eq(k < self.lists.fill), ahead.up.eq(k + 1 < self.lists.fill),
+                     ahead.zero.eq(self.lists.fill != 0), ahead.complete.eq(self.lists.complete),
+                     pending.eq(0), moved.eq(0)]
+        have_entry = Mux(moved[1], ahead.zero, Mux(moved[0], ahead.up, ahead.stay))
+        at_bias = ~have_entry & ahead.complete  # the bias input (1.0) comes last, once the list is complete
         if cfg.zero_skipping:  # the provider registers ``zero`` as it finishes: no wide OR here
             skip_group = run & upd & ~bwd & group_start & self.deltas.ready & self.deltas.zero
             if cfg.update_interval == 2:  # the walk may wait (for the gap): skip only as it moves
@@ -176,15 +187,16 @@ class Sweeper(wiring.Component):
         can_issue = run & (have_entry | at_bias) & (~upd | ~group_start | self.deltas.ready) & ~skip_group
         end_group = (can_issue & at_bias) | skip_group
         m.d.comb += [self.lists.layer.eq(layer), self.lists.k.eq(k), self.lists.en.eq(advance),
-                     self.busy.eq(run), self.empty.eq(~run & ~rd.valid & ~is_.valid),
+                     self.busy.eq(pending | run), self.empty.eq(~pending & ~run & ~rd.valid & ~is_.valid),
                      self.deltas.claim.eq((advance & can_issue & upd & group_start) | skip_group),
                      self.deltas.release.eq((advance & rd.valid & rd.first) | skip_group)]
 
         with m.If(self.start.valid):
             if cfg.backprop:
                 m.d.sync += bwd.eq(self.start.payload.backward)
-            m.d.sync += [run.eq(1), upd.eq(self.start.payload.update), layer.eq(self.start.payload.layer),
-                         group.eq(0), k.eq(0), gbase.eq(Array(lay.base(l) for l in range(n_layers))[self.start.payload.layer])]
+            m.d.sync += [pending.eq(1), upd.eq(self.start.payload.update), layer.eq(self.start.payload.layer)]
+        with m.If(pending):
+            m.d.sync += [run.eq(1), group.eq(0), gbase.eq(Array(lay.base(l) for l in range(n_layers))[layer])]
 
         self._count_macs(m, advance & end_group, skip_group, n_in[layer] + 1, n_in[layer] - self.lists.fill, group_lanes)
         rd_payload = [rd.upd.eq(upd), rd.bias.eq(at_bias), rd.layer.eq(layer), rd.gbase.eq(gbase),
@@ -201,9 +213,9 @@ class Sweeper(wiring.Component):
             with m.If(can_issue):
                 if cfg.pipeline != "fast":
                     m.d.sync += rd_payload
-                m.d.sync += k.eq(k + 1)
+                m.d.sync += [k.eq(k + 1), moved.eq(1), group_start.eq(0)]
             with m.If(end_group):
-                m.d.sync += [k.eq(0), gbase.eq(gbase + n_in[layer] + 1)]
+                m.d.sync += [k.eq(0), moved.eq(2), group_start.eq(1), gbase.eq(gbase + n_in[layer] + 1)]
                 with m.If(last_group):
                     m.d.sync += run.eq(0)
                 with m.Else():
