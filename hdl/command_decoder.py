@@ -102,6 +102,15 @@ class CommandDecoder(wiring.Component):
         header, position = Header(self.i.payload), Position(self.i.payload)
         op = Signal(Op, init=Op.TRAIN)
         count = Signal(Header["arg"].width)  # words LOAD / READ still move
+        # whether count is 0 or 1, in registers beside it: no wide comparison in front of the
+        # enables of the bank position and the state
+        count_is = Signal(data.StructLayout({"zero": 1, "one": 1}))
+
+        def load_count(value):
+            m.d.sync += [count.eq(value), count_is.zero.eq(value == 0), count_is.one.eq(value == 1)]
+
+        def count_down():
+            m.d.sync += [count.eq(count - 1), count_is.zero.eq(count_is.one), count_is.one.eq(count == 2)]
         words = counter_words(cfg)
         tick = Signal(range(max(words, self._read_latency, len(RESULT_FIELDS))))
         m.d.comb += [self.counter_select.eq(tick), self.inputs.payload.eq(self.i.payload[:cfg.input.width])]
@@ -114,8 +123,9 @@ class CommandDecoder(wiring.Component):
 
         def next_bank_word(after_last, next_address=None):
             """LOAD and READ walk the banks from their position, lane by lane within an address."""
-            m.d.sync += [banks.lane.eq(banks.lane + 1), count.eq(count - 1)]
-            with m.If(count == 1):
+            m.d.sync += banks.lane.eq(banks.lane + 1)
+            count_down()
+            with m.If(count_is.one):
                 m.d.sync += banks.own.eq(0)
                 m.next = after_last
             with m.Elif(banks.lane == cfg.lanes - 1):
@@ -133,13 +143,13 @@ class CommandDecoder(wiring.Component):
                         with m.Case(Op.TRAIN, Op.INFER):
                             m.next = "sample"
                         with m.Case(Op.LOAD, Op.READ):
-                            m.d.sync += count.eq(header.arg)
+                            load_count(header.arg)
                             m.next = "position"
                         with m.Case(Op.COUNTERS):
                             m.next = "counters"
                         if self._store is not None:
                             with m.Case(*([Op.STORE] if self._storable else []), Op.ORDER, Op.EPOCH, Op.EVALUATE):
-                                m.d.sync += count.eq(header.arg)
+                                load_count(header.arg)
                                 m.next = "store_position"
                         with m.Default():
                             m.next = "error"
@@ -163,7 +173,7 @@ class CommandDecoder(wiring.Component):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
                     m.d.sync += [banks.addr.eq(position.address), banks.lane.eq(position.lane), tick.eq(0)]
-                    with m.If(count == 0):
+                    with m.If(count_is.zero):
                         m.next = "error"
                     with m.Else():
                         m.d.sync += banks.own.eq(1)
@@ -196,10 +206,10 @@ class CommandDecoder(wiring.Component):
             with m.State("error"):
                 reply(ERROR | op, "idle")
             if self._store is not None:
-                self._store_states(m, op, count, tick, position, reply)
+                self._store_states(m, op, count, count_is, count_down, tick, position, reply)
         return m
 
-    def _store_states(self, m, op, count, tick, position, reply):
+    def _store_states(self, m, op, count, count_is, count_down, tick, position, reply):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
         runner and reply with its result: a word per :data:`hdl.epoch_runner.RESULT_FIELDS` field."""
         at = Signal(len(position.address))
@@ -212,7 +222,7 @@ class CommandDecoder(wiring.Component):
             m.d.comb += self.i.ready.eq(1)
             with m.If(self.i.valid):
                 m.d.sync += [at.eq(position.address), tick.eq(0)]
-                with m.If(count == 0):
+                with m.If(count_is.zero):
                     m.next = "error"
                 with m.Elif((op == Op.STORE) | (op == Op.ORDER)):
                     m.next = "store_words"
@@ -224,8 +234,9 @@ class CommandDecoder(wiring.Component):
                 if self._storable:
                     m.d.comb += self.sample_write.en.eq(op == Op.STORE)
                 m.d.comb += self.order_write.en.eq(op == Op.ORDER)
-                m.d.sync += [at.eq(at + 1), count.eq(count - 1)]
-                with m.If(count == 1):
+                m.d.sync += at.eq(at + 1)
+                count_down()
+                with m.If(count_is.one):
                     m.next = "ack"
         with m.State("run"):
             m.d.comb += self.run.valid.eq(1)

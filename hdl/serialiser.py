@@ -42,7 +42,8 @@ class Serialiser(wiring.Component):
     clear : In(1)
         A new sample (at this edge): the first layer's first group comes next.
     training : In(1)
-        Send the scores to ``scores`` (else the argmax only).
+        Send the scores to ``scores`` (else the argmax only). Held for the sample, and taken a
+        cycle late (a register here: the sequencer's flip-flop is far from the output stage).
     label : In(range(n_classes))
     i : In(stream.Signature(result_layout))
     store : Out(stream.Signature(store_layout(config), always_ready=True))
@@ -91,13 +92,15 @@ class Serialiser(wiring.Component):
         out = Signal(data.StructLayout({"hidden": 1, "score": 1, "end": 1, "h": signed(cfg.act.width), "fp": 1,
                                         "layer": range(cfg.n_layers + 1), "i": self.store.payload.i.shape(),
                                         "fptr": fptr.shape()}))
-        leaves = ~out.score | ~self.training | self.scores.ready  # the output stage is empty or empties now
+        training = Signal()
+        m.d.sync += training.eq(self.training)
+        leaves = ~out.score | ~training | self.scores.ready  # the output stage is empty or empties now
         m.d.comb += [self.scores.payload.y.eq(out.h), self.scores.payload.label.eq(self.label),
                      self.store.payload.layer.eq(out.layer), self.store.payload.i.eq(out.i),
                      self.store.payload.x.eq(out.h),
                      self.fprime.payload.index.eq(out.fptr), self.fprime.payload.value.eq(out.fp),
                      self.store.valid.eq(out.hidden), self.fprime.valid.eq(out.hidden),
-                     self.scores.valid.eq(out.score & self.training)]
+                     self.scores.valid.eq(out.score & training)]
 
         step = Signal()  # this cycle's lane moves into the output stage
         output_layer = layer == cfg.n_layers - 1
