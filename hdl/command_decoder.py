@@ -125,11 +125,14 @@ class CommandDecoder(wiring.Component):
             """LOAD and READ walk the banks from their position, lane by lane within an address."""
             m.d.sync += banks.lane.eq(banks.lane + 1)
             count_down()
+            # the position steps whatever the count (after the last word it is not used): the
+            # count is not in front of its enables
+            with m.If(banks.lane == cfg.lanes - 1):
+                m.d.sync += [banks.lane.eq(0), banks.addr.eq(banks.addr + 1)]
             with m.If(count_is.one):
                 m.d.sync += banks.own.eq(0)
                 m.next = after_last
             with m.Elif(banks.lane == cfg.lanes - 1):
-                m.d.sync += [banks.lane.eq(0), banks.addr.eq(banks.addr + 1)]
                 if next_address:
                     m.d.sync += tick.eq(0)
                     m.next = next_address

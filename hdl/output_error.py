@@ -123,9 +123,13 @@ class OutputErrorUnit(wiring.Component):
         issued_all = Signal()
         emitted = Signal(range(n))
 
+        # ``i.ready`` from a flip-flop of its own (set as the state returns to "load"), not from
+        # the state's decoding: the serialiser's output stage waits on it
+        accepting = Signal(init=1)
+        m.d.comb += self.i.ready.eq(accepting)
         with m.FSM():
             with m.State("load"):
-                m.d.comb += [self.i.ready.eq(1), loading.eq(1)]
+                m.d.comb += loading.eq(1)
                 with m.If(self.i.valid):
                     y = self.i.payload.y
                     m.d.comb += shift_scores.eq(1)
@@ -134,7 +138,7 @@ class OutputErrorUnit(wiring.Component):
                     with m.If(index == 0):
                         m.d.sync += label.eq(self.i.payload.label)
                     with m.If(last):
-                        m.d.sync += [total.eq(0), issued_all.eq(0), emitted.eq(0)]
+                        m.d.sync += [total.eq(0), issued_all.eq(0), emitted.eq(0), accepting.eq(0)]
                         m.next = "exp" if softmax else "emit"
             if softmax:
                 with m.State("exp"):
@@ -171,6 +175,7 @@ class OutputErrorUnit(wiring.Component):
                 with m.If(self.o.valid & self.o.ready):
                     m.d.sync += emitted.eq(emitted + 1)
                     with m.If(emitted == n - 1):
+                        m.d.sync += accepting.eq(1)
                         m.next = "load"
         if softmax:
             with m.If(ResetSignal(allow_reset_less=True) | restart):

@@ -184,7 +184,9 @@ class Sweeper(wiring.Component):
                 skip_group &= advance
         else:
             skip_group = C(0, 1)
-        can_issue = run & (have_entry | at_bias) & (~upd | ~group_start | self.deltas.ready) & ~skip_group
+        # an update sweep's list is complete (the forward pass is over), so it always has an
+        # element: saying so keeps the list's state out of the delta hand-over's logic
+        can_issue = run & (upd | have_entry | at_bias) & (~upd | ~group_start | self.deltas.ready) & ~skip_group
         end_group = (can_issue & at_bias) | skip_group
         m.d.comb += [self.lists.layer.eq(layer), self.lists.k.eq(k), self.lists.en.eq(advance),
                      self.busy.eq(pending | run), self.empty.eq(~pending & ~run & ~rd.valid & ~is_.valid),

@@ -31,10 +31,10 @@ class UpdateUnit(wiring.Component):
     and one write per lane and cycle (a simple dual-port RAM).
 
     Pipeline: register the operands | multiply (the DSP's two registers) beside the old
-    weights | round and subtract (one subtraction), narrow | write: on dual-port banks
-    (block RAM, :attr:`Config.update_interval` 1) the new weights wait in a register, so the
-    write is 3 cycles after the transfer, and the DSP's product, the subtraction and the
-    narrowing are not in front of the banks' write ports; on single-port banks (SPRAM) the
+    weights | round and subtract (one subtraction) | narrow, write: on dual-port banks
+    (block RAM, :attr:`Config.update_interval` 1) the difference waits in a register, so the
+    write is 3 cycles after the transfer, and the bank's read, the DSP's product and the
+    subtraction are not in the same path as the narrowing and the banks' write ports; on single-port banks (SPRAM) the
     write must land in the cycle between two reads, so it is 2 cycles after. With ``[hardware] pipeline = "compact"`` the old weights are read 1
     cycle after the transfer (from a registered address), so an address must not be sent
     again in the next cycle; with ``"fast"`` they are read at the transfer and wait in a
@@ -135,11 +135,12 @@ class UpdateUnit(wiring.Component):
         below = (1 << shift) - 1 - round_constant(shift, cfg.update_rounding)
         for p, port in enumerate(self.write):
             minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
-            new = narrow(shift_right(minuend - products[p], shift, Rounding.TRUNCATE), cfg.weight, cfg.overflow)
-            if self._register_new:
-                new_reg = Signal(port.data.shape(), name=f"new{p}", reset_less=True)
-                m.d.sync += new_reg.eq(new)
-                new = new_reg
+            difference = shift_right(minuend - products[p], shift, Rounding.TRUNCATE)
+            if self._register_new:  # the register after the subtraction, before the narrowing: it halves the path
+                difference_reg = Signal(difference.shape(), name=f"new{p}", reset_less=True)
+                m.d.sync += difference_reg.eq(difference)
+                difference = difference_reg
+            new = narrow(difference, cfg.weight, cfg.overflow)
             m.d.comb += [port.addr.eq(stages[-1].addr), port.data.eq(new), port.en.eq(stages[-1].valid)]
         if cfg.cost_counters:
             m.d.sync += self.weight_writes.eq(sum(port.en for port in self.write))
