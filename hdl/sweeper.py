@@ -232,6 +232,12 @@ class Sweeper(wiring.Component):
                 m.d.sync += [is_.bwd.eq(rd.bwd), is_.first_group.eq(rd.first_group), is_.last_group.eq(rd.last_group)]
             with m.If(rd.valid & rd.first):
                 m.d.sync += [d.eq(pd) for d, pd in zip(deltas, self.deltas.deltas)]
+        self._issue(m, is_, addr, deltas, update_ready, down_ready)
+        return m
+
+    def _issue(self, m, is_, addr, deltas, update_ready, down_ready):
+        """The issue stage's element to the MAC array, the update unit or the backward unit, and its MACs."""
+        cfg, lanes = self._config, self._config.lanes
         m.d.comb += [
             self.forward.valid.eq(is_.valid & ~is_.upd), self.forward.payload.x.eq(is_.x),
             self.forward.payload.addr.eq(addr), self.forward.payload.layer.eq(is_.layer),
@@ -254,7 +260,6 @@ class Sweeper(wiring.Component):
                          self.update_macs.eq(Mux(self.update.valid, is_.lanes, 0))]
             if cfg.backprop:
                 m.d.sync += self.backward_macs.eq(Mux(self.backward.valid & ~is_.last, is_.lanes, 0))
-        return m
 
     def _count_macs(self, m, at_end, skip_group, group_inputs, unlisted, group_lanes):
         """MACs a dense schedule would have done at a group's end: its unlisted (zero) inputs, or the whole group.
