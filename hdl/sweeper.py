@@ -171,7 +171,8 @@ class Sweeper(wiring.Component):
         # k the walk can move to. k is 0 between sweeps, and a sweep's first cycle (``pending``:
         # the start waits there, so no logic of whoever starts it is in front of the walk)
         # takes the new layer's values.
-        pending, group_start, moved = Signal(), Signal(init=1), Signal(2)  # moved: k stayed (0), went up (1), to 0 (2)
+        # group_start is k == 0, kept in a flip-flop; moved: k stayed (0), went up (1), went to 0 (2)
+        pending, group_start, moved = Signal(), Signal(init=1), Signal(2)
         ahead = Signal(data.StructLayout({"stay": 1, "up": 1, "zero": 1, "complete": 1}))
         m.d.sync += [ahead.stay.eq(k < self.lists.fill), ahead.up.eq(k + 1 < self.lists.fill),
                      ahead.zero.eq(self.lists.fill != 0), ahead.complete.eq(self.lists.complete),

@@ -34,8 +34,9 @@ class UpdateUnit(wiring.Component):
     weights | round and subtract (one subtraction) | narrow, write: on dual-port banks
     (block RAM, :attr:`Config.update_interval` 1) the difference waits in a register, so the
     write is 3 cycles after the transfer, and the bank's read, the DSP's product and the
-    subtraction are not in the same path as the narrowing and the banks' write ports; on single-port banks (SPRAM) the
-    write must land in the cycle between two reads, so it is 2 cycles after. With ``[hardware] pipeline = "compact"`` the old weights are read 1
+    subtraction are not in the same path as the narrowing and the banks' write ports; on
+    single-port banks (SPRAM) the write must land in the cycle between two reads, so it is
+    2 cycles after. With ``[hardware] pipeline = "compact"`` the old weights are read 1
     cycle after the transfer (from a registered address), so an address must not be sent
     again in the next cycle; with ``"fast"`` they are read at the transfer and wait in a
     register (no RAM output into the subtraction), so not in the next 2 cycles. Either way
@@ -67,7 +68,7 @@ class UpdateUnit(wiring.Component):
         self._config = config
         self._multipliers = multipliers
         self._register_old = config.pipeline == "fast"
-        self._register_new = config.update_interval == 1
+        self._register_difference = config.update_interval == 1
         layout = WeightLayout(config)
         self.cmd_layout = data.StructLayout({
             "x": signed(max(spec.x.width for spec in config.layers)),
@@ -90,7 +91,7 @@ class UpdateUnit(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from a transfer on ``i`` to the cycle its weights are written (the write lands at that cycle's end)."""
-        return LaneMultipliers.latency + self._register_new
+        return LaneMultipliers.latency + self._register_difference
 
     @property
     def shift(self) -> int:
@@ -136,8 +137,8 @@ class UpdateUnit(wiring.Component):
         for p, port in enumerate(self.write):
             minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
             difference = shift_right(minuend - products[p], shift, Rounding.TRUNCATE)
-            if self._register_new:  # the register after the subtraction, before the narrowing: it halves the path
-                difference_reg = Signal(difference.shape(), name=f"new{p}", reset_less=True)
+            if self._register_difference:  # the register after the subtraction, before the narrowing: it halves the path
+                difference_reg = Signal(difference.shape(), name=f"difference{p}", reset_less=True)
                 m.d.sync += difference_reg.eq(difference)
                 difference = difference_reg
             new = narrow(difference, cfg.weight, cfg.overflow)
