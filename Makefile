@@ -48,8 +48,8 @@ speed: setup
 	$(BIN)/python -m trifactor.scripts.sim.speed --config configs/digits.toml --runs 3
 
 units: setup
-	$(BIN)/pytest -n $(JOBS) tb/test_mac_array.py tb/test_update_unit.py tb/test_feedback_unit.py \
-		tb/test_output_error.py tb/test_synth_mac_array.py tb/test_core.py -k "not icarus"
+	$(BIN)/pytest -n $(JOBS) tb/core/test_mac_array.py tb/core/test_update_unit.py tb/rules/test_feedback_unit.py \
+		tb/core/test_output_error.py tb/core/test_synth_mac_array.py tb/core/test_core.py -k "not icarus"
 	$(BIN)/trifactor units-report
 
 clean:

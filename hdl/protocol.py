@@ -36,7 +36,7 @@ other      nothing                          1 word: ``ERROR | opcode``
 STORE, ORDER, EPOCH and EVALUATE exist only in a core with a data store (the others
 answer them ``ERROR | opcode``); their ``count`` (the header's arg) is words (STORE,
 ORDER) or samples (EPOCH, EVALUATE), and 0 answers ``ERROR | opcode`` after the position
-word. The sample memory's records and the order are :mod:`hdl.data_store`'s. EPOCH trains
+word. The sample memory's records and the order are :mod:`hdl.store.data_store`'s. EPOCH trains
 on the samples ``order[address], order[address + 1], ...``, EVALUATE infers on the
 records ``address, address + 1, ...``; each runs them as TRAIN / INFER commands would.
 
@@ -65,7 +65,7 @@ class Op(enum.IntEnum, shape=4):
     LOAD = 3
     READ = 4
     COUNTERS = 5
-    # with a data store (``LearnerCore(store_samples=...)``, :mod:`hdl.data_store`)
+    # with a data store (``LearnerCore(store_samples=...)``, :mod:`hdl.store.data_store`)
     STORE = 6
     ORDER = 7
     EPOCH = 8

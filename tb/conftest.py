@@ -4,9 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from trifactor.golden.config import config_from_dict
+from trifactor.golden.data import write_idx
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIFACTOR = Path(sys.executable).parent / "trifactor"
@@ -38,3 +40,26 @@ def make_config(sizes=(8, 6, 3), **sections):
 @pytest.fixture
 def root():
     return ROOT
+
+
+DIGITS = str(ROOT / "configs" / "digits.toml")
+
+
+def assert_user_error(result, *words):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 or lines[0].startswith("usage:"), result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def tiny_dataset(folder, n=45):
+    """A 3-class IDX data set of ``n`` 4x4 images in ``folder`` (made here), separable enough to learn."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % 3
+    images = rng.integers(0, 120, (n, 4, 4)) + 60 * labels[:, None, None]  # separable enough to learn
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte", images.clip(0, 255))
+    write_idx(folder / "train-labels-idx1-ubyte", labels)
+    return folder

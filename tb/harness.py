@@ -11,8 +11,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.mac_array import MacArray
-from trifactor.hdl.update_unit import UpdateUnit
+from trifactor.hdl.core.mac_array import MacArray
+from trifactor.hdl.core.update_unit import UpdateUnit
 
 
 def lane_memories(config, banks):

@@ -1,4 +1,4 @@
-"""Helpers for the per-part Amaranth simulations (tb/test_part_*.py): small configurations, one runner.
+"""Helpers for the per-part Amaranth simulations (tb/<room>/test_part_*.py): small configurations, one runner.
 
 Every part test builds one part (or a small harness), drives it from async testbenches and
 compares what it does with a Python model; ``wrong=True`` perturbs the model so a test can

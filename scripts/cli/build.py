@@ -5,7 +5,7 @@ The flow itself (the build plan, the tools, the report) is :mod:`scripts.flow.bo
 
 import trifactor
 from trifactor.golden.config import load_config
-from trifactor.hdl.board import BOARDS
+from trifactor.hdl.boards.board import BOARDS
 
 from ..flow.board_build import output_dir, rows
 from ..util.tables import text_table

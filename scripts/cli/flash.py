@@ -5,7 +5,7 @@ neither comes from PyPI, so a missing one is named with its Debian package.
 ``--dry-run`` prints the command without needing the tool, the board or the bitstream's
 contents.
 
-``--data DATASET`` also writes the data set's image (:func:`hdl.data_store.flash_image`, the
+``--data DATASET`` also writes the data set's image (:func:`hdl.store.data_store.flash_image`, the
 split ``trifactor train`` uses) to the flash at the board's ``data_offset``, after the
 bitstream, for a core built with ``trifactor build --store DATASET`` (in flash, the
 iCEBreaker's default). The image is kept as ``build/boards/<board>/<name>/data-<dataset>.bin``.
@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 from trifactor.golden.config import load_config
-from trifactor.hdl.board import BOARDS
+from trifactor.hdl.boards.board import BOARDS
 
 from ..flow.board_build import bitstream_path
 from ..util.errors import UsageError

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import trifactor
 from trifactor.golden.config import load_config
-from trifactor.hdl.lane_banks import placement_summary
+from trifactor.hdl.lanes.lane_banks import placement_summary
 
 from ..util.checks import check_seed
 from ..util.output import check_folder

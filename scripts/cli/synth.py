@@ -1,6 +1,6 @@
 """``trifactor synth``: synthesis and place-and-route of the core with the yowasp tools, and what they report.
 
-The core is measured inside :class:`hdl.synth_top.MeasurementTop` (inputs from registers,
+The core is measured inside :class:`hdl.boards.synth_top.MeasurementTop` (inputs from registers,
 outputs into a register, three pins), so the figures are the core's own. Yosys maps it
 once; nextpnr places and routes it once per seed. The report has the resources against
 the part's, the median Fmax over seeds, and samples/s = Fmax / cycles per sample. The

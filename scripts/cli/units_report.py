@@ -43,7 +43,7 @@ def main(args) -> int:
     lines = ["# RTL units, measured in simulation (Verilator)\n",
              "Latency: clock edges from the input transfer that completes a result to the output transfer "
              "(update unit: to the write enable). Core rows: a training sample's cycles from the core's "
-             "own counters over 100 samples (tb/test_core.py).\n",
+             "own counters over 100 samples (tb/core/test_core.py).\n",
              markdown_table(["unit", "config", "latency (cycles)", "throughput"], rows), ""]
     stat = build / "synth" / "mac_array" / "stat.txt"
     if stat.exists():

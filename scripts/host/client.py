@@ -1,4 +1,4 @@
-"""Host side of the board's framed link (:mod:`hdl.frames`): one API over a serial port or the simulated board.
+"""Host side of the board's framed link (:mod:`hdl.link.frames`): one API over a serial port or the simulated board.
 
 A transport moves bytes: ``write(data)`` and ``read(n)`` (fewer bytes back means the
 board went quiet). :class:`scripts.host.transport.SerialTransport` is a real port
@@ -11,7 +11,7 @@ import struct
 
 import numpy as np
 
-from trifactor.hdl.frames import (CHUNK, INFO_FIELDS, INFO_FORMAT, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command,
+from trifactor.hdl.link.frames import (CHUNK, INFO_FIELDS, INFO_FORMAT, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command,
                                   Error, FrameHeader, LoadHead, ReadHead, TrainHead, config_id, crc16, encode, pack,
                                   unpack, value_bytes)
 from trifactor.hdl.layout import WeightLayout

@@ -6,8 +6,8 @@ simulator (:mod:`scripts.sim.native`), which sends a whole run's words at once.
 
 import numpy as np
 
-from trifactor.hdl.data_store import store_geometry, store_words
-from trifactor.hdl.epoch_runner import RESULT_FIELDS
+from trifactor.hdl.store.data_store import store_geometry, store_words
+from trifactor.hdl.store.epoch_runner import RESULT_FIELDS
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import MAX_COUNT, Op, counter_names, header, position
 
@@ -57,7 +57,7 @@ def order(start: int, indices, chunk: int = MAX_COUNT) -> list:
 
 def epoch(start: int, count: int) -> Command:
     """Train on the records of order entries ``start .. start + count - 1``; replies: a word per
-    :data:`hdl.epoch_runner.RESULT_FIELDS` (correct, cycles, checksum)."""
+    :data:`hdl.store.epoch_runner.RESULT_FIELDS` (correct, cycles, checksum)."""
     return Command([header(Op.EPOCH, count), position(start, 0)], len(RESULT_FIELDS))
 
 
@@ -66,7 +66,7 @@ def evaluate(start: int, count: int) -> Command:
     return Command([header(Op.EVALUATE, count), position(start, 0)], len(RESULT_FIELDS))
 
 
-# -- the same commands as the board's link frames (hdl/frames.py) ------------------------------------------------
+# -- the same commands as the board's link frames (hdl/link/frames.py) ------------------------------------------------
 
 _LINK = {Op.LOAD: "LOAD", Op.STORE: "STORE", Op.ORDER: "ORDER", Op.READ: "READ", Op.COUNTERS: "COUNTERS",
          Op.EPOCH: "EPOCH", Op.EVALUATE: "EVALUATE"}
@@ -74,7 +74,7 @@ _LINK = {Op.LOAD: "LOAD", Op.STORE: "STORE", Op.ORDER: "ORDER", Op.READ: "READ",
 
 def link_value_bytes(config, store_samples: int) -> dict:
     """Bytes per value on the link, by core command: weights, store words, order entries."""
-    from trifactor.hdl.frames import value_bytes
+    from trifactor.hdl.link.frames import value_bytes
 
     return {Op.LOAD: value_bytes(config.weight.width), Op.READ: value_bytes(config.weight.width),
             Op.STORE: value_bytes(store_geometry(config)["width"]),
@@ -82,8 +82,8 @@ def link_value_bytes(config, store_samples: int) -> dict:
 
 
 def to_frame(config, store_samples: int, command: Command) -> tuple:
-    """A core command (at most :data:`hdl.frames.CHUNK` values) as a request frame; returns (frame, reply bytes)."""
-    from trifactor.hdl.frames import REQUEST_SYNC, Command as Code, encode
+    """A core command (at most :data:`hdl.link.frames.CHUNK` values) as a request frame; returns (frame, reply bytes)."""
+    from trifactor.hdl.link.frames import REQUEST_SYNC, Command as Code, encode
     from trifactor.hdl.protocol import Header
 
     op = Op(command.words[0] & 0xF)
@@ -104,7 +104,7 @@ def to_frame(config, store_samples: int, command: Command) -> tuple:
 def from_frame(config, store_samples: int, command: Command, frame: bytes) -> list:
     """The core's reply words to ``command`` from the board's reply ``frame`` (:data:`hdl.protocol.ACK` for an
     empty good reply); raises ValueError for a corrupt or error reply."""
-    from trifactor.hdl.frames import REPLY_SYNC, crc16
+    from trifactor.hdl.link.frames import REPLY_SYNC, crc16
 
     op = Op(command.words[0] & 0xF)
     length = int.from_bytes(frame[1:3], "little")

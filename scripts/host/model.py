@@ -116,7 +116,7 @@ def board_throughput(config, result: dict, clock_hz: float, baud: int) -> dict:
     when the run was fed from the store); ``per_sample_link``: each sample sent as a TRAIN frame at ``baud``
     (8N1) and answered before the next, plus the core's busy cycles per sample: what the UART allows.
     """
-    from trifactor.hdl.frames import TrainHead, value_bytes
+    from trifactor.hdl.link.frames import TrainHead, value_bytes
 
     frame = 1 + 3 + 2  # sync, length and code, CRC
     request = frame + TrainHead.size // 8 + config.sizes[0] * value_bytes(config.input.width)

@@ -33,10 +33,10 @@ JOB_ENV = "TRIFACTOR_RTL_JOB"  # where the session finds its job file
 def _top(config: Config, kind: str):
     """The Amaranth top to simulate and its Verilog name: the core alone, or the board with its UARTs."""
     if kind == "rtl":
-        from trifactor.hdl.core import LearnerCore
+        from trifactor.hdl.core.learner import LearnerCore
 
         return LearnerCore(config), config.name
-    from trifactor.hdl.sim_board import SimulatedBoard
+    from trifactor.hdl.boards.sim_board import SimulatedBoard
 
     return SimulatedBoard(config), f"{config.name}_board"
 
@@ -90,7 +90,7 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
 
     With ``flash`` (board-sim only) the records are in the simulated board's SPI flash model, not STOREd."""
     from trifactor.golden.float_model import weight_arrays
-    from trifactor.hdl.core import LearnerCore
+    from trifactor.hdl.core.learner import LearnerCore
 
     from . import native
     from .stored import train_stored
@@ -110,7 +110,7 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
         if kind == "rtl":
             binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir)
         else:
-            from trifactor.hdl.sim_board import SimulatedBoard
+            from trifactor.hdl.boards.sim_board import SimulatedBoard
 
             binary = native.build(SimulatedBoard(config, store_samples=n, flash=flash), f"{config.name}_board",
                                   build_dir, streams=("host_tx", "host_rx"), flash=flash)

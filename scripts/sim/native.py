@@ -24,7 +24,7 @@ FLAGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert", "-Wno
 
 def build(top, name: str, build_dir: Path, streams=("i", "o"), flash: bool = False) -> Path:
     """The harness for the Amaranth ``top`` (Verilog module ``name``) whose input and output streams are ``streams``;
-    with ``flash``, a top with an SPI flash model (:class:`hdl.sim_board.SimulatedBoard`), which :func:`run` fills.
+    with ``flash``, a top with an SPI flash model (:class:`hdl.boards.sim_board.SimulatedBoard`), which :func:`run` fills.
     One process at a time builds in ``build_dir`` (:func:`runner.build_lock`)."""
     with recipe.build_lock(build_dir):
         return _build(top, name, build_dir, streams, flash)

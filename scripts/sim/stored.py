@@ -52,9 +52,9 @@ def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_
 
 def check_records(config, split, x_train, x_test, words, flash: bool):
     """Raise a :class:`UsageError` unless ``words``, the reply to the plan's ``check`` EVALUATE over every record,
-    carry the checksum of the split's records (training, then test), as :func:`hdl.data_store.record_bytes`."""
-    from trifactor.hdl.data_store import record_bytes
-    from trifactor.hdl.epoch_runner import RESULT_FIELDS, run_checksum
+    carry the checksum of the split's records (training, then test), as :func:`hdl.store.data_store.record_bytes`."""
+    from trifactor.hdl.store.data_store import record_bytes
+    from trifactor.hdl.store.epoch_runner import RESULT_FIELDS, run_checksum
 
     x = np.concatenate([x_train, x_test])
     want = run_checksum(record_bytes(config, x, np.concatenate([split.y_train, split.y_test])))
@@ -118,8 +118,8 @@ class _Board:
 
 
 def split_image(config, split) -> bytes:
-    """The split as the board's flash holds it (:func:`hdl.data_store.flash_image`): training records, then test."""
-    from trifactor.hdl.data_store import flash_image
+    """The split as the board's flash holds it (:func:`hdl.store.data_store.flash_image`): training records, then test."""
+    from trifactor.hdl.store.data_store import flash_image
 
     x = np.concatenate([config.input.quantize(split.x_train), config.input.quantize(split.x_test)])
     return flash_image(config, x, np.concatenate([split.y_train, split.y_test]))
@@ -132,7 +132,7 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
     (a board only) the records are in its flash model, which gets :func:`split_image` before the run."""
     x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)
     if board:
-        from trifactor.hdl.frames import CHUNK
+        from trifactor.hdl.link.frames import CHUNK
 
         from ..host.client import READ_CHUNK
         link = _Board(config, len(split.y_train) + len(split.y_test))
@@ -158,7 +158,7 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
             on_epoch(ends[count])
 
     if flash:  # a record's read (16 cycles a byte) overlaps the sample before it, yet may take longer
-        from trifactor.hdl.data_store import store_bytes
+        from trifactor.hdl.store.data_store import store_bytes
         budget += (epochs + 3) * 17 * store_bytes(config, n_samples)
     replies = native.run(binary, requests, budget, job_dir, on_reply, split_image(config, split) if flash else None)
     if board:
@@ -174,7 +174,7 @@ def train_on_board(client, config, split, epochs: int, seed: int, store_samples:
     ``flash`` the records are already in the board's flash (no STORE)."""
     import time
 
-    from trifactor.hdl.frames import CHUNK
+    from trifactor.hdl.link.frames import CHUNK
 
     from ..host.client import READ_CHUNK
     x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)

@@ -25,7 +25,7 @@ def check_count(value, option: str):
 def check_store_room(config, split, fix: str, flash_offset: int | None = None) -> int:
     """The samples of ``split`` (train and test), which must fit the core's data store (in memory, or with
     ``flash_offset`` in the flash from there on); ``fix`` if they do not."""
-    from trifactor.hdl.data_store import FLASH_HEADER, STORE_ROOM_BYTES, store_bytes
+    from trifactor.hdl.store.data_store import FLASH_HEADER, STORE_ROOM_BYTES, store_bytes
 
     n = len(split.y_train) + len(split.y_test)
     room, where = STORE_ROOM_BYTES, "the UP5K's 4 SPRAMs"

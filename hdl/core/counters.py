@@ -1,0 +1,105 @@
+"""The core's counters: cycles, samples, MACs done and skipped (``hdl.protocol.COUNTER_NAMES``), and optionally
+what a sample costs by pass (``hdl.protocol.COST_EVENTS``)."""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, Cat
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..protocol import COUNTER_BITS, COUNTER_NAMES
+
+__all__ = ["Counters"]
+
+
+class Counters(wiring.Component):
+    """``COUNTER_BITS``-bit counters, read as 32-bit words (low word first): ``COUNTER_NAMES``, then ``costs``.
+
+    The cost counters are 48 bits like the others, not 32: the host reads the counters only
+    around each epoch's evaluation and at the end of a run, so a counter must not wrap
+    within an epoch. The busiest event, the forward weight reads, comes ``lanes`` a cycle
+    (2**32 of them in 11 s at 48 MHz with 8 lanes); one MNIST epoch (60 000 samples) of a
+    dense 784-64-10 net is already 3.0e9 of them, 70% of 2**32, and a wider net wraps. 48
+    bits last as long as the cycle counter (68 days at 48 MHz), and the reply format stays
+    one for every counter.
+
+    A counter never wraps silently: the bit above its ``COUNTER_BITS`` (bit 48 of the 64-bit
+    value the host reads) is set when it wraps and stays set until reset, so the value the
+    host reads never goes down unseen (``tb/test_formal.py`` proves it).
+
+    Parameters
+    ----------
+    max_step : int
+        The largest ``macs_done`` or ``macs_skipped`` increment.
+    costs : dict of str to int
+        The cost counters' names (in reply order) and their largest increments; none by default.
+
+    Members
+    -------
+    busy : In(1)
+        Count this cycle (``cycles``: a sample is in progress).
+    sample : In(1)
+        A training sample is done.
+    macs_done, macs_skipped : In(range(max_step + 1))
+        Added every cycle; give them from a register, so the carry chains start at a flip-flop.
+    costs : In(wiring.Signature({name: Out(range(step + 1))}))
+        With ``costs`` only: each cost counter's increment, added every cycle; registered, as above.
+    select : In(range(words))
+    word : Out(32)
+        Word ``select`` (combinational).
+
+    Attributes
+    ----------
+    registers : dict of str to Signal
+        Each counter: ``COUNTER_BITS`` bits and the wrap flag above them (tests may read them).
+    """
+
+    def __init__(self, *, max_step: int, costs: dict = None):
+        if not isinstance(max_step, int) or max_step < 1:
+            raise ValueError(f"max_step must be a positive integer, not {max_step!r}")
+        costs = dict(costs or {})
+        for name, step in costs.items():
+            if not isinstance(step, int) or step < 1:
+                raise ValueError(f"costs[{name!r}] must be a positive integer, not {step!r}")
+            if name in COUNTER_NAMES:
+                raise ValueError(f"costs[{name!r}] is a name of the basic counters {COUNTER_NAMES}")
+        self._costs = costs
+        self.registers = {name: Signal(COUNTER_BITS + 1, name=name) for name in self.names}
+        members = {
+            "busy": In(1), "sample": In(1),
+            "macs_done": In(range(max_step + 1)), "macs_skipped": In(range(max_step + 1)),
+            "select": In(range(self.words)), "word": Out(32),
+        }
+        if costs:
+            members["costs"] = In(wiring.Signature({name: Out(range(step + 1)) for name, step in costs.items()}))
+        super().__init__(members)
+
+    @property
+    def names(self) -> tuple:
+        """The counters in reply order (``hdl.protocol.counter_names`` of the core's configuration)."""
+        return COUNTER_NAMES + tuple(self._costs)
+
+    @property
+    def words(self) -> int:
+        """32-bit words of the counters: two per counter."""
+        return 2 * len(self.names)
+
+    def elaborate(self, platform):
+        m = Module()
+        # 48 bits: 68 days of cycles at 48 MHz (the protocol sends 64: the wrap flag, then zeros)
+        counters = self.registers
+        steps = {"cycles": self.busy, "samples": self.sample,
+                 "macs_done": self.macs_done, "macs_skipped": self.macs_skipped}
+        steps.update({name: getattr(self.costs, name) for name in self._costs})
+        for name, counter in counters.items():
+            step, count, wrapped = steps[name], counter[:COUNTER_BITS], counter[COUNTER_BITS]
+            total = Signal(COUNTER_BITS + 1, name=f"{name}_total")  # the carry out is the wrap
+            if len(step) == 1:  # an enable and an incrementer, not an adder
+                m.d.comb += total.eq(count + 1)
+                with m.If(step):
+                    m.d.sync += counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS]))
+            else:
+                m.d.comb += total.eq(count + step)
+                m.d.sync += counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS]))
+        words = Array(v for name in self.names for v in (counters[name][:32], counters[name][32:]))
+        m.d.comb += self.word.eq(words[self.select])
+        return m

@@ -1,0 +1,137 @@
+"""Every layer's input of the sample in flight, as a list of ``(index, value)`` entries.
+
+The forward pass and the update both sweep a layer's input; with zero skipping only its
+non-zero elements are stored, so a sweep walks a shorter list and skips the zeros'
+MACs for free.
+"""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, Mux, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+from trifactor.golden.fixedpoint import Overflow
+
+from ..errors import require_config
+
+__all__ = ["InputLists", "entry_layout", "list_read_signature", "store_layout"]
+
+
+def entry_layout(config: Config) -> data.StructLayout:
+    """One list entry: the element's index in the layer input, and its value (the widest layer input's width)."""
+    index_width = max(1, (max(spec.n_in for spec in config.layers) - 1).bit_length())
+    return data.StructLayout({"i": unsigned(index_width), "x": signed(max(spec.x.width for spec in config.layers))})
+
+
+def store_layout(config: Config) -> data.StructLayout:
+    """A hidden layer's output stored as the next layer's input: its ``layer`` (the one it is an input of), index and value."""
+    entry = entry_layout(config)
+    return data.StructLayout({"layer": unsigned(max(1, config.n_layers.bit_length())),
+                              "i": entry["i"].shape, "x": signed(config.act.width)})
+
+
+def list_read_signature(config: Config) -> wiring.Signature:
+    """A reader's side: ``layer`` and position ``k`` out (read when ``en``), the entry one cycle later, and the list's state now.
+
+    ``fill`` counts the entries stored so far in ``layer``'s list; ``complete`` says that no
+    more will come this sample.
+    """
+    n_in = max(spec.n_in for spec in config.layers)
+    return wiring.Signature({
+        "layer": Out(range(config.n_layers)), "k": Out(range(n_in + 1)), "en": Out(1),
+        "data": In(entry_layout(config)), "fill": In(range(n_in + 1)), "complete": In(1),
+    })
+
+
+class InputLists(wiring.Component):
+    """The activation memory: layer ``l``'s input list at ``base[l]``, filled by the loader and the serialiser.
+
+    Layer 0's list comes from ``load`` (the sample's inputs, in order), every other layer's
+    from ``store`` (the previous layer's outputs). With ``[hardware] zero_skipping`` a zero
+    is not stored. A reader sweeps a list while it fills: ``fill`` tells it how far it may
+    read, ``complete`` when the list is final (layer 0: every input loaded; layer ``l``:
+    ``written >= l``, the serialiser's count of finished layers).
+
+    Parameters
+    ----------
+    config : Config
+
+    Members
+    -------
+    clear : In(1)
+        A new sample: every list empty (at this edge).
+    load : In(stream.Signature(signed(input.width), always_ready=True))
+        The sample's inputs in order. One a cycle.
+    load_last : Out(1)
+        The next input loaded is the sample's last.
+    store : In(stream.Signature(store_layout(config), always_ready=True))
+        Hidden layer outputs in neuron order. One a cycle.
+    written : In(range(n_layers + 1))
+        Layers whose outputs are all stored.
+    read : In(list_read_signature(config))
+        One entry a cycle, ``read_latency`` cycles after its ``k``.
+    """
+
+    #: Cycles from a read's ``k`` to its ``data`` (a synchronous read port).
+    read_latency = 1
+
+    def __init__(self, config: Config):
+        require_config(self, config)
+        self._config = config
+        sizes = config.sizes
+        #: where layer ``l``'s list starts in the memory
+        self.base = [sum(sizes[:l]) for l in range(config.n_layers)]
+        self.depth = sum(sizes[:-1])
+        super().__init__({
+            "clear": In(1),
+            "load": In(stream.Signature(signed(config.input.width), always_ready=True)),
+            "load_last": Out(1),
+            "store": In(stream.Signature(store_layout(config), always_ready=True)),
+            "written": In(range(config.n_layers + 1)),
+            "read": In(list_read_signature(config)),
+        })
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, sizes = self._config, self._config.sizes
+        # no_rw_check: a read of an entry being written is never used (a reader reads only
+        # entries below ``fill``)
+        m.submodules.memory = memory = Memory(shape=entry_layout(cfg), depth=self.depth, init=[],
+                                              attrs={"no_rw_check": 1})
+        rd, wr = memory.read_port(), memory.write_port()
+        fill = Array(Signal(range(spec.n_in + 1), name=f"fill{l}") for l, spec in enumerate(cfg.layers))
+        loaded = Signal(range(sizes[0] + 1))
+        base = Array(self.base)
+        m.d.comb += [rd.addr.eq(base[self.read.layer] + self.read.k), rd.en.eq(self.read.en),
+                     self.read.data.eq(rd.data), self.read.fill.eq(fill[self.read.layer]),
+                     self.read.complete.eq(Mux(self.read.layer == 0, loaded == sizes[0], self.written >= self.read.layer)),
+                     self.load_last.eq(loaded == sizes[0] - 1)]
+
+        # a backward sweep walks a hidden list to find the neurons that need a delta: with
+        # saturating ReLU those are exactly the non-zero outputs (h = 0 where f' = 0); with
+        # hard-tanh (h = 0 has f' = 1) or wrap-around (a large output can wrap to 0) not, so
+        # such a backpropagating core keeps its hidden zeros
+        exact = cfg.activation == "relu" and cfg.overflow is Overflow.SATURATE
+        hidden_skips = cfg.zero_skipping and (exact or not cfg.backprop)
+
+        def append(layer, index, value, skips=cfg.zero_skipping):
+            keep = (value != 0) if skips else 1
+            m.d.comb += [wr.addr.eq(base[layer] + fill[layer]), wr.data.i.eq(index), wr.data.x.eq(value),
+                         wr.en.eq(keep)]
+            with m.If(keep):
+                m.d.sync += fill[layer].eq(fill[layer] + 1)
+
+        with m.If(self.load.valid):  # the input format's bits, sign-extended into the entry
+            append(0, loaded, self.load.payload)
+            m.d.sync += loaded.eq(loaded + 1)
+        with m.If(self.store.valid):
+            append(self.store.payload.layer, self.store.payload.i, self.store.payload.x, hidden_skips)
+        with m.If(self.clear):
+            m.d.sync += [loaded.eq(0), *[f.eq(0) for f in fill]]
+        return m

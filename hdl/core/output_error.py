@@ -1,0 +1,234 @@
+"""Output error unit: base-2 softmax (exponent table, one reciprocal) or MSE, minus the one-hot label.
+
+Implements :func:`golden.fixed_model.softmax_error` and :func:`mse_error` step by step.
+"""
+
+from amaranth import Module, ResetSignal, Signal
+from amaranth.hdl import Array, C, Cat, Mux, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+
+from ..errors import require_config
+from trifactor.golden.fixed_model import exp2_table
+
+from ..arith import narrow, shift_right
+
+__all__ = ["OutputErrorUnit"]
+
+
+class OutputErrorUnit(wiring.Component):
+    """The output errors ``e`` of one sample from its scores ``y`` and label.
+
+    ``i`` takes the ``n_classes`` scores in class order (the label rides along; the first
+    element's is used); ``o`` returns the ``n_classes`` errors in class order. Softmax,
+    as in :func:`golden.fixed_model.softmax_error`:
+
+    1. load: scores into a ring of registers, running maximum (``n`` cycles);
+    2. exp: ``u_j = table[f_j] >> n_j`` and their sum (``n`` cycles);
+    3. divide: ``r = floor(2**R / sum)``, restoring division, one quotient bit a cycle;
+    4. emit: ``e_j = narrow(shift_right(u_j * r, R - error.frac) - onehot)``; ``u_j`` is
+       computed again from the score (cheaper than keeping it), and ``u_j * r`` is a
+       radix-4 Booth multiplication over ``r``, two bits a cycle (``booth_digits`` cycles
+       per class, no DSP).
+
+    MSE skips steps 2 and 3 and emits one error a cycle. Steps 2 and 4 are pipelines
+    with a register after the table lookup and shift (``u_r``), so no path runs from the
+    table into an adder. A new sample is accepted once the last error has left.
+    """
+
+    def __init__(self, config: Config):
+        require_config(self, config)
+        self._config = config
+        n = config.n_classes
+        self.table = exp2_table(config).tolist() if config.loss == "softmax" else []
+        # quotient bits: 2**R / sum <= 2**(R - softmax_frac), since the maximum contributes 1.0
+        self.quotient_bits = config.softmax_recip_bits - config.softmax_frac + 1
+        # radix-4 Booth digits of the quotient (a sign bit above it)
+        self.booth_digits = (self.quotient_bits + 2) // 2
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"y": signed(config.act.width), "label": unsigned(max(1, (n - 1).bit_length()))}))),
+            "o": Out(stream.Signature(signed(config.error.width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        n = cfg.n_classes
+        # the scores are used in class order: a ring of registers that shifts towards
+        # ``scores[0]`` (no read multiplexer, no write decoder). Loading shifts them in; after
+        # that they rotate, back in class order after every n shifts.
+        scores = [Signal(signed(cfg.act.width), name=f"y{c}") for c in range(n)]
+        loading, shift_scores = Signal(), Signal()
+        with m.If(shift_scores):
+            m.d.sync += [score.eq(after) for score, after in
+                         zip(scores, scores[1:] + [Mux(loading, self.i.payload.y, scores[0])])]
+        label = Signal(self.i.payload.label.shape())
+        top = Signal(signed(cfg.act.width))
+        index = Signal(range(n))
+        last = index == n - 1
+
+        softmax = cfg.loss == "softmax"
+        u_width = cfg.softmax_frac + 1
+        total = Signal(unsigned(u_width + max(1, (n - 1).bit_length())))
+        recip_bits = cfg.softmax_recip_bits
+        # the quotient r with r[-1] = 0 below it and zeros above, 2 bits per Booth digit: the
+        # division shifts r into it; the emit step reads each digit's window at its bottom and
+        # rotates it by 2 per digit (a full turn per class), so no digit counter selects bits
+        r_ring = Signal(unsigned(2 * self.booth_digits))
+        quotient = r_ring[1:1 + self.quotient_bits]
+
+        # exp pipeline: E1 registers z = max - y, E2 looks the table up and shifts into u_r, E3
+        # sums. The emit step registers each class's z again a cycle before its first Booth
+        # digit and recomputes its u: cheaper than keeping every u.
+        z = Signal(unsigned(cfg.act.width + 1))
+        z_valid, u_valid = Signal(), Signal()
+        hold_u = Signal()  # the emit pipeline is stalled: u_r keeps the class being multiplied
+        if softmax:
+            whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
+            entry = Array(self.table)[frac]
+            u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
+            u_r = Signal(unsigned(u_width))
+            with m.If(~hold_u):
+                m.d.sync += u_r.eq(u)
+            m.d.sync += u_valid.eq(z_valid)
+            with m.If(u_valid):
+                m.d.sync += total.eq(total + u_r)
+        m.d.sync += z_valid.eq(0)
+
+        # emit pipeline: P1 registers the product u * r (MSE: the score), P2 the rounded,
+        # narrowed error; both advance only when the output register is free or being taken
+        advance = ~self.o.valid | self.o.ready
+        v1 = Signal()
+        idx1 = Signal(range(n))
+        if softmax:
+            product = Signal(unsigned(u_width + self.quotient_bits))
+            p = shift_right(product, recip_bits - cfg.error.frac, cfg.rounding)
+            digits = self.booth_digits
+            digit, partial, low, total_now, low_now = self._booth(u_r, r_ring)
+            restart = Signal()  # a product is done: the next starts from 0 (the flip-flops' reset)
+
+            def next_z():  # the ring's next score's z; its u is in u_r two cycles later
+                m.d.comb += shift_scores.eq(1)
+                m.d.sync += z.eq(top - scores[0])
+
+            def start_emit():
+                m.d.comb += restart.eq(1)
+                m.d.sync += digit.eq(0)
+        else:
+            product = Signal(signed(cfg.act.width))
+            p = shift_right(product, cfg.act.frac - cfg.error.frac, cfg.rounding)
+        error = narrow(p - Mux(idx1 == label, cfg.error.one, 0), cfg.error, cfg.overflow)
+        issued_all = Signal()
+        emitted = Signal(range(n))
+
+        # ``i.ready`` from a flip-flop of its own (set as the state returns to "load"), not from
+        # the state's decoding: the serialiser's output stage waits on it
+        accepting = Signal(init=1)
+        m.d.comb += self.i.ready.eq(accepting)
+        with m.FSM():
+            with m.State("load"):
+                m.d.comb += loading.eq(1)
+                with m.If(self.i.valid):
+                    y = self.i.payload.y
+                    m.d.comb += shift_scores.eq(1)
+                    m.d.sync += index.eq(Mux(last, 0, index + 1))
+                    m.d.sync += top.eq(Mux((index == 0) | (y > top), y, top))
+                    with m.If(index == 0):
+                        m.d.sync += label.eq(self.i.payload.label)
+                    with m.If(last):
+                        m.d.sync += [total.eq(0), issued_all.eq(0), emitted.eq(0), accepting.eq(0)]
+                        m.next = "exp" if softmax else "emit"
+            if softmax:
+                with m.State("exp"):
+                    m.d.comb += shift_scores.eq(1)
+                    m.d.sync += [z.eq(top - scores[0]), z_valid.eq(1), index.eq(Mux(last, 0, index + 1))]
+                    with m.If(last):
+                        m.next = "exp_tail"
+                with m.State("exp_tail"):  # E2 takes the last u this cycle
+                    m.next = "divide_setup"
+                self._divide_states(m, total, quotient, r_ring, next_z=next_z, start_emit=start_emit)
+            with m.State("emit"):
+                m.d.comb += hold_u.eq(~advance)
+                with m.If(advance):
+                    m.d.sync += [v1.eq(0), self.o.valid.eq(v1), self.o.payload.eq(error)]
+                    if softmax:  # one Booth digit a cycle; the product is done after the last
+                        done = digit == digits - 1
+                        with m.If(~issued_all):
+                            m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1)),
+                                         r_ring.eq(r_ring.rotate_right(2))]
+                            with m.If(digit == digits - 2):  # the next class's z: its u is in u_r after ``done``
+                                next_z()
+                            with m.If(done):
+                                m.d.comb += restart.eq(1)
+                                m.d.sync += product.eq(Cat(low_now, total_now >> 2))
+                    else:
+                        done = 1
+                        with m.If(~issued_all):
+                            m.d.comb += shift_scores.eq(1)
+                            m.d.sync += product.eq(scores[0])
+                    with m.If(~issued_all & done):
+                        m.d.sync += [v1.eq(1), idx1.eq(index), index.eq(Mux(last, 0, index + 1))]
+                        with m.If(last):
+                            m.d.sync += issued_all.eq(1)
+                with m.If(self.o.valid & self.o.ready):
+                    m.d.sync += emitted.eq(emitted + 1)
+                    with m.If(emitted == n - 1):
+                        m.d.sync += accepting.eq(1)
+                        m.next = "load"
+        if softmax:
+            with m.If(ResetSignal(allow_reset_less=True) | restart):
+                m.d.sync += partial.eq(0)
+        return m
+
+    def _booth(self, u_r, r_ring):
+        """``u * r`` without a DSP: radix-4 Booth over ``r``, two bits of ``r`` a cycle, least significant first.
+
+        ``r_ring`` holds ``r`` (with ``r[-1] = 0`` at bit 0), rotated right by 2 per digit done:
+        the digit's window is its bottom 3 bits (the last digit's top bit is bit 0 again, the
+        0 below ``r``: ``r >= 0`` has a 0 there). ``partial`` holds the sum so far shifted
+        right by the bits done; the bits shifted out are final and collect in ``low``.
+        Returns the digit counter, ``partial``, ``low`` and this digit's ``partial`` and
+        ``low`` (the caller registers them).
+        """
+        digits, u_width = self.booth_digits, len(u_r)
+        digit = Signal(range(digits))
+        window = r_ring[:3]
+        negative = window[2]
+        double = Mux(negative, ~window[1] & ~window[0], window[1] & window[0])
+        single = window[1] ^ window[0]
+        term = Mux(double, u_r << 1, Mux(single, u_r, 0))
+        partial = Signal(signed(u_width + 1), reset_less=True)
+        # this digit's sum, not yet shifted; a negative term is its complement plus 1
+        term = Cat(term, C(0, 1)).as_signed()
+        total_now = partial + Mux(negative, ~term, term) + negative
+        low = Signal(2 * digits)
+        return digit, partial, low, total_now, Cat(low[2:], total_now[:2])
+
+    def _divide_states(self, m, total, quotient, r_ring, *, next_z, start_emit):
+        """The FSM states ``divide_setup`` and ``divide``: ``quotient = floor(2**R / total)``, one bit a cycle.
+
+        Long division, the partial remainder shifting left past a fixed divisor: 2**R's bits
+        below the first quotient bit are 0, so nothing is brought down, and the remainder
+        stays below twice the sum (no wide divisor shifting right).
+        """
+        remainder = Signal(unsigned(len(total) + 1))
+        steps = Signal(range(self.quotient_bits + 1))
+        with m.State("divide_setup"):  # and E3 adds the last u: the sum is complete at the first divide step
+            m.d.sync += [remainder.eq(1 << (self._config.softmax_recip_bits - (self.quotient_bits - 1))),
+                         r_ring.eq(0), steps.eq(0)]
+            m.next = "divide"
+        with m.State("divide"):
+            fits = remainder >= total
+            m.d.sync += [remainder.eq(Mux(fits, remainder - total, remainder) << 1),
+                         quotient.eq(Cat(fits, quotient[:-1])), steps.eq(steps + 1)]
+            # quotient_bits >= 3 (golden.config), so there is a step before the last
+            with m.If(steps == self.quotient_bits - 2):
+                # the scores are in class order again: class 0's z (u_r has its u as the emit
+                # starts), and the ring moves on
+                next_z()
+            with m.If(steps == self.quotient_bits - 1):
+                start_emit()
+                m.next = "emit"
+

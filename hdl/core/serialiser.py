@@ -1,0 +1,143 @@
+"""The serialiser: a MAC group's P results, one lane a cycle, to where the sample needs them next."""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Mux, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+
+from ..rules import fprime_layout
+from ..errors import require_config
+from .input_lists import store_layout
+from ..layout import GroupWalk, WeightLayout
+from .mac_array import activate
+
+__all__ = ["Serialiser"]
+
+
+class Serialiser(wiring.Component):
+    """Takes the MAC array's groups in order and sends their lanes out one a cycle.
+
+    The MAC array's sums ``a`` (from its adders, unregistered) are registered here, and
+    leave through a shift register towards lane 0: no multiplexer in front of the argmax
+    and the output error unit. The activation (:func:`hdl.core.mac_array.activate`) is applied
+    to lane 0 only, into an output register: one activation, not P, none on the MAC array's
+    adders, and none in front of the comparisons that take the scores. A hidden layer's activations go to ``store`` (the next layer's input list) and
+    their ``f'`` to ``fprime`` (the error path); the output layer's scores go to ``scores``
+    (the output error unit, when ``training``) and into the argmax. A group is taken as soon
+    as the last one has left, so the MAC array stalls only when a group finishes before
+    the last one has left.
+
+    Parameters
+    ----------
+    config : Config
+    result_layout : StructLayout
+        The payload of :class:`MacArray` ``o`` (each lane's sum ``a``).
+    score_layout : StructLayout
+        The payload of :class:`OutputErrorUnit` ``i`` (a score and the label).
+
+    Members
+    -------
+    clear : In(1)
+        A new sample (at this edge): the first layer's first group comes next.
+    training : In(1)
+        Send the scores to ``scores`` (else the argmax only). Held for the sample, and taken a
+        cycle late (a register here: the sequencer's flip-flop is far from the output stage).
+    label : In(range(n_classes))
+    i : In(stream.Signature(result_layout))
+    store : Out(stream.Signature(store_layout(config), always_ready=True))
+    fprime : Out(stream.Signature(fprime_layout(config), always_ready=True))
+    scores : Out(stream.Signature(score_layout))
+    written : Out(range(n_layers + 1))
+        Layers whose outputs have all left.
+    prediction : Out(range(n_classes))
+        The index of the first maximum score, once ``written == n_layers``.
+    """
+
+    def __init__(self, config: Config, *, result_layout, score_layout):
+        require_config(self, config)
+        self._config = config
+        super().__init__({
+            "clear": In(1), "training": In(1), "label": In(range(config.n_classes)),
+            "i": In(stream.Signature(result_layout)),
+            "store": Out(stream.Signature(store_layout(config), always_ready=True)),
+            "fprime": Out(stream.Signature(fprime_layout(config), always_ready=True)),
+            "scores": Out(stream.Signature(score_layout)),
+            "written": Out(range(config.n_layers + 1)),
+            "prediction": Out(range(config.n_classes)),
+        })
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, lanes = self._config, self._config.lanes
+        walk = GroupWalk(WeightLayout(cfg))
+        busy = Signal()
+        sums = [Signal(self.i.payload.a[p].shape(), name=f"a{p}", reset_less=True) for p in range(lanes)]
+        lane, group_lanes = Signal(range(lanes)), Signal(range(lanes + 1))
+        layer, group = Signal(range(cfg.n_layers + 1)), Signal(range(walk.max_groups))  # of the lanes in ``sums``
+        fptr = Signal(self.fprime.payload.index.shape())   # the hidden neurons' running index
+        m.d.comb += self.i.ready.eq(~busy)
+        with m.If(self.i.valid & ~busy):
+            m.d.sync += [busy.eq(1), lane.eq(0),
+                         group_lanes.eq(walk.lanes_of(layer, group))]
+            m.d.sync += [a.eq(self.i.payload.a[p]) for p, a in enumerate(sums)]
+
+        # the output stage: lane 0's activation in a register (no path from the activation into
+        # the argmax's or the output error unit's comparisons), with where it goes
+        out = Signal(data.StructLayout({"hidden": 1, "score": 1, "end": 1, "h": signed(cfg.act.width), "fp": 1,
+                                        "layer": range(cfg.n_layers + 1), "i": self.store.payload.i.shape(),
+                                        "fptr": fptr.shape()}))
+        training = Signal()
+        m.d.sync += training.eq(self.training)
+        leaves = ~out.score | ~training | self.scores.ready  # the output stage is empty or empties now
+        m.d.comb += [self.scores.payload.y.eq(out.h), self.scores.payload.label.eq(self.label),
+                     self.store.payload.layer.eq(out.layer), self.store.payload.i.eq(out.i),
+                     self.store.payload.x.eq(out.h),
+                     self.fprime.payload.index.eq(out.fptr), self.fprime.payload.value.eq(out.fp),
+                     self.store.valid.eq(out.hidden), self.fprime.valid.eq(out.hidden),
+                     self.scores.valid.eq(out.score & training)]
+
+        step = Signal()  # this cycle's lane moves into the output stage
+        output_layer = layer == cfg.n_layers - 1
+        last_lane = lane == group_lanes - 1
+        h, fp = activate(cfg, sums[0], ~output_layer)
+        m.d.comb += step.eq(busy & leaves)
+        with m.If(leaves):
+            m.d.sync += [out.hidden.eq(step & ~output_layer), out.score.eq(step & output_layer),
+                         out.end.eq(step & last_lane & walk.is_last(layer, group)),
+                         out.h.eq(h), out.fp.eq(fp), out.layer.eq(layer + 1), out.i.eq(group * lanes + lane),
+                         out.fptr.eq(fptr)]
+            with m.If(out.end):  # the layer's last output leaves now
+                m.d.sync += self.written.eq(self.written + 1)
+        with m.If(step):
+            m.d.sync += lane.eq(lane + 1)
+            with m.If(~output_layer):
+                m.d.sync += fptr.eq(fptr + 1)
+            with m.If(last_lane):
+                m.d.sync += busy.eq(0)
+                with m.If(walk.is_last(layer, group)):
+                    m.d.sync += [group.eq(0), layer.eq(layer + 1)]
+                with m.Else():
+                    m.d.sync += group.eq(group + 1)
+        with m.If(step):  # one enable (load or step) for Yosys
+            m.d.sync += [a.eq(b) for a, b in zip(sums, sums[1:])]
+        self._argmax(m, out.score & leaves, out.h)
+        with m.If(self.clear):
+            m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0), self.written.eq(0)]
+        return m
+
+    def _argmax(self, m, take, y):
+        """``prediction``: the index of the first maximum of the scores taken, in class order."""
+        cfg = self._config
+        best, index = Signal(signed(cfg.act.width)), Signal(range(cfg.n_classes + 1))
+        with m.If(take):
+            with m.If((index == 0) | (y > best)):  # the first maximum wins
+                m.d.sync += [best.eq(y), self.prediction.eq(index)]
+            m.d.sync += index.eq(index + 1)
+        with m.If(self.clear):
+            m.d.sync += index.eq(0)

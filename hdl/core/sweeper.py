@@ -1,0 +1,274 @@
+"""The sweeper: a layer's weight addresses and inputs, one element a cycle, for the forward pass or the update.
+
+A sweep of layer ``l`` walks its neuron groups in order; per group it walks the layer
+input's list (:mod:`hdl.core.input_lists`) and then the bias input (1.0), and sends each
+element with its weight address (:mod:`hdl.layout`) to the MAC array (forward) or, with
+the group's P deltas, to the update unit (update) or, in a backpropagating core, to the
+backward unit (a backward sweep: the update's walk over the same old weights, before the
+update, for ``W^T d``).
+"""
+
+from amaranth import Module, Signal
+from amaranth.hdl import Array, C, Mux, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+
+from ..arith import lut_product
+from ..errors import require_config
+from .input_lists import list_read_signature
+from ..layout import GroupWalk, WeightLayout
+
+__all__ = ["Sweeper", "delta_group_signature", "sweep_layout"]
+
+
+def sweep_layout(config: Config) -> data.StructLayout:
+    """What starts a sweep: the layer, and whether it is an update (else a forward pass); in a
+    backpropagating core, whether the update-ordered walk is a backward sweep."""
+    fields = {"layer": range(config.n_layers), "update": 1}
+    if config.backprop:
+        fields["backward"] = 1
+    return data.StructLayout(fields)
+
+
+def delta_group_signature(config: Config) -> wiring.Signature:
+    """The delta provider's side of the hand-over of a group's P deltas to the sweeper.
+
+    ``ready`` says that ``deltas`` hold the next group's (``zero``: all of them 0). The
+    sweeper raises ``claim`` for one cycle as it starts that group (or skips it, when
+    ``zero``), and ``release`` for one cycle when it has copied ``deltas`` (at the
+    group's first element's issue, or at the claim of a skipped group). ``deltas`` must
+    hold from ``ready`` to ``release``.
+    """
+    return wiring.Signature({
+        "deltas": Out(data.ArrayLayout(signed(config.error.width), config.lanes)),
+        "ready": Out(1), "zero": Out(1),
+        "claim": In(1), "release": In(1),
+    })
+
+
+class Sweeper(wiring.Component):
+    """Address generation for one layer sweep at a time, through a read and an issue stage.
+
+    A forward sweep runs right behind whoever fills its input list (the loader for layer
+    0, the serialiser for the others): it issues the entries stored so far, and the bias
+    once the list is ``complete``. An update sweep waits for each group's deltas; with
+    zero skipping a group whose deltas are all 0 is skipped whole. The two stages (list
+    read, issue register) move together; the forward output follows the MAC array's
+    backpressure, the update unit is always ready (on single-port banks, the sweeper sends it an
+    element every other cycle: :attr:`Config.update_interval`).
+
+    Parameters
+    ----------
+    config : Config
+    mac_layout, update_layout : StructLayout
+        The payloads of :class:`MacArray` ``i`` and :class:`UpdateUnit` ``i``.
+    backward_layout : StructLayout or None
+        The payload of :class:`hdl.rules.backward_unit.BackwardUnit` ``i`` (backpropagating cores).
+
+    Members
+    -------
+    start : In(stream.Signature(sweep_layout(config), always_ready=True))
+        Start a sweep; only when ``busy`` is low. The start waits a cycle in a register: the
+        first list read is 2 cycles after it.
+    busy : Out(1)
+        A sweep is starting or has elements left to read.
+    empty : Out(1)
+        Not busy, and the stages are empty: the last element has left.
+    lists : Out(list_read_signature(config))
+    deltas : In(delta_group_signature(config))
+    forward : Out(stream.Signature(mac_layout))
+    update : Out(stream.Signature(update_layout, always_ready=True))
+    backward : Out(stream.Signature(backward_layout, always_ready=True))
+        Backpropagating cores only: a backward sweep's elements, with the group's place
+        (``first`` / ``last`` group of the layer) and ``bias`` (the group's last element).
+        A backward sweep skips no group, so the first and the last group always come.
+    macs_done, macs_skipped : Out(...)
+        MACs issued, and MACs a dense schedule would have done but skipped, in a past cycle
+        (registered: the counters' carry chains start at a flip-flop).
+    forward_macs, update_macs, backward_macs : Out(range(lanes + 1))
+        With ``[hardware] cost_counters`` only (``backward_macs`` in backpropagating cores):
+        ``macs_done`` by the sweep that issued them.
+    """
+
+    #: Cycles from an element's list read to its transfer on ``forward`` / ``update``.
+    latency = 2
+
+    def __init__(self, config: Config, *, mac_layout, update_layout, backward_layout=None):
+        require_config(self, config)
+        if config.backprop != (backward_layout is not None):
+            raise ValueError("a backward_layout is needed exactly when the config backpropagates")
+        self._config = config
+        self._layout = WeightLayout(config)
+        lanes = config.lanes
+        backward = {"backward": Out(stream.Signature(backward_layout, always_ready=True))} if config.backprop else {}
+        super().__init__({
+            "start": In(stream.Signature(sweep_layout(config), always_ready=True)),
+            "busy": Out(1), "empty": Out(1),
+            "lists": Out(list_read_signature(config)),
+            "deltas": In(delta_group_signature(config)),
+            "forward": Out(stream.Signature(mac_layout)),
+            "update": Out(stream.Signature(update_layout, always_ready=True)),
+            "macs_done": Out(range(lanes + 1)),
+            "macs_skipped": Out(range(self.max_macs_step + 1)),
+            **backward,
+            **({f"{sweep}_macs": Out(range(lanes + 1)) for sweep in ("forward", "update", *backward)}
+               if config.cost_counters else {}),
+        })
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def max_macs_step(self) -> int:
+        """The most MACs one cycle's ``macs_done`` or ``macs_skipped`` can report (a whole skipped group)."""
+        return (max(spec.n_in for spec in self._config.layers) + 1) * self._config.lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, lay, lanes = self._config, self._layout, self._config.lanes
+        n_layers = cfg.n_layers
+        n_in = Array(spec.n_in for spec in cfg.layers)
+        walk = GroupWalk(lay)
+        x_one = Array(spec.x.one for spec in cfg.layers)
+        x_width = self.forward.payload.x.shape().width
+
+        # the walk: layer, group, position in the layer input's list, the group's weight base
+        run, upd, bwd = Signal(), Signal(), Signal()  # bwd: a backward sweep (an update's walk)
+        layer = Signal(range(n_layers))
+        group = Signal(range(walk.max_groups))
+        k = Signal(range(max(n_in) + 1))
+        gbase = Signal(lay.addr_width)
+        # the read stage: the list entry is read while these wait
+        place = {"bwd": 1, "first_group": 1, "last_group": 1} if cfg.backprop else {}
+        rd = Signal(data.StructLayout({"valid": 1, "upd": 1, "bias": 1, "layer": range(n_layers),
+                                       "gbase": lay.addr_width, "lanes": range(lanes + 1), "first": 1, **place}))
+        # the issue stage: one register between the list memory and the units, so no RAM
+        # output drives the weight address adder or its fan-out to every bank directly
+        is_ = Signal(data.StructLayout({"valid": 1, "upd": 1, "last": 1, "layer": range(n_layers),
+                                        "x": signed(x_width), "gbase": lay.addr_width,
+                                        "index": range(max(n_in) + 1), "lanes": range(lanes + 1), **place}))
+        addr = is_.gbase + is_.index
+        # the deltas the update unit multiplies by: copied from the provider's as the group's
+        # first element enters the issue stage (the edge at which the previous group's last
+        # element leaves it), so no copy of the deltas travels down the pipeline
+        deltas = [Signal(signed(cfg.error.width), name=f"d{p}") for p in range(lanes)]
+
+        update_ready = C(1, 1)
+        if cfg.update_interval == 2:  # single-port banks: an update element every other cycle, its write between two reads
+            gap = Signal()
+            m.d.sync += gap.eq(self.update.valid)
+            update_ready = ~gap
+        down_ready = Mux(is_.upd, update_ready, self.forward.ready)
+        advance = ~is_.valid | down_ready  # every stage moves together
+        last_group = walk.is_last(layer, group)
+        group_lanes = walk.lanes_of(layer, group)
+        # whether entry k is stored, from registers: the list's fill and complete are taken a
+        # cycle late (both only grow during a sweep, so a late value is safe: the walk waits a
+        # cycle more when it is right behind the list's writer) and compared ahead with every
+        # k the walk can move to. k is 0 between sweeps, and a sweep's first cycle (``pending``:
+        # the start waits there, so no logic of whoever starts it is in front of the walk)
+        # takes the new layer's values.
+        # group_start is k == 0, kept in a flip-flop; moved: k stayed (0), went up (1), went to 0 (2)
+        pending, group_start, moved = Signal(), Signal(init=1), Signal(2)
+        ahead = Signal(data.StructLayout({"stay": 1, "up": 1, "zero": 1, "complete": 1}))
+        m.d.sync += [ahead.stay.eq(k < self.lists.fill), ahead.up.eq(k + 1 < self.lists.fill),
+                     ahead.zero.eq(self.lists.fill != 0), ahead.complete.eq(self.lists.complete),
+                     pending.eq(0), moved.eq(0)]
+        have_entry = Mux(moved[1], ahead.zero, Mux(moved[0], ahead.up, ahead.stay))
+        at_bias = ~have_entry & ahead.complete  # the bias input (1.0) comes last, once the list is complete
+        if cfg.zero_skipping:  # the provider registers ``zero`` as it finishes: no wide OR here
+            skip_group = run & upd & ~bwd & group_start & self.deltas.ready & self.deltas.zero
+            if cfg.update_interval == 2:  # the walk may wait (for the gap): skip only as it moves
+                skip_group &= advance
+        else:
+            skip_group = C(0, 1)
+        # an update sweep's list is complete (the forward pass is over), so it always has an
+        # element: saying so keeps the list's state out of the delta hand-over's logic
+        can_issue = run & (upd | have_entry | at_bias) & (~upd | ~group_start | self.deltas.ready) & ~skip_group
+        end_group = (can_issue & at_bias) | skip_group
+        m.d.comb += [self.lists.layer.eq(layer), self.lists.k.eq(k), self.lists.en.eq(advance),
+                     self.busy.eq(pending | run), self.empty.eq(~pending & ~run & ~rd.valid & ~is_.valid),
+                     self.deltas.claim.eq((advance & can_issue & upd & group_start) | skip_group),
+                     self.deltas.release.eq((advance & rd.valid & rd.first) | skip_group)]
+
+        with m.If(self.start.valid):
+            if cfg.backprop:
+                m.d.sync += bwd.eq(self.start.payload.backward)
+            m.d.sync += [pending.eq(1), upd.eq(self.start.payload.update), layer.eq(self.start.payload.layer)]
+        with m.If(pending):
+            m.d.sync += [run.eq(1), group.eq(0), gbase.eq(Array(lay.base(l) for l in range(n_layers))[layer])]
+
+        self._count_macs(m, advance & end_group, skip_group, n_in[layer] + 1, n_in[layer] - self.lists.fill, group_lanes)
+        rd_payload = [rd.upd.eq(upd), rd.bias.eq(at_bias), rd.layer.eq(layer), rd.gbase.eq(gbase),
+                      rd.lanes.eq(group_lanes), rd.first.eq(upd & group_start)]
+        if cfg.backprop:
+            rd_payload += [rd.bwd.eq(bwd), rd.first_group.eq(group == 0), rd.last_group.eq(last_group)]
+        with m.If(advance):
+            m.d.sync += rd.valid.eq(can_issue)
+            if cfg.pipeline == "fast":
+                # the payload loads on every move (it only counts with rd.valid): can_issue, a
+                # long path from ``fill``, enables only rd.valid, k and the delta hand-over
+                # (on the iCE40, "compact", this takes more logic cells)
+                m.d.sync += rd_payload
+            with m.If(can_issue):
+                if cfg.pipeline != "fast":
+                    m.d.sync += rd_payload
+                m.d.sync += [k.eq(k + 1), moved.eq(1), group_start.eq(0)]
+            with m.If(end_group):
+                m.d.sync += [k.eq(0), moved.eq(2), group_start.eq(1), gbase.eq(gbase + n_in[layer] + 1)]
+                with m.If(last_group):
+                    m.d.sync += run.eq(0)
+                with m.Else():
+                    m.d.sync += group.eq(group + 1)
+
+        entry = self.lists.data
+        with m.If(advance):
+            m.d.sync += [is_.valid.eq(rd.valid), is_.upd.eq(rd.upd), is_.last.eq(rd.bias), is_.layer.eq(rd.layer),
+                         is_.x.eq(Mux(rd.bias, x_one[rd.layer], entry.x)), is_.gbase.eq(rd.gbase),
+                         is_.index.eq(Mux(rd.bias, n_in[rd.layer], entry.i)), is_.lanes.eq(rd.lanes)]
+            if cfg.backprop:
+                m.d.sync += [is_.bwd.eq(rd.bwd), is_.first_group.eq(rd.first_group), is_.last_group.eq(rd.last_group)]
+            with m.If(rd.valid & rd.first):
+                m.d.sync += [d.eq(pd) for d, pd in zip(deltas, self.deltas.deltas)]
+        self._issue(m, is_, addr, deltas, update_ready, down_ready)
+        return m
+
+    def _issue(self, m, is_, addr, deltas, update_ready, down_ready):
+        """The issue stage's element to the MAC array, the update unit or the backward unit, and its MACs."""
+        cfg, lanes = self._config, self._config.lanes
+        m.d.comb += [
+            self.forward.valid.eq(is_.valid & ~is_.upd), self.forward.payload.x.eq(is_.x),
+            self.forward.payload.addr.eq(addr), self.forward.payload.layer.eq(is_.layer),
+            self.forward.payload.last.eq(is_.last),
+            self.update.valid.eq(is_.valid & is_.upd & (~is_.bwd if cfg.backprop else 1) & update_ready),
+            self.update.payload.x.eq(is_.x),
+            self.update.payload.addr.eq(addr), self.update.payload.layer.eq(is_.layer),
+            *[self.update.payload.d[p].eq(deltas[p]) for p in range(lanes)],
+        ]
+        if cfg.backprop:
+            out = self.backward.payload
+            m.d.comb += [self.backward.valid.eq(is_.valid & is_.bwd), out.addr.eq(addr), out.index.eq(is_.index),
+                         out.layer.eq(is_.layer), out.first.eq(is_.first_group), out.last.eq(is_.last_group),
+                         out.bias.eq(is_.last), *[out.d[p].eq(deltas[p]) for p in range(lanes)]]
+        m.d.sync += self.macs_done.eq(0)
+        with m.If(is_.valid & down_ready & (~(is_.bwd & is_.last) if cfg.backprop else 1)):
+            m.d.sync += self.macs_done.eq(is_.lanes)  # a backward sweep's bias element does no MAC
+        if cfg.cost_counters:
+            m.d.sync += [self.forward_macs.eq(Mux(self.forward.valid & self.forward.ready, is_.lanes, 0)),
+                         self.update_macs.eq(Mux(self.update.valid, is_.lanes, 0))]
+            if cfg.backprop:
+                m.d.sync += self.backward_macs.eq(Mux(self.backward.valid & ~is_.last, is_.lanes, 0))
+
+    def _count_macs(self, m, at_end, skip_group, group_inputs, unlisted, group_lanes):
+        """MACs a dense schedule would have done at a group's end: its unlisted (zero) inputs, or the whole group.
+
+        They wait in registers (no control path into the multiplier) and leave on ``macs_skipped``.
+        """
+        n_in = max(spec.n_in for spec in self._config.layers)
+        inputs, lanes = Signal(range(n_in + 2)), Signal(range(self._config.lanes + 1))
+        m.d.sync += [inputs.eq(0), self.macs_skipped.eq(lut_product(inputs, lanes))]
+        with m.If(at_end):
+            m.d.sync += [inputs.eq(Mux(skip_group, group_inputs, unlisted)), lanes.eq(group_lanes)]

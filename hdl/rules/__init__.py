@@ -1,0 +1,15 @@
+"""The learning rules: one error path per rule (:func:`error_path` chooses it from the
+configuration) and the parts only a rule needs: the feedback unit (DFA, SSDFA), the backward
+unit (BP), the rule chooser (the hybrid).
+
+Imports: :mod:`hdl.lanes` (the backward unit's sums run on the lane multipliers), the shared
+definitions and :mod:`golden`.
+"""
+
+from .backward_unit import BackwardUnit
+from .error_path import ErrorPathSignature, error_path, fprime_layout, request_layout
+from .feedback_unit import FeedbackUnit
+from .rule_chooser import RuleChooser
+
+__all__ = ["BackwardUnit", "ErrorPathSignature", "error_path", "fprime_layout", "request_layout", "FeedbackUnit",
+           "RuleChooser"]

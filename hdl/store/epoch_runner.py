@@ -1,0 +1,186 @@
+"""The epoch runner: EPOCH and EVALUATE, the core's own host for the samples in its data store."""
+
+import zlib
+
+from amaranth import Module, Signal
+from amaranth.hdl import signed
+from amaranth.lib import crc, data, fifo, stream, wiring
+from amaranth.lib.memory import ReadPort
+from amaranth.lib.wiring import In, Out
+
+from trifactor.golden.config import Config
+
+from .data_store import DataStore, word_bytes
+from ..errors import reject, require_config
+
+__all__ = ["EpochRunner", "RunLayout", "ResultLayout", "RESULT_FIELDS", "run_checksum"]
+
+#: A run: train on ``count`` samples from position ``start`` of the order memory (EPOCH), or infer on
+#: records ``start .. start + count - 1`` (EVALUATE).
+RunLayout = data.StructLayout({"train": 1, "start": 24, "count": 16})
+#: A run's result, a 32-bit reply word each in this order: the samples whose prediction was the label (made
+#: before each update, when training), the clock cycles from the run's start to the end of its last sample,
+#: and the checksum of the records the run read (:func:`run_checksum`).
+RESULT_FIELDS = ("correct", "cycles", "checksum")
+ResultLayout = data.StructLayout({name: 32 for name in RESULT_FIELDS})
+#: CRC-32 as zlib's (ISO-HDLC), a store word a step: the words' bytes little-endian, as a flash image holds them
+CHECKSUM = crc.catalog.CRC32_ISO_HDLC
+
+
+def run_checksum(records: bytes) -> int:
+    """The checksum a run answers for the records it read, given as their bytes (each word in
+    :func:`hdl.store.data_store.word_bytes` bytes, little-endian, the order the run read them): their CRC-32."""
+    return zlib.crc32(records)
+
+
+class EpochRunner(wiring.Component):
+    """Feeds stored samples to the pass sequencer and the input lists as the command decoder feeds the host's.
+
+    Between runs the decoder's samples pass through (``host_*`` to the outputs). A run has two
+    processes. The **walk** reads the order memory (EPOCH; EVALUATE walks the records in
+    order) and asks the record source (:mod:`hdl.store.record_source`) for each record in turn,
+    as soon as the source takes the request: it runs ahead of the samples by as much as the
+    source and the ``prefetch`` FIFO let it. The **feed**, per sample: the record's label,
+    then its inputs one a cycle (as they come) into the input lists, the prediction taken
+    and scored, and the next sample once the pass sequencer is idle again (a training
+    sample's update is done). With a FIFO that holds a record, a slow source (the SPI flash)
+    reads the next record while the core computes this one.
+
+    Parameters
+    ----------
+    config : Config
+    store : DataStore
+        The store it reads (its geometry only).
+    prefetch : int
+        Words of FIFO between the record source and the feed; 0: none (a source as fast as the feed).
+
+    Members
+    -------
+    run : In(stream.Signature(RunLayout))
+    result : Out(stream.Signature(ResultLayout))
+    order_read : In(ReadPort.Signature(...))
+        To the store's order memory (latency 1).
+    request : Out(stream.Signature(range(samples)))
+    words : In(stream.Signature(width))
+        To the record source: records asked for, and their words, the label first.
+    host_sample, host_label, host_inputs, host_inputs_last, host_prediction
+        The command decoder's ``sample``, ``label``, ``inputs``, ``inputs_last``, ``prediction``.
+    sample, label, inputs, inputs_last, prediction, sample_idle
+        To the pass sequencer and the input lists, as the decoder's ports.
+    """
+
+    def __init__(self, config: Config, *, store: DataStore, prefetch: int = 0):
+        require_config(self, config)
+        if not isinstance(store, DataStore):
+            reject(self, f"store must be a DataStore, not {store!r}")
+        if not isinstance(prefetch, int) or prefetch < 0:
+            reject(self, f"prefetch must be a non-negative integer, not {prefetch!r}")
+        self._config, self._store, self.prefetch = config, store, prefetch
+        start = stream.Signature(data.StructLayout({"train": 1}), always_ready=True)
+        inputs = stream.Signature(signed(config.input.width), always_ready=True)
+        prediction = stream.Signature(range(config.n_classes))
+        label = range(config.n_classes)
+        super().__init__({
+            "run": In(stream.Signature(RunLayout)), "result": Out(stream.Signature(ResultLayout)),
+            "order_read": In(ReadPort.Signature(addr_width=len(store.order_read.addr), shape=range(store.samples))),
+            "request": Out(stream.Signature(range(store.samples))), "words": In(stream.Signature(store.width)),
+            "host_sample": In(start), "host_label": In(label), "host_inputs": In(inputs), "host_inputs_last": Out(1),
+            "host_prediction": Out(prediction),
+            "sample": Out(start), "label": Out(label), "inputs": Out(inputs), "inputs_last": In(1),
+            "prediction": In(prediction), "sample_idle": In(1),
+        })
+
+    def _pass_through(self, m, active, label, words):
+        with m.If(active):
+            m.d.comb += [self.label.eq(label), self.inputs.payload.eq(words.payload)]
+        with m.Else():
+            m.d.comb += [
+                self.sample.valid.eq(self.host_sample.valid), self.sample.payload.eq(self.host_sample.payload),
+                self.label.eq(self.host_label),
+                self.inputs.valid.eq(self.host_inputs.valid), self.inputs.payload.eq(self.host_inputs.payload),
+                self.host_prediction.valid.eq(self.prediction.valid),
+                self.host_prediction.payload.eq(self.prediction.payload),
+                self.prediction.ready.eq(self.host_prediction.ready),
+            ]
+        m.d.comb += self.host_inputs_last.eq(self.inputs_last)
+
+    def _walk(self, m, run, start):
+        """Ask the source for the run's records in order, from when ``start`` is high."""
+        position, left = Signal.like(run.start), Signal.like(run.count)
+        m.d.comb += [self.order_read.addr.eq(position), self.order_read.en.eq(1)]
+        with m.FSM():
+            with m.State("idle"):
+                with m.If(start):
+                    m.d.sync += [position.eq(self.run.payload.start), left.eq(self.run.payload.count)]
+                    m.next = "order"
+            with m.State("order"):  # the order memory's address: position
+                m.next = "request"
+            with m.State("request"):  # its word has arrived: the record (EVALUATE: the position itself)
+                m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position)]
+                with m.If(run.train):
+                    m.d.comb += self.request.payload.eq(self.order_read.data)
+                with m.If(self.request.ready):
+                    m.d.sync += [position.eq(position + 1), left.eq(left - 1)]
+                    m.next = "order"
+                    with m.If(left == 1):
+                        m.next = "idle"
+
+    def elaborate(self, platform):
+        m = Module()
+        run = Signal(RunLayout)
+        active, correct, cycles = Signal(), Signal(32), Signal(32)
+        label = Signal(range(self._config.n_classes))
+        if self.prefetch:
+            m.submodules.prefetch = queue = fifo.SyncFIFOBuffered(width=self._store.width, depth=self.prefetch)
+            m.d.comb += [queue.w_data.eq(self.words.payload), queue.w_en.eq(self.words.valid),
+                         self.words.ready.eq(queue.w_rdy)]
+            words = stream.Signature(self._store.width).flip().create()
+            m.d.comb += [words.payload.eq(queue.r_data), words.valid.eq(queue.r_rdy), queue.r_en.eq(words.ready)]
+        else:
+            words = self.words
+        self._pass_through(m, active, label, words)
+        # every record word the run takes, into the checksum (cleared when a run starts)
+        m.submodules.checksum = checksum = CHECKSUM(data_width=8 * word_bytes(self._config)).create()
+        m.d.comb += [checksum.data.eq(words.payload), checksum.valid.eq(active & words.valid & words.ready),
+                     checksum.start.eq(self.run.valid & self.run.ready)]
+        m.d.comb += [self.result.payload.correct.eq(correct), self.result.payload.cycles.eq(cycles),
+                     self.result.payload.checksum.eq(checksum.crc)]
+        with m.If(active):
+            m.d.sync += cycles.eq(cycles + 1)
+        self._walk(m, run, start=self.run.valid & self.run.ready)
+
+        with m.FSM():
+            with m.State("idle"):
+                m.d.comb += self.run.ready.eq(1)
+                with m.If(self.run.valid):
+                    m.d.sync += [run.eq(self.run.payload), active.eq(1), correct.eq(0), cycles.eq(1)]
+                    m.next = "label"
+            with m.State("label"):  # the record's first word
+                m.d.comb += words.ready.eq(1)
+                with m.If(words.valid):
+                    m.d.sync += label.eq(words.payload)
+                    m.next = "start"
+            with m.State("start"):  # the sample starts
+                m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(run.train)]
+                m.next = "inputs"
+            with m.State("inputs"):  # an input a cycle, as they come
+                m.d.comb += [self.inputs.valid.eq(words.valid), words.ready.eq(1)]
+                with m.If(words.valid & self.inputs_last):
+                    m.next = "prediction"
+            with m.State("prediction"):
+                m.d.comb += self.prediction.ready.eq(1)
+                with m.If(self.prediction.valid):
+                    m.d.sync += correct.eq(correct + (self.prediction.payload == label))
+                    m.next = "sample_end"
+            with m.State("sample_end"):  # a training sample's update goes on after its prediction
+                with m.If(self.sample_idle):
+                    m.d.sync += run.count.eq(run.count - 1)
+                    m.next = "label"
+                    with m.If(run.count == 1):
+                        m.next = "done"
+            with m.State("done"):
+                m.d.comb += self.result.valid.eq(1)
+                with m.If(self.result.ready):
+                    m.d.sync += active.eq(0)
+                    m.next = "idle"
+        return m

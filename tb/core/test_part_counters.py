@@ -1,0 +1,129 @@
+# amaranth: UnusedElaboratable=no
+"""Counters on its own: random increments against a Python count, read back in reply order, low word first.
+
+The basic counters (``COUNTER_NAMES``) always; the cost counters (``COST_NAMES``, the
+table the core and the host share) when given. Then the same table from the other sides:
+which counters a configuration has (in the core and in ``counter_names``) and the host's
+summary per sample by pass.
+"""
+
+import random
+
+import pytest
+
+from trifactor.hdl.core.counters import Counters
+from trifactor.hdl.protocol import COST_NAMES, COUNTER_BITS, COUNTER_NAMES, counter_names, counter_words
+
+from conftest import make_config
+from part_sim import simulate
+
+#: The basic counters' inputs, by counter name.
+INPUTS = {"cycles": "busy", "samples": "sample", "macs_done": "macs_done", "macs_skipped": "macs_skipped"}
+
+
+def model_words(names, counts, wrong=False):
+    """Two 32-bit words per counter (low first), in ``names`` order; the counters wrap at ``COUNTER_BITS``
+    and then set the bit above them for good."""
+    words = []
+    for name in names:
+        v = counts[name] % (1 << COUNTER_BITS) | (1 << COUNTER_BITS if counts[name] >> COUNTER_BITS else 0)
+        words += [v >> 32, v & 0xFFFF_FFFF] if wrong else [v & 0xFFFF_FFFF, v >> 32]
+    return words
+
+
+def check_counters(max_step, costs=None, seed=0, wrong=False, cycles=300):
+    dut = Counters(max_step=max_step, costs=costs)
+    costs = costs or {}
+    names = COUNTER_NAMES + tuple(costs)
+    steps = {"cycles": 1, "samples": 1, "macs_done": max_step, "macs_skipped": max_step, **costs}
+    ports = {name: getattr(dut, INPUTS[name]) if name in INPUTS else getattr(dut.costs, name) for name in names}
+    rng = random.Random(seed)
+    counts = dict.fromkeys(names, 0)
+
+    async def read(ctx):
+        out = []
+        for n in range(dut.words):
+            ctx.set(dut.select, n)
+            out.append(ctx.get(dut.word))
+        return out
+
+    async def bench(ctx):
+        assert dut.names == names and dut.words == 2 * len(names)
+        assert await read(ctx) == [0] * dut.words
+        for cycle in range(cycles):
+            step = {name: rng.choice([0, top, rng.randint(0, top)]) if top > 1 else int(rng.random() < 0.5)
+                    for name, top in steps.items()}
+            if cycle > cycles - 5:
+                step = dict.fromkeys(names, 0)  # counting stops with the inputs low
+            for name in names:
+                ctx.set(ports[name], step[name])
+            await ctx.tick()
+            for name in names:
+                counts[name] += int(step[name])
+            if cycle % 37 == 0:  # the word is combinational: readable at any time
+                assert await read(ctx) == model_words(names, counts, wrong), f"cycle {cycle}"
+        assert await read(ctx) == model_words(names, counts, wrong)
+
+    simulate(dut, bench)
+
+
+@pytest.mark.parametrize("max_step", [1, 12, 255])
+def test_counters_count_as_the_model(max_step):
+    check_counters(max_step)
+
+
+@pytest.mark.parametrize("lanes", [1, 8])
+def test_cost_counters_count_as_the_model(lanes):
+    """The cost counters of :data:`COST_NAMES` after the basic ones: per-lane events (up to ``lanes``) and single ones."""
+    costs = {name: 1 if name.startswith("error_path") else lanes for name in COST_NAMES}
+    check_counters(12, costs, seed=lanes)
+
+
+def test_counters_test_catches_a_wrong_model():
+    with pytest.raises(AssertionError):
+        check_counters(12, wrong=True)
+    with pytest.raises(AssertionError):
+        check_counters(12, {name: 8 for name in COST_NAMES}, wrong=True)
+
+
+def test_cost_counters_follow_the_config():
+    """``counter_names(config)``, the one list the hardware and the host read: the cost counters only when configured."""
+    assert counter_names(make_config()) == COUNTER_NAMES and counter_words(make_config()) == 8
+    on = make_config(hardware={"cost_counters": True})
+    assert counter_names(on) == COUNTER_NAMES + COST_NAMES and counter_words(on) == 2 * (4 + len(COST_NAMES))
+
+
+def test_counters_refuse_a_bad_max_step():
+    with pytest.raises(ValueError, match="max_step"):
+        Counters(max_step=0)
+    with pytest.raises(ValueError, match="forward_macs"):
+        Counters(max_step=1, costs={"forward_macs": 0})
+    with pytest.raises(ValueError, match="cycles"):
+        Counters(max_step=1, costs={"cycles": 1})
+
+
+def test_the_core_has_cost_counters_only_when_configured():
+    """Off (the default), no part of the core has an event output or a cost counter: the core is the one without them."""
+    from amaranth.back import verilog
+
+    from trifactor.hdl.core.learner import LearnerCore
+
+    for on in (False, True):
+        core = LearnerCore(make_config([9, 6, 4], hardware={"lanes": 4, "cost_counters": on}))
+        assert core.counters.names == counter_names(core.config) and list(core.cost_events()) == list(COST_NAMES if on else ())
+        text = verilog.convert(core, name="core", emit_src=False)
+        for name in ("weight_reads", "weight_writes", "rom_reads", "hidden_deltas", "forward_macs", *COST_NAMES):
+            assert (name in text) == on, (on, name)
+
+
+def test_host_summarises_the_cost_counters_per_sample_by_pass():
+    from trifactor.scripts.host.model import counter_summary
+
+    base = {"cycles": 1000, "samples": 4, "macs_done": 400, "macs_skipped": 0}
+    assert "costs_per_sample" not in counter_summary(make_config(), base)
+    on = make_config(hardware={"cost_counters": True})
+    counts = {**base, **{name: 8 * (k + 1) for k, name in enumerate(COST_NAMES)}}
+    costs = counter_summary(on, counts)["costs_per_sample"]
+    assert costs == {"forward": {"macs": 2.0, "weight_reads": 4.0},
+                     "error_path": {"macs": 6.0, "weight_reads": 8.0, "feedback_reads": 10.0, "deltas": 12.0},
+                     "update": {"macs": 14.0, "weight_reads": 16.0, "weight_writes": 18.0}}

@@ -1,0 +1,89 @@
+"""What every core testbench checks against golden: the samples, the expected cost counters, the weights.
+
+Shared by the cocotb testbenches of the core (``tb/core``), the data store (``tb/store``) and the
+host link (``tb/link``); they run in the simulator's Python, so this imports no pytest.
+"""
+
+import numpy as np
+
+from trifactor.golden.fixedpoint import Overflow
+from trifactor.golden.train import load_data
+from trifactor.hdl.layout import WeightLayout
+from trifactor.hdl.protocol import COST_NAMES
+
+__all__ = ["sample_data", "list_entries", "expected_costs", "assert_weights", "golden_epoch"]
+
+
+def sample_data(cfg, params, rng):
+    """A real data set (``digits``, ``mnist5k``) when the net fits it, else random inputs over the input format (many zeros)."""
+    n = params["samples"] + params["test_samples"]
+    if params["data"] in ("digits", "mnist5k"):
+        split = load_data(cfg, params["data"])
+        x = cfg.input.quantize(np.concatenate([split.x_train, split.x_test])[:n])
+        y = np.concatenate([split.y_train, split.y_test])[:n]
+    else:
+        x = rng.integers(cfg.input.min, cfg.input.max + 1, (n, cfg.sizes[0]))
+        x[rng.random(x.shape) < 0.3] = 0
+        y = rng.integers(0, cfg.n_classes, n)
+    return x, y
+
+
+def list_entries(cfg, step, layer) -> int:
+    """Entries of weight layer ``layer``'s input list (``hdl/core/input_lists.py``): the non-zero inputs with zero
+    skipping, else all; a backpropagating core keeps its hidden zeros unless ReLU saturates."""
+    exact = cfg.activation == "relu" and cfg.overflow is Overflow.SATURATE
+    skips = cfg.zero_skipping and (layer == 0 or exact or not cfg.backprop)
+    return int(np.count_nonzero(step["inputs"][layer])) if skips else cfg.sizes[layer]
+
+
+def expected_costs(cfg, step) -> dict:
+    """One training sample's cost counters (``hdl.protocol.COST_NAMES``) from golden's ``train_sample`` intermediates.
+
+    As the sweeper walks (``hdl/core/sweeper.py``): a sweep of layer ``l`` walks its neuron
+    groups of ``lanes`` neurons; each group issues one element per entry of the layer
+    input's list (:func:`list_entries`) and one for the bias. Each element is a MAC in each
+    used lane (the group's neurons; none for a backward sweep's bias) and a bank word read
+    in every lane (past the layer's last neuron too); an update element also writes every
+    lane. The forward sweep walks every group; the update skips a group whose deltas are all
+    0 (zero skipping). On a backpropagation sample every layer but the first is swept
+    backward before its update (every group), and the delta provider asks for its deltas
+    twice (``hdl.layout.sweeps_backward``). A feedback sample's error path reads a hidden
+    neuron's k feedback values (one ROM row; the output layer's error rows hold none); it
+    delivers one delta per request of a hidden neuron.
+    """
+    lay, lanes, backprop = WeightLayout(cfg), cfg.lanes, bool(step["backprop"])
+    costs = dict.fromkeys(COST_NAMES, 0)
+    for l, spec in enumerate(cfg.layers):
+        entries = list_entries(cfg, step, l)
+        deltas = np.asarray(step["delta"][l])
+        walks = 2 if backprop and l > 0 else 1  # the provider's walks over the layer
+        if spec.hidden:
+            costs["error_path_deltas"] += walks * spec.n_out
+        if spec.hidden and not backprop:  # k entries of B per hidden neuron
+            costs["error_path_feedback_reads"] += spec.n_out * cfg.nonzeros_per_row
+        for g in range(lay.groups(l)):
+            used = min(lanes, spec.n_out - g * lanes)
+            costs["forward_macs"] += used * (entries + 1)
+            costs["forward_weight_reads"] += lanes * (entries + 1)
+            if walks == 2:
+                costs["error_path_macs"] += used * entries
+                costs["error_path_weight_reads"] += lanes * (entries + 1)
+            if cfg.zero_skipping and not deltas[g * lanes:g * lanes + used].any():
+                continue
+            costs["update_macs"] += used * (entries + 1)
+            costs["update_weight_reads"] += lanes * (entries + 1)
+            costs["update_weight_writes"] += lanes * (entries + 1)
+    return costs
+
+
+def assert_weights(got, want, when):
+    for layer, (g, w) in enumerate(zip(got, want)):
+        if not np.array_equal(g, w):
+            rows, cols = np.nonzero(g != w)
+            raise AssertionError(f"{when}: layer {layer} differs at {len(rows)} weights, first W[{rows[0]}, {cols[0]}] "
+                                 f"= {g[rows[0], cols[0]]}, golden {w[rows[0], cols[0]]}")
+
+
+def golden_epoch(golden, x, y, order) -> int:
+    """Train ``golden`` on ``order``; the predictions it got right (made before each update)."""
+    return sum(int(golden.train_sample(x[i], int(y[i]))["prediction"] == y[i]) for i in order)

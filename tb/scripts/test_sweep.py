@@ -1,0 +1,188 @@
+"""``trifactor sweep`` on a tiny network and IDX data set: a sweep on a local Dask cluster gives the fixed model's
+accuracy exactly, records the points it cannot measure, computes only what the cache lacks on a rerun, and refuses
+a bad spec with one line."""
+
+import json
+import time
+
+import pytest
+
+from trifactor.golden.config import config_from_dict
+from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.train import load_data, train
+from trifactor.scripts.sweep import engine
+from trifactor.scripts.sweep.report import pareto_front, plots, summarize, table
+from trifactor.scripts.sweep.spec import load_spec
+from trifactor.scripts.util.errors import UsageError
+
+from conftest import run_trifactor as run
+from conftest import assert_user_error
+from conftest import tiny_dataset
+
+BASE = """[network]
+sizes = [16, 7, 3]
+[training]
+epochs = 1
+[data]
+dataset = "idx:{data}"
+[hardware]
+lanes = 2
+"""
+SPEC = """name = "tiny"
+base = "base.toml"
+[grid]
+"network.sizes" = [[16, 7, 3], [16, 5, 3]]
+[accuracy]
+seeds = [0, 1]
+"""
+
+
+def write_spec(tmp_path, spec=SPEC):
+    if not (tmp_path / "data").exists():
+        (tmp_path / "base.toml").write_text(BASE.format(data=tiny_dataset(tmp_path / "data")))
+    (tmp_path / "spec.toml").write_text(spec)
+    return tmp_path / "spec.toml"
+
+
+def sweep(tmp_path, *args):
+    result = run("sweep", "spec.toml", "--workers", "1", "--quiet", *args, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, json.loads((tmp_path / "build/sweep/tiny/sweep.json").read_text())
+
+
+def golden_accuracy(tmp_path, sizes, seed):
+    raw = {"network": {"sizes": sizes}, "training": {"epochs": 1}, "data": {"dataset": f"idx:{tmp_path / 'data'}"}}
+    config = config_from_dict(raw)
+    return train(FixedNet(config, seed), load_data(config), 1, seed)["test_accuracy"]
+
+
+def accuracies(report):
+    return [[run["result"]["test_accuracy"] for run in point["runs"]["accuracy"]] for point in report["points"]]
+
+
+def test_tiny_sweep_on_a_local_cluster_then_from_the_cache(tmp_path):
+    write_spec(tmp_path)
+    result, report = sweep(tmp_path)
+    assert [point["settings"] for point in report["points"]] == [{"network.sizes": [16, 7, 3]},
+                                                                 {"network.sizes": [16, 5, 3]}]
+    assert accuracies(report) == [[golden_accuracy(tmp_path, sizes, seed) for seed in (0, 1)]
+                                  for sizes in ([16, 7, 3], [16, 5, 3])]
+    assert report["notes"]["computed"] == 4 and report["notes"]["cached"] == 0
+    assert "cluster: local, 1 worker processes" in report["cluster"]
+    text = (tmp_path / "build/sweep/tiny/report.md").read_text()
+    assert "| 0 | 16-7-3 |" in text and "| 1 | 16-5-3 |" in text and "## Not measured" not in text
+    table = result.stdout.split("\n- ")[0]
+
+    start = time.monotonic()
+    again, cached = sweep(tmp_path)  # everything cached: no cluster, the same table
+    assert time.monotonic() - start < 10
+    assert cached["notes"]["cached"] == 4 and cached["notes"]["computed"] == 0
+    assert again.stdout.split("\n- ")[0] == table and accuracies(cached) == accuracies(report)
+
+    entry = report["points"][1]["runs"]["accuracy"][1]["key"]
+    (tmp_path / f"build/sweep/cache/accuracy/{entry}.json").unlink()
+    _, partly = sweep(tmp_path, "--only", "accuracy")  # only the missing task is computed
+    assert (partly["notes"]["cached"], partly["notes"]["computed"]) == (3, 1)
+    assert accuracies(partly) == accuracies(report)
+
+
+def test_points_that_cannot_be_measured_are_recorded(tmp_path):
+    spec = write_spec(tmp_path, SPEC.replace('[[16, 7, 3], [16, 5, 3]]', '[[16, 7, 3], [15, 7, 3]]') +
+                      '[[points]]\n"hardware.lanes" = 2\n[[points]]\n"feedback.nonzeros_per_row" = 5\n')
+    _, report = sweep(tmp_path)
+    points = report["points"]
+    assert len(points) == 4 and [p["settings"].get("feedback.nonzeros_per_row") for p in points] == [None, None, 5, 5]
+    assert points[0]["runs"]["accuracy"][0]["result"]["test_accuracy"] >= 0
+    # the data set has 16 features: every seed's task fails with the reason
+    assert all("16 features" in r["error"] and "\n" not in r["error"] for r in points[1]["runs"]["accuracy"])
+    # more feedback entries than outputs: not a configuration, no task
+    assert "nonzeros_per_row" in points[2]["error"] and points[2]["runs"]["accuracy"] == []
+    text = (tmp_path / "build/sweep/tiny/report.md").read_text()
+    assert "## Not measured" in text and "not valid: [feedback] nonzeros_per_row" in text
+    assert load_spec(spec).points[1].config.sizes == (15, 7, 3)
+
+
+def test_engine_reruns_only_what_the_cache_lacks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(write_spec(tmp_path, SPEC.replace("seeds = [0, 1]", "seeds = [3]")))
+    found = engine.plan(spec, tmp_path / "cache")
+    assert len(found) == 2 and not any(task.cached for task in found.values())
+    with engine.cluster(None, 1, processes=False) as (client, where):
+        notes = engine.run(client, list(found.values()), tmp_path / "cache", quiet=True)
+    assert notes["crashed"] == {} and notes["lost_workers"] == [] and "1 worker threads" in where
+    assert sorted(notes["started"]) == sorted(found)
+    again = engine.plan(spec, tmp_path / "cache")
+    assert all(task.cached for task in again.values())
+    assert [t.entry["result"] for t in again.values()] == [t.entry["result"] for t in found.values()]
+
+
+def test_pareto_front():
+    points = {"a": (100, 90.0), "b": (200, 95.0), "c": (150, 89.0), "d": (300, 95.0), "e": (None, 99.0)}
+    assert pareto_front(points) == ["a", "b"]
+    assert pareto_front({"a": (1, 1.0), "b": (1, 1.0)}) == ["a", "b"]  # equal points dominate neither
+
+
+@pytest.mark.parametrize("spec, args, words", [
+    ('base = "nope.toml"\n[accuracy]\n', [], ["base", "nope.toml", "no such file"]),
+    ('base = "base.toml"\n[grid]\n"hardware.lane" = [2]\n[accuracy]\n', [], ["'hardware.lane'", "did you mean 'hardware.lanes'"]),
+    ('base = "base.toml"\n[accuracy]\n', ["--only", "synth"], ["--only synth", "no [synth] table"]),
+    ('base = "base.toml"\n[accuracy]\n', ["--workers", "0"], ["--workers"]),
+])
+def test_bad_spec_is_one_line(tmp_path, spec, args, words):
+    write_spec(tmp_path, spec)
+    result = run("sweep", "spec.toml", *args, cwd=tmp_path)
+    assert_user_error(result, *words)
+    assert not (tmp_path / "build").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("spec, words", [
+    ('base = "base.toml"\n[grid]\n"hardware.lanes" = 2\n[accuracy]\n', ["hardware.lanes = 2", "non-empty list"]),
+    ('base = "base.toml"\n[grid]\nhardware = {lanes = [2], speed = [1]}\n[accuracy]\n', ["'hardware.speed'"]),
+    ('base = "base.toml"\n[grid]\n"hardware.lanes" = [2]\n', ["no measurement"]),
+    ('base = "base.toml"\n[accuracy]\nseeds = [0, 0]\n', ["[accuracy] seeds", "distinct"]),
+    ('base = "base.toml"\n[accuracy]\nepochs = 0\n', ["[accuracy] epochs", "positive"]),
+    ('base = "base.toml"\n[synth]\ntarget = "virtex"\n', ["[synth] target", "up5k"]),
+    ('base = "base.toml"\n[acuracy]\n', ["acuracy", "did you mean 'accuracy'"]),
+    ('base = "base.toml"\n[grid]\n"hardware.lanes" = [2]\n[[points]]\n"hardware.lanes" = 3\n[accuracy]\n',
+     ["sets 'hardware.lanes'", "[grid]"]),
+    ("base = \n", ["not valid TOML"]),
+])
+def test_bad_spec_names_the_key_and_the_fix(tmp_path, spec, words):
+    with pytest.raises(UsageError) as caught:
+        load_spec(write_spec(tmp_path, spec))
+    message = str(caught.value)
+    assert "spec.toml" in message and "fix:" in message and "\n" not in message
+    for word in words:
+        assert word in message, message
+
+
+def test_report_of_synthesis_results(tmp_path):
+    """The figures and fronts from cached entries (made up here): median Fmax, samples/s from the measured cycles
+    (else the dense count, marked *), a failed seed, two plots."""
+    spec = load_spec(write_spec(tmp_path, SPEC.replace("[grid]\n", '[grid]\n"hardware.lanes" = [2, 3]\n')
+                                + '[cycles]\nsamples = 5\n[synth]\ntarget = "up5k"\nseeds = [0, 1, 2]\n'))
+    found = engine.plan(spec, tmp_path / "cache")
+    synth = {2: [(1000, 30.0), (1000, 20.0), (1000, 25.0)], 3: [(1500, 40.0), (1500, 41.0), None]}
+    for task in found.values():
+        config = spec.points[task.points[0]].config
+        if task.measurement == "accuracy":
+            result = {"test_accuracy": 0.9 if config.sizes[1] == 7 else 0.8}
+        elif task.measurement == "cycles":
+            result = {"cycles_per_sample": 100.0} if config.lanes == 2 else None
+        else:
+            made = synth[config.lanes][task.seed]
+            result = made and {"logic_cells": made[0], "luts": 1, "ffs": 1, "dsps": 2, "brams": 3, "fmax_mhz": made[1]}
+        task.entry = {"result": result, "error": None if result else "does not fit"}
+    rows = summarize(spec, found)
+    assert [(row["settings"]["hardware.lanes"], row["settings"]["network.sizes"]) for row in rows] == [
+        (2, [16, 7, 3]), (2, [16, 5, 3]), (3, [16, 7, 3]), (3, [16, 5, 3])]  # the grid's first key slowest
+    first, second = rows[0], rows[2]
+    assert first["fmax_mhz"] == 25.0 and first["samples_per_s"] == 25e6 / 100.0 and first["cycles_measured"]
+    assert second["fmax_mhz"] == 40.5 and not second["cycles_measured"]
+    assert second["samples_per_s"] == 40.5e6 / spec.points[2].config.mac_issue_cycles
+    # 1000 cells: 90% beats 80%, equal samples/s dominate neither; 1500 cells: the smaller network is faster
+    assert [row["fronts"] for row in rows] == [["accuracy", "throughput"], ["throughput"], [], ["throughput"]]
+    text = table(spec, rows)
+    assert "| 0 | 2 | 16-7-3 | 90.00 ± 0.00 | 100.0 | 1,000 | 1 | 2 | 3 | 25.0 | 250,000 | accuracy, throughput |" in text
+    assert "| fails |" in text and text.splitlines()[4].endswith("| 343,220* |  |")  # * : no measured cycles
+    assert [p.name for p in plots(tmp_path, "tiny", rows)] == ["pareto-accuracy.png", "pareto-throughput.png"]
