@@ -98,7 +98,7 @@ class CommandDecoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg, banks = self._config, self.banks
+        cfg = self._config
         header, position = Header(self.i.payload), Position(self.i.payload)
         op = Signal(Op, init=Op.TRAIN)
         count = Signal(Header["arg"].width)  # words LOAD / READ still move
@@ -121,22 +121,6 @@ class CommandDecoder(wiring.Component):
                 with m.If(self.o.ready):
                     m.next = next_state
 
-        def next_bank_word(after_last, next_address=None):
-            """LOAD and READ walk the banks from their position, lane by lane within an address."""
-            m.d.sync += banks.lane.eq(banks.lane + 1)
-            count_down()
-            # the position steps whatever the count (after the last word it is not used): the
-            # count is not in front of its enables
-            with m.If(banks.lane == cfg.lanes - 1):
-                m.d.sync += [banks.lane.eq(0), banks.addr.eq(banks.addr + 1)]
-            with m.If(count_is.one):
-                m.d.sync += banks.own.eq(0)
-                m.next = after_last
-            with m.Elif(banks.lane == cfg.lanes - 1):
-                if next_address:
-                    m.d.sync += tick.eq(0)
-                    m.next = next_address
-
         with m.FSM():
             with m.State("idle"):
                 m.d.comb += self.i.ready.eq(1)
@@ -156,50 +140,8 @@ class CommandDecoder(wiring.Component):
                                 m.next = "store_position"
                         with m.Default():
                             m.next = "error"
-            with m.State("sample"):  # the start from a state alone: no header decoding before the sequencer
-                m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(op == Op.TRAIN)]
-                m.next = "inputs"
-            with m.State("inputs"):
-                m.d.comb += [self.i.ready.eq(1), self.inputs.valid.eq(self.i.valid)]
-                with m.If(self.i.valid & self.inputs_last):
-                    m.next = "prediction"
-            with m.State("prediction"):
-                m.d.comb += [self.o.valid.eq(self.prediction.valid), self.o.payload.eq(self.prediction.payload),
-                             self.prediction.ready.eq(self.o.ready)]
-                with m.If(self.prediction.valid & self.o.ready):
-                    m.next = "sample_end"
-            with m.State("sample_end"):  # a TRAIN sample's update goes on after its prediction
-                with m.If(self.sample_idle):
-                    m.next = "idle"
-
-            with m.State("position"):  # where LOAD / READ start: bank address and lane
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.sync += [banks.addr.eq(position.address), banks.lane.eq(position.lane), tick.eq(0)]
-                    with m.If(count_is.zero):
-                        m.next = "error"
-                    with m.Else():
-                        m.d.sync += banks.own.eq(1)
-                        m.next = "load_weights"
-                        with m.If(op == Op.READ):
-                            m.next = "read_wait"
-            with m.State("load_weights"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.comb += [banks.write.eq(1), banks.data.eq(self.i.payload[:cfg.weight.width])]
-                    next_bank_word(after_last="ack")
-            with m.State("ack"):
-                reply(ACK, "idle")
-            with m.State("read_wait"):  # the bank read of the address, then the multipliers' registers
-                m.d.sync += tick.eq(tick + 1)
-                with m.If(tick == self._read_latency - 1):
-                    m.next = "read_words"
-            with m.State("read_words"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(banks.word.as_unsigned()),
-                             banks.hold.eq(1)]  # hold the word being sent
-                with m.If(self.o.ready):
-                    next_bank_word(after_last="idle", next_address="read_wait")
-
+            self._sample_states(m, op)
+            self._bank_states(m, op, count_is, count_down, tick, position, reply)
             with m.State("counters"):
                 reply(self.counter_word, None)
                 with m.If(self.o.ready):
@@ -211,6 +153,75 @@ class CommandDecoder(wiring.Component):
             if self._store is not None:
                 self._store_states(m, op, count, count_is, count_down, tick, position, reply)
         return m
+
+    def _sample_states(self, m, op):
+        """TRAIN and INFER: start the pass sequencer, stream the inputs, send its prediction, and wait for
+        a TRAIN sample's update."""
+        with m.State("sample"):  # the start from a state alone: no header decoding before the sequencer
+            m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(op == Op.TRAIN)]
+            m.next = "inputs"
+        with m.State("inputs"):
+            m.d.comb += [self.i.ready.eq(1), self.inputs.valid.eq(self.i.valid)]
+            with m.If(self.i.valid & self.inputs_last):
+                m.next = "prediction"
+        with m.State("prediction"):
+            m.d.comb += [self.o.valid.eq(self.prediction.valid), self.o.payload.eq(self.prediction.payload),
+                         self.prediction.ready.eq(self.o.ready)]
+            with m.If(self.prediction.valid & self.o.ready):
+                m.next = "sample_end"
+        with m.State("sample_end"):  # a TRAIN sample's update goes on after its prediction
+            with m.If(self.sample_idle):
+                m.next = "idle"
+
+    def _bank_states(self, m, op, count_is, count_down, tick, position, reply):
+        """LOAD and READ: from a position (bank address and lane), write the words to the banks or read
+        them out, lane by lane within an address."""
+        cfg, banks = self._config, self.banks
+
+        def next_bank_word(after_last, next_address=None):
+            """A word moved: the next lane (after an address's last, the next address), the count one
+            lower; after the last word, state ``after_last``; READ: at an address's end, ``next_address``."""
+            m.d.sync += banks.lane.eq(banks.lane + 1)
+            count_down()
+            # the position steps whatever the count (after the last word it is not used): the
+            # count is not in front of its enables
+            with m.If(banks.lane == cfg.lanes - 1):
+                m.d.sync += [banks.lane.eq(0), banks.addr.eq(banks.addr + 1)]
+            with m.If(count_is.one):
+                m.d.sync += banks.own.eq(0)
+                m.next = after_last
+            with m.Elif(banks.lane == cfg.lanes - 1):
+                if next_address:
+                    m.d.sync += tick.eq(0)
+                    m.next = next_address
+
+        with m.State("position"):  # where LOAD / READ start: bank address and lane
+            m.d.comb += self.i.ready.eq(1)
+            with m.If(self.i.valid):
+                m.d.sync += [banks.addr.eq(position.address), banks.lane.eq(position.lane), tick.eq(0)]
+                with m.If(count_is.zero):
+                    m.next = "error"
+                with m.Else():
+                    m.d.sync += banks.own.eq(1)
+                    m.next = "load_weights"
+                    with m.If(op == Op.READ):
+                        m.next = "read_wait"
+        with m.State("load_weights"):
+            m.d.comb += self.i.ready.eq(1)
+            with m.If(self.i.valid):
+                m.d.comb += [banks.write.eq(1), banks.data.eq(self.i.payload[:cfg.weight.width])]
+                next_bank_word(after_last="ack")
+        with m.State("ack"):
+            reply(ACK, "idle")
+        with m.State("read_wait"):  # the bank read of the address, then the multipliers' registers
+            m.d.sync += tick.eq(tick + 1)
+            with m.If(tick == self._read_latency - 1):
+                m.next = "read_words"
+        with m.State("read_words"):
+            m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(banks.word.as_unsigned()),
+                         banks.hold.eq(1)]  # hold the word being sent
+            with m.If(self.o.ready):
+                next_bank_word(after_last="idle", next_address="read_wait")
 
     def _store_states(self, m, op, count, count_is, count_down, tick, position, reply):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch

@@ -3,7 +3,9 @@
 Implements :func:`golden.fixed_model.softmax_error` and :func:`mse_error` step by step.
 """
 
-from amaranth import Module, ResetSignal, Signal
+from typing import NamedTuple
+
+from amaranth import Module, ResetSignal, Signal, Value
 from amaranth.hdl import Array, C, Cat, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -16,6 +18,17 @@ from trifactor.golden.fixed_model import exp2_table
 from ..arith import narrow, shift_right
 
 __all__ = ["OutputErrorUnit"]
+
+
+class _Booth(NamedTuple):
+    """The emit pipeline's radix-4 Booth multiplier (:meth:`OutputErrorUnit._booth`)."""
+
+    digit: Signal      # the digit counter
+    partial: Signal    # the sum so far, shifted right by the bits done
+    low: Signal        # the bits shifted out of ``partial``: final
+    restart: Signal    # a product is done: the next starts from 0 (the flip-flops' reset)
+    total_now: Value   # this digit's sum, not yet shifted
+    low_now: Value     # ``low`` with this digit's two bits
 
 
 class OutputErrorUnit(wiring.Component):
@@ -56,73 +69,33 @@ class OutputErrorUnit(wiring.Component):
         m = Module()
         cfg = self._config
         n = cfg.n_classes
-        # the scores are used in class order: a ring of registers that shifts towards
-        # ``scores[0]`` (no read multiplexer, no write decoder). Loading shifts them in; after
-        # that they rotate, back in class order after every n shifts.
-        scores = [Signal(signed(cfg.act.width), name=f"y{c}") for c in range(n)]
-        loading, shift_scores = Signal(), Signal()
-        with m.If(shift_scores):
-            m.d.sync += [score.eq(after) for score, after in
-                         zip(scores, scores[1:] + [Mux(loading, self.i.payload.y, scores[0])])]
+        softmax = cfg.loss == "softmax"
+        loading, shift_scores = Signal(), Signal()  # the FSM drives the score ring with these
+        scores = self._score_ring(m, loading, shift_scores)
         label = Signal(self.i.payload.label.shape())
         top = Signal(signed(cfg.act.width))
         index = Signal(range(n))
         last = index == n - 1
-
-        softmax = cfg.loss == "softmax"
-        u_width = cfg.softmax_frac + 1
-        total = Signal(unsigned(u_width + max(1, (n - 1).bit_length())))
-        recip_bits = cfg.softmax_recip_bits
+        total = Signal(unsigned(cfg.softmax_frac + 1 + max(1, (n - 1).bit_length())))
         # the quotient r with r[-1] = 0 below it and zeros above, 2 bits per Booth digit: the
         # division shifts r into it; the emit step reads each digit's window at its bottom and
         # rotates it by 2 per digit (a full turn per class), so no digit counter selects bits
         r_ring = Signal(unsigned(2 * self.booth_digits))
         quotient = r_ring[1:1 + self.quotient_bits]
+        z, z_valid, hold_u, u_r = self._exponent(m, total)
+        booth = self._booth(u_r, r_ring) if softmax else None
 
-        # exp pipeline: E1 registers z = max - y, E2 looks the table up and shifts into u_r, E3
-        # sums. The emit step registers each class's z again a cycle before its first Booth
-        # digit and recomputes its u: cheaper than keeping every u.
-        z = Signal(unsigned(cfg.act.width + 1))
-        z_valid, u_valid = Signal(), Signal()
-        hold_u = Signal()  # the emit pipeline is stalled: u_r keeps the class being multiplied
-        if softmax:
-            whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
-            entry = Array(self.table)[frac]
-            u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
-            u_r = Signal(unsigned(u_width))
-            with m.If(~hold_u):
-                m.d.sync += u_r.eq(u)
-            m.d.sync += u_valid.eq(z_valid)
-            with m.If(u_valid):
-                m.d.sync += total.eq(total + u_r)
-        m.d.sync += z_valid.eq(0)
+        def next_z():  # the ring's next score's z; its u is in u_r two cycles later
+            m.d.comb += shift_scores.eq(1)
+            m.d.sync += z.eq(top - scores[0])
 
-        # emit pipeline: P1 registers the product u * r (MSE: the score), P2 the rounded,
-        # narrowed error; both advance only when the output register is free or being taken
-        advance = ~self.o.valid | self.o.ready
-        v1 = Signal()
-        idx1 = Signal(range(n))
-        if softmax:
-            product = Signal(unsigned(u_width + self.quotient_bits))
-            p = shift_right(product, recip_bits - cfg.error.frac, cfg.rounding)
-            digits = self.booth_digits
-            digit, partial, low, total_now, low_now = self._booth(u_r, r_ring)
-            restart = Signal()  # a product is done: the next starts from 0 (the flip-flops' reset)
+        def start_emit():
+            m.d.comb += booth.restart.eq(1)
+            m.d.sync += booth.digit.eq(0)
 
-            def next_z():  # the ring's next score's z; its u is in u_r two cycles later
-                m.d.comb += shift_scores.eq(1)
-                m.d.sync += z.eq(top - scores[0])
-
-            def start_emit():
-                m.d.comb += restart.eq(1)
-                m.d.sync += digit.eq(0)
-        else:
-            product = Signal(signed(cfg.act.width))
-            p = shift_right(product, cfg.act.frac - cfg.error.frac, cfg.rounding)
-        error = narrow(p - Mux(idx1 == label, cfg.error.one, 0), cfg.error, cfg.overflow)
+        # the sample's errors: all issued into the emit pipeline, and how many have left
         issued_all = Signal()
         emitted = Signal(range(n))
-
         # ``i.ready`` from a flip-flop of its own (set as the state returns to "load"), not from
         # the state's decoding: the serialiser's output stage waits on it
         accepting = Signal(init=1)
@@ -149,38 +122,102 @@ class OutputErrorUnit(wiring.Component):
                 with m.State("exp_tail"):  # E2 takes the last u this cycle
                     m.next = "divide_setup"
                 self._divide_states(m, total, quotient, r_ring, next_z=next_z, start_emit=start_emit)
-            with m.State("emit"):
-                m.d.comb += hold_u.eq(~advance)
-                with m.If(advance):
-                    m.d.sync += [v1.eq(0), self.o.valid.eq(v1), self.o.payload.eq(error)]
-                    if softmax:  # one Booth digit a cycle; the product is done after the last
-                        done = digit == digits - 1
-                        with m.If(~issued_all):
-                            m.d.sync += [partial.eq(total_now >> 2), low.eq(low_now), digit.eq(Mux(done, 0, digit + 1)),
-                                         r_ring.eq(r_ring.rotate_right(2))]
-                            with m.If(digit == digits - 2):  # the next class's z: its u is in u_r after ``done``
-                                next_z()
-                            with m.If(done):
-                                m.d.comb += restart.eq(1)
-                                m.d.sync += product.eq(Cat(low_now, total_now >> 2))
-                    else:
-                        done = 1
-                        with m.If(~issued_all):
-                            m.d.comb += shift_scores.eq(1)
-                            m.d.sync += product.eq(scores[0])
-                    with m.If(~issued_all & done):
-                        m.d.sync += [v1.eq(1), idx1.eq(index), index.eq(Mux(last, 0, index + 1))]
-                        with m.If(last):
-                            m.d.sync += issued_all.eq(1)
-                with m.If(self.o.valid & self.o.ready):
-                    m.d.sync += emitted.eq(emitted + 1)
-                    with m.If(emitted == n - 1):
-                        m.d.sync += accepting.eq(1)
-                        m.next = "load"
+            self._emit(m, scores=scores, shift_scores=shift_scores, label=label, index=index, last=last, hold_u=hold_u,
+                       booth=booth, r_ring=r_ring, next_z=next_z, issued_all=issued_all, emitted=emitted,
+                       accepting=accepting)
         if softmax:
-            with m.If(ResetSignal(allow_reset_less=True) | restart):
-                m.d.sync += partial.eq(0)
+            with m.If(ResetSignal(allow_reset_less=True) | booth.restart):
+                m.d.sync += booth.partial.eq(0)
         return m
+
+    def _score_ring(self, m, loading, shift_scores):
+        """The scores, used in class order: a ring of registers that shifts towards ``scores[0]`` on
+        ``shift_scores`` (no read multiplexer, no write decoder). ``loading`` shifts the input's score
+        in; otherwise they rotate, back in class order after every n shifts. Returns the registers.
+        """
+        cfg = self._config
+        scores = [Signal(signed(cfg.act.width), name=f"y{c}") for c in range(cfg.n_classes)]
+        with m.If(shift_scores):
+            m.d.sync += [score.eq(after) for score, after in
+                         zip(scores, scores[1:] + [Mux(loading, self.i.payload.y, scores[0])])]
+        return scores
+
+    def _exponent(self, m, total):
+        """The exp pipeline: E1 registers ``z = max - y`` (the FSM loads it), E2 looks the table up and
+        shifts into ``u_r``, E3 sums into ``total``.
+
+        The emit step registers each class's z again a cycle before its first Booth digit and
+        recomputes its u: cheaper than keeping every u. Returns ``z``, ``z_valid`` (E3 adds the
+        u of a z loaded with it), ``hold_u`` (the emit pipeline is stalled: ``u_r`` keeps the class
+        being multiplied) and ``u_r`` (None with MSE, which has no exp pipeline).
+        """
+        cfg = self._config
+        z = Signal(unsigned(cfg.act.width + 1))
+        z_valid, u_valid = Signal(), Signal()
+        hold_u = Signal()
+        u_r = None
+        if cfg.loss == "softmax":
+            whole, frac = z >> cfg.act.frac, z[: cfg.act.frac]
+            entry = Array(self.table)[frac]
+            u = Mux(whole > cfg.softmax_frac, 0, entry >> whole[: max(1, cfg.softmax_frac.bit_length())])
+            u_r = Signal(unsigned(cfg.softmax_frac + 1))
+            with m.If(~hold_u):
+                m.d.sync += u_r.eq(u)
+            m.d.sync += u_valid.eq(z_valid)
+            with m.If(u_valid):
+                m.d.sync += total.eq(total + u_r)
+        m.d.sync += z_valid.eq(0)
+        return z, z_valid, hold_u, u_r
+
+    def _emit(self, m, *, scores, shift_scores, label, index, last, hold_u, booth, r_ring, next_z, issued_all, emitted,
+              accepting):
+        """The FSM state ``emit`` and its pipeline: P1 registers the product ``u * r`` (MSE: the score), P2 the
+        rounded, narrowed error; both advance only when the output register is free or being taken.
+
+        Softmax (``booth``, :meth:`_booth`): one Booth digit a cycle, the product done after the last;
+        a digit before it, the next class's z (its u is in ``u_r`` as the next product starts). MSE:
+        one score a cycle. Once the last error has left, the state returns to "load".
+        """
+        cfg = self._config
+        advance = ~self.o.valid | self.o.ready
+        v1 = Signal()
+        idx1 = Signal(range(cfg.n_classes))
+        if booth is not None:
+            product = Signal(unsigned(cfg.softmax_frac + 1 + self.quotient_bits))
+            p = shift_right(product, cfg.softmax_recip_bits - cfg.error.frac, cfg.rounding)
+        else:
+            product = Signal(signed(cfg.act.width))
+            p = shift_right(product, cfg.act.frac - cfg.error.frac, cfg.rounding)
+        error = narrow(p - Mux(idx1 == label, cfg.error.one, 0), cfg.error, cfg.overflow)
+        with m.State("emit"):
+            m.d.comb += hold_u.eq(~advance)
+            with m.If(advance):
+                m.d.sync += [v1.eq(0), self.o.valid.eq(v1), self.o.payload.eq(error)]
+                if booth is not None:  # one Booth digit a cycle; the product is done after the last
+                    digits = self.booth_digits
+                    done = booth.digit == digits - 1
+                    with m.If(~issued_all):
+                        m.d.sync += [booth.partial.eq(booth.total_now >> 2), booth.low.eq(booth.low_now),
+                                     booth.digit.eq(Mux(done, 0, booth.digit + 1)), r_ring.eq(r_ring.rotate_right(2))]
+                        with m.If(booth.digit == digits - 2):  # the next class's z: its u is in u_r after ``done``
+                            next_z()
+                        with m.If(done):
+                            m.d.comb += booth.restart.eq(1)
+                            m.d.sync += product.eq(Cat(booth.low_now, booth.total_now >> 2))
+                else:
+                    done = 1
+                    with m.If(~issued_all):
+                        m.d.comb += shift_scores.eq(1)
+                        m.d.sync += product.eq(scores[0])
+                with m.If(~issued_all & done):
+                    m.d.sync += [v1.eq(1), idx1.eq(index), index.eq(Mux(last, 0, index + 1))]
+                    with m.If(last):
+                        m.d.sync += issued_all.eq(1)
+            with m.If(self.o.valid & self.o.ready):
+                m.d.sync += emitted.eq(emitted + 1)
+                with m.If(emitted == cfg.n_classes - 1):
+                    m.d.sync += accepting.eq(1)
+                    m.next = "load"
 
     def _booth(self, u_r, r_ring):
         """``u * r`` without a DSP: radix-4 Booth over ``r``, two bits of ``r`` a cycle, least significant first.
@@ -189,7 +226,7 @@ class OutputErrorUnit(wiring.Component):
         the digit's window is its bottom 3 bits (the last digit's top bit is bit 0 again, the
         0 below ``r``: ``r >= 0`` has a 0 there). ``partial`` holds the sum so far shifted
         right by the bits done; the bits shifted out are final and collect in ``low``.
-        Returns the digit counter, ``partial``, ``low`` and this digit's ``partial`` and
+        Returns a :class:`_Booth`: the registers, ``restart`` and this digit's ``partial`` and
         ``low`` (the caller registers them).
         """
         digits, u_width = self.booth_digits, len(u_r)
@@ -204,7 +241,8 @@ class OutputErrorUnit(wiring.Component):
         term = Cat(term, C(0, 1)).as_signed()
         total_now = partial + Mux(negative, ~term, term) + negative
         low = Signal(2 * digits)
-        return digit, partial, low, total_now, Cat(low[2:], total_now[:2])
+        restart = Signal()  # a product is done: the next starts from 0 (the flip-flops' reset)
+        return _Booth(digit, partial, low, restart, total_now, Cat(low[2:], total_now[:2]))
 
     def _divide_states(self, m, total, quotient, r_ring, *, next_z, start_emit):
         """The FSM states ``divide_setup`` and ``divide``: ``quotient = floor(2**R / total)``, one bit a cycle.

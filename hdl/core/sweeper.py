@@ -132,7 +132,6 @@ class Sweeper(wiring.Component):
         n_layers = cfg.n_layers
         n_in = Array(spec.n_in for spec in cfg.layers)
         walk = GroupWalk(lay)
-        x_one = Array(spec.x.one for spec in cfg.layers)
         x_width = self.forward.payload.x.shape().width
 
         # the walk: layer, group, position in the layer input's list, the group's weight base
@@ -165,20 +164,12 @@ class Sweeper(wiring.Component):
         advance = ~is_.valid | down_ready  # every stage moves together
         last_group = walk.is_last(layer, group)
         group_lanes = walk.lanes_of(layer, group)
-        # whether entry k is stored, from registers: the list's fill and complete are taken a
-        # cycle late (both only grow during a sweep, so a late value is safe: the walk waits a
-        # cycle more when it is right behind the list's writer) and compared ahead with every
-        # k the walk can move to. k is 0 between sweeps, and a sweep's first cycle (``pending``:
-        # the start waits there, so no logic of whoever starts it is in front of the walk)
-        # takes the new layer's values.
-        # group_start is k == 0, kept in a flip-flop; moved: k stayed (0), went up (1), went to 0 (2)
+        # pending: a sweep's first cycle (the start waits there, so no logic of whoever starts it is
+        # in front of the walk); group_start is k == 0, kept in a flip-flop; moved: k stayed (0),
+        # went up (1), went to 0 (2)
         pending, group_start, moved = Signal(), Signal(init=1), Signal(2)
-        ahead = Signal(data.StructLayout({"stay": 1, "up": 1, "zero": 1, "complete": 1}))
-        m.d.sync += [ahead.stay.eq(k < self.lists.fill), ahead.up.eq(k + 1 < self.lists.fill),
-                     ahead.zero.eq(self.lists.fill != 0), ahead.complete.eq(self.lists.complete),
-                     pending.eq(0), moved.eq(0)]
-        have_entry = Mux(moved[1], ahead.zero, Mux(moved[0], ahead.up, ahead.stay))
-        at_bias = ~have_entry & ahead.complete  # the bias input (1.0) comes last, once the list is complete
+        have_entry, at_bias = self._list_ahead(m, k, moved)
+        m.d.sync += [pending.eq(0), moved.eq(0)]
         if cfg.zero_skipping:  # the provider registers ``zero`` as it finishes: no wide OR here
             skip_group = run & upd & ~bwd & group_start & self.deltas.ready & self.deltas.zero
             if cfg.update_interval == 2:  # the walk may wait (for the gap): skip only as it moves
@@ -224,6 +215,32 @@ class Sweeper(wiring.Component):
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
 
+        self._issue_register(m, rd, is_, deltas, advance, n_in)
+        self._issue(m, is_, addr, deltas, update_ready, down_ready)
+        return m
+
+    def _list_ahead(self, m, k, moved):
+        """Whether the layer input's list has entry ``k`` stored, and whether the bias input (1.0) is next,
+        from registers.
+
+        The list's fill and complete are taken a cycle late (both only grow during a sweep, so a
+        late value is safe: the walk waits a cycle more when it is right behind the list's writer)
+        and compared ahead with every k the walk can move to (``moved``: k stayed, went up, went to
+        0). k is 0 between sweeps, and a sweep's first cycle takes the new layer's values.
+        Returns ``have_entry`` and ``at_bias``.
+        """
+        ahead = Signal(data.StructLayout({"stay": 1, "up": 1, "zero": 1, "complete": 1}))
+        m.d.sync += [ahead.stay.eq(k < self.lists.fill), ahead.up.eq(k + 1 < self.lists.fill),
+                     ahead.zero.eq(self.lists.fill != 0), ahead.complete.eq(self.lists.complete)]
+        have_entry = Mux(moved[1], ahead.zero, Mux(moved[0], ahead.up, ahead.stay))
+        at_bias = ~have_entry & ahead.complete  # the bias input (1.0) comes last, once the list is complete
+        return have_entry, at_bias
+
+    def _issue_register(self, m, rd, is_, deltas, advance, n_in):
+        """The issue stage's register: the read stage's element with its input from the list (or the bias
+        input, 1.0), and, as a group's first element enters it, the group's deltas."""
+        cfg = self._config
+        x_one = Array(spec.x.one for spec in cfg.layers)
         entry = self.lists.data
         with m.If(advance):
             m.d.sync += [is_.valid.eq(rd.valid), is_.upd.eq(rd.upd), is_.last.eq(rd.bias), is_.layer.eq(rd.layer),
@@ -233,8 +250,6 @@ class Sweeper(wiring.Component):
                 m.d.sync += [is_.bwd.eq(rd.bwd), is_.first_group.eq(rd.first_group), is_.last_group.eq(rd.last_group)]
             with m.If(rd.valid & rd.first):
                 m.d.sync += [d.eq(pd) for d, pd in zip(deltas, self.deltas.deltas)]
-        self._issue(m, is_, addr, deltas, update_ready, down_ready)
-        return m
 
     def _issue(self, m, is_, addr, deltas, update_ready, down_ready):
         """The issue stage's element to the MAC array, the update unit or the backward unit, and its MACs."""

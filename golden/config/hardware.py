@@ -1,0 +1,176 @@
+"""What the hardware of a configuration is and costs: its identity, bank placement, MAC and roofline counts,
+and the one "can the hardware build this" check against the supported parts' budgets."""
+
+import hashlib
+import json
+
+from ..errors import ConfigError
+
+__all__ = ["BACKPROP_RULES", "SPRAM_DEPTH", "SPRAM_WIDTH", "SPRAM_BLOCKS", "BANK_BLOCK_RAM_BITS", "PART_RAM_BITS",
+           "HARDWARE_SECTIONS", "HardwareBudget"]
+
+#: rules whose hidden deltas come, on some or all samples, from backpropagation
+BACKPROP_RULES = ("hybrid", "bp")
+#: the UP5K's single-port RAMs: 4 SB_SPRAM256KA of 16K x 16 bits
+SPRAM_DEPTH, SPRAM_WIDTH, SPRAM_BLOCKS = 16384, 16, 4
+#: of the UP5K's 30 block RAMs (4 kbit each), what "auto" gives the lane banks (the input
+#: lists, f' and feedback memories and the host link need the rest)
+BANK_BLOCK_RAM_BITS = 24 * 4096
+#: RAM of the supported FPGA parts, in bits (datasheet figures: block RAM, SPRAM, distributed RAM)
+PART_RAM_BITS = {
+    "iCE40 UP5K": 30 * 4096 + 4 * 256 * 1024,           # 30 EBR of 4 kbit, 4 SPRAM of 256 kbit
+    "ECP5 LFE5U-25F": (1008 + 194) * 1024,              # 56 EBR of 18 kbit, 194 kbit distributed RAM
+    "ECP5 LFE5U-85F": (3744 + 669) * 1024,              # 208 EBR of 18 kbit, 669 kbit distributed RAM
+}
+# the sections that decide the circuit; the name only labels its files and Verilog module
+HARDWARE_SECTIONS = ("network", "feedback", "fixed", "hardware")
+
+
+class HardwareBudget:
+    """What the hardware of a :class:`~trifactor.golden.config.Config` is and costs (one of its bases; no fields
+    of its own).
+
+    It reads the configuration's fields, its layers (:class:`~trifactor.golden.config.formats.DerivedFormats`)
+    and :meth:`~trifactor.golden.config.Config.to_dict`.
+    """
+
+    def hardware_dict(self) -> dict:
+        """The sections of :meth:`to_dict` that decide the hardware (:data:`HARDWARE_SECTIONS`), as plain data.
+
+        Two configurations with equal hardware dicts build the same circuit: the board's
+        INFO identity, the simulation build cache and ``trifactor synth --cycles-from``
+        all compare this, and nothing else.
+        """
+        data = self.to_dict()
+        if not self.cost_counters:  # off, the circuit is the one built before the key existed: keep its identity
+            del data["hardware"]["cost_counters"]
+        # the placement, not how it was chosen; in block RAM the circuit is the one built before the key existed
+        del data["hardware"]["banks"]
+        if self.bank_placement == "spram":
+            data["hardware"]["banks"] = "spram"
+        return {section: data[section] for section in HARDWARE_SECTIONS}
+
+    def hardware_id(self) -> int:
+        """32 bits that change when the hardware changes (not with the name, data or training)."""
+        text = json.dumps(self.hardware_dict(), sort_keys=True).encode()
+        return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
+
+    def check_hardware(self):
+        """Raise :class:`ConfigError` unless the core can implement this configuration on a supported part
+        (:meth:`check_bit_exact`, :meth:`check_size`, and what single-port SPRAM banks allow)."""
+        self.check_bit_exact()
+        self.check_size()
+        if self.bank_placement == "spram":
+            self._check_spram()
+
+    @property
+    def weight_bits(self) -> int:
+        """Bits of every weight and bias in the weight format: the least memory a core of this network needs."""
+        return sum(spec.n_out * (spec.n_in + 1) for spec in self.layers) * self.weight.width
+
+    def check_size(self):
+        """Raise :class:`ConfigError` when the weights alone need more memory than the largest supported part has
+        (:data:`PART_RAM_BITS`): a core no part can hold, refused before generating it takes minutes."""
+        part, available = max(PART_RAM_BITS.items(), key=lambda item: item[1])
+        if self.weight_bits > available:
+            weights = self.weight_bits // self.weight.width
+            raise ConfigError("[network] sizes", f"= {list(self.sizes)} needs {self.weight_bits:,} bits for its "
+                              f"{weights:,} weights of {self.weight.width} bits, more than the {available:,} bits of "
+                              f"RAM of the largest supported part ({part})",
+                              "use smaller layers (the float and fixed golden models take any size)", self.source)
+
+    def check_bit_exact(self):
+        """Raise :class:`ConfigError` unless the bit-exact fixed model (the core's arithmetic) can implement this configuration."""
+        if self.feedback_values != "ternary" and self.rule != "bp":
+            raise ConfigError("[feedback] values", f"= {self.feedback_values!r} is for the float golden model only; "
+                              "the core implements ternary feedback", "set values = 'ternary'", self.source)
+
+    def _check_spram(self):
+        where = "the banks go to SPRAM" + (" (too large for block RAM)" if self.banks == "auto" else "")
+        fix = "use banks = 'block_ram'" if self.banks == "spram" else "use fewer lanes or smaller layers"
+        if self.backprop:
+            raise ConfigError("[feedback] rule", f"= {self.rule!r} reads the old weights during the update, but {where}, "
+                              "which has one port", f"use rule = 'ssdfa' or 'dfa', or {fix}", self.source)
+        if self.pipeline == "fast":
+            raise ConfigError("[hardware] pipeline", f"= 'fast' reads the old weights 2 cycles before writing them, "
+                              f"but {where}, which alternates reads and writes", f"use pipeline = 'compact', or {fix}",
+                              self.source)
+        word = self.lanes * self.weight.width
+        if self.bank_depth > SPRAM_DEPTH or word > SPRAM_BLOCKS * SPRAM_WIDTH:
+            raise ConfigError("[hardware] banks", f"= {self.banks!r}: the banks need {self.bank_depth} words of "
+                              f"{self.lanes} x {self.weight.width} bits, more than the UP5K's {SPRAM_BLOCKS} SPRAMs "
+                              f"({SPRAM_DEPTH} x {SPRAM_BLOCKS * SPRAM_WIDTH} bits)",
+                              "use fewer lanes, a narrower weight format or smaller layers", self.source)
+
+    @property
+    def bank_depth(self) -> int:
+        """Words in every lane bank: each layer's ``ceil(n_out / lanes)`` neuron groups of ``n_in + 1`` weights (:mod:`hdl.layout`)."""
+        return sum(-(-spec.n_out // self.lanes) * (spec.n_in + 1) for spec in self.layers)
+
+    @property
+    def bank_placement(self) -> str:
+        """``"block_ram"`` or ``"spram"``: ``[hardware] banks``, or for ``"auto"`` SPRAM exactly when the banks
+        would take more than :data:`BANK_BLOCK_RAM_BITS` of block RAM and fit the UP5K's SPRAMs."""
+        if self.banks != "auto":
+            return self.banks
+        bits = self.bank_depth * self.lanes * self.weight.width
+        fits = self.bank_depth <= SPRAM_DEPTH and self.lanes * self.weight.width <= SPRAM_BLOCKS * SPRAM_WIDTH
+        return "spram" if bits > BANK_BLOCK_RAM_BITS and fits and not self.backprop else "block_ram"
+
+    @property
+    def update_interval(self) -> int:
+        """Cycles between an update sweep's elements: 2 on single-port banks (each weight is read, then written)."""
+        return 2 if self.bank_placement == "spram" else 1
+
+    @property
+    def backprop(self) -> bool:
+        """Whether some samples take the backpropagation path (rules ``bp`` and ``hybrid``)."""
+        return self.rule in BACKPROP_RULES and self.n_layers > 1
+
+    @property
+    def feedback_rows(self) -> bool:
+        """Whether some samples take fixed ternary feedback (every rule but ``bp``)."""
+        return self.rule != "bp" and self.n_layers > 1
+
+    @property
+    def backward_macs(self) -> int:
+        """Multiplies of one backpropagation pass: ``W_l^T d_l`` for every layer above the first (no bias column)."""
+        return sum(spec.n_in * spec.n_out for spec in self.layers[1:])
+
+    def macs_by_pass(self, backprop: bool | None = None) -> dict:
+        """Multiply-accumulates of a training sample by pass (biases included; ``backward`` only on a BP sample).
+
+        ``backprop`` None: every sample of rule ``bp``, none of the others.
+        """
+        backprop = self.rule == "bp" if backprop is None else backprop
+        forward = sum((spec.n_in + 1) * spec.n_out for spec in self.layers)
+        return {"forward": forward, "backward": self.backward_macs if backprop and self.n_layers > 1 else 0,
+                "update": forward}
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-accumulates of one training sample (:meth:`macs_by_pass` summed; a hybrid's mean)."""
+        plain = sum(self.macs_by_pass(False).values())
+        if self.rule == "hybrid":
+            return plain + self.bp_fraction * self.backward_macs
+        return sum(self.macs_by_pass().values())
+
+    @property
+    def roofline_cycles(self) -> float:
+        """The fewest cycles a training sample can take: :attr:`macs_per_sample` on ``lanes`` MACs per cycle."""
+        return self.macs_per_sample / self.lanes
+
+    @property
+    def mac_issue_cycles(self) -> float:
+        """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice
+        (the update at :attr:`update_interval`), and on a BP sample once more (without the bias) for every
+        layer above the first."""
+        plain = (1 + self.update_interval) * self.bank_depth
+        backward = sum(-(-spec.n_out // self.lanes) * spec.n_in for spec in self.layers[1:])
+        share = {"bp": 1, "hybrid": self.bp_fraction}.get(self.rule, 0)
+        return plain + share * backward
+
+    def cycle_budget(self) -> dict:
+        """:attr:`mac_issue_cycles`, :attr:`roofline_cycles` and :attr:`macs_per_sample` by their report names."""
+        return {"mac_issue_cycles": self.mac_issue_cycles, "roofline": self.roofline_cycles,
+                "macs_per_sample": self.macs_per_sample}
