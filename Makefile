@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: setup test test-full demo bench compare speed units clean help
+.PHONY: setup test test-full demo bench compare speed units measure clean help
 
 help:
 	@echo "make demo       generate the default core, train it in Verilator beside the golden models (build/report.md)"
@@ -16,6 +16,7 @@ help:
 	@echo "make compare    the learning rules side by side on digits: accuracy, cycles, MACs, memory traffic (build/compare/)"
 	@echo "make speed      simulation speed on digits: an epoch from the data store (native) and per sample (cocotb), medians of 3"
 	@echo "make units      RTL unit testbenches + MAC synthesis, then their latency/throughput/cells (build/units.md)"
+	@echo "make measure    re-measure the README's figures into docs/measurements.md; one part: WHAT=accuracy|cycles|speed|synth|boards|sweep (hours for all)"
 	@echo "make setup      create .venv and install trifactor with its dependencies"
 	@echo "make clean      remove build/ (keeps .venv)"
 
@@ -51,6 +52,10 @@ units: setup
 	$(BIN)/pytest -n $(JOBS) tb/core/test_mac_array.py tb/core/test_update_unit.py tb/rules/test_feedback_unit.py \
 		tb/core/test_output_error.py tb/core/test_synth_mac_array.py tb/core/test_core.py -k "not icarus"
 	$(BIN)/trifactor units-report
+
+WHAT ?= all
+measure: setup
+	$(BIN)/trifactor measure --what $(WHAT)
 
 clean:
 	rm -rf build

@@ -1,5 +1,6 @@
 """Shared fixtures: configurations built from small dicts, and the repository root."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,9 @@ from trifactor.golden.config import config_from_dict
 from trifactor.golden.data import write_idx
 
 ROOT = Path(__file__).resolve().parent.parent
+# One compiler cache for every Verilator build of the run, the tests' own and the `trifactor` commands'
+# they start in other folders (scripts/sim/runner.py use_compiler_cache)
+os.environ.setdefault("CCACHE_DIR", str(ROOT / "build" / "ccache"))
 TRIFACTOR = Path(sys.executable).parent / "trifactor"
 
 

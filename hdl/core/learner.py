@@ -56,7 +56,7 @@ from ..rules import RuleChooser
 from .sequencer import PassSequencer
 from .serialiser import Serialiser
 from .sweeper import Sweeper
-from .update_unit import UpdateUnit
+from .update_unit import UpdateUnit, fault_layers
 
 __all__ = ["LearnerCore"]
 
@@ -74,6 +74,10 @@ class LearnerCore(wiring.Component):
         EVALUATE; 0 (the default): no store, and the core is the same as without these commands.
     flash : FlashPlacement or None
         The store's records are in the board's SPI flash there, not in a sample memory (STORE is refused).
+    fault : str or None
+        For tests only: a fault built in on purpose (:data:`hdl.core.update_unit.FAULTS`, e.g.
+        ``"update-rounding:1"``), to check that ``trifactor check`` finds it; None (the default): the real core,
+        the same Verilog as without this parameter.
 
     Members
     -------
@@ -85,18 +89,23 @@ class LearnerCore(wiring.Component):
         With ``flash`` only: the SPI flash's pins.
     """
 
-    def __init__(self, config: Config, *, seed: int = 0, store_samples: int = 0, flash: FlashPlacement | None = None):
+    def __init__(self, config: Config, *, seed: int = 0, store_samples: int = 0, flash: FlashPlacement | None = None,
+                 fault: str | None = None):
         if not isinstance(config, Config):
             reject(self, f"config must be a Config, not {config!r}")
         require_hardware(self, config)
         if not isinstance(store_samples, int) or store_samples < 0:
             reject(self, f"store_samples must be a non-negative integer, not {store_samples!r}")
+        try:
+            fault_layers(config, fault)  # before any part is made
+        except ValueError as exc:
+            reject(self, str(exc))
         self._config = config
         self.layout = WeightLayout(config)
         self.init_weights = FixedNet(config, seed).weights
         # forward and update never overlap: the two units share the arbiter's multipliers
         self.mac = MacArray(config, multipliers="external")
-        self.update = UpdateUnit(config, multipliers="external")
+        self.update = UpdateUnit(config, multipliers="external", fault=fault)
         self.banks = BankArbiter(config, init=self.layout.to_banks(self.init_weights))
         self.lists = InputLists(config)
         self.error_path = error_path(config)

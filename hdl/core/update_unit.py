@@ -13,11 +13,34 @@ from trifactor.golden.config import Config
 from trifactor.golden.fixedpoint import Rounding
 
 from ..arith import narrow, round_constant, shift_right
-from ..errors import require_config
+from ..errors import reject, require_config
 from ..lanes import LaneMultipliers, align_input, input_frac, input_width, lane_multipliers, require_mode
 from ..layout import WeightLayout
 
-__all__ = ["UpdateUnit"]
+__all__ = ["UpdateUnit", "FAULTS", "fault_layers"]
+
+#: Faults a test can build into the core on purpose (``LearnerCore(config, fault=...)``), to check that a
+#: check finds them: ``update-rounding`` rounds the update's ties down instead of up (its rounding constant
+#: one too small), in every layer, or with ``update-rounding:L`` in layer ``L`` only. Never in a real core.
+FAULTS = ("update-rounding",)
+
+
+def fault_layers(config: Config, fault: str | None) -> tuple:
+    """The layers whose update rounding ``fault`` breaks (:data:`FAULTS`); ``()`` for None. Raises ValueError
+    for an unknown fault, a layer out of range, or a configuration whose update does not round half up."""
+    if fault is None:
+        return ()
+    name, _, layer = str(fault).partition(":")
+    if name not in FAULTS:
+        raise ValueError(f"fault {fault!r} is not one of {', '.join(FAULTS)} (with :LAYER for one layer)")
+    if config.update_rounding is not Rounding.HALF_UP:
+        raise ValueError(f"fault {fault!r} breaks half-up rounding, and this core's update rounds "
+                         f"{config.update_rounding.value}")
+    if not layer:
+        return tuple(range(config.n_layers))
+    if not layer.isdigit() or int(layer) >= config.n_layers:
+        raise ValueError(f"fault {fault!r}: the layer must be 0..{config.n_layers - 1}")
+    return (int(layer),)
 
 
 class UpdateUnit(wiring.Component):
@@ -49,6 +72,8 @@ class UpdateUnit(wiring.Component):
     multipliers : "internal" or "external"
         The unit's own :class:`LaneMultipliers`, or the ``mul`` port to connect to a
         shared set.
+    fault : str or None
+        For tests only: a fault of :data:`FAULTS` built in on purpose; None (the default) for the real unit.
 
     Members
     -------
@@ -62,10 +87,16 @@ class UpdateUnit(wiring.Component):
         for an element a cycle ago, every lane's; registered.
     """
 
-    def __init__(self, config: Config, *, multipliers: str = "internal"):
+    def __init__(self, config: Config, *, multipliers: str = "internal", fault: str | None = None):
         require_config(self, config)
         require_mode(self, multipliers)
         self._config = config
+        try:
+            self._faulty = fault_layers(config, fault)
+        except ValueError as exc:
+            reject(self, str(exc))
+        if self._faulty and self.shift <= 0:
+            reject(self, f"fault {fault!r}: this core's update shifts by {self.shift}, so it does not round")
         self._multipliers = multipliers
         self._register_old = config.pipeline == "fast"
         self._register_difference = config.update_interval == 1
@@ -112,9 +143,14 @@ class UpdateUnit(wiring.Component):
         m.d.comb += [mul.b[p].eq(self.i.payload.d[p]) for p in range(lanes)]
         products = [mul.product[p][:input_width(cfg) + cfg.error.width].as_signed() for p in range(lanes)]
         # the write's address and valid, one register per cycle of the latency
-        stage = data.StructLayout({"valid": 1, "addr": self.cmd_layout["addr"].shape})
+        fields = {"valid": 1, "addr": self.cmd_layout["addr"].shape}
+        if 0 < len(self._faulty) < cfg.n_layers:  # a fault in some layers: the subtraction needs the layer
+            fields["layer"] = self.cmd_layout["layer"].shape
+        stage = data.StructLayout(fields)
         stages = [Signal(stage, name=f"s{k}") for k in range(1, self.latency + 1)]
         m.d.sync += [stages[0].valid.eq(self.i.valid), stages[0].addr.eq(self.i.payload.addr)]
+        if "layer" in fields:
+            m.d.sync += stages[0].layer.eq(self.i.payload.layer)
         m.d.sync += [later.eq(earlier) for earlier, later in zip(stages, stages[1:])]
         s1 = stages[0]
         if self._register_old:
@@ -134,8 +170,10 @@ class UpdateUnit(wiring.Component):
         # old * 2**s + (2**s - 1 - c) is old with the constant's s bits below it (no adder)
         shift = self.shift
         below = (1 << shift) - 1 - round_constant(shift, cfg.update_rounding)
+        if shift > 0:
+            below = self._faulty_constant(stages, below) if self._faulty else C(below, shift)
         for p, port in enumerate(self.write):
-            minuend = Cat(C(below, shift), old[p]).as_signed() if shift > 0 else old[p]
+            minuend = Cat(below, old[p]).as_signed() if shift > 0 else old[p]
             difference = shift_right(minuend - products[p], shift, Rounding.TRUNCATE)
             if self._register_difference:  # the register after the subtraction, before the narrowing: it halves the path
                 difference_reg = Signal(difference.shape(), name=f"difference{p}", reset_less=True)
@@ -146,3 +184,12 @@ class UpdateUnit(wiring.Component):
         if cfg.cost_counters:
             m.d.sync += self.weight_writes.eq(sum(port.en for port in self.write))
         return m
+
+    def _faulty_constant(self, stages, below: int):
+        """The rounding bits below the old weight with :data:`FAULTS`' ``update-rounding`` built in: one more (the
+        rounding constant one less, so ties round down) in the faulty layers, as the subtraction sees them."""
+        faulty = C(below + 1, self.shift)
+        if len(self._faulty) == self._config.n_layers:
+            return faulty
+        layer = stages[LaneMultipliers.latency - 1].layer  # the element in the subtraction
+        return Mux(layer.matches(*self._faulty), faulty, C(below, self.shift))

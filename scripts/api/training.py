@@ -1,6 +1,7 @@
 """One training run on any backend, as :func:`trifactor.train` and ``trifactor train`` make it."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -135,9 +136,31 @@ def run_training(backend: str, config: Config, split: Split, epochs: int, seed: 
     return model, result
 
 
+TRACE_SAMPLES = 100  # the training samples a trace holds by default (a digits sample is about 440 KB of FST)
+
+
+def trace_window(trace, trace_samples, total: int):
+    """The :class:`scripts.sim.stored.TraceWindow` of ``train``'s ``trace`` and ``trace_samples`` (``(first, end)``,
+    default the first :data:`TRACE_SAMPLES` of the run's ``total`` training samples), checked; None without
+    ``trace``."""
+    from trifactor.scripts.sim.stored import TraceWindow
+    from trifactor.scripts.util.output import check_waveform
+
+    if trace is None:
+        if trace_samples is not None:
+            raise UsageError("trace_samples is for a trace", "give trace='out.fst' too")
+        return None
+    check_waveform(trace, "trace")
+    first, end = (0, min(total, TRACE_SAMPLES)) if trace_samples is None else trace_samples
+    if not (isinstance(first, int) and isinstance(end, int) and 0 <= first < end <= total):
+        raise UsageError(f"trace_samples {trace_samples!r} is not a range of the run's {total} training samples",
+                         f"use (first, end) with 0 <= first < end <= {total}")
+    return TraceWindow(Path(trace), first, end)
+
+
 def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | None = None, seed: int = 0,
           per_sample: bool = False, store_in: str = "memory", port: str | None = None, baud: int = 1_000_000,
-          quiet: bool = False) -> Run:
+          quiet: bool = False, trace=None, trace_samples: tuple | None = None) -> Run:
     """Train one backend on one data set: what ``trifactor train`` does, without the printing.
 
     Parameters
@@ -168,6 +191,13 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
         ``board``: the UART bit rate.
     quiet : bool
         No progress bar.
+    trace : str or Path, optional
+        ``rtl``, ``board-sim``: write an FST waveform of every signal of the simulated core (or board) to this
+        ``.fst`` file (Verilator's ``--trace-fst``, from a traced build of its own); the result's ``trace`` says
+        where the samples are in it (``start_ns``, ``end_ns``). Open it with GTKWave or Surfer.
+    trace_samples : (int, int), optional
+        With ``trace``: training samples ``first .. end - 1``, counted from 0 over the whole run in training
+        order (sample ``epoch * n_train + k`` is the ``k``-th of that epoch); the first 100 by default.
 
     Returns
     -------
@@ -192,9 +222,12 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
                          "wherever trifactor build put it)", "use backend='board-sim' without per_sample")
     if backend == BOARD and not port:
         raise UsageError("backend 'board' needs a serial port", "name the board's serial port, e.g. port='/dev/ttyUSB1'")
+    if trace is not None and backend not in SIMULATED:
+        raise UsageError(f"a trace is for the simulated backends, not {backend!r}", "use backend='rtl' or 'board-sim'")
     split = data if isinstance(data, Split) else load(config, data)
     check_fits(config, split)
     epochs = epochs or config.epochs
+    window = trace_window(trace, trace_samples, epochs * len(split.y_train))
     if backend in GOLDEN:
         model, result = run_training(backend, config, split, epochs, seed, quiet)
         weights = model.arrays()
@@ -206,7 +239,7 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
         from trifactor.scripts.sim.backend import train_native, train_rtl
         run = train_rtl if per_sample else train_native
         flash = {"flash": True} if store_in == "flash" else {}
-        result = run(config, split, epochs, seed, save_weights=True, quiet=quiet, kind=backend, **flash)
+        result = run(config, split, epochs, seed, save_weights=True, quiet=quiet, kind=backend, trace=window, **flash)
         weights = result.pop("weights")
     if backend not in GOLDEN:
         result["throughput"] = throughput(config, result, baud)

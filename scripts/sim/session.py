@@ -9,7 +9,10 @@ simulated board's host UART (``board-sim``, byte by byte). The weights are loade
 golden's initialisation for the job's seed, so one build serves every seed. Progress
 goes to a small file the parent process turns into a progress bar; results to a JSON file.
 A job with ``samples`` trains on that many samples of the first epoch only and returns
-the core's counters (:func:`scripts.host.model.measure_on_hardware`), no accuracy.
+the core's counters (:func:`scripts.host.model.measure_on_hardware`), no accuracy. A job with
+``trace`` ``[first, end]`` (a traced build, :func:`scripts.sim.runner.build`) switches the
+waveform on as training sample ``first`` is sent and off once sample ``end - 1``'s update is over
+(:class:`TracedClient`).
 """
 
 import json
@@ -18,7 +21,8 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.task import bridge
+from cocotb.simtime import get_sim_time
+from cocotb.task import bridge, resume
 
 from trifactor.golden.config import config_from_dict
 
@@ -26,7 +30,8 @@ from ..host.client import BoardClient
 from ..host.model import measure_on_hardware, train_on_hardware
 from .backend import JOB_ENV, load_saved_split
 from .drivers import CoreClient, CoreDriver, SimTransport
-from .streams import start_clock
+from .runner import trace_switch
+from .streams import PERIOD_NS, start_clock
 
 __all__ = ["QUIET_CYCLES", "train"]
 
@@ -43,12 +48,46 @@ def client_for(kind: str, dut, config):
     return BoardClient(SimTransport(dut, QUIET_CYCLES), config)
 
 
+class TracedClient:
+    """A client whose training samples ``first .. end - 1`` (counted over the run) are in the waveform: it is
+    switched on as sample ``first`` is sent and off once sample ``end - 1``'s update is over; ``window`` holds
+    the simulation times (ns).
+
+    A TRAIN reply (the prediction) comes before the sample's update, and the core takes the next command once
+    the update is over: so a COUNTERS request, answered only then, goes before each switch (it changes nothing).
+    """
+
+    def __init__(self, client, first: int, end: int):
+        self.client, self.first, self.end = client, first, end
+        self.trained, self.window = 0, {}
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    async def _switch(self, on: bool):  # in the simulator's thread
+        trace_switch(on)
+        self.window["start_ns" if on else "end_ns"] = get_sim_time("ns")
+
+    def train(self, x, label: int) -> int:
+        if self.trained == self.first:
+            self.client.counters()  # the sample before is over
+            resume(self._switch)(True)
+        prediction = self.client.train(x, label)
+        self.trained += 1
+        if self.trained == self.end:
+            self.client.counters()  # and so is this one
+            resume(self._switch)(False)
+        return prediction
+
+
 @cocotb.test()
 async def train(dut):
     job = json.loads(Path(os.environ[JOB_ENV]).read_text())
     cfg = config_from_dict(job["config"])
     split = load_saved_split(job["split"])
     client = client_for(job["kind"], dut, cfg)
+    if job.get("trace"):
+        client = TracedClient(client, *job["trace"])
     await start_clock(dut)
     epochs, n = job["epochs"], len(split.y_train)
     if job.get("samples"):
@@ -70,4 +109,6 @@ async def train(dut):
         result, arrays = await bridge(train_on_hardware)(client, cfg, split, epochs, job["seed"], on_sample, on_epoch)
         if job.get("weights"):
             np.savez(job["weights"], **arrays)
+    if job.get("trace"):
+        result["trace"] = {"samples": job["trace"], **client.window, "period_ns": PERIOD_NS}
     Path(job["result"]).write_text(json.dumps(result))

@@ -8,6 +8,10 @@ the counters, EPOCH, the counters again, EVALUATE over the test records; at the 
 the training records and the weights (READ). :mod:`scripts.sim.native` runs them; this module
 turns the replies into the result of :func:`golden.train.train` plus the core's counters, so
 the JSON is that of the per-sample path, with the EPOCH replies' wall cycles added.
+
+With a trace (:class:`TraceWindow`), the plan cuts the epochs' EPOCH requests at the window's first and last
+training sample (EPOCH trains on ``order[address] ..`` for ``count`` samples, so the pieces train as the whole),
+and the harness writes a waveform while those pieces run (:class:`scripts.sim.native.Trace`).
 """
 
 import numpy as np
@@ -15,7 +19,8 @@ import numpy as np
 from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.train import sample_orders
 from trifactor.hdl.layout import WeightLayout
-from trifactor.hdl.protocol import ACK, MAX_COUNT, counter_names
+from trifactor.hdl.protocol import ACK, MAX_COUNT, Header, Position, counter_names
+from trifactor.hdl.store.epoch_runner import RESULT_FIELDS
 
 from ..host.client import signed_values
 from ..host.model import counter_summary
@@ -23,13 +28,52 @@ from ..util.errors import UsageError
 from ..host import commands
 from . import native
 
-__all__ = ["plan", "train_stored", "train_on_board", "stored_result", "epoch_summary"]
+__all__ = ["TraceWindow", "plan", "sample_steps", "train_stored", "train_on_board", "stored_result",
+           "epoch_summary"]
+
+
+class TraceWindow:
+    """A waveform of training samples ``first .. end - 1`` written to ``path``: samples counted over the whole
+    run in training order (sample ``epoch * n_train + k`` is the ``k``-th of that epoch's order)."""
+
+    def __init__(self, path, first: int, end: int):
+        if not 0 <= first < end:
+            raise ValueError(f"a trace of samples {first}..{end - 1} holds none")
+        self.path, self.first, self.end = path, first, end
+
+    @property
+    def cuts(self) -> tuple:
+        return (self.first, self.end)
+
+    def summary(self, steps, cycles, n_train: int) -> dict:
+        """Where the window is in the trace, from the plan's ``steps`` and the run's :func:`native.request_cycles`:
+        ``path``, ``samples`` [first, end), ``start_ns`` (its first sample's EPOCH starts), ``end_ns``."""
+        from .native import PERIOD_NS
+
+        ranges = sample_steps(steps, n_train)
+        first = next(k for k, (a, b) in ranges.items() if a == self.first)
+        last = next(k for k, (a, b) in ranges.items() if b == self.end)
+        return {"path": str(self.path), "samples": [self.first, self.end], "start_ns": cycles[first][0] * PERIOD_NS,
+                "end_ns": (cycles[last][1] + 1) * PERIOD_NS, "period_ns": PERIOD_NS}
+
+
+def sample_steps(steps, n_train: int) -> dict:
+    """``{step index: (first, end)}``: the training samples each EPOCH step of ``steps`` runs, counted over the run
+    (:class:`TraceWindow`)."""
+    ranges = {}
+    for k, (tag, command) in enumerate(steps):
+        if isinstance(tag, tuple) and tag[0] == "epoch":
+            header, where = command.words[:2]
+            start = tag[1] * n_train + (where >> Position["address"].offset) % (1 << Position["address"].width)
+            ranges[k] = (start, start + (header >> Header["arg"].offset) % (1 << Header["arg"].width))
+    return ranges
 
 
 def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_seed: int,
-         chunk: int = MAX_COUNT, read_chunk: int = MAX_COUNT, store: bool = True) -> list:
+         chunk: int = MAX_COUNT, read_chunk: int = MAX_COUNT, store: bool = True, cuts=()) -> list:
     """The run as ``[(tag, Command), ...]``; LOAD, STORE and ORDER of at most ``chunk`` values, READ of
-    ``read_chunk``. Without ``store`` the records are already there (in the board's flash): no STORE."""
+    ``read_chunk``. Without ``store`` the records are already there (in the board's flash): no STORE. ``cuts``:
+    training samples (counted over the run) where an epoch's EPOCH is cut in two (:class:`TraceWindow`)."""
     n_train, n_test = len(y_train), len(y_test)
     if max(n_train, n_test) > MAX_COUNT:
         raise UsageError(f"{max(n_train, n_test)} samples do not fit one EPOCH or EVALUATE (at most {MAX_COUNT})",
@@ -41,8 +85,10 @@ def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_
     steps.append(("check", commands.evaluate(0, n_train + n_test)))
     for epoch, order in enumerate(sample_orders(seed, n_train, epochs)):
         steps += [("order", c) for c in commands.order(0, order, chunk)]
-        steps += [(("before", epoch), commands.counters(config)), (("epoch", epoch), commands.epoch(0, n_train)),
-                  (("after", epoch), commands.counters(config))]
+        bounds = sorted({0, n_train, *(c - epoch * n_train for c in cuts if 0 < c - epoch * n_train < n_train)})
+        steps.append((("before", epoch), commands.counters(config)))
+        steps += [(("epoch", epoch), commands.epoch(a, b - a)) for a, b in zip(bounds, bounds[1:])]
+        steps.append((("after", epoch), commands.counters(config)))
         if n_test:
             steps.append((("test", epoch), commands.evaluate(n_train, n_test)))
     steps.append(("train", commands.evaluate(0, n_train)))
@@ -54,7 +100,7 @@ def check_records(config, split, x_train, x_test, words, flash: bool):
     """Raise a :class:`UsageError` unless ``words``, the reply to the plan's ``check`` EVALUATE over every record,
     carry the checksum of the split's records (training, then test), as :func:`hdl.store.data_store.record_bytes`."""
     from trifactor.hdl.store.data_store import record_bytes
-    from trifactor.hdl.store.epoch_runner import RESULT_FIELDS, run_checksum
+    from trifactor.hdl.store.epoch_runner import run_checksum
 
     x = np.concatenate([x_train, x_test])
     want = run_checksum(record_bytes(config, x, np.concatenate([split.y_train, split.y_test])))
@@ -126,10 +172,14 @@ def split_image(config, split) -> bytes:
 
 
 def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoch=None, board=False,
-                 flash=False) -> tuple:
+                 flash=False, trace: TraceWindow | None = None) -> tuple:
     """Train the core of ``binary`` (:func:`scripts.sim.native.build` of a core, or with ``board`` of the
     simulated board, with a store for the split) from its store; returns (result dict, weights). With ``flash``
-    (a board only) the records are in its flash model, which gets :func:`split_image` before the run."""
+    (a board only) the records are in its flash model, which gets :func:`split_image` before the run. With
+    ``trace`` (a ``binary`` built with ``trace``), a waveform of its samples; the result's ``trace`` says where."""
+    cuts = trace.cuts if trace else ()
+    if trace and trace.end > epochs * len(split.y_train):
+        raise ValueError(f"samples {trace.first}..{trace.end - 1} of a run of {epochs * len(split.y_train)}")
     x_train, x_test = config.input.quantize(split.x_train), config.input.quantize(split.x_test)
     if board:
         from trifactor.hdl.link.frames import CHUNK
@@ -137,10 +187,10 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
         from ..host.client import READ_CHUNK
         link = _Board(config, len(split.y_train) + len(split.y_test))
         steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, CHUNK, READ_CHUNK,
-                     store=not flash)
+                     store=not flash, cuts=cuts)
         requests = link.requests(steps)
     else:
-        steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed)
+        steps = plan(config, x_train, split.y_train, x_test, split.y_test, epochs, seed, seed, cuts=cuts)
         requests = [(c.words, c.replies) for _, c in steps]
     n_words = sum(len(words) for words, _ in requests)
     ends = {}  # reply count at the end of each epoch's EVALUATE (or EPOCH): progress
@@ -160,11 +210,20 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
     if flash:  # a record's read (16 cycles a byte) overlaps the sample before it, yet may take longer
         from trifactor.hdl.store.data_store import store_bytes
         budget += (epochs + 3) * 17 * store_bytes(config, n_samples)
-    replies = native.run(binary, requests, budget, job_dir, on_reply, split_image(config, split) if flash else None)
+    window = None
+    if trace:
+        ranges = sample_steps(steps, len(split.y_train))
+        window = native.Trace(trace.path, min(k for k, (a, b) in ranges.items() if a == trace.first),
+                              max(k for k, (a, b) in ranges.items() if b == trace.end) + 1)
+    replies = native.run(binary, requests, budget, job_dir, on_reply, split_image(config, split) if flash else None,
+                         trace=window)
     if board:
         replies = link.replies(steps, requests, replies)
     check_records(config, split, x_train, x_test, [r[0] for r in _split_replies(steps, replies)["check"]], flash)
-    return stored_result(config, split, epochs, steps, replies)
+    result, weights = stored_result(config, split, epochs, steps, replies)
+    if trace:
+        result["trace"] = trace.summary(steps, native.request_cycles(job_dir), len(split.y_train))
+    return result, weights
 
 
 def train_on_board(client, config, split, epochs: int, seed: int, store_samples: int, on_epoch=None,
@@ -210,7 +269,10 @@ def stored_result(config, split, epochs: int, steps, replies) -> tuple:
         before, after = counters(("before", epoch)), counters(("after", epoch))
         for name in names:
             trained[name] += after[name] - before[name]
-        (correct, *_), (cycles, done, done_cpu), *_ = replies[("epoch", epoch)]
+        words, fields = replies[("epoch", epoch)], len(RESULT_FIELDS)  # one EPOCH, or its pieces (a trace's cuts)
+        pieces = [words[at:at + fields] for at in range(0, len(words), fields)]
+        correct, cycles = sum(piece[0][0] for piece in pieces), sum(piece[1][0] for piece in pieces)
+        done, done_cpu = pieces[-1][1][1:]
         online.append(correct / len(split.y_train))
         epoch_cycles.append(cycles)
         seconds.append(done - replies[("before", epoch)][-1][1])

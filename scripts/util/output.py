@@ -10,8 +10,8 @@ import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["check_folder", "check_outputs", "write_all", "write_atomic", "write_if_changed", "write_json", "write_npz",
-           "json_writer", "npz_writer"]
+__all__ = ["check_folder", "check_outputs", "check_waveform", "write_all", "write_atomic", "write_if_changed",
+           "write_json", "write_npz", "json_writer", "npz_writer"]
 
 
 def check_folder(folder, option: str, given=None):
@@ -53,6 +53,20 @@ def check_outputs(paths: dict):
         if same:
             raise UsageError(f"{same} and {option} both name {path}", f"give {same} and {option} different files")
         seen[path.resolve()] = option
+
+
+def check_waveform(path, option: str = "--trace"):
+    """Raise :class:`UsageError` unless ``path`` names an FST waveform file (``*.fst``) in a folder that exists and
+    takes new files: a waveform is written by the simulator, so no folder is made for it."""
+    path = Path(path)
+    if path.is_dir() or path.suffix != ".fst":
+        raise UsageError(f"{option} {path} is not the name of an .fst file",
+                         f"give {option} a file name ending in .fst, e.g. {option} build/out.fst")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist",
+                         f"make it first (mkdir -p {folder}), or give {option} a file in a folder that exists")
+    check_folder(folder, option, path)
 
 
 def write_all(writers: dict):

@@ -1,5 +1,7 @@
 """Training end to end on real data: determinism, accuracy bars, the demo command."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -41,13 +43,24 @@ def test_fixed_digits_seed0_reaches_the_bar(digits):
 
 
 def test_demo_trains_the_core_beside_golden_and_writes_the_report(tmp_path):
-    result = run("demo", "--epochs", "1", "--out", str(tmp_path), timeout=900)
+    """The demo on a small digits core (the default one is make demo's): the native store path, the golden
+    models beside it, and the UP5K synthesis of the same core in a process of its own."""
+    config = tmp_path / "small.toml"
+    config.write_text('name = "small"\n[network]\nsizes = [64, 6, 10]\n[hardware]\nlanes = 2\n')
+    out = tmp_path / "out"
+    result = run("demo", "--config", str(config), "--epochs", "2", "--out", str(out), timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "RTL weights equal the fixed golden model's: yes" in result.stdout
-    report = (tmp_path / "report.md").read_text()
-    assert "roofline" in report and "bit for bit: **yes**" in report
-    assert (tmp_path / "learning_curves.png").stat().st_size > 1000
-    assert (tmp_path / "digits" / "digits.v").exists() and (tmp_path / "digits" / "digits.json").exists()
+    assert "native Verilator from the data store" in result.stdout
+    synth = json.loads((out / "synth-up5k.json").read_text())
+    cells = synth["utilization"]["logic_cells"]
+    assert f"on the iCEBreaker (UP5K): {cells['used']} of 5280 logic cells" in result.stdout
+    assert f"Fmax {synth['fmax_mhz']:.1f} MHz" in result.stdout
+    report = (out / "report.md").read_text()
+    assert "roofline" in report and "bit for bit: **yes**" in report and "logic cells" in report
+    assert (out / "learning_curves.png").stat().st_size > 1000
+    assert (out / "small" / "small.v").exists() and (out / "small" / "small.json").exists()
+    assert json.loads((out / "demo.json").read_text())["epochs"] == 2
 
 
 @pytest.mark.slow

@@ -1,0 +1,134 @@
+"""Part ``synth``: the reference cores alone on the UP5K and the ECP5-85F, over place-and-route seeds.
+
+What ``trifactor synth --config C --target T --seeds N`` does (:func:`scripts.flow.synth.synthesize`: Yosys once,
+nextpnr once per seed, the core inside its measurement top), for the default digits core under each learning rule on
+the UP5K, the 32-lane digits core on the ECP5-85F and the MNIST core whose weights live in the UP5K's SPRAM. Each
+run's logs stay in ``build/measure/synth/<job>/``; the critical path of every seed is read from its nextpnr log.
+"""
+
+import json
+import re
+from pathlib import Path
+
+from ..util.tables import markdown_table
+from .common import FAILURES, Steps, config, median, one_line, spread, variant
+
+__all__ = ["DESCRIPTION", "JOBS", "GOALS", "measure", "critical_path"]
+
+DESCRIPTION = "the reference cores alone on the UP5K and the ECP5-85F: resources, Fmax over seeds"
+
+#: (job, configuration, overrides, target); the digits rules as in parts accuracy and cycles
+JOBS = [
+    ("digits-up5k", "digits", {}, "up5k"),
+    ("digits-dfa-up5k", "digits", {"feedback": {"rule": "dfa"}}, "up5k"),
+    ("digits-hybrid-up5k", "digits-hybrid", {}, "up5k"),
+    ("digits-bp-up5k", "digits-bp", {}, "up5k"),
+    ("digits32-ecp5-85k", "digits32", {}, "ecp5-85k"),
+    ("mnist-up5k-up5k", "mnist-up5k", {}, "up5k"),
+]
+#: the Fmax each target is measured against (the README's goals): MHz
+GOALS = {"up5k": 40, "ecp5-85k": 100}
+#: where part cycles measured a core's busy cycles per sample (build/measure/cycles.json): job -> key there
+MEASURED_CYCLES = {"digits-up5k": "rules: `ssdfa`", "digits32-ecp5-85k": "others: digits32, 32 lanes, `--backend rtl`"}
+# nextpnr's path lines: "Info:   clk-to-q  1.39  1.39 Source core.x_LC.O", "Info:      Sink core.y_LC.I3", and the total
+PATH_END = re.compile(r"^Info:.*?\b(Source|Sink) (\S+)", re.M)
+LOGIC = re.compile(r"^Info:\s+logic\s", re.M)
+DELAY = re.compile(r"^Info: ([\d.]+) ns logic, ([\d.]+) ns routing", re.M)
+
+
+def steps(options) -> int:
+    return len(JOBS)
+
+
+def critical_path(log: Path) -> dict | None:
+    """The first critical path nextpnr reports in ``log`` (its clock's, not a cross-domain one): ``from`` and ``to``
+    (the first cell's output, the last cell's input), ``cells`` (the logic levels between) and the ``logic_ns`` and
+    ``routing_ns`` of its delay; None when the log has none."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return None
+    blocks = text.split("Critical path report for clock", 1)
+    if len(blocks) < 2:
+        return None
+    block = blocks[1].split("Critical path report", 1)[0]
+    ends = PATH_END.findall(block)
+    delay = DELAY.search(block)
+    if not ends or not delay:
+        return None
+    sinks = [name for kind, name in ends if kind == "Sink"]
+    return {"from": ends[0][1], "to": sinks[-1] if sinks else ends[-1][1], "cells": len(LOGIC.findall(block)),
+            "logic_ns": float(delay.group(1)), "routing_ns": float(delay.group(2))}
+
+
+def measured_cycles(job: str):
+    """(busy cycles per sample, where from) measured by part cycles for ``job``'s core, or None (the dense count)."""
+    key = MEASURED_CYCLES.get(job)
+    try:
+        row = json.loads((Path("build") / "measure" / "cycles.json").read_text())["figures"][key]
+        return row["busy_cycles_per_sample"], f"measured: part cycles, {row['samples']} training samples"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def run_job(job, name, overrides, target, seeds, quiet) -> dict:
+    from ..flow.synth import synthesize
+
+    cfg = variant(config(name), **overrides)
+    cfg.check_hardware()
+    out = Path("build") / "measure" / "synth" / job
+    report = synthesize(cfg, target, seeds, out, quiet=quiet, cycles=measured_cycles(job))
+    paths = [critical_path(out / f"nextpnr-seed{seed}.log") for seed in range(seeds)]
+    return {"config": f"configs/{name}.toml", "rule": cfg.rule, "lanes": cfg.lanes, **{
+        k: report[k] for k in ("target", "part", "seeds", "luts", "ffs", "dsps", "brams", "utilization", "fmax_mhz",
+                               "fmax_mhz_per_seed", "target_mhz", "cycles_per_sample", "cycles_basis", "samples_per_s",
+                               "banks", "logs")}, "critical_paths": paths}
+
+
+def _used(row, key) -> str:
+    u = row["utilization"].get(key)
+    if not u:
+        return "-"
+    return f"{u['used']} / {u['available']} ({100 * u['used'] / u['available']:.0f}%)"
+
+
+def measure(options, say: Steps):
+    """Every job of :data:`JOBS` over ``options.seeds`` seeds; returns (markdown body, data)."""
+    data, rows, paths = {}, [], []
+    for job, name, overrides, target in JOBS:
+        label = f"`configs/{name}.toml`" + "".join(f", [{s}] {k} = {v}" for s, kv in overrides.items()
+                                                    for k, v in kv.items())
+        say.start(f"{job}: yosys, then nextpnr seeds 0-{options.seeds - 1}")
+        try:
+            row = run_job(job, name, overrides, target, options.seeds, options.quiet)
+            say.end(f"{row['fmax_mhz']:.1f} MHz median ({spread(row['fmax_mhz_per_seed'])}), "
+                    f"{row['utilization']['logic_cells']['used']} logic cells")
+        except FAILURES as exc:
+            row = {"config": f"configs/{name}.toml", "target": target, "error": one_line(exc)}
+            say.end(f"not measured: {row['error']}")
+        data[job] = row
+        if "error" in row:
+            rows.append([label, target, f"**{row['error']}**", *[""] * 8])
+            continue
+        goal = GOALS.get(target)
+        verdict = "" if goal is None else f" ({'meets' if row['fmax_mhz'] >= goal else 'misses'} {goal} MHz)"
+        rows.append([label, target, row["rule"], row["luts"], row["ffs"], _used(row, "logic_cells"), _used(row, "dsps"),
+                     _used(row, "brams"), _used(row, "sprams"),
+                     f"**{row['fmax_mhz']:.1f}**{verdict} ({spread(row['fmax_mhz_per_seed'])})",
+                     f"{row['samples_per_s']:,.0f} at {row['cycles_per_sample']:,.1f} cycles ({row['cycles_basis']})"])
+        for seed, path in enumerate(row["critical_paths"]):
+            if path:
+                paths.append([job, seed, f"{row['fmax_mhz_per_seed'][seed]:.1f}", f"`{path['from']}`", f"`{path['to']}`",
+                              path["cells"], f"{path['logic_ns']:.1f} / {path['routing_ns']:.1f}"])
+    body = [f"`trifactor synth --config C --target T --seeds {options.seeds}` for each row (Yosys, then nextpnr with "
+            f"seeds 0-{options.seeds - 1}; the core alone inside its measurement top, which registers every input and "
+            f"output). Fmax is the median over the seeds, each seed's in brackets; the goal is "
+            f"{', '.join(f'{mhz} MHz on the {t}' for t, mhz in GOALS.items())}. Logic cells are the UP5K's ICESTORM_LC "
+            f"or the ECP5's TRELLIS_COMB. Samples/s = median Fmax / cycles per training sample: measured by part "
+            f"`cycles` where it ran first (its busy cycles, as `trifactor synth --cycles-from` takes them), else the "
+            f"dense MAC issue count.", "",
+            markdown_table(["configuration", "target", "rule", "LUTs", "FFs", "logic cells", "DSPs", "block RAMs",
+                            "SPRAMs", "Fmax, MHz (each seed)", "samples/s"], rows), "",
+            "Each seed's critical path, as nextpnr names its first and last cell:", "",
+            markdown_table(["job", "seed", "Fmax (MHz)", "from", "to", "logic cells on it", "ns logic / routing"], paths) if paths else "(no log had one)", ""]
+    return "\n".join(body), data
