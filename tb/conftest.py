@@ -58,6 +58,17 @@ def assert_user_error(result, *words):
         assert word in result.stderr, result.stderr
 
 
+#: the tiny core the command-line tests train on ``tiny_dataset`` (16 inputs, 3 classes): a Verilator build in seconds
+TINY_CONFIG = """name = "tiny"
+[network]
+sizes = [16, 7, 3]
+[feedback]
+nonzeros_per_row = 2
+[hardware]
+lanes = 3
+"""
+
+
 def tiny_dataset(folder, n=45):
     """A 3-class IDX data set of ``n`` 4x4 images in ``folder`` (made here), separable enough to learn."""
     rng = np.random.default_rng(0)

@@ -34,8 +34,8 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(["trifactor", *parts])
 
 
-def imports_of(source: str, name: str, is_package: bool) -> list[str]:
-    """The modules (or package members) that ``source``, the module ``name``, imports: absolute names."""
+def imports_of(source: str, name: str, is_package: bool, root: Path) -> list[str]:
+    """The modules (or package members) that ``source``, the module ``name`` under ``root``, imports: absolute names."""
     package = name if is_package else name.rpartition(".")[0]
     found = []
     for node in ast.walk(ast.parse(source)):
@@ -49,13 +49,13 @@ def imports_of(source: str, name: str, is_package: bool) -> list[str]:
                 base = ".".join(anchor + ([base] if base else []))
             # ``from ..store import data_store`` names a module, ``from ..store import record_source`` the
             # function the package exports under the same name: the package's own imports tell them apart
-            found += [base] + [f"{base}.{alias.name}" for alias in node.names if alias.name not in exports(base)]
+            found += [base] + [f"{base}.{alias.name}" for alias in node.names if alias.name not in exports(base, root)]
     return found
 
 
-def exports(package: str) -> set[str]:
-    """The names a package under ``trifactor.hdl`` binds in its ``__init__.py`` by importing them."""
-    init = ROOT.joinpath(*package.split(".")[1:], "__init__.py")
+def exports(package: str, root: Path) -> set[str]:
+    """The names a package under ``root`` binds in its ``__init__.py`` by importing them."""
+    init = root.joinpath(*package.split(".")[1:], "__init__.py")
     if not package.startswith("trifactor.") or not init.exists():
         return set()
     return {alias.asname or alias.name for node in ast.walk(ast.parse(init.read_text()))
@@ -79,7 +79,7 @@ def violations(root: Path) -> list[str]:
             modules[module_name(path, root)] = path
     graph, problems = {}, []
     for name, path in modules.items():
-        targets = imports_of(path.read_text(), name, path.name == "__init__.py")
+        targets = imports_of(path.read_text(), name, path.name == "__init__.py", root)
         graph[name] = {t for t in targets if t in modules and t != name}
         where = path.relative_to(root)
         for target in targets:
@@ -91,8 +91,10 @@ def violations(root: Path) -> list[str]:
             if mine is None or theirs is None or mine == theirs:
                 continue
             if theirs not in ALLOWED[mine]:
-                problems.append(f"{where}: room {mine or 'hdl'} imports room {theirs} ({target}); "
-                                f"{mine or 'hdl'} may import {sorted(r or 'hdl' for r in ALLOWED[mine]) or 'nothing'}")
+                said = f"{where}: room {mine or 'hdl'} imports room {theirs} "
+                if not any(p.startswith(said) for p in problems):  # ``from x.y import a, b``: once
+                    problems.append(f"{said}({target}); {mine or 'hdl'} may import "
+                                    f"{sorted(r or 'hdl' for r in ALLOWED[mine]) or 'nothing'}")
             elif theirs and target in modules and not modules[target].name == "__init__.py":
                 problems.append(f"{where}: imports {target}, inside room {theirs}; import it from trifactor.hdl.{theirs}")
     problems += [f"import cycle: {' -> '.join(cycle)}" for cycle in cycles(graph)]

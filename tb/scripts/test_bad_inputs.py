@@ -24,10 +24,10 @@ from trifactor.scripts.cli import train as train_command
 from trifactor.scripts.util.errors import UsageError
 from trifactor.scripts.util.output import write_all
 
-from conftest import ROOT, assert_one_line_error
+from conftest import ROOT, TINY_CONFIG, assert_one_line_error
 
 DIGITS = str(ROOT / "configs" / "digits.toml")
-TINY = 'name = "tiny"\n[network]\nsizes = [16, 7, 3]\n[feedback]\nnonzeros_per_row = 2\n[hardware]\nlanes = 3\n'
+TINY = TINY_CONFIG
 
 
 def idx_folder(folder: Path, labels, test_labels=None):

@@ -18,17 +18,10 @@ from trifactor.golden.fixed_model import FixedNet, with_bias_input
 from trifactor.golden.fixedpoint import narrow
 from trifactor.golden.train import sample_orders
 
-from conftest import assert_one_line_error, tiny_dataset
+from conftest import TINY_CONFIG, assert_one_line_error, tiny_dataset
 from conftest import run_trifactor as run
 
-TINY12 = """name = "tiny"
-[network]
-sizes = [16, 7, 3]
-[feedback]
-nonzeros_per_row = 2
-[hardware]
-lanes = 3
-[fixed]
+TINY12 = TINY_CONFIG + """[fixed]
 learning_rate_shift = 12
 """
 EPOCHS, SEED = 2, 0

@@ -7,16 +7,9 @@ import pytest
 
 
 from conftest import run_trifactor as run
-from conftest import tiny_dataset
+from conftest import TINY_CONFIG, tiny_dataset
 
-TINY = """name = "tiny"
-[network]
-sizes = [16, 7, 3]
-[feedback]
-nonzeros_per_row = 2
-[hardware]
-lanes = 3
-"""
+TINY = TINY_CONFIG
 
 
 RUNS = {"rtl": ["--backend", "rtl"], "board-sim": ["--backend", "board-sim"],  # from the data store, native
