@@ -20,6 +20,10 @@ from trifactor.scripts.sim import runner as recipe
 from trifactor.scripts.util.output import write_if_changed
 
 TB = Path(__file__).resolve().parent
+#: the testbenches' C++ at -O0 (after Verilator's own -Os, so it wins): a cocotb run spends its time in
+#: Python, not in the model. Measured on the 2-lane gate-level netlist from an empty compiler cache:
+#: 40 s of CPU at -O0 against 62 s at -Os, the simulation 11.3 s against 10.9 s.
+TEST_CFLAGS = ["-CFLAGS", "-O0"]
 BUILD = TB.parent / "build" / "sim"
 PARAMS_ENV = "TRIFACTOR_TB_PARAMS"
 
@@ -64,6 +68,8 @@ def simulate(source: Path, name: str, module: str, params: dict, build_dir: Path
     build_dir.mkdir(parents=True, exist_ok=True)
     params_file = build_dir / "params.json"
     params_file.write_text(json.dumps(params))
+    if simulator == "verilator":
+        build_options["extra_args"] = [*build_options.get("extra_args", ()), *TEST_CFLAGS]
     runner = recipe.build(source, name, build_dir, simulator, **build_options)
     log = build_dir / "test.log"
     _importable(module)

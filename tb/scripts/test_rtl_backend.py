@@ -142,7 +142,7 @@ def test_two_runs_of_one_configuration_build_it_one_at_a_time(tmp_path, monkeypa
 
     inside, overlaps = [], []
 
-    def compile_slowly(top, name, build_dir, streams, flash):
+    def compile_slowly(top, name, build_dir, *options):
         inside.append(name)
         overlaps.append(len(inside))
         time.sleep(0.3)
