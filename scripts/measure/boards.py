@@ -5,8 +5,11 @@ first place-and-route's Fmax with 5% margin; a build that does not fit or misses
 reason. The bitstreams and reports land where ``trifactor build`` puts them, ``build/boards/<board>/<name>/``.
 """
 
+from pathlib import Path
+
 from ..util.tables import markdown_table
 from .common import FAILURES, Steps, config, one_line
+from .synth import critical_path
 
 __all__ = ["DESCRIPTION", "JOBS", "measure"]
 
@@ -42,19 +45,22 @@ def measure(options, say: Steps):
     """Every build of :data:`JOBS`; returns (markdown body, data)."""
     import trifactor
 
-    data, rows = {}, []
+    data, rows, paths = {}, [], []
     for job, board, name, clock, store in JOBS:
         say.start(command(board, name, clock, store))
         try:
             report = trifactor.build(config(name), board, clock_mhz=clock, store=store, quiet=options.quiet)
             report = {k: v for k, v in report.items() if k != "cells"}
+            report["critical_path"] = critical_path(Path(report["logs"]) / f"{report['config']}.tim")
             say.end(f"{report['clock_mhz']:g} MHz clock, Fmax {report['fmax_mhz']:.1f} MHz, "
                     f"{report['utilization']['logic_cells']['used']} logic cells")
         except FAILURES as exc:
             report = {"error": one_line(exc)}
             say.end(f"not built: {report['error']}")
         data[job] = {"command": command(board, name, clock, store), **report}
-        cells = [board, f"`configs/{name}.toml`", store or "none", f"`{data[job]['command']}`"]
+        stored = (f"{store}: {report['store_samples']} samples in {report['store_in']}"
+                  if store and "store_samples" in report else store or "none")
+        cells = [board, f"`configs/{name}.toml`", stored, f"`{data[job]['command']}`"]
         if "error" in report:
             rows.append(cells + [f"**not built: {report['error']}**", *[""] * 8])
             continue
@@ -65,10 +71,17 @@ def measure(options, say: Steps):
             _used(report, "logic_cells"), f"{report['luts']} / {report['ffs']}", _used(report, "dsps"),
             _used(report, "brams"), _used(report, "sprams"), f"{report['bitstream_bytes']:,}",
             f"{sum(run['seconds'] for run in report['runs']):.0f} ({built})"])
+        path = report["critical_path"]
+        if path:
+            paths.append([job, f"{report['fmax_mhz']:.1f}", f"`{path['from']}`", f"`{path['to']}`", path["cells"],
+                          f"{path['logic_ns']:.1f} / {path['routing_ns']:.1f}"])
     body = ["`trifactor build` for each row (seed 0, 1 Mbaud host link); the core runs at the PLL clock shown. "
             "Logic cells: the UP5K's ICESTORM_LC or the ECP5's TRELLIS_COMB. Build time: every place-and-route the "
             "build took, each one's Fmax at its clock in brackets.", "",
             markdown_table(["board", "configuration", "data store", "command", "clock (MHz)", "Fmax (MHz)",
                             "logic cells", "LUTs / FFs", "DSPs", "block RAMs", "SPRAMs", "bitstream (bytes)",
-                            "build time (s; Fmax MHz at clock MHz)"], rows), ""]
+                            "build time (s; Fmax MHz at clock MHz)"], rows), "",
+            "The critical path of each build's last place-and-route, as nextpnr names its first and last cell:", "",
+            markdown_table(["build", "Fmax (MHz)", "from", "to", "logic cells on it", "ns logic / routing"], paths)
+            if paths else "(no log had one)", ""]
     return "\n".join(body), data

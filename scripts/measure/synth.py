@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ..util.tables import markdown_table
-from .common import FAILURES, Steps, config, median, one_line, spread, variant
+from .common import FAILURES, Steps, config, one_line, spread, variant
 
 __all__ = ["DESCRIPTION", "JOBS", "GOALS", "measure", "critical_path"]
 

@@ -77,7 +77,7 @@ def cycles(key: str, run: str, config, samples: int, seed: int, after=None) -> d
         from ..sim.backend import train_rtl
 
         split = load_data(config)
-        run_ = train_rtl(config, config.dataset, 1, seed, n_train=len(split.y_train), quiet=True, samples=samples)
+        run_ = train_rtl(config, split, 1, seed, quiet=True, samples=samples)
         return {name: run_[name] for name in ("samples", "cycles_per_sample", "macs_done_per_sample",
                                               "macs_skipped_per_sample", "roofline_cycles_per_sample",
                                               "mac_utilization")}

@@ -186,3 +186,14 @@ def test_report_of_synthesis_results(tmp_path):
     assert "| 0 | 2 | 16-7-3 | 90.00 ± 0.00 | 100.0 | 1,000 | 1 | 2 | 3 | 25.0 | 250,000 | accuracy, throughput |" in text
     assert "| fails |" in text and text.splitlines()[4].endswith("| 343,220* |  |")  # * : no measured cycles
     assert [p.name for p in plots(tmp_path, "tiny", rows)] == ["pareto-accuracy.png", "pareto-throughput.png"]
+
+
+def test_the_cycles_task_simulates_the_core(tmp_path):
+    """A cycles task as a worker runs it (called directly): the core's counters over the first samples, no error."""
+    from trifactor.scripts.sweep import tasks
+
+    config = config_from_dict({"network": {"sizes": [16, 7, 3]}, "hardware": {"lanes": 2},
+                               "data": {"dataset": f"idx:{tiny_dataset(tmp_path / 'data')}"}})
+    outcome = tasks.cycles("key", "run", config, 3, 0)
+    assert outcome.get("error") is None, outcome
+    assert outcome["result"]["samples"] == 3 and outcome["result"]["cycles_per_sample"] > 0

