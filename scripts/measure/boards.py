@@ -8,7 +8,7 @@ reason. The bitstreams and reports land where ``trifactor build`` puts them, ``b
 from pathlib import Path
 
 from ..util.tables import markdown_table
-from .common import FAILURES, Steps, config, one_line
+from .common import FAILURES, Steps, config, one_line, used
 from .synth import critical_path
 
 __all__ = ["DESCRIPTION", "JOBS", "measure"]
@@ -32,13 +32,6 @@ def steps(options) -> int:
 def command(board, name, clock, store) -> str:
     return (f"trifactor build --board {board} --config configs/{name}.toml"
             + (f" --clock-mhz {clock}" if clock else "") + (f" --store {store}" if store else ""))
-
-
-def _used(report, key) -> str:
-    u = report["utilization"].get(key)
-    if not u:
-        return "-"
-    return f"{u['used']} / {u['available']} ({100 * u['used'] / u['available']:.0f}%)"
 
 
 def measure(options, say: Steps):
@@ -68,8 +61,8 @@ def measure(options, say: Steps):
         rows.append(cells + [
             f"{report['clock_mhz']:g} ({report['clock_choice']})",
             f"**{report['fmax_mhz']:.1f}** ({report['margin']:+.0%}; timing {'met' if report['timing_met'] else 'NOT met'})",
-            _used(report, "logic_cells"), f"{report['luts']} / {report['ffs']}", _used(report, "dsps"),
-            _used(report, "brams"), _used(report, "sprams"), f"{report['bitstream_bytes']:,}",
+            used(report, "logic_cells"), f"{report['luts']} / {report['ffs']}", used(report, "dsps"),
+            used(report, "brams"), used(report, "sprams"), f"{report['bitstream_bytes']:,}",
             f"{sum(run['seconds'] for run in report['runs']):.0f} ({built})"])
         path = report["critical_path"]
         if path:

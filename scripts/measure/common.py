@@ -9,7 +9,7 @@ from trifactor.golden.config import load_config
 
 from ..util.errors import UsageError
 
-__all__ = ["CONFIGS", "FAILURES", "Steps", "config", "variant", "median", "one_line", "pct", "spread"]
+__all__ = ["CONFIGS", "FAILURES", "Steps", "config", "variant", "median", "one_line", "pct", "spread", "used"]
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -69,3 +69,12 @@ class Steps:
         if not self.quiet:
             seconds = time.monotonic() - self._start
             print(f"[{self.part} {self.done}/{self.total}]   {outcome} ({seconds:.0f} s)", file=sys.stderr, flush=True)
+
+
+def used(report, key) -> str:
+    """``used / available (percent)`` of the resource ``key`` in a synthesis or board report's utilization; "-"
+    when the part has none."""
+    u = report["utilization"].get(key)
+    if not u:
+        return "-"
+    return f"{u['used']} / {u['available']} ({100 * u['used'] / u['available']:.0f}%)"

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ..util.tables import markdown_table
-from .common import FAILURES, Steps, config, one_line, spread, variant
+from .common import FAILURES, Steps, config, one_line, spread, used, variant
 
 __all__ = ["DESCRIPTION", "JOBS", "GOALS", "measure", "critical_path"]
 
@@ -85,13 +85,6 @@ def run_job(job, name, overrides, target, seeds, quiet) -> dict:
                                "banks", "logs")}, "critical_paths": paths}
 
 
-def _used(row, key) -> str:
-    u = row["utilization"].get(key)
-    if not u:
-        return "-"
-    return f"{u['used']} / {u['available']} ({100 * u['used'] / u['available']:.0f}%)"
-
-
 def measure(options, say: Steps):
     """Every job of :data:`JOBS` over ``options.seeds`` seeds; returns (markdown body, data)."""
     data, rows, paths = {}, [], []
@@ -112,8 +105,8 @@ def measure(options, say: Steps):
             continue
         goal = GOALS.get(target)
         verdict = "" if goal is None else f" ({'meets' if row['fmax_mhz'] >= goal else 'misses'} {goal} MHz)"
-        rows.append([label, target, row["rule"], row["luts"], row["ffs"], _used(row, "logic_cells"), _used(row, "dsps"),
-                     _used(row, "brams"), _used(row, "sprams"),
+        rows.append([label, target, row["rule"], row["luts"], row["ffs"], used(row, "logic_cells"), used(row, "dsps"),
+                     used(row, "brams"), used(row, "sprams"),
                      f"**{row['fmax_mhz']:.1f}**{verdict} ({spread(row['fmax_mhz_per_seed'])})",
                      f"{row['samples_per_s']:,.0f} at {row['cycles_per_sample']:,.1f} cycles ({row['cycles_basis']})"])
         for seed, path in enumerate(row["critical_paths"]):
