@@ -22,14 +22,16 @@ COUNTERS   nothing                          2 words per counter of
 STORE      a :data:`Position` word (address:    1 word: ``ACK``
            the first sample-memory word),
            then ``count`` words
-ORDER      a :data:`Position` word (address:    1 word: ``ACK``
-           the first order entry), then
+ORDER      a :data:`Position` word (address:    1 word: ``ACK``; ``ERROR | opcode`` if an
+           the first order entry), then         index names no sample of the store
            ``count`` sample indices
-EPOCH      a :data:`Position` word (address:    2 words: the samples predicted right
-           the first order entry)               (before each update), the cycles the
-                                                run took (32 bits)
-EVALUATE   a :data:`Position` word (address:    2 words: the samples predicted right,
-           the first record)                    the cycles
+EPOCH      a :data:`Position` word (address:    3 words, one per field of
+           the first order entry)               ``store.RESULT_FIELDS``: the samples
+                                                predicted right (before each update),
+                                                the cycles the run took, the checksum
+                                                of the records it read
+EVALUATE   a :data:`Position` word (address:    3 words, as EPOCH's
+           the first record)
 other      nothing                          1 word: ``ERROR | opcode``
 ========== ================================ ==============================================
 
@@ -39,6 +41,12 @@ ORDER) or samples (EPOCH, EVALUATE), and 0 answers ``ERROR | opcode`` after the 
 word. The sample memory's records and the order are :mod:`hdl.store.data_store`'s. EPOCH trains
 on the samples ``order[address], order[address + 1], ...``, EVALUATE infers on the
 records ``address, address + 1, ...``; each runs them as TRAIN / INFER commands would.
+An ORDER index outside the store is not written, nor any after it in the command (the ones
+before it are: the core takes a word at a time), and the command answers ``ERROR | opcode``.
+EPOCH before any ORDER has succeeded, and EPOCH or EVALUATE before any STORE has (a store in
+block RAM; records in flash are the programmer's), answer ``ERROR | opcode`` after the
+position word: the memories hold nothing the host put there. RESET leaves that knowledge,
+as it leaves the memories.
 
 Weight words are in the bank layout of :mod:`hdl.layout` (``WeightLayout.to_banks``),
 walked address-major, lane-minor from the position word (bank address in bits 0-23, lane

@@ -1,6 +1,6 @@
 """The command decoder: the core's word protocol (:mod:`hdl.protocol`) in, replies out."""
 
-from amaranth import Array, Module, Signal
+from amaranth import C, Array, Module, Signal
 from amaranth.hdl import Mux
 from amaranth.hdl import signed
 from amaranth.lib import data, stream, wiring
@@ -225,8 +225,18 @@ class CommandDecoder(wiring.Component):
 
     def _store_states(self, m, op, count, count_is, count_down, tick, position, reply):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
-        runner and reply with its result: a word per :data:`hdl.store.epoch_runner.RESULT_FIELDS` field."""
+        runner and reply with its result: a word per :data:`hdl.store.epoch_runner.RESULT_FIELDS` field.
+
+        An ORDER index outside the store is not written, nor is any after it in the command, which
+        answers ``ERROR | ORDER``. EPOCH before any ORDER, and EPOCH or EVALUATE before any STORE (of a
+        store in block RAM), answer ``ERROR | op``: flags remember both, and RESET leaves them (they
+        are ``reset_less``, as the memories keep their words)."""
         at = Signal(len(position.address))
+        written = Signal(data.StructLayout({"records": 1, "order": 1}), reset_less=True)
+        outside = Signal()  # an ORDER index of this command named no sample: the rest is not written
+        in_store = self.i.payload < self._store.samples
+        records = C(1, 1) if not self._storable else written.records
+        runnable = records & ((op == Op.EVALUATE) | written.order)
         if self._storable:
             m.d.comb += [self.sample_write.addr.eq(at), self.sample_write.data.eq(self.i.payload)]
         m.d.comb += [self.order_write.addr.eq(at), self.order_write.data.eq(self.i.payload),
@@ -235,23 +245,32 @@ class CommandDecoder(wiring.Component):
         with m.State("store_position"):
             m.d.comb += self.i.ready.eq(1)
             with m.If(self.i.valid):
-                m.d.sync += [at.eq(position.address), tick.eq(0)]
+                m.d.sync += [at.eq(position.address), tick.eq(0), outside.eq(0)]
                 with m.If(count_is.zero):
                     m.next = "error"
                 with m.Elif((op == Op.STORE) | (op == Op.ORDER)):
                     m.next = "store_words"
+                with m.Elif(~runnable):
+                    m.next = "error"
                 with m.Else():
                     m.next = "run"
         with m.State("store_words"):
             m.d.comb += self.i.ready.eq(1)
             with m.If(self.i.valid):
+                bad = (op == Op.ORDER) & (outside | ~in_store)
                 if self._storable:
                     m.d.comb += self.sample_write.en.eq(op == Op.STORE)
-                m.d.comb += self.order_write.en.eq(op == Op.ORDER)
-                m.d.sync += at.eq(at + 1)
+                m.d.comb += self.order_write.en.eq((op == Op.ORDER) & ~bad)
+                m.d.sync += [at.eq(at + 1), outside.eq(bad)]
                 count_down()
                 with m.If(count_is.one):
                     m.next = "ack"
+                    with m.If(bad):
+                        m.next = "error"
+                    with m.Elif(op == Op.STORE):
+                        m.d.sync += written.records.eq(1)
+                    with m.Else():
+                        m.d.sync += written.order.eq(1)
         with m.State("run"):
             m.d.comb += self.run.valid.eq(1)
             with m.If(self.run.ready):

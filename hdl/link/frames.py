@@ -14,7 +14,7 @@ code; replies start with ``REPLY_SYNC`` and carry the command's code (success) o
 Values are little-endian two's complement in ``value_bytes(width)`` bytes (1, 2 or 4).
 
 =========== ================================== =====================================
-command     request payload                    reply payload
+command     request payload                    reply payload (:func:`reply_length`)
 =========== ================================== =====================================
 TRAIN       label (2 bytes), n_inputs inputs   prediction (2 bytes)
 INFER       n_inputs inputs                    prediction (2 bytes)
@@ -29,23 +29,30 @@ COUNTERS    nothing                            8 bytes per counter of
                                                counters if configured (104 in all)
 RESET       nothing                            nothing (core state and counters
                                                cleared; the weights stay)
-INFO        nothing                            the build's identity (``info_bytes``)
+INFO        nothing                            the build's identity (``info_bytes``:
+                                               the magic, then :data:`INFO_FIELDS`
+                                               packed as :data:`INFO_FORMAT`, 28 bytes)
 STORE       position (4 bytes; address: the    nothing
             first sample-memory word, lane 0),
             1..CHUNK store words
 ORDER       position (4 bytes; address: the    nothing
             first order entry, lane 0),
             1..CHUNK sample indices
-EPOCH       position (first order entry, lane  right predictions (4 bytes), cycles
-            0), count (2 bytes, 1..65535)      (4 bytes)
-EVALUATE    position (first record, lane 0),   right predictions (4 bytes), cycles
-            count (2 bytes, 1..65535)          (4 bytes)
+EPOCH       position (first order entry, lane  4 bytes per field of
+            0), count (2 bytes, 1..65535)      ``store.RESULT_FIELDS``: right
+                                               predictions, cycles, checksum (12)
+EVALUATE    position (first record, lane 0),   as EPOCH's (12 bytes)
+            count (2 bytes, 1..65535)
 =========== ================================== =====================================
 
 STORE, ORDER, EPOCH and EVALUATE are the core's commands of the same names
 (:mod:`hdl.protocol`, :mod:`hdl.store.data_store`); a board built without a data store answers
 them ``UNKNOWN_COMMAND``, and one with a store checks that they stay inside it
-(``OUT_OF_RANGE``). Store words and indices travel in ``value_bytes`` of their width.
+(``OUT_OF_RANGE``): positions and counts, and every sample index of an ORDER (all of them
+before any reaches the core). EPOCH before any ORDER, and EPOCH or EVALUATE before any STORE
+(a store in block RAM), answer ``NOT_STORED``: the memories they would read hold nothing the
+host put there. Store words travel in ``value_bytes`` of their width, sample indices in
+:func:`order_bytes`.
 
 A position is ``hdl.protocol.position(address, lane)`` (bank words, see
 :mod:`hdl.layout`). The board receives a whole request and checks it before the core
@@ -58,10 +65,11 @@ import struct
 
 from amaranth.lib import data, enum
 
-from ..protocol import Position
+from ..protocol import Position, counter_names
+from ..store import RESULT_FIELDS
 
 __all__ = ["REQUEST_SYNC", "REPLY_SYNC", "Command", "Error", "FrameHeader", "TrainHead", "LoadHead", "ReadHead",
-           "RequestHead", "HEAD_BYTES", "CHUNK", "value_bytes", "crc16", "pack", "unpack", "encode", "info_bytes", "INFO_FORMAT", "INFO_FIELDS", "config_id"]
+           "RequestHead", "HEAD_BYTES", "CHUNK", "value_bytes", "order_bytes", "reply_length", "crc16", "pack", "unpack", "encode", "info_bytes", "INFO_FORMAT", "INFO_FIELDS", "config_id"]
 
 REQUEST_SYNC = 0xA5
 REPLY_SYNC = 0x5A
@@ -90,7 +98,8 @@ class Error(enum.IntEnum, shape=8):
     BAD_LENGTH = 0xE2       # the length does not fit the command (or the buffer)
     UNKNOWN_COMMAND = 0xE3
     TRUNCATED = 0xE4        # the line went quiet in the middle of a frame
-    OUT_OF_RANGE = 0xE5     # a label, position or count outside the core
+    OUT_OF_RANGE = 0xE5     # a label, position, count or sample index outside the core
+    NOT_STORED = 0xE6       # EPOCH or EVALUATE on a store memory that no STORE (or ORDER) has written
 
 
 #: A frame after its sync byte: the payload's length in bytes, and the command or reply code.
@@ -108,6 +117,29 @@ HEAD_BYTES = RequestHead.size // 8
 def value_bytes(width: int) -> int:
     """Bytes per value of ``width`` bits on the link: 1, 2 or 4."""
     return 1 if width <= 8 else 2 if width <= 16 else 4
+
+
+def order_bytes(samples: int) -> int:
+    """Bytes per sample index (ORDER's values) for a store of ``samples`` samples."""
+    return value_bytes(max(1, (samples - 1).bit_length()))
+
+
+def reply_length(config, command: Command, count: int = 0) -> int:
+    """Bytes of a good reply's payload to ``command`` (READ: of ``count`` weights): the one statement of every
+    reply's size. The request sequencer plans its replies by it, the host reads them by it, and the tables of
+    this module and of docs/hardware.md are checked against it (tb/link/test_frames.py)."""
+    command = Command(command)
+    if command in (Command.TRAIN, Command.INFER):
+        return 2
+    if command == Command.READ:
+        return count * value_bytes(config.weight.width)
+    if command == Command.COUNTERS:
+        return 8 * len(counter_names(config))
+    if command == Command.INFO:
+        return len(INFO_MAGIC) + struct.calcsize(INFO_FORMAT)
+    if command in (Command.EPOCH, Command.EVALUATE):
+        return 4 * len(RESULT_FIELDS)
+    return 0  # LOAD, RESET, STORE, ORDER
 
 
 def crc16(data: bytes) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 
 from trifactor.hdl.link.frames import (CHUNK, INFO_FIELDS, INFO_FORMAT, INFO_MAGIC, REPLY_SYNC, REQUEST_SYNC, Command,
                                   Error, FrameHeader, LoadHead, ReadHead, TrainHead, config_id, crc16, encode, pack,
-                                  unpack, value_bytes)
+                                  reply_length, unpack, value_bytes)
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import Header, counter_names
 
@@ -30,6 +30,15 @@ class BoardError(UsageError):
     """The board answered with an error, or not at all."""
 
 
+#: What to do about an error reply, by its code (the rest are a host bug or a line error)
+_FIXES = {
+    Error.NOT_STORED: "store the data set first (trifactor train --backend board does), or for a flash store write "
+                      "it with trifactor flash --data",
+    Error.UNKNOWN_COMMAND: "build and flash a bitstream with a data store (trifactor build --store ...), "
+                           "or use --per-sample",
+}
+
+
 def signed_values(raw, width: int) -> np.ndarray:
     """Two's complement ``width``-bit values from their unsigned bit patterns."""
     raw = np.asarray(raw, dtype=np.int64) & ((1 << width) - 1)
@@ -41,6 +50,7 @@ class BoardClient:
 
     def __init__(self, transport, config, clk_freq: float = 12e6):
         self.transport, self.config, self.layout, self.clk_freq = transport, config, WeightLayout(config), clk_freq
+        self.in_flash = False  # the store's records are in the board's flash (INFO, after check())
         self.input_bytes, self.weight_bytes = value_bytes(config.input.width), value_bytes(config.weight.width)
 
     def _read(self, n: int, wait: float | None = None) -> bytes:
@@ -55,15 +65,16 @@ class BoardClient:
     def exchange(self, frame: bytes, wait: float | None = None) -> tuple[int, bytes]:
         """Send raw bytes (one request frame, or a broken one) and return the reply's code and payload.
 
-        ``wait``: seconds the request may run before its reply starts, when longer than the link's timeout
-        (a whole EPOCH)."""
+        ``wait``: seconds the request may run, when longer than the port's timeout (a whole EPOCH). The board
+        sends a reply's header when it takes the request and its payload when the run ends, so every part of
+        the reply is waited for as long."""
         self.transport.write(frame)
         while self._read(1, wait)[0] != REPLY_SYNC:  # bytes before a reply are line noise
             pass
-        head = self._read(FrameHeader.size // 8)
+        head = self._read(FrameHeader.size // 8, wait)
         header = unpack(FrameHeader, head)
         length, code = header.length, header.code
-        rest = self._read(length + 2)
+        rest = self._read(length + 2, wait)
         if crc16(head + rest[:-2]) != struct.unpack(">H", rest[-2:])[0]:
             raise BoardError("a reply arrived corrupted (CRC mismatch)", "check the cable and the baud rate; retry")
         return code, rest[:-2]
@@ -73,7 +84,8 @@ class BoardClient:
         code, reply = self.exchange(encode(REQUEST_SYNC, command, payload), wait)
         if code in set(Error):
             raise BoardError(f"the board refused {command.name}: {Error(code).name}",
-                             "this is a bug in the host driver or a line error; retry, and report it if it repeats")
+                             _FIXES.get(code, "this is a bug in the host driver or a line error; retry, and report "
+                                              "it if it repeats"))
         if code != command:
             raise BoardError(f"the board answered {command.name} with code {code:#x}", "retry after a reset")
         return reply
@@ -82,15 +94,16 @@ class BoardClient:
         reply = self.request(Command.INFO)
         if reply[:4] != INFO_MAGIC:
             raise BoardError("the board does not speak trifactor's link protocol", "flash a trifactor bitstream")
-        if len(reply) != 4 + struct.calcsize(INFO_FORMAT):
-            raise BoardError(f"the board's INFO reply is {len(reply)} bytes, not {4 + struct.calcsize(INFO_FORMAT)}",
+        if len(reply) != reply_length(self.config, Command.INFO):
+            raise BoardError(f"the board's INFO reply is {len(reply)} bytes, not "
+                             f"{reply_length(self.config, Command.INFO)}",
                              "build and flash the bitstream again with this trifactor (trifactor build, trifactor flash)")
         return dict(zip(INFO_FIELDS, struct.unpack(INFO_FORMAT, reply[4:])))
 
     def check(self) -> dict:
         """The board must run the core built from this configuration (its INFO, whose clock :meth:`send` uses)."""
         info = self.info()
-        self.clk_freq = info["clk_freq"]
+        self.clk_freq, self.in_flash = info["clk_freq"], bool(info["store_in_flash"])
         if info["config_id"] != config_id(self.config):
             raise BoardError(f"the board runs a different core (id {info['config_id']:08x}, "
                              f"{info['n_inputs']} inputs, {info['lanes']} lanes) than {self.config.source} "
@@ -133,8 +146,9 @@ class BoardClient:
         """The core's counters by name (:func:`hdl.protocol.counter_names`: the cost counters too, if configured)."""
         names = counter_names(self.config)
         reply = self.request(Command.COUNTERS)
-        if len(reply) != 8 * len(names):
-            raise BoardError(f"the board sent {len(reply)} bytes of counters, not {8 * len(names)}",
+        if len(reply) != reply_length(self.config, Command.COUNTERS):
+            raise BoardError(f"the board sent {len(reply)} bytes of counters, not "
+                             f"{reply_length(self.config, Command.COUNTERS)}",
                              f"build and flash this configuration: trifactor build --config {self.config.source} ...")
         return dict(zip(names, struct.unpack(f"<{len(names)}Q", reply)))
 
@@ -144,12 +158,12 @@ class BoardClient:
     def send(self, store_samples: int, command) -> list:
         """A core command (:mod:`scripts.host.commands`) as one request to a core with a data store of
         ``store_samples``; the core's reply words. EPOCH and EVALUATE may run for seconds: their reply is waited
-        for as long as the core could take at ``clk_freq`` (from INFO), twice over."""
+        for, payload and all, as long as the core could take at ``clk_freq`` (from INFO), twice over."""
         frame, _ = commands.to_frame(self.config, store_samples, command)
         code = Command(frame[3])
         wait = None
         if code in (Command.EPOCH, Command.EVALUATE):
             count = (command.words[0] >> Header["arg"].offset) & 0xFFFF
-            wait = 1 + 2 * count * (4 * int(self.config.mac_issue_cycles) + 100) / self.clk_freq
+            wait = 1 + 2 * commands.run_cycles_bound(self.config, count, self.in_flash) / self.clk_freq
         return commands.payload_words(self.config, store_samples, command,
                                       self.request(code, frame[4:-2], wait))

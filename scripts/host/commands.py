@@ -11,7 +11,8 @@ from trifactor.hdl.store.epoch_runner import RESULT_FIELDS
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import MAX_COUNT, Op, counter_names, header, position
 
-__all__ = ["Command", "load_words", "read_words", "counters", "store", "order", "epoch", "evaluate", "chunks"]
+__all__ = ["Command", "load_words", "read_words", "counters", "store", "order", "epoch", "evaluate", "chunks",
+           "run_cycles_bound"]
 
 
 class Command:
@@ -66,6 +67,19 @@ def evaluate(start: int, count: int) -> Command:
     return Command([header(Op.EVALUATE, count), position(start, 0)], len(RESULT_FIELDS))
 
 
+def run_cycles_bound(config, samples: int, flash: bool = False) -> int:
+    """Clock cycles within which a run of ``samples`` samples (EPOCH or EVALUATE) ends, whatever the data: each
+    sample at most 4x its dense MAC issue cycles plus 100, and with ``flash`` its record's SPI read (16 cycles a
+    byte, which overlaps the sample before it, yet may take longer) on top. The host waits for a run's reply and
+    the native simulator budgets its cycles by it."""
+    from trifactor.hdl.store import store_bytes
+
+    per_sample = 4 * int(config.mac_issue_cycles) + 100
+    if flash:
+        per_sample += 17 * store_bytes(config, 1)
+    return samples * per_sample
+
+
 # -- the same commands as the board's link frames (hdl/link/frames.py) ------------------------------------------------
 
 _LINK = {Op.LOAD: "LOAD", Op.STORE: "STORE", Op.ORDER: "ORDER", Op.READ: "READ", Op.COUNTERS: "COUNTERS",
@@ -74,31 +88,29 @@ _LINK = {Op.LOAD: "LOAD", Op.STORE: "STORE", Op.ORDER: "ORDER", Op.READ: "READ",
 
 def link_value_bytes(config, store_samples: int) -> dict:
     """Bytes per value on the link, by core command: weights, store words, order entries."""
-    from trifactor.hdl.link.frames import value_bytes
+    from trifactor.hdl.link.frames import order_bytes, value_bytes
 
     return {Op.LOAD: value_bytes(config.weight.width), Op.READ: value_bytes(config.weight.width),
-            Op.STORE: value_bytes(store_geometry(config)["width"]),
-            Op.ORDER: value_bytes(max(1, (store_samples - 1).bit_length()))}
+            Op.STORE: value_bytes(store_geometry(config)["width"]), Op.ORDER: order_bytes(store_samples)}
 
 
 def to_frame(config, store_samples: int, command: Command) -> tuple:
     """A core command (at most :data:`hdl.link.frames.CHUNK` values) as a request frame; returns (frame, reply bytes)."""
-    from trifactor.hdl.link.frames import REQUEST_SYNC, Command as Code, encode
+    from trifactor.hdl.link.frames import REQUEST_SYNC, Command as Code, encode, reply_length
     from trifactor.hdl.protocol import Header
 
     op = Op(command.words[0] & 0xF)
     count = (command.words[0] >> Header["arg"].offset) & 0xFFFF
     sizes = link_value_bytes(config, store_samples)
     head = command.words[1].to_bytes(4, "little") if len(command.words) > 1 else b""
+    code = Code[_LINK[op]]
     if op in (Op.LOAD, Op.STORE, Op.ORDER):
         payload = head + b"".join(w.to_bytes(sizes[op], "little") for w in command.words[2:])
-        reply = 0
     elif op in (Op.READ, Op.EPOCH, Op.EVALUATE):
         payload = head + count.to_bytes(2, "little")
-        reply = count * sizes[Op.READ] if op == Op.READ else 4 * len(RESULT_FIELDS)
     else:
-        payload, reply = b"", 4 * command.replies
-    return encode(REQUEST_SYNC, Code[_LINK[op]], payload), 6 + reply
+        payload = b""
+    return encode(REQUEST_SYNC, code, payload), 6 + reply_length(config, code, count)
 
 
 def from_frame(config, store_samples: int, command: Command, frame: bytes) -> list:

@@ -10,7 +10,8 @@ class SerialTransport:
         import serial
 
         try:
-            self.serial = serial.Serial(port, baud, timeout=timeout)
+            # a device path, or any pyserial URL (socket://host:port, rfc2217://...: a board behind a network)
+            self.serial = serial.serial_for_url(port, baud, timeout=timeout)
         except (serial.SerialException, ValueError) as exc:
             raise UsageError(f"cannot open serial port {port}: {exc}",
                              "check --port (ls /dev/ttyUSB* /dev/ttyACM*) and that you may use it "

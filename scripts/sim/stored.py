@@ -201,15 +201,12 @@ def train_stored(config, split, epochs: int, seed: int, binary, job_dir, on_epoc
             ends[at] = tag[1]
     n_samples = len(split.y_train) + len(split.y_test)
     per_word = 100 if board else 10  # a byte through two UARTs: 40 cycles
-    budget = per_word * n_words + (epochs + 3) * n_samples * (4 * int(config.mac_issue_cycles) + 100) + 10**6
+    budget = per_word * n_words + commands.run_cycles_bound(config, (epochs + 3) * n_samples, flash) + 10**6
 
     def on_reply(count):
         if count in ends and on_epoch:
             on_epoch(ends[count])
 
-    if flash:  # a record's read (16 cycles a byte) overlaps the sample before it, yet may take longer
-        from trifactor.hdl.store.data_store import store_bytes
-        budget += (epochs + 3) * 17 * store_bytes(config, n_samples)
     window = None
     if trace:
         ranges = sample_steps(steps, len(split.y_train))

@@ -190,3 +190,81 @@ def test_decoder_test_catches_a_wrong_model(read_latency):
 def test_decoder_refuses_a_bad_read_latency():
     with pytest.raises(ValueError, match="read_latency"):
         CommandDecoder(CONFIGS["small"](), read_latency=0)
+
+
+# -- the store commands ----------------------------------------------------------------------------
+
+def store_sequence(samples):
+    """(words, replies, order writes, sample writes, runs) of a store's first commands: runs before anything was
+    stored, ORDER with indices outside the store (at its size, all ones, past it in the middle), then good ones."""
+    from trifactor.hdl.store import RESULT_FIELDS
+
+    result = list(range(0xC0DE00, 0xC0DE00 + len(RESULT_FIELDS)))
+    words, replies, order, records, runs = [], [], [], [], []
+
+    def command(op, count, at, values=(), reply=None):
+        words.extend([header(op, count), position(at, 0), *values])
+        replies.extend(reply)
+
+    command(Op.EPOCH, 1, 0, reply=[ERROR | Op.EPOCH])              # nothing stored, no order
+    command(Op.EVALUATE, 1, 0, reply=[ERROR | Op.EVALUATE])
+    command(Op.STORE, 2, 3, [11, 12], reply=[ACK])
+    records += [(3, 11), (4, 12)]
+    command(Op.EVALUATE, 2, 1, reply=result)
+    runs.append((0, 1, 2))
+    command(Op.EPOCH, 1, 0, reply=[ERROR | Op.EPOCH])              # no order yet
+    command(Op.ORDER, 3, 0, [1, samples, 2], reply=[ERROR | Op.ORDER])
+    order.append((0, 1))                                           # before the bad one; nothing after it
+    command(Op.ORDER, 1, 0, [0xFFFF_FFFF], reply=[ERROR | Op.ORDER])
+    command(Op.EPOCH, 1, 0, reply=[ERROR | Op.EPOCH])              # no ORDER has succeeded
+    command(Op.ORDER, 2, 5, [samples - 1, 0], reply=[ACK])
+    order += [(5, samples - 1), (6, 0)]
+    command(Op.EPOCH, 2, 5, reply=result)
+    runs.append((1, 5, 2))
+    return words, replies, order, records, runs, result
+
+
+@pytest.mark.parametrize("samples", [5, 8])
+def test_decoder_store_commands_refuse_what_is_outside_or_never_written(samples):
+    """An ORDER index outside the store is not written and the command answers ERROR; EPOCH and EVALUATE before any
+    ORDER / STORE answer ERROR and start no run (5: indices up to 7 fit the order memory's 3 bits; 8: none past)."""
+    from trifactor.hdl.store import RESULT_FIELDS, DataStore
+
+    cfg = CONFIGS["small"]()
+    dut = CommandDecoder(cfg, read_latency=1, store=DataStore(cfg, samples=samples))
+    words, replies, order, records, runs, result = store_sequence(samples)
+
+    async def bench(ctx):
+        got = {"o": [], "order": [], "records": [], "runs": []}
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.run.ready, 1)
+        ctx.set(dut.sample_idle, 1)
+        for name, value in zip(RESULT_FIELDS, result):
+            ctx.set(dut.result.payload[name], value)
+        k = 0
+        for _ in range(2000):
+            ctx.set(dut.i.valid, k < len(words))
+            ctx.set(dut.i.payload, words[k] if k < len(words) else 0)
+            ctx.set(dut.result.valid, bool(got["runs"]))
+            if ctx.get(dut.order_write.en):
+                got["order"].append((ctx.get(dut.order_write.addr), ctx.get(dut.order_write.data)))
+            if ctx.get(dut.sample_write.en):
+                got["records"].append((ctx.get(dut.sample_write.addr), ctx.get(dut.sample_write.data)))
+            if ctx.get(dut.run.valid):
+                run = ctx.get(dut.run.payload)
+                got["runs"].append((run.train, run.start, run.count))
+            if ctx.get(dut.o.valid):
+                got["o"].append(ctx.get(dut.o.payload))
+            taken = k < len(words) and ctx.get(dut.i.ready)
+            await ctx.tick()
+            k += taken
+            if ctx.get(dut.result.ready):
+                got["runs"].append("done")
+            if k == len(words) and len(got["o"]) == len(replies):
+                break
+        assert [hex(w) for w in got["o"]] == [hex(w) for w in replies]
+        assert got["order"] == order, "order writes"
+        assert got["records"] == records, "record writes"
+        assert [r for r in got["runs"] if r != "done"] == runs, "runs"
+
+    simulate(dut, bench)

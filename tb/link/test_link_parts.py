@@ -389,3 +389,144 @@ def test_request_sequencer_reply_words_are_bounded_by_a_read_count():
     assert seq.max_reply_words == (1 << ReadHead["count"].width) - 1
     small = RequestSequencer(make_config((7, 5, 3), hardware={"lanes": 2}), info_length=28)
     assert small.max_reply_words == 2 * (3 * 8 + 2 * 6)  # every bank word: lanes x groups x (inputs + bias)
+
+
+# -- RequestSequencer with a data store ------------------------------------------------------------
+
+#: 8-bit inputs and weights, 300 samples: a sample index takes 2 bytes, wider than any input or weight
+STORE_CFG = make_config((6, 4, 3), fixed={"weight": {"width": 8, "frac": 7}}, hardware={"lanes": 2})
+STORE_SAMPLES = 300
+
+
+def store_model(requests, flash=False):
+    """(command words to the core, reply code, reply length) of each request of a sequence to a board whose store
+    (STORE_SAMPLES samples, in block RAM, or with ``flash`` in the board's flash) was never written, as
+    hdl.link.frames describes the store commands."""
+    from trifactor.hdl.link.frames import order_bytes, reply_length, value_bytes
+    from trifactor.hdl.protocol import Op
+    from trifactor.hdl.store import DataStore
+
+    store = DataStore(STORE_CFG, samples=STORE_SAMPLES)
+    written, out = {Command.STORE} if flash else set(), []
+    for code, payload in requests:
+        length = len(payload)
+        where = struct.unpack("<I", payload[:4])[0] if length >= 4 else 0
+        address, lane = where & 0xFF_FFFF, where >> 24
+        if code == Command.STORE and flash:
+            out.append(([], Error.UNKNOWN_COMMAND, 0))
+        elif code in (Command.STORE, Command.ORDER):
+            size = value_bytes(store.width) if code == Command.STORE else order_bytes(STORE_SAMPLES)
+            room = store.depth if code == Command.STORE else STORE_SAMPLES
+            values = [int.from_bytes(payload[at:at + size], "little") for at in range(4, length, size)]
+            if not 4 + size <= length <= 4 + CHUNK * size or (length - 4) % size:
+                out.append(([], Error.BAD_LENGTH, 0))
+            elif lane or address >= room or address + len(values) > room or (
+                    code == Command.ORDER and max(values) >= STORE_SAMPLES):
+                out.append(([], Error.OUT_OF_RANGE, 0))
+            else:
+                op = Op.STORE if code == Command.STORE else Op.ORDER
+                written.add(code)
+                out.append(([header(op, len(values)), where, *values], code, 0))
+        elif code in (Command.EPOCH, Command.EVALUATE):
+            count = struct.unpack("<H", payload[4:6])[0] if length == 6 else 0
+            if length != 6:
+                out.append(([], Error.BAD_LENGTH, 0))
+            elif lane or count == 0 or address >= STORE_SAMPLES or address + count > STORE_SAMPLES:
+                out.append(([], Error.OUT_OF_RANGE, 0))
+            elif Command.STORE not in written or (code == Command.EPOCH and Command.ORDER not in written):
+                out.append(([], Error.NOT_STORED, 0))
+            else:
+                op = Op.EPOCH if code == Command.EPOCH else Op.EVALUATE
+                out.append(([header(op, count), where], code, reply_length(STORE_CFG, code)))
+        else:
+            raise ValueError(code)
+    return out
+
+
+def run_sequencer(cfg, requests, store=None):
+    """Each request in turn through one RequestSequencer (so what one leaves behind meets the next): per request,
+    the command words it sent the core, and its reply plan's code and length."""
+    m = Module()
+    m.submodules.dut = dut = RequestSequencer(cfg, info_length=28, store=store)
+    m.submodules.buffer = buffer = Memory(shape=8, depth=dut.buffer_size, init=[])
+    wiring.connect(m, dut.buffer, buffer.read_port())
+    results = []
+
+    async def bench(ctx):
+        ctx.set(dut.cmd.ready, 1)
+        for code, payload in requests:
+            for at, byte in enumerate(payload[:dut.buffer_size]):
+                ctx.set(buffer.data[at], byte)
+            ctx.set(dut.i.payload, {"header": {"code": code, "length": len(payload)}, "intact": 1})
+            ctx.set(dut.i.payload.head.as_value(), int.from_bytes(payload[:HEAD_BYTES].ljust(HEAD_BYTES, b"\0"),
+                                                                  "little"))
+            ctx.set(dut.i.valid, 1)
+            words = []
+            for _ in range(5000):
+                _, _, valid, word, plan_valid = await ctx.tick().sample(dut.cmd.valid, dut.cmd.payload,
+                                                                        dut.reply.valid)
+                if valid:
+                    words.append(word)
+                if plan_valid:
+                    break
+            plan = ctx.get(dut.reply.payload)
+            results.append((words, plan.header.code, plan.header.length))
+            ctx.set(dut.reply.ready, 1)
+            await ctx.tick()
+            ctx.set(dut.reply.ready, 0)
+            ctx.set(dut.i.valid, 0)
+            await ctx.tick().repeat(2)
+
+    simulate(m, bench, cycles=6000 * (len(requests) + 1))
+    return results
+
+
+def _at(address, values=b""):
+    return struct.pack("<I", address) + values
+
+
+def _indices(*values):
+    return b"".join(struct.pack("<H", v) for v in values)
+
+
+def _run(address, count, lane=0):
+    return struct.pack("<IH", address | lane << 24, count)
+
+
+#: A board's first requests: runs before anything was stored, ORDER indices at and past the store's end, then
+#: the good ones; each sequence starts from a freshly configured board.
+STORE_SEQUENCES = {
+    "runs before any STORE or ORDER": [
+        (Command.EPOCH, _run(0, 1)), (Command.EVALUATE, _run(0, 1)), (Command.STORE, _at(0, bytes(range(7)))),
+        (Command.EPOCH, _run(0, 1)), (Command.EVALUATE, _run(0, 1)), (Command.ORDER, _at(0, _indices(0))),
+        (Command.EPOCH, _run(0, 1))],
+    "ORDER indices outside the store": [
+        (Command.STORE, _at(0, bytes(7))),
+        (Command.ORDER, _at(0, _indices(STORE_SAMPLES))), (Command.ORDER, _at(0, _indices(0xFFFF))),
+        (Command.ORDER, _at(5, _indices(1, 2, STORE_SAMPLES + 1, 3))), (Command.EPOCH, _run(0, 1)),
+        (Command.ORDER, _at(0, _indices(STORE_SAMPLES - 1, 256, 0x1FF, 0))), (Command.EPOCH, _run(0, 4))],
+    # the indices were gathered into a register as wide as an input or a weight (8 bits), so 256 reached the
+    # core as 0 and 299 as 43
+    "ORDER indices wider than a byte": [
+        (Command.STORE, _at(0, bytes(7))), (Command.ORDER, _at(0, _indices(256, STORE_SAMPLES - 1, 1)))],
+    "store requests out of place": [
+        (Command.STORE, _at(STORE_SAMPLES * 7 - 1, bytes(2))), (Command.STORE, _at(1 << 24, bytes(1))),
+        (Command.STORE, _at(0)), (Command.ORDER, _at(STORE_SAMPLES - 1, _indices(1, 2))),
+        (Command.ORDER, _at(0, _indices(1) + b"\0")), (Command.STORE, _at(0, bytes(CHUNK + 1))),
+        (Command.STORE, _at(0, bytes(CHUNK))), (Command.EVALUATE, _run(STORE_SAMPLES - 2, 3)),
+        (Command.EVALUATE, _run(0, 0)), (Command.EVALUATE, _run(0, 1, lane=1)),
+        (Command.EVALUATE, _run(0, 1) + b"\0"), (Command.EVALUATE, _run(STORE_SAMPLES - 1, 1))],
+}
+
+
+@pytest.mark.parametrize("flash", [False, True], ids=["block RAM", "flash"])
+@pytest.mark.parametrize("case", STORE_SEQUENCES)
+def test_request_sequencer_store_commands_against_the_model(case, flash):
+    """With the records in flash, STORE is unknown and EVALUATE needs no STORE (the flash's checksum tells)."""
+    from trifactor.hdl.store import DataStore, FlashPlacement
+
+    requests = STORE_SEQUENCES[case]
+    placement = FlashPlacement(offset=0x100000, clk_hz=12e6) if flash else None
+    got = run_sequencer(STORE_CFG, requests, store=DataStore(STORE_CFG, samples=STORE_SAMPLES, flash=placement))
+    for (code, payload), result, expected in zip(requests, got, store_model(requests, flash)):
+        assert result == expected, f"{Command(code).name} {payload.hex()}: {result} != {expected}"
