@@ -223,6 +223,10 @@ class CommandDecoder(wiring.Component):
             with m.If(self.o.ready):
                 next_bank_word(after_last="idle", next_address="read_wait")
 
+    def _in_store(self, index):
+        """An ORDER value names a sample of the store."""
+        return index < self._store.samples
+
     def _store_states(self, m, op, count, count_is, count_down, tick, position, reply):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
         runner and reply with its result: a word per :data:`hdl.store.epoch_runner.RESULT_FIELDS` field.
@@ -234,7 +238,7 @@ class CommandDecoder(wiring.Component):
         at = Signal(len(position.address))
         written = Signal(data.StructLayout({"records": 1, "order": 1}), reset_less=True)
         outside = Signal()  # an ORDER index of this command named no sample: the rest is not written
-        in_store = self.i.payload < self._store.samples
+        in_store = self._in_store(self.i.payload)
         records = C(1, 1) if not self._storable else written.records
         runnable = records & ((op == Op.EVALUATE) | written.order)
         if self._storable:

@@ -199,6 +199,10 @@ class RequestSequencer(wiring.Component):
             with m.Elif(~records | ((code == Command.EPOCH) & ~written.order)):
                 fail(Error.NOT_STORED)
 
+    def _outside(self, index):
+        """An ORDER value that names no sample of the store."""
+        return index >= self.store.samples
+
     def elaborate(self, platform):
         m = Module()
         frame = self.i.payload  # held by the deframer until taken
@@ -276,7 +280,7 @@ class RequestSequencer(wiring.Component):
                 with m.If(scanning):  # checked, not sent; after the last, the values again from the first
                     m.d.sync += [value.eq(0), value_byte.eq(0)]
                     if self.store is not None:
-                        with m.If(value >= self.store.samples):
+                        with m.If(self._outside(value)):
                             m.d.sync += outside.eq(1)
                     m.next = "fetch"
                     with m.If(pointer == frame.header.length):

@@ -15,7 +15,11 @@ description) says which frames the link must see. The link must:
 - answer every frame with one reply frame (correct CRC), in order: BAD_CRC for a corrupt one,
   TRUNCATED for one cut short, UNKNOWN_COMMAND for a code that is no command, the command's
   own code for a good request, an error code otherwise;
-- keep every weight bank word unless a good LOAD or TRAIN was answered with success.
+- keep every weight bank word unless a good LOAD, TRAIN or EPOCH was answered with success;
+- with a data store (:class:`StoreLinkSim`): never acknowledge an ORDER that names a sample
+  outside the store, and never hold one in the order memory, so an EPOCH trains on stored
+  samples only. Together: no request sequence changes a weight unless it is a complete,
+  CRC-correct, in-range TRAIN, LOAD or EPOCH.
 
 One simulation serves all cases (the link returns to the hunt between them), in a thread that
 takes cases from Hypothesis's test function. ``make test`` runs FAST_CASES of them; the ``slow``
@@ -33,9 +37,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from trifactor.hdl.link import frame_crc
+from trifactor.hdl.core.command_decoder import CommandDecoder
 from trifactor.hdl.core.learner import LearnerCore
 from trifactor.hdl.link.frames import (REPLY_SYNC, REQUEST_SYNC, Command, Error, FrameHeader, LoadHead, ReadHead,
-                                  TrainHead, crc16, encode, info_bytes, pack, value_bytes)
+                                  TrainHead, crc16, encode, info_bytes, order_bytes, pack, value_bytes)
+from trifactor.hdl.link.request_sequencer import RequestSequencer
 from trifactor.hdl.link.host_link import FrameLink, LinkedCore
 from trifactor.hdl.layout import WeightLayout
 
@@ -50,11 +56,16 @@ PAUSE = TIMEOUT + 2  # a pause that ends a frame
 #: Cycles after the last byte within which the link must be back to the hunt: the timeout, the
 #: longest request's values into the core and a TRAIN, the longest reply (COUNTERS).
 HANG = 2_000
-FAST_CASES, FULL_CASES = 250, 2_500
+FAST_CASES, FAST_STORE_CASES, FULL_CASES = 250, 150, 2_500
 
 N_IN, IB, WB = CONFIG.sizes[0], value_bytes(CONFIG.input.width), value_bytes(CONFIG.weight.width)
 TOTAL = WeightLayout(CONFIG).depth * CONFIG.lanes
 HEADER_BYTES = FrameHeader.size // 8
+#: the store of StoreLinkSim: 5 samples, so indices 5..7 fit its order memory's 3 bits (and its records' words
+#: past the 15 stored would be read)
+SAMPLES = 5
+STRIDE = N_IN + 1  # a record: the label, then the inputs
+OB = order_bytes(SAMPLES)
 
 
 # -- the link under test, in a thread of its own -----------------------------------------------------
@@ -63,9 +74,13 @@ class LinkSim:
     """BoardLink's :class:`LinkedCore` (link and core as a board wires them); :meth:`run` sends one case and
     returns what came back."""
 
+    store_samples = 0
+
     def __init__(self):
-        self.core = LearnerCore(CONFIG, seed=3)
-        self.link = FrameLink(CONFIG, timeout_cycles=TIMEOUT, info=info_bytes(CONFIG, 1e6, 100_000))
+        self.core = LearnerCore(CONFIG, seed=3, store_samples=self.store_samples)
+        self.link = FrameLink(CONFIG, timeout_cycles=TIMEOUT, info=info_bytes(CONFIG, 1e6, 100_000,
+                                                                               self.store_samples),
+                              store=self.core.store)
         self.linked = LinkedCore(self.link, self.core)
         self.inbox, self.outbox, self.replies, self.stopped = queue.Queue(), queue.Queue(), bytearray(), None
         self.sim = Simulator(self.linked)
@@ -128,9 +143,28 @@ class LinkSim:
         else:
             hung = True
         await ctx.tick().repeat(2)
-        return {"hung": hung, "replies": bytes(self.replies), "before": before, "after": self._weights(ctx)}
+        order = [ctx.get(self.core.store.order_data[n]) for n in range(SAMPLES)] if self.core.store else []
+        return {"hung": hung, "replies": bytes(self.replies), "before": before, "after": self._weights(ctx),
+                "order": order}
+
+    async def _prime(self, ctx):
+        """Before the cases, with a store: every record and order entry written once (EPOCH and EVALUATE would
+        otherwise answer NOT_STORED until a case stored something), and the replies checked."""
+        if not self.core.store:
+            return
+        records = pack(LoadHead, position={"address": 0, "lane": 0}) + bytes(range(1, SAMPLES * STRIDE + 1))
+        order = pack(LoadHead, position={"address": 0, "lane": 0}) + b"".join(
+            n.to_bytes(OB, "little") for n in range(SAMPLES))
+        result = await self._case(ctx, [(encode(REQUEST_SYNC, Command.STORE, records), True, None),
+                                        (encode(REQUEST_SYNC, Command.ORDER, order), True, None)])
+        assert [code for code, _ in reply_frames(result["replies"])] == [Command.STORE, Command.ORDER], result
 
     async def _serve(self, ctx):
+        try:
+            await self._prime(ctx)
+        except BaseException as exc:
+            self.stopped = exc
+            return
         while (segments := self.inbox.get()) is not None:
             try:
                 self.outbox.put(await self._case(ctx, segments))
@@ -139,9 +173,21 @@ class LinkSim:
                 return
 
 
+class StoreLinkSim(LinkSim):
+    """The same with a data store of SAMPLES samples in block RAM: STORE, ORDER, EPOCH and EVALUATE too."""
+    store_samples = SAMPLES
+
+
 @pytest.fixture(scope="module")
 def link_sim():
     sim = LinkSim()
+    yield sim
+    sim.close()
+
+
+@pytest.fixture(scope="module")
+def store_link_sim():
+    sim = StoreLinkSim()
     yield sim
     sim.close()
 
@@ -170,12 +216,39 @@ def good_payloads():
     }
 
 
+def store_payloads():
+    """Well-formed store requests inside the store of StoreLinkSim (good: they must succeed), and ORDERs with
+    any index, inside the store or not (they may be refused)."""
+    def where(at):
+        return pack(LoadHead, position={"address": at, "lane": 0})
+
+    def run(t):
+        return pack(ReadHead, position={"address": t[0], "lane": 0}, count=t[1])
+
+    inside = st.tuples(st.integers(0, SAMPLES - 1), st.integers(1, 3)).map(lambda t: (t[0], min(t[1], SAMPLES - t[0])))
+    words = st.tuples(st.integers(0, SAMPLES * STRIDE - 1), st.integers(1, 4)).map(
+        lambda t: (t[0], min(t[1], SAMPLES * STRIDE - t[0])))
+    return {
+        Command.STORE: (words.flatmap(lambda t: _values(t[1], 1).map(lambda v, t=t: where(t[0]) + v)), True),
+        Command.ORDER: (inside.flatmap(lambda t: st.lists(st.integers(0, SAMPLES - 1), min_size=t[1], max_size=t[1])
+                                       .map(lambda v, t=t: where(t[0]) + b"".join(i.to_bytes(OB, "little")
+                                                                                  for i in v))), True),
+        Command.EPOCH: (inside.map(run), True), Command.EVALUATE: (inside.map(run), True),
+        "any ORDER": (inside.flatmap(lambda t: _values(t[1], OB).map(lambda v, t=t: where(t[0]) + v)), False),
+    }
+
+
 GOOD = good_payloads()
+STORE_REQUESTS = store_payloads()
 
 
 @st.composite
-def request(draw):
+def request(draw, store=False):
     """``(frame, good)``: a well-formed request (good: it must succeed), or one with a random code and payload."""
+    if store and draw(st.booleans()):
+        kind = draw(st.sampled_from(list(STORE_REQUESTS)))
+        payloads, good = STORE_REQUESTS[kind]
+        return encode(REQUEST_SYNC, Command.ORDER if kind == "any ORDER" else kind, draw(payloads)), good
     if draw(st.booleans()):
         command = draw(st.sampled_from(list(Command)))  # every command, those of later versions too
         if command in GOOD:
@@ -185,10 +258,10 @@ def request(draw):
 
 
 @st.composite
-def segment(draw):
+def segment(draw, store=False):
     """``(bytes sent back to back, a pause longer than the timeout follows, the good request sent unchanged)``."""
     kind = draw(st.sampled_from(["request", "flipped", "cut", "garbage"]))
-    frame, good = draw(request())
+    frame, good = draw(request(store))
     if kind == "flipped":
         at = draw(st.integers(1, len(frame) - 1))
         frame = frame[:at] + bytes([frame[at] ^ (1 << draw(st.integers(0, 7)))]) + frame[at + 1:]
@@ -262,22 +335,28 @@ def check_case(link_sim, segments, figures):
             assert payload == b"" and (command, body) not in intended, ("a good request refused", command, Error(code))
         else:
             assert code == command, (command, code)
-            wrote |= command in (Command.LOAD, Command.TRAIN)
-            figures["good writes"] += command in (Command.LOAD, Command.TRAIN)
+            if command == Command.ORDER:
+                indices = [int.from_bytes(body[at:at + OB], "little") for at in range(4, len(body), OB)]
+                assert max(indices) < SAMPLES, f"an ORDER of samples {indices} was acknowledged ({SAMPLES} stored)"
+            wrote |= command in (Command.LOAD, Command.TRAIN, Command.EPOCH)
+            figures["good writes"] += command in (Command.LOAD, Command.TRAIN, Command.EPOCH)
+    if result["order"] and max(result["order"]) >= SAMPLES:
+        raise AssertionError(f"the order memory holds {result['order']}: an EPOCH would train outside the store")
     if not wrote and result["after"] != result["before"]:
         figures["weight changes"] += 1
-        raise AssertionError("the weights changed without a good LOAD or TRAIN")
+        raise AssertionError("the weights changed without a good LOAD, TRAIN or EPOCH")
 
 
 def fuzz(link_sim, cases, shrink=True):
     figures = dict.fromkeys(["cases", "replies", "error replies", "good writes", "hangs", "weight changes"], 0)
+    store = bool(link_sim.store_samples)
 
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
 
     @settings(max_examples=cases, deadline=None, database=None, derandomize=True, phases=phases,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                      HealthCheck.data_too_large])
-    @given(st.lists(segment(), min_size=1, max_size=4))
+    @given(st.lists(segment(store), min_size=1, max_size=4))
     def one(segments):
         check_case(link_sim, segments, figures)
 
@@ -297,6 +376,33 @@ def test_fuzz_link_more(link_sim):
     """FULL_CASES streams (make test-full)."""
     figures = fuzz(link_sim, FULL_CASES)
     assert figures["cases"] >= FULL_CASES // 2, figures
+
+
+def test_fuzz_link_with_a_store(store_link_sim):
+    """FAST_STORE_CASES streams with the store commands (make test)."""
+    figures = fuzz(store_link_sim, FAST_STORE_CASES)
+    assert figures["cases"] >= FAST_STORE_CASES // 2 and figures["good writes"] > 0, figures
+
+
+@pytest.mark.slow
+def test_fuzz_link_with_a_store_more(store_link_sim):
+    figures = fuzz(store_link_sim, FULL_CASES)
+    assert figures["cases"] >= FULL_CASES // 2, figures
+
+
+def test_fuzz_catches_a_board_that_takes_orders_outside_the_store(monkeypatch):
+    """Broken on purpose: the ORDER check removed from the link and the core (as before this check existed). An
+    ORDER naming sample 5..255 is then acknowledged and written; the fuzzing must fail."""
+    from amaranth import C
+
+    monkeypatch.setattr(RequestSequencer, "_outside", lambda self, index: C(0, 1))
+    monkeypatch.setattr(CommandDecoder, "_in_store", lambda self, index: C(1, 1))
+    broken = StoreLinkSim()
+    try:
+        with pytest.raises(AssertionError, match="acknowledged|order memory holds"):
+            fuzz(broken, 100, shrink=False)
+    finally:
+        broken.close()
 
 
 def test_fuzz_catches_a_link_that_ignores_the_crc(monkeypatch):

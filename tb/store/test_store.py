@@ -66,3 +66,78 @@ def test_a_data_set_larger_than_the_store_is_refused_in_one_line(tmp_path):
     line, = result.stderr.strip().splitlines()
     assert "2100 samples" in line and "136500 bytes" in line and "holds 131072" in line and "--per-sample" in line, line
     assert not list((Path("build") / "rtl").glob("wide-*")), "nothing built"
+
+
+def test_orders_outside_the_store_are_refused_through_the_simulated_board(tmp_path):
+    """Raw frames into the simulated board (UARTs, link, core; native, from the Verilator build that
+    test_rtl_backend's board-sim run shares): ORDER of sample ``n`` (the store's size), of all ones, and of a good
+    index then ``n``: each OUT_OF_RANGE. EPOCH and EVALUATE before any STORE, and EPOCH before any ORDER:
+    NOT_STORED. The weights after an EPOCH in golden's order then equal golden's."""
+    import tomllib
+
+    import numpy as np
+
+    from trifactor.golden.config import config_from_dict
+    from trifactor.golden.fixed_model import FixedNet
+    from trifactor.golden.train import load_data, sample_orders
+    from trifactor.hdl.boards.sim_board import SimulatedBoard
+    from trifactor.hdl.layout import WeightLayout
+    from trifactor.hdl.link.frames import CHUNK, REQUEST_SYNC, Command, Error, encode, order_bytes
+    from trifactor.hdl.protocol import position
+    from trifactor.scripts.host import commands
+    from trifactor.scripts.host.client import READ_CHUNK, signed_values
+    from trifactor.scripts.sim import native
+
+    from conftest import ROOT, TINY_CONFIG, tiny_dataset
+    from golden_checks import assert_weights, golden_epoch
+
+    cfg = config_from_dict(tomllib.loads(TINY_CONFIG))
+    split = load_data(cfg, f"idx:{tiny_dataset(tmp_path / 'data')}")
+    n_train, n = len(split.y_train), len(split.y_train) + len(split.y_test)
+    x = cfg.input.quantize(np.concatenate([split.x_train, split.x_test]))
+    y = np.concatenate([split.y_train, split.y_test])
+    build_dir = ROOT / "build" / "rtl" / f"{cfg.name}-board-sim-native-{cfg.hardware_id():08x}-{n}"
+    binary = native.build(SimulatedBoard(cfg, store_samples=n), f"{cfg.name}_board", build_dir,
+                          streams=("host_tx", "host_rx"))
+
+    def refuse(command, at, payload, error):
+        """A request the board must refuse with ``error``."""
+        return encode(REQUEST_SYNC, command, position(at, 0).to_bytes(4, "little") + payload), error
+
+    def run(count):
+        return count.to_bytes(2, "little")
+
+    def order(*indices):
+        return b"".join(i.to_bytes(order_bytes(n), "little") for i in indices)
+
+    golden = FixedNet(cfg, 7)
+    permutation = sample_orders(5, n_train, 1)[0]
+    plan = [
+        *commands.load_words(cfg, golden.weights, CHUNK),
+        refuse(Command.EPOCH, 0, run(1), Error.NOT_STORED), refuse(Command.EVALUATE, 0, run(1), Error.NOT_STORED),
+        *commands.store(cfg, 0, x, y, CHUNK),
+        refuse(Command.EPOCH, 0, run(1), Error.NOT_STORED),
+        refuse(Command.ORDER, 0, order(n), Error.OUT_OF_RANGE),
+        refuse(Command.ORDER, 0, order((1 << 8 * order_bytes(n)) - 1), Error.OUT_OF_RANGE),
+        refuse(Command.ORDER, 0, order(3, n), Error.OUT_OF_RANGE),
+        refuse(Command.EPOCH, 0, run(1), Error.NOT_STORED),  # no ORDER has succeeded
+        *commands.order(0, permutation, CHUNK), commands.epoch(0, n_train), *commands.read_words(cfg, READ_CHUNK),
+    ]
+    requests = [(list(step[0]), 6) if isinstance(step, tuple) else commands.to_frame(cfg, n, step) for step in plan]
+    requests = [(list(frame), length) for frame, length in requests]
+    replies = bytes(word for word, *_ in native.run(binary, requests, 10**8, tmp_path / "job"))
+
+    words, at = [], 0
+    for step, (_, length) in zip(plan, requests):
+        frame = replies[at:at + length]
+        at += length
+        if isinstance(step, tuple):
+            assert frame[3] == step[1], f"{Command(step[0][3]).name}: answered {frame.hex()}, not {step[1].name}"
+        else:
+            words.append(commands.from_frame(cfg, n, step, frame))
+    layout = WeightLayout(cfg)
+    banks = signed_values(np.concatenate(words[-len(commands.read_words(cfg, READ_CHUNK)):]), cfg.weight.width)
+    epoch_words = words[-len(commands.read_words(cfg, READ_CHUNK)) - 1]
+    assert epoch_words[0] == golden_epoch(golden, x, y, permutation), "EPOCH's right predictions"
+    assert_weights(layout.from_banks(banks.reshape(layout.depth, cfg.lanes).T), golden.weights,
+                   "after the refused requests and an EPOCH")
