@@ -86,3 +86,46 @@ def test_board_backend_names_a_port_it_cannot_open(tmp_path):
     result = run_trifactor("train", "--backend", "board", "--config", DIGITS, "--quiet",
                            "--port", str(tmp_path / "ttyNONE"))
     assert_user_error(result, "cannot open serial port", "ttyNONE")
+
+
+def _table(markdown: str, first_header: str) -> list:
+    """The rows of the markdown table whose first column is headed ``first_header``, as lists of cells."""
+    lines = markdown.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_the_docs_describe_every_request_reply_and_info_field_as_frames_defines_them():
+    """docs/hardware.md's tables of commands (their codes and digits' reply sizes), errors and INFO fields
+    against hdl/link/frames.py; the docstrings' reply sizes too (they disagreed: 8 bytes, "2 words" and 12)."""
+    from trifactor.golden.config import load_config
+    from trifactor.hdl import protocol
+    from trifactor.hdl.link import frames
+    from trifactor.hdl.link.frames import INFO_FIELDS, INFO_FORMAT, reply_length
+    from trifactor.hdl.store import RESULT_FIELDS
+    from conftest import ROOT
+
+    docs = (ROOT / "docs" / "hardware.md").read_text()
+    digits = load_config(DIGITS)
+    commands = _table(docs, "command")
+    assert [row[0] for row in commands] == [c.name for c in Command], "every command, in code order"
+    for name, code, _, _, size in commands:
+        command = Command[name]
+        assert int(code, 16) == command, name
+        expected = reply_length(digits, command, count=1)
+        assert size == (f"{expected} x count" if command == Command.READ else str(expected)), (name, size, expected)
+    errors = _table(docs, "error")
+    assert [(row[0], int(row[1], 16)) for row in errors] == [(e.name, int(e)) for e in Error]
+    info = _table(docs, "field")
+    sizes = [struct.calcsize("<" + char) for char in INFO_FORMAT[1:]]
+    assert [(row[0], int(row[1])) for row in info] == list(zip(INFO_FIELDS, sizes))
+    assert reply_length(digits, Command.INFO) == 4 + sum(sizes) == 28
+    epoch = reply_length(digits, Command.EPOCH)
+    assert epoch == 4 * len(RESULT_FIELDS) and f"({epoch})" in frames.__doc__ and f"{epoch} bytes" in frames.__doc__
+    assert f"{len(RESULT_FIELDS)} words, one per field" in protocol.__doc__ and "2 words: the samples" not in protocol.__doc__
+    assert "every board build today" not in docs
