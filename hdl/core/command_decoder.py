@@ -1,7 +1,6 @@
 """The command decoder: the core's word protocol (:mod:`hdl.protocol`) in, replies out."""
 
 from amaranth import C, Array, Module, Signal
-from amaranth.hdl import Mux
 from amaranth.hdl import signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import WritePort

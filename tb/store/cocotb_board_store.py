@@ -7,8 +7,8 @@ epochs, evaluations and the weights read back, one request at a time, as on a bo
 STORE, ORDER, EPOCH and EVALUATE requests (:mod:`hdl.link.frames`), built by the host's
 :func:`scripts.host.commands.to_frame`: after a stored epoch in golden's order the right
 predictions, EVALUATE's count and every weight equal golden's. Bad store requests
-(corrupt, too long, past the store, at a lane, empty) get their error reply first and
-change nothing: the epoch after them still equals golden's on the data stored before.
+(corrupt, too long, past the store, at a lane, empty, an ORDER of a sample outside it) get
+their error reply first and change nothing: the epoch after them still equals golden's on the data stored before.
 """
 
 import struct
@@ -76,6 +76,10 @@ async def stored_epoch_through_the_link(dut):
         ("STORE at a lane", encode(REQUEST_SYNC, Command.STORE, struct.pack("<I", position(0, 1)) + bytes(1)),
          Error.OUT_OF_RANGE),
         ("ORDER past the store", encode(REQUEST_SYNC, Command.ORDER, struct.pack("<IH", position(n, 0), 0)),
+         Error.OUT_OF_RANGE),
+        ("ORDER of sample n", encode(REQUEST_SYNC, Command.ORDER, struct.pack("<IB", position(0, 0), n)),
+         Error.OUT_OF_RANGE),
+        ("ORDER of all ones", encode(REQUEST_SYNC, Command.ORDER, struct.pack("<IB", position(0, 0), 0xFF)),
          Error.OUT_OF_RANGE),
         ("EPOCH of nothing", count_request(Command.EPOCH, 0, 0), Error.OUT_OF_RANGE),
         ("EPOCH past the order", count_request(Command.EPOCH, 1, n), Error.OUT_OF_RANGE),
