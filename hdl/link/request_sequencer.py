@@ -103,6 +103,7 @@ class RequestSequencer(wiring.Component):
                                         "size": range(5), "offset": range(5)}))
         error = Signal(Error, init=Error.BAD_LENGTH)
         failed = Signal()
+        unwritten = Signal()  # a run on a store memory never written (NOT_STORED, after every other check)
 
         def fail(code):
             m.d.comb += [failed.eq(1), error.eq(code)]
@@ -159,12 +160,12 @@ class RequestSequencer(wiring.Component):
                 with m.If(length != 0):
                     fail(Error.BAD_LENGTH)
             if self.store is not None:
-                self._plan_store(m, code, length, head, plan, start, fail, written)
+                self._plan_store(m, code, length, head, plan, start, fail, written, unwritten)
             with m.Default():
                 fail(Error.UNKNOWN_COMMAND)
-        return plan, run, failed, error
+        return plan, run, failed, error, unwritten
 
-    def _plan_store(self, m, code, length, head, plan, start, fail, written):
+    def _plan_store(self, m, code, length, head, plan, start, fail, written, unwritten):
         """STORE and ORDER: values after a position, inside the sample or order memory (ORDER's values are checked
         by the scan); EPOCH and EVALUATE: a position and a count inside the order memory or the records, on
         memories that were ``written``; their reply, a 4-byte word per result field."""
@@ -196,8 +197,9 @@ class RequestSequencer(wiring.Component):
                 fail(Error.BAD_LENGTH)
             with m.Elif(~at_ok | ~count_ok | (count == 0) | (position.lane != 0) | (at + count > store.samples)):
                 fail(Error.OUT_OF_RANGE)
-            with m.Elif(~records | ((code == Command.EPOCH) & ~written.order)):
-                fail(Error.NOT_STORED)
+            # not one more link in the chain of checks above (the iCEBreaker build's critical path): its own flag,
+            # which the reply's code takes after the others, from the registers
+            m.d.comb += unwritten.eq(~records | ((code == Command.EPOCH) & ~written.order))
 
     def _outside(self, index):
         """An ORDER value that names no sample of the store."""
@@ -213,13 +215,13 @@ class RequestSequencer(wiring.Component):
         # a STORE and an ORDER have succeeded (since the board was configured; RESET leaves them)
         written = Signal(data.StructLayout({"records": 1, "order": 1}))
         checked = self._plan(m, frame.header.code, frame.header.length, head, written)
-        plan, run, failed, error = (Signal(value.shape(), name=f"{name}_r") for value, name in
-                                    zip(checked, ("plan", "run", "failed", "error")))
-        m.d.sync += [reg.eq(value) for reg, value in zip((plan, run, failed, error), checked)]
+        plan, run, failed, error, unwritten = (Signal(value.shape(), name=f"{name}_r") for value, name in
+                                               zip(checked, ("plan", "run", "failed", "error", "unwritten")))
+        m.d.sync += [reg.eq(value) for reg, value in zip((plan, run, failed, error, unwritten), checked)]
         scanning = Signal()  # the first pass over ORDER's values: each checked, none sent
         outside = Signal()   # a scanned value names no sample of the store
         refused = Signal()  # the reply is an error, nothing runs (the head is read before it counts)
-        m.d.comb += refused.eq(~frame.intact | failed | outside)
+        m.d.comb += refused.eq(~frame.intact | failed | outside | unwritten)
         value_bits = 8 * max(self.input_bytes, self.weight_bytes, self.store_bytes, self.order_bytes)
         value, value_byte = Signal(value_bits), Signal(range(max(2, value_bits // 8)))
         # one past the longest payload: a payload that fills the buffer ends at buffer_size, which
@@ -228,9 +230,11 @@ class RequestSequencer(wiring.Component):
         header = Signal(Header)
         m.d.comb += [self.buffer.addr.eq(pointer), header.op.eq(run.op), header.arg.eq(run.arg)]
         reply = self.reply.payload
-        error_code = Mux(outside, Error.OUT_OF_RANGE, error)
-        m.d.comb += [reply.header.code.eq(Mux(~frame.intact, frame.error, Mux(failed | outside, error_code,
-                                                                              plan.header.code))),
+        # the checks in order: the frame, the fields (failed: their error), ORDER's indices, the store written
+        code = Mux(~frame.intact, frame.error, Mux(failed, error, Mux(outside, Error.OUT_OF_RANGE,
+                                                                      Mux(unwritten, Error.NOT_STORED,
+                                                                          plan.header.code))))
+        m.d.comb += [reply.header.code.eq(code),
                      reply.header.length.eq(Mux(refused, 0, plan.header.length)),
                      reply.words.eq(Mux(refused, 0, plan.words)), reply.word_bytes.eq(plan.word_bytes),
                      reply.info.eq(plan.info & ~refused)]
