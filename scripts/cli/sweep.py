@@ -7,15 +7,18 @@ RTL simulation, synthesis resources and Fmax. Each (point, measurement, seed) is
 ``--scheduler`` on a running one (``dask scheduler``, then ``dask worker ADDRESS`` on each machine).
 Results are cached under ``build/sweep/cache/`` (:mod:`scripts.sweep.cache`): a rerun computes only
 what is missing. Writes ``report.md``, ``sweep.json`` and the Pareto plots to ``build/sweep/<name>/``.
+Ctrl-C or SIGTERM while it runs ends it with one line, ``interrupted; N results cached, rerun to continue``, and
+exit code 130 or 143: what was cached stays, nothing else is left behind.
 """
 
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
 
 from ..sweep import engine
-from ..sweep.cache import CACHE
+from ..sweep.cache import CACHE, cache_path
 from ..sweep.report import markdown, notes_text, plots, summarize, table
 from ..sweep.spec import MEASUREMENTS, load_spec
 from ..util.checks import check_count
@@ -43,6 +46,15 @@ def labels(found: dict, spec) -> dict:
             for key, task in found.items()}
 
 
+def interrupted(exc: KeyboardInterrupt, found: dict, cache: Path) -> int:
+    """Say how many of the sweep's results are in the cache (a rerun computes the others); 130, or 143 for SIGTERM."""
+    from . import Terminated
+
+    done = sum(cache_path(cache, key).is_file() for key in found)  # written whole: there is a whole entry
+    print(f"interrupted; {done} result{'s' if done != 1 else ''} cached, rerun to continue", file=sys.stderr)
+    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
 def main(args) -> int:
     check_count(args.workers, "--workers")
     spec = load_spec(args.spec)
@@ -58,8 +70,11 @@ def main(args) -> int:
     notes = {"crashed": {}, "started": {}, "lost_workers": []}
     where = "cluster: none needed, everything was cached"
     if todo:
-        with engine.cluster(args.scheduler, args.workers) as (client, where):
-            notes = engine.run(client, todo, cache, quiet=args.quiet, label=f"sweep {spec.name}")
+        try:
+            with engine.cluster(args.scheduler, args.workers) as (client, where):
+                notes = engine.run(client, todo, cache, quiet=args.quiet, label=f"sweep {spec.name}")
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): the cluster is closed by now
+            return interrupted(exc, found, cache)
     rows = summarize(spec, found)
     report = {
         "name": spec.name, "spec": spec.path, "command": shlex.join(["trifactor", *sys.argv[1:]]),

@@ -10,6 +10,9 @@ a task that raised is tried :data:`RETRIES` more times.
 import contextlib
 import logging
 import os
+import signal
+import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -63,7 +66,16 @@ def plan(spec, cache: Path) -> dict:
 @contextlib.contextmanager
 def cluster(scheduler: str | None, workers: int | None, processes: bool = True):
     """A Dask client: of the running scheduler at ``scheduler``, or of a local cluster of ``workers`` workers
-    (default: one per core) with one thread each, ended with the block. Yields (client, description)."""
+    (default: one per core) with one thread each, ended with the block. Yields (client, description).
+
+    Signals are this process's alone: the local cluster's worker processes start with SIGINT ignored
+    (:func:`starting_workers`), and ignore SIGTERM too once started (:class:`.workers.IgnoreSignals`), though a
+    terminal's Ctrl-C and ``kill`` of a process group reach them as well; so the ``KeyboardInterrupt`` (or
+    ``Terminated``) here closes them in order, without tracebacks of theirs or leaked semaphores. They end when
+    this process does, however it ends. Their scratch folders (Dask's ``dask-scratch-space``, lock files included)
+    are in a temporary folder removed with the cluster. After an interrupt, a second Ctrl-C or SIGTERM does not
+    cut the cluster's close short (:func:`close_undisturbed`)."""
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -83,9 +95,70 @@ def cluster(scheduler: str | None, workers: int | None, processes: bool = True):
             yield client, f"cluster: scheduler {scheduler}, {workers_now} workers at the start"
         return
     count = workers or os.cpu_count() or 1
-    with LocalCluster(n_workers=count, threads_per_worker=1, processes=processes, dashboard_address=None,
-                      silence_logs=logging.ERROR) as local, Client(local) as client:
+    with tempfile.TemporaryDirectory(prefix="trifactor-sweep-") as scratch, contextlib.ExitStack() as stack:
+        undisturbed = close_undisturbed(stack)
+        # the scheduler's and workers' scratch folders in ours; the worker processes inherit SIGINT ignored
+        with starting_workers(), dask.config.set({"temporary-directory": scratch}):
+            local = stack.enter_context(LocalCluster(
+                n_workers=count, threads_per_worker=1, processes=processes, dashboard_address=None,
+                silence_logs=logging.ERROR))
+            stack.push(undisturbed)
+        client = stack.enter_context(Client(local))
+        stack.push(undisturbed)  # the client's close too
+        if processes:
+            from .workers import IgnoreSignals
+
+            client.register_plugin(IgnoreSignals())  # SIGTERM too, and for workers started later
         yield client, f"cluster: local, {count} worker {'processes' if processes else 'threads'} of 1 thread"
+
+
+def in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def starting_workers():
+    """For the block, in the main thread: SIGINT ignored, so that the worker processes started in it ignore it for
+    good (an ignored signal stays ignored across ``exec``, and Python leaves it so); a Ctrl-C meanwhile is lost
+    (the cluster's start takes a few seconds; the next one ends the sweep). SIGTERM held: one that arrives is
+    sent again at the block's end, when the cluster can be closed in order (a half-started one cannot), and
+    stands for the start's failure if its workers got it too."""
+    if not in_main_thread():
+        yield
+        return
+    held, failed = [], None
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))}
+    try:
+        yield
+    except Exception as exc:  # workers killed by a SIGTERM to the process group fail the start
+        failed = exc
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if held:  # what happened is the SIGTERM: to the handler it had (Terminated, on the command line)
+        os.kill(os.getpid(), signal.SIGTERM)
+    if failed:
+        raise failed
+
+
+def close_undisturbed(stack: contextlib.ExitStack):
+    """Returns an exit function which, pushed onto ``stack`` (once or more), makes the exits pushed before it (and
+    after this call) run with SIGINT and SIGTERM ignored when a ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM as
+    :class:`scripts.cli.Terminated`) is on its way out; they are restored at the end."""
+    saved = {}
+
+    def ignore(kind, value, traceback) -> bool:
+        if kind is not None and issubclass(kind, KeyboardInterrupt) and in_main_thread() and not saved:
+            saved.update({signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)})
+        return False
+
+    def restore():
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+    stack.callback(restore)
+    return ignore
 
 
 def submit_all(client, todo: list, run_id: str) -> dict:
@@ -132,8 +205,9 @@ def run(client, todo: list, cache: Path, *, quiet: bool = False, label: str = "s
             if future.status == "finished":
                 outcome = future.result()
                 if task is not None:
-                    task.entry = entry(task, outcome)
-                    write_entry(cache, task.entry)
+                    made = entry(task, outcome)
+                    write_entry(cache, made)
+                    task.entry = made
             else:
                 reason = one_line(future.exception()) if future.status == "error" else future.status
                 crashed[future.key] = f"{future.exception().__class__.__name__}: {reason}" \

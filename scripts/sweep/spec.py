@@ -24,11 +24,13 @@
 A key is a configuration key as ``section.key`` (``fixed.weight.width`` for a format's field); TOML's
 unquoted dotted keys mean the same. A measurement is made when its table is there. Every point's
 configuration is validated as a configuration file is; one that is not valid is kept with its reason
-(the other points are measured). A spec that cannot be read raises :class:`UsageError`.
+(the other points are measured). A spec that cannot be read, or none of whose points is valid, raises
+:class:`UsageError`.
 """
 
 import copy
 import difflib
+import json
 import itertools
 import re
 import tomllib
@@ -67,12 +69,15 @@ class Point:
         The validated configuration, None when it is not valid.
     error : str or None
         Why the configuration is not valid (one line).
+    fix : str or None
+        What would make it valid.
     """
 
     index: int
     settings: dict
     config: Config | None
     error: str | None
+    fix: str | None = None
 
     def label(self, short: dict) -> str:
         """``lanes=2, sizes=64-32-10`` with the keys as ``short`` names them (:meth:`Spec.short_names`)."""
@@ -145,7 +150,7 @@ def parse_spec(raw: dict, path: Path) -> Spec:
         raise error("name", f"= {name!r} is not a folder name", "use letters, digits, '_', '-' and '.'")
     base_raw, base = read_base(raw.get("base"), path, error)
     known = known_keys(base)
-    grid = settings_of(raw.get("grid", {}), "[grid]", known, error, leaf_lists=True)
+    grid = settings_of(raw.get("grid", {}), "[grid]", known, error, leaf_lists=True, base=base.to_dict())
     listed = raw.get("points", [{}])
     if not isinstance(listed, list) or not listed or not all(isinstance(p, dict) for p in listed):
         raise error("points", "must be a list of tables", 'write [[points]] tables, e.g. [[points]] "hardware.lanes" = 4')
@@ -162,7 +167,14 @@ def parse_spec(raw: dict, path: Path) -> Spec:
     measurements = {name: measurement_options(name, raw[name], error) for name in MEASUREMENTS if name in raw}
     if not measurements:
         raise error("file", "asks for no measurement", f"add at least one of the tables {', '.join(f'[{m}]' for m in MEASUREMENTS)}")
-    return Spec(name, str(path), base, keys, tuple(points), measurements)
+    spec = Spec(name, str(path), base, keys, tuple(points), measurements)
+    if not any(point.config for point in points):
+        first = points[0]
+        which = (f"the only point of {path} is not" if len(points) == 1 else
+                 f"none of the {len(points)} points of {path} is")
+        raise UsageError(f"{which} a valid configuration: point 0 ({first.label(spec.short_names())}): {first.error}",
+                         f"{first.fix}, in [grid] or [[points]], so that at least one point is valid")
+    return spec
 
 
 def suggest(word, choices) -> str:
@@ -213,8 +225,9 @@ def flatten(table: dict, prefix: str = "", nodes: bool = False) -> dict:
     return flat
 
 
-def settings_of(table, where: str, known: list, error, leaf_lists: bool) -> dict:
-    """The ``{dotted key: value}`` (``leaf_lists``: ``{dotted key: [values]}``) of a [grid] or a point, checked."""
+def settings_of(table, where: str, known: list, error, leaf_lists: bool, base: dict | None = None) -> dict:
+    """The ``{dotted key: value}`` (``leaf_lists``: ``{dotted key: [values]}``) of a [grid] or a point, checked
+    (``base``: the base configuration's :meth:`~golden.config.Config.to_dict`, for the examples of messages)."""
     if not isinstance(table, dict):
         raise error(where, "must be a table", f'write {where} with keys like "hardware.lanes"')
     settings = flatten(table)
@@ -225,8 +238,23 @@ def settings_of(table, where: str, known: list, error, leaf_lists: bool) -> dict
                         (f"did you mean '{close[0]}'? " if close else "") +
                         "write section.key as in docs/configuration.md, e.g. hardware.lanes")
         if leaf_lists and (not isinstance(value, list) or not value):
-            raise error(where, f"{key} = {value!r} must be a non-empty list of values", f"write {key} = [{show(value)}, ...]")
+            example = value if not isinstance(value, list) else flatten(base, nodes=True)[key]
+            raise error(where, f"{key} = {toml(value)} must be a non-empty list of values",
+                        f"write the values to sweep as a list, e.g. {key} = [{toml(example)}]")
     return settings
+
+
+def toml(value) -> str:
+    """``value`` as TOML writes it (for messages): ``[16, 7, 3]``, ``"digits"``, ``{width = 8, frac = 6}``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return f"[{', '.join(map(toml, value))}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def make_point(index: int, base_raw: dict, base: Config, settings: dict, path: Path) -> Point:
@@ -241,7 +269,7 @@ def make_point(index: int, base_raw: dict, base: Config, settings: dict, path: P
     try:
         return Point(index, settings, config_from_dict(raw, source=f"{path} point {index}", default_name=base.name), None)
     except ConfigError as exc:
-        return Point(index, settings, None, f"{exc.key} {exc.problem}")
+        return Point(index, settings, None, f"{exc.key} {exc.problem}", exc.fix)
 
 
 def measurement_options(name: str, table, error) -> dict:

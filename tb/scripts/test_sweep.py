@@ -3,7 +3,12 @@ accuracy exactly, records the points it cannot measure, computes only what the c
 a bad spec with one line."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +22,7 @@ from trifactor.scripts.util.errors import UsageError
 
 from conftest import run_trifactor as run
 from conftest import assert_user_error
-from conftest import tiny_dataset
+from conftest import TRIFACTOR, tiny_dataset
 
 BASE = """[network]
 sizes = [16, 7, 3]
@@ -127,6 +132,14 @@ def test_pareto_front():
     ('base = "base.toml"\n[grid]\n"hardware.lane" = [2]\n[accuracy]\n', [], ["'hardware.lane'", "did you mean 'hardware.lanes'"]),
     ('base = "base.toml"\n[accuracy]\n', ["--only", "synth"], ["--only synth", "no [synth] table"]),
     ('base = "base.toml"\n[accuracy]\n', ["--workers", "0"], ["--workers"]),
+    # no point is a configuration: nothing to measure (was exit 0 and an empty report)
+    ('base = "base.toml"\n[grid]\n"feedback.nonzeros_per_row" = [5, 6]\n[accuracy]\n', [],
+     ["none of the 2 points of spec.toml is a valid configuration", "point 0 (nonzeros_per_row=5)",
+      "nonzeros_per_row = 5 is larger than the output count 3", "use 1..3"]),
+    ('base = "base.toml"\n[[points]]\n"network.sizes" = 5\n[accuracy]\n', [],
+     ["the only point of spec.toml is not a valid configuration", "sizes must be a list"]),
+    ('base = "base.toml"\n[grid]\n"network.sizes" = [[16, 7, 3], [15]]\n"hardware.lanes" = [0]\n[accuracy]\n', [],
+     ["none of the 2 points", "[hardware] lanes"]),
 ])
 def test_bad_spec_is_one_line(tmp_path, spec, args, words):
     write_spec(tmp_path, spec)
@@ -137,6 +150,10 @@ def test_bad_spec_is_one_line(tmp_path, spec, args, words):
 
 @pytest.mark.parametrize("spec, words", [
     ('base = "base.toml"\n[grid]\n"hardware.lanes" = 2\n[accuracy]\n', ["hardware.lanes = 2", "non-empty list"]),
+    ('base = "base.toml"\n[grid]\n"hardware.lanes" = []\n[accuracy]\n',
+     ["hardware.lanes = []", "non-empty list", "e.g. hardware.lanes = [2]"]),  # was "write hardware.lanes = [, ...]"
+    ('base = "base.toml"\n[grid]\n"data.dataset" = "digits"\n[accuracy]\n', ['e.g. data.dataset = ["digits"]']),
+    ('base = "base.toml"\npoints = []\n[accuracy]\n', ["points", "list of tables"]),
     ('base = "base.toml"\n[grid]\nhardware = {lanes = [2], speed = [1]}\n[accuracy]\n', ["'hardware.speed'"]),
     ('base = "base.toml"\n[grid]\n"hardware.lanes" = [2]\n', ["no measurement"]),
     ('base = "base.toml"\n[accuracy]\nseeds = [0, 0]\n', ["[accuracy] seeds", "distinct"]),
@@ -154,6 +171,89 @@ def test_bad_spec_names_the_key_and_the_fix(tmp_path, spec, words):
     assert "spec.toml" in message and "fix:" in message and "\n" not in message
     for word in words:
         assert word in message, message
+
+
+def test_an_empty_grid_is_the_base_alone(tmp_path):
+    spec = load_spec(write_spec(tmp_path, 'base = "base.toml"\n[grid]\n[[points]]\n[accuracy]\n'))
+    assert [(point.settings, point.error) for point in spec.points] == [({}, None)]
+    assert spec.points[0].config.to_dict() == spec.base.to_dict() and spec.points[0].label({}) == "base"
+
+
+# -- Ctrl-C and SIGTERM: one line, the count of cached results, nothing left behind ------------------------------
+
+#: 40 tasks of a fraction of a second each: the sweep is still running when the first result is cached
+SLOW = SPEC.replace("seeds = [0, 1]", "seeds = 20\nepochs = 30")
+
+
+def session(sid: int) -> list:
+    """The processes of session ``sid`` still running (trifactor, its Dask workers, multiprocessing's helpers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def spawned_workers(sid: int) -> list:
+    """The Dask worker processes (multiprocessing's spawned children) of session ``sid``, started or starting."""
+    found = []
+    for pid in session(sid):
+        try:
+            if b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("signum, to, when", [
+    (signal.SIGINT, "group", "cached"), (signal.SIGTERM, "process", "cached"), (signal.SIGTERM, "group", "cached"),
+    (signal.SIGTERM, "group", "starting")], ids=["ctrl-c", "kill", "kill-group", "kill-group-while-starting"])
+def test_a_signal_during_a_sweep_says_what_is_cached(tmp_path, signum, to, when):
+    """Ctrl-C (SIGINT to the terminal's whole process group: trifactor and its Dask workers alike), ``kill PID``
+    (SIGTERM to trifactor alone) and ``timeout`` or ``kill -- -PGID`` (SIGTERM to the group), once a result is cached
+    or while the workers start: exit 130 or 143 with one line, no traceback from the workers, no lock file,
+    temporary file or Dask scratch folder left, no process left running."""
+    write_spec(tmp_path, SLOW)
+    (tmp_path / "tmp").mkdir()  # Dask's scratch space would be here (TMPDIR), and is not left behind
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    sweep = subprocess.Popen([str(TRIFACTOR), "sweep", "spec.toml", "--workers", "2", "--quiet"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's job
+    cache = tmp_path / "build/sweep/cache/accuracy"
+    ready = (lambda: list(cache.glob("*.json"))) if when == "cached" else (lambda: spawned_workers(sweep.pid))
+    try:
+        deadline = time.monotonic() + 120
+        while not ready():
+            assert sweep.poll() is None, f"the sweep ended (exit code {sweep.returncode}) first: {sweep.stderr.read()}"
+            assert time.monotonic() < deadline, f"no {when} in 120 s"
+            time.sleep(0.05)
+        os.killpg(sweep.pid, signum) if to == "group" else sweep.send_signal(signum)
+        out, err = sweep.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while session(sweep.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left_running = session(sweep.pid)
+    finally:
+        for pid in session(sweep.pid):
+            os.kill(pid, signal.SIGKILL)
+        sweep.communicate()
+    cached = len(list(cache.glob("*.json")))
+    assert sweep.returncode == 128 + signum, err
+    assert "Traceback" not in out + err, err
+    assert err.strip() == f"interrupted; {cached} result{'s' if cached != 1 else ''} cached, rerun to continue", err
+    assert cached < 40 and not (tmp_path / "build/sweep/tiny").exists()  # no report of a part
+    assert cached >= 1 if when == "cached" else cached == 0
+    assert left_running == [], "processes of the sweep are still running"
+    left = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+            if "lock" in p.name or p.name.endswith(".tmp") or p.name.startswith("dask-")]
+    assert left == [], "left behind"
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_report_of_synthesis_results(tmp_path):
