@@ -17,7 +17,7 @@ import numpy as np
 from .errors import DataError
 from .tables import check_arrays, read_csv, read_npz
 
-__all__ = ["DataError", "Split", "check_labels", "load_split", "split_arrays", "standardize", "read_idx", "write_idx",
+__all__ = ["DataError", "Split", "check_labels", "check_name", "load_split", "split_arrays", "standardize", "read_idx", "write_idx",
            "FILE_KINDS"]
 
 FILE_KINDS = ("idx:", "npz:", "csv:")  # a data set from files: the kind, then the path
@@ -120,17 +120,20 @@ def _load_idx_folder(folder: Path):
 
 
 def check_labels(name: str, y_train: np.ndarray, y_test=None):
-    """Raise :class:`DataError` unless the training labels number the classes ``0..C-1``, each one present, and the
-    test labels (if given) are among them: a label of 200 must not make a network of 201 outputs."""
+    """Raise :class:`DataError` unless the training labels number the classes ``0..C-1``, each one present, with
+    ``C >= 2``, and the test labels (if given) are among them: a label of 200 must not make a network of 201
+    outputs, nor a timestamp one of 1.7 billion, and a single class leaves nothing to learn."""
     present = np.unique(y_train)
     count = int(present[-1]) + 1 if len(present) else 0
     if len(present) and present[0] < 0:
         raise DataError(f"{name}: label {int(present[0])} is negative", "number the classes 0, 1, 2, ...")
-    if len(present) != count:
-        missing = sorted(set(range(count)) - set(present.tolist()))
+    if len(present) != count:  # the classes without a sample are counted, never listed: there may be billions
         raise DataError(f"{name}: the training labels take {len(present)} values ({_few(present.tolist())}) but go up "
-                        f"to {count - 1}, which would make {count} classes, {len(missing)} of them without a sample",
-                        f"number the {len(present)} classes 0..{len(present) - 1}")
+                        f"to {count - 1}, which would make {count} classes, {count - len(present)} of them without a "
+                        f"sample", f"number the {len(present)} classes 0..{len(present) - 1}")
+    if count == 1:
+        raise DataError(f"{name}: every training label is 0, a single class: there is nothing to learn, and any "
+                        "accuracy would be 100%", "give samples of at least 2 classes")
     if y_test is not None and len(y_test) and not 0 <= y_test.min() <= y_test.max() < count:
         bad = int(y_test.max()) if y_test.max() >= count else int(y_test.min())
         raise DataError(f"{name}: test label {bad} is not one of the training labels 0..{count - 1}",
@@ -211,6 +214,7 @@ def load_split(dataset: str, test_fraction: float = 0.2, split_seed: int = 0, la
     """Load ``digits``, ``mnist5k``, ``idx:DIR``, ``npz:PATH`` or ``csv:PATH`` and split it (an IDX folder with
     ``t10k-*`` files, or an npz file with ``X_test`` and ``y_test``, keeps its own test set). ``label_column``
     (csv only): the label's column, a number or a header name; the last column by default."""
+    check_name(dataset)
     if label_column is not None and not dataset.startswith("csv:"):
         raise DataError(f"a label column ({label_column!r}) is given for {dataset}, which is not a CSV file",
                         "drop --label-column, or give --dataset csv:PATH")
@@ -231,4 +235,31 @@ def load_split(dataset: str, test_fraction: float = 0.2, split_seed: int = 0, la
         return _split_pairs(dataset, read_npz(dataset[4:]), test_fraction, split_seed)
     if dataset.startswith("csv:"):
         return _split_pairs(dataset, read_csv(dataset[4:], label_column), test_fraction, split_seed)
-    raise DataError(f"unknown data set {dataset!r}", "use digits, mnist5k, idx:DIR, npz:PATH or csv:PATH")
+    raise DataError(f"unknown data set {dataset!r}", _name_fix(dataset))
+
+
+NAMES = "digits, mnist5k, idx:DIR, npz:PATH or csv:PATH"
+
+
+def _name_fix(dataset: str) -> str:
+    """The fix for a name that is not a data set's: the kind prefix, when the name looks like a file of one."""
+    path = Path(dataset.strip()).expanduser()
+    kind = {".csv": "csv:", ".npz": "npz:"}.get(path.suffix.lower(), "idx:" if path.is_dir() else None)
+    return f"write {kind}{dataset.strip()}" if kind else f"use {NAMES}"
+
+
+def check_name(dataset):
+    """Raise :class:`DataError` unless ``dataset`` is a data set name :func:`load_split` can look for: a string, not
+    blank, and a file kind with a path (``csv:`` alone names nothing)."""
+    if not isinstance(dataset, str):
+        shown = repr(dataset) if len(repr(dataset)) <= 40 else "given"
+        raise DataError(f"the data set {shown} ({type(dataset).__name__}) is not a name", f"give a data set name: {NAMES}")
+    if not dataset.strip():
+        raise DataError(f"the data set name {dataset!r} is {'empty' if not dataset else 'blank'}",
+                        f"give {NAMES}, or leave it out for the configuration's [data] dataset")
+    kind = dataset[:4]
+    if kind in FILE_KINDS and not dataset[4:].strip():
+        what = "folder" if kind == "idx:" else "file"
+        raise DataError(f"the data set {dataset!r} names no {what}", f"give {kind}{'DIR' if kind == 'idx:' else 'PATH'}"
+                        f", e.g. {kind}{'data/mnist' if kind == 'idx:' else 'data/mine.' + kind[:3]}")
+

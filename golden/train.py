@@ -6,20 +6,24 @@ and real hardware elsewhere. The data order depends only on ``seed``, so two bac
 given the same seed see the same samples in the same order.
 """
 
+import itertools
+import operator
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
 from .config import Config, ConfigError
 from .data import Split, load_split, standardize
 
-__all__ = ["load_data", "prepare", "check_fits", "sample_orders", "train"]
+__all__ = ["load_data", "prepare", "check_fits", "SampleOrders", "sample_orders", "train"]
 
 
 def load_data(config: Config, dataset: str | None = None, label_column=None) -> Split:
     """The configuration's data set (or ``dataset``), split and (if configured) standardised, checked against the net.
     ``label_column``: a CSV file's label column (:func:`golden.data.load_split`)."""
-    return prepare(config, load_split(dataset or config.dataset, config.test_fraction, config.split_seed, label_column))
+    dataset = config.dataset if dataset is None else dataset  # "" is refused, not taken for "not given"
+    return prepare(config, load_split(dataset, config.test_fraction, config.split_seed, label_column))
 
 
 def prepare(config: Config, split: Split) -> Split:
@@ -41,10 +45,41 @@ def check_fits(config: Config, split: Split):
                           f"{split.n_classes} classes", f"end sizes with {split.n_classes}", config.source)
 
 
-def sample_orders(seed: int, n: int, epochs: int):
-    """The per-epoch sample permutations for ``seed``."""
-    rng = np.random.default_rng([seed, 0xDA7A])
-    return [rng.permutation(n) for _ in range(epochs)]
+class SampleOrders(Sequence):
+    """The per-epoch sample permutations of a run, made lazily: iterating it is a generator that draws epoch ``e``'s
+    permutation when it is reached, from one generator seeded ``[seed, 0xDA7A]`` (the permutations and their order
+    are those of a list of them, so results are bit for bit the same), and ``orders[e]`` draws epochs ``0..e``
+    again. A run holds one epoch's order at a time, however many epochs it has."""
+
+    def __init__(self, seed: int, n: int, epochs: int):
+        self.seed, self.n, self.epochs = seed, n, epochs
+
+    def __len__(self) -> int:
+        return self.epochs
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, 0xDA7A])
+        for _ in range(self.epochs):
+            yield rng.permutation(self.n)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.epochs)
+            if step < 0:
+                return [self[e] for e in range(start, stop, step)]
+            return list(itertools.islice(iter(self), start, max(start, stop), step))
+        index = operator.index(index)
+        if index < 0:
+            index += self.epochs
+        if not 0 <= index < self.epochs:
+            raise IndexError(f"epoch {index} of a run of {self.epochs}")
+        return next(itertools.islice(iter(self), index, None))
+
+
+def sample_orders(seed: int, n: int, epochs: int) -> SampleOrders:
+    """The per-epoch sample permutations for ``seed``: a lazy sequence (:class:`SampleOrders`), made as it is
+    iterated."""
+    return SampleOrders(seed, n, epochs)
 
 
 def train(model, split: Split, epochs: int, seed: int, on_sample=None, on_epoch=None) -> dict:

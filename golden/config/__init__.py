@@ -21,9 +21,10 @@ from ..errors import ConfigError
 from .formats import LayerSpec, accumulator_width
 from .hardware import (BACKPROP_RULES, BANK_BLOCK_RAM_BITS, HARDWARE_SECTIONS, PART_RAM_BITS, SPRAM_BLOCKS,
                        SPRAM_DEPTH, SPRAM_WIDTH)
-from .schema import (ACTIVATIONS, AUTO, BANK_PLACEMENTS, LOSSES, PIPELINES, RULES, VALUES, Config, config_from_dict,
-                     load_config)
+from .schema import (ACTIVATIONS, AUTO, BANK_PLACEMENTS, LOSSES, MAX_EPOCHS, MAX_SEED, PIPELINES, RULES, VALUES, Config,
+                     config_from_dict, load_config)
 
 __all__ = ["ConfigError", "Config", "LayerSpec", "HARDWARE_SECTIONS", "PART_RAM_BITS", "accumulator_width", "load_config",
            "config_from_dict", "AUTO", "ACTIVATIONS", "LOSSES", "RULES", "BACKPROP_RULES", "VALUES", "PIPELINES",
-           "BANK_PLACEMENTS", "SPRAM_DEPTH", "SPRAM_WIDTH", "SPRAM_BLOCKS", "BANK_BLOCK_RAM_BITS"]
+           "BANK_PLACEMENTS", "MAX_SEED", "MAX_EPOCHS", "SPRAM_DEPTH", "SPRAM_WIDTH", "SPRAM_BLOCKS",
+           "BANK_BLOCK_RAM_BITS"]

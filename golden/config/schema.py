@@ -7,6 +7,7 @@ import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass
+from os import PathLike
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -14,8 +15,15 @@ from ..fixedpoint import Fixed, Overflow, Rounding
 from .formats import DerivedFormats, accumulator_width
 from .hardware import HardwareBudget
 
-__all__ = ["AUTO", "ACTIVATIONS", "LOSSES", "RULES", "VALUES", "PIPELINES", "BANK_PLACEMENTS", "Config",
-           "load_config", "config_from_dict"]
+__all__ = ["AUTO", "ACTIVATIONS", "LOSSES", "RULES", "VALUES", "PIPELINES", "BANK_PLACEMENTS", "MAX_SEED",
+           "MAX_EPOCHS", "Config", "load_config", "config_from_dict"]
+
+#: the largest seed: scikit-learn's ``random_state`` (the split) and NumPy's legacy generators take 0..2**32 - 1,
+#: so every seed of trifactor, in a configuration or on the command line, is held to that range
+MAX_SEED = 2**32 - 1
+#: the most epochs of a run (``[training] epochs``, ``--epochs``): about 8 hours of digits on the fixed model (0.28 s
+#: an epoch); more is a typo that would only show after days (or, before the orders were lazy, a memory blow-up)
+MAX_EPOCHS = 100_000
 
 
 # -- the schema: section -> key -> default (None: required, AUTO: derived) -------------
@@ -168,6 +176,13 @@ def load_config(path) -> Config:
     ConfigError
         A file that cannot be read or parsed, an unknown key, a value out of range: the key and the fix.
     """
+    if not isinstance(path, (str, PathLike)):
+        hint = "; a dict is config_from_dict's" if isinstance(path, dict) else ""
+        raise ConfigError("file", f"{path!r} ({type(path).__name__}) is not a path{hint}",
+                          "give load_config the path of a TOML file, e.g. 'configs/digits.toml'", "<config>")
+    if not str(path).strip():
+        raise ConfigError("file", f"path {str(path)!r} is empty", "give the path of a TOML file, e.g. "
+                          "configs/digits.toml", "<config>")
     path = Path(path)
     source = str(path)
     try:
@@ -273,6 +288,9 @@ class _Parser:
         return Fixed(width, frac)
 
     def parse(self) -> Config:
+        if isinstance(self.raw, (str, PathLike)):
+            raise self.error("file", f"{str(self.raw)!r} is a path, not the configuration's tables",
+                             "read a TOML file with load_config(path)")
         if not isinstance(self.raw, dict):
             raise self.error("file", "must hold TOML tables", "see configs/digits.toml")
         self._check_known()
@@ -320,7 +338,7 @@ class _Parser:
                 raise self.error("[feedback] nonzeros_per_row", f"only applies to rules 'ssdfa' and 'hybrid' "
                                  f"(rule is {rule!r})", "remove it, or set rule = 'ssdfa'")
             k = n_classes
-        seed = self.integer("feedback", "seed", 0)
+        seed = self.integer("feedback", "seed", 0, MAX_SEED)
         balanced = self.get("feedback", "balanced")
         if not isinstance(balanced, bool):
             raise self.error("[feedback] balanced", f"must be true or false, not {balanced!r}", "write balanced = true")
@@ -389,7 +407,7 @@ class _Parser:
                                  "use narrower formats or smaller layers")
 
     def _training(self, lr_shift):
-        epochs = self.integer("training", "epochs", 1)
+        epochs = self.integer("training", "epochs", 1, MAX_EPOCHS)
         lr_raw = self.get("training", "learning_rate")
         if lr_raw is AUTO:
             learning_rate = 2.0 ** -lr_shift  # the float models take the fixed model's step unless told otherwise
@@ -401,19 +419,20 @@ class _Parser:
 
     def _data(self, fin) -> dict:
         dataset = self.get("data", "dataset")
-        if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or dataset.startswith(("idx:", "npz:", "csv:"))):
+        if not isinstance(dataset, str) or not (dataset in ("digits", "mnist5k") or
+                                                dataset.startswith(("idx:", "npz:", "csv:")) and dataset[4:].strip()):
             raise self.error("[data] dataset", f"= {dataset!r} is not a data set",
                              "use 'digits', 'mnist5k', 'idx:DIR', 'npz:PATH' or 'csv:PATH'")
         test_fraction = self.get("data", "test_fraction")
         if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
             raise self.error("[data] test_fraction", f"= {test_fraction!r} must be a number in (0, 1)", "write e.g. test_fraction = 0.2")
-        split_seed = self.integer("data", "split_seed", 0)
+        split_seed = self.integer("data", "split_seed", 0, MAX_SEED)
         standardize = self.get("data", "standardize")
         if not isinstance(standardize, bool):
             raise self.error("[data] standardize", f"must be true or false, not {standardize!r}", "write standardize = true")
         clip = self.get("data", "clip")
-        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0:
-            raise self.error("[data] clip", f"= {clip!r} must be a positive number", "write e.g. clip = 3.0")
+        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < math.inf:  # NaN fails too
+            raise self.error("[data] clip", f"= {clip!r} must be a positive finite number", "write e.g. clip = 3.0")
         top = 1.0 if not standardize else clip
         if fin.to_float(fin.max) < top - 1.0 / fin.one:
             raise self.error("[fixed] input", f"= {fin} cannot hold inputs up to {top:g}",

@@ -5,9 +5,11 @@ import json
 from pathlib import Path
 
 from trifactor.golden.config import Config, ConfigError, config_from_dict
-from trifactor.scripts.util.checks import check_count, check_seed
+from trifactor.scripts.util.checks import check_count, check_seed, check_seed_count
 from trifactor.scripts.util.errors import UsageError
 from trifactor.scripts.util.output import check_folder, write_json
+
+from .arguments import as_clock, as_config, as_path
 
 
 from trifactor.hdl.boards.board import BOARDS
@@ -21,11 +23,12 @@ def generate(config: Config, out=None, *, seed: int = 0) -> tuple[Path, Path]:
 
     Parameters
     ----------
-    config : Config
+    config : Config or str or os.PathLike or dict
+        A Config, the path of a TOML file, or :func:`trifactor.config_from_dict`'s dict.
     out : str or os.PathLike, optional
         The output folder; ``build/<name>`` by default.
     seed : int
-        The initial weights in the memories: golden's initialisation with this seed.
+        The initial weights in the memories: golden's initialisation with this seed (0..4294967295).
 
     Returns
     -------
@@ -41,8 +44,9 @@ def generate(config: Config, out=None, *, seed: int = 0) -> tuple[Path, Path]:
     """
     from trifactor.scripts.flow.core_files import generate as write_core
 
-    check_seed(seed, "seed")
-    out = Path(out or Path("build") / config.name)
+    config = as_config(config)
+    seed = check_seed(seed, "seed")
+    out = as_path(out, "out") or Path("build") / config.name
     check_folder(out, "out")
     return write_core(config, out, seed)
 
@@ -78,10 +82,11 @@ def synth(config: Config, target: str = "up5k", *, seeds: int = 3, cycles_from=N
 
     Parameters
     ----------
-    config : Config
+    config : Config or str or os.PathLike or dict
+        As in :func:`generate`.
     target : {"up5k", "ecp5-25k", "ecp5-85k"}
     seeds : int
-        Place-and-route seeds; Fmax is their median.
+        Place-and-route seeds ``0..seeds - 1``; Fmax is their median.
     cycles_from : Run or str or os.PathLike, optional
         samples/s from the cycles per training sample of this hardware run (a :class:`~trifactor.Run` or its
         ``--json`` file); the dense MAC count by default.
@@ -104,7 +109,8 @@ def synth(config: Config, target: str = "up5k", *, seeds: int = 3, cycles_from=N
 
     if target not in TARGETS:
         raise UsageError(f"target {target!r} is not one of {', '.join(sorted(TARGETS))}", "use target='up5k', say")
-    check_count(seeds, "seeds")
+    config = as_config(config)
+    seeds = check_seed_count(seeds, "seeds")
     config.check_hardware()
     cycles = measured_cycles(cycles_from, config) if cycles_from is not None else None
     out = Path("build") / "synth" / f"{config.name}-{target}"
@@ -119,7 +125,8 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
 
     Parameters
     ----------
-    config : Config
+    config : Config or str or os.PathLike or dict
+        As in :func:`generate`.
     board : {"icebreaker", "ulx3s-85f"}
     clock_mhz : float, optional
         The core clock from the board's PLL; by default the fastest whole MHz the measured Fmax meets with 5% margin.
@@ -150,8 +157,10 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
     """
     from trifactor.scripts.flow.board_build import build as build_board
 
+    config = as_config(config)
     if board not in BOARDS:
         raise UsageError(f"board {board!r} is not one of {', '.join(BOARDS)}", "use board='icebreaker', say")
+    clock_mhz = as_clock(clock_mhz)  # the seed and baud are checked with the PLL, before any work
     config.check_hardware()
     if store_in not in (None, "memory", "flash"):
         raise UsageError(f"store_in {store_in!r} is not 'memory' or 'flash'", "use store_in='flash', say")
@@ -160,7 +169,7 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
         raise UsageError(f"the {board} has no data store in flash yet", "use store_in='memory'")
     store_in = store_in or ("flash" if offset is not None else "memory")
     store_samples = 0
-    if store:
+    if store is not None:  # "" is refused (golden.data.check_name), not taken for "no store"
         from trifactor.golden.train import load_data
         from trifactor.scripts.util.checks import check_store_room
 

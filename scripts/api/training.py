@@ -11,11 +11,11 @@ from trifactor.golden.fixed_model import FixedNet
 from trifactor.golden.float_model import FloatNet
 from trifactor.golden.train import check_fits, train as train_loop
 
-from trifactor.scripts.util.checks import check_count, check_seed
+from trifactor.scripts.util.checks import check_count, check_epochs, check_seed
 from trifactor.scripts.util.errors import UsageError
 from trifactor.scripts.util.machine import machine_info
 
-from .datasets import load
+from .arguments import as_config, as_data
 
 __all__ = ["BACKENDS", "GOLDEN", "SIMULATED", "BOARD", "Run", "train", "run_training"]
 
@@ -165,18 +165,22 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
 
     Parameters
     ----------
-    config : Config
-        From :func:`trifactor.load_config` or :func:`trifactor.config_from_dict`.
-    data : Split or str, optional
-        From :mod:`trifactor.datasets` (made for ``config``), or a data set name (``digits``, ``mnist5k``,
-        ``idx:DIR``, ``npz:PATH``, ``csv:PATH``); ``config``'s ``[data] dataset`` by default.
+    config : Config or str or os.PathLike or dict
+        From :func:`trifactor.load_config` or :func:`trifactor.config_from_dict`, or what they take: the path of a
+        TOML file, or the dict.
+    data : Split or str or os.PathLike or (X, y), optional
+        From :mod:`trifactor.datasets` (made for ``config``); a data set name (``digits``, ``mnist5k``,
+        ``idx:DIR``, ``npz:PATH``, ``csv:PATH``); the path of a ``.csv`` or ``.npz`` file or an IDX folder
+        (:func:`trifactor.datasets.from_file`); or a tuple ``(X, y)`` of samples and labels
+        (:func:`trifactor.datasets.from_arrays`). ``config``'s ``[data] dataset`` by default.
     backend : {"fixed", "float", "rtl", "board-sim", "board"}
         ``float``/``fixed``: the golden models; ``rtl``: the core in Verilator; ``board-sim``: the board top
         (host link, UARTs) in Verilator; ``board``: a board at ``port``.
     epochs : int, optional
-        Passes over the training set; ``[training] epochs`` by default.
+        Passes over the training set, 1..100000; ``[training] epochs`` by default.
     seed : int
-        Weight initialisation and data order (the same seed gives every backend the same samples in the same order).
+        Weight initialisation and data order, 0..4294967295 (the same seed gives every backend the same samples in
+        the same order).
     per_sample : bool
         ``rtl``, ``board-sim``: drive every sample from Python through cocotb, instead of storing the data set
         in the simulated core and letting it run each epoch in the native simulator (the default); ``board``:
@@ -206,15 +210,17 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
     Raises
     ------
     UsageError
-        A bad argument, a missing tool, a simulation that failed.
+        A bad argument (one of a type none of the above, a number out of its range), a missing tool, a simulation
+        that failed.
     ConfigError, DataError
         A configuration that cannot be built, a data set that does not fit it.
     """
     if backend not in BACKENDS:
         raise UsageError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}", "use backend='fixed', say")
-    check_count(epochs, "epochs")
-    check_seed(seed, "seed")
-    check_count(baud, "baud")
+    config = as_config(config)
+    epochs = check_epochs(epochs, "epochs")
+    seed = check_seed(seed, "seed")
+    baud = check_count(baud, "baud")
     if store_in not in ("memory", "flash"):
         raise UsageError(f"store_in {store_in!r} is not 'memory' or 'flash'", "use store_in='flash', say")
     if store_in == "flash" and (backend != "board-sim" or per_sample):
@@ -224,7 +230,7 @@ def train(config: Config, data=None, *, backend: str = "fixed", epochs: int | No
         raise UsageError("backend 'board' needs a serial port", "name the board's serial port, e.g. port='/dev/ttyUSB1'")
     if trace is not None and backend not in SIMULATED:
         raise UsageError(f"a trace is for the simulated backends, not {backend!r}", "use backend='rtl' or 'board-sim'")
-    split = data if isinstance(data, Split) else load(config, data)
+    split = as_data(config, data)
     check_fits(config, split)
     epochs = epochs or config.epochs
     window = trace_window(trace, trace_samples, epochs * len(split.y_train))

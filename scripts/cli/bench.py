@@ -14,7 +14,7 @@ from trifactor.golden.config import config_from_dict, load_config
 from trifactor.golden.train import load_data
 from trifactor.training import run_training
 
-from ..util.checks import check_count
+from ..util.checks import check_given, check_seed_count
 from ..util.machine import machine_info
 from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import learning_curves
@@ -97,7 +97,8 @@ def markdown(results, machine, seeds):
 
 
 def main(args) -> int:
-    check_count(args.seeds, "--seeds")
+    check_given(args.out, "--out")
+    check_seed_count(args.seeds)
     out = Path(args.out)
     check_folder(out, "--out")
     results = {}

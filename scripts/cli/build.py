@@ -4,6 +4,7 @@ The flow itself (the build plan, the tools, the report) is :mod:`scripts.flow.bo
 """
 
 import trifactor
+from trifactor.arguments import as_clock
 from trifactor.golden.config import load_config
 from trifactor.hdl.boards.board import BOARDS
 
@@ -16,7 +17,7 @@ def add_arguments(parser):
     parser.add_argument("--board", required=True, choices=list(BOARDS))
     parser.add_argument("--clock-mhz", type=float, default=None,
                         help="core clock from the board's PLL (default: the fastest the design meets, measured)")
-    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's FixedNet(config, seed) (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's FixedNet(config, seed), 0..4294967295 (default 0)")
     parser.add_argument("--baud", type=int, default=1_000_000, help="host link bit rate (default 1000000)")
     parser.add_argument("--store", metavar="DATASET", default=None,
                         help="give the core a data store that holds DATASET (train and test samples), so that "
@@ -29,6 +30,7 @@ def add_arguments(parser):
 
 
 def main(args) -> int:
+    as_clock(args.clock_mhz, "--clock-mhz")
     config = load_config(args.config)
     report = trifactor.build(config, args.board, clock_mhz=args.clock_mhz, seed=args.seed, baud=args.baud,
                              store=args.store, store_in=args.store_in, quiet=args.quiet)

@@ -5,7 +5,7 @@ import argparse
 import trifactor
 from trifactor.golden.config import load_config
 
-from ..util.checks import check_count, check_seed
+from ..util.checks import check_epochs, check_seed
 from ..util.output import check_outputs, check_waveform, json_writer, write_all
 
 HELP_TRACE = ("write an FST waveform of the first diverging sample (every signal of the core, Verilator "
@@ -18,8 +18,9 @@ def add_arguments(parser):
     parser.add_argument("--dataset", help="digits | mnist5k | idx:DIR | npz:PATH | csv:PATH "
                                           "(default: the config's [data] dataset)")
     parser.add_argument("--label-column", metavar="N|NAME", help="csv: the label's column (default: the last)")
-    parser.add_argument("--epochs", type=int, help="passes over the training set (default: [training] epochs)")
-    parser.add_argument("--seed", type=int, default=0, help="weight initialisation and data order (default 0)")
+    parser.add_argument("--epochs", type=int, help="passes over the training set, 1..100000 (default: [training] epochs)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="weight initialisation and data order, 0..4294967295 (default 0)")
     parser.add_argument("--trace", metavar="PATH.fst", help=HELP_TRACE)
     parser.add_argument("--json", metavar="PATH", help="write the report here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -51,7 +52,7 @@ def run_check(config, data, *, epochs, seed, trace, json_path, quiet, fault) -> 
 
 
 def main(args) -> int:
-    check_count(args.epochs, "--epochs")
+    check_epochs(args.epochs)
     check_seed(args.seed)
     check_outputs({"--json": args.json, "--trace": args.trace})
     if args.trace:

@@ -32,7 +32,7 @@ from trifactor.training import run_training
 
 from ..flow.synth import TARGETS, synthesize
 from ..sim.backend import train_rtl
-from ..util.checks import check_count
+from ..util.checks import check_count, check_epochs, check_given, check_seed_count
 from ..util.errors import UsageError
 from ..util.machine import machine_info
 from ..util.output import check_folder, write_atomic, write_json
@@ -50,7 +50,7 @@ def add_arguments(parser):
     parser.add_argument("--config", required=True, help="TOML configuration: the network every rule trains")
     parser.add_argument("--rules", default=",".join(("ssdfa", "dfa", "hybrid", "bp")),
                         help=f"comma-separated learning rules out of {', '.join(RULES)} (default: all four)")
-    parser.add_argument("--epochs", type=int, help="epochs of the fixed model (default: [training] epochs)")
+    parser.add_argument("--epochs", type=int, help="epochs of the fixed model, 1..100000 (default: [training] epochs)")
     parser.add_argument("--seeds", type=int, default=3, help="accuracy over seeds 0..N-1 (default 3)")
     parser.add_argument("--samples", type=int, default=200,
                         help="training samples the core is simulated on, for its counters (default 200)")
@@ -64,10 +64,11 @@ def add_arguments(parser):
 
 
 def check_numbers(args):
-    """Raise :class:`UsageError` for a count below 1."""
-    for option, value in (("--epochs", args.epochs), ("--seeds", args.seeds), ("--samples", args.samples),
-                          ("--synth-seeds", args.synth_seeds)):
-        check_count(value, option)
+    """Raise :class:`UsageError` for a count below 1, or past its range (:mod:`scripts.util.checks`)."""
+    check_epochs(args.epochs)
+    check_seed_count(args.seeds, "--seeds")
+    check_count(args.samples, "--samples")
+    check_seed_count(args.synth_seeds, "--synth-seeds")
 
 
 def parse_rules(text: str) -> list:
@@ -364,6 +365,7 @@ def terminal_summary(report: dict) -> str:
 
 
 def main(args) -> int:
+    check_given(args.out, "--out")
     check_numbers(args)
     rules = parse_rules(args.rules)
     config = load_config(args.config)

@@ -24,7 +24,7 @@ from trifactor.training import run_training
 from ..flow.core_files import generate
 from ..sim import runner
 from ..sim.backend import train_native
-from ..util.checks import check_count, check_seed
+from ..util.checks import check_epochs, check_given, check_seed
 from ..util.errors import UsageError
 from ..util.machine import machine_info
 from ..util.output import check_folder, write_atomic, write_json
@@ -36,8 +36,8 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "digits.toml"
 
 def add_arguments(parser):
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML configuration (default: configs/digits.toml)")
-    parser.add_argument("--epochs", type=int, help="epochs for all three models (default: the configuration's, 10)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="epochs for all three models, 1..100000 (default: the configuration's, 10)")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights and data order, 0..4294967295 (default 0)")
     parser.add_argument("--out", default="build", help="folder for the core, report.md and the plot (default build)")
     parser.add_argument("--no-synth", dest="synth", action="store_false",
                         help="skip the UP5K synthesis (the core's logic cells and Fmax on the iCEBreaker's part)")
@@ -124,8 +124,8 @@ class UP5KSynthesis:
 
 
 def main(args) -> int:
-    if args.epochs is not None:
-        check_count(args.epochs, "--epochs")
+    check_given(args.out, "--out")
+    check_epochs(args.epochs)
     check_seed(args.seed)
     out = Path(args.out)
     check_folder(out, "--out")

@@ -112,9 +112,13 @@ def _program(board, command, what):
 
 
 def main(args) -> int:
+    from trifactor.golden.data import check_name
+
+    if args.data is not None:
+        check_name(args.data)  # "" is refused, not taken for "no data"
     board = BOARDS[args.board]
     bitstream = _bitstream(args, board)
-    image = data_image(args, board) if args.data else None
+    image = data_image(args, board) if args.data is not None else None
     command = programmer_command(board, bitstream, installed_only=not args.dry_run)
     if command is None:
         raise _missing_programmer(board)

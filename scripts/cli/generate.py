@@ -6,17 +6,18 @@ import trifactor
 from trifactor.golden.config import load_config
 from trifactor.hdl.lanes.lane_banks import placement_summary
 
-from ..util.checks import check_seed
+from ..util.checks import check_given, check_seed
 from ..util.output import check_folder
 
 
 def add_arguments(parser):
     parser.add_argument("--config", required=True, help="TOML configuration")
     parser.add_argument("--out", help="output folder (default build/<name>)")
-    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's initialisation with this seed")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights: golden's initialisation with this seed, 0..4294967295")
 
 
 def main(args) -> int:
+    check_given(args.out, "--out")
     check_seed(args.seed)
     config = load_config(args.config)
     out = Path(args.out or Path("build") / config.name)

@@ -16,7 +16,7 @@ import trifactor
 from trifactor.golden.config import load_config
 from trifactor.hardware import TARGETS
 
-from ..util.checks import check_count
+from ..util.checks import check_seed_count
 from ..util.output import check_outputs, write_json
 from ..util.tables import text_table
 
@@ -44,7 +44,7 @@ def table(report) -> str:
 
 
 def main(args) -> int:
-    check_count(args.seeds, "--seeds")
+    check_seed_count(args.seeds)
     check_outputs({"--json": args.json})
     config = load_config(args.config)
     report = trifactor.synth(config, args.target, seeds=args.seeds, cycles_from=args.cycles_from, quiet=args.quiet)

@@ -6,7 +6,7 @@ import trifactor
 from trifactor.golden.config import load_config
 from trifactor.training import BOARD, SIMULATED
 
-from ..util.checks import check_count, check_seed
+from ..util.checks import check_count, check_epochs, check_seed
 from ..util.errors import UsageError
 from ..util.output import check_outputs, check_waveform, json_writer, npz_writer, write_all
 from . import check
@@ -22,8 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--label-column", metavar="N|NAME",
                         help="csv: the label's column, a number (0 the first, -1 the last) or a header name "
                              "(default: the last)")
-    parser.add_argument("--epochs", type=int, help="passes over the training set (default: [training] epochs)")
-    parser.add_argument("--seed", type=int, default=0, help="weight initialisation and data order (default 0)")
+    parser.add_argument("--epochs", type=int, help="passes over the training set, 1..100000 (default: [training] epochs)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="weight initialisation and data order, 0..4294967295 (default 0)")
     parser.add_argument("--json", metavar="PATH", help="write accuracies, history and the resolved config here")
     parser.add_argument("--save-weights", metavar="PATH.npz", help="write W0, b0, W1, b1, ... here")
     parser.add_argument("--port", help="--backend board: the serial port (e.g. /dev/ttyUSB1)")
@@ -115,7 +116,7 @@ def trace_line(trace: dict) -> str:
 
 
 def main(args) -> int:
-    check_count(args.epochs, "--epochs")
+    check_epochs(args.epochs)
     check_seed(args.seed)
     check_count(args.baud, "--baud")
     check_outputs({"--json": args.json, "--save-weights": args.save_weights, "--trace": args.trace})

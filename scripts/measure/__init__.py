@@ -20,7 +20,7 @@ import json
 import types
 from pathlib import Path
 
-from ..util.checks import check_count
+from ..util.checks import check_count, check_epochs, check_seed_count
 from ..util.errors import UsageError
 from ..util.output import write_json
 from . import accuracy, boards, cycles, speed, sweep, synth
@@ -80,8 +80,9 @@ def measure(parts, out=DOCUMENT, *, command="trifactor measure", json_folder=JSO
     if unknown:
         raise TypeError(f"measure() got unknown options {sorted(unknown)}")
     options = types.SimpleNamespace(**{**DEFAULTS, **options})
-    for option in ("seeds", "epochs", "runs"):
-        check_count(getattr(options, option), f"--{option}")
+    check_seed_count(options.seeds)
+    check_epochs(options.epochs)
+    check_count(options.runs, "--runs")
     parts = parse_parts(parts)
     check_document(out)
     descriptions = {name: module.DESCRIPTION for name, module in PARTS.items()}

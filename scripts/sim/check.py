@@ -95,13 +95,20 @@ class _Golden:
 
     def __init__(self, config, seed, x_train, y_train, orders):
         self.config, self.x, self.y = config, x_train, y_train
-        self.sequence = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
+        self.orders = orders  # golden.train.sample_orders: drawn an epoch at a time, never all at once
+        self._epoch, self._order, self._next = -1, None, iter(orders)
         self.net = FixedNet(config, seed)
         self.done = 0  # samples trained
         self.last = None  # (weights before, train_sample's result) of the last sample
 
     def record(self, sample: int) -> int:
-        return int(self.sequence[sample])
+        """The record (training sample index) trained ``sample``-th in the run."""
+        epoch, k = divmod(sample, len(self.y))
+        if epoch < self._epoch:  # an earlier epoch's: draw the orders again from the start
+            self._epoch, self._next = -1, iter(self.orders)
+        while self._epoch < epoch:
+            self._order, self._epoch = next(self._next), self._epoch + 1
+        return int(self._order[k])
 
     def train_to(self, end: int) -> int:
         """Train samples ``done .. end - 1``; returns how many of them golden predicted right."""

@@ -1,25 +1,67 @@
 """Checks of the numbers a command is given, before any work: each raises :class:`UsageError` naming the option
-and the fix. The option names are the command line's; a Python caller passes its own argument name."""
+and the fix, and returns the number as a Python ``int`` (a NumPy integer is taken). The option names are the
+command line's; a Python caller passes its own argument name.
+
+The ranges: a seed is ``0..MAX_SEED`` (2**32 - 1, what scikit-learn and NumPy's legacy generators take), a count
+of seeds ``1..MAX_SEED + 1`` (seeds ``0..N-1``), epochs ``1..MAX_EPOCHS`` (:mod:`golden.config.schema`), as in a
+configuration file.
+"""
+
+import numbers
+
+from trifactor.golden.config import MAX_EPOCHS, MAX_SEED
 
 from .errors import UsageError
 
-__all__ = ["check_seed", "check_count", "check_store_room"]
+__all__ = ["check_seed", "check_count", "check_epochs", "check_seed_count", "check_given", "check_store_room"]
 
 
-def check_seed(seed, option: str = "--seed"):
-    """A seed is a whole number >= 0 (NumPy's generators take no negative seeds)."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UsageError(f"{option} {seed!r} is not a whole number", f"use {option} 0 or more")
+def _whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_seed(seed, option: str = "--seed") -> int:
+    """A seed is a whole number ``0..MAX_SEED`` (NumPy's generators take no negative seeds, scikit-learn none
+    past 2**32 - 1)."""
+    if not _whole(seed):
+        raise UsageError(f"{option} {seed!r} is not a whole number", f"use {option} 0..{MAX_SEED}")
     if seed < 0:
         raise UsageError(f"{option} {seed} is negative", f"use {option} 0 or more")
+    if seed > MAX_SEED:
+        raise UsageError(f"{option} {seed} is more than {MAX_SEED}, the largest seed scikit-learn and NumPy take",
+                         f"use {option} 0..{MAX_SEED}")
+    return int(seed)
 
 
-def check_count(value, option: str):
-    """A count (epochs, seeds, samples) is a whole number >= 1; None (not given) passes."""
+def check_count(value, option: str, most: int | None = None, why: str = ""):
+    """A count (epochs, seeds, samples) is a whole number ``>= 1`` (and ``<= most``, ``why`` saying why); None
+    (not given) passes."""
     if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    if not _whole(value) or value < 1:
         raise UsageError(f"{option} {value} is not a positive number", f"use {option} 1 or more")
+    if most is not None and value > most:
+        raise UsageError(f"{option} {value} is more than {most}{why}", f"use {option} 1..{most}")
+    return int(value)
+
+
+def check_epochs(value, option: str = "--epochs"):
+    """Epochs: ``1..MAX_EPOCHS``, or None (the configuration's)."""
+    return check_count(value, option, MAX_EPOCHS, ", the most epochs a run may have")
+
+
+def check_seed_count(value, option: str = "--seeds"):
+    """A count of seeds ``0..N-1``: ``1..MAX_SEED + 1``."""
+    return check_count(value, option, MAX_SEED + 1, f", and seed {value - 1 if _whole(value) else ''} would be past "
+                                                     f"{MAX_SEED}, the largest scikit-learn and NumPy take")
+
+
+def check_given(value, option: str):
+    """A path or name given on the command line is not empty or blank: ``--out ""`` must not be taken for the
+    default (nor ``" "`` for a folder named by a space). None (not given) passes."""
+    if value is not None and not str(value).strip():
+        raise UsageError(f"{option} is empty ({value!r})", f"give {option} a path, or leave it out for the default")
+    return value
 
 
 def check_store_room(config, split, fix: str, flash_offset: int | None = None) -> int:

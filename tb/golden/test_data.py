@@ -336,9 +336,16 @@ def test_mnist5k_shape():
     assert split.x_train.min() >= 0.0 and split.x_train.max() <= 1.0
 
 
-@pytest.mark.parametrize("name", ["nonsense", "", "Digits", "mnist", "idx", "IDX:/tmp"])
+@pytest.mark.parametrize("name", ["nonsense", "Digits", "mnist", "idx", "IDX:/tmp"])
 def test_unknown_data_set(name):
     raises_data_error(load_split, name, match=("unknown data set",))
+
+
+@pytest.mark.parametrize("name, words", [("", "name '' is empty"), (" ", "name ' ' is blank"),
+                                         ("csv:", "'csv:' names no file"), ("idx: ", "'idx: ' names no folder")])
+def test_empty_data_set_name(name, words):
+    """Issue 27: an empty name is refused, never taken for the configuration's data set (nor ``idx:`` for ``.``)."""
+    raises_data_error(load_split, name, match=(words,))
 
 
 # -- standardize -----------------------------------------------------------------------

@@ -116,3 +116,124 @@ def test_every_public_name_is_documented(name, obj):
             obj.__module__.split(".")[1] in ("datasets", "training", "hardware"):
         assert "Parameters\n----------" in doc and "Returns\n-------" in doc, name
     assert inspect.getdoc(trifactor.datasets) and inspect.getdoc(trifactor)
+
+
+# -- issue 27: what each argument takes (docs/api.md, "What the arguments take") -------------------------------
+
+
+@pytest.fixture(scope="module")
+def wine():
+    from sklearn.datasets import load_wine
+
+    return trifactor.load_config(WINE), *load_wine(return_X_y=True)
+
+
+def same_run(a, b) -> bool:
+    return a.history == b.history and all(np.array_equal(a.weights[k], b.weights[k]) for k in a.weights)
+
+
+def test_a_configuration_may_be_given_as_its_toml_path_or_a_dict(wine, wine_csv):
+    """A path (str or pathlib.Path) of a TOML file, or the dict config_from_dict takes, wherever a Config goes:
+    the same configuration, so the same data set and run (a path once raised AttributeError from deep inside)."""
+    cfg, X, y = wine
+    raw = {"name": "wine", "network": {"sizes": [13, 16, 3]}, "data": {"dataset": "csv:build/wine.csv"},
+           "hardware": {"lanes": 4}}
+    ref = trifactor.datasets.from_arrays(X, y, config=cfg)
+    for config in (WINE, str(WINE), raw):
+        split = trifactor.datasets.from_arrays(X, y, config=config)
+        assert all(np.array_equal(getattr(split, f), getattr(ref, f)) for f in ("x_train", "y_train", "x_test"))
+        assert np.array_equal(trifactor.datasets.from_file(wine_csv, config=config).x_train,
+                              trifactor.datasets.load(config, f"csv:{wine_csv}").x_train)
+    run = trifactor.train(WINE, ref, epochs=1, quiet=True)
+    assert run.config == cfg and same_run(run, trifactor.train(cfg, ref, epochs=1, quiet=True))
+    assert trifactor.train(str(WINE), ref, epochs=1, quiet=True).config == cfg
+
+
+def test_a_data_set_may_be_given_as_x_and_y_or_a_file_path(wine, wine_csv):
+    """A tuple (X, y), as scikit-learn's ``return_X_y`` gives it, is from_arrays(X, y); a pathlib.Path of a .csv or
+    .npz file is from_file(path): the same runs."""
+    cfg, X, y = wine
+    by_arrays = trifactor.train(cfg, trifactor.datasets.from_arrays(X, y, config=cfg), epochs=1, quiet=True)
+    assert same_run(trifactor.train(cfg, (X, y), epochs=1, quiet=True), by_arrays)
+    assert same_run(trifactor.train(cfg, wine_csv, epochs=1, quiet=True),
+                    trifactor.train(cfg, f"csv:{wine_csv}", epochs=1, quiet=True))
+
+
+def test_numpy_integers_are_whole_numbers(wine):
+    """A seed or an epoch count from a NumPy loop is a whole number (once "seed 2 is not a whole number"), and the
+    run's record is plain JSON."""
+    cfg, X, y = wine
+    run = trifactor.train(cfg, (X, y), epochs=np.int64(1), seed=np.int64(2), quiet=True)
+    assert same_run(run, trifactor.train(cfg, (X, y), epochs=1, seed=2, quiet=True))
+    assert json.loads(json.dumps(run.record()))["seed"] == 2
+
+
+def _build_store(store):
+    cfg = make_config(sizes=(4, 6, 3), hardware={"lanes": 2})
+    return trifactor.build(cfg, "icebreaker", store=store, quiet=True)
+
+
+# id -> (call, error class, words its message must hold)
+BAD_ARGUMENTS = {
+    "config-an-int": (lambda cfg, X, y: trifactor.train(5), UsageError, ["config 5 (int) is not a configuration",
+                                                                         "load_config", "TOML"]),
+    "config-none": (lambda cfg, X, y: trifactor.datasets.from_arrays(X, y, config=None), UsageError,
+                    ["config None (NoneType) is not a configuration"]),
+    "config-a-split": (lambda cfg, X, y: trifactor.train(trifactor.datasets.from_arrays(X, y, config=cfg), cfg),
+                       UsageError, ["config is a Split", "train(config, data)"]),
+    "config-a-toml-that-is-not-there": (lambda cfg, X, y: trifactor.train("nowhere.toml"), ConfigError,
+                                        ["nowhere.toml: file does not exist"]),
+    "config-a-bad-dict": (lambda cfg, X, y: trifactor.generate({"network": {}}), ConfigError, ["[network] sizes"]),
+    "data-an-array": (lambda cfg, X, y: trifactor.train(cfg, X), UsageError,
+                      ["data is a numpy.ndarray", "(X, y)", "from_arrays"]),
+    "data-a-list": (lambda cfg, X, y: trifactor.train(cfg, [X, y]), UsageError, ["data is a list", "(X, y)"]),
+    "data-a-4-tuple": (lambda cfg, X, y: trifactor.train(cfg, (X[:100], X[100:], y[:100], y[100:])), UsageError,
+                       ["4 items", "X_train, X_test, y_train, y_test", "X_test="]),
+    "data-an-int": (lambda cfg, X, y: trifactor.train(cfg, 7), UsageError, ["data 7 (int) is not a data set"]),
+    "data-an-empty-name": (lambda cfg, X, y: trifactor.train(cfg, ""), DataError, ["the data set name '' is empty"]),
+    "data-a-path-of-another-kind": (lambda cfg, X, y: trifactor.train(cfg, ROOT / "README.md"), DataError,
+                                    ["README.md", "csv:PATH"]),
+    "load-a-dataset-int": (lambda cfg, X, y: trifactor.datasets.load(cfg, 5), DataError, ["data set 5 (int) is not a name"]),
+    "load-config-an-int": (lambda cfg, X, y: trifactor.load_config(5), ConfigError, ["5 (int) is not a path"]),
+    "config-from-dict-a-path": (lambda cfg, X, y: trifactor.config_from_dict(str(WINE)), ConfigError,
+                                ["is a path", "load_config"]),
+    "seed-past-2**32": (lambda cfg, X, y: trifactor.train(cfg, (X, y), seed=2**32), UsageError,
+                        ["seed 4294967296 is more than 4294967295"]),
+    "seed-a-fraction": (lambda cfg, X, y: trifactor.train(cfg, (X, y), seed=1.5), UsageError,
+                        ["seed 1.5 is not a whole number"]),
+    "epochs-10**9": (lambda cfg, X, y: trifactor.train(cfg, (X, y), epochs=10**9), UsageError,
+                     ["epochs 1000000000 is more than 100000"]),
+    "epochs-nan": (lambda cfg, X, y: trifactor.train(cfg, (X, y), epochs=float("nan")), UsageError,
+                   ["epochs nan is not a positive number"]),
+    "generate-out-an-int": (lambda cfg, X, y: trifactor.generate(cfg, out=5), UsageError,
+                            ["out 5 (int) is not a path"]),
+    "synth-config-an-int": (lambda cfg, X, y: trifactor.synth(3), UsageError, ["config 3 (int)"]),
+    "synth-seeds-past-2**32": (lambda cfg, X, y: trifactor.synth(cfg, seeds=2**32 + 1), UsageError,
+                               ["seeds 4294967297"]),
+    "build-clock-as-text": (lambda cfg, X, y: trifactor.build(cfg, clock_mhz="48"), UsageError,
+                            ["clock_mhz '48' is not a number"]),
+    "build-clock-nan": (lambda cfg, X, y: trifactor.build(cfg, clock_mhz=float("nan")), UsageError,
+                        ["clock_mhz nan"]),
+    "build-store-empty": (lambda cfg, X, y: _build_store(""), DataError, ["the data set name '' is empty"]),
+    "label-column-a-list": (lambda cfg, X, y: trifactor.datasets.load(cfg, "csv:x.csv", label_column=[1]), DataError,
+                            ["label column [1] is not a column", "a number (0 the first"]),
+    "label-column-a-fraction": (lambda cfg, X, y: trifactor.datasets.load(cfg, "csv:x.csv", label_column=1.5),
+                                DataError, ["label column 1.5"]),
+}
+
+
+@pytest.mark.parametrize("call, error, words", list(BAD_ARGUMENTS.values()), ids=list(BAD_ARGUMENTS))
+def test_a_bad_argument_is_a_trifactor_error_saying_what_is_expected(wine, tmp_path, monkeypatch, call, error, words):
+    from trifactor.scripts.flow import board_build
+
+    def no_build(*args, **kwargs):  # a board build takes minutes: a bad argument must be refused before it
+        raise AssertionError("the board build started")
+
+    monkeypatch.setattr(board_build, "build", no_build)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.csv").write_text("a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
+    with pytest.raises(error) as info:
+        call(*wine)
+    assert isinstance(info.value, TrifactorError)
+    for word in words:
+        assert word in str(info.value), str(info.value)

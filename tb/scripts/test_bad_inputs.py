@@ -55,8 +55,45 @@ def work(tmp_path, monkeypatch):
     idx_folder(tmp_path / "testlabel", [0, 1, 2] * 10, test_labels=[0, 1, 5])
     idx_folder(tmp_path / "fewtest", [0, 1, 2] * 2)
     idx_folder(tmp_path / "empty", [])
+    (tmp_path / "top.bin").write_bytes(b"\0" * 64)
+    for case, (section, lines, _) in CONFIG_NUMBERS.items():
+        (tmp_path / f"{case}.toml").write_text(tiny_with(section, lines))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def tiny_with(section: str, lines: str) -> str:
+    """The tiny configuration with ``lines`` in ``[section]`` (its own, or added)."""
+    if f"[{section}]\n" in TINY:
+        return TINY.replace(f"[{section}]\n", f"[{section}]\n{lines}\n")
+    return f"{TINY}[{section}]\n{lines}\n"
+
+
+# Issue 27: every number of a configuration that reaches NumPy or scikit-learn, past its range, and NaN or
+# infinity (TOML has nan and inf) where a number is expected. id -> (section, lines, words of the one line)
+CONFIG_NUMBERS = {
+    "feedback-seed-2**32": ("feedback", "seed = 4294967296", ["[feedback] seed = 4294967296 is out of range",
+                                                              "0..4294967295"]),
+    "feedback-seed-nan": ("feedback", "seed = nan", ["[feedback] seed must be an integer, not nan"]),
+    "split-seed-2**32": ("data", "split_seed = 4294967296", ["[data] split_seed = 4294967296 is out of range",
+                                                             "0..4294967295"]),
+    "split-seed-2**63-1": ("data", "split_seed = 9223372036854775807", ["[data] split_seed", "0..4294967295"]),
+    "clip-nan": ("data", "clip = nan", ["[data] clip = nan", "positive finite number"]),
+    "clip-inf": ("data", "clip = inf", ["[data] clip = inf", "positive finite number"]),
+    "clip-minus-inf": ("data", "clip = -inf", ["[data] clip = -inf"]),
+    "test-fraction-nan": ("data", "test_fraction = nan", ["[data] test_fraction = nan", "(0, 1)"]),
+    "test-fraction-inf": ("data", "test_fraction = inf", ["[data] test_fraction = inf"]),
+    "learning-rate-nan": ("training", "learning_rate = nan", ["[training] learning_rate = nan", "(0, 10)"]),
+    "learning-rate-inf": ("training", "learning_rate = inf", ["[training] learning_rate = inf"]),
+    "epochs-10**9": ("training", "epochs = 1000000000", ["[training] epochs = 1000000000 is out of range",
+                                                          "1..100000"]),
+    "epochs-inf": ("training", "epochs = inf", ["[training] epochs must be an integer, not inf"]),
+    "bp-fraction-nan": ("feedback", 'rule = "hybrid"\nbp_fraction = nan', ["[feedback] bp_fraction = nan", "[0, 1]"]),
+    "scale-shift-inf": ("feedback", "scale_shift = inf", ["[feedback] scale_shift must be an integer, not inf"]),
+    "input-width-nan": ("fixed", "input = {width = nan, frac = 5}", ["[fixed] input.width must be an integer"]),
+    "learning-rate-shift-2**40": ("fixed", "learning_rate_shift = 1099511627776", ["[fixed] learning_rate_shift",
+                                                                                   "0..24"]),
+}
 
 
 def files(folder: Path) -> dict:
@@ -118,6 +155,56 @@ CASES = {
     "compare-out-a-file": (["compare", "--config", DIGITS, "--out", "afile", "--quiet"], ["--out afile"]),
     "config-is-a-folder": ([*FIXED, "--config", "adir"], ["adir", "cannot be read"]),
     "rtl-json-at-a-folder": (["train", "--backend", "rtl", *RTL[1:], "--json", "adir"], ["--json adir is a folder"]),
+    # issue 27: configuration numbers past a library's range, NaN and infinity (CONFIG_NUMBERS)
+    **{f"config-{case}": ([*FIXED, "--config", f"{case}.toml", "--dataset", "idx:good"], [f"{case}.toml", *words])
+       for case, (_, _, words) in CONFIG_NUMBERS.items()},
+    # seeds past 2**32 - 1 (scikit-learn's and NumPy's legacy range) on every command that takes one
+    "seed-2**32-train": ([*FIXED, "--config", "tiny.toml", "--dataset", "idx:good", "--seed", "4294967296"],
+                         ["--seed 4294967296 is more than 4294967295", "--seed 0..4294967295"]),
+    "seed-2**32-check": (["check", "tiny.toml", "--dataset", "idx:good", "--seed", "4294967296"], ["--seed 4294967296"]),
+    "seed-2**32-generate": (["generate", "--config", "tiny.toml", "--seed", "4294967296", "--out", "gen"],
+                            ["--seed 4294967296"]),
+    "seed-2**32-build": (["build", "--config", "tiny.toml", "--board", "icebreaker", "--seed", "4294967296", "--quiet"],
+                         ["--seed 4294967296"]),
+    "seed-2**32-demo": (["demo", "--seed", "4294967296", "--out", "demo"], ["--seed 4294967296"]),
+    "bench-seeds-past-2**32": (["bench", "--seeds", "4294967297", "--configs", DIGITS, "--out", "bench"],
+                               ["--seeds 4294967297 is more than 4294967296"]),
+    "build-clock-nan": (["build", "--config", "tiny.toml", "--board", "icebreaker", "--clock-mhz", "nan", "--quiet"],
+                        ["--clock-mhz nan is not a positive finite number"]),
+    "build-clock-inf": (["build", "--config", "tiny.toml", "--board", "icebreaker", "--clock-mhz", "inf", "--quiet"],
+                        ["--clock-mhz inf"]),
+    # absurd counts: refused before any work, not built up until memory runs out
+    "train-epochs-10**9": (["train", "--backend", "fixed", "--config", "tiny.toml", "--dataset", "idx:good",
+                            "--epochs", "1000000000", "--quiet"], ["--epochs 1000000000 is more than 100000"]),
+    "train-epochs-10**9-rtl": ([*RTL, "--backend", "rtl", "--epochs", "1000000000"], ["--epochs 1000000000"]),
+    "check-epochs-10**9": (["check", "tiny.toml", "--dataset", "idx:good", "--epochs", "1000000000"],
+                           ["--epochs 1000000000"]),
+    "demo-epochs-10**9": (["demo", "--epochs", "1000000000", "--out", "demo"], ["--epochs 1000000000"]),
+    "compare-epochs-10**9": (["compare", "--config", DIGITS, "--epochs", "1000000000", "--out", "cmp", "--quiet"],
+                             ["--epochs 1000000000"]),
+    "measure-epochs-10**9": (["measure", "--what", "accuracy", "--epochs", "1000000000", "--out", "m.md", "--quiet"],
+                             ["--epochs 1000000000"]),
+    "compare-samples-0": (["compare", "--config", "tiny.toml", "--samples", "0", "--out", "cmp", "--quiet"],
+                          ["--samples 0"]),
+    "compare-samples-negative": (["compare", "--config", "tiny.toml", "--samples", "-5", "--out", "cmp", "--quiet"],
+                                 ["--samples -5"]),
+    # an empty or blank data set name is refused, never taken for "the configuration's"
+    "dataset-empty": ([*TRAIN_DIGITS, "--dataset", ""], ["the data set name '' is empty", "leave it out"]),
+    "dataset-blank": ([*TRAIN_DIGITS, "--dataset", "  "], ["the data set name '  ' is blank"]),
+    "dataset-empty-check": (["check", "tiny.toml", "--dataset", ""], ["the data set name '' is empty"]),
+    "dataset-empty-build-store": (["build", "--config", "tiny.toml", "--board", "icebreaker", "--store", "", "--quiet"],
+                                  ["the data set name '' is empty"]),
+    "dataset-empty-flash-data": (["flash", "--board", "icebreaker", "--bitstream", "top.bin", "--data", "",
+                                  "--dry-run"], ["the data set name '' is empty"]),
+    "config-empty": ([*FIXED, "--config", ""], ["<config>: file path '' is empty", "TOML file"]),
+    "generate-out-empty": (["generate", "--config", "tiny.toml", "--out", ""], ["--out is empty"]),
+    "demo-out-empty": (["demo", "--out", " "], ["--out is empty"]),
+    "bench-out-empty": (["bench", "--seeds", "1", "--configs", DIGITS, "--out", ""], ["--out is empty"]),
+    "compare-out-empty": (["compare", "--config", DIGITS, "--out", "", "--quiet"], ["--out is empty"]),
+    "dataset-a-bare-csv-path": ([*FIXED, "--config", "tiny.toml", "--dataset", "mine.csv"],
+                                ["unknown data set 'mine.csv'", "write csv:mine.csv"]),
+    "dataset-a-bare-folder": ([*FIXED, "--config", "tiny.toml", "--dataset", "good"],
+                              ["unknown data set 'good'", "write idx:good"]),
 }
 
 

@@ -36,6 +36,25 @@ def test_seed_changes_init_and_order_but_not_feedback():
     np.testing.assert_array_equal(a.feedback[0].index, b.feedback[0].index)
 
 
+def test_sample_orders_are_lazy_and_unchanged():
+    """Issue 27: the orders of a long run are made one epoch at a time as training reaches it (a billion epochs
+    once took every byte of memory before the first sample), and they are the permutations they always were:
+    one generator seeded ``[seed, 0xDA7A]``, a permutation an epoch, so every result stays bit for bit."""
+    orders = sample_orders(3, 5, 10**12)
+    assert len(orders) == 10**12
+    first = next(iter(orders))
+    rng = np.random.default_rng([3, 0xDA7A])
+    reference = [rng.permutation(5) for _ in range(6)]
+    assert np.array_equal(first, reference[0]) and np.array_equal(orders[0], reference[0])
+    assert np.array_equal(orders[4], reference[4]) and np.array_equal(orders[-10**12], reference[0])
+    few = sample_orders(3, 5, 6)
+    assert all(np.array_equal(a, b) for a, b in zip(few, reference, strict=True))
+    assert np.array_equal(np.concatenate(few), np.concatenate(reference))  # as trifactor check's golden takes them
+    assert all(np.array_equal(a, b) for a, b in zip(few[2:5], reference[2:5], strict=True))
+    with pytest.raises(IndexError):
+        few[6]
+
+
 def test_fixed_digits_seed0_reaches_the_bar(digits):
     result = train(FixedNet(DIGITS, seed=0), digits, epochs=DIGITS.epochs, seed=0)
     assert result["test_accuracy"] >= 0.955
