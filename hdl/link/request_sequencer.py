@@ -205,6 +205,42 @@ class RequestSequencer(wiring.Component):
         """An ORDER value that names no sample of the store."""
         return index >= self.store.samples
 
+    def _value_states(self, m, run, length, pointer, value, value_byte, scanning, outside):
+        """The request's values, gathered little-endian from the payload buffer and sent to the core one by one;
+        with ``scanning``, a first pass that only checks each (ORDER's indices: ``outside`` if one names no
+        sample), then the values again from the first."""
+        # each value: little-endian bytes from the buffer; each is read at a "fetch" edge and
+        # arrives in the next cycle
+        with m.State("fetch"):
+            m.next = "gather"
+        with m.State("gather"):
+            m.d.sync += [value.word_select(value_byte, 8).eq(self.buffer.data), pointer.eq(pointer + 1),
+                         value_byte.eq(value_byte + 1)]
+            m.next = "fetch"
+            with m.If(value_byte == run.size - 1):
+                m.next = "push"
+        with m.State("push"):
+            with m.If(scanning):  # checked, not sent; after the last, the values again from the first
+                m.d.sync += [value.eq(0), value_byte.eq(0)]
+                if self.store is not None:
+                    with m.If(self._outside(value)):
+                        m.d.sync += outside.eq(1)
+                m.next = "fetch"
+                with m.If(pointer == length):
+                    m.d.sync += [scanning.eq(0), pointer.eq(run.offset)]
+                    m.next = "scanned"
+            with m.Else():
+                m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.eq(value)]
+                with m.If(self.cmd.ready):
+                    m.d.sync += [value.eq(0), value_byte.eq(0)]
+                    m.next = "fetch"
+                    with m.If(pointer == length):  # the values fill the payload
+                        m.next = "reply"
+        with m.State("scanned"):  # every index inside the store: send the request; else refuse it
+            m.next = "header"
+            with m.If(outside):
+                m.next = "reply"
+
     def elaborate(self, platform):
         m = Module()
         frame = self.i.payload  # held by the deframer until taken
@@ -270,37 +306,7 @@ class RequestSequencer(wiring.Component):
                     m.next = "reply"
                     with m.If(run.values):
                         m.next = "fetch"
-            # each value: little-endian bytes from the buffer; each is read at a "fetch" edge and
-            # arrives in the next cycle
-            with m.State("fetch"):
-                m.next = "gather"
-            with m.State("gather"):
-                m.d.sync += [value.word_select(value_byte, 8).eq(self.buffer.data), pointer.eq(pointer + 1),
-                             value_byte.eq(value_byte + 1)]
-                m.next = "fetch"
-                with m.If(value_byte == run.size - 1):
-                    m.next = "push"
-            with m.State("push"):
-                with m.If(scanning):  # checked, not sent; after the last, the values again from the first
-                    m.d.sync += [value.eq(0), value_byte.eq(0)]
-                    if self.store is not None:
-                        with m.If(self._outside(value)):
-                            m.d.sync += outside.eq(1)
-                    m.next = "fetch"
-                    with m.If(pointer == frame.header.length):
-                        m.d.sync += [scanning.eq(0), pointer.eq(run.offset)]
-                        m.next = "scanned"
-                with m.Else():
-                    m.d.comb += [self.cmd.valid.eq(1), self.cmd.payload.eq(value)]
-                    with m.If(self.cmd.ready):
-                        m.d.sync += [value.eq(0), value_byte.eq(0)]
-                        m.next = "fetch"
-                        with m.If(pointer == frame.header.length):  # the values fill the payload
-                            m.next = "reply"
-            with m.State("scanned"):  # every index inside the store: send the request; else refuse it
-                m.next = "header"
-                with m.If(outside):
-                    m.next = "reply"
+            self._value_states(m, run, frame.header.length, pointer, value, value_byte, scanning, outside)
             with m.State("reset"):  # once the core is idle (it may still be updating after TRAIN's reply)
                 with m.If(self.cmd.ready):
                     m.d.sync += self.core_reset.eq(1)
