@@ -7,6 +7,13 @@ output errors, shifted. Dense ternary feedback (rule ``dfa``) is the same with `
 to the class count. The continuous form (float only) puts Gaussian values at the same
 positions: the paper's sparse B.
 
+Low-rank feedback (``[feedback] rank = r``, rule ``dfa``, after bcrafton/ssdfa's ``rank``
+option) is ``B = 2**-scale_shift * Q P^T`` with ternary factors: ``Q`` (``n_hidden x r``)
+random signs, ``P`` (``n_classes x r``) balanced signs (each column sums to 0 or 1, so the
+softmax error, whose entries sum to 0, does not vanish in ``P^T e``). Its table holds the
+integer entries of ``Q P^T`` (in ``-r .. r``) at every class, so the fixed model's
+:func:`~golden.fixed_model.feedback_delta` is the same sum; ``factors`` keeps ``(Q, P)``.
+
 Everything is drawn from ``numpy.random.default_rng([seed, layer])``: the same seed gives
 the same matrices on every machine.
 """
@@ -35,6 +42,8 @@ class Feedback:
     magnitude : ndarray of float64, shape (n_hidden, k), or None
         Continuous magnitudes (float models only); None for ternary feedback.
     n_classes : int
+    factors : (Q, P) or None
+        Low-rank feedback's ternary factors (``sign`` then holds ``Q P^T``); None for full-rank feedback.
     """
 
     index: np.ndarray
@@ -42,6 +51,7 @@ class Feedback:
     scale_shift: int
     magnitude: np.ndarray | None
     n_classes: int
+    factors: tuple | None = None
 
     @property
     def k(self) -> int:
@@ -79,12 +89,22 @@ def feedback_for_layer(config: Config, layer: int) -> Feedback:
         raise ValueError(f"layer {layer} is not a hidden layer of {list(config.sizes)}")
     n_hidden, n_classes, k = config.sizes[layer + 1], config.n_classes, config.nonzeros_per_row
     rng = np.random.default_rng([config.feedback_seed, layer])
+    if config.rank:
+        return _low_rank(rng, n_hidden, n_classes, config.rank, config.scale_shift)
     index = _positions(rng, n_hidden, n_classes, k, config.balanced).astype(np.int64)
     sign = np.where(rng.random((n_hidden, k)) < 0.5, -1, 1).astype(np.int64)
     magnitude = None
     if config.feedback_values == "continuous":
         magnitude = np.abs(rng.standard_normal((n_hidden, k)))
     return Feedback(index=index, sign=sign, scale_shift=config.scale_shift, magnitude=magnitude, n_classes=n_classes)
+
+
+def _low_rank(rng, n_hidden, n_classes, rank, scale_shift) -> Feedback:
+    q = np.where(rng.random((n_hidden, rank)) < 0.5, -1, 1).astype(np.int64)
+    half = np.where(np.arange(n_classes) < (n_classes + 1) // 2, 1, -1)
+    p = np.stack([rng.permutation(half) for _ in range(rank)], axis=1).astype(np.int64)
+    return Feedback(index=np.tile(np.arange(n_classes, dtype=np.int64), (n_hidden, 1)), sign=q @ p.T,
+                    scale_shift=scale_shift, magnitude=None, n_classes=n_classes, factors=(q, p))
 
 
 def feedback_matrices(config: Config) -> list[Feedback]:

@@ -15,9 +15,11 @@ Per training sample (``x`` already quantised to the input format, ``t`` the labe
    :func:`feedback_delta`: ``d_j = f'_j * narrow((sum_m sign_jm * e[index_jm]) >> scale_shift)``.
    Backpropagation (rule ``bp``, and ``hybrid`` on the samples its LFSR picks,
    :mod:`golden.lfsr`), :func:`backprop_delta`: ``d_i = f'_i * narrow((sum_j W[j, i] d_j) >> weight.frac)``
-   with the layer above's weights before this sample's update.
+   with the layer above's weights before this sample's update. Learned feedback (rule ``ddfa``,
+   :mod:`golden.learned`): the tangent pass, then :func:`~golden.learned.learned_delta` from ``B_l``.
 4. :func:`update_layer` for every layer: ``W <- narrow(W - round((d_j * x_i) >> update_shift))``
-   with ``x`` the layer's input as used in step 1 (bias input 1.0 last).
+   with ``x`` the layer's input as used in step 1 (bias input 1.0 last); rule ``ddfa`` then moves
+   each ``B_l`` toward ``u_l d^T`` (:func:`~golden.learned.feedback_update`).
 
 Every update uses only values from steps 1-3 of the same sample (BP's use the old
 weights), so the layers can be updated in any order once the deltas are known. Predictions are ``argmax`` of the scores, the lowest index winning ties.
@@ -28,8 +30,9 @@ import numpy as np
 from .config import Config, LayerSpec
 from .feedback import Feedback, feedback_matrices
 from .fixedpoint import Rounding, narrow, shift_right
-from .lfsr import RuleChooser
+from .lfsr import Directions, RuleChooser
 from .float_model import init_weights, weight_arrays
+from .learned import feedback_masks, feedback_update, initial_feedback, learned_delta, tangent_layer
 
 __all__ = [
     "with_bias_input", "forward_layer", "activate", "exp2_table", "softmax_error", "mse_error",
@@ -166,6 +169,11 @@ class FixedNet:
         self.weights = [config.weight.quantize(w) for w in init_weights(config, seed)]
         self.feedback = feedback_matrices(config)
         self.table = exp2_table(config) if config.loss == "softmax" else None
+        if config.rule == "ddfa":
+            #: rule ``ddfa``: the perturbations' LFSR, the learned ``B_l`` (weight format) and which entries learn
+            self.directions = Directions(config.feedback_seed)
+            self.learned = [config.weight.quantize(b) for b in initial_feedback(config)]
+            self.masks = feedback_masks(config)
 
     def quantize_inputs(self, x: np.ndarray) -> np.ndarray:
         """Features in [0, 1] to raw integers of the input format (round half up, saturate)."""
@@ -184,10 +192,13 @@ class FixedNet:
         err = output_error(y, label, cfg, self.table)
         e = err["e"]
         backprop = self.chooser.next() if cfg.rule == "hybrid" else cfg.rule == "bp"
+        learned = self._tangent(outs) if cfg.rule == "ddfa" else None
         sums, deltas = [], [e]
         for layer in range(cfg.n_layers - 2, -1, -1):
             fprime = outs[layer][3]
-            if backprop:
+            if learned:
+                total, d = learned_delta(self.learned[layer], e, fprime, cfg)
+            elif backprop:
                 total, d = backprop_delta(self.weights[layer + 1], deltas[0], fprime, cfg)
             else:
                 total, d = feedback_delta(e, fprime, self.feedback[layer], cfg)
@@ -195,15 +206,37 @@ class FixedNet:
             deltas.insert(0, d)
         self.weights = [update_layer(w, xin, d, spec, cfg)
                         for w, xin, d, spec in zip(self.weights, inputs, deltas, cfg.layers)]
+        if learned:
+            self.learned = [feedback_update(b, u, learned["d"], mask, cfg)
+                            for b, u, mask in zip(self.learned, learned["u"], self.masks)]
         return {
             "prediction": int(np.argmax(y)), "inputs": inputs, "acc": [o[0] for o in outs],
             "a": [o[1] for o in outs], "h": [o[2] for o in outs], "fprime": [o[3] for o in outs],
-            "error": err, "backprop": backprop, "feedback_sum": sums, "delta": deltas,
+            "error": err, "backprop": backprop, "feedback_sum": sums, "delta": deltas, "learned": learned,
         }
+
+    def _tangent(self, outs) -> dict:
+        """Rule ``ddfa``'s tangent pass over the old weights: the directions ``u``, the hidden tangents ``t`` and
+        the output tangent ``d`` (tangent format), and each layer's exact sum ``tau``."""
+        cfg = self.config
+        u = self.directions.next(cfg.sizes[1:-1])
+        t, tau = [np.asarray(u[0], dtype=np.int64) * cfg.tangent.one], []
+        for layer in range(1, cfg.n_layers):
+            hidden = layer < cfg.n_layers - 1
+            total, nxt = tangent_layer(self.weights[layer], t[-1], outs[layer][3] if hidden else None,
+                                       u[layer] if hidden else None, cfg)
+            tau.append(total)
+            t.append(nxt)
+        return {"u": u, "t": t[:-1], "tau": tau, "d": t[-1]}
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return predict(self.weights, x, self.config)
 
     def arrays(self) -> dict:
-        """``{"W0": ..., "b0": ..., ...}`` as raw integers."""
-        return weight_arrays(self.weights)
+        """``{"W0": ..., "b0": ..., ...}`` as raw integers; rule ``ddfa`` adds the learned ``B0``, ``B1``, ..."""
+        return {**weight_arrays(self.weights), **learned_arrays(getattr(self, "learned", []))}
+
+
+def learned_arrays(learned: list) -> dict:
+    """``{"B0": ..., "B1": ...}``: rule ``ddfa``'s feedback matrices (``n_l x n_classes``), hidden layer by layer."""
+    return {f"B{index}": b.copy() for index, b in enumerate(learned)}

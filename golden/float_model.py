@@ -10,15 +10,19 @@ import numpy as np
 
 from .config import Config
 from .feedback import feedback_matrices
-from .lfsr import RuleChooser
+from .learned import feedback_masks, float_feedback_update, float_tangent, gaussian_directions, initial_feedback
+from .lfsr import Directions, RuleChooser
 
 __all__ = ["init_weights", "weight_arrays", "FloatNet"]
 
 
 def init_weights(config: Config, seed: int) -> list[np.ndarray]:
-    """Weights uniform in ``+-1/sqrt(n_in)``, biases zero; seeded by ``seed`` (an integer >= 0)."""
+    """Weights uniform in ``+-1/sqrt(n_in)``, biases zero; seeded by ``seed`` (an integer >= 0).
+    ``[network] init = "zero"``: every weight zero (no initial-weight image)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, not {seed!r}")
+    if config.init == "zero":
+        return [np.zeros((spec.n_out, spec.n_in + 1)) for spec in config.layers]
     rng = np.random.default_rng([seed, 0x7F1])
     weights = []
     for spec in config.layers:
@@ -44,15 +48,25 @@ def _activation(a, kind):
 
 
 class FloatNet:
-    """Float trainer for rules ``bp``, ``hybrid``, ``dfa`` and ``ssdfa``; learning rate ``config.learning_rate``.
+    """Float trainer for rules ``bp``, ``hybrid``, ``dfa``, ``ssdfa`` and ``ddfa``; learning rate ``config.learning_rate``.
 
-    ``hybrid`` picks its BP samples with the fixed model's LFSR (:mod:`golden.lfsr`)."""
+    ``hybrid`` picks its BP samples with the fixed model's LFSR (:mod:`golden.lfsr`); ``ddfa`` takes its +-1
+    directions from the fixed model's LFSR too, or Gaussians (``perturbation = "gaussian"``), and learns
+    ``B_l`` by the moving average at rate ``2**-rate_shift`` (:mod:`golden.learned`). ``self.angles`` (rule
+    ``ddfa``, when ``track_angles``) collects, per sample and hidden layer, the angle in degrees between the
+    learned feedback's delta and backpropagation's (``f'`` applied to both).
+    """
 
-    def __init__(self, config: Config, seed: int = 0):
+    def __init__(self, config: Config, seed: int = 0, track_angles: bool = False):
         self.config = config
         self.weights = init_weights(config, seed)
         self.feedback = [fb.dense() for fb in feedback_matrices(config)] if config.rule != "bp" else []
         self.chooser = RuleChooser(config.feedback_seed, config.bp_fraction)
+        if config.rule == "ddfa":
+            self.feedback, self.masks = initial_feedback(config), feedback_masks(config)
+            self.directions = Directions(config.feedback_seed)
+            self.rng = np.random.default_rng([config.feedback_seed, 0xDDFA])
+        self.angles = [] if track_angles else None
 
     def quantize_inputs(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float64)
@@ -88,12 +102,44 @@ class FloatNet:
             else:
                 back = self.feedback[index] @ e
             deltas.insert(0, back * fprimes[index])
+        if cfg.rule == "ddfa":
+            self._learn_feedback(fprimes, deltas, e)
         for w, xin, d in zip(self.weights, inputs, deltas):
             w -= cfg.learning_rate * np.outer(d, np.append(xin, 1.0))
         return {"prediction": int(np.argmax(y))}
+
+    def _learn_feedback(self, fprimes, deltas, e):
+        """Rule ``ddfa``: the tangent over the old weights, then every ``B_l`` toward ``u_l d^T`` (after the
+        deltas have used the old ``B_l``); the angles to backpropagation's deltas when tracked."""
+        cfg = self.config
+        hidden = cfg.sizes[1:-1]
+        if cfg.perturbation == "gaussian":
+            u = gaussian_directions(self.rng, hidden)
+        else:
+            u = [np.asarray(layer, dtype=np.float64) for layer in self.directions.next(hidden)]
+        d = float_tangent(self.weights, fprimes, u)
+        if self.angles is not None:
+            self.angles.append(_angles_to_backprop(self.weights, fprimes, deltas, e))
+        for b, ul, mask in zip(self.feedback, u, self.masks):
+            float_feedback_update(b, ul, d, mask, 2.0 ** -cfg.rate_shift)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.argmax(self._forward(x)[2], axis=-1)
 
     def arrays(self) -> dict:
-        return weight_arrays(self.weights)
+        out = weight_arrays(self.weights)
+        if self.config.rule == "ddfa":
+            out.update({f"B{index}": b.copy() for index, b in enumerate(self.feedback)})
+        return out
+
+
+def _angles_to_backprop(weights, fprimes, deltas, e) -> list:
+    """Per hidden layer, the angle (degrees) between ``deltas`` and backpropagation's through the same weights;
+    NaN where either is zero."""
+    bp, angles = e, []
+    for index in range(len(weights) - 2, -1, -1):
+        bp = (weights[index + 1][:, :-1].T @ bp) * fprimes[index]
+        norm = np.linalg.norm(bp) * np.linalg.norm(deltas[index])
+        cosine = float(bp @ deltas[index] / norm) if norm > 0 else np.nan
+        angles.insert(0, float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))))
+    return angles

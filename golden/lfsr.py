@@ -10,7 +10,7 @@ core, which the hardware steps once per TRAIN sample (INFER does not step it).
 """
 
 __all__ = ["TAPS", "WIDTH", "STEPS_PER_SAMPLE", "CHOICE_BITS", "initial_state", "step", "advance", "threshold",
-           "takes_bp", "RuleChooser"]
+           "takes_bp", "RuleChooser", "Directions"]
 
 WIDTH = 32
 #: Galois feedback mask of x^32 + x^22 + x^2 + x + 1 (bits 31, 21, 1, 0).
@@ -60,3 +60,27 @@ class RuleChooser:
     def next(self) -> bool:
         self.state = advance(self.state)
         return takes_bp(self.state, self.bp_fraction)
+
+
+class Directions:
+    """Rule ``ddfa``'s perturbations ``u``: one +-1 per hidden neuron and training sample, from the same LFSR.
+
+    The state starts at :func:`initial_state` of ``[feedback] seed`` (``ddfa`` and ``hybrid`` never share a core,
+    so they may share the sequence's start). Each hidden neuron, layer after layer and neuron after neuron, steps
+    it once and takes ``+1`` if the new state's low bit is 1, else ``-1``. A training sample steps it
+    ``sum(hidden sizes)`` times; INFER does not step it. ``E[u u^T] = I``, as the estimator needs.
+    """
+
+    def __init__(self, seed: int):
+        self.state = initial_state(seed)
+
+    def next(self, sizes) -> list:
+        """The sample's directions, one list of +-1 (Python ints) per hidden layer of ``sizes``."""
+        out = []
+        for n in sizes:
+            layer = []
+            for _ in range(n):
+                self.state = step(self.state, lambda s: -(s & 1) & TAPS)
+                layer.append(1 if self.state & 1 else -1)
+            out.append(layer)
+        return out

@@ -46,6 +46,11 @@ class HardwareBudget:
             del data["hardware"]["cost_counters"]
         # the placement, not how it was chosen; in block RAM the circuit is the one built before the key existed
         del data["hardware"]["banks"]
+        # keys added with learned feedback: at their defaults the circuit is the one built before they existed
+        if self.init == "uniform":
+            del data["network"]["init"]
+        if not self.rank:
+            del data["feedback"]["rank"]
         if self.bank_placement == "spram":
             data["hardware"]["banks"] = "spram"
         return {section: data[section] for section in HARDWARE_SECTIONS}
@@ -59,6 +64,11 @@ class HardwareBudget:
         """Raise :class:`ConfigError` unless the core can implement this configuration on a supported part
         (:meth:`check_bit_exact`, :meth:`check_size`, and what single-port SPRAM banks allow)."""
         self.check_bit_exact()
+        if self.rule == "ddfa" or self.rank:
+            key, what = ("[feedback] rule", "= 'ddfa'") if self.rule == "ddfa" else ("[feedback] rank", f"= {self.rank}")
+            raise ConfigError(key, f"{what} runs on the golden models only: the core has no learned or low-rank "
+                              "feedback path yet", "use --backend float or fixed, or a rule the core has "
+                              "(ssdfa, dfa, bp, hybrid)", self.source)
         self.check_size()
         if self.bank_placement == "spram":
             self._check_spram()
@@ -81,9 +91,13 @@ class HardwareBudget:
 
     def check_bit_exact(self):
         """Raise :class:`ConfigError` unless the bit-exact fixed model (the core's arithmetic) can implement this configuration."""
-        if self.feedback_values != "ternary" and self.rule != "bp":
+        if self.feedback_values != "ternary" and self.rule not in ("bp", "ddfa"):
             raise ConfigError("[feedback] values", f"= {self.feedback_values!r} is for the float golden model only; "
                               "the core implements ternary feedback", "set values = 'ternary'", self.source)
+        if self.rule == "ddfa" and self.perturbation != "rademacher":
+            raise ConfigError("[feedback] perturbation", f"= {self.perturbation!r} is for the float golden model only; "
+                              "the fixed model and the core draw +-1 from an LFSR", "set perturbation = 'rademacher'",
+                              self.source)
 
     def _check_spram(self):
         where = "the banks go to SPRAM" + (" (too large for block RAM)" if self.banks == "auto" else "")

@@ -15,7 +15,7 @@ from ..fixedpoint import Fixed, Overflow, Rounding
 from .formats import DerivedFormats, accumulator_width
 from .hardware import HardwareBudget
 
-__all__ = ["AUTO", "ACTIVATIONS", "LOSSES", "RULES", "VALUES", "PIPELINES", "BANK_PLACEMENTS", "MAX_SEED",
+__all__ = ["AUTO", "ACTIVATIONS", "LOSSES", "RULES", "DDFA_DEFAULTS", "PERTURBATIONS", "STARTS", "INITS", "VALUES", "PIPELINES", "BANK_PLACEMENTS", "MAX_SEED",
            "MAX_EPOCHS", "Config", "load_config", "config_from_dict"]
 
 #: the largest seed: scikit-learn's ``random_state`` (the split) and NumPy's legacy generators take 0..2**32 - 1,
@@ -32,10 +32,11 @@ AUTO = object()
 
 _SCHEMA = {
     "": {"name": AUTO},
-    "network": {"sizes": None, "activation": "relu", "loss": "softmax"},
+    "network": {"sizes": None, "activation": "relu", "loss": "softmax", "init": "uniform"},
     "feedback": {
         "rule": "ssdfa", "nonzeros_per_row": AUTO, "seed": 0, "balanced": False,
-        "values": "ternary", "scale_shift": AUTO, "bp_fraction": AUTO,
+        "values": "ternary", "scale_shift": AUTO, "bp_fraction": AUTO, "rank": 0,
+        "rate_shift": AUTO, "perturbation": AUTO, "start": AUTO,
     },
     "fixed": {
         "input": {"width": 8, "frac": 5},
@@ -47,6 +48,7 @@ _SCHEMA = {
         "update_rounding": "half_up",
         "overflow": "saturate",
         "softmax_frac": 15,
+        "tangent": AUTO,
     },
     "training": {"epochs": 10, "learning_rate": AUTO},
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
@@ -55,7 +57,14 @@ _SCHEMA = {
 
 ACTIVATIONS = ("relu", "hardtanh")
 LOSSES = ("softmax", "mse")
-RULES = ("ssdfa", "dfa", "hybrid", "bp")
+RULES = ("ssdfa", "dfa", "hybrid", "bp", "ddfa")
+#: rule ``ddfa``'s defaults (docs/learned-feedback.md): B moves 2**-8 of the way to u d^T a sample, the
+#: directions are +-1 from an LFSR, B starts at zero, the tangents are Q6.6
+DDFA_DEFAULTS = {"rate_shift": 8, "perturbation": "rademacher", "start": "zero",
+                 "tangent": {"width": 12, "frac": 6}}
+PERTURBATIONS = ("rademacher", "gaussian")
+STARTS = ("zero", "random")
+INITS = ("uniform", "zero")
 VALUES = ("ternary", "continuous")
 PIPELINES = ("compact", "fast")
 #: where the lane banks live: "block_ram" (one simple dual-port memory per lane, initialised by
@@ -120,6 +129,12 @@ class Config(DerivedFormats, HardwareBudget):
     pipeline: str = "compact"
     cost_counters: bool = False
     banks: str = "auto"
+    init: str = "uniform"
+    rank: int = 0
+    rate_shift: int = 0
+    perturbation: str = ""
+    feedback_start: str = ""
+    tangent: Fixed | None = None
     source: str = "<config>"
 
     def to_dict(self) -> dict:
@@ -129,17 +144,21 @@ class Config(DerivedFormats, HardwareBudget):
 
         return {
             "name": self.name,
-            "network": {"sizes": list(self.sizes), "activation": self.activation, "loss": self.loss},
+            "network": {"sizes": list(self.sizes), "activation": self.activation, "loss": self.loss,
+                        "init": self.init},
             "feedback": {
                 "rule": self.rule, "nonzeros_per_row": self.nonzeros_per_row, "seed": self.feedback_seed,
                 "balanced": self.balanced, "values": self.feedback_values, "scale_shift": self.scale_shift,
-                "bp_fraction": self.bp_fraction,
+                "bp_fraction": self.bp_fraction, "rank": self.rank,
+                **({"rate_shift": self.rate_shift, "perturbation": self.perturbation, "start": self.feedback_start}
+                   if self.rule == "ddfa" else {}),
             },
             "fixed": {
                 "input": fmt(self.input), "weight": fmt(self.weight), "activation": fmt(self.act),
                 "error": fmt(self.error), "learning_rate_shift": self.learning_rate_shift,
                 "rounding": self.rounding.value, "update_rounding": self.update_rounding.value,
                 "overflow": self.overflow.value, "softmax_frac": self.softmax_frac,
+                **({"tangent": fmt(self.tangent)} if self.tangent is not None else {}),
             },
             "training": {"epochs": self.epochs, "learning_rate": self.learning_rate},
             "data": {"dataset": self.dataset, "test_fraction": self.test_fraction, "split_seed": self.split_seed,
@@ -283,6 +302,7 @@ class _Parser:
             raise self.error(where, f"must be a table {{width = W, frac = F}}, not {value!r}",
                              f"write e.g. {key} = {{width = 8, frac = 6}}")
         default = _SCHEMA["fixed"][key]
+        default = DDFA_DEFAULTS[key] if default is AUTO else default
         width = self.integer("fixed", f"{key}.width", 2, 32, value.get("width", default["width"]))
         frac = self.integer("fixed", f"{key}.frac", 0, width - 1, value.get("frac", default["frac"]))
         return Fixed(width, frac)
@@ -297,6 +317,9 @@ class _Parser:
         sizes, activation, loss = self._network()
         rule, k, seed, balanced, values, scale_shift, bp_fraction = self._feedback(sizes[-1])
         fixed = self._fixed(sizes, loss)
+        learned = self._learned(rule, sizes, fixed["weight"])
+        rank = self._rank(rule, sizes[-1])
+        init = self._init(rule, activation, learned)
         epochs, learning_rate = self._training(fixed["learning_rate_shift"])
         data = self._data(fixed["input"])
         lanes, zero_skipping, pipeline, cost_counters, banks = self._hardware()
@@ -305,7 +328,8 @@ class _Parser:
             feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
             bp_fraction=bp_fraction, **fixed,
             epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
-            pipeline=pipeline, cost_counters=cost_counters, banks=banks, source=self.source,
+            pipeline=pipeline, cost_counters=cost_counters, banks=banks, init=init, rank=rank, **learned,
+            source=self.source,
         )
 
     def _network(self):
@@ -328,14 +352,14 @@ class _Parser:
     def _feedback(self, n_classes):
         rule = self.choice("feedback", "rule", RULES)
         k_raw = self.get("feedback", "nonzeros_per_row")
-        if rule in ("ssdfa", "hybrid"):
-            k = 1 if k_raw is AUTO else self.integer("feedback", "nonzeros_per_row", 1)
+        if rule in ("ssdfa", "hybrid", "ddfa"):
+            k = (n_classes if rule == "ddfa" else 1) if k_raw is AUTO else self.integer("feedback", "nonzeros_per_row", 1)
             if k > n_classes:
                 raise self.error("[feedback] nonzeros_per_row", f"= {k} is larger than the output count {n_classes}",
                                  f"use 1..{n_classes}")
         else:
             if k_raw is not AUTO and k_raw != n_classes:
-                raise self.error("[feedback] nonzeros_per_row", f"only applies to rules 'ssdfa' and 'hybrid' "
+                raise self.error("[feedback] nonzeros_per_row", f"only applies to rules 'ssdfa', 'hybrid' and 'ddfa' "
                                  f"(rule is {rule!r})", "remove it, or set rule = 'ssdfa'")
             k = n_classes
         seed = self.integer("feedback", "seed", 0, MAX_SEED)
@@ -359,6 +383,55 @@ class _Parser:
         else:
             bp_fraction = float(bp_raw)
         return rule, k, seed, balanced, values, scale_shift, bp_fraction
+
+    def _learned(self, rule, sizes, weight) -> dict:
+        """Rule ``ddfa``'s keys (docs/learned-feedback.md): refused with any other rule, defaulted with it."""
+        keys = [("feedback", "rate_shift"), ("feedback", "perturbation"), ("feedback", "start"), ("fixed", "tangent")]
+        if rule != "ddfa":
+            for section, key in keys:
+                if self.get(section, key) is not AUTO:
+                    raise self.error(f"[{section}] {key}", f"only applies to rule 'ddfa' (rule is {rule!r})",
+                                     "remove it, or set rule = 'ddfa'")
+            return {}
+        if len(sizes) < 3:
+            raise self.error("[feedback] rule", f"= 'ddfa' learns the feedback of hidden layers, and {sizes} has none",
+                             "add a hidden layer, e.g. sizes = [64, 64, 10]")
+        values = {key: (DDFA_DEFAULTS[key] if self.get(section, key) is AUTO else None) for section, key in keys}
+        rate_shift = values["rate_shift"] if values["rate_shift"] is not None else \
+            self.integer("feedback", "rate_shift", 0, 16)
+        perturbation = values["perturbation"] or self.choice("feedback", "perturbation", PERTURBATIONS)
+        start = values["start"] or self.choice("feedback", "start", STARTS)
+        tangent = Fixed(**values["tangent"]) if values["tangent"] else self.fmt("tangent")
+        if not tangent.represents_one():
+            raise self.error("[fixed] tangent", f"= {tangent} cannot hold 1.0, a perturbation's size",
+                             f"use frac <= width - 2 (e.g. frac = {tangent.width - 2})")
+        if tangent.frac > weight.frac:
+            raise self.error("[fixed] tangent", f"= {tangent} is finer than the weight format {weight}, which holds "
+                             "the feedback", f"use tangent.frac <= {weight.frac}")
+        return {"rate_shift": rate_shift, "perturbation": perturbation, "feedback_start": start, "tangent": tangent}
+
+    def _rank(self, rule, n_classes):
+        rank = self.integer("feedback", "rank", 0, n_classes)
+        if rank and rule != "dfa":
+            raise self.error("[feedback] rank", f"= {rank} only applies to rule 'dfa' (rule is {rule!r}): low-rank "
+                             "feedback is dense", "remove it, or set rule = 'dfa'")
+        return 0 if rank == n_classes else rank  # full rank is plain dense feedback
+
+    def _init(self, rule, activation, learned):
+        init = self.choice("network", "init", INITS)
+        if init == "zero":
+            if rule in ("bp", "hybrid"):
+                raise self.error("[network] init", f"= 'zero' cannot train with rule {rule!r}: backpropagation through "
+                                 "zero weights gives every hidden neuron a zero delta",
+                                 "use init = 'uniform', or a feedback rule (dfa, ssdfa, ddfa)")
+            if activation == "relu":
+                raise self.error("[network] init", "= 'zero' with relu cannot train: every hidden neuron starts at "
+                                 "0, where relu's derivative is 0", "use activation = 'hardtanh' (f'(0) = 1)")
+            if learned.get("feedback_start") == "zero":
+                raise self.error("[network] init", "= 'zero' with rule 'ddfa' and a zero feedback start deadlocks "
+                                 "(zero B gives zero deltas, zero weights give a zero tangent)",
+                                 "set [feedback] start = 'random'")
+        return init
 
     def _fixed(self, sizes, loss) -> dict:
         n_classes = sizes[-1]
