@@ -6,6 +6,11 @@ every bank, from ``base_l``: weight ``W_l[j, i]`` is in bank ``j % P`` at
 update of group ``g`` walks addresses ``base_l + g * (n_in + 1) + 0 .. n_in`` in order, the
 same address in every bank, so one address bus serves all lanes. Lanes past ``n_out`` in
 the last group hold zeros.
+
+A core of rule ``ddfa`` keeps its learned feedback after the weights: hidden layer ``l``'s
+``B_l`` (``n_l x C``) takes ``ceil(n_l / P)`` groups of ``C`` words from
+:meth:`WeightLayout.learned_base`, ``B_l[j, c]`` in bank ``j % P`` (the lane of neuron ``j``'s
+weights) at ``learned_base(l) + (j // P) * C + c``. READ and LOAD reach it like the weights.
 """
 
 import math
@@ -39,8 +44,22 @@ class WeightLayout:
 
     @property
     def depth(self) -> int:
-        """Words in every bank (:attr:`Config.bank_depth`, the layers' words summed)."""
+        """Words in every bank (:attr:`Config.bank_depth`: the layers' words summed, and rule ``ddfa``'s feedback)."""
         return self.config.bank_depth
+
+    @property
+    def weight_depth(self) -> int:
+        """Words of the weights in every bank (where a ``ddfa`` core's feedback starts)."""
+        return sum(self.words(l) for l in range(self.config.n_layers))
+
+    @property
+    def learned_layers(self) -> int:
+        """Learned feedback matrices in the banks: one per hidden layer with rule ``ddfa``, else none."""
+        return self.config.n_layers - 1 if self.config.rule == "ddfa" else 0
+
+    def learned_base(self, hidden: int) -> int:
+        """Where hidden layer ``hidden``'s ``B`` starts (rule ``ddfa``)."""
+        return self.weight_depth + sum(self.groups(l) * self.config.n_classes for l in range(hidden))
 
     @property
     def addr_width(self) -> int:
@@ -53,17 +72,32 @@ class WeightLayout:
     def address(self, layer: int, group: int, i: int) -> int:
         return self.base(layer) + group * (self.config.sizes[layer] + 1) + i
 
-    def to_banks(self, weights: list) -> np.ndarray:
-        """Bank contents (``lanes x depth`` int64) from golden's ``n_out x (n_in + 1)`` matrices."""
+    def to_banks(self, weights: list, learned: list = ()) -> np.ndarray:
+        """Bank contents (``lanes x depth`` int64) from golden's ``n_out x (n_in + 1)`` matrices, and a ``ddfa``
+        core's learned ``B_l`` (``n_l x C``; none: zeros)."""
         banks = np.zeros((self.lanes, self.depth), dtype=np.int64)
         for layer, w in enumerate(weights):
-            n_out, width = w.shape
-            padded = np.zeros((self.groups(layer) * self.lanes, width), dtype=np.int64)
-            padded[:n_out] = w
-            # row j -> (group j // P, lane j % P)
-            by_group = padded.reshape(self.groups(layer), self.lanes, width).transpose(1, 0, 2)
-            banks[:, self.base(layer): self.base(layer) + self.words(layer)] = by_group.reshape(self.lanes, -1)
+            banks[:, self.base(layer): self.base(layer) + self.words(layer)] = self._by_lane(w, self.groups(layer))
+        for hidden, b in enumerate(learned):
+            start = self.learned_base(hidden)
+            banks[:, start: start + self.groups(hidden) * b.shape[1]] = self._by_lane(b, self.groups(hidden))
         return banks
+
+    def _by_lane(self, rows: np.ndarray, groups: int) -> np.ndarray:
+        """``rows`` (one a neuron) as every lane's words: row j -> (group j // P, lane j % P), groups in order."""
+        n_rows, width = rows.shape
+        padded = np.zeros((groups * self.lanes, width), dtype=np.int64)
+        padded[:n_rows] = rows
+        return padded.reshape(groups, self.lanes, width).transpose(1, 0, 2).reshape(self.lanes, -1)
+
+    def learned_from_banks(self, banks: np.ndarray) -> list:
+        """A ``ddfa`` core's learned ``B_l`` back from bank contents (empty for other rules)."""
+        out, classes = [], self.config.n_classes
+        for hidden in range(self.learned_layers):
+            start, groups = self.learned_base(hidden), self.groups(hidden)
+            block = banks[:, start: start + groups * classes].reshape(self.lanes, groups, classes).transpose(1, 0, 2)
+            out.append(block.reshape(-1, classes)[:self.config.sizes[hidden + 1]].copy())
+        return out
 
     def from_banks(self, banks: np.ndarray) -> list:
         """Golden's matrices back from bank contents (the inverse of :meth:`to_banks`)."""

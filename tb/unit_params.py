@@ -102,6 +102,14 @@ CORE_CONFIGS = {
     "spram": (lambda: config_from_dict({"name": "spram", "network": {"sizes": [64, 23, 10]},
                                         "fixed": {"weight": {"width": 8, "frac": 7}},
                                         "hardware": {"lanes": 5, "banks": "spram"}}), "digits"),
+    # learned feedback (rule ddfa): the tangent and feedback passes on the lanes, B in the banks after the weights;
+    # dense from zero, and sparse from the ternary table on two hidden layers with lanes that divide no size
+    "ddfa": (lambda: config_from_dict({"name": "ddfa", "network": {"sizes": [64, 24, 10]},
+                                       "feedback": {"rule": "ddfa", "rate_shift": 4}, "hardware": {"lanes": 8}}), "digits"),
+    "ddfa_sparse_two_hidden": (lambda: config_from_dict({
+        "name": "ddfa_sparse_two_hidden", "network": {"sizes": [37, 19, 13, 7], "activation": "hardtanh"},
+        "feedback": {"rule": "ddfa", "nonzeros_per_row": 3, "start": "random", "rate_shift": 3, "seed": 5},
+        "fixed": {"rounding": "truncate", "tangent": {"width": 10, "frac": 5}}, "hardware": {"lanes": 3}}), "random"),
     # MNIST on the iCEBreaker (configs/mnist-up5k.toml): 784-128-10 in the four SPRAMs
     "mnist_up5k": (lambda: load_config(ROOT / "configs" / "mnist-up5k.toml"), "mnist5k"),
 }

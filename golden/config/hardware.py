@@ -118,8 +118,22 @@ class HardwareBudget:
 
     @property
     def bank_depth(self) -> int:
-        """Words in every lane bank: each layer's ``ceil(n_out / lanes)`` neuron groups of ``n_in + 1`` weights (:mod:`hdl.layout`)."""
+        """Words in every lane bank: each layer's ``ceil(n_out / lanes)`` neuron groups of ``n_in + 1`` weights
+        (:mod:`hdl.layout`), and rule ``ddfa``'s :attr:`learned_words`."""
+        return self.weight_words + self.learned_words
+
+    @property
+    def weight_words(self) -> int:
+        """The weights' words in every lane bank."""
         return sum(-(-spec.n_out // self.lanes) * (spec.n_in + 1) for spec in self.layers)
+
+    @property
+    def learned_words(self) -> int:
+        """Rule ``ddfa``'s learned feedback in every lane bank: ``ceil(n_l / lanes)`` groups of ``n_classes`` words
+        per hidden layer (stored whole for sparse DDFA too, the entries outside its mask staying 0); 0 otherwise."""
+        if self.rule != "ddfa":
+            return 0
+        return sum(-(-spec.n_out // self.lanes) * self.n_classes for spec in self.layers[:-1])
 
     @property
     def bank_placement(self) -> str:
@@ -155,15 +169,33 @@ class HardwareBudget:
         """Multiply-accumulates of a training sample by pass (biases included; ``backward`` only on a BP sample).
 
         ``backprop`` None: every sample of rule ``bp``, none of the others.
+
+        Rule ``ddfa`` (learned feedback, docs/learned-feedback.md section 4.9) has three passes more, counted
+        like the others, one operation per weight or feedback entry touched:
+
+        - ``tangent``: ``sum over layers above the first of n_in * n_out`` (:attr:`backward_macs`: no bias
+          column, nothing for the first layer, whose input's tangent is 0). Its first layer is a +-1
+          add/subtract, the layers above it real multiplies;
+        - ``feedback``: the deltas ``B_l e``, ``sum over hidden layers of n_l * k`` (``k`` =
+          ``nonzeros_per_row``: ``n_classes`` dense, fewer for sparse DDFA);
+        - ``feedback_update``: ``B_l`` toward ``u_l d^T`` on the same entries, ``sum over hidden layers of
+          n_l * k`` (a sign select, a subtract and a shift each, no multiplier).
+
+        The other rules have no such keys; their counts are what they were.
         """
         backprop = self.rule == "bp" if backprop is None else backprop
         forward = sum((spec.n_in + 1) * spec.n_out for spec in self.layers)
-        return {"forward": forward, "backward": self.backward_macs if backprop and self.n_layers > 1 else 0,
-                "update": forward}
+        passes = {"forward": forward, "backward": self.backward_macs if backprop and self.n_layers > 1 else 0,
+                  "update": forward}
+        if self.rule == "ddfa":
+            learned = sum(self.sizes[1:-1]) * self.nonzeros_per_row
+            passes.update(tangent=self.backward_macs, feedback=learned, feedback_update=learned)
+        return passes
 
     @property
     def macs_per_sample(self) -> int:
-        """Multiply-accumulates of one training sample (:meth:`macs_by_pass` summed; a hybrid's mean)."""
+        """Multiply-accumulates of one training sample (:meth:`macs_by_pass` summed, rule ``ddfa``'s learned-feedback
+        passes included; a hybrid's mean)."""
         plain = sum(self.macs_by_pass(False).values())
         if self.rule == "hybrid":
             return plain + self.bp_fraction * self.backward_macs
@@ -179,7 +211,7 @@ class HardwareBudget:
         """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice
         (the update at :attr:`update_interval`), and on a BP sample once more (without the bias) for every
         layer above the first."""
-        plain = (1 + self.update_interval) * self.bank_depth
+        plain = (1 + self.update_interval) * self.weight_words
         backward = sum(-(-spec.n_out // self.lanes) * spec.n_in for spec in self.layers[1:])
         share = {"bp": 1, "hybrid": self.bp_fraction}.get(self.rule, 0)
         return plain + share * backward

@@ -102,11 +102,14 @@ class LearnerCore(wiring.Component):
             reject(self, str(exc))
         self._config = config
         self.layout = WeightLayout(config)
-        self.init_weights = FixedNet(config, seed).weights
+        golden = FixedNet(config, seed)
+        self.init_weights = golden.weights
         # forward and update never overlap: the two units share the arbiter's multipliers
         self.mac = MacArray(config, multipliers="external")
         self.update = UpdateUnit(config, multipliers="external", fault=fault)
-        self.banks = BankArbiter(config, init=self.layout.to_banks(self.init_weights))
+        #: rule ``ddfa``: golden's initial learned feedback, in the banks after the weights
+        self.init_learned = getattr(golden, "learned", [])
+        self.banks = BankArbiter(config, init=self.layout.to_banks(self.init_weights, self.init_learned))
         self.lists = InputLists(config)
         self.error_path = error_path(config)
         backward = self.error_path.unit if config.backprop else None  # backpropagation's backward unit
@@ -208,6 +211,8 @@ class LearnerCore(wiring.Component):
         wiring.connect(m, dec.banks, self.banks.host)
         if self._config.backprop:
             self._wire_backprop(m)
+        if self._config.rule == "ddfa":
+            self._wire_learned(m)
         m.d.comb += [
             # control and status between the parts
             self.lists.clear.eq(seq.clear), ser.clear.eq(seq.clear), ser.training.eq(seq.training),
@@ -218,7 +223,8 @@ class LearnerCore(wiring.Component):
             self.provider.start.eq(seq.provide), self.banks.update.eq(seq.update),
             # the counters
             self.counters.busy.eq(seq.busy), self.counters.sample.eq(seq.sample_done),
-            self.counters.macs_done.eq(sw.macs_done), self.counters.macs_skipped.eq(sw.macs_skipped),
+            self.counters.macs_done.eq(sw.macs_done + path.macs if self._config.rule == "ddfa" else sw.macs_done),
+            self.counters.macs_skipped.eq(sw.macs_skipped),
             self.counters.select.eq(dec.counter_select), dec.counter_word.eq(self.counters.word),
         ]
         m.d.comb += [getattr(self.counters.costs, name).eq(event) for name, event in self.cost_events().items()]
@@ -246,6 +252,15 @@ class LearnerCore(wiring.Component):
         m.d.comb += [runner.host_label.eq(dec.label), dec.inputs_last.eq(runner.host_inputs_last),
                      runner.sample_idle.eq(self.sequencer.idle)]
         return runner
+
+    def _wire_learned(self, m):
+        """Learned feedback: between a sample's prediction and its update the error path owns the banks and the
+        multipliers, for its tangent and feedback passes."""
+        seq, path, banks = self.sequencer, self.error_path, self.banks
+        for path_port, bank_port in [*zip(path.read, banks.learn_read), *zip(path.write, banks.learn_write)]:
+            wiring.connect(m, path_port, bank_port)
+        wiring.connect(m, path.mul, banks.learn_mul)
+        m.d.comb += [path.learn.eq(seq.learn), banks.learn.eq(seq.learn), seq.learned.eq(path.learned)]
 
     def _wire_backprop(self, m):
         """Backpropagation: the sweeper's backward sweeps to the error path's backward unit, which

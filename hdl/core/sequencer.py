@@ -26,7 +26,8 @@ class PassSequencer(wiring.Component):
        update still owns the banks. On a backpropagation sample (``backprop``) every layer
        but the first is swept backward before its update (:func:`hdl.layout.sweeps_backward`),
        and the backward unit keeps the banks and multipliers (``backward``) for
-       ``backward_drain`` cycles after its sweep.
+       ``backward_drain`` cycles after its sweep. A learned-feedback core (rule ``ddfa``) first
+       gives the banks to its error path (``learn``) until it has ``learned``.
 
     Parameters
     ----------
@@ -62,6 +63,8 @@ class PassSequencer(wiring.Component):
         Backpropagating cores: this sample takes the BP path.
     backward : Out(1)
         Backpropagating cores: the backward unit owns the banks and multipliers.
+    learn : Out(1), learned : In(1)
+        Rule ``ddfa``: the learned-feedback path owns the banks and multipliers; it is done.
     """
 
     def __init__(self, config: Config, *, update_latency: int, backward_drain: int | None = None):
@@ -74,6 +77,8 @@ class PassSequencer(wiring.Component):
         self._update_latency = update_latency
         self._backward_drain = backward_drain
         backprop = {"backprop": In(1), "backward": Out(1)} if config.backprop else {}
+        if config.rule == "ddfa":
+            backprop = {"learn": Out(1), "learned": In(1)}
         super().__init__({
             "start": In(stream.Signature(data.StructLayout({"train": 1}), always_ready=True)),
             "idle": Out(1), "clear": Out(1), "training": Out(1),
@@ -114,6 +119,12 @@ class PassSequencer(wiring.Component):
             else:
                 sweep(layer_value, 1)
 
+        def start_update():
+            m.d.sync += [layer.eq(n_layers - 1), self.update.eq(1)]
+            m.d.comb += self.provide.eq(1)
+            update_sweep(n_layers - 1)
+            m.next = "update"
+
         with m.FSM():
             with m.State("idle"):
                 m.d.comb += self.idle.eq(1)
@@ -132,10 +143,16 @@ class PassSequencer(wiring.Component):
                 with m.If(self.prediction.ready):
                     m.next = "done"
                     with m.If(self.training):
-                        m.d.sync += [layer.eq(n_layers - 1), self.update.eq(1)]
-                        m.d.comb += self.provide.eq(1)
-                        update_sweep(n_layers - 1)
-                        m.next = "update"
+                        if self._config.rule == "ddfa":  # the learned feedback first, then the update
+                            m.d.sync += self.learn.eq(1)
+                            m.next = "learn"
+                        else:
+                            start_update()
+            if self._config.rule == "ddfa":
+                with m.State("learn"):
+                    with m.If(self.learned):
+                        m.d.sync += self.learn.eq(0)
+                        start_update()
             with m.State("update"):
                 with m.If(self.sweeper_empty):
                     if backprop:

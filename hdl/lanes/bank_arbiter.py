@@ -66,6 +66,11 @@ class BankArbiter(wiring.Component):
         (inside an update, over ``update``).
     backward_read : Out(ReadPort.Signature).array(lanes)
     backward_mul : In(LaneMultipliers.port_signature(config))
+    learn : In(1)
+        Rule ``ddfa``: the learned-feedback path owns the read and write ports and the
+        multipliers (between a sample's prediction and its update).
+    learn_read, learn_write : Out(ReadPort.Signature / WritePort.Signature).array(lanes)
+    learn_mul : In(LaneMultipliers.port_signature(config))
     """
 
     def __init__(self, config: Config, *, init):
@@ -90,6 +95,10 @@ class BankArbiter(wiring.Component):
         if config.backprop:  # the backward unit's: it reads the old weights during an update
             members.update({"backward": In(1), "backward_read": Out(read).array(config.lanes),
                             "backward_mul": In(LaneMultipliers.port_signature(config))})
+        if config.rule == "ddfa":  # the learned-feedback path's: it reads the weights and reads and writes B
+            members.update({"learn": In(1), "learn_read": Out(read).array(config.lanes),
+                            "learn_write": Out(write).array(config.lanes),
+                            "learn_mul": In(LaneMultipliers.port_signature(config))})
         super().__init__(members)
 
     @property
@@ -104,6 +113,9 @@ class BankArbiter(wiring.Component):
         owners = [(self.update_mul, self.update)]
         if cfg.backprop:
             owners.insert(0, (self.backward_mul, self.backward))
+        learn = cfg.rule == "ddfa"
+        if learn:
+            owners.insert(0, (self.learn_mul, self.learn))
         share(m, mul, self.forward_mul, *owners)
 
         wr = Signal(self._layout.addr_width, name="wr_addr")
@@ -120,13 +132,22 @@ class BankArbiter(wiring.Component):
                 bwd = self.backward_read[p]
                 addr, en = Mux(self.backward, bwd.addr, addr), Mux(self.backward, bwd.en, en)
                 m.d.comb += bwd.data.eq(rd.data)
+            writer, wr_addr, wr_value, wr_write = self.update, self.update_write[p].addr, self.update_write[p].data, \
+                self.update_write[p].en
+            if learn:
+                lrd, lwr = self.learn_read[p], self.learn_write[p]
+                addr, en = Mux(self.learn, lrd.addr, addr), Mux(self.learn, lrd.en, en)
+                writer = self.update | self.learn
+                wr_addr, wr_value = Mux(self.learn, lwr.addr, wr_addr), Mux(self.learn, lwr.data, wr_value)
+                wr_write = Mux(self.learn, lwr.en, wr_write)
+                m.d.comb += lrd.data.eq(rd.data)
             m.d.comb += [
                 rd.addr.eq(Mux(host.own, host.addr, addr)), rd.en.eq(Mux(host.own, ~host.hold, en)),
                 fwd.data.eq(rd.data), upd.data.eq(rd.data),
                 # the update unit writes only during an update (and its drain), the host never then
-                wp.addr.eq(Mux(self.update, self.update_write[p].addr, wr)),
-                wp.data.eq(Mux(self.update, self.update_write[p].data, wr_data)),
-                wp.en.eq(Mux(self.update, self.update_write[p].en, wr_en[p])),
+                wp.addr.eq(Mux(writer, wr_addr, wr)),
+                wp.data.eq(Mux(writer, wr_value, wr_data)),
+                wp.en.eq(Mux(writer, wr_write, wr_en[p])),
             ]
             with m.If(host.own):
                 m.d.comb += mul.b[p].eq(rd.data)

@@ -70,8 +70,18 @@ class CoreDriver:
         words = signed_values(await self.read_words(0, depth * lanes), self.config.weight.width)
         return self.layout.from_banks(words.reshape(depth, lanes).T)
 
-    async def load_weights(self, weights: list):
-        await self.load_words(0, self.layout.to_banks(weights).T.reshape(-1).tolist())
+    async def read_learned(self) -> list:
+        """A ``ddfa`` core's learned feedback ``B_l`` (``n_l x n_classes``) read back from the banks."""
+        lanes, start = self.config.lanes, self.layout.weight_depth
+        count = self.layout.depth - start
+        words = signed_values(await self.read_words(start * lanes, count * lanes), self.config.weight.width)
+        banks = np.zeros((lanes, self.layout.depth), dtype=np.int64)
+        banks[:, start:] = words.reshape(count, lanes).T
+        return self.layout.learned_from_banks(banks)
+
+    async def load_weights(self, weights: list, learned: list = ()):
+        """LOAD every bank word: the weights and (rule ``ddfa``) the learned feedback, zero when not given."""
+        await self.load_words(0, self.layout.to_banks(weights, learned).T.reshape(-1).tolist())
 
     async def send(self, batch) -> list:
         """Run :class:`scripts.sim.commands.Command` s (one or a list); returns all their replies."""

@@ -49,6 +49,8 @@ async def trains_bit_exactly(dut):
             costs[name] += count
         if n in checks:
             assert_weights(await driver.read_weights(), golden.weights, f"after sample {n}")
+            if cfg.rule == "ddfa":
+                assert_weights(await driver.read_learned(), golden.learned, f"learned feedback after sample {n}")
     after = await driver.counters()
     test = range(n_train, len(y))
     got = [await driver.infer(x[n]) for n in test]
@@ -83,12 +85,17 @@ async def loads_weights_and_answers_bad_opcodes(dut):
     await driver.start()
     golden = FixedNet(cfg, params["init_seed"])
     golden.weights = [rng.integers(cfg.weight.min, cfg.weight.max + 1, w.shape) for w in golden.weights]
-    await driver.load_weights(golden.weights)
+    if cfg.rule == "ddfa":  # the learned feedback from saved values, on its mask
+        golden.learned = [np.where(mask, rng.integers(cfg.weight.min, cfg.weight.max + 1, mask.shape), 0)
+                          for mask in golden.masks]
+    await driver.load_weights(golden.weights, getattr(golden, "learned", ()))
     assert_weights(await driver.read_weights(), golden.weights, "after LOAD")
     x, y = sample_data(cfg, {**params, "samples": 10, "test_samples": 0}, rng)
     for n in range(10):
         assert await driver.train(x[n], int(y[n])) == golden.train_sample(x[n], int(y[n]))["prediction"]
     assert_weights(await driver.read_weights(), golden.weights, "after training from loaded weights")
+    if cfg.rule == "ddfa":
+        assert_weights(await driver.read_learned(), golden.learned, "learned feedback after training from a LOAD")
     # a part of the banks, from a position inside an address (not at lane 0)
     mask = (1 << cfg.weight.width) - 1
     flat = driver.layout.to_banks(golden.weights).T.reshape(-1)
