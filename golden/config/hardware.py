@@ -64,11 +64,11 @@ class HardwareBudget:
         """Raise :class:`ConfigError` unless the core can implement this configuration on a supported part
         (:meth:`check_bit_exact`, :meth:`check_size`, and what single-port SPRAM banks allow)."""
         self.check_bit_exact()
-        if self.rule == "ddfa" or self.rank:
-            key, what = ("[feedback] rule", "= 'ddfa'") if self.rule == "ddfa" else ("[feedback] rank", f"= {self.rank}")
-            raise ConfigError(key, f"{what} runs on the golden models only: the core has no learned or low-rank "
-                              "feedback path yet", "use --backend float or fixed, or a rule the core has "
-                              "(ssdfa, dfa, bp, hybrid)", self.source)
+        if self.rank:
+            raise ConfigError("[feedback] rank", f"= {self.rank} runs on the golden models only: the core has no "
+                              "low-rank feedback path yet", "use --backend float or fixed, or remove rank", self.source)
+        if self.rule == "ddfa":
+            self._check_learned()
         self.check_size()
         if self.bank_placement == "spram":
             self._check_spram()
@@ -98,6 +98,23 @@ class HardwareBudget:
             raise ConfigError("[feedback] perturbation", f"= {self.perturbation!r} is for the float golden model only; "
                               "the fixed model and the core draw +-1 from an LFSR", "set perturbation = 'rademacher'",
                               self.source)
+
+    def _check_learned(self):
+        """What the learned-feedback path (rule ``ddfa``) needs: dual-port banks (it reads and writes ``B`` in one
+        walk), tangents and errors that fit the lane multipliers' input, no cost counters yet."""
+        multiplier_input = max(spec.x.width - spec.x.frac for spec in self.layers) + max(spec.x.frac for spec in self.layers)
+        for key, fmt in (("tangent", self.tangent), ("error", self.error)):
+            if fmt.width > multiplier_input:
+                raise ConfigError(f"[fixed] {key}", f"= {fmt} is wider than the lane multipliers' input "
+                                  f"({multiplier_input} bits) that rule 'ddfa' multiplies it on",
+                                  f"use {key}.width <= {multiplier_input}", self.source)
+        if self.bank_placement == "spram":
+            raise ConfigError("[feedback] rule", "= 'ddfa' reads and writes its feedback in one walk, but the banks "
+                              "go to SPRAM, which has one port", "use banks = 'block_ram', fewer lanes or smaller "
+                              "layers", self.source)
+        if self.cost_counters:
+            raise ConfigError("[hardware] cost_counters", "= true: the learned-feedback path (rule 'ddfa') has no "
+                              "cost counters yet", "set cost_counters = false", self.source)
 
     def _check_spram(self):
         where = "the banks go to SPRAM" + (" (too large for block RAM)" if self.banks == "auto" else "")
@@ -170,27 +187,30 @@ class HardwareBudget:
 
         ``backprop`` None: every sample of rule ``bp``, none of the others.
 
-        Rule ``ddfa`` (learned feedback, docs/learned-feedback.md section 4.9) has three passes more, counted
-        like the others, one operation per weight or feedback entry touched:
+        Rule ``ddfa`` (learned feedback, :mod:`hdl.rules.learned_path`) has two passes more, as the core runs them
+        on the lane multipliers:
 
         - ``tangent``: ``sum over layers above the first of n_in * n_out`` (:attr:`backward_macs`: no bias
-          column, nothing for the first layer, whose input's tangent is 0). Its first layer is a +-1
-          add/subtract, the layers above it real multiplies;
-        - ``feedback``: the deltas ``B_l e``, ``sum over hidden layers of n_l * k`` (``k`` =
-          ``nonzeros_per_row``: ``n_classes`` dense, fewer for sparse DDFA);
-        - ``feedback_update``: ``B_l`` toward ``u_l d^T`` on the same entries, ``sum over hidden layers of
-          n_l * k`` (a sign select, a subtract and a shift each, no multiplier).
+          column, nothing for the first layer, whose input's tangent is 0). Its first layer multiplies by +-1.0;
+        - ``feedback``: the deltas ``B_l e``, ``sum over hidden layers of n_l * n_classes``: the core walks every
+          class, for sparse DDFA too (the entries outside its mask are 0).
 
-        The other rules have no such keys; their counts are what they were.
+        The feedback update (:attr:`feedback_updates`) rides on the feedback pass's walk with no multiplier, so it
+        adds neither MACs nor cycles. The other rules have no such keys; their counts are what they were.
         """
         backprop = self.rule == "bp" if backprop is None else backprop
         forward = sum((spec.n_in + 1) * spec.n_out for spec in self.layers)
         passes = {"forward": forward, "backward": self.backward_macs if backprop and self.n_layers > 1 else 0,
                   "update": forward}
         if self.rule == "ddfa":
-            learned = sum(self.sizes[1:-1]) * self.nonzeros_per_row
-            passes.update(tangent=self.backward_macs, feedback=learned, feedback_update=learned)
+            passes.update(tangent=self.backward_macs, feedback=sum(self.sizes[1:-1]) * self.n_classes)
         return passes
+
+    @property
+    def feedback_updates(self) -> int:
+        """Rule ``ddfa``: the learned feedback entries a training sample updates (``n_l * nonzeros_per_row`` per
+        hidden layer: a sign select, a subtraction and a shift each); 0 for the other rules."""
+        return sum(self.sizes[1:-1]) * self.nonzeros_per_row if self.rule == "ddfa" else 0
 
     @property
     def macs_per_sample(self) -> int:
