@@ -42,11 +42,9 @@ def train_serial(config, split, epochs: int, seed: int, *, port: str, baud: int,
 
 
 def _train_stored(client, config, split, epochs, seed, store_samples, desc, quiet, flash=False):
-    from trifactor.golden.float_model import weight_arrays
-
     from ..sim.stored import train_on_board
 
     with tqdm(total=epochs, unit="epoch", desc=desc, disable=quiet or None, leave=False, dynamic_ncols=True) as bar:
-        result, weights = train_on_board(client, config, split, epochs, seed, store_samples,
-                                         on_epoch=lambda epoch: bar.update(1), flash=flash)
-    return result, weight_arrays(weights)
+        result, arrays = train_on_board(client, config, split, epochs, seed, store_samples,
+                                        on_epoch=lambda epoch: bar.update(1), flash=flash)
+    return result, arrays

@@ -123,8 +123,9 @@ class BoardClient:
     def infer_all(self, rows) -> np.ndarray:
         return np.array([self.infer(x) for x in rows])
 
-    def load_weights(self, weights: list):
-        words = self.layout.to_banks(weights).T.reshape(-1)
+    def load_weights(self, weights: list, learned: list = ()):
+        """LOAD every bank word: the weights and (rule ``ddfa``) the learned feedback, zero when not given."""
+        words = self.layout.to_banks(weights, learned).T.reshape(-1)
         for start in range(0, len(words), CHUNK):
             chunk = words[start:start + CHUNK]
             address, lane = divmod(start, self.config.lanes)
@@ -132,6 +133,15 @@ class BoardClient:
             self.request(Command.LOAD, payload + chunk.astype(f"<i{self.weight_bytes}").tobytes())
 
     def read_weights(self) -> list:
+        """Golden-layout matrices read back from the banks."""
+        return self.layout.from_banks(self.read_banks())
+
+    def read_learned(self) -> list:
+        """Rule ``ddfa``'s learned feedback ``B_l`` read back from the banks (empty for the other rules)."""
+        return self.layout.learned_from_banks(self.read_banks()) if self.layout.learned_layers else []
+
+    def read_banks(self):
+        """Every bank word (``lanes x depth``)."""
         total = self.layout.depth * self.config.lanes
         raw = []
         for start in range(0, total, READ_CHUNK):
@@ -140,7 +150,7 @@ class BoardClient:
             reply = self.request(Command.READ, pack(ReadHead, position={"address": address, "lane": lane}, count=count))
             raw.append(np.frombuffer(reply, dtype=f"<u{self.weight_bytes}"))
         words = signed_values(np.concatenate(raw), self.config.weight.width)
-        return self.layout.from_banks(words.reshape(self.layout.depth, self.config.lanes).T)
+        return words.reshape(self.layout.depth, self.config.lanes).T
 
     def counters(self) -> dict:
         """The core's counters by name (:func:`hdl.protocol.counter_names`: the cost counters too, if configured)."""

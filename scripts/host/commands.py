@@ -28,10 +28,11 @@ def chunks(op: Op, start: int, words: list, where=lambda at: position(at, 0), ch
             for at in range(0, len(words), chunk)]
 
 
-def load_words(config, weights: list, chunk: int = MAX_COUNT) -> list:
-    """LOAD commands of golden-layout ``weights`` into the banks (address-major, lane-minor)."""
+def load_words(config, weights: list, chunk: int = MAX_COUNT, learned: list = ()) -> list:
+    """LOAD commands of golden-layout ``weights`` (and rule ``ddfa``'s learned feedback ``learned``; none: zeros)
+    into the banks (address-major, lane-minor)."""
     mask = (1 << config.weight.width) - 1
-    flat = (WeightLayout(config).to_banks(weights).T.reshape(-1) & mask).tolist()
+    flat = (WeightLayout(config).to_banks(weights, learned).T.reshape(-1) & mask).tolist()
     return chunks(Op.LOAD, 0, flat, lambda at: position(*divmod(at, config.lanes)), chunk)
 
 

@@ -10,7 +10,7 @@ very loop, data order and accuracy bookkeeping of the golden models, and
 :func:`measure_on_hardware` trains on the first samples of an epoch only, for the counters.
 """
 
-from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.fixed_model import FixedNet, learned_arrays
 from trifactor.golden.float_model import weight_arrays
 from trifactor.golden.train import sample_orders, train
 from trifactor.hdl.protocol import COST_EVENTS, COST_PASSES, cost_name, counter_names
@@ -29,7 +29,8 @@ class HardwareModel:
         self.client, self.config = client, config
         client.check()
         client.reset()
-        client.load_weights(FixedNet(config, seed).weights)
+        start = FixedNet(config, seed)
+        client.load_weights(start.weights, getattr(start, "learned", ()))
         self.names = counter_names(config)
         self.inference = dict.fromkeys(self.names, 0)
 
@@ -52,7 +53,7 @@ class HardwareModel:
         return {name: counters[name] - self.inference[name] for name in self.names}
 
     def arrays(self) -> dict:
-        return weight_arrays(self.client.read_weights())
+        return {**weight_arrays(self.client.read_weights()), **learned_arrays(self.client.read_learned())}
 
 
 def costs_per_sample(config, counters: dict) -> dict:

@@ -92,7 +92,6 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
     With ``flash`` (board-sim only) the records are in the simulated board's SPI flash model, not STOREd. With
     ``trace`` (:class:`scripts.sim.stored.TraceWindow`), an FST waveform of those training samples, from a build
     of its own (``...-trace``); the result's ``trace`` says where they are in it."""
-    from trifactor.golden.float_model import weight_arrays
     from trifactor.hdl.core.learner import LearnerCore
 
     from . import native
@@ -118,11 +117,11 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
             binary = native.build(SimulatedBoard(config, store_samples=n, flash=flash), f"{config.name}_board",
                                   build_dir, streams=("host_tx", "host_rx"), flash=flash, trace=bool(trace))
         bar.set_postfix_str("")
-        result, weights = train_stored(config, split, epochs, seed, binary, job_dir,
+        result, arrays = train_stored(config, split, epochs, seed, binary, job_dir,
                                        on_epoch=lambda epoch: bar.update(1), board=kind != "rtl", flash=flash,
                                        trace=trace)
     if save_weights:
-        result["weights"] = weight_arrays(weights)
+        result["weights"] = arrays
     return result
 
 

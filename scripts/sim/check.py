@@ -99,7 +99,7 @@ class _Golden:
         self._epoch, self._order, self._next = -1, None, iter(orders)
         self.net = FixedNet(config, seed)
         self.done = 0  # samples trained
-        self.last = None  # (weights before, train_sample's result) of the last sample
+        self.last = None  # (weights before, then rule ddfa's B before; train_sample's result) of the last sample
 
     def record(self, sample: int) -> int:
         """The record (training sample index) trained ``sample``-th in the run."""
@@ -115,7 +115,7 @@ class _Golden:
         right = 0
         while self.done < end:
             index = self.record(self.done)
-            before = [w.copy() for w in self.net.weights]
+            before = [w.copy() for w in self.net.weights + getattr(self.net, "learned", [])]
             result = self.net.train_sample(self.x[index], int(self.y[index]))
             right += result["prediction"] == self.y[index]
             self.last = (before, result)
@@ -153,6 +153,11 @@ def _compare(config, golden, groups, layout, n_train) -> dict | None:
             if differ:
                 return {"samples": [since, tag[1]], "pass": "update", "hardware_weights": hardware,
                         "layers": differ}
+            learned = layout.learned_from_banks(values.reshape(layout.depth, config.lanes).T)
+            differ = [layer for layer, (g, h) in enumerate(zip(getattr(golden.net, "learned", []), learned))
+                      if not np.array_equal(g, h)]
+            if differ:
+                return {"samples": [since, tag[1]], "pass": "feedback", "hardware_learned": learned, "layers": differ}
             since = tag[1]
     return None
 
@@ -199,6 +204,26 @@ def _update(config, golden, divergence, n_train) -> dict:
             **({"delta_sum": int(result["feedback_sum"][layer][j])} if hidden else {}),
         })
     return {**_sample_info(golden, sample, n_train), "pass": "update", "backprop": bool(result["backprop"]),
+            "prediction": {"golden": result["prediction"], "hardware": result["prediction"]}, "layers": layers}
+
+
+def _feedback(config, golden, divergence, n_train) -> dict:
+    """A learned-feedback divergence (rule ``ddfa``) of the last sample golden trained: per differing hidden layer,
+    its first ``B`` entry that differs, golden's value and the hardware's, and golden's update of it
+    (:func:`golden.learned.feedback_update`)."""
+    sample = golden.done - 1
+    before, result = golden.last
+    learned = result["learned"]
+    layers = []
+    for layer in divergence["layers"]:
+        g, h = golden.net.learned[layer], divergence["hardware_learned"][layer]
+        rows, columns = np.nonzero(g != h)
+        j, c = int(rows[0]), int(columns[0])
+        layers.append({"layer": layer, "differ": int(rows.size), "neuron": j, "class": c, "golden": int(g[j, c]),
+                       "hardware": int(h[j, c]), "before": int(before[config.n_layers + layer][j, c]),
+                       "direction": int(learned["u"][layer][j]), "tangent": int(learned["d"][c]),
+                       "rate_shift": config.rate_shift, "rounding": config.update_rounding.value})
+    return {**_sample_info(golden, sample, n_train), "pass": "feedback",
             "prediction": {"golden": result["prediction"], "hardware": result["prediction"]}, "layers": layers}
 
 
@@ -252,7 +277,8 @@ def check_core(config, split, epochs: int, seed: int, *, fault: str | None = Non
     chunk = chunk or max(1, math.ceil(total * read_words / REPLY_WORDS))
     x_train = config.input.quantize(split.x_train)
     orders = sample_orders(seed, n_train, epochs)
-    init = [(("load",), c) for c in commands.load_words(config, FixedNet(config, seed).weights)]
+    start = FixedNet(config, seed)
+    init = [(("load",), c) for c in commands.load_words(config, start.weights, learned=getattr(start, "learned", ()))]
     suffix = (f"-fault-{fault.replace(':', '-')}" if fault else "") + ("-trace" if trace else "")
     build_dir = (Path(build_root).resolve()
                  / f"{config.name}-rtl-native-{config.hardware_id():08x}-{n}{suffix}")
@@ -285,7 +311,8 @@ def check_core(config, split, epochs: int, seed: int, *, fault: str | None = Non
         report = {"samples": total, "chunk": chunk, "fault": fault, "divergence": None, "matched": total}
         if found is None:
             return report
-        divergence = _update(config, golden, found, n_train) if found["pass"] == "update" else found
+        explain = {"update": _update, "feedback": _feedback}.get(found["pass"])
+        divergence = explain(config, golden, found, n_train) if explain else found
         report.update(divergence=divergence, matched=divergence["sample"])
         if trace:
             sample = divergence["sample"]
@@ -330,6 +357,18 @@ def report_text(report: dict, config, dataset: str, seed: int, epochs: int) -> s
             hardware = p["hardware"]
         lines.append(f"  pass: forward: prediction golden {p['golden']}, hardware {hardware} (golden's output "
                      f"scores: {d['golden_scores']}; the core's cannot be read)")
+    elif d["pass"] == "feedback":
+        lines.append(f"  pass: feedback update: the forward pass and every weight agreed (prediction "
+                     f"{d['prediction']['golden']} on both); the learned feedback B differs")
+        for layer in d["layers"]:
+            l, j, c = layer["layer"], layer["neuron"], layer["class"]
+            align = config.weight.frac - config.tangent.frac
+            lines += [f"  B{l} (hidden layer {l}): {_plural(layer['differ'], 'entry')} differ; the first: "
+                      f"B{l}[{j}, {c}] (neuron {j}, class {c}): golden {layer['golden']}, hardware "
+                      f"{layer['hardware']}, before {layer['before']}",
+                      f"    golden's update there: u[{j}] = {layer['direction']:+d}, d[{c}] = {layer['tangent']} "
+                      f"(output tangent), B - shift_right(B - (u d << {align}), {layer['rate_shift']}, "
+                      f"{layer['rounding']}) = {layer['golden']}"]
     else:
         lines.append(f"  pass: update: the forward pass agreed (prediction {d['prediction']['golden']} on both); "
                      f"hidden deltas from {'backpropagation (W^T d)' if d['backprop'] else 'the feedback (B e)'}")

@@ -135,11 +135,14 @@ class CoreClient:
     def infer_all(self, rows) -> np.ndarray:
         return resume(self.driver.infer_all)(rows)  # one hand-over to the simulator for the whole batch
 
-    def load_weights(self, weights: list):
-        resume(self.driver.load_weights)(weights)
+    def load_weights(self, weights: list, learned: list = ()):
+        resume(self.driver.load_weights)(weights, learned)
 
     def read_weights(self) -> list:
         return resume(self.driver.read_weights)()
+
+    def read_learned(self) -> list:
+        return resume(self.driver.read_learned)() if self.driver.layout.learned_layers else []
 
     def counters(self) -> dict:
         return resume(self.driver.counters)()

@@ -16,7 +16,8 @@ and the harness writes a waveform while those pieces run (:class:`scripts.sim.na
 
 import numpy as np
 
-from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.fixed_model import FixedNet, learned_arrays
+from trifactor.golden.float_model import weight_arrays
 from trifactor.golden.train import sample_orders
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, MAX_COUNT, Header, Position, counter_names
@@ -78,7 +79,8 @@ def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_
     if max(n_train, n_test) > MAX_COUNT:
         raise UsageError(f"{max(n_train, n_test)} samples do not fit one EPOCH or EVALUATE (at most {MAX_COUNT})",
                          "use --per-sample")
-    steps = [("load", c) for c in commands.load_words(config, FixedNet(config, init_seed).weights, chunk)]
+    start = FixedNet(config, init_seed)
+    steps = [("load", c) for c in commands.load_words(config, start.weights, chunk, getattr(start, "learned", ()))]
     if store:
         steps += [("store", c) for c in commands.store(config, 0, x_train, y_train, chunk)]
         steps += [("store", c) for c in commands.store(config, n_train, x_test, y_test, chunk)]
@@ -133,10 +135,12 @@ def epoch_summary(config, epoch_cycles: list, n_train: int) -> dict:
     return {"epoch_cycles": epoch_cycles, "epoch_cycles_per_sample": cycles}
 
 
-def _weights(config, words):
+def _arrays(config, words) -> dict:
+    """``{"W0": ..., "b0": ..., ...}`` (and rule ``ddfa``'s ``B0``, ...) from the words of every bank read back."""
     layout = WeightLayout(config)
     values = signed_values([r[0] for r in words], config.weight.width)
-    return layout.from_banks(values.reshape(layout.depth, config.lanes).T)
+    banks = values.reshape(layout.depth, config.lanes).T
+    return {**weight_arrays(layout.from_banks(banks)), **learned_arrays(layout.learned_from_banks(banks))}
 
 
 class _Board:
@@ -249,7 +253,7 @@ def train_on_board(client, config, split, epochs: int, seed: int, store_samples:
 
 
 def stored_result(config, split, epochs: int, steps, replies) -> tuple:
-    """(result dict, weights) from the replies to :func:`plan`'s ``steps``, ``[(word, seconds, cpu_seconds)]``."""
+    """(result dict, the trained arrays ``{"W0": ..., "b0": ..., ...}``) from the replies to :func:`plan`'s ``steps``, ``[(word, seconds, cpu_seconds)]``."""
     replies = _split_replies(steps, replies)
     acks = [r[0] for tag in ("load", "store", "order") for r in replies.get(tag, [])]
     if any(w != ACK for w in acks):
@@ -283,4 +287,4 @@ def stored_result(config, split, epochs: int, steps, replies) -> tuple:
         "fed": "stored",
         **counter_summary(config, trained), **epoch_summary(config, epoch_cycles, len(split.y_train)),
     }
-    return result, _weights(config, replies["weights"])
+    return result, _arrays(config, replies["weights"])
