@@ -98,9 +98,9 @@ COUNTER_BITS = 48  # counted in the core; sent as 64, bit 48 the sticky wrap fla
 COST_EVENTS = (
     ("forward", "macs"),              # MACs issued by forward sweeps (the used lanes, as macs_done)
     ("forward", "weight_reads"),      # bank words the MAC array reads: every lane, per element
-    ("error_path", "macs"),           # MACs issued by backward sweeps (backpropagation)
-    ("error_path", "weight_reads"),   # bank words the backward unit reads: every lane, per element
-    ("error_path", "feedback_reads"),  # feedback values (entries of B) read: k per hidden neuron
+    ("error_path", "macs"),           # MACs issued by backward sweeps (backpropagation), or ddfa's passes
+    ("error_path", "weight_reads"),   # bank words the backward unit (ddfa: a tangent pass) reads: every lane, per element
+    ("error_path", "feedback_reads"),  # feedback values (entries of B) read: k per hidden neuron (rank r: r; ddfa: every lane, per element)
     ("error_path", "deltas"),         # deltas the error path delivers for hidden neurons
     ("update", "macs"),               # MACs issued by update sweeps (the used lanes)
     ("update", "weight_reads"),       # bank words the update unit reads: every lane, per element

@@ -53,14 +53,21 @@ def expected_costs(cfg, step) -> dict:
     """
     lay, lanes, backprop = WeightLayout(cfg), cfg.lanes, bool(step["backprop"])
     costs = dict.fromkeys(COST_NAMES, 0)
+    learned = cfg.rule == "ddfa"  # hdl/rules/learned_path.py: its passes walk every input, B's every class
     for l, spec in enumerate(cfg.layers):
         entries = list_entries(cfg, step, l)
         deltas = np.asarray(step["delta"][l])
         walks = 2 if backprop and l > 0 else 1  # the provider's walks over the layer
         if spec.hidden:
             costs["error_path_deltas"] += walks * spec.n_out
-        if spec.hidden and not backprop:  # k entries of B per hidden neuron
-            costs["error_path_feedback_reads"] += spec.n_out * cfg.nonzeros_per_row
+        if spec.hidden and learned:  # the feedback pass: C elements a group, every lane's B word
+            costs["error_path_feedback_reads"] += lay.groups(l) * cfg.n_classes * lanes
+            costs["error_path_macs"] += spec.n_out * cfg.n_classes
+        elif spec.hidden and not backprop:  # k entries of B per hidden neuron (low rank: r signs of Q)
+            costs["error_path_feedback_reads"] += spec.n_out * (cfg.rank or cfg.nonzeros_per_row)
+        if learned and l > 0:  # the tangent pass over the layer's old weights: every input, no bias
+            costs["error_path_macs"] += spec.n_out * spec.n_in
+            costs["error_path_weight_reads"] += lay.groups(l) * spec.n_in * lanes
         for g in range(lay.groups(l)):
             used = min(lanes, spec.n_out - g * lanes)
             costs["forward_macs"] += used * (entries + 1)

@@ -110,6 +110,18 @@ CORE_CONFIGS = {
         "name": "ddfa_sparse_two_hidden", "network": {"sizes": [37, 19, 13, 7], "activation": "hardtanh"},
         "feedback": {"rule": "ddfa", "nonzeros_per_row": 3, "start": "random", "rate_shift": 3, "seed": 5},
         "fixed": {"rounding": "truncate", "tangent": {"width": 10, "frac": 5}}, "hardware": {"lanes": 3}}), "random"),
+    # a zero start (no initial-weight image) on SPRAM banks that clear themselves: no LOAD before training
+    "zero_spram": (lambda: config_from_dict({"name": "zero_spram", "network": {"sizes": [64, 23, 10],
+                                                                              "activation": "hardtanh", "init": "zero"},
+                                             "feedback": {"rule": "dfa"}, "fixed": {"weight": {"width": 8, "frac": 7}},
+                                             "hardware": {"lanes": 5, "banks": "spram"}}), "digits"),
+    # low-rank feedback (dfa, [feedback] rank): rank 1 (one projection of the errors per layer, broadcast with a
+    # sign), and rank 2 on two hidden layers
+    "rank1": (lambda: config_from_dict({"name": "rank1", "network": {"sizes": [64, 32, 10]},
+                                        "feedback": {"rule": "dfa", "rank": 1}, "hardware": {"lanes": 8}}), "digits"),
+    "rank2_two_hidden": (lambda: config_from_dict({
+        "name": "rank2_two_hidden", "network": {"sizes": [29, 17, 11, 6], "activation": "hardtanh", "loss": "mse"},
+        "feedback": {"rule": "dfa", "rank": 2, "seed": 7}, "hardware": {"lanes": 4}}), "random"),
     # MNIST on the iCEBreaker (configs/mnist-up5k.toml): 784-128-10 in the four SPRAMs
     "mnist_up5k": (lambda: load_config(ROOT / "configs" / "mnist-up5k.toml"), "mnist5k"),
 }
@@ -118,7 +130,7 @@ CORE_CONFIGS = {
 CORE_CONFIGS.update({
     f"{name}_costs": (lambda make=CORE_CONFIGS[name][0], name=name: dataclasses.replace(
         make(), name=f"{name}_costs", cost_counters=True), CORE_CONFIGS[name][1])
-    for name in ("bp_odd", "hybrid_two_hidden")})
+    for name in ("bp_odd", "hybrid_two_hidden", "ddfa_sparse_two_hidden", "rank2_two_hidden")})
 
 
 def core_params(cfg, data, samples=100, perturb=None, test_samples=40) -> dict:

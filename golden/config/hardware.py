@@ -64,9 +64,6 @@ class HardwareBudget:
         """Raise :class:`ConfigError` unless the core can implement this configuration on a supported part
         (:meth:`check_bit_exact`, :meth:`check_size`, and what single-port SPRAM banks allow)."""
         self.check_bit_exact()
-        if self.rank:
-            raise ConfigError("[feedback] rank", f"= {self.rank} runs on the golden models only: the core has no "
-                              "low-rank feedback path yet", "use --backend float or fixed, or remove rank", self.source)
         if self.rule == "ddfa":
             self._check_learned()
         self.check_size()
@@ -101,7 +98,7 @@ class HardwareBudget:
 
     def _check_learned(self):
         """What the learned-feedback path (rule ``ddfa``) needs: dual-port banks (it reads and writes ``B`` in one
-        walk), tangents and errors that fit the lane multipliers' input, no cost counters yet."""
+        walk), tangents and errors that fit the lane multipliers' input."""
         multiplier_input = max(spec.x.width - spec.x.frac for spec in self.layers) + max(spec.x.frac for spec in self.layers)
         for key, fmt in (("tangent", self.tangent), ("error", self.error)):
             if fmt.width > multiplier_input:
@@ -112,9 +109,6 @@ class HardwareBudget:
             raise ConfigError("[feedback] rule", "= 'ddfa' reads and writes its feedback in one walk, but the banks "
                               "go to SPRAM, which has one port", "use banks = 'block_ram', fewer lanes or smaller "
                               "layers", self.source)
-        if self.cost_counters:
-            raise ConfigError("[hardware] cost_counters", "= true: the learned-feedback path (rule 'ddfa') has no "
-                              "cost counters yet", "set cost_counters = false", self.source)
 
     def _check_spram(self):
         where = "the banks go to SPRAM" + (" (too large for block RAM)" if self.banks == "auto" else "")

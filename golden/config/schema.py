@@ -319,6 +319,7 @@ class _Parser:
         fixed = self._fixed(sizes, loss)
         learned = self._learned(rule, sizes, fixed["weight"])
         rank = self._rank(rule, sizes[-1])
+        self._values_apply(values, rank, learned)
         init = self._init(rule, activation, learned)
         epochs, learning_rate = self._training(fixed["learning_rate_shift"])
         data = self._data(fixed["input"])
@@ -416,6 +417,18 @@ class _Parser:
             raise self.error("[feedback] rank", f"= {rank} only applies to rule 'dfa' (rule is {rule!r}): low-rank "
                              "feedback is dense", "remove it, or set rule = 'dfa'")
         return 0 if rank == n_classes else rank  # full rank is plain dense feedback
+
+    def _values_apply(self, values, rank, learned):
+        """``[feedback] values = "continuous"`` only where it changes something: not with low-rank feedback (its
+        factors are ternary), not with a learned B that starts at zero."""
+        if values != "continuous":
+            return
+        if rank:
+            raise self.error("[feedback] values", "= 'continuous' does not apply to low-rank feedback, whose factors "
+                             "are ternary", "remove values, or remove rank")
+        if learned.get("feedback_start") == "zero":
+            raise self.error("[feedback] values", "= 'continuous' does nothing with rule 'ddfa' and B starting at zero",
+                             "remove values, or set start = 'random' (B then starts at the continuous table)")
 
     def _init(self, rule, activation, learned):
         init = self.choice("network", "init", INITS)

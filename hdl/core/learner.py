@@ -149,13 +149,15 @@ class LearnerCore(wiring.Component):
         if not self._config.cost_counters:
             return {}
         sw, path, none = self.sweeper, self.error_path, C(0, 1)
-        backprop = self._config.backprop
+        backprop, learned = self._config.backprop, self._config.rule == "ddfa"
         events = {
             "forward_macs": sw.forward_macs,                  # MACs of forward sweeps
             "forward_weight_reads": self.mac.weight_reads,   # the MAC array's bank reads
-            "error_path_macs": sw.backward_macs if backprop else none,  # MACs of backward sweeps
-            "error_path_weight_reads": path.weight_reads if backprop else none,  # the backward unit's bank reads
-            "error_path_feedback_reads": path.feedback_reads,  # feedback ROM reads
+            # MACs of backward sweeps, or of the learned feedback's tangent and feedback passes
+            "error_path_macs": sw.backward_macs if backprop else path.macs if learned else none,
+            # the backward unit's bank reads, or the tangent passes'
+            "error_path_weight_reads": path.weight_reads if backprop or learned else none,
+            "error_path_feedback_reads": path.feedback_reads,  # feedback ROM reads (ddfa: B words read)
             "error_path_deltas": path.hidden_deltas,         # deltas delivered for hidden neurons
             "update_macs": sw.update_macs,                    # MACs of update sweeps
             "update_weight_reads": self.update.weight_reads,  # the update unit's bank reads
@@ -179,7 +181,11 @@ class LearnerCore(wiring.Component):
                      "error_path", "provider", "counters"):
             m.submodules[name] = getattr(self, name)
         dec, seq, sw, ser, path = self.decoder, self.sequencer, self.sweeper, self.serialiser, self.error_path
-        wiring.connect(m, wiring.flipped(self.i), dec.i)
+        if self.banks.storage.clears:  # the banks clear themselves after configuration: the commands wait
+            m.d.comb += [dec.i.payload.eq(self.i.payload), dec.i.valid.eq(self.i.valid & ~self.banks.clearing),
+                         self.i.ready.eq(dec.i.ready & ~self.banks.clearing)]
+        else:
+            wiring.connect(m, wiring.flipped(self.i), dec.i)
         wiring.connect(m, dec.o, wiring.flipped(self.o))
         # the sample: decoder -> sequencer -> sweeper; inputs into the lists
         samples = self._wire_store(m) if self.store else dec  # where the samples come from: host or store

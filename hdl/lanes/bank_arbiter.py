@@ -71,6 +71,8 @@ class BankArbiter(wiring.Component):
         multipliers (between a sample's prediction and its update).
     learn_read, learn_write : Out(ReadPort.Signature / WritePort.Signature).array(lanes)
     learn_mul : In(LaneMultipliers.port_signature(config))
+    clearing : Out(1)
+        SPRAM banks with ``[network] init = "zero"``: they clear themselves (:class:`LaneBanks`); hold every command.
     """
 
     def __init__(self, config: Config, *, init):
@@ -95,6 +97,8 @@ class BankArbiter(wiring.Component):
         if config.backprop:  # the backward unit's: it reads the old weights during an update
             members.update({"backward": In(1), "backward_read": Out(read).array(config.lanes),
                             "backward_mul": In(LaneMultipliers.port_signature(config))})
+        if self.storage.clears:
+            members["clearing"] = Out(1)
         if config.rule == "ddfa":  # the learned-feedback path's: it reads the weights and reads and writes B
             members.update({"learn": In(1), "learn_read": Out(read).array(config.lanes),
                             "learn_write": Out(write).array(config.lanes),
@@ -124,6 +128,8 @@ class BankArbiter(wiring.Component):
                       wr_en.eq(Cat(host.write & (host.lane == p) for p in range(lanes)))]
         m.d["sync" if cfg.update_interval == 1 else "comb"] += host_write
         m.submodules.storage = storage = self.storage
+        if storage.clears:
+            m.d.comb += self.clearing.eq(storage.clearing)
         for p in range(lanes):
             rd, wp = storage.read[p], storage.write[p]
             fwd, upd = self.forward_read[p], self.update_read[p]

@@ -11,14 +11,16 @@ words. :attr:`Config.bank_placement` chooses:
   otherwise, so a read must not fall in a write's cycle (:attr:`Config.update_interval`
   spaces the update's reads and writes). Yosys (``synth_ice40 -spram``, with
   :func:`spram_yosys_commands`) maps it to SB_SPRAM256KA blocks of 16K x 16 bits, which
-  have no initial contents: the memory starts at zero here, and the host LOADs the weights.
+  have no initial contents: the memory starts at zero here, and the host LOADs the weights. With
+  ``[network] init = "zero"`` the banks clear themselves once after configuration instead (one
+  address a cycle, every lane), so the host need not LOAD anything: ``clearing`` says when.
 """
 
-from amaranth import Module
+from amaranth import Module, Signal
 from amaranth.hdl import Cat, Mux, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory, MemoryData, ReadPort, WritePort
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import SPRAM_DEPTH, SPRAM_WIDTH, Config
 
@@ -66,6 +68,9 @@ class LaneBanks(wiring.Component):
         address is every lane's, and a read in a write's cycle is not done.
     write : Out(WritePort.Signature(...)).array(lanes)
         With ``"spram"``, lane 0's address is every writing lane's.
+    clearing : Out(1)
+        SPRAM with ``[network] init = "zero"`` only: the banks are clearing themselves (from configuration, not from
+        a reset: a RESET keeps the weights, as block RAM does); nothing else may use them until it falls.
 
     Attributes
     ----------
@@ -86,9 +91,12 @@ class LaneBanks(wiring.Component):
         else:
             self.data = [MemoryData(shape=shape, depth=lay.depth, init=[int(v) for v in init[p]])
                          for p in range(config.lanes)]
+        #: SPRAM banks that clear themselves (a start with no initial-weight image and no LOAD)
+        self.clears = self.placement == "spram" and config.init == "zero"
         super().__init__({
             "read": Out(ReadPort.Signature(addr_width=lay.addr_width, shape=shape)).array(config.lanes),
             "write": Out(WritePort.Signature(addr_width=lay.addr_width, shape=shape)).array(config.lanes),
+            **({"clearing": Out(1)} if self.clears else {}),
         })
 
     def lane_words(self, word: int) -> list:
@@ -119,11 +127,23 @@ class LaneBanks(wiring.Component):
         # one address for both ports, the read disabled while writing: what Yosys merges into
         # one SPRAM port (its data out holds during a write)
         rd, wp = mem.read_port(), mem.write_port(granularity=width)
+        write_en, write_data, write_addr = Cat(port.en for port in self.write), Cat(port.data for port in self.write), \
+            self.write[0].addr
+        if self.clears:  # every lane's word at one address a cycle, zeros, from configuration on
+            clearing = Signal(init=1, reset_less=True)
+            at = Signal(range(mem.depth), reset_less=True)
+            m.d.comb += self.clearing.eq(clearing)
+            with m.If(clearing):
+                m.d.sync += at.eq(at + 1)
+                with m.If(at == mem.depth - 1):
+                    m.d.sync += clearing.eq(0)
+            write_en = Mux(clearing, (1 << self._config.lanes) - 1, write_en)
+            write_data, write_addr = Mux(clearing, 0, write_data), Mux(clearing, at, write_addr)
         writing = wp.en.any()
-        addr = Mux(writing, self.write[0].addr, self.read[0].addr)
+        addr = Mux(writing, write_addr, self.read[0].addr)
         m.d.comb += [
-            wp.en.eq(Cat(port.en for port in self.write)),
-            wp.data.eq(Cat(port.data for port in self.write)),
+            wp.en.eq(write_en),
+            wp.data.eq(write_data),
             wp.addr.eq(addr), rd.addr.eq(addr),
             rd.en.eq(self.read[0].en & ~writing),
         ]

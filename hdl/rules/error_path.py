@@ -33,13 +33,14 @@ from trifactor.golden.config import Config
 from .backward_unit import BackwardUnit
 from .interface import ErrorPathSignature, errors_in as _errors_in, fprime_layout, request_layout
 from .learned_path import LearnedErrorPath
+from .low_rank_path import LowRankErrorPath
 from ..errors import require_config
 from .feedback_unit import FeedbackUnit
 from ..lanes import LaneMultipliers
 from ..layout import WeightLayout
 
 __all__ = ["request_layout", "fprime_layout", "ErrorPathSignature", "FeedbackErrorPath", "BackpropErrorPath",
-           "OutputErrorPath", "LearnedErrorPath", "error_path"]
+           "OutputErrorPath", "LearnedErrorPath", "LowRankErrorPath", "error_path"]
 
 
 class FeedbackErrorPath(wiring.Component):
@@ -277,6 +278,8 @@ def error_path(config: Config):
         return BackpropErrorPath(config)
     if config.rule == "ddfa":
         return LearnedErrorPath(config)
+    if config.rank:
+        return LowRankErrorPath(config)
     if config.rule in ("ssdfa", "dfa") and config.feedback_values == "ternary":
         return FeedbackErrorPath(config)
     raise ValueError(f"no error path in hardware for rule {config.rule!r} with {config.feedback_values} feedback")

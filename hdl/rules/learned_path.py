@@ -21,7 +21,7 @@ Then the update asks for the deltas as from any error path (:class:`~hdl.rules.e
 Pipeline of a walk element: issue (bank, tangent and direction reads) | operands into the lane multipliers,
 and the feedback update's difference | the multipliers; the feedback update's write | accumulate (a group's
 last: its sums into the drain registers). The drain takes one lane a cycle while the next group walks, and
-reads the lane's ``f'`` and direction on the way (one more cycle).
+reads the lane's ``f'`` and direction on the way (one more cycle); a walk shorter than a group waits for it.
 """
 
 from amaranth import Module, Signal
@@ -70,6 +70,9 @@ class LearnedErrorPath(wiring.Component):
     macs : Out(range(lanes + 1))
         The multiply-accumulates of the walk's element a cycle ago (its group's neurons), registered: the core's
         ``macs_done`` adds them to the sweeper's.
+    weight_reads, feedback_reads : Out(range(lanes + 1)), hidden_deltas : Out(1)
+        With ``[hardware] cost_counters`` only, registered: the bank words a tangent pass's element read, those a
+        feedback pass's element read (``B``; every lane, per element), a delta left for a hidden neuron.
     """
 
     def __init__(self, config: Config):
@@ -86,8 +89,10 @@ class LearnedErrorPath(wiring.Component):
         self.passes = self._passes()
         read = ReadPort.Signature(addr_width=lay.addr_width, shape=signed(config.weight.width))
         write = WritePort.Signature(addr_width=lay.addr_width, shape=signed(config.weight.width))
+        costs = {"weight_reads": Out(range(config.lanes + 1)), "feedback_reads": Out(range(config.lanes + 1)),
+                 "hidden_deltas": Out(1)} if config.cost_counters else {}
         super().__init__({
-            **ErrorPathSignature(config).members,
+            **ErrorPathSignature(config).members, **costs,
             "learn": In(1), "learned": Out(1),
             "read": In(read).array(config.lanes), "write": In(write).array(config.lanes),
             "mul": Out(LaneMultipliers.port_signature(config)), "macs": Out(range(config.lanes + 1)),
@@ -190,18 +195,27 @@ class LearnedErrorPath(wiring.Component):
                                   "pass_i": pass_i.shape()})
         s1, s2, s3 = (Signal(meta, name=n) for n in ("s1", "s2", "s3"))
         m.d.sync += [s2.eq(s1), s3.eq(s2)]
-        left = Mux(drain["busy"], drain["count"] - drain["q"], 0)
+        # a group's sums wait in the drain's registers until their last lane is out, one a cycle: so a group's
+        # last element follows the previous group's by at least that group's neurons (its sums come as many
+        # cycles after it as the next group's come after that), a wait only when a walk is shorter than a group
+        space = Signal(range(lanes), name="drain_space")
+        with m.If(space != 0):
+            m.d.sync += space.eq(space - 1)
         last = i == inputs - 1
         ready = Mux(kind == FEEDBACK, have == cfg.n_classes, 1)
-        issue = walking & ready & ~(last & (left > 3))
+        issue = walking & ready & ~(last & (space != 0))
         m.d.sync += [s1.valid.eq(issue), self.macs.eq(Mux(issue, count, 0))]
+        if cfg.cost_counters:  # every lane's word is read, past the layer's last neuron too
+            m.d.sync += [self.weight_reads.eq(Mux(issue & (kind != FEEDBACK), lanes, 0)),
+                         self.feedback_reads.eq(Mux(issue & (kind == FEEDBACK), lanes, 0))]
         with m.If(issue):
             m.d.sync += [s1.last.eq(last), s1.kind.eq(kind), s1.i.eq(i), s1.count.eq(count), s1.addr.eq(gbase + i),
                          s1.ubit.eq(ubit), s1.group.eq(group), s1.pass_i.eq(pass_i), i.eq(i + 1), ubit.eq(ubit + 1)]
             with m.If(ubit == lanes - 1):
                 m.d.sync += [ubit.eq(0), uword.eq(uword + 1)]
             with m.If(last):
-                m.d.sync += [i.eq(0), group.eq(group + 1), gbase.eq(gbase + stride), ubit.eq(0), uword.eq(0)]
+                m.d.sync += [i.eq(0), group.eq(group + 1), gbase.eq(gbase + stride), ubit.eq(0), uword.eq(0),
+                             space.eq(count - 1)]
                 with m.If(last_group):
                     m.d.sync += walking.eq(0)
         # the reads of the issue stage
@@ -349,3 +363,5 @@ class LearnedErrorPath(wiring.Component):
         m.d.sync += [answered.eq(self.request.valid & self.request.ready), from_output.eq(output),
                      error.eq(errors[request.neuron])]
         m.d.comb += [self.delta.valid.eq(answered), self.delta.payload.eq(Mux(from_output, error, ports["d_rd"].data))]
+        if cfg.cost_counters:
+            m.d.sync += self.hidden_deltas.eq(answered & ~from_output)

@@ -17,12 +17,13 @@ from trifactor.scripts.util.machine import machine_info
 
 from .arguments import as_config, as_data
 
-__all__ = ["BACKENDS", "GOLDEN", "SIMULATED", "BOARD", "Run", "train", "run_training"]
+__all__ = ["BACKENDS", "GOLDEN", "SIMULATED", "BOARD", "Run", "train", "run_training", "train_with_angles"]
 
 GOLDEN = {"float": FloatNet, "fixed": FixedNet}  # the golden models
 SIMULATED = ("rtl", "board-sim")                   # the generated hardware in Verilator
 BOARD = "board"                                    # a real board on a serial port
 BACKENDS = (*GOLDEN, *SIMULATED, BOARD)
+ANGLE_WINDOWS = 20  # train_with_angles: windows per epoch, each the mean over 1/20 of an epoch's samples
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,6 +135,45 @@ def run_training(backend: str, config: Config, split: Split, epochs: int, seed: 
             bar.set_postfix(epoch=epoch + 1, test=f"{accuracy:.3f}")
         result = train_loop(model, split, epochs, seed, on_sample=bar.update, on_epoch=on_epoch)
     return model, result
+
+
+def train_with_angles(config: Config, split: Split, epochs: int, seed: int = 0, windows: int = ANGLE_WINDOWS) -> dict:
+    """The float model of ``config`` (rule ``ddfa``) trained with its angles tracked
+    (:class:`golden.float_model.FloatNet`, ``track_angles=True``): per sample and hidden layer, the angle in degrees
+    between the learned feedback's delta and backpropagation's through the same weights.
+
+    Returns ``seed``, ``epochs``, ``test_accuracy``, ``history`` and ``epoch_seconds`` (as :func:`golden.train.train`);
+    ``per_epoch``: ``[epoch][layer]`` mean angle; ``window_samples`` (an epoch's samples // ``windows``) and
+    ``windows``: ``[window][layer]`` means over consecutive windows of that many samples, with ``window_epochs``, each
+    window's middle in epochs. A sample whose delta is zero (a zero ``B``, every neuron inactive) has no angle and is
+    left out of the means; a mean of none is None.
+    """
+    if config.rule != "ddfa":
+        raise ValueError(f"rule {config.rule!r} has no learned feedback to measure angles of (rule 'ddfa' has)")
+    model = FloatNet(config, seed, track_angles=True)
+    result = train_loop(model, split, epochs, seed)
+    angles = np.asarray(model.angles, dtype=np.float64).reshape(len(model.angles), -1)  # samples x hidden layers
+    per_epoch_samples = len(split.y_train)
+    width = max(1, per_epoch_samples // windows)
+    starts = np.arange(0, len(angles), width)
+    return {"seed": seed, "epochs": epochs, "test_accuracy": result["test_accuracy"], "history": result["history"],
+            "epoch_seconds": result["epoch_seconds"],
+            "per_epoch": nan_means(angles, np.arange(0, len(angles), per_epoch_samples)),
+            "window_samples": width, "windows": nan_means(angles, starts),
+            "window_epochs": [float((start + min(width, len(angles) - start) / 2) / per_epoch_samples)
+                              for start in starts]}
+
+
+def nan_means(values: np.ndarray, starts: np.ndarray) -> list:
+    """``[block][column]``: the mean of each block of rows (from each start to the next) over its non-NaN entries,
+    None where it has none."""
+    means = []
+    for block in np.split(values, starts[1:]):
+        seen = ~np.isnan(block)
+        counts = seen.sum(axis=0)
+        sums = np.where(seen, block, 0.0).sum(axis=0)
+        means.append([float(total / count) if count else None for total, count in zip(sums, counts)])
+    return means
 
 
 TRACE_SAMPLES = 100  # the training samples a trace holds by default (a digits sample is about 440 KB of FST)

@@ -11,10 +11,14 @@ For each rule (the configuration with its ``[feedback] rule`` replaced, see
   analytic costs (MACs by pass, roofline, MAC issue cycles) beside them;
 - with ``--target``, resources and Fmax from synthesis (:func:`scripts.flow.synth.synthesize`).
 
+With rule ``ddfa`` (learned feedback) among the rules, also the angle between its learned feedback's deltas and
+backpropagation's over training (:func:`trifactor.training.train_with_angles`: the float model, seed 0, per hidden
+layer), plotted to ``angles.png``.
+
 A measurement that cannot be made (a core that does not fit the target, a feedback form the core has no hardware for) is recorded
 with its one-line reason and the comparison goes on. Writes ``report.md`` (tables and the
 ratios of every rule against ``ssdfa``), ``compare.json`` and ``compare.png`` (accuracy
-against cycles per sample) to ``build/compare/<name>/``.
+against cycles per sample), and ``angles.png`` with ``ddfa``, to ``build/compare/<name>/``.
 """
 
 import shlex
@@ -28,28 +32,33 @@ from tqdm import tqdm
 
 from trifactor.golden.config import RULES, ConfigError, load_config
 from trifactor.golden.train import load_data
-from trifactor.training import run_training
+from trifactor.training import run_training, train_with_angles
 
 from ..flow.synth import TARGETS, synthesize
 from ..sim.backend import train_rtl
 from ..util.checks import check_count, check_epochs, check_given, check_seed_count
-from ..util.errors import UsageError
+from ..util.errors import FAILURES, UsageError, one_line
 from ..util.machine import machine_info
 from ..util.output import check_folder, write_atomic, write_json
-from ..util.plots import labelled_points
+from ..util.plots import labelled_points, line_series
 from ..util.tables import markdown_table, text_table
 from .bench import config_variant
 
 BASELINE = "ssdfa"  # the rule every other is divided by
+#: the rules compared by default: the core's four; ``ddfa`` on request (``--rules ssdfa,dfa,hybrid,bp,ddfa``) until its
+#: core path is final and counts its costs by pass
+DEFAULT_RULES = ("ssdfa", "dfa", "hybrid", "bp")
+LEARNED = "ddfa"  # the rule with learned feedback, whose angles to backpropagation are plotted
+#: the analytic passes in table order: every rule's, then rule ddfa's own (``Config.macs_by_pass``)
+PASSES = ("forward", "backward", "update", "tangent", "feedback", "feedback_update")
 COST_COUNTERS = "cost_counters"  # [hardware] option for the per-pass counters, where the schema has it
-#: what a measurement may fail with and still leave the others to run (ConfigError is a ValueError)
-FAILURES = (ValueError, NotImplementedError, UsageError)
 
 
 def add_arguments(parser):
     parser.add_argument("--config", required=True, help="TOML configuration: the network every rule trains")
-    parser.add_argument("--rules", default=",".join(("ssdfa", "dfa", "hybrid", "bp")),
-                        help=f"comma-separated learning rules out of {', '.join(RULES)} (default: all four)")
+    parser.add_argument("--rules", default=",".join(DEFAULT_RULES),
+                        help=f"comma-separated learning rules out of {', '.join(RULES)} (default: "
+                             f"{','.join(DEFAULT_RULES)}, the core's; {LEARNED} adds the angle plot)")
     parser.add_argument("--epochs", type=int, help="epochs of the fixed model, 1..100000 (default: [training] epochs)")
     parser.add_argument("--seeds", type=int, default=3, help="accuracy over seeds 0..N-1 (default 3)")
     parser.add_argument("--samples", type=int, default=200,
@@ -87,12 +96,6 @@ def parse_rules(text: str) -> list:
 # -- the measurements: each returns a dict, or {"error": reason} ------------------------------
 
 
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its class name if it has none)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
 def attempt(bar, label: str, measure, *args) -> dict:
     """``measure(*args)``, or ``{"error": reason}`` when it fails as a rule the tools cannot handle would;
     one step of ``bar`` either way."""
@@ -121,13 +124,20 @@ def accuracy_summary(runs: list) -> dict:
 
 
 def counting(config):
-    """``config`` with the per-pass cost counters switched on, where the configuration has that option."""
+    """``config`` with the per-pass cost counters switched on, where the configuration has that option and the core
+    can count this configuration's passes (not yet rule ``ddfa``'s learned-feedback path)."""
     try:
-        return config_variant(config, hardware={COST_COUNTERS: True})
+        counted = config_variant(config, hardware={COST_COUNTERS: True})
     except ConfigError as exc:
         if COST_COUNTERS not in exc.key:
             raise
         return config
+    try:
+        counted.check_hardware()
+    except ConfigError as exc:  # any other refusal is the simulation's to report, as without counters
+        if COST_COUNTERS in exc.key:
+            return config
+    return counted
 
 
 def core_costs(config, split, samples: int) -> dict:
@@ -165,11 +175,15 @@ def synthesis(config, target: str, seeds: int, out: Path, core: dict) -> dict:
 
 
 def analytic_costs(config) -> dict:
-    """The configuration's own cost figures per training sample (a hybrid's backward pass: its mean share)."""
+    """The configuration's own cost figures per training sample (a hybrid's backward pass: its mean share; rule
+    ``ddfa``: its tangent and feedback passes, and its feedback updates)."""
     by_pass = config.macs_by_pass(False)
     by_pass["backward"] = config.bp_fraction * config.macs_by_pass(True)["backward"]
-    return {"macs_by_pass": by_pass, "macs_per_sample": config.macs_per_sample,
-            "roofline_cycles": config.roofline_cycles, "mac_issue_cycles": config.mac_issue_cycles}
+    costs = {"macs_by_pass": by_pass, "macs_per_sample": config.macs_per_sample,
+             "roofline_cycles": config.roofline_cycles, "mac_issue_cycles": config.mac_issue_cycles}
+    if config.rule == LEARNED:  # the learned feedback's updates, which take no multiplier (Config.feedback_updates)
+        costs["feedback_updates"] = getattr(config, "feedback_updates", None)
+    return costs
 
 
 def compare_rule(config, split, options, bar) -> dict:
@@ -181,6 +195,9 @@ def compare_rule(config, split, options, bar) -> dict:
     entry = {"rule": rule, "nonzeros_per_row": config.nonzeros_per_row, "bp_fraction": config.bp_fraction,
              "accuracy": accuracy_summary(runs), "core": core, "analytic": analytic_costs(config),
              "synthesis": None, "config": config.to_dict()}
+    if rule == LEARNED:
+        entry["angles"] = attempt(bar, f"{rule}: angles to backpropagation (float)", train_with_angles, config, split,
+                                  options.epochs, 0)
     if options.target:
         entry["synthesis"] = attempt(bar, f"{rule}: synthesis for {options.target}", synthesis, config,
                                      options.target, options.synth_seeds,
@@ -244,7 +261,8 @@ def summary_table(results: dict, synthesised: bool) -> str:
     events = measured_events(results)
     header = ["rule", "k", "test accuracy (mean ± sd)", "per seed (%)", "cycles / sample (measured)"]
     header += [f"{event} / sample ({' / '.join(passes)})" for event, passes in events.items()]
-    header += ["MACs / sample, analytic (forward / backward / update)", "MAC issue cycles", "roofline cycles"]
+    passes = analytic_passes(results)
+    header += [f"MACs / sample, analytic ({' / '.join(passes)})", "MAC issue cycles", "roofline cycles"]
     header += ["logic cells", "Fmax (MHz)"] if synthesised else []
     rows = []
     for rule, entry in results.items():
@@ -254,13 +272,19 @@ def summary_table(results: dict, synthesised: bool) -> str:
                fmt(core.get("per_sample", {}).get("cycles"))]
         row += [" / ".join(fmt(core.get("by_pass", {}).get(p, {}).get(event)) for p in passes)
                 for event, passes in events.items()]
-        row += [" / ".join(fmt(analytic["macs_by_pass"][p]) for p in ("forward", "backward", "update")),
+        row += [" / ".join(fmt(analytic["macs_by_pass"].get(p)) for p in passes),
                 fmt(analytic["mac_issue_cycles"]), fmt(analytic["roofline_cycles"])]
         if synthesised:
             synth = entry["synthesis"]
             row += [fmt(synth.get("logic_cells")), fmt(synth.get("fmax_mhz"))]
         rows.append(row)
     return markdown_table(header, rows)
+
+
+def analytic_passes(results: dict) -> list:
+    """The analytic passes any rule counts, in :data:`PASSES` order (rule ddfa's only when it is compared)."""
+    counted = {name for entry in results.values() for name in entry["analytic"]["macs_by_pass"]}
+    return [name for name in PASSES if name in counted]
 
 
 def measured_events(results: dict) -> dict:
@@ -298,8 +322,8 @@ def failures(results: dict) -> list:
     """``(rule, measurement, reason)`` of every measurement that could not be made."""
     found = []
     for rule, entry in results.items():
-        for part in ("accuracy", "core", "synthesis"):
-            if entry[part] and "error" in entry[part]:
+        for part in ("accuracy", "core", "angles", "synthesis"):
+            if entry.get(part) and "error" in entry[part]:
                 found.append((rule, part, entry[part]["error"]))
     return found
 
@@ -334,9 +358,46 @@ def markdown(report: dict) -> str:
         "## Core counters per training sample\n", counters_table(results), "",
         f"## Ratios against {BASELINE}\n", ratio_table(results, report["ratios"]), "",
     ]
+    angles = (results.get(LEARNED) or {}).get("angles")
+    if angles and "error" not in angles:
+        lines += angle_section(angles, report["rules"][LEARNED]["config"])
     if missing:
         lines += ["## Not measured\n", markdown_table(["rule", "measurement", "reason"], missing), ""]
     return "\n".join(lines)
+
+
+def angle_section(angles: dict, config: dict) -> list:
+    """The report's lines on rule ddfa's angles to backpropagation: how they were measured, the plot, the epochs."""
+    feedback = config["feedback"]
+    layers = len(angles["per_epoch"][0]) if angles["per_epoch"] else 0
+    rows = [(epoch + 1, *(fmt_angle(a) for a in means)) for epoch, means in enumerate(angles["per_epoch"])]
+    return [
+        f"## {LEARNED}: angle between the learned feedback's deltas and backpropagation's\n",
+        f"The float golden model, seed {angles['seed']}, {angles['epochs']} epoch(s) "
+        f"(test accuracy {100 * angles['test_accuracy']:.2f}%): per training sample and hidden layer, the angle "
+        "between `f' * (B_l e)` and backpropagation's delta through the same weights, averaged over each epoch "
+        f"(table) and over windows of {angles['window_samples']} samples (plot); samples with a zero delta are left out. "
+        f"`nonzeros_per_row` = {feedback['nonzeros_per_row']}, `rate_shift` = {feedback['rate_shift']}, "
+        f"`perturbation` = {feedback['perturbation']}, `start` = {feedback['start']}. "
+        "90 degrees: no better than chance.\n",
+        "![angle to backpropagation over training](angles.png)\n",
+        markdown_table(["epoch", *(f"hidden layer {layer} (degrees)" for layer in range(layers))], rows), "",
+    ]
+
+
+def fmt_angle(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def plot_angles(path, angles: dict, title: str):
+    """Rule ddfa's window means of the angle to backpropagation, one line per hidden layer, against epochs."""
+    layers = len(angles["windows"][0]) if angles["windows"] else 0
+    lines = {}
+    for layer in range(layers):
+        points = [(x, means[layer]) for x, means in zip(angles["window_epochs"], angles["windows"])
+                  if means[layer] is not None]
+        lines[f"hidden layer {layer}"] = tuple(zip(*points)) if points else ((), ())
+    line_series(path, lines, "epoch", "angle to backpropagation's delta (degrees)", title, reference=90.0)
 
 
 def plot(path, results: dict, title: str):
@@ -376,8 +437,8 @@ def main(args) -> int:
     args.epochs, args.out = args.epochs or config.epochs, out
     # a core that cannot be built (say, continuous feedback) leaves its parts unelaborated: recorded, not noise
     warnings.simplefilter("ignore", UnusedElaboratable)
-    steps = args.seeds + 1 + (1 if args.target else 0)
-    with tqdm(total=steps * len(rules), unit="task", desc=f"compare {config.name}", disable=args.quiet or None,
+    steps = (args.seeds + 1 + (1 if args.target else 0)) * len(rules) + (LEARNED in rules)
+    with tqdm(total=steps, unit="task", desc=f"compare {config.name}", disable=args.quiet or None,
               dynamic_ncols=True) as bar:
         results = {variant.rule: compare_rule(variant, split, args, bar) for variant in variants}
     report = {
@@ -389,11 +450,17 @@ def main(args) -> int:
         "config": config.to_dict(),
     }
     plot(out / "compare.png", results, f"{config.name}: {report['network']['sizes']} on {split.name}")
+    angles = (results.get(LEARNED) or {}).get("angles")
+    plotted = bool(angles) and "error" not in angles
+    if plotted:
+        plot_angles(out / "angles.png", angles, f"{config.name}: {LEARNED} (float, seed {angles['seed']}), "
+                                                f"{report['network']['sizes']} on {split.name}")
     write_json(out / "compare.json", report)
     text = markdown(report)
     write_atomic(out / "report.md", lambda f: f.write(text.encode()))
     print(terminal_summary(report))
     for rule, part, reason in failures(results):
         print(f"  not measured: {rule} {part}: {reason}")
-    print(f"wrote {out / 'report.md'}, {out / 'compare.json'} and {out / 'compare.png'}")
+    plots = f"{out / 'compare.png'}" + (f" and {out / 'angles.png'}" if plotted else "")
+    print(f"wrote {out / 'report.md'}, {out / 'compare.json'}, {plots}")
     return 0

@@ -19,8 +19,8 @@ def add_arguments(parser):
                              "comma-separated")
     parser.add_argument("--out", default=str(DOCUMENT), help=f"the measurements file (default {DOCUMENT})")
     parser.add_argument("--seeds", type=int, default=3,
-                        help="accuracy: training seeds, synth: place-and-route seeds, 0..N-1 (default 3)")
-    parser.add_argument("--epochs", type=int, help="accuracy: epochs, 1..100000 (default: each configuration's)")
+                        help="accuracy, learned: training seeds, synth: place-and-route seeds, 0..N-1 (default 3)")
+    parser.add_argument("--epochs", type=int, help="accuracy, learned: epochs, 1..100000 (default: each configuration's)")
     parser.add_argument("--runs", type=int, default=3, help="speed: timed runs per backend (default 3)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines or bars")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from trifactor.golden.config import load_config
 
-from ..util.errors import UsageError
+from ..util.errors import FAILURES, one_line
 
 __all__ = ["CONFIGS", "FAILURES", "Steps", "config", "variant", "median", "one_line", "pct", "spread", "used"]
 
@@ -25,17 +25,6 @@ def variant(base, **sections):
     from ..cli.bench import config_variant  # with the commands that made it first, as scripts.sweep.tasks does
 
     return config_variant(base, **sections) if sections else base
-
-
-#: what a measurement may fail with and still leave the others to run (a core that does not fit, say), as in
-#: ``trifactor compare``; ConfigError is a ValueError
-FAILURES = (ValueError, NotImplementedError, UsageError)
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its class name if it has none)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def median(values):

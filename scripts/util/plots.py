@@ -28,6 +28,22 @@ def learning_curves(path, curves: dict, title: str):
     _save(fig, path)
 
 
+def line_series(path, lines: dict, xlabel: str, ylabel: str, title: str, reference: float | None = None):
+    """One line per ``label -> (xs, ys)``, and a dotted horizontal line at ``reference`` if given (a level to read
+    the lines against); written atomically as PNG."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for label, (xs, ys) in lines.items():
+        ax.plot(xs, ys, linewidth=1.2, label=label)
+    if reference is not None:
+        ax.axhline(reference, color="0.5", linestyle=":", linewidth=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
 def labelled_points(path, points: dict, xlabel: str, ylabel: str, title: str):
     """One point per ``label -> (x, y, filled)``, its label beside it (``filled`` False: a hollow marker,
     for a point whose ``x`` or ``y`` is an estimate); written atomically as PNG."""

@@ -4,14 +4,18 @@ rule, the fixed model's accuracy exactly, failures recorded, bad arguments refus
 import json
 import tomllib
 
+import numpy as np
 import pytest
 
 from trifactor.golden.config import config_from_dict
+from trifactor.golden.data import Split
 from trifactor.golden.fixed_model import FixedNet
+from trifactor.golden.float_model import FloatNet
 from trifactor.golden.train import load_data, train
+from trifactor.training import ANGLE_WINDOWS, nan_means, train_with_angles
 
 from conftest import run_trifactor as run
-from conftest import assert_user_error
+from conftest import assert_user_error, make_config
 from conftest import tiny_dataset
 
 TINY = """name = "tiny"
@@ -123,3 +127,77 @@ def test_bad_arguments_are_one_line_exit_2_and_write_nothing(tmp_path, args, wor
         args += ["--out", str(tmp_path / "out")]
     assert_user_error(run("compare", "--config", str(config), "--quiet", *args, cwd=tmp_path), *words)
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_ddfa_is_compared_with_its_own_passes_and_its_angles_to_backprop(tmp_path):
+    """Rule ddfa (learned feedback): the fixed model's accuracy exactly, the analytic tangent and feedback passes,
+    the core's figures or the one-line reason it has none, and the float model's angles plotted and linked."""
+    config = write_config(tmp_path)
+    out = tmp_path / "out"
+    result = run("compare", "--config", str(config), "--out", str(out), "--quiet", "--rules", "ddfa",
+                 "--seeds", "2", "--samples", "1", cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == sorted((*OUTPUTS, "angles.png"))
+    report, text = json.loads((out / "compare.json").read_text()), (out / "report.md").read_text()
+    ddfa = report["rules"]["ddfa"]
+    assert summary_rows(text) == ["ddfa"] and report["ratios"] == {}
+    raw = tomllib.loads(config.read_text())
+    raw["feedback"] = {"rule": "ddfa"}  # dense: the tiny network's k = 2 belongs to ssdfa
+    expected = config_from_dict(raw)
+    assert ddfa["nonzeros_per_row"] == 3
+    assert ddfa["accuracy"]["per_seed"] == [golden_accuracy(expected, seed) for seed in (0, 1)]
+    # the core: its counters, or (until it has the learned feedback path) one line saying why not
+    core = ddfa["core"]
+    assert core.get("per_sample", {}).get("cycles", 0) > 0 or ("ddfa" in core["error"] and "\n" not in core["error"])
+    # analytic costs: the configuration's, with ddfa's tangent and feedback passes (7 x 3 on 16-7-3)
+    by_pass = ddfa["analytic"]["macs_by_pass"]
+    assert by_pass == expected.macs_by_pass() and by_pass["tangent"] == 7 * 3 and by_pass["feedback"] > 0
+    assert ddfa["analytic"]["macs_per_sample"] == sum(by_pass.values()) == expected.macs_per_sample
+    cells = " / ".join(f"{by_pass[p]:g}" for p in ("forward", "backward", "update", "tangent", "feedback"))
+    assert f"| {cells}" in text
+    # the angles: one per epoch and hidden layer, in degrees, from the float model; the plot linked
+    angles = ddfa["angles"]
+    assert len(angles["per_epoch"]) == 1 and len(angles["per_epoch"][0]) == 1
+    assert all(0 <= a <= 180 for window in angles["windows"] for a in window if a is not None)
+    assert angles["window_samples"] == 36 // ANGLE_WINDOWS and len(angles["history"]) == 1
+    assert "![angle to backpropagation over training](angles.png)" in text and "## ddfa: angle" in text
+
+
+def test_angles_are_the_float_models_and_their_means_leave_out_samples_without_one():
+    means = nan_means(np.array([[10.0, np.nan], [20.0, np.nan], [np.nan, 30.0], [40.0, 50.0]]), np.array([0, 2]))
+    assert means == [[15.0, None], [40.0, 40.0]]
+    # a zero start gives no angle until B has grown; the epoch means are those of the model's own angles
+    config = make_config((8, 6, 5, 3), feedback={"rule": "ddfa"}, training={"epochs": 2})
+    x = np.random.default_rng(1).random((30, 8))
+    split = split_of(x, np.arange(30) % 3)
+    angles = train_with_angles(config, split, 2, seed=3, windows=4)
+    model = FloatNet(config, 3, track_angles=True)
+    result = train(model, split, 2, 3)
+    assert angles["test_accuracy"] == result["test_accuracy"] and angles["history"] == result["history"]
+    reference = np.asarray(model.angles)
+    for epoch in range(2):
+        block = reference[24 * epoch:24 * (epoch + 1)]
+        assert angles["per_epoch"][epoch] == pytest.approx([float(np.nanmean(column)) for column in block.T])
+    assert angles["window_samples"] == 6 and len(angles["windows"]) == 8 and angles["window_epochs"][0] == 0.125
+    with pytest.raises(ValueError, match="no learned feedback"):
+        train_with_angles(make_config((8, 6, 3)), split, 1)
+
+
+def split_of(x, y):
+    return Split(x_train=x[:24], y_train=y[:24], x_test=x[24:], y_test=y[24:], name="random")
+
+
+def test_the_analytic_costs_of_other_rules_do_not_change_and_ddfa_adds_its_tangent_and_feedback():
+    forward = 65 * 32 + 2 * 33 * 32 + 33 * 10
+    backward = 2 * 32 * 32 + 32 * 10  # every layer above the first, no bias column
+    for rule, back in (("ssdfa", 0), ("dfa", 0), ("hybrid", 0), ("bp", backward)):
+        config = make_config((64, 32, 32, 32, 10), feedback={"rule": rule})
+        assert config.macs_by_pass() == {"forward": forward, "backward": back, "update": forward}, rule
+    for k in (10, 1):
+        config = make_config((64, 32, 32, 32, 10), feedback={"rule": "ddfa", "nonzeros_per_row": k})
+        by_pass = config.macs_by_pass()
+        assert {key: by_pass[key] for key in ("forward", "backward", "update", "tangent")} == {
+            "forward": forward, "backward": 0, "update": forward, "tangent": backward}
+        assert by_pass["feedback"] in (96 * k, 960)  # B e over the k entries a row keeps, or every class's
+        assert config.macs_per_sample == sum(by_pass.values())
+        assert config.roofline_cycles == config.macs_per_sample / config.lanes

@@ -4,6 +4,7 @@ only figures that docs/measurements.md holds."""
 
 import json
 import re
+import tomllib
 import subprocess
 import types
 from datetime import datetime, timezone
@@ -11,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from trifactor.scripts import measure as measuring
-from trifactor.scripts.measure import accuracy, document
+from trifactor.scripts.measure import accuracy, document, learned
 
 from conftest import ROOT, assert_one_line_error, run_trifactor
 
@@ -90,6 +91,57 @@ def test_the_accuracy_part_measures_the_fixed_model(tmp_path, monkeypatch):
     expected = trifactor.train(trifactor.load_config(ROOT / "configs" / "digits.toml"), epochs=1, seed=0, quiet=True)
     assert row["per_seed"] == [expected.test_accuracy] and row["history_seed0"] == expected.history
     assert f"| {100 * expected.test_accuracy:.2f}% ± 0.00 |" in (tmp_path / "m.md").read_text()
+
+
+def test_the_learned_part_covers_the_networks_and_rules_and_every_row_is_a_valid_configuration():
+    """The three networks and the rows the learned-feedback table promises; every row configures every network (no
+    training: the configurations only)."""
+    from trifactor.scripts.measure.common import config, variant
+
+    bases = {job: variant(config(name), **network) for job, name, _, network in learned.NETWORKS}
+    assert {job: list(base.sizes) for job, base in bases.items()} == {
+        "digits": [64, 64, 10], "digits-3x32": [64, 32, 32, 32, 10], "mnist5k": [784, 128, 10]}
+    for base in bases.values():
+        kinds = []
+        for label, overrides in learned.ROWS:
+            cfg = variant(base, **overrides)
+            kinds.append((cfg.rule, cfg.nonzeros_per_row, cfg.rank, cfg.init, cfg.activation))
+    assert kinds[:7] == [("bp", 10, 0, "uniform", "relu"), ("dfa", 10, 0, "uniform", "relu"), ("ssdfa", 1, 0, "uniform", "relu"),
+                         ("ddfa", 10, 0, "uniform", "relu"), ("ddfa", 1, 0, "uniform", "relu"),
+                         ("dfa", 10, 1, "uniform", "relu"), ("dfa", 10, 0, "zero", "hardtanh")]
+    assert learned.BACKENDS == ("float", "fixed")
+    assert [variant(bases["digits"], **overrides).perturbation for _, overrides in learned.GAUSSIAN_ROWS] == ["gaussian"] * 2
+
+
+def test_the_learned_part_measures_the_golden_models_and_ddfa_angles(tmp_path, monkeypatch):
+    """The real part on digits, two rows, one seed and epoch: each figure is the golden model's, as trained alone."""
+    import trifactor
+    from trifactor.training import train_with_angles
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(learned, "NETWORKS", learned.NETWORKS[:1])
+    monkeypatch.setattr(learned, "ROWS", [learned.ROWS[0], learned.ROWS[4]])  # BP, DDFA sparse k=1
+    monkeypatch.setattr(learned, "GAUSSIAN_ROWS", learned.GAUSSIAN_ROWS[1:])
+    done = measuring.measure(["learned"], tmp_path / "m.md", seeds=1, epochs=1, quiet=True)
+    rows = done["learned"]["figures"]["digits"]["rows"]
+    assert list(rows) == ["BP", "DDFA sparse k=1, learned B"]
+    raw = tomllib.loads((ROOT / "configs" / "digits.toml").read_text())
+    raw["feedback"] = {"rule": "ddfa", "nonzeros_per_row": 1}
+    for backend in ("fixed", "float"):
+        expected = trifactor.train(trifactor.config_from_dict(raw), backend=backend, epochs=1, seed=0, quiet=True)
+        assert rows["DDFA sparse k=1, learned B"][backend]["per_seed"] == [expected.test_accuracy], backend
+    config = trifactor.config_from_dict(raw)
+    angles = train_with_angles(config, trifactor.datasets.load(config), 1, 0)
+    assert rows["DDFA sparse k=1, learned B"]["float"]["angle_last_epoch"] == angles["per_epoch"][-1]
+    assert "angle_last_epoch" not in rows["BP"]["float"]
+    raw["feedback"]["perturbation"] = "gaussian"
+    gaussian = trifactor.train(trifactor.config_from_dict(raw), backend="float", epochs=1, seed=0, quiet=True)
+    assert done["learned"]["figures"]["digits"]["gaussian"]["DDFA sparse k=1, learned B"]["per_seed"] == [
+        gaussian.test_accuracy]
+    text = (tmp_path / "m.md").read_text()
+    gap = 100 * (rows["DDFA sparse k=1, learned B"]["fixed"]["mean"] - rows["BP"]["fixed"]["mean"])
+    assert "<!-- measure:learned begin" in text and f"| {gap:+.2f} |" in text
+    assert "| `learned` |" not in text and "[learned](#learned)" in text
 
 
 @pytest.mark.parametrize("args, words", [
