@@ -224,10 +224,13 @@ class HardwareBudget:
     def mac_issue_cycles(self) -> float:
         """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice
         (the update at :attr:`update_interval`), and on a BP sample once more (without the bias) for every
-        layer above the first."""
+        layer above the first; rule ``ddfa`` adds as many for its tangent passes and one per word of ``B`` for its
+        feedback passes (:mod:`hdl.rules.learned_path`; a few cycles between passes are not counted)."""
         plain = (1 + self.update_interval) * self.weight_words
         backward = sum(-(-spec.n_out // self.lanes) * spec.n_in for spec in self.layers[1:])
         share = {"bp": 1, "hybrid": self.bp_fraction}.get(self.rule, 0)
+        if self.rule == "ddfa":  # the tangent passes (the backward walk's, forward) and a feedback pass per hidden layer
+            return plain + backward + self.learned_words
         return plain + share * backward
 
     def cycle_budget(self) -> dict:

