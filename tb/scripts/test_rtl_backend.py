@@ -156,3 +156,30 @@ def test_two_runs_of_one_configuration_build_it_one_at_a_time(tmp_path, monkeypa
     for run_ in runs:
         run_.join()
     assert overlaps == [1, 1]
+
+
+# learned feedback (rule ddfa, sparse, B from the ternary table, a fast rate): its B travels with the weights
+TINY_DDFA = TINY.replace('name = "tiny"', 'name = "tiny_ddfa"').replace(
+    "nonzeros_per_row = 2", 'rule = "ddfa"\nnonzeros_per_row = 2\nstart = "random"\nrate_shift = 3')
+
+
+@pytest.mark.parametrize("backend", [pytest.param("board-sim"), pytest.param("rtl-per-sample", marks=pytest.mark.slow)])
+def test_learned_feedback_backends_save_exactly_the_fixed_weights_and_feedback(tmp_path, backend):
+    """Rule ddfa through the simulated board (the link, the UARTs, the store) and through cocotb sample by sample:
+    the weights, every learned B and the history equal ``--backend fixed``'s."""
+    config = tmp_path / "tiny_ddfa.toml"
+    config.write_text(TINY_DDFA)
+    data = f"idx:{tiny_dataset(tmp_path / 'data')}"
+    outputs = {}
+    for name in ("fixed", backend):
+        result = run("train", *RUNS[name], "--config", str(config), "--dataset", data, "--epochs", "2",
+                     "--seed", "5", "--quiet", "--json", str(tmp_path / f"{name}.json"),
+                     "--save-weights", str(tmp_path / f"{name}.npz"), timeout=900)
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    weights, fixed_weights = np.load(tmp_path / f"{backend}.npz"), np.load(tmp_path / "fixed.npz")
+    assert sorted(weights.files) == sorted(fixed_weights.files) == ["B0", "W0", "W1", "b0", "b1"]
+    assert np.any(fixed_weights["B0"] != 0), "B learned nothing: the test would not see a wrong feedback update"
+    for name in fixed_weights.files:
+        np.testing.assert_array_equal(weights[name], fixed_weights[name], err_msg=name)
+    assert outputs[backend]["history"] == outputs["fixed"]["history"]
