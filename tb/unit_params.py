@@ -105,7 +105,8 @@ CORE_CONFIGS = {
     # learned feedback (rule ddfa): the tangent and feedback passes on the lanes, B in the banks after the weights;
     # dense from zero, and sparse from the ternary table on two hidden layers with lanes that divide no size
     "ddfa": (lambda: config_from_dict({"name": "ddfa", "network": {"sizes": [64, 24, 10]},
-                                       "feedback": {"rule": "ddfa", "rate_shift": 4}, "hardware": {"lanes": 8}}), "digits"),
+                                       "feedback": {"rule": "ddfa", "rate_shift": 4},
+                                       "hardware": {"lanes": 8, "cost_counters": True}}), "digits"),
     "ddfa_sparse_two_hidden": (lambda: config_from_dict({
         "name": "ddfa_sparse_two_hidden", "network": {"sizes": [37, 19, 13, 7], "activation": "hardtanh"},
         "feedback": {"rule": "ddfa", "nonzeros_per_row": 3, "start": "random", "rate_shift": 3, "seed": 5},

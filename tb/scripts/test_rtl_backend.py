@@ -163,7 +163,8 @@ TINY_DDFA = TINY.replace('name = "tiny"', 'name = "tiny_ddfa"').replace(
     "nonzeros_per_row = 2", 'rule = "ddfa"\nnonzeros_per_row = 2\nstart = "random"\nrate_shift = 3')
 
 
-@pytest.mark.parametrize("backend", [pytest.param("board-sim"), pytest.param("rtl-per-sample", marks=pytest.mark.slow)])
+@pytest.mark.slow  # the core test ddfa is in make test; these add the board's link and the per-sample host
+@pytest.mark.parametrize("backend", ["board-sim", "rtl-per-sample"])
 def test_learned_feedback_backends_save_exactly_the_fixed_weights_and_feedback(tmp_path, backend):
     """Rule ddfa through the simulated board (the link, the UARTs, the store) and through cocotb sample by sample:
     the weights, every learned B and the history equal ``--backend fixed``'s."""
