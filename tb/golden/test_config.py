@@ -73,6 +73,10 @@ BAD = [
     ({"network": {"sizes": [64, 10]}, "data": {"test_fraction": 1.5}}, "[data] test_fraction", "(0, 1)"),
     ({"network": {"sizes": [64, 10]}, "name": "9lives"}, "name", "Verilog identifier"),
 ]
+# the learned-feedback keys' (tb/golden/test_learned.py), through the same check
+from test_learned import BAD_LEARNED  # noqa: E402
+
+BAD += BAD_LEARNED
 
 
 @pytest.mark.parametrize("raw, key, words", BAD, ids=[f"{b[1]}:{i}" for i, b in enumerate(BAD)])

@@ -581,6 +581,7 @@ def test_ddfa_defaults_resolve():
     assert (low.rank, low.nonzeros_per_row, low.scale_shift) == (3, 10, 2)  # dense dfa's k and scale
 
 
+#: bad values of the learned-feedback keys: tb/golden/test_config.py checks them with every other bad value
 BAD_LEARNED = [
     ({"network": {"sizes": [8, 3]}, "feedback": DDFA}, "[feedback] rule", "hidden"),
     ({"network": {"sizes": [8, 6, 3]}, "feedback": {**DDFA, "rate_shift": 17}}, "[feedback] rate_shift", "range"),
@@ -595,15 +596,6 @@ BAD_LEARNED = [
     ({"network": {"sizes": [8, 6, 3]}, "feedback": {"rule": "dfa", "rank": 4}}, "[feedback] rank", "range"),
     ({"network": {"sizes": [8, 6, 3]}, "feedback": {"rule": "dfa", "rank": -1}}, "[feedback] rank", "range"),
 ]
-
-
-@pytest.mark.parametrize("raw, key, words", BAD_LEARNED, ids=[f"{b[1]}:{i}" for i, b in enumerate(BAD_LEARNED)])
-def test_bad_learned_feedback_values_name_key_and_fix(raw, key, words):
-    with pytest.raises(ConfigError) as info:
-        config_from_dict(raw, source="bad.toml")
-    message = str(info.value)
-    assert info.value.key.startswith(key), message
-    assert words in message and "; fix: " in message and "\n" not in message
 
 
 def test_full_rank_is_plain_dense_feedback():

@@ -20,20 +20,27 @@ RUNS = {"rtl": ["--backend", "rtl"], "board-sim": ["--backend", "board-sim"],  #
         "fixed": ["--backend", "fixed"]}
 
 
-@pytest.mark.parametrize("backend", [backend for backend in RUNS if backend != "fixed"])
-def test_rtl_and_board_sim_backends_save_exactly_the_fixed_weights(tmp_path, backend):
-    """Each backend against ``--backend fixed`` (run beside it: a few seconds), one test each so that
-    ``pytest -n`` spreads them."""
+def train_beside_fixed(tmp_path, config_text: str, backend: str, seed: int):
+    """``trifactor train`` with ``backend`` and with ``--backend fixed`` on the tiny data set, 2 epochs: the two
+    ``--json`` results by backend name (weights in ``<name>.npz``), and the last run's process."""
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY)
+    config.write_text(config_text)
     data = f"idx:{tiny_dataset(tmp_path / 'data')}"
     outputs = {}
     for name in ("fixed", backend):
         result = run("train", *RUNS[name], "--config", str(config), "--dataset", data, "--epochs", "2",
-                     "--seed", "3", "--quiet", "--json", str(tmp_path / f"{name}.json"),
+                     "--seed", str(seed), "--quiet", "--json", str(tmp_path / f"{name}.json"),
                      "--save-weights", str(tmp_path / f"{name}.npz"), timeout=900)
         assert result.returncode == 0, result.stderr[-2000:]
         outputs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    return outputs, result
+
+
+@pytest.mark.parametrize("backend", [backend for backend in RUNS if backend != "fixed"])
+def test_rtl_and_board_sim_backends_save_exactly_the_fixed_weights(tmp_path, backend):
+    """Each backend against ``--backend fixed`` (run beside it: a few seconds), one test each so that
+    ``pytest -n`` spreads them."""
+    outputs, result = train_beside_fixed(tmp_path, TINY, backend, seed=3)
     assert "samples/s" in result.stdout and "icebreaker at 12 MHz" in result.stdout, result.stdout
     out, fixed = outputs[backend], outputs["fixed"]
     if "per-sample" not in backend:  # from the data store
@@ -168,16 +175,7 @@ TINY_DDFA = TINY.replace('name = "tiny"', 'name = "tiny_ddfa"').replace(
 def test_learned_feedback_backends_save_exactly_the_fixed_weights_and_feedback(tmp_path, backend):
     """Rule ddfa through the simulated board (the link, the UARTs, the store) and through cocotb sample by sample:
     the weights, every learned B and the history equal ``--backend fixed``'s."""
-    config = tmp_path / "tiny_ddfa.toml"
-    config.write_text(TINY_DDFA)
-    data = f"idx:{tiny_dataset(tmp_path / 'data')}"
-    outputs = {}
-    for name in ("fixed", backend):
-        result = run("train", *RUNS[name], "--config", str(config), "--dataset", data, "--epochs", "2",
-                     "--seed", "5", "--quiet", "--json", str(tmp_path / f"{name}.json"),
-                     "--save-weights", str(tmp_path / f"{name}.npz"), timeout=900)
-        assert result.returncode == 0, result.stderr[-2000:]
-        outputs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    outputs, _ = train_beside_fixed(tmp_path, TINY_DDFA, backend, seed=5)
     weights, fixed_weights = np.load(tmp_path / f"{backend}.npz"), np.load(tmp_path / "fixed.npz")
     assert sorted(weights.files) == sorted(fixed_weights.files) == ["B0", "W0", "W1", "b0", "b1"]
     assert np.any(fixed_weights["B0"] != 0), "B learned nothing: the test would not see a wrong feedback update"
