@@ -76,9 +76,10 @@ class PassSequencer(wiring.Component):
         self._config = config
         self._update_latency = update_latency
         self._backward_drain = backward_drain
-        backprop = {"backprop": In(1), "backward": Out(1)} if config.backprop else {}
+        # the rule's own hand-overs: backpropagation's backward sweeps, or the learned feedback's passes
+        rule_members = {"backprop": In(1), "backward": Out(1)} if config.backprop else {}
         if config.rule == "ddfa":
-            backprop = {"learn": Out(1), "learned": In(1)}
+            rule_members = {"learn": Out(1), "learned": In(1)}
         super().__init__({
             "start": In(stream.Signature(data.StructLayout({"train": 1}), always_ready=True)),
             "idle": Out(1), "clear": Out(1), "training": Out(1),
@@ -88,7 +89,7 @@ class PassSequencer(wiring.Component):
             "scored": In(range(config.n_classes)),
             "prediction": Out(stream.Signature(range(config.n_classes))),
             "provide": Out(1), "update": Out(1), "busy": Out(1), "sample_done": Out(1),
-            **backprop,
+            **rule_members,
         })
 
     @property
