@@ -69,6 +69,13 @@ lanes = 3
 """
 
 
+def tiny_run_config(data, name="tiny", sizes="[16, 7, 3]", feedback="") -> str:
+    """A TOML configuration like :data:`TINY_CONFIG` that trains one epoch on the IDX folder ``data``
+    (:func:`tiny_dataset`); ``feedback``: more lines for its ``[feedback]`` section."""
+    return (f'name = "{name}"\n[network]\nsizes = {sizes}\n[feedback]\nnonzeros_per_row = 2\n{feedback}\n'
+            f'[training]\nepochs = 1\n[data]\ndataset = "idx:{data}"\n[hardware]\nlanes = 3\n')
+
+
 def tiny_dataset(folder, n=45):
     """A 3-class IDX data set of ``n`` 4x4 images in ``folder`` (made here), separable enough to learn."""
     rng = np.random.default_rng(0)

@@ -13,22 +13,8 @@ from trifactor.golden.train import load_data, train
 from trifactor.scripts.cli.bench import LEARNED_ROWS, REFERENCE_ROWS, ROWS, config_variant
 from trifactor.training import make_model
 
-from conftest import ROOT, make_config, tiny_dataset
+from conftest import ROOT, make_config, tiny_dataset, tiny_run_config
 from conftest import run_trifactor as run
-
-TINY = """name = "{name}"
-[network]
-sizes = {sizes}
-[feedback]
-nonzeros_per_row = 2
-[training]
-epochs = 1
-[data]
-dataset = "idx:{data}"
-[hardware]
-lanes = 3
-"""
-
 
 def test_a_new_rule_resets_what_follows_the_rule_but_keeps_what_the_overrides_give():
     ssdfa = make_config((8, 6, 5), feedback={"nonzeros_per_row": 2})
@@ -72,8 +58,8 @@ def test_every_row_is_a_valid_configuration_of_the_reference_networks(name):
 def test_bench_trains_every_row_and_records_the_rows_a_network_cannot_take(tmp_path):
     data = tiny_dataset(tmp_path / "data")
     hidden, flat = tmp_path / "hidden.toml", tmp_path / "flat.toml"
-    hidden.write_text(TINY.format(name="hidden", sizes="[16, 7, 3]", data=data))
-    flat.write_text(TINY.format(name="flat", sizes="[16, 3]", data=data))
+    hidden.write_text(tiny_run_config(data, name="hidden"))
+    flat.write_text(tiny_run_config(data, name="flat", sizes="[16, 3]"))
     out = tmp_path / "bench"
     result = run("bench", "--configs", str(hidden), str(flat), "--seeds", "1", "--out", str(out), cwd=tmp_path,
                  timeout=600)

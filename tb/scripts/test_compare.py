@@ -16,27 +16,14 @@ from trifactor.training import ANGLE_WINDOWS, nan_means, train_with_angles
 
 from conftest import run_trifactor as run
 from conftest import assert_user_error, make_config
-from conftest import tiny_dataset
+from conftest import tiny_dataset, tiny_run_config
 
-TINY = """name = "tiny"
-[network]
-sizes = [16, 7, 3]
-[feedback]
-nonzeros_per_row = 2
-{feedback}
-[training]
-epochs = 1
-[data]
-dataset = "idx:{data}"
-[hardware]
-lanes = 3
-"""
 OUTPUTS = ("report.md", "compare.json", "compare.png")
 
 
 def write_config(tmp_path, feedback=""):
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(feedback=feedback, data=tiny_dataset(tmp_path / "data")))
+    path.write_text(tiny_run_config(tiny_dataset(tmp_path / "data"), feedback=feedback))
     return path
 
 
