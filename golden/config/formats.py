@@ -81,6 +81,13 @@ class DerivedFormats:
         return tuple(self.layer(i) for i in range(self.n_layers))
 
     @property
+    def aligned_input_width(self) -> int:
+        """Bits of a layer input aligned to the finest input fraction: the lane multipliers' broadcast operand
+        (:mod:`hdl.lanes.lane_multipliers`), which rule ``ddfa``'s tangents and errors must fit too."""
+        layers = self.layers
+        return max(spec.x.width - spec.x.frac for spec in layers) + max(spec.x.frac for spec in layers)
+
+    @property
     def softmax_recip_bits(self) -> int:
         """``R`` in ``r = floor(2**R / sum)``: enough quotient bits for every probability LSB plus two guard bits."""
         return self.softmax_frac + self.error.frac + math.ceil(math.log2(self.n_classes)) + 2

@@ -99,7 +99,7 @@ class HardwareBudget:
     def _check_learned(self):
         """What the learned-feedback path (rule ``ddfa``) needs: dual-port banks (it reads and writes ``B`` in one
         walk), tangents and errors that fit the lane multipliers' input."""
-        multiplier_input = max(spec.x.width - spec.x.frac for spec in self.layers) + max(spec.x.frac for spec in self.layers)
+        multiplier_input = self.aligned_input_width
         for key, fmt in (("tangent", self.tangent), ("error", self.error)):
             if fmt.width > multiplier_input:
                 raise ConfigError(f"[fixed] {key}", f"= {fmt} is wider than the lane multipliers' input "

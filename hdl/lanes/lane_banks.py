@@ -20,7 +20,7 @@ from amaranth import Module, Signal
 from amaranth.hdl import Cat, Mux, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory, MemoryData, ReadPort, WritePort
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from trifactor.golden.config import SPRAM_DEPTH, SPRAM_WIDTH, Config
 

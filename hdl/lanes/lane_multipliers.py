@@ -36,8 +36,8 @@ def input_frac(config: Config) -> int:
 
 
 def input_width(config: Config) -> int:
-    """Bits of an aligned layer input."""
-    return max(spec.x.width - spec.x.frac for spec in config.layers) + input_frac(config)
+    """Bits of an aligned layer input (:attr:`golden.config.Config.aligned_input_width`)."""
+    return config.aligned_input_width
 
 
 def operand_width(config: Config) -> int:
