@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config
+from .conv import conv_feedback_rows
 
 __all__ = ["Feedback", "feedback_for_layer", "feedback_matrices"]
 
@@ -87,7 +88,10 @@ def feedback_for_layer(config: Config, layer: int) -> Feedback:
     """Feedback table of hidden weight layer ``layer`` (0 .. n_layers-2)."""
     if not 0 <= layer < config.n_layers - 1:
         raise ValueError(f"layer {layer} is not a hidden layer of {list(config.sizes)}")
-    n_hidden, n_classes, k = config.sizes[layer + 1], config.n_classes, config.nonzeros_per_row
+    conv = config.layers[layer].conv
+    # a convolution layer draws a table of rows (golden.config.conv) and gives each neuron its row
+    n_hidden = conv.feedback_rows if conv else config.sizes[layer + 1]
+    n_classes, k = config.n_classes, config.nonzeros_per_row
     rng = np.random.default_rng([config.feedback_seed, layer])
     if config.rank:
         return _low_rank(rng, n_hidden, n_classes, config.rank, config.scale_shift)
@@ -96,6 +100,8 @@ def feedback_for_layer(config: Config, layer: int) -> Feedback:
     magnitude = None
     if config.feedback_values == "continuous":
         magnitude = np.abs(rng.standard_normal((n_hidden, k)))
+    if conv:
+        index, sign, magnitude = conv_feedback_rows(config, layer, index, sign, magnitude)
     return Feedback(index=index, sign=sign, scale_shift=config.scale_shift, magnitude=magnitude, n_classes=n_classes)
 
 

@@ -28,6 +28,7 @@ weights), so the layers can be updated in any order once the deltas are known. P
 import numpy as np
 
 from .config import Config, LayerSpec
+from .conv import conv_windows
 from .feedback import Feedback, feedback_matrices
 from .fixedpoint import Rounding, narrow, shift_right
 from .lfsr import Directions, RuleChooser
@@ -74,6 +75,26 @@ def activate(a, hidden: bool, cfg: Config):
         fprime = ((a > -one) & (a < one)).astype(np.int64)
         h = np.clip(a, -one, one)
     return h, fprime
+
+
+def conv_forward(w: np.ndarray, x: np.ndarray, spec: LayerSpec, cfg: Config):
+    """One convolution layer forward: ``(acc, a, h, fprime)`` like :func:`golden.fixed_model.forward_layer`, with
+    ``acc`` per position and channel (``(..., positions, channels)``), ``a`` and ``fprime`` per neuron
+    (``(..., neurons)``, walk order) and ``h`` the output image (flat HWC, pooled)."""
+    acc = with_bias_input(conv_windows(x, spec), spec) @ w.T
+    a = shift_right(acc, spec.forward_shift, cfg.rounding).reshape(acc.shape[:-2] + (-1,))
+    h, fprime = activate(a, True, cfg)
+    return acc, a, spec.conv.pool_output(h), fprime
+
+
+def conv_update(w: np.ndarray, x: np.ndarray, d: np.ndarray, spec: LayerSpec, cfg: Config) -> np.ndarray:
+    """The position-by-position update of a convolution layer's kernels (module docstring, step 3)."""
+    windows = with_bias_input(conv_windows(x, spec), spec)
+    d = np.asarray(d, dtype=np.int64).reshape(spec.positions, spec.n_out)
+    for position in np.flatnonzero(d.any(axis=1)):  # a position whose deltas are all 0 changes nothing
+        step = shift_right(np.outer(d[position], windows[position]), spec.update_shift, cfg.update_rounding)
+        w = narrow(w - step, cfg.weight, cfg.overflow)
+    return w
 
 
 def exp2_table(cfg: Config) -> np.ndarray:
@@ -143,11 +164,23 @@ def update_layer(w: np.ndarray, x: np.ndarray, d: np.ndarray, spec: LayerSpec, c
     return narrow(w - step, cfg.weight, cfg.overflow)
 
 
+def layer_forward(w: np.ndarray, x: np.ndarray, spec: LayerSpec, cfg: Config):
+    """:func:`conv_forward` or :func:`forward_layer`, by the layer's kind."""
+    return (conv_forward if spec.conv else forward_layer)(w, x, spec, cfg)
+
+
+def layer_update(w: np.ndarray, x: np.ndarray, d: np.ndarray, spec: LayerSpec, cfg: Config) -> np.ndarray:
+    """:func:`conv_update` or :func:`update_layer`, by the layer's kind; a frozen layer's weights stay."""
+    if not spec.trained:
+        return w
+    return (conv_update if spec.conv else update_layer)(w, x, d, spec, cfg)
+
+
 def predict(weights: list, x: np.ndarray, cfg: Config) -> np.ndarray:
     """Class predictions for a batch of quantised inputs (first maximum wins ties)."""
     h = x
     for w, spec in zip(weights, cfg.layers):
-        h = forward_layer(w, h, spec, cfg)[2]
+        h = layer_forward(w, h, spec, cfg)[2]
     return np.argmax(h, axis=-1)
 
 
@@ -186,7 +219,7 @@ class FixedNet:
         h = x
         for w, spec in zip(self.weights, cfg.layers):
             inputs.append(h)
-            outs.append(forward_layer(w, h, spec, cfg))
+            outs.append(layer_forward(w, h, spec, cfg))
             h = outs[-1][2]
         y = h
         err = output_error(y, label, cfg, self.table)
@@ -196,7 +229,9 @@ class FixedNet:
         sums, deltas = [], [e]
         for layer in range(cfg.n_layers - 2, -1, -1):
             fprime = outs[layer][3]
-            if learned:
+            if not cfg.layers[layer].trained:  # a frozen layer (and every one below it in a CNN) needs no delta
+                total, d = np.zeros_like(fprime), np.zeros_like(fprime)
+            elif learned:
                 total, d = learned_delta(self.learned[layer], e, fprime, cfg)
             elif backprop:
                 total, d = backprop_delta(self.weights[layer + 1], deltas[0], fprime, cfg)
@@ -204,7 +239,7 @@ class FixedNet:
                 total, d = feedback_delta(e, fprime, self.feedback[layer], cfg)
             sums.insert(0, total)
             deltas.insert(0, d)
-        self.weights = [update_layer(w, xin, d, spec, cfg)
+        self.weights = [layer_update(w, xin, d, spec, cfg)
                         for w, xin, d, spec in zip(self.weights, inputs, deltas, cfg.layers)]
         if learned:
             self.learned = [feedback_update(b, u, learned["d"], mask, cfg)

@@ -9,6 +9,7 @@ same weights (up to quantisation). The feedback matrices come from
 import numpy as np
 
 from .config import Config
+from .conv import float_conv_forward, float_conv_input_grad, float_conv_update, pool_grad, read_transfer
 from .feedback import feedback_matrices
 from .learned import feedback_masks, float_feedback_update, float_tangent, gaussian_directions, initial_feedback
 from .lfsr import Directions, RuleChooser
@@ -30,6 +31,9 @@ def init_weights(config: Config, seed: int) -> list[np.ndarray]:
         w = np.zeros((spec.n_out, spec.n_in + 1))
         w[:, :-1] = rng.uniform(-limit, limit, (spec.n_out, spec.n_in))
         weights.append(w)
+    if config.transfer:  # frozen convolution layers: the transferred weights (drawn all the same, so the others match)
+        for index, w in read_transfer(config).items():
+            weights[index] = w
     return weights
 
 
@@ -72,10 +76,16 @@ class FloatNet:
         return np.asarray(x, dtype=np.float64)
 
     def _forward(self, x):
-        inputs, fprimes = [], []
+        inputs, fprimes, self._neurons = [], [], []
         h = x
-        for index, w in enumerate(self.weights):
+        activation = lambda a: _activation(a, self.config.activation)  # noqa: E731
+        for index, (w, spec) in enumerate(zip(self.weights, self.config.layers)):
             inputs.append(h)
+            if spec.conv:
+                _, neurons, fprime, h = float_conv_forward(w, h, spec, activation)
+                self._neurons.append(neurons)  # the activations before pooling (its backpropagation needs them)
+                fprimes.append(fprime)
+                continue
             a = np.concatenate([h, np.ones(h.shape[:-1] + (1,))], axis=-1) @ w.T
             if index < len(self.weights) - 1:
                 h, fprime = _activation(a, self.config.activation)
@@ -83,6 +93,16 @@ class FloatNet:
             else:
                 h = a
         return inputs, fprimes, h
+
+    def _backprop(self, index, d_above):
+        """The gradient at hidden layer ``index``'s neurons from the deltas of the layer above (before ``f'``)."""
+        above = self.config.layers[index + 1]
+        if above.conv:
+            grad = float_conv_input_grad(self.weights[index + 1], d_above, above)
+        else:
+            grad = self.weights[index + 1][:, :-1].T @ d_above
+        conv = self.config.layers[index].conv
+        return pool_grad(conv, self._neurons[index], grad) if conv else grad
 
     def train_sample(self, x: np.ndarray, label: int) -> dict:
         cfg = self.config
@@ -97,15 +117,21 @@ class FloatNet:
         deltas = [e]
         backprop = self.chooser.next() if cfg.rule == "hybrid" else cfg.rule == "bp"
         for index in range(len(self.weights) - 2, -1, -1):
-            if backprop:
-                back = self.weights[index + 1][:, :-1].T @ deltas[0]
+            if not cfg.layers[index].trained:  # frozen: no delta (nor below it)
+                back = np.zeros_like(fprimes[index])
+            elif backprop:
+                back = self._backprop(index, deltas[0])
             else:
                 back = self.feedback[index] @ e
             deltas.insert(0, back * fprimes[index])
         if cfg.rule == "ddfa":
             self._learn_feedback(fprimes, deltas, e)
-        for w, xin, d in zip(self.weights, inputs, deltas):
-            w -= cfg.learning_rate * np.outer(d, np.append(xin, 1.0))
+        for w, xin, d, spec in zip(self.weights, inputs, deltas, cfg.layers):
+            if spec.conv:
+                if spec.trained:
+                    float_conv_update(w, xin, d, spec, cfg.learning_rate)
+            else:
+                w -= cfg.learning_rate * np.outer(d, np.append(xin, 1.0))
         return {"prediction": int(np.argmax(y))}
 
     def _learn_feedback(self, fprimes, deltas, e):

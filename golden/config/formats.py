@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from ..fixedpoint import Fixed
+from .conv import ConvSpec
 
 __all__ = ["accumulator_width", "LayerSpec", "DerivedFormats"]
 
@@ -38,6 +39,9 @@ class LayerSpec:
         Right shift from the accumulator (``x.frac + weight.frac``) to the activation fraction.
     update_shift : int
         Right shift from ``x * delta`` (``x.frac + error.frac``) to the weight fraction, times ``lr``.
+    conv : ConvSpec or None
+        A convolution layer's geometry (:mod:`.conv`): ``n_in`` is then its window's elements and ``n_out`` its
+        channels, the weights one kernel per channel; None for a dense layer.
     """
 
     index: int
@@ -48,6 +52,34 @@ class LayerSpec:
     accumulator_width: int
     forward_shift: int
     update_shift: int
+    conv: ConvSpec | None = None
+
+    @property
+    def positions(self) -> int:
+        """Output positions a forward pass computes with these weights: 1 for a dense layer."""
+        return self.conv.positions if self.conv else 1
+
+    @property
+    def neurons(self) -> int:
+        """Neurons with an activation, ``f'`` and a delta (a convolution's positions times channels)."""
+        return self.n_out * self.positions
+
+    @property
+    def outputs(self) -> int:
+        """Elements of the layer's output, the next layer's input (after pooling)."""
+        return self.conv.outputs if self.conv else self.n_out
+
+    @property
+    def trained(self) -> bool:
+        """Whether the layer's weights learn (a frozen convolution's do not)."""
+        return self.conv is None or self.conv.trained
+
+    @property
+    def forward_macs(self) -> int:
+        """Multiply-accumulates of the layer's forward pass, biases included (a convolution's padding excluded)."""
+        if self.conv:
+            return (self.conv.valid_elements() + self.positions) * self.n_out
+        return (self.n_in + 1) * self.n_out
 
 
 class DerivedFormats:
@@ -67,10 +99,11 @@ class DerivedFormats:
         return self.sizes[-1]
 
     def layer(self, index: int) -> LayerSpec:
-        n_in, n_out = self.sizes[index], self.sizes[index + 1]
+        conv = self.convs[index] if index < len(self.convs) else None
+        n_in, n_out = (conv.fan_in, conv.channels) if conv else (self.sizes[index], self.sizes[index + 1])
         x = self.input if index == 0 else self.act
         return LayerSpec(
-            index=index, n_in=n_in, n_out=n_out, hidden=index < self.n_layers - 1, x=x,
+            index=index, n_in=n_in, n_out=n_out, hidden=index < self.n_layers - 1, x=x, conv=conv,
             accumulator_width=accumulator_width(x, self.weight, n_in + 1),
             forward_shift=x.frac + self.weight.frac - self.act.frac,
             update_shift=x.frac + self.error.frac + self.learning_rate_shift - self.weight.frac,

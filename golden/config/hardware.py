@@ -64,6 +64,9 @@ class HardwareBudget:
         """Raise :class:`ConfigError` unless the core can implement this configuration on a supported part
         (:meth:`check_bit_exact`, :meth:`check_size`, and what single-port SPRAM banks allow)."""
         self.check_bit_exact()
+        if self.convs:
+            raise ConfigError("[[conv]]", "layers run in the float and fixed golden models; the core does not build "
+                              "them yet", "use --backend float or fixed", self.source)
         if self.rule == "ddfa":
             self._check_learned()
         self.check_size()
@@ -91,6 +94,10 @@ class HardwareBudget:
         if self.feedback_values != "ternary" and self.rule not in ("bp", "ddfa"):
             raise ConfigError("[feedback] values", f"= {self.feedback_values!r} is for the float golden model only; "
                               "the core implements ternary feedback", "set values = 'ternary'", self.source)
+        if self.convs and self.rule == "bp" and any(spec.trained for spec in self.layers[:len(self.convs)]):
+            raise ConfigError("[feedback] rule", "= 'bp' through trained [[conv]] layers is for the float golden model "
+                              "only; the core learns them by convolutional DFA",
+                              "use rule = 'ssdfa' or 'dfa', or --backend float", self.source)
         if self.rule == "ddfa" and self.perturbation != "rademacher":
             raise ConfigError("[feedback] perturbation", f"= {self.perturbation!r} is for the float golden model only; "
                               "the fixed model and the core draw +-1 from an LFSR", "set perturbation = 'rademacher'",

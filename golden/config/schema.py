@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..fixedpoint import Fixed, Overflow, Rounding
+from .conv import MODES, SOURCES, ConvSpec
 from .formats import DerivedFormats, accumulator_width
 from .hardware import HardwareBudget
 
@@ -32,7 +33,8 @@ AUTO = object()
 
 _SCHEMA = {
     "": {"name": AUTO},
-    "network": {"sizes": None, "activation": "relu", "loss": "softmax", "init": "uniform"},
+    "network": {"sizes": None, "activation": "relu", "loss": "softmax", "init": "uniform", "input": AUTO,
+                "transfer": ""},
     "feedback": {
         "rule": "ssdfa", "nonzeros_per_row": AUTO, "seed": 0, "balanced": False,
         "values": "ternary", "scale_shift": AUTO, "bp_fraction": AUTO, "rank": 0,
@@ -54,6 +56,10 @@ _SCHEMA = {
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
     "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact", "cost_counters": False, "banks": "auto"},
 }
+#: the keys of a ``[[conv]]`` table (a list of tables: one per convolution layer, input first) and their defaults
+#: (``groups``: AUTO is every channel its own group)
+CONV_SCHEMA = {"channels": None, "kernel": 3, "stride": 1, "padding": 0, "pool": 1, "mode": "trained",
+               "feedback": "rom", "dilation": 0, "groups": AUTO}
 
 ACTIVATIONS = ("relu", "hardtanh")
 LOSSES = ("softmax", "mse")
@@ -135,6 +141,9 @@ class Config(DerivedFormats, HardwareBudget):
     perturbation: str = ""
     feedback_start: str = ""
     tangent: Fixed | None = None
+    input_shape: tuple = ()
+    convs: tuple = ()
+    transfer: str = ""
     source: str = "<config>"
 
     def to_dict(self) -> dict:
@@ -144,8 +153,11 @@ class Config(DerivedFormats, HardwareBudget):
 
         return {
             "name": self.name,
-            "network": {"sizes": list(self.sizes), "activation": self.activation, "loss": self.loss,
-                        "init": self.init},
+            "network": {"sizes": list(self.sizes[len(self.convs):]), "activation": self.activation,
+                        "loss": self.loss, "init": self.init,
+                        **({"input": list(self.input_shape)} if self.input_shape else {}),
+                        **({"transfer": self.transfer} if self.transfer else {})},
+            **({"conv": [conv.to_dict() for conv in self.convs]} if self.convs else {}),
             "feedback": {
                 "rule": self.rule, "nonzeros_per_row": self.nonzeros_per_row, "seed": self.feedback_seed,
                 "balanced": self.balanced, "values": self.feedback_values, "scale_shift": self.scale_shift,
@@ -257,6 +269,9 @@ class _Parser:
         for key, value in self.raw.items():
             if key in _SCHEMA[""]:
                 continue
+            if key == "conv":
+                self._check_conv_tables(value)
+                continue
             if key not in _SCHEMA:
                 raise self.error(f"[{key}]", "is not a known section", self._suggest(key, [s for s in _SCHEMA if s]))
             if not isinstance(value, dict):
@@ -264,6 +279,15 @@ class _Parser:
             for sub in value:
                 if sub not in _SCHEMA[key]:
                     raise self.error(f"[{key}] {sub}", "is not a known key", self._suggest(sub, list(_SCHEMA[key])))
+
+    def _check_conv_tables(self, tables):
+        if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+            raise self.error("[[conv]]", "must be a list of tables, one per convolution layer",
+                             "write each layer as a [[conv]] table, e.g. [[conv]] then channels = 8")
+        for number, table in enumerate(tables):
+            for sub in table:
+                if sub not in CONV_SCHEMA:
+                    raise self.error(f"[[conv]] {number} {sub}", "is not a known key", self._suggest(sub, list(CONV_SCHEMA)))
 
     @staticmethod
     def _suggest(word, choices):
@@ -314,11 +338,13 @@ class _Parser:
         if not isinstance(self.raw, dict):
             raise self.error("file", "must hold TOML tables", "see configs/digits.toml")
         self._check_known()
-        sizes, activation, loss = self._network()
+        sizes, activation, loss, image = self._network()
         rule, k, seed, balanced, values, scale_shift, bp_fraction = self._feedback(sizes[-1])
-        fixed = self._fixed(sizes, loss)
+        fan_in = [conv.fan_in for conv in image["convs"]] + sizes[len(image["convs"]):-1]
+        fixed = self._fixed(sizes, fan_in, loss)
         learned = self._learned(rule, sizes, fixed["weight"])
         rank = self._rank(rule, sizes[-1])
+        self._conv_rule(rule, rank, image["convs"])
         self._values_apply(values, rank, learned)
         init = self._init(rule, activation, learned)
         epochs, learning_rate = self._training(fixed["learning_rate_shift"])
@@ -329,7 +355,7 @@ class _Parser:
             feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
             bp_fraction=bp_fraction, **fixed,
             epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
-            pipeline=pipeline, cost_counters=cost_counters, banks=banks, init=init, rank=rank, **learned,
+            pipeline=pipeline, cost_counters=cost_counters, banks=banks, init=init, rank=rank, **learned, **image,
             source=self.source,
         )
 
@@ -348,7 +374,94 @@ class _Parser:
             raise self.error("[network] sizes", f"= {sizes} ends in {sizes[-1]} class", "use at least 2 outputs")
         if any(s > 65536 for s in sizes):
             raise self.error("[network] sizes", f"= {sizes} has a layer larger than 65536", "use smaller layers")
-        return sizes, self.choice("network", "activation", ACTIVATIONS), self.choice("network", "loss", LOSSES)
+        image = self._image(sizes)
+        if image["convs"]:
+            sizes = [math.prod(image["input_shape"])] + [conv.outputs for conv in image["convs"]] + sizes[1:]
+        return sizes, self.choice("network", "activation", ACTIVATIONS), self.choice("network", "loss", LOSSES), image
+
+    def _image(self, sizes) -> dict:
+        """``[network] input`` and ``transfer``, and the ``[[conv]]`` layers (docs/configuration.md#convolution)."""
+        shape = self.get("network", "input")
+        tables = self.raw.get("conv", [])
+        if shape is AUTO:
+            if tables:
+                raise self.error("[network] input", "is required with [[conv]] layers",
+                                 "give the image's shape, e.g. input = [8, 8, 1] (height, width, channels)")
+            shape = ()
+        elif (not isinstance(shape, list) or len(shape) != 3
+              or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in shape)):
+            raise self.error("[network] input", f"= {shape!r} is not an image shape",
+                             "write [height, width, channels], e.g. input = [8, 8, 1]")
+        shape = tuple(shape)
+        convs, here = [], shape
+        for number, table in enumerate(tables):
+            convs.append(self._conv(number, table, here))
+            here = convs[-1].out_shape
+        flat = math.prod(here) if here else None
+        if flat is not None and sizes[0] != flat:
+            what = f"the last [[conv]] layer's output {list(here)}" if convs else f"input = {list(shape)}"
+            raise self.error("[network] sizes", f"= {sizes} starts with {sizes[0]}, but {what} has {flat} elements",
+                             f"start sizes with {flat}")
+        transfer = self.get("network", "transfer")
+        if not isinstance(transfer, str):
+            raise self.error("[network] transfer", f"must be a path, not {transfer!r}",
+                             "write e.g. transfer = 'build/transfer/digits-conv-bp.npz'")
+        frozen = [number for number, conv in enumerate(convs) if not conv.trained]
+        if frozen and frozen != list(range(len(frozen))):
+            raise self.error(f"[[conv]] {frozen[-1]} mode", "= 'frozen' sits above a trained layer: the transferred "
+                             "features are the lower layers", "freeze the first layers only")
+        if frozen and not transfer.strip():
+            raise self.error("[network] transfer", f"is required: [[conv]] layer {frozen[0]} is frozen",
+                             "give the .npz of a trained network's weights (trifactor train --backend float "
+                             "--save-weights F), or set mode = 'trained'")
+        if transfer and not frozen:
+            raise self.error("[network] transfer", "only applies to frozen [[conv]] layers, and there is none",
+                             "remove it, or set mode = 'frozen' on a [[conv]] layer")
+        return {"input_shape": shape, "convs": tuple(convs), "transfer": transfer}
+
+    def _conv(self, number, table, in_shape) -> ConvSpec:
+        where = f"[[conv]] {number}"
+        value = {key: table.get(key, default) for key, default in CONV_SCHEMA.items()}
+        if value["channels"] is None:
+            raise self.error(f"{where} channels", "is required", "add e.g. channels = 8")
+        ints = {}
+        for key, lo, hi in (("channels", 1, 256), ("kernel", 1, 15), ("stride", 1, 8), ("padding", 0, 7),
+                            ("pool", 1, 4), ("dilation", 0, 64)):
+            v = value[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise self.error(f"{where} {key}", f"= {v!r} must be an integer in {lo}..{hi}",
+                                 f"write e.g. {key} = {CONV_SCHEMA[key] if CONV_SCHEMA[key] else lo}")
+            ints[key] = v
+        for key, choices in (("mode", MODES), ("feedback", SOURCES)):
+            if value[key] not in choices:
+                raise self.error(f"{where} {key}", f"= {value[key]!r} is not one of {', '.join(map(repr, choices))}",
+                                 f"use one of {', '.join(choices)}")
+        groups = ints["channels"] if value["groups"] is AUTO else value["groups"]
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or ints["channels"] % groups:
+            raise self.error(f"{where} groups", f"= {groups!r} does not divide channels = {ints['channels']}",
+                             "use a divisor of channels (channels: every channel its own feedback row)")
+        if value["mode"] == "frozen":
+            for key in ("feedback", "dilation", "groups"):
+                if key in table:
+                    raise self.error(f"{where} {key}", "only applies to a trained layer (this one is frozen)",
+                                     f"remove {key}, or set mode = 'trained'")
+        if value["feedback"] == "lfsr" and ints["dilation"]:
+            raise self.error(f"{where} dilation", "only applies to ROM feedback: the LFSR gives every position its own "
+                             "row", "remove dilation, or set feedback = 'rom'")
+        h, w, _ = in_shape
+        k, p = ints["kernel"], ints["padding"]
+        if p >= k:
+            raise self.error(f"{where} padding", f"= {p} is not smaller than the kernel ({k}): a window could hold "
+                             "padding only", f"use padding <= {k - 1}")
+        if h + 2 * p < k or w + 2 * p < k:
+            raise self.error(f"{where} kernel", f"= {k} is larger than the padded input {h + 2 * p} x {w + 2 * p}",
+                             "use a smaller kernel or more padding")
+        conv = ConvSpec(in_shape=tuple(in_shape), mode=value["mode"], feedback=value["feedback"], groups=groups,
+                        **ints)
+        if min(conv.pooled) < 1:
+            raise self.error(f"{where} pool", f"= {ints['pool']} is larger than the output grid {conv.grid}",
+                             "use a smaller pool, or none (pool = 1)")
+        return conv
 
     def _feedback(self, n_classes):
         rule = self.choice("feedback", "rule", RULES)
@@ -446,7 +559,16 @@ class _Parser:
                                  "set [feedback] start = 'random'")
         return init
 
-    def _fixed(self, sizes, loss) -> dict:
+    def _conv_rule(self, rule, rank, convs):
+        """Convolution layers learn by feedback (``ssdfa``, ``dfa``) or, in the float model, backpropagation."""
+        if convs and rule in ("hybrid", "ddfa"):
+            raise self.error("[feedback] rule", f"= {rule!r} is not implemented for networks with [[conv]] layers",
+                             "use rule = 'ssdfa' or 'dfa' (or 'bp' in the float model)")
+        if convs and rank:
+            raise self.error("[feedback] rank", "does not apply to networks with [[conv]] layers",
+                             "remove rank")
+
+    def _fixed(self, sizes, fan_in, loss) -> dict:
         n_classes = sizes[-1]
         fin, fw, fa, fe = (self.fmt(key) for key in ("input", "weight", "activation", "error"))
         for key, f in (("input", fin), ("activation", fa)):
@@ -466,13 +588,14 @@ class _Parser:
         if loss == "softmax" and recip_bits > 62:
             raise self.error("[fixed] softmax_frac", f"= {softmax_frac} with error.frac = {fe.frac} needs a "
                              f"{recip_bits}-bit reciprocal (> 62)", "lower softmax_frac or error.frac")
-        self._check_layers(sizes, fin, fw, fa, fe, lr_shift)
+        self._check_layers(fan_in, fin, fw, fa, fe, lr_shift)
         return {"input": fin, "weight": fw, "act": fa, "error": fe, "learning_rate_shift": lr_shift,
                 "rounding": rounding, "update_rounding": update_rounding, "overflow": overflow,
                 "softmax_frac": softmax_frac}
 
-    def _check_layers(self, sizes, fin, fw, fa, fe, lr_shift):
-        for index, x in enumerate([fin] + [fa] * (len(sizes) - 2)):
+    def _check_layers(self, fan_in, fin, fw, fa, fe, lr_shift):
+        """``fan_in``: every layer's inputs a neuron sums (a convolution's window elements)."""
+        for index, x in enumerate([fin] + [fa] * (len(fan_in) - 1)):
             if x.frac + fw.frac < fa.frac:
                 name = "input" if index == 0 else "activation"
                 raise self.error("[fixed] activation.frac", f"= {fa.frac} exceeds {name}.frac + weight.frac = {x.frac + fw.frac}",
@@ -481,13 +604,13 @@ class _Parser:
                 raise self.error("[fixed] weight.frac", f"= {fw.frac} is finer than an update can reach "
                                  f"(x.frac + error.frac + learning_rate_shift = {x.frac + fe.frac + lr_shift})",
                                  "lower weight.frac or raise learning_rate_shift")
-            init_lsbs = fw.one / math.sqrt(sizes[index])  # the initial weights are uniform in +-1/sqrt(n_in)
+            init_lsbs = fw.one / math.sqrt(fan_in[index])  # the initial weights are uniform in +-1/sqrt(n_in)
             if init_lsbs < 4:
-                need = math.ceil(math.log2(4 * math.sqrt(sizes[index])))
+                need = math.ceil(math.log2(4 * math.sqrt(fan_in[index])))
                 raise self.error("[fixed] weight.frac", f"= {fw.frac} is too coarse: layer {index}'s initial weights "
-                                 f"(|w| <= {1 / math.sqrt(sizes[index]):.3g}) would span only {init_lsbs:.1f} LSBs",
+                                 f"(|w| <= {1 / math.sqrt(fan_in[index]):.3g}) would span only {init_lsbs:.1f} LSBs",
                                  f"use weight.frac >= {need}")
-            acc = accumulator_width(x, fw, sizes[index] + 1)
+            acc = accumulator_width(x, fw, fan_in[index] + 1)
             if acc > 62:
                 raise self.error("[fixed] weight.width", f"makes layer {index}'s accumulator {acc} bits wide (> 62)",
                                  "use narrower formats or smaller layers")
