@@ -119,14 +119,14 @@ def read_transfer(config: Config) -> dict:
     """
     path, where = config.transfer, "[network] transfer"
     try:
-        with np.load(path) as archive:
+        with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise ConfigError(where, f"= {path!r} does not exist",
                           "train the network first, e.g. trifactor train --config C --backend float --save-weights "
                           f"{path} (with [feedback] rule = 'bp')", config.source) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(where, f"= {path!r} is not an .npz file ({exc})",
+    except (OSError, ValueError, TypeError, AttributeError) as exc:  # a .npy array has no files and no with
+        raise ConfigError(where, f"= {path!r} is not an .npz file of arrays ({exc})",
                           "give the file trifactor train --save-weights wrote", config.source) from None
     out = {}
     for spec in config.layers:
@@ -138,6 +138,9 @@ def read_transfer(config: Config) -> dict:
             raise ConfigError(where, f"= {path!r} has no {missing[0]} for frozen layer {spec.index}",
                               "give the weights of the same network", config.source)
         w, b = (np.asarray(arrays[name]) for name in names)
+        if w.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+            raise ConfigError(where, f"= {path!r}: layer {spec.index}'s weights are not numbers ({w.dtype}, {b.dtype})",
+                              "give the file trifactor train --save-weights wrote", config.source)
         if w.shape != (spec.n_out, spec.n_in) or b.shape != (spec.n_out,):
             raise ConfigError(where, f"= {path!r}: {names[0]} is {w.shape} and {names[1]} {b.shape}, but layer "
                               f"{spec.index} needs ({spec.n_out}, {spec.n_in}) and ({spec.n_out},)",

@@ -89,9 +89,12 @@ def feedback_for_layer(config: Config, layer: int) -> Feedback:
     if not 0 <= layer < config.n_layers - 1:
         raise ValueError(f"layer {layer} is not a hidden layer of {list(config.sizes)}")
     conv = config.layers[layer].conv
+    n_classes, k = config.n_classes, config.nonzeros_per_row
+    if conv and not conv.trained:  # a frozen layer takes no delta: no rows
+        return Feedback(index=np.zeros((0, k), dtype=np.int64), sign=np.zeros((0, k), dtype=np.int64),
+                        scale_shift=config.scale_shift, magnitude=None, n_classes=n_classes)
     # a convolution layer draws a table of rows (golden.config.conv) and gives each neuron its row
     n_hidden = conv.feedback_rows if conv else config.sizes[layer + 1]
-    n_classes, k = config.n_classes, config.nonzeros_per_row
     rng = np.random.default_rng([config.feedback_seed, layer])
     if config.rank:
         return _low_rank(rng, n_hidden, n_classes, config.rank, config.scale_shift)

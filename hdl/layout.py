@@ -5,7 +5,8 @@ every bank, from ``base_l``: weight ``W_l[j, i]`` is in bank ``j % P`` at
 ``base_l + (j // P) * (n_in + 1) + i`` (``i = n_in`` is the bias). A forward pass or an
 update of group ``g`` walks addresses ``base_l + g * (n_in + 1) + 0 .. n_in`` in order, the
 same address in every bank, so one address bus serves all lanes. Lanes past ``n_out`` in
-the last group hold zeros.
+the last group hold zeros. A convolution layer is laid out the same, with ``n_in`` its window's
+elements and ``n_out`` its channels: its groups are channel groups, walked again at every position.
 
 A core of rule ``ddfa`` keeps its learned feedback after the weights: hidden layer ``l``'s
 ``B_l`` (``n_l x C``) takes ``ceil(n_l / P)`` groups of ``C`` words from
@@ -33,11 +34,12 @@ class WeightLayout:
         return self.config.lanes
 
     def groups(self, layer: int) -> int:
-        return math.ceil(self.config.sizes[layer + 1] / self.lanes)
+        """The layer's neuron groups (a convolution's: its channel groups, the same at every position)."""
+        return math.ceil(self.config.layers[layer].n_out / self.lanes)
 
     def words(self, layer: int) -> int:
         """Words one layer takes in each bank."""
-        return self.groups(layer) * (self.config.sizes[layer] + 1)
+        return self.groups(layer) * (self.config.layers[layer].n_in + 1)
 
     def base(self, layer: int) -> int:
         return sum(self.words(l) for l in range(layer))
@@ -67,10 +69,10 @@ class WeightLayout:
 
     def last_lanes(self, layer: int) -> int:
         """Neurons in the layer's last group (the lanes past them hold zeros)."""
-        return self.config.sizes[layer + 1] - (self.groups(layer) - 1) * self.lanes
+        return self.config.layers[layer].n_out - (self.groups(layer) - 1) * self.lanes
 
     def address(self, layer: int, group: int, i: int) -> int:
-        return self.base(layer) + group * (self.config.sizes[layer] + 1) + i
+        return self.base(layer) + group * (self.config.layers[layer].n_in + 1) + i
 
     def to_banks(self, weights: list, learned: list = ()) -> np.ndarray:
         """Bank contents (``lanes x depth`` int64) from golden's ``n_out x (n_in + 1)`` matrices, and a ``ddfa``
@@ -103,7 +105,7 @@ class WeightLayout:
         """Golden's matrices back from bank contents (the inverse of :meth:`to_banks`)."""
         weights = []
         for layer in range(self.config.n_layers):
-            n_in, n_out = self.config.sizes[layer], self.config.sizes[layer + 1]
+            n_in, n_out = self.config.layers[layer].n_in, self.config.layers[layer].n_out
             block = banks[:, self.base(layer): self.base(layer) + self.words(layer)]
             by_group = block.reshape(self.lanes, self.groups(layer), n_in + 1).transpose(1, 0, 2)
             weights.append(by_group.reshape(-1, n_in + 1)[:n_out].copy())
@@ -119,10 +121,20 @@ class GroupWalk:
 
     def __init__(self, layout: WeightLayout):
         n_layers = layout.config.n_layers
+        layers = layout.config.layers
         self.lanes = layout.lanes
         self.max_groups = max(layout.groups(l) for l in range(n_layers))
         self._groups = Array(layout.groups(l) for l in range(n_layers))
         self._last_lanes = Array(layout.last_lanes(l) for l in range(n_layers))
+        #: a convolution walks its groups again at every position: the most positions of a layer, and each
+        #: layer's neurons at a position (its channels)
+        self.max_positions = max(spec.positions for spec in layers)
+        self._positions = Array(spec.positions for spec in layers)
+        self.channels = Array(spec.n_out for spec in layers)
+
+    def is_last_position(self, layer, position):
+        """``position`` is ``layer``'s last (always, for a dense layer: position 0)."""
+        return position == self._positions[layer] - 1
 
     def is_last(self, layer, group):
         """``group`` is ``layer``'s last."""

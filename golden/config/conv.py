@@ -187,6 +187,8 @@ class ConvSpec:
 
     def to_dict(self) -> dict:
         """The layer's ``[[conv]]`` table (every key resolved)."""
-        return {"channels": self.channels, "kernel": self.kernel, "stride": self.stride, "padding": self.padding,
-                "pool": self.pool, "mode": self.mode, "feedback": self.feedback, "dilation": self.dilation,
-                "groups": self.groups}
+        out = {"channels": self.channels, "kernel": self.kernel, "stride": self.stride, "padding": self.padding,
+               "pool": self.pool, "mode": self.mode}
+        if self.trained:  # a frozen layer has no feedback (its table refuses the keys)
+            out.update(feedback=self.feedback, dilation=self.dilation, groups=self.groups)
+        return out

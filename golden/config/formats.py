@@ -114,6 +114,17 @@ class DerivedFormats:
         return tuple(self.layer(i) for i in range(self.n_layers))
 
     @property
+    def neuron_counts(self) -> tuple:
+        """Every weight layer's neurons (``f'`` flags, deltas): ``sizes[1:]`` for dense layers, a convolution's
+        positions times channels (before pooling)."""
+        return tuple(spec.neurons for spec in self.layers)
+
+    @property
+    def frozen_layers(self) -> int:
+        """The frozen convolution layers at the bottom of the network: the update stops above them."""
+        return sum(not spec.trained for spec in self.layers)
+
+    @property
     def aligned_input_width(self) -> int:
         """Bits of a layer input aligned to the finest input fraction: the lane multipliers' broadcast operand
         (:mod:`hdl.lanes.lane_multipliers`), which rule ``ddfa``'s tangents and errors must fit too."""

@@ -65,8 +65,7 @@ class HardwareBudget:
         (:meth:`check_bit_exact`, :meth:`check_size`, and what single-port SPRAM banks allow)."""
         self.check_bit_exact()
         if self.convs:
-            raise ConfigError("[[conv]]", "layers run in the float and fixed golden models; the core does not build "
-                              "them yet", "use --backend float or fixed", self.source)
+            self._check_conv()
         if self.rule == "ddfa":
             self._check_learned()
         self.check_size()
@@ -102,6 +101,18 @@ class HardwareBudget:
             raise ConfigError("[feedback] perturbation", f"= {self.perturbation!r} is for the float golden model only; "
                               "the fixed model and the core draw +-1 from an LFSR", "set perturbation = 'rademacher'",
                               self.source)
+
+    def _check_conv(self):
+        """What the core's convolution walk (:mod:`hdl.core.window_walker`) does not do yet."""
+        for number, conv in enumerate(self.convs):
+            if conv.pool > 1:
+                raise ConfigError(f"[[conv]] {number} pool", f"= {conv.pool}: the core does not pool yet (the golden "
+                                  "models do)", "use stride 2 instead of pooling, or --backend float or fixed",
+                                  self.source)
+            if conv.trained and conv.feedback == "lfsr":
+                raise ConfigError(f"[[conv]] {number} feedback", "= 'lfsr': the core keeps every row in its ROM so far "
+                                  "(the golden models draw them from the LFSR)", "use feedback = 'rom', or --backend "
+                                  "float or fixed", self.source)
 
     def _check_learned(self):
         """What the learned-feedback path (rule ``ddfa``) needs: dual-port banks (it reads and writes ``B`` in one
@@ -200,9 +211,9 @@ class HardwareBudget:
         adds neither MACs nor cycles. The other rules have no such keys; their counts are what they were.
         """
         backprop = self.rule == "bp" if backprop is None else backprop
-        forward = sum((spec.n_in + 1) * spec.n_out for spec in self.layers)
+        forward = sum(spec.forward_macs for spec in self.layers)  # a convolution's: every position's window
         passes = {"forward": forward, "backward": self.backward_macs if backprop and self.n_layers > 1 else 0,
-                  "update": forward}
+                  "update": sum(spec.forward_macs for spec in self.layers if spec.trained)}
         if self.rule == "ddfa":
             passes.update(tangent=self.backward_macs, feedback=sum(self.sizes[1:-1]) * self.n_classes)
         return passes
@@ -227,13 +238,23 @@ class HardwareBudget:
         """The fewest cycles a training sample can take: :attr:`macs_per_sample` on ``lanes`` MACs per cycle."""
         return self.macs_per_sample / self.lanes
 
+    def walk_cycles(self, layer: int) -> int:
+        """Elements of one forward walk of ``layer`` (one a cycle): its weight words; a convolution's channel groups
+        at every position, each over the window's elements inside the image and the bias."""
+        spec = self.layers[layer]
+        groups = -(-spec.n_out // self.lanes)
+        if spec.conv:
+            return groups * (spec.conv.valid_elements() + spec.positions)
+        return groups * (spec.n_in + 1)
+
     @property
     def mac_issue_cycles(self) -> float:
         """Cycles of a dense training sample: every neuron group of ``lanes`` neurons reads its inputs twice
         (the update at :attr:`update_interval`), and on a BP sample once more (without the bias) for every
         layer above the first; rule ``ddfa`` adds as many for its tangent passes and one per word of ``B`` for its
         feedback passes (:mod:`hdl.rules.learned_path`; a few cycles between passes are not counted)."""
-        plain = (1 + self.update_interval) * self.weight_words
+        plain = sum((1 + (self.update_interval if spec.trained else 0)) * self.walk_cycles(spec.index)
+                    for spec in self.layers)
         backward = sum(-(-spec.n_out // self.lanes) * spec.n_in for spec in self.layers[1:])
         share = {"bp": 1, "hybrid": self.bp_fraction}.get(self.rule, 0)
         if self.rule == "ddfa":  # the tangent passes (the backward walk's, forward) and a feedback pass per hidden layer

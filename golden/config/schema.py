@@ -380,7 +380,7 @@ class _Parser:
         return sizes, self.choice("network", "activation", ACTIVATIONS), self.choice("network", "loss", LOSSES), image
 
     def _image(self, sizes) -> dict:
-        """``[network] input`` and ``transfer``, and the ``[[conv]]`` layers (docs/configuration.md#convolution)."""
+        """``[network] input`` and ``transfer``, and the ``[[conv]]`` layers (docs/configuration.md#convolution-layers)."""
         shape = self.get("network", "input")
         tables = self.raw.get("conv", [])
         if shape is AUTO:

@@ -72,19 +72,25 @@ class DeltaProvider(wiring.Component):
         # both decided a shift ahead, in registers: no comparison between ``shifting`` and its uses
         in_zeros, last = Signal(), Signal()    # this shift is a 0 / the group's last
         group_lanes = walk.lanes_of(layer, group)
-        neuron_bits = range(max(cfg.sizes[1:]) + 1)
+        neuron_bits = range(max(cfg.neuron_counts) + 1)
         req, end = Signal(neuron_bits), Signal(neuron_bits)  # neurons still to request
         zero = Signal()  # registered as the group finishes: no wide OR in the sweeper's control
         m.d.comb += [self.group.ready.eq(ready), self.group.zero.eq(zero),
                      *[self.group.deltas[p].eq(pending[p]) for p in range(lanes)]]
 
         second = Signal()  # the layer's second walk (its update, after its backward sweep)
+        first_neuron, layer_end, bottom = group * lanes, walk.is_last(layer, group), cfg.frozen_layers
+        if cfg.convs:  # a convolution's groups again at every position; its neurons numbered position by position
+            position, nbase = Signal(range(walk.max_positions)), Signal(neuron_bits)
+            first_neuron, layer_end = nbase + first_neuron, layer_end & walk.is_last_position(layer, position)
         with m.If(self.start):
             m.d.sync += [run.eq(1), layer.eq(cfg.n_layers - 1), group.eq(0), second.eq(0)]
+            if cfg.convs:
+                m.d.sync += [position.eq(0), nbase.eq(0)]
         with m.If(run & ~busy & ~ready & ~claimed):
             m.d.sync += [busy.eq(1), shifts.eq(lanes), zeros.eq(lanes - group_lanes),
                          in_zeros.eq(group_lanes == 0), last.eq(int(lanes == 1)),
-                         req.eq(group * lanes), end.eq(group * lanes + group_lanes)]
+                         req.eq(first_neuron), end.eq(first_neuron + group_lanes)]
         m.d.comb += [self.request.valid.eq(busy & (req < end)), self.request.payload.layer.eq(layer),
                      self.request.payload.neuron.eq(req)]
         with m.If(self.request.valid & self.request.ready):
@@ -100,14 +106,19 @@ class DeltaProvider(wiring.Component):
             m.d.sync += [lane.eq(above) for lane, above in zip(pending, pending[1:] + [shift_in])]
             m.d.sync += [shifts.eq(shifts - 1), in_zeros.eq(shifts - 1 <= zeros), last.eq(shifts == 2)]
             with m.If(last):  # the next group: the sweeper's order
-                at_end = walk.is_last(layer, group)
+                at_end = layer_end
                 again = sweeps_backward(layer, self.backprop) & ~second if cfg.backprop else C(0, 1)
                 if cfg.backprop:
                     with m.If(at_end):
                         m.d.sync += second.eq(again)
                 m.d.sync += [ready.eq(1), busy.eq(0), group.eq(Mux(at_end, 0, group + 1)),
-                             layer.eq(Mux(at_end & ~again, layer - 1, layer)), run.eq(~(at_end & (layer == 0))),
+                             layer.eq(Mux(at_end & ~again, layer - 1, layer)), run.eq(~(at_end & (layer == bottom))),
                              zero.eq(~Cat(*[d != 0 for d in pending[1:] + [shift_in]]).any())]
+                if cfg.convs:
+                    with m.If(walk.is_last(layer, group) & ~at_end):  # a convolution's next position
+                        m.d.sync += [group.eq(0), position.eq(position + 1), nbase.eq(nbase + walk.channels[layer])]
+                    with m.If(at_end):
+                        m.d.sync += [position.eq(0), nbase.eq(0)]
         with m.If(self.group.claim):
             m.d.sync += [ready.eq(0), claimed.eq(1)]
         with m.If(self.group.release):

@@ -21,7 +21,7 @@ __all__ = ["InputLists", "entry_layout", "list_read_signature", "store_layout"]
 
 def entry_layout(config: Config) -> data.StructLayout:
     """One list entry: the element's index in the layer input, and its value (the widest layer input's width)."""
-    index_width = max(1, (max(spec.n_in for spec in config.layers) - 1).bit_length())
+    index_width = max(1, (max(config.sizes[:-1]) - 1).bit_length())  # a dense layer's n_in, a conv layer's image
     return data.StructLayout({"i": unsigned(index_width), "x": signed(max(spec.x.width for spec in config.layers))})
 
 
@@ -38,7 +38,7 @@ def list_read_signature(config: Config) -> wiring.Signature:
     ``fill`` counts the entries stored so far in ``layer``'s list; ``complete`` says that no
     more will come this sample.
     """
-    n_in = max(spec.n_in for spec in config.layers)
+    n_in = max(config.sizes[:-1])  # the longest list: a dense layer's n_in, a convolution's input image
     return wiring.Signature({
         "layer": Out(range(config.n_layers)), "k": Out(range(n_in + 1)), "en": Out(1),
         "data": In(entry_layout(config)), "fill": In(range(n_in + 1)), "complete": In(1),
@@ -105,7 +105,7 @@ class InputLists(wiring.Component):
         m.submodules.memory = memory = Memory(shape=entry_layout(cfg), depth=self.depth, init=[],
                                               attrs={"no_rw_check": 1})
         rd, wr = memory.read_port(), memory.write_port()
-        fill = Array(Signal(range(spec.n_in + 1), name=f"fill{l}") for l, spec in enumerate(cfg.layers))
+        fill = Array(Signal(range(sizes[l] + 1), name=f"fill{l}") for l in range(cfg.n_layers))
         loaded = Signal(range(sizes[0] + 1))
         base = Array(self.base)
         m.d.comb += [rd.addr.eq(base[self.read.layer] + self.read.k), rd.en.eq(self.read.en),
@@ -120,18 +120,25 @@ class InputLists(wiring.Component):
         exact = cfg.activation == "relu" and cfg.overflow is Overflow.SATURATE
         hidden_skips = cfg.zero_skipping and (exact or not cfg.backprop)
 
+        # a convolution's input is read by address (its windows): kept whole, zeros too
+        conv_input = Array(int(spec.conv is not None) for spec in cfg.layers)
+
         def append(layer, index, value, skips=cfg.zero_skipping):
-            keep = (value != 0) if skips else 1
+            if isinstance(skips, bool):
+                keep = (value != 0) if skips else 1
+            else:  # decided per layer
+                keep = (value != 0) | ~skips
             m.d.comb += [wr.addr.eq(base[layer] + fill[layer]), wr.data.i.eq(index), wr.data.x.eq(value),
                          wr.en.eq(keep)]
             with m.If(keep):
                 m.d.sync += fill[layer].eq(fill[layer] + 1)
 
         with m.If(self.load.valid):  # the input format's bits, sign-extended into the entry
-            append(0, loaded, self.load.payload)
+            append(0, loaded, self.load.payload, cfg.zero_skipping and cfg.layers[0].conv is None)
             m.d.sync += loaded.eq(loaded + 1)
         with m.If(self.store.valid):
-            append(self.store.payload.layer, self.store.payload.i, self.store.payload.x, hidden_skips)
+            skips = ~conv_input[self.store.payload.layer] if cfg.convs and hidden_skips else hidden_skips
+            append(self.store.payload.layer, self.store.payload.i, self.store.payload.x, skips)
         with m.If(self.clear):
             m.d.sync += [loaded.eq(0), *[f.eq(0) for f in fill]]
         return m

@@ -173,7 +173,7 @@ class LearnerCore(wiring.Component):
     @property
     def fp_depth(self) -> int:
         """Bits of the ``f'`` memory (every hidden neuron)."""
-        return max(1, sum(self._config.sizes[1:-1]))
+        return max(1, sum(self._config.neuron_counts[:-1]))
 
     def elaborate(self, platform):
         m = Module()

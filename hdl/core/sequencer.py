@@ -160,7 +160,9 @@ class PassSequencer(wiring.Component):
                         with m.If(backward):
                             m.d.sync += tick.eq(0)
                             m.next = "backward_drain"
-                    with m.Elif(layer == 0) if backprop else m.If(layer == 0):
+                    # the lowest trained layer (frozen convolutions below it are not updated)
+                    bottom = self._config.frozen_layers
+                    with m.Elif(layer == bottom) if backprop else m.If(layer == bottom):
                         m.d.sync += tick.eq(0)
                         m.next = "drain"
                     with m.Else():

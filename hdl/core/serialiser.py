@@ -104,13 +104,21 @@ class Serialiser(wiring.Component):
 
         step = Signal()  # this cycle's lane moves into the output stage
         output_layer = layer == cfg.n_layers - 1
+        # a convolution's groups come position after position: its outputs are numbered from the position's
+        # first (HWC: position * channels)
+        layer_end, index = walk.is_last(layer, group), group * lanes + lane
+        if cfg.convs:
+            position = Signal(range(walk.max_positions))
+            obase = Signal(self.store.payload.i.shape())
+            last_position = walk.is_last_position(layer, position)
+            layer_end, index = layer_end & last_position, obase + index
         last_lane = lane == group_lanes - 1
         h, fp = activate(cfg, sums[0], ~output_layer)
         m.d.comb += step.eq(busy & leaves)
         with m.If(leaves):
             m.d.sync += [out.hidden.eq(step & ~output_layer), out.score.eq(step & output_layer),
-                         out.end.eq(step & last_lane & walk.is_last(layer, group)),
-                         out.h.eq(h), out.fp.eq(fp), out.layer.eq(layer + 1), out.i.eq(group * lanes + lane),
+                         out.end.eq(step & last_lane & layer_end),
+                         out.h.eq(h), out.fp.eq(fp), out.layer.eq(layer + 1), out.i.eq(index),
                          out.fptr.eq(fptr)]
             with m.If(out.end):  # the layer's last output leaves now
                 m.d.sync += self.written.eq(self.written + 1)
@@ -122,6 +130,12 @@ class Serialiser(wiring.Component):
                 m.d.sync += busy.eq(0)
                 with m.If(walk.is_last(layer, group)):
                     m.d.sync += [group.eq(0), layer.eq(layer + 1)]
+                    if cfg.convs:  # a convolution's next position, or the next layer
+                        with m.If(~last_position):
+                            m.d.sync += [layer.eq(layer), position.eq(position + 1),
+                                         obase.eq(obase + walk.channels[layer])]
+                        with m.Else():
+                            m.d.sync += [position.eq(0), obase.eq(0)]
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
         with m.If(step):  # one enable (load or step) for Yosys
@@ -129,6 +143,8 @@ class Serialiser(wiring.Component):
         self._argmax(m, out.score & leaves, out.h)
         with m.If(self.clear):
             m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0), self.written.eq(0)]
+            if cfg.convs:
+                m.d.sync += [position.eq(0), obase.eq(0)]
         return m
 
     def _argmax(self, m, take, y):

@@ -18,6 +18,7 @@ from trifactor.golden.config import Config
 from ..arith import lut_product
 from ..errors import require_config
 from .input_lists import list_read_signature
+from .window_walker import WindowWalker
 from ..layout import GroupWalk, WeightLayout
 
 __all__ = ["Sweeper", "delta_group_signature", "sweep_layout"]
@@ -142,13 +143,17 @@ class Sweeper(wiring.Component):
         gbase = Signal(lay.addr_width)
         # the read stage: the list entry is read while these wait
         place = {"bwd": 1, "first_group": 1, "last_group": 1} if cfg.backprop else {}
+        if cfg.convs:  # a convolution's element: its weight column (the list holds the whole image)
+            place.update(conv=1, col=range(max(spec.n_in for spec in cfg.layers)))
         rd = Signal(data.StructLayout({"valid": 1, "upd": 1, "bias": 1, "layer": range(n_layers),
                                        "gbase": lay.addr_width, "lanes": range(lanes + 1), "first": 1, **place}))
         # the issue stage: one register between the list memory and the units, so no RAM
         # output drives the weight address adder or its fan-out to every bank directly
         is_ = Signal(data.StructLayout({"valid": 1, "upd": 1, "last": 1, "layer": range(n_layers),
                                         "x": signed(x_width), "gbase": lay.addr_width,
-                                        "index": range(max(n_in) + 1), "lanes": range(lanes + 1), **place}))
+                                        "index": range(max(n_in) + 1), "lanes": range(lanes + 1),
+                                        **{key: place[key] for key in ("bwd", "first_group", "last_group")
+                                           if key in place}}))
         addr = is_.gbase + is_.index
         # the deltas the update unit multiplies by: copied from the provider's as the group's
         # first element enters the issue stage (the edge at which the previous group's last
@@ -170,17 +175,25 @@ class Sweeper(wiring.Component):
         pending, group_start, moved = Signal(), Signal(init=1), Signal(2)
         have_entry, at_bias = self._list_ahead(m, k, moved)
         m.d.sync += [pending.eq(0), moved.eq(0)]
+        list_k = k
+        if cfg.convs:
+            win, is_conv, conv_ok, last_position, have_entry, at_bias, list_k = self._windows(
+                m, layer, pending, have_entry, at_bias, k, upd)
         if cfg.zero_skipping:  # the provider registers ``zero`` as it finishes: no wide OR here
             skip_group = run & upd & ~bwd & group_start & self.deltas.ready & self.deltas.zero
             if cfg.update_interval == 2:  # the walk may wait (for the gap): skip only as it moves
                 skip_group &= advance
         else:
             skip_group = C(0, 1)
+        if cfg.convs and cfg.zero_skipping:  # the walker skips the group with it: not while it loads
+            skip_group &= ~is_conv | win.can_skip
         # an update sweep's list is complete (the forward pass is over), so it always has an
         # element: saying so keeps the list's state out of the delta hand-over's logic
         can_issue = run & (upd | have_entry | at_bias) & (~upd | ~group_start | self.deltas.ready) & ~skip_group
+        if cfg.convs:
+            can_issue &= conv_ok
         end_group = (can_issue & at_bias) | skip_group
-        m.d.comb += [self.lists.layer.eq(layer), self.lists.k.eq(k), self.lists.en.eq(advance),
+        m.d.comb += [self.lists.layer.eq(layer), self.lists.k.eq(list_k), self.lists.en.eq(advance),
                      self.busy.eq(pending | run), self.empty.eq(~pending & ~run & ~rd.valid & ~is_.valid),
                      self.deltas.claim.eq((advance & can_issue & upd & group_start) | skip_group),
                      self.deltas.release.eq((advance & rd.valid & rd.first) | skip_group)]
@@ -192,11 +205,18 @@ class Sweeper(wiring.Component):
         with m.If(pending):
             m.d.sync += [run.eq(1), group.eq(0), gbase.eq(Array(lay.base(l) for l in range(n_layers))[layer])]
 
-        self._count_macs(m, advance & end_group, skip_group, n_in[layer] + 1, n_in[layer] - self.lists.fill, group_lanes)
+        group_inputs, unlisted = n_in[layer] + 1, n_in[layer] - self.lists.fill
+        if cfg.convs:  # a window's elements inside the image (the padding is no MAC a dense schedule does)
+            group_inputs, unlisted = Mux(is_conv, win.elements, group_inputs), Mux(is_conv, 0, unlisted)
+            m.d.comb += [win.step.eq(advance & can_issue), win.skip.eq(skip_group)]
+            rd_conv = [rd.conv.eq(is_conv), rd.col.eq(win.col)]
+        self._count_macs(m, advance & end_group, skip_group, group_inputs, unlisted, group_lanes)
         rd_payload = [rd.upd.eq(upd), rd.bias.eq(at_bias), rd.layer.eq(layer), rd.gbase.eq(gbase),
                       rd.lanes.eq(group_lanes), rd.first.eq(upd & group_start)]
         if cfg.backprop:
             rd_payload += [rd.bwd.eq(bwd), rd.first_group.eq(group == 0), rd.last_group.eq(last_group)]
+        if cfg.convs:
+            rd_payload += rd_conv
         with m.If(advance):
             m.d.sync += rd.valid.eq(can_issue)
             if cfg.pipeline == "fast":
@@ -212,12 +232,46 @@ class Sweeper(wiring.Component):
                 m.d.sync += [k.eq(0), moved.eq(2), group_start.eq(1), gbase.eq(gbase + n_in[layer] + 1)]
                 with m.If(last_group):
                     m.d.sync += run.eq(0)
+                    if cfg.convs:  # a convolution's next position: its channel groups again
+                        with m.If(~last_position):
+                            m.d.sync += [run.eq(1), group.eq(0),
+                                         gbase.eq(Array(lay.base(l) for l in range(n_layers))[layer])]
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
 
         self._issue_register(m, rd, is_, deltas, advance, n_in)
         self._issue(m, is_, addr, deltas, update_ready, down_ready)
         return m
+
+    def _windows(self, m, layer, pending, have_entry, at_bias, k, upd):
+        """A convolution sweep's walk (:class:`WindowWalker`): it starts with the sweep, and gives the elements,
+        the bias and the last position. A forward walk waits for its whole input list (it reads it by address);
+        an update walk leaves :attr:`conv_gap` cycles after each group, so that no weight is read again before
+        the previous position's write of it has landed.
+        Returns the walker, ``is_conv``, ``conv_ok`` (the walk may issue), ``last_position``, ``have_entry``,
+        ``at_bias`` and the list address."""
+        cfg = self._config
+        m.submodules.windows = win = WindowWalker(cfg)
+        is_conv, complete, gap = Signal(), Signal(), Signal(range(self.conv_gap + 1))
+        convs = len(cfg.convs)
+        m.d.comb += [win.start.eq(self.start.valid & (self.start.payload.layer < convs)), win.layer.eq(layer)]
+        with m.If(self.start.valid):
+            m.d.sync += is_conv.eq(self.start.payload.layer < convs)
+        m.d.sync += complete.eq(self.lists.complete)
+        with m.If(gap != 0):
+            m.d.sync += gap.eq(gap - 1)
+        with m.If(is_conv & upd & win.step & win.bias):
+            m.d.sync += gap.eq(self.conv_gap)
+        conv_ok = ~is_conv | (win.ready & ~pending & (upd | complete) & (gap == 0))
+        return (win, is_conv, conv_ok, ~is_conv | win.last_position, Mux(is_conv, ~win.bias, have_entry),
+                Mux(is_conv, win.bias, at_bias), Mux(is_conv, win.addr, k))
+
+    @property
+    def conv_gap(self) -> int:
+        """Idle cycles after each group of a convolution's update walk: the next position's group reads the same
+        weights, and a read must come after the write of the previous position's update of it
+        (:class:`hdl.core.update_unit.UpdateUnit`: the write lands ``latency`` cycles after the transfer)."""
+        return 3
 
     def _list_ahead(self, m, k, moved):
         """Whether the layer input's list has entry ``k`` stored, and whether the bias input (1.0) is next,
@@ -242,10 +296,11 @@ class Sweeper(wiring.Component):
         cfg = self._config
         x_one = Array(spec.x.one for spec in cfg.layers)
         entry = self.lists.data
+        column = Mux(rd.conv, rd.col, entry.i) if cfg.convs else entry.i  # a convolution's: the window's column
         with m.If(advance):
             m.d.sync += [is_.valid.eq(rd.valid), is_.upd.eq(rd.upd), is_.last.eq(rd.bias), is_.layer.eq(rd.layer),
                          is_.x.eq(Mux(rd.bias, x_one[rd.layer], entry.x)), is_.gbase.eq(rd.gbase),
-                         is_.index.eq(Mux(rd.bias, n_in[rd.layer], entry.i)), is_.lanes.eq(rd.lanes)]
+                         is_.index.eq(Mux(rd.bias, n_in[rd.layer], column)), is_.lanes.eq(rd.lanes)]
             if cfg.backprop:
                 m.d.sync += [is_.bwd.eq(rd.bwd), is_.first_group.eq(rd.first_group), is_.last_group.eq(rd.last_group)]
             with m.If(rd.valid & rd.first):

@@ -65,9 +65,9 @@ class FeedbackErrorPath(wiring.Component):
         require_config(self, config)
         self._config = config
         self.unit = FeedbackUnit(config)
-        sizes = config.sizes
+        neurons = config.neuron_counts
         #: where hidden layer ``l``'s ``f'`` flags start in the memory (the running index)
-        self.fp_base = [sum(sizes[1:l + 1]) for l in range(config.n_layers - 1)]
+        self.fp_base = [sum(neurons[:l]) for l in range(config.n_layers - 1)]
         super().__init__(ErrorPathSignature(config))
 
     @property
@@ -80,7 +80,7 @@ class FeedbackErrorPath(wiring.Component):
         cfg, fb = self._config, self.unit
         m.submodules.unit = fb
         # ram_style: a block RAM, not one flip-flop per f' and a read multiplexer over them all
-        m.submodules.fprimes = fprimes = Memory(shape=1, depth=max(1, sum(cfg.sizes[1:-1])), init=[],
+        m.submodules.fprimes = fprimes = Memory(shape=1, depth=max(1, sum(cfg.neuron_counts[:-1])), init=[],
                                                 attrs={"no_rw_check": 1, "ram_style": "block"})
         fp_rd, fp_wr = fprimes.read_port(), fprimes.write_port()
         m.d.comb += [fp_wr.addr.eq(self.fprime.payload.index), fp_wr.data.eq(self.fprime.payload.value),
@@ -144,7 +144,7 @@ class BackpropErrorPath(wiring.Component):
         self.unit = BackwardUnit(config)
         self.feedback = FeedbackErrorPath(config) if config.feedback_rows else None
         #: where hidden layer ``l``'s neurons start in the f' and delta memories
-        self.fp_base = [sum(config.sizes[1:l + 1]) for l in range(config.n_layers - 1)]
+        self.fp_base = [sum(config.neuron_counts[:l]) for l in range(config.n_layers - 1)]
         lay = WeightLayout(config)
         read = ReadPort.Signature(addr_width=lay.addr_width, shape=signed(config.weight.width))
         super().__init__({
@@ -170,7 +170,7 @@ class BackpropErrorPath(wiring.Component):
         for port, bank in zip(unit.read, self.read):
             wiring.connect(m, port, wiring.flipped(bank))
 
-        hidden = max(1, sum(cfg.sizes[1:-1]))
+        hidden = max(1, sum(cfg.neuron_counts[:-1]))
         m.submodules.fprimes = fprimes = Memory(shape=1, depth=hidden, init=[], attrs={"no_rw_check": 1})
         m.submodules.deltas = deltas = Memory(shape=signed(cfg.error.width), depth=hidden, init=[],
                                               attrs={"no_rw_check": 1})

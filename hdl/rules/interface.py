@@ -12,12 +12,12 @@ __all__ = ["request_layout", "fprime_layout", "ErrorPathSignature", "errors_in"]
 
 def request_layout(config: Config) -> data.StructLayout:
     """A delta request: weight layer ``layer``'s output neuron ``neuron``."""
-    return data.StructLayout({"layer": range(config.n_layers), "neuron": range(max(config.sizes[1:]) + 1)})
+    return data.StructLayout({"layer": range(config.n_layers), "neuron": range(max(config.neuron_counts) + 1)})
 
 
 def fprime_layout(config: Config) -> data.StructLayout:
     """A hidden neuron's ``f'`` flag, at its running index over every hidden layer (layer after layer)."""
-    return data.StructLayout({"index": range(max(1, sum(config.sizes[1:-1])) + 1), "value": 1})
+    return data.StructLayout({"index": range(max(1, sum(config.neuron_counts[:-1])) + 1), "value": 1})
 
 
 class ErrorPathSignature(wiring.Signature):

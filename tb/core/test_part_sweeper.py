@@ -20,12 +20,23 @@ from trifactor.hdl.core.update_unit import UpdateUnit
 from part_sim import CONFIGS, simulate, values
 
 
+def walk_entries(cfg, layer, x):
+    """Per group of the sweep (a convolution's: per position, per channel group): its ``(column, x)`` entries, the
+    list's (the non-zero ones with zero skipping), or a convolution's window inside the image (zeros too)."""
+    lay, spec = WeightLayout(cfg), cfg.layers[layer]
+    if spec.conv is None:
+        entries = [(i, v) for i, v in enumerate(x) if v != 0 or not cfg.zero_skipping]
+        return [entries] * lay.groups(layer)
+    return [[(col, x[a]) for col, a in enumerate(window) if a >= 0]
+            for window in spec.conv.windows() for _ in range(lay.groups(layer))]
+
+
 def model_forward(cfg, layer, x, wrong=False):
     """Per neuron group: the list entries ``(x, addr, layer, last)`` in order, then the bias (1.0, ``i = n_in``)."""
     lay, spec = WeightLayout(cfg), cfg.layers[layer]
-    entries = [(i, v) for i, v in enumerate(x) if v != 0 or not cfg.zero_skipping]
     out = []
-    for g in range(lay.groups(layer)):
+    for walk, entries in enumerate(walk_entries(cfg, layer, x)):
+        g = walk % lay.groups(layer)
         out += [(v, lay.address(layer, g, i), layer, 0) for i, v in entries]
         out.append((spec.x.one if not wrong else 0, lay.address(layer, g, spec.n_in), layer, 1))
     return out
@@ -34,17 +45,18 @@ def model_forward(cfg, layer, x, wrong=False):
 def model_update(cfg, layer, x, deltas, wrong=False):
     """Per group not skipped: ``(x, addr, layer, deltas)`` for the list entries and the bias."""
     lay, spec = WeightLayout(cfg), cfg.layers[layer]
-    entries = [(i, v) for i, v in enumerate(x) if v != 0 or not cfg.zero_skipping]
     out = []
-    for g, d in enumerate(deltas):
+    for walk, (d, entries) in enumerate(zip(deltas, walk_entries(cfg, layer, x))):
         if cfg.zero_skipping and not any(d) and not wrong:
             continue
+        g = walk % lay.groups(layer)
         out += [(v, lay.address(layer, g, i), layer, tuple(d)) for i, v in entries + [(spec.n_in, spec.x.one)]]
     return out
 
 
 def group_lanes(cfg, layer, g):
-    return min(cfg.lanes, cfg.sizes[layer + 1] - g * cfg.lanes)
+    groups = WeightLayout(cfg).groups(layer)
+    return min(cfg.lanes, cfg.layers[layer].n_out - (g % groups) * cfg.lanes)
 
 
 def check_sweeper(cfg, seed=0, wrong=False, stall=0.3, zero_input=False):
@@ -55,13 +67,13 @@ def check_sweeper(cfg, seed=0, wrong=False, stall=0.3, zero_input=False):
     wiring.connect(m, sw.lists, lists.read)
     rng = random.Random(seed)
     lay = WeightLayout(cfg)
-    xs = [values(spec.x, spec.n_in, rng, zeros=0.4) for spec in cfg.layers]
+    xs = [values(spec.x, cfg.sizes[layer], rng, zeros=0.4) for layer, spec in enumerate(cfg.layers)]
     if zero_input:  # with zero skipping an empty list: the bias only
         xs[0] = [0] * cfg.sizes[0]
     deltas = []  # per layer, per group: P deltas (zeros past the layer); some groups all zero
     for layer, spec in enumerate(cfg.layers):
         groups = []
-        for g in range(lay.groups(layer)):
+        for g in range(lay.groups(layer) * spec.positions):
             d = values(cfg.error, group_lanes(cfg, layer, g), rng, zeros=0.3)
             if g % 2 == 1 or rng.random() < 0.3:
                 d = [0] * len(d)
@@ -146,11 +158,12 @@ def check_sweeper(cfg, seed=0, wrong=False, stall=0.3, zero_input=False):
             await wait_empty(ctx)
             for _ in range(3):  # the MAC counts are registered
                 await ctx.tick()
-            assert state["fwd"][before[0]:] == model_forward(cfg, layer, xs[layer], wrong), f"forward layer {layer}"
+            assert state["fwd"][before[0]:] == model_forward(cfg, layer, xs[layer], wrong), f"forward layer {layer} {[f[0] for f in state['fwd'][before[0]:]]} {xs[layer]}"
             spec = cfg.layers[layer]
-            n_listed = sum(1 for v in xs[layer] if v != 0 or not cfg.zero_skipping)
-            assert state["done"] - before[1] == spec.n_out * (n_listed + 1), f"macs_done layer {layer}"
-            assert state["done"] + state["skipped"] - before[1] - before[2] == spec.n_out * (spec.n_in + 1)
+            walks = walk_entries(cfg, layer, xs[layer])
+            assert state["done"] - before[1] == sum(group_lanes(cfg, layer, g) * (len(entries) + 1)
+                                                    for g, entries in enumerate(walks)), f"macs_done layer {layer}"
+            assert state["done"] + state["skipped"] - before[1] - before[2] == spec.forward_macs
         state["done"] = state["skipped"] = 0
         for layer in reversed(range(cfg.n_layers)):  # update: last layer first
             before = (len(state["upd"]), state["done"], state["skipped"])
@@ -159,20 +172,25 @@ def check_sweeper(cfg, seed=0, wrong=False, stall=0.3, zero_input=False):
             await wait_empty(ctx)
             for _ in range(3):
                 await ctx.tick()
-            assert state["upd"][before[0]:] == model_update(cfg, layer, xs[layer], deltas[layer], wrong), f"update layer {layer}"
+            assert state["upd"][before[0]:] == model_update(cfg, layer, xs[layer], deltas[layer], wrong), f"update layer {layer} {state['upd'][before[0]:][:8]} {model_update(cfg, layer, xs[layer], deltas[layer])[:8]}"
             spec = cfg.layers[layer]
-            n_listed = sum(1 for v in xs[layer] if v != 0 or not cfg.zero_skipping)
-            done = sum(group_lanes(cfg, layer, g) * (n_listed + 1) for g, d in enumerate(deltas[layer])
+            walks = walk_entries(cfg, layer, xs[layer])
+            done = sum(group_lanes(cfg, layer, g) * (len(walks[g]) + 1) for g, d in enumerate(deltas[layer])
                        if any(d) or not cfg.zero_skipping)
             assert state["done"] - before[1] == done, f"macs_done layer {layer}"
-            assert state["done"] + state["skipped"] - before[1] - before[2] == spec.n_out * (spec.n_in + 1)
+            assert state["done"] + state["skipped"] - before[1] - before[2] == spec.forward_macs
         # latency: a group's first element leaves on update this many cycles after its list read (the claim)
         firsts = set()
-        for layer, spec in enumerate(cfg.layers):
+        for layer, spec in enumerate(cfg.layers if not cfg.convs else ()):
             first = next((i for i, v in enumerate(xs[layer]) if v != 0 or not cfg.zero_skipping), spec.n_in)
             firsts |= {lay.address(layer, g, first) for g in range(lay.groups(layer))}
         group_starts = [c for c, addr in state["upd_cycles"] if addr in firsts]
-        assert state["claims"] and group_starts == [c + sw.latency for c in state["claims"]]
+        assert cfg.convs or state["claims"] and group_starts == [c + sw.latency for c in state["claims"]]
+        # a convolution's update reads a weight again at the next position: never before its write has landed
+        last_seen = {}
+        for cycle, addr in state["upd_cycles"]:
+            assert cycle - last_seen.get(addr, -99) >= 4, f"weight {addr} updated again {cycle - last_seen[addr]} cycles on"
+            last_seen[addr] = cycle
         # single-port banks: an update element at most every update_interval cycles (its write between two reads)
         cycles = [c for c, _ in state["upd_cycles"]]
         assert all(b - a >= cfg.update_interval for a, b in zip(cycles, cycles[1:])), "update elements too close"
@@ -199,3 +217,26 @@ def test_sweeper_with_an_all_zero_input(name):
 def test_sweeper_test_catches_a_wrong_model(name):
     with pytest.raises(AssertionError):
         check_sweeper(CONFIGS[name](), wrong=True)
+
+
+def conv_config(conv, image, lanes, **hardware):
+    from trifactor.golden.config import config_from_dict
+    from trifactor.golden.config.conv import ConvSpec
+
+    spec = ConvSpec(in_shape=tuple(image), pool=1, mode="trained", feedback="rom", dilation=0,
+                    groups=conv["channels"], **{"kernel": 3, "stride": 1, "padding": 0, **conv})
+    return config_from_dict({"network": {"input": image, "sizes": [spec.outputs, 3]}, "conv": [conv],
+                             "hardware": {"lanes": lanes, **hardware}})
+
+
+CONV_CONFIGS = {
+    "stride2_pad1": lambda: conv_config({"channels": 4, "kernel": 3, "stride": 2, "padding": 1}, [5, 5, 1], 4),
+    "channels_past_lanes": lambda: conv_config({"channels": 5, "kernel": 3, "padding": 1}, [3, 4, 2], 3,
+                                               zero_skipping=False),
+    "kernel1": lambda: conv_config({"channels": 2, "kernel": 1}, [3, 3, 1], 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONV_CONFIGS))
+def test_sweeper_walks_convolution_windows_as_the_model(name):
+    check_sweeper(CONV_CONFIGS[name]())
