@@ -25,7 +25,7 @@ from .config import Config, LayerSpec
 from .errors import ConfigError
 from .lfsr import advance, initial_state
 
-__all__ = ["conv_windows", "conv_feedback_rows", "lfsr_rows", "float_conv_forward",
+__all__ = ["conv_windows", "conv_feedback_rows", "lfsr_rows", "lfsr_seed_state", "float_conv_forward",
            "float_conv_update", "float_conv_input_grad", "pool_grad", "read_transfer", "LFSR_ROW_STEPS"]
 
 #: LFSR steps between two feedback rows: 32, so no two rows share a bit of the state (a Galois LFSR's next
@@ -41,6 +41,11 @@ def conv_windows(x: np.ndarray, spec: LayerSpec) -> np.ndarray:
     return padded[..., index]
 
 
+def lfsr_seed_state(config: Config, layer: int) -> int:
+    """The state an LFSR-fed layer's rows start from every sample (the core loads it as a constant)."""
+    return initial_state((config.feedback_seed ^ (0xC0DE0000 + layer)) & 0xFFFFFFFF)
+
+
 def lfsr_rows(config: Config, layer: int) -> tuple:
     """``(index, sign)`` (``(rows, k)``) of an LFSR-fed layer's feedback rows, in walk order.
 
@@ -51,7 +56,7 @@ def lfsr_rows(config: Config, layer: int) -> tuple:
     """
     spec = config.layers[layer]
     classes, k = config.n_classes, config.nonzeros_per_row
-    state = initial_state((config.feedback_seed ^ (0xC0DE0000 + layer)) & 0xFFFFFFFF)
+    state = lfsr_seed_state(config, layer)
     rows = spec.conv.feedback_rows
     index, sign = np.zeros((rows, k), dtype=np.int64), np.zeros((rows, k), dtype=np.int64)
     for row in range(rows):

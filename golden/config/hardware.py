@@ -109,10 +109,6 @@ class HardwareBudget:
                 raise ConfigError(f"[[conv]] {number} pool", f"= {conv.pool}: the core does not pool yet (the golden "
                                   "models do)", "use stride 2 instead of pooling, or --backend float or fixed",
                                   self.source)
-            if conv.trained and conv.feedback == "lfsr":
-                raise ConfigError(f"[[conv]] {number} feedback", "= 'lfsr': the core keeps every row in its ROM so far "
-                                  "(the golden models draw them from the LFSR)", "use feedback = 'rom', or --backend "
-                                  "float or fixed", self.source)
 
     def _check_learned(self):
         """What the learned-feedback path (rule ``ddfa``) needs: dual-port banks (it reads and writes ``B`` in one

@@ -24,7 +24,7 @@ path it uses.
 
 from amaranth import Module, Signal
 from amaranth.hdl import Array, Mux, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory, ReadPort
 from amaranth.lib.wiring import In, Out
 
@@ -98,12 +98,33 @@ class FeedbackErrorPath(wiring.Component):
         m.d.comb += [fp_rd.addr.eq(fp_base[request.layer] + request.neuron), fp_rd.en.eq(1)]
         m.d.sync += [row_valid.eq(self.request.valid & self.request.ready),
                      row.eq(row_base[request.layer] + request.neuron)]
+        if fb.lfsr_layers:
+            self._lfsr_request(m, fb)
+        if fb.lfsr_layers:
+            m.d.comb += [getattr(fb.i.payload, name).eq(getattr(self._lfsr, name)) for name in ("lfsr", "layer",
+                                                                                              "restart", "next_row")]
         # the unit is always ready while its output is taken, and the delta stream is always taken
         m.d.comb += [fb.i.valid.eq(row_valid), fb.i.payload.row.eq(row), fb.i.payload.fprime.eq(fp_rd.data),
                      fb.o.ready.eq(1), self.delta.valid.eq(fb.o.valid), self.delta.payload.eq(fb.o.payload)]
         if cfg.cost_counters:
             m.d.comb += [self.feedback_reads.eq(fb.rom_reads), self.hidden_deltas.eq(fb.hidden_deltas)]
         return m
+
+    def _lfsr_request(self, m, fb):
+        """An LFSR-fed layer's request, registered beside its row: the layer's first neuron restarts the LFSR, a
+        neuron that starts a channel group steps it to the next row (the groups divide the channels, so a
+        position's first channel starts one)."""
+        cfg, request = self._config, self.request.payload
+        lfsr = Array(int(layer in fb.lfsr_layers) for layer in range(cfg.n_layers))[request.layer]
+        per_group = Array(spec.n_out // spec.conv.groups if spec.conv else 1 for spec in cfg.layers)[request.layer]
+        within = Signal(range(max(spec.n_out for spec in cfg.layers) + 1))  # the next neuron's place in its group
+        restart = request.neuron == 0
+        here = Mux(restart, 0, within)
+        self._lfsr = Signal(data.StructLayout({"lfsr": 1, "layer": range(cfg.n_layers), "restart": 1, "next_row": 1}))
+        with m.If(self.request.valid & self.request.ready & lfsr):
+            m.d.sync += within.eq(Mux(here + 1 == per_group, 0, here + 1))
+        m.d.sync += [self._lfsr.lfsr.eq(lfsr), self._lfsr.layer.eq(request.layer), self._lfsr.restart.eq(restart),
+                     self._lfsr.next_row.eq(here == 0)]
 
 
 class BackpropErrorPath(wiring.Component):

@@ -5,18 +5,27 @@ Implements :func:`golden.fixed_model.feedback_delta` with the tables of
 """
 
 from amaranth import Module, Signal
-from amaranth.hdl import Array, Mux, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from trifactor.golden.config import Config
+from trifactor.golden.conv import LFSR_ROW_STEPS, lfsr_seed_state
 from trifactor.golden.feedback import feedback_matrices
+from trifactor.golden.lfsr import advance as advance_steps
 
 from ..arith import narrow, shift_right
 from ..errors import reject, require_hardware
 
 __all__ = ["FeedbackUnit"]
+
+
+def _xor(bits):
+    out = Const(0, 1)
+    for bit in bits:
+        out = out ^ bit
+    return out
 
 
 class FeedbackUnit(wiring.Component):
@@ -36,6 +45,13 @@ class FeedbackUnit(wiring.Component):
 
     Send all of ``e`` before the first hidden neuron of a sample (an error row only needs
     its own error in): the unit does not reorder them.
+
+    A convolution layer with ``feedback = "lfsr"`` has no rows in the ROM: its rows come from the LFSR of
+    :func:`golden.conv.lfsr_rows`, one state register stepped :data:`~golden.conv.LFSR_ROW_STEPS` times (one XOR
+    network) for each new row, in the order the layer's neurons are asked for. A transfer on ``i`` then names
+    the layer's LFSR (``lfsr``, ``layer``) instead of a row: ``restart`` (the layer's first neuron) starts from
+    the layer's seed, ``next_row`` (a neuron whose channel starts a channel group) steps to the next row, and
+    the neurons between reuse the row.
 
     Parameters
     ----------
@@ -60,8 +76,12 @@ class FeedbackUnit(wiring.Component):
             reject(self, f"sizes {list(config.sizes)} have no hidden layer: there is no feedback to compute")
         require_hardware(self, config)
         self._config = config
-        self._tables = feedback_matrices(config)
-        self.error_base = sum(fb.index.shape[0] for fb in self._tables)
+        #: the convolution layers whose rows come from the LFSR (none of their rows in the ROM)
+        self.lfsr_layers = [spec.index for spec in config.layers[:-1] if spec.conv and spec.trained
+                            and spec.conv.feedback == "lfsr"]
+        self._tables = [fb if layer not in self.lfsr_layers else None
+                        for layer, fb in enumerate(feedback_matrices(config))]
+        self.error_base = sum(fb.index.shape[0] for fb in self._tables if fb is not None)
         self.rows = self.error_base + config.n_classes
         class_width = max(1, (config.n_classes - 1).bit_length())
         k = config.nonzeros_per_row
@@ -73,7 +93,8 @@ class FeedbackUnit(wiring.Component):
         self.rom_data = self._rom_contents()
         super().__init__({
             "e": In(stream.Signature(signed(config.error.width))),
-            "i": In(stream.Signature(data.StructLayout({"row": unsigned(max(1, (self.rows - 1).bit_length())), "fprime": 1}))),
+            "i": In(stream.Signature(data.StructLayout({"row": unsigned(max(1, (self.rows - 1).bit_length())), "fprime": 1,
+                                                        **self._lfsr_fields()}))),
             "o": Out(stream.Signature(signed(config.error.width))),
             **({"rom_reads": Out(range(config.nonzeros_per_row + 1)), "hidden_deltas": Out(1)}
                if config.cost_counters else {}),
@@ -85,11 +106,40 @@ class FeedbackUnit(wiring.Component):
         return 3
 
     def row_base(self, hidden_layer: int) -> int:
-        return sum(fb.index.shape[0] for fb in self._tables[:hidden_layer])
+        return sum(fb.index.shape[0] for fb in self._tables[:hidden_layer] if fb is not None)
+
+    def _lfsr_fields(self) -> dict:
+        """``i``'s fields for LFSR rows (none without them)."""
+        if not self.lfsr_layers:
+            return {}
+        return {"lfsr": 1, "layer": range(self._config.n_layers), "restart": 1, "next_row": 1}
+
+    def _lfsr_row(self, m, advance):
+        """The LFSR's row (``index``, ``negative``) of the transfer one cycle ago, in the ROM row's layout."""
+        cfg, k = self._config, self._config.nonzeros_per_row
+        state = Signal(32)
+        seeds = Array(lfsr_seed_state(cfg, layer) if layer in self.lfsr_layers else 1 for layer in range(cfg.n_layers))
+        start = Signal(32)
+        m.d.comb += start.eq(Mux(self.i.payload.restart, seeds[self.i.payload.layer], state))
+        # LFSR_ROW_STEPS steps are linear over GF(2): bit b of the result is the XOR of the start bits whose
+        # basis vector, stepped by golden's own step, has bit b set (one XOR network, no chain of 32)
+        columns = [advance_steps(1 << bit, LFSR_ROW_STEPS) for bit in range(32)]
+        stepped = Cat(*[_xor([start[bit] for bit in range(32) if columns[bit] >> out & 1]) for out in range(32)])
+        with m.If(advance & self.i.valid & self.i.payload.lfsr & (self.i.payload.restart | self.i.payload.next_row)):
+            m.d.sync += state.eq(stepped)
+        row = Signal(self.rom_layout)
+        first = ((state[16:] * cfg.n_classes) >> 16)[:len(row.index[0])]
+        for t in range(k):
+            wrapped = first + t
+            m.d.comb += [row.index[t].eq(Mux(wrapped >= cfg.n_classes, wrapped - cfg.n_classes, wrapped)),
+                         row.negative[t].eq(state[t])]
+        return row
 
     def _rom_contents(self):
         rows = []
         for fb in self._tables:
+            if fb is None:
+                continue
             for index, sign in zip(fb.index.tolist(), fb.sign.tolist()):
                 rows.append({"index": index, "negative": [int(s < 0) for s in sign], "error": 0})
         k = self._config.nonzeros_per_row
@@ -125,6 +175,11 @@ class FeedbackUnit(wiring.Component):
         # multiplexers, another through the arithmetic. A delta leaves one cycle later.
         k = cfg.nonzeros_per_row
         rom_row = self.rom_layout(read.data)
+        if self.lfsr_layers:  # the LFSR's row in the ROM row's place (both a cycle after the transfer)
+            from_lfsr = Signal()
+            with m.If(advance):
+                m.d.sync += from_lfsr.eq(self.i.payload.lfsr)
+            rom_row = self.rom_layout(Mux(from_lfsr, self._lfsr_row(m, advance).as_value(), read.data))
         row = Signal(data.StructLayout({"e": data.ArrayLayout(signed(cfg.error.width), k),
                                         "negative": data.ArrayLayout(1, k), "error": 1}), reset_less=True)
         s2_valid, s2_fprime = Signal(), Signal()
@@ -143,6 +198,8 @@ class FeedbackUnit(wiring.Component):
             with m.If(advance):
                 m.d.sync += o_hidden.eq(s2_valid & ~row.error)
             feedback_row = self.i.valid & self.i.ready & (self.i.payload.row < self.error_base)
+            if self.lfsr_layers:
+                feedback_row |= self.i.valid & self.i.ready & self.i.payload.lfsr
             m.d.sync += [self.rom_reads.eq(Mux(feedback_row, cfg.nonzeros_per_row, 0)),
                          self.hidden_deltas.eq(self.o.valid & self.o.ready & o_hidden)]
         return m

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from trifactor.golden.conv import conv_windows
 from trifactor.golden.fixed_model import FixedNet, with_bias_input
-from trifactor.golden.fixedpoint import shift_right
+from trifactor.golden.fixedpoint import narrow, shift_right
 from trifactor.golden.train import sample_orders
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import ACK, Op, header
@@ -190,6 +191,9 @@ def _update(config, golden, divergence, n_train) -> dict:
         g, h = golden.net.weights[layer], divergence["hardware_weights"][layer]
         rows, columns = np.nonzero(g != h)
         j, i = int(rows[0]), int(columns[0])
+        if spec.conv:
+            layers.append(_conv_update(config, spec, result, before, g, h, rows.size, j, i))
+            continue
         x = int(with_bias_input(result["inputs"][layer], spec)[i])
         d = int(result["delta"][layer][j])
         step = int(shift_right(d * x, spec.update_shift, config.update_rounding))
@@ -205,6 +209,29 @@ def _update(config, golden, divergence, n_train) -> dict:
         })
     return {**_sample_info(golden, sample, n_train), "pass": "update", "backprop": bool(result["backprop"]),
             "prediction": {"golden": result["prediction"], "hardware": result["prediction"]}, "layers": layers}
+
+
+def _conv_update(config, spec, result, before, g, h, differ, channel, column) -> dict:
+    """A convolution layer's first differing weight (channel, window element) and golden's position-by-position
+    update of it (:func:`golden.fixed_model.conv_update`): every position whose step there is not 0."""
+    conv = spec.conv
+    windows = with_bias_input(conv_windows(result["inputs"][spec.index], spec), spec)
+    deltas = np.asarray(result["delta"][spec.index]).reshape(spec.positions, spec.n_out)[:, channel]
+    weight, steps = int(before[spec.index][channel, column]), []
+    for position, (y, x) in enumerate(conv.walk().tolist()):
+        d, value = int(deltas[position]), int(windows[position, column])
+        step = int(shift_right(d * value, spec.update_shift, config.update_rounding))
+        if step:
+            weight = int(narrow(np.int64(weight - step), config.weight, config.overflow))
+            steps.append({"position": position, "y": y, "x": x, "delta": d, "x_in": value, "step": step,
+                          "weight": weight})
+    ky, rest = divmod(column, conv.kernel * conv.in_shape[2])
+    kx, ci = divmod(rest, conv.in_shape[2])
+    return {"layer": spec.index, "conv": True, "channels": spec.n_out, "window": spec.n_in,
+            "positions": spec.positions, "differ": int(differ), "neuron": channel, "input": column,
+            "bias": column == spec.n_in, "element": [ky, kx, ci], "golden": int(g[channel, column]),
+            "hardware": int(h[channel, column]), "before": int(before[spec.index][channel, column]),
+            "update_shift": spec.update_shift, "rounding": config.update_rounding.value, "steps": steps}
 
 
 def _feedback(config, golden, divergence, n_train) -> dict:
@@ -331,6 +358,26 @@ def check_core(config, split, epochs: int, seed: int, *, fault: str | None = Non
     return report
 
 
+def _conv_lines(layer) -> list:
+    """The report's lines for a convolution layer's update divergence (:func:`_conv_update`)."""
+    l, c, i = layer["layer"], layer["neuron"], layer["input"]
+    ky, kx, ci = layer["element"]
+    name = (f"b{l}[{c}] (channel {c}, the bias)" if layer["bias"]
+            else f"W{l}[{c}, {i}] (channel {c}, window element {i}: ky {ky}, kx {kx}, input channel {ci})")
+    lines = [f"  layer {l} (convolution: {layer['channels']} channels, windows of {layer['window']} + bias, "
+             f"{layer['positions']} positions): {_plural(layer['differ'], 'weight')} differ"
+             f"{'s' if layer['differ'] == 1 else ''} after the update; the first:",
+             f"    {name}: golden {layer['golden']}, hardware {layer['hardware']}, before the update {layer['before']}",
+             f"    golden's update there, position by position (shift {layer['update_shift']}, {layer['rounding']}; "
+             f"positions whose step is 0 left out):"]
+    for s in layer["steps"][:8]:
+        lines.append(f"      position {s['position']} (y {s['y']}, x {s['x']}): d = {s['delta']}, x = {s['x_in']}, "
+                     f"step {s['step']} -> {s['weight']}")
+    if len(layer["steps"]) > 8:
+        lines.append(f"      ... {len(layer['steps']) - 8} more, ending at {layer['golden']}")
+    return lines
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -373,6 +420,9 @@ def report_text(report: dict, config, dataset: str, seed: int, epochs: int) -> s
         lines.append(f"  pass: update: the forward pass agreed (prediction {d['prediction']['golden']} on both); "
                      f"hidden deltas from {'backpropagation (W^T d)' if d['backprop'] else 'the feedback (B e)'}")
         for layer in d["layers"]:
+            if layer.get("conv"):
+                lines += _conv_lines(layer)
+                continue
             l, j, i = layer["layer"], layer["neuron"], layer["input"]
             name = f"b{l}[{j}] (neuron {j}, the bias)" if layer["bias"] else f"W{l}[{j}, {i}] (neuron {j}, input {i})"
             behind = (f"{'(W^T d)' if d['backprop'] else '(B e)'}[{j}] = {layer['delta_sum']}" if "delta_sum" in layer

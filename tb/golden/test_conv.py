@@ -593,8 +593,6 @@ def test_bp_through_trained_convs_is_float_only():
 
 @pytest.mark.parametrize("tables, key, problem, fix", [
     ([table()], "[[conv]] 0 pool", "the core does not pool yet", "use stride 2 instead of pooling"),
-    ([table(pool=1), {"channels": 2, "kernel": 3, "padding": 1, "feedback": "lfsr"}], "[[conv]] 1 feedback",
-     "the core keeps every row in its ROM so far", "use feedback = 'rom'"),
 ])
 def test_the_hardware_check_refuses_what_the_core_cannot_do_yet(tables, key, problem, fix):
     here = (5, 5, 2)
