@@ -74,6 +74,23 @@ def _dense(make):
     return lambda: dataclasses.replace(make(), zero_skipping=False)
 
 
+def with_transfer(raw: dict, frozen: int, seed: int = 11) -> dict:
+    """``raw`` (a conv configuration's dict) with its first ``frozen`` [[conv]] layers frozen, their weights in a
+    transfer file under build/tb/ (a float initialisation of ``seed``, doubled): what a BP-trained net would hand
+    over, made without training one."""
+    from trifactor.golden.float_model import init_weights, weight_arrays
+
+    trained = config_from_dict(raw)
+    arrays = weight_arrays([2 * w for w in init_weights(trained, seed)])
+    path = ROOT / "build" / "tb" / f"transfer_{trained.name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **{key: value for key, value in arrays.items() if int(key[1:]) < frozen})
+    feedback_keys = ("feedback", "dilation", "groups")  # a frozen layer has no feedback
+    convs = [{**{k: v for k, v in table.items() if k not in feedback_keys}, "mode": "frozen"} if index < frozen else table
+             for index, table in enumerate(raw["conv"])]
+    return {**raw, "conv": convs, "network": {**raw["network"], "transfer": str(path)}}
+
+
 CORE_CONFIGS = {
     "default": (CONFIGS["default"], "digits"),
     "default_dense": (_dense(CONFIGS["default"]), "digits"),
@@ -125,6 +142,16 @@ CORE_CONFIGS = {
         "feedback": {"rule": "dfa", "rank": 2, "seed": 7}, "hardware": {"lanes": 4}}), "random"),
     # MNIST on the iCEBreaker (configs/mnist-up5k.toml): 784-128-10 in the four SPRAMs
     "mnist_up5k": (lambda: load_config(ROOT / "configs" / "mnist-up5k.toml"), "mnist5k"),
+    # convolution layers: configs/digits-conv.toml's network (a 3x3 convolution, stride 2, padding 1, trained by
+    # convolutional DFA from its ROM); and two convolutions, the first frozen (transferred), the second trained
+    # from LFSR rows in 2 channel groups, 3 lanes for 4 and 5 channels, hard-tanh and MSE
+    "conv": (lambda: load_config(ROOT / "configs" / "digits-conv.toml"), "digits"),
+    "conv_frozen_lfsr": (lambda: config_from_dict(with_transfer({
+        "name": "conv_frozen_lfsr",
+        "network": {"input": [8, 8, 1], "sizes": [45, 10], "activation": "hardtanh", "loss": "mse"},
+        "conv": [{"channels": 4, "kernel": 3, "stride": 1, "padding": 1},
+                 {"channels": 5, "kernel": 3, "stride": 2, "padding": 0, "feedback": "lfsr", "groups": 5}],
+        "feedback": {"nonzeros_per_row": 2, "seed": 3}, "hardware": {"lanes": 3}}, frozen=1)), "digits"),
 }
 # [hardware] cost_counters with backpropagation: every sample (hard-tanh keeps its hidden zeros, the fast
 # pipeline), and the hybrid's mix of BP and feedback samples
