@@ -4,8 +4,10 @@ For each data set, the reference rows of docs (BP, DFA, SSDFA k=1 continuous, SS
 ternary, all float) and the bit-exact fixed model (SSDFA, hybrid, BP and DFA), then the learned and reduced
 feedback of docs/learned-feedback.md in float and fixed: DDFA dense and sparse (k=1), rank-1 DFA feedback and a
 zero start (dense DFA with hardtanh and every weight zero), each over several seeds with the configuration's
-epochs. Writes ``golden.json`` and ``golden.md`` (tables) and a learning
-curve plot per data set; prints the tables.
+epochs. A convolutional network (``[[conv]]`` layers: ``configs/digits-conv.toml``, ``configs/mnist5k-conv.toml``)
+takes the rows of :data:`CONV_ROWS` instead: BP in float, and DFA and SSDFA k=1 with the convolutions trained by
+their feedback, in float and fixed (the rules a convolution takes). Writes ``golden.json`` and ``golden.md``
+(tables) and a learning curve plot per data set; prints the tables.
 """
 
 from pathlib import Path
@@ -54,13 +56,23 @@ LEARNED_ROWS = {
                                                                          {"network": ZERO_START}),
 }
 ROWS = {**REFERENCE_ROWS, **LEARNED_ROWS}
+#: a convolutional network's rows (``[[conv]]`` layers): backpropagation in float only (the fixed model has none
+#: through a convolution), then the two feedback rules the convolutions learn by (hybrid and ddfa refuse them)
+CONV_ROWS = {
+    "BP (float)": ("float", {"rule": "bp"}),
+    "DFA dense ternary (float)": ("float", {"rule": "dfa"}),
+    "DFA dense ternary (fixed, bit-exact)": ("fixed", {"rule": "dfa"}),
+    "SSDFA k=1 ternary (float)": ("float", {"rule": "ssdfa", "nonzeros_per_row": 1}),
+    "SSDFA k=1 ternary (fixed, bit-exact)": ("fixed", {"rule": "ssdfa", "nonzeros_per_row": 1}),
+}
 #: the rows of the second curve plot: the learned rows in float, against BP's and DFA's
 LEARNED_CURVES = ["BP (float)", "DFA dense ternary (float)",
                   *(label for label, (backend, *_) in LEARNED_ROWS.items() if backend == "float")]
 
 
 def add_arguments(parser):
-    parser.add_argument("--configs", nargs="+", default=[str(CONFIGS / "digits.toml"), str(CONFIGS / "mnist5k.toml")])
+    parser.add_argument("--configs", nargs="+", default=[str(CONFIGS / f"{name}.toml") for name in
+                                                         ("digits", "mnist5k", "digits-conv", "mnist5k-conv")])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--out", default="build/bench")
 
@@ -116,12 +128,27 @@ def bench_row(config, split, label, backend, sections, seeds) -> dict:
     }
 
 
+def rows_of(config) -> dict:
+    """The rows a configuration takes: :data:`CONV_ROWS` for a convolutional network, else :data:`ROWS`."""
+    return CONV_ROWS if config.convs else ROWS
+
+
+def network_text(config) -> str:
+    """``64-64-10``, or with convolutions ``8x8x1-c8k3s2-128-10`` (channels, kernel, stride[, pool])."""
+    if not config.convs:
+        return "-".join(map(str, config.sizes))
+    layers = ["x".join(map(str, config.input_shape))]
+    layers += [f"c{c.channels}k{c.kernel}s{c.stride}" + (f"p{c.pool}" if c.pool > 1 else "") for c in config.convs]
+    return "-".join(layers + [str(n) for n in config.sizes[len(config.convs):]])
+
+
 def bench_config(path, seeds):
     config = load_config(path)
     split = load_data(config)
     rows = {}
-    width = max(map(len, ROWS))
-    for label, (backend, overrides, *others) in ROWS.items():
+    table = rows_of(config)
+    width = max(map(len, table))
+    for label, (backend, overrides, *others) in table.items():
         sections = {"feedback": overrides, **(others[0] if others else {})}
         row = rows[label] = bench_row(config, split, label, backend, sections, seeds)
         result = (f"not measured: {row['error']}" if "error" in row else
@@ -163,12 +190,12 @@ def main(args) -> int:
     for path in args.configs:
         config, split, rows = bench_config(path, args.seeds)
         results[config.name] = {
-            "net": "-".join(map(str, config.sizes)), "dataset": split.name, "epochs": config.epochs,
+            "net": network_text(config), "dataset": split.name, "epochs": config.epochs,
             "train": len(split.y_train), "test": len(split.y_test), "rows": rows, "config": config.to_dict(),
         }
         learning_curves(out / f"{config.name}_curves.png", curves(rows, REFERENCE_ROWS),
                         f"{config.name} ({split.name}), seed 0")
-        learned = curves(rows, LEARNED_CURVES)
+        learned = curves(rows, LEARNED_CURVES) if not config.convs else {}
         if learned:
             learning_curves(out / f"{config.name}_learned_curves.png", learned,
                             f"{config.name} ({split.name}): learned and reduced feedback, seed 0")

@@ -6,6 +6,9 @@ they are, so parts can run alone and at different times:
 - :mod:`.accuracy`: the golden models' test accuracy over seeds, per learning rule (``trifactor bench``, ``compare``);
 - :mod:`.learned`: learned and reduced feedback (DDFA dense and sparse, rank-1 DFA, zero start) against BP, DFA and
   SSDFA over seeds, float and fixed, with DDFA's angles to backpropagation and Gaussian against Rademacher directions;
+- :mod:`.conv`: convolutional networks (``configs/digits-conv.toml``, ``configs/mnist5k-conv.toml``) over seeds,
+  float and fixed: BP, frozen BP-trained convolutions with an SSDFA head, convolutional DFA trained on chip, a
+  control with random frozen convolutions, and the MLPs of the same weight budget and of the reference;
 - :mod:`.cycles`: cycles per training sample against the roofline, dense and with zero skipping (``trifactor train
   --backend rtl``);
 - :mod:`.speed`: simulation speed (``make speed``);
@@ -25,7 +28,7 @@ from pathlib import Path
 from ..util.checks import check_count, check_epochs, check_seed_count
 from ..util.errors import UsageError
 from ..util.output import write_json
-from . import accuracy, boards, cycles, learned, speed, sweep, synth
+from . import accuracy, boards, conv, cycles, learned, speed, sweep, synth
 from .common import Steps
 from .document import check_document, write_section
 from .provenance import Provenance
@@ -33,8 +36,8 @@ from .provenance import Provenance
 __all__ = ["PARTS", "DOCUMENT", "parse_parts", "measure"]
 
 #: part -> its module (``DESCRIPTION``, ``steps(options)``, ``measure(options, steps) -> (markdown, data)``), in order
-PARTS = {"accuracy": accuracy, "learned": learned, "cycles": cycles, "speed": speed, "synth": synth, "boards": boards,
-         "sweep": sweep}
+PARTS = {"accuracy": accuracy, "learned": learned, "conv": conv, "cycles": cycles, "speed": speed, "synth": synth,
+         "boards": boards, "sweep": sweep}
 DOCUMENT = Path("docs") / "measurements.md"
 JSON_COPIES = Path("build") / "measure"
 DEFAULTS = {"seeds": 3, "epochs": None, "runs": 3, "quiet": False}
@@ -71,9 +74,9 @@ def measure(parts, out=DOCUMENT, *, command="trifactor measure", json_folder=JSO
     json_folder : path
         Where each part's JSON copy (``<part>.json``: the provenance and the figures) goes.
     **options
-        ``seeds`` (accuracy, learned, synthesis: seeds 0..N-1; default 3), ``epochs`` (accuracy, learned: the
-        configurations' own by default), ``runs`` (speed: timed runs per backend; default 3), ``quiet`` (no progress
-        lines or bars).
+        ``seeds`` (accuracy, learned, conv, synthesis: seeds 0..N-1; default 3), ``epochs`` (accuracy, learned,
+        conv: the configurations' own by default), ``runs`` (speed: timed runs per backend; default 3), ``quiet``
+        (no progress lines or bars).
 
     Returns
     -------
