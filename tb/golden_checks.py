@@ -55,6 +55,9 @@ def expected_costs(cfg, step) -> dict:
     costs = dict.fromkeys(COST_NAMES, 0)
     learned = cfg.rule == "ddfa"  # hdl/rules/learned_path.py: its passes walk every input, B's every class
     for l, spec in enumerate(cfg.layers):
+        if spec.conv:
+            _conv_costs(cfg, step, spec, costs)
+            continue
         entries = list_entries(cfg, step, l)
         deltas = np.asarray(step["delta"][l])
         walks = 2 if backprop and l > 0 else 1  # the provider's walks over the layer
@@ -81,6 +84,27 @@ def expected_costs(cfg, step) -> dict:
             costs["update_weight_reads"] += lanes * (entries + 1)
             costs["update_weight_writes"] += lanes * (entries + 1)
     return costs
+
+
+def _conv_costs(cfg, step, spec, costs):
+    """A convolution layer's counts (``hdl/core/window_walker.py``): at every position, each channel group walks the
+    window's elements inside the image and the bias; a frozen layer has no deltas and no update walk."""
+    lanes, groups = cfg.lanes, -(-spec.n_out // cfg.lanes)
+    inside = (spec.conv.windows() >= 0).sum(axis=1)
+    deltas = np.asarray(step["delta"][spec.index]).reshape(spec.positions, spec.n_out)
+    if spec.trained:
+        costs["error_path_deltas"] += spec.neurons
+        costs["error_path_feedback_reads"] += spec.neurons * cfg.nonzeros_per_row
+    for position, elements in enumerate(inside.tolist()):
+        for g in range(groups):
+            used = min(lanes, spec.n_out - g * lanes)
+            costs["forward_macs"] += used * (elements + 1)
+            costs["forward_weight_reads"] += lanes * (elements + 1)
+            if not spec.trained or cfg.zero_skipping and not deltas[position, g * lanes:g * lanes + used].any():
+                continue
+            costs["update_macs"] += used * (elements + 1)
+            costs["update_weight_reads"] += lanes * (elements + 1)
+            costs["update_weight_writes"] += lanes * (elements + 1)
 
 
 def assert_weights(got, want, when):

@@ -158,7 +158,7 @@ CORE_CONFIGS = {
 CORE_CONFIGS.update({
     f"{name}_costs": (lambda make=CORE_CONFIGS[name][0], name=name: dataclasses.replace(
         make(), name=f"{name}_costs", cost_counters=True), CORE_CONFIGS[name][1])
-    for name in ("bp_odd", "hybrid_two_hidden", "ddfa_sparse_two_hidden", "rank2_two_hidden")})
+    for name in ("bp_odd", "hybrid_two_hidden", "ddfa_sparse_two_hidden", "rank2_two_hidden", "conv_frozen_lfsr")})
 
 
 def core_params(cfg, data, samples=100, perturb=None, test_samples=40) -> dict:

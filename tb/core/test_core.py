@@ -10,11 +10,12 @@ from unit_params import CORE_CONFIGS, build_name, core_params
 # Covered in `make test` by a sibling (the same training with or without the cost counters, or
 # the same rule on a smaller network); `make test-full` runs them too.
 # in make test: default, odd, narrow, no_hidden, spram, bp_odd, hybrid_two_hidden_costs, ddfa (with its cost
-# counters) and conv (every rule, SPRAM banks, two hidden layers, the cost counters, a convolution); the rest only
+# counters) and conv_frozen_lfsr_costs (every rule, SPRAM banks, two hidden layers, the cost counters, two
+# convolutions: a frozen one, and one trained from LFSR rows); the rest only
 # in make test-full (zero_spram's self-clearing banks are in make test as a part: tb/lanes/test_part_lane_banks.py)
 SLOW = {"bp_default", "default_costs", "hybrid_two_hidden", "bp_odd_costs", "mnist_up5k", "two_hidden", "default_dense",
         "ddfa_sparse_two_hidden", "rank2_two_hidden", "rank1", "ddfa_sparse_two_hidden_costs", "zero_spram",
-        "rank2_two_hidden_costs", "conv_frozen_lfsr"}
+        "rank2_two_hidden_costs", "conv_frozen_lfsr", "conv"}
 
 
 def run_core(name, simulator="verilator", samples=100, perturb=None):
