@@ -64,8 +64,6 @@ class HardwareBudget:
         """Raise :class:`ConfigError` unless the core can implement this configuration on a supported part
         (:meth:`check_bit_exact`, :meth:`check_size`, and what single-port SPRAM banks allow)."""
         self.check_bit_exact()
-        if self.convs:
-            self._check_conv()
         if self.rule == "ddfa":
             self._check_learned()
         self.check_size()
@@ -102,13 +100,6 @@ class HardwareBudget:
                               "the fixed model and the core draw +-1 from an LFSR", "set perturbation = 'rademacher'",
                               self.source)
 
-    def _check_conv(self):
-        """What the core's convolution walk (:mod:`hdl.core.window_walker`) does not do yet."""
-        for number, conv in enumerate(self.convs):
-            if conv.pool > 1:
-                raise ConfigError(f"[[conv]] {number} pool", f"= {conv.pool}: the core does not pool yet (the golden "
-                                  "models do)", "use stride 2 instead of pooling, or --backend float or fixed",
-                                  self.source)
 
     def _check_learned(self):
         """What the learned-feedback path (rule ``ddfa``) needs: dual-port banks (it reads and writes ``B`` in one

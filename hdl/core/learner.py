@@ -48,6 +48,7 @@ from ..store import FlashPins
 from ..rules import error_path
 from ..errors import reject, require_hardware
 from .input_lists import InputLists
+from .pool_unit import PoolUnit
 from ..layout import WeightLayout
 from .mac_array import MacArray
 from .output_error import OutputErrorUnit
@@ -197,7 +198,12 @@ class LearnerCore(wiring.Component):
         wiring.connect(m, sw.lists, self.lists.read)
         wiring.connect(m, sw.forward, self.mac.i)
         wiring.connect(m, self.mac.o, ser.i)
-        wiring.connect(m, ser.store, self.lists.store)
+        if ser.pooling:  # a pooled convolution's maxima: serialiser -> pool unit -> lists
+            m.submodules.pool = pool = PoolUnit(self._config)
+            wiring.connect(m, ser.store, pool.i)
+            wiring.connect(m, pool.o, self.lists.store)
+        else:
+            wiring.connect(m, ser.store, self.lists.store)
         wiring.connect(m, ser.fprime, path.fprime)
         wiring.connect(m, ser.scores, self.error.i)
         wiring.connect(m, self.error.o, path.errors)

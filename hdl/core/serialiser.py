@@ -1,7 +1,7 @@
 """The serialiser: a MAC group's P results, one lane a cycle, to where the sample needs them next."""
 
 from amaranth import Module, Signal
-from amaranth.hdl import Mux, signed
+from amaranth.hdl import Array, Mux, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,7 @@ from trifactor.golden.config import Config
 from ..rules import fprime_layout
 from ..errors import require_config
 from .input_lists import store_layout
+from .pool_unit import pooled_store_layout
 from ..layout import GroupWalk, WeightLayout
 from .mac_array import activate
 
@@ -47,6 +48,8 @@ class Serialiser(wiring.Component):
     label : In(range(n_classes))
     i : In(stream.Signature(result_layout))
     store : Out(stream.Signature(store_layout(config), always_ready=True))
+        With a pooled convolution, :func:`hdl.core.pool_unit.pooled_store_layout`'s (to the pool unit): the
+        pooled output's index, the channel and the place in the pooling window.
     fprime : Out(stream.Signature(fprime_layout(config), always_ready=True))
     scores : Out(stream.Signature(score_layout))
     written : Out(range(n_layers + 1))
@@ -61,7 +64,8 @@ class Serialiser(wiring.Component):
         super().__init__({
             "clear": In(1), "training": In(1), "label": In(range(config.n_classes)),
             "i": In(stream.Signature(result_layout)),
-            "store": Out(stream.Signature(store_layout(config), always_ready=True)),
+            "store": Out(stream.Signature(pooled_store_layout(config) if self.pooling else store_layout(config),
+                                          always_ready=True)),
             "fprime": Out(stream.Signature(fprime_layout(config), always_ready=True)),
             "scores": Out(stream.Signature(score_layout)),
             "written": Out(range(config.n_layers + 1)),
@@ -71,6 +75,11 @@ class Serialiser(wiring.Component):
     @property
     def config(self) -> Config:
         return self._config
+
+    @property
+    def pooling(self) -> bool:
+        """Whether a convolution pools (its outputs then go through a :class:`hdl.core.pool_unit.PoolUnit`)."""
+        return any(conv.pool > 1 for conv in self._config.convs)
 
     def elaborate(self, platform):
         m = Module()
@@ -89,15 +98,18 @@ class Serialiser(wiring.Component):
 
         # the output stage: lane 0's activation in a register (no path from the activation into
         # the argmax's or the output error unit's comparisons), with where it goes
+        pool_fields = {"channel": self.store.payload.channel.shape(), "first": 1, "last": 1} if self.pooling else {}
         out = Signal(data.StructLayout({"hidden": 1, "score": 1, "end": 1, "h": signed(cfg.act.width), "fp": 1,
                                         "layer": range(cfg.n_layers + 1), "i": self.store.payload.i.shape(),
-                                        "fptr": fptr.shape()}))
+                                        "fptr": fptr.shape(), **pool_fields}))
         training = Signal()
         m.d.sync += training.eq(self.training)
         leaves = ~out.score | ~training | self.scores.ready  # the output stage is empty or empties now
         m.d.comb += [self.scores.payload.y.eq(out.h), self.scores.payload.label.eq(self.label),
                      self.store.payload.layer.eq(out.layer), self.store.payload.i.eq(out.i),
                      self.store.payload.x.eq(out.h),
+                     *([self.store.payload.channel.eq(out.channel), self.store.payload.first.eq(out.first),
+                        self.store.payload.last.eq(out.last)] if self.pooling else []),
                      self.fprime.payload.index.eq(out.fptr), self.fprime.payload.value.eq(out.fp),
                      self.store.valid.eq(out.hidden), self.fprime.valid.eq(out.hidden),
                      self.scores.valid.eq(out.score & training)]
@@ -111,7 +123,12 @@ class Serialiser(wiring.Component):
             position = Signal(range(walk.max_positions))
             obase = Signal(self.store.payload.i.shape())
             last_position = walk.is_last_position(layer, position)
-            layer_end, index = layer_end & last_position, obase + index
+            layer_end, channel, index = layer_end & last_position, index, obase + index
+            if self.pooling:  # a pooling window's positions, each position's outputs numbered from the window's
+                window = Array(conv.pool * conv.pool for conv in cfg.convs)[layer] if len(cfg.convs) > 1 else \
+                    cfg.convs[0].pool ** 2
+                place = Signal(range(max(conv.pool ** 2 for conv in cfg.convs)))  # this position's in its window
+                window_end = (place == window - 1) | (layer >= len(cfg.convs))
         last_lane = lane == group_lanes - 1
         h, fp = activate(cfg, sums[0], ~output_layer)
         m.d.comb += step.eq(busy & leaves)
@@ -119,6 +136,8 @@ class Serialiser(wiring.Component):
             m.d.sync += [out.hidden.eq(step & ~output_layer), out.score.eq(step & output_layer),
                          out.end.eq(step & last_lane & layer_end),
                          out.h.eq(h), out.fp.eq(fp), out.layer.eq(layer + 1), out.i.eq(index),
+                         *([out.channel.eq(channel), out.first.eq((place == 0) | (layer >= len(cfg.convs))),
+                            out.last.eq(window_end)] if self.pooling else []),
                          out.fptr.eq(fptr)]
             with m.If(out.end):  # the layer's last output leaves now
                 m.d.sync += self.written.eq(self.written + 1)
@@ -134,8 +153,14 @@ class Serialiser(wiring.Component):
                         with m.If(~last_position):
                             m.d.sync += [layer.eq(layer), position.eq(position + 1),
                                          obase.eq(obase + walk.channels[layer])]
+                            if self.pooling:  # the next pooled output after a window's last position only
+                                m.d.sync += place.eq(Mux(window_end, 0, place + 1))
+                                with m.If(~window_end):
+                                    m.d.sync += obase.eq(obase)
                         with m.Else():
                             m.d.sync += [position.eq(0), obase.eq(0)]
+                            if self.pooling:
+                                m.d.sync += place.eq(0)
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
         with m.If(step):  # one enable (load or step) for Yosys
@@ -145,6 +170,8 @@ class Serialiser(wiring.Component):
             m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0), self.written.eq(0)]
             if cfg.convs:
                 m.d.sync += [position.eq(0), obase.eq(0)]
+            if self.pooling:
+                m.d.sync += place.eq(0)
         return m
 
     def _argmax(self, m, take, y):

@@ -76,12 +76,14 @@ def test_random_learned_feedback_config_trains_bit_exactly(seed, dense):
 def random_conv_config(seed):
     """A seeded random network with convolution layers: an image of 4..9 x 4..9 x 1..3, one or two convolutions
     (kernel 1..3, stride 1..2, padding below the kernel, 2..6 channels; the first frozen or trained; ROM rows with
-    dilation and channel groups, or LFSR rows), a dense head with or without a hidden layer, 1 to 6 lanes."""
+    dilation and channel groups, or LFSR rows; 2x2 max pooling a quarter of the time), a dense head with or without a hidden
+    layer, 1 to 6 lanes."""
     from trifactor.golden.config.conv import ConvSpec
 
     from unit_params import with_transfer
 
     rng = np.random.default_rng(seed)
+    pools = np.random.default_rng([seed, 1])  # its own stream: the other draws stay as they were
     shape = [int(rng.integers(4, 10)), int(rng.integers(4, 10)), int(rng.integers(1, 4))]
     convs, here = [], tuple(shape)
     for number in range(int(rng.integers(1, 3))):
@@ -97,9 +99,13 @@ def random_conv_config(seed):
             table["feedback"] = "lfsr"
         else:
             table["dilation"] = int(rng.integers(0, 3))
+        grid = ConvSpec(in_shape=here, pool=1, mode="trained", feedback="rom", dilation=0, groups=channels,
+                        **{k: table[k] for k in ("channels", "kernel", "stride", "padding")}).grid
+        if pools.random() < 0.25 and min(grid) >= 2:
+            table["pool"] = 2
         convs.append(table)
-        here = ConvSpec(in_shape=here, pool=1, mode="trained", feedback="rom", dilation=0, groups=channels,
-                        **{k: table[k] for k in ("channels", "kernel", "stride", "padding")}).out_shape
+        here = ConvSpec(in_shape=here, pool=table.get("pool", 1), mode="trained", feedback="rom", dilation=0,
+                        groups=channels, **{k: table[k] for k in ("channels", "kernel", "stride", "padding")}).out_shape
     classes = int(rng.integers(2, 8))
     flat = int(np.prod(here))
     sizes = [flat] + ([int(rng.integers(3, 20))] if rng.random() < 0.5 else []) + [classes]
