@@ -84,6 +84,9 @@ class InputLists(wiring.Component):
         #: where layer ``l``'s list starts in the memory
         self.base = [sum(sizes[:l]) for l in range(config.n_layers)]
         self.depth = sum(sizes[:-1])
+        if self.split:  # layer 0's list in its own memory: the hidden lists from 0 in this one
+            self.base = [0] + [sum(sizes[1:l]) for l in range(1, config.n_layers)]
+            self.depth = max(1, sum(sizes[1:-1]))
         super().__init__({
             "clear": In(1),
             "load": In(stream.Signature(signed(config.input.width), always_ready=True)),
@@ -97,6 +100,12 @@ class InputLists(wiring.Component):
     def config(self) -> Config:
         return self._config
 
+    @property
+    def split(self) -> bool:
+        """Whether layer 0's list has a memory of its own: when layer 0 is a convolution, whose walk reads its
+        input while the loader still writes it, and whose outputs go to the next list in the same cycles."""
+        return self._config.layers[0].conv is not None
+
     def elaborate(self, platform):
         m = Module()
         cfg, sizes = self._config, self._config.sizes
@@ -108,8 +117,18 @@ class InputLists(wiring.Component):
         fill = Array(Signal(range(sizes[l] + 1), name=f"fill{l}") for l in range(cfg.n_layers))
         loaded = Signal(range(sizes[0] + 1))
         base = Array(self.base)
+        data_out = rd.data
+        if self.split:  # layer 0's list in a memory of its own, with its own write port (the loader's)
+            m.submodules.inputs = inputs = Memory(shape=entry_layout(cfg), depth=sizes[0], init=[],
+                                                  attrs={"no_rw_check": 1})
+            rd0, self._wr0 = inputs.read_port(), inputs.write_port()
+            from_inputs = Signal()
+            m.d.comb += [rd0.addr.eq(self.read.k), rd0.en.eq(self.read.en)]
+            with m.If(self.read.en):
+                m.d.sync += from_inputs.eq(self.read.layer == 0)
+            data_out = Mux(from_inputs, rd0.data, rd.data)
         m.d.comb += [rd.addr.eq(base[self.read.layer] + self.read.k), rd.en.eq(self.read.en),
-                     self.read.data.eq(rd.data), self.read.fill.eq(fill[self.read.layer]),
+                     self.read.data.eq(data_out), self.read.fill.eq(fill[self.read.layer]),
                      self.read.complete.eq(Mux(self.read.layer == 0, loaded == sizes[0], self.written >= self.read.layer)),
                      self.load_last.eq(loaded == sizes[0] - 1)]
 
@@ -123,18 +142,19 @@ class InputLists(wiring.Component):
         # a convolution's input is read by address (its windows): kept whole, zeros too
         conv_input = Array(int(spec.conv is not None) for spec in cfg.layers)
 
-        def append(layer, index, value, skips=cfg.zero_skipping):
+        def append(layer, index, value, skips=cfg.zero_skipping, port=wr):
             if isinstance(skips, bool):
                 keep = (value != 0) if skips else 1
             else:  # decided per layer
                 keep = (value != 0) | ~skips
-            m.d.comb += [wr.addr.eq(base[layer] + fill[layer]), wr.data.i.eq(index), wr.data.x.eq(value),
-                         wr.en.eq(keep)]
+            m.d.comb += [port.addr.eq(base[layer] + fill[layer]), port.data.i.eq(index), port.data.x.eq(value),
+                         port.en.eq(keep)]
             with m.If(keep):
                 m.d.sync += fill[layer].eq(fill[layer] + 1)
 
         with m.If(self.load.valid):  # the input format's bits, sign-extended into the entry
-            append(0, loaded, self.load.payload, cfg.zero_skipping and cfg.layers[0].conv is None)
+            append(0, loaded, self.load.payload, cfg.zero_skipping and cfg.layers[0].conv is None,
+                   self._wr0 if self.split else wr)
             m.d.sync += loaded.eq(loaded + 1)
         with m.If(self.store.valid):
             skips = ~conv_input[self.store.payload.layer] if cfg.convs and hidden_skips else hidden_skips

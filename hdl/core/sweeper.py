@@ -247,8 +247,8 @@ class Sweeper(wiring.Component):
 
     def _windows(self, m, layer, pending, have_entry, at_bias, k, upd):
         """A convolution sweep's walk (:class:`WindowWalker`): it starts with the sweep, and gives the elements,
-        the bias and the last position. A forward walk reads its input list by address: layer 0's once the whole
-        input is loaded, a hidden layer's each element once the serialiser has stored it; an update walk leaves :attr:`conv_gap` cycles after each group, so that no
+        the bias and the last position. A forward walk reads its input list by address, each element once its
+        writer (the loader, the serialiser) has stored it; an update walk leaves :attr:`conv_gap` cycles after each group, so that no
         weight is read again before the previous position's write of it has landed.
         Returns the walker, ``is_conv``, ``conv_ok`` (the walk may issue), ``last_position``, ``have_entry``,
         ``at_bias`` and the list address."""
@@ -260,10 +260,9 @@ class Sweeper(wiring.Component):
         with m.If(self.start.valid):
             m.d.sync += is_conv.eq(self.start.payload.layer < convs)
         m.d.sync += [complete.eq(self.lists.complete), fill.eq(self.lists.fill)]
-        # a hidden convolution's forward walk runs behind the serialiser: an element once its input is stored (fill,
-        # a cycle late). Layer 0's waits for the whole input: its outputs, stored as the loader still wrote the
-        # inputs, would take the lists' one write port from it
-        chase = (layer != 0) & (win.bias | (win.addr < fill))
+        # a convolution's forward walk runs behind its list's writer (the loader, whose list has a memory and a write
+        # port of its own, or the serialiser): an element once its input is stored (fill, a cycle late)
+        chase = win.bias | (win.addr < fill)
         conv_ok = ~is_conv | (win.ready & ~pending & (upd | complete | chase))
         if self.conv_gap:
             gap = Signal(range(self.conv_gap + 1))
