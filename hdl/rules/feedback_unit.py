@@ -128,7 +128,11 @@ class FeedbackUnit(wiring.Component):
         with m.If(advance & self.i.valid & self.i.payload.lfsr & (self.i.payload.restart | self.i.payload.next_row)):
             m.d.sync += state.eq(stepped)
         row = Signal(self.rom_layout)
-        first = ((state[16:] * cfg.n_classes) >> 16)[:len(row.index[0])]
+        # (state[31:16] * n_classes) >> 16 as shifted additions: a constant multiply, which Yosys would otherwise
+        # put in a DSP (the lanes have them all on the UP5K)
+        high = state[16:]
+        product = sum(high << bit for bit in range(cfg.n_classes.bit_length()) if cfg.n_classes >> bit & 1)
+        first = (product >> 16)[:len(row.index[0])]
         for t in range(k):
             wrapped = first + t
             m.d.comb += [row.index[t].eq(Mux(wrapped >= cfg.n_classes, wrapped - cfg.n_classes, wrapped)),
