@@ -156,7 +156,10 @@ def rules_table(rows: list) -> str:
               "roofline", "wall / roofline", "busy / roofline", "dense MAC issue cycles",
               "MACs / sample (forward / error path / update)", "weight reads (error path)", "feedback values read",
               "busy cycles, MACs against `ssdfa`", "bit-exact with fixed", "test accuracy, 1 epoch"]
-    base = {row["zero_skipping"]: row for label, row in rows if "error" not in row and row["rule"] == "ssdfa"}
+    base = {}  # the table's first `ssdfa` row with each setting (a variant of it may follow)
+    for label, row in rows:
+        if "error" not in row and row["rule"] == "ssdfa":
+            base.setdefault(row["zero_skipping"], row)
     cells = []
     for label, row in rows:
         if "error" in row:
