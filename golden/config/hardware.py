@@ -22,8 +22,9 @@ PART_RAM_BITS = {
     "ECP5 LFE5U-25F": (1008 + 194) * 1024,              # 56 EBR of 18 kbit, 194 kbit distributed RAM
     "ECP5 LFE5U-85F": (3744 + 669) * 1024,              # 208 EBR of 18 kbit, 669 kbit distributed RAM
 }
-# the sections that decide the circuit; the name only labels its files and Verilog module
-HARDWARE_SECTIONS = ("network", "feedback", "fixed", "hardware")
+# the sections that decide the circuit; the name only labels its files and Verilog module ("conv": the
+# [[conv]] layers, in a configuration that has them)
+HARDWARE_SECTIONS = ("network", "conv", "feedback", "fixed", "hardware")
 
 
 class HardwareBudget:
@@ -53,7 +54,9 @@ class HardwareBudget:
             del data["feedback"]["rank"]
         if self.bank_placement == "spram":
             data["hardware"]["banks"] = "spram"
-        return {section: data[section] for section in HARDWARE_SECTIONS}
+        # a frozen layer's weights come with the LOAD, not the circuit: the transfer file is not hardware
+        data["network"].pop("transfer", None)
+        return {section: data[section] for section in HARDWARE_SECTIONS if section in data}
 
     def hardware_id(self) -> int:
         """32 bits that change when the hardware changes (not with the name, data or training)."""

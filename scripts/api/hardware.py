@@ -69,8 +69,8 @@ def measured_cycles(source, config: Config) -> tuple[float, str]:
         measured = config_from_dict({k: v for k, v in theirs.items() if k != "derived"}, source=where)
     except ConfigError as e:
         raise UsageError(f"--cycles-from {where} holds no valid configuration ({e.key} {e.problem})", fix) from None
-    mine, other = config.hardware_dict(), measured.hardware_dict()
-    differing = [key for key in mine if other[key] != mine[key]]
+    mine, other = config.hardware_dict(), measured.hardware_dict()  # [[conv]] layers included
+    differing = [key for key in dict.fromkeys([*mine, *other]) if other.get(key) != mine.get(key)]
     if differing:
         raise UsageError(f"--cycles-from {where} was measured on config {theirs.get('name')!r}, whose "
                          f"[{', '.join(differing)}] differ from those of {config.name!r}", fix)

@@ -21,6 +21,7 @@ from trifactor.training import run_training
 from ..util.checks import check_given, check_seed_count
 from ..util.errors import FAILURES, one_line
 from ..util.machine import machine_info
+from ..util.network import network_text
 from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import learning_curves
 from ..util.tables import markdown_table
@@ -131,15 +132,6 @@ def bench_row(config, split, label, backend, sections, seeds) -> dict:
 def rows_of(config) -> dict:
     """The rows a configuration takes: :data:`CONV_ROWS` for a convolutional network, else :data:`ROWS`."""
     return CONV_ROWS if config.convs else ROWS
-
-
-def network_text(config) -> str:
-    """``64-64-10``, or with convolutions ``8x8x1-c8k3s2-128-10`` (channels, kernel, stride[, pool])."""
-    if not config.convs:
-        return "-".join(map(str, config.sizes))
-    layers = ["x".join(map(str, config.input_shape))]
-    layers += [f"c{c.channels}k{c.kernel}s{c.stride}" + (f"p{c.pool}" if c.pool > 1 else "") for c in config.convs]
-    return "-".join(layers + [str(n) for n in config.sizes[len(config.convs):]])
 
 
 def bench_config(path, seeds):

@@ -16,8 +16,11 @@ backpropagation's over training (:func:`trifactor.training.train_with_angles`: t
 layer), plotted to ``angles.png``.
 
 A measurement that cannot be made (a core that does not fit the target, a feedback form the core has no hardware for) is recorded
-with its one-line reason and the comparison goes on. Writes ``report.md`` (tables and the
-ratios of every rule against ``ssdfa``), ``compare.json`` and ``compare.png`` (accuracy
+with its one-line reason and the comparison goes on. A rule the configuration itself refuses (a network with
+``[[conv]]`` layers takes ``ssdfa`` and ``dfa``; ``bp`` only above frozen convolutions; never ``hybrid`` or ``ddfa``)
+is left out of the default rules with one line saying why, and refused before any work when ``--rules`` names it. A
+convolutional network's report adds a table of its layers (shapes, weights, positions, MACs and walk cycles).
+Writes ``report.md`` (tables and the ratios of every rule against ``ssdfa``), ``compare.json`` and ``compare.png`` (accuracy
 against cycles per sample), and ``angles.png`` with ``ddfa``, to ``build/compare/<name>/``.
 """
 
@@ -39,6 +42,7 @@ from ..sim.backend import train_rtl
 from ..util.checks import check_count, check_epochs, check_given, check_seed_count
 from ..util.errors import FAILURES, UsageError, one_line
 from ..util.machine import machine_info
+from ..util.network import layer_rows, network_text
 from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import labelled_points, line_series
 from ..util.tables import markdown_table, text_table
@@ -56,9 +60,10 @@ COST_COUNTERS = "cost_counters"  # [hardware] option for the per-pass counters, 
 
 def add_arguments(parser):
     parser.add_argument("--config", required=True, help="TOML configuration: the network every rule trains")
-    parser.add_argument("--rules", default=",".join(DEFAULT_RULES),
+    parser.add_argument("--rules",
                         help=f"comma-separated learning rules out of {', '.join(RULES)} (default: "
-                             f"{','.join(DEFAULT_RULES)}, the core's; {LEARNED} adds the angle plot)")
+                             f"{','.join(DEFAULT_RULES)}, the core's, less those the configuration refuses: "
+                             f"ssdfa,dfa with [[conv]] layers; {LEARNED} adds the angle plot)")
     parser.add_argument("--epochs", type=int, help="epochs of the fixed model, 1..100000 (default: [training] epochs)")
     parser.add_argument("--seeds", type=int, default=3, help="accuracy over seeds 0..N-1 (default 3)")
     parser.add_argument("--samples", type=int, default=200,
@@ -91,6 +96,37 @@ def parse_rules(text: str) -> list:
     if repeated:
         raise UsageError(f"--rules {text!r} names {', '.join(repeated)} more than once", fix)
     return rules
+
+
+def refusal(config, rule: str):
+    """The :class:`ConfigError` with which ``config`` refuses ``rule`` itself (its ``[feedback] rule``: say, ``hybrid``
+    with ``[[conv]]`` layers, or ``bp`` through a trained convolution, which only the float model takes), or None.
+    Other refusals (continuous feedback, a core too large) are measurements' failures, recorded in the report."""
+    try:
+        config_variant(config, feedback={"rule": rule}).check_bit_exact()
+    except ConfigError as exc:
+        if exc.key == "[feedback] rule":
+            return exc
+    return None
+
+
+def choose_rules(config, text) -> tuple:
+    """(the rules to compare, ``{rule: reason}`` of the default rules left out): ``--rules`` as given (``text``),
+    refused before any work if the configuration refuses one of them; without it :data:`DEFAULT_RULES`, less those
+    the configuration refuses."""
+    rules = parse_rules(",".join(DEFAULT_RULES) if text is None else text)
+    refused = {rule: exc for rule in rules if (exc := refusal(config, rule))}
+    if not refused:
+        return rules, {}
+    takes = [rule for rule in RULES if refusal(config, rule) is None]
+    fix = f"compare the rules it takes: --rules {','.join(takes)}" if takes else "use another configuration"
+    if text is not None:
+        rule, exc = next(iter(refused.items()))
+        raise UsageError(f"--rules {text}: {config.name} does not take rule {rule} ({exc.key} {exc.problem})", fix)
+    kept = [rule for rule in rules if rule not in refused]
+    if not kept:
+        raise UsageError(f"{config.name} takes none of the default rules {','.join(DEFAULT_RULES)}", fix)
+    return kept, {rule: f"{exc.key} {exc.problem}" for rule, exc in refused.items()}
 
 
 # -- the measurements: each returns a dict, or {"error": reason} ------------------------------
@@ -338,6 +374,26 @@ def cost_note(results: dict) -> str:
     return ""
 
 
+LAYER_HEADER = ["layer", "kind", "input", "output", "weights", "positions", "forward MACs", "trained",
+                "walk cycles"]
+
+
+def layers_of(config) -> list:
+    """The network's layers for the report (:func:`scripts.util.network.layer_rows`, with each layer's cycles of one
+    forward walk, ``Config.walk_cycles``), as dicts by :data:`LAYER_HEADER` name."""
+    return [dict(zip(LAYER_HEADER, (*row, config.walk_cycles(row[0])))) for row in layer_rows(config)]
+
+
+def layers_section(layers: list) -> list:
+    """A convolutional network's layers as a table (its MACs and walk cycles are what the summary adds up)."""
+    return ["## Layers\n",
+            "Every layer's shapes, its weight matrix (a convolution's: one kernel per channel, the bias last), the "
+            "positions a forward pass computes with it, its forward MACs (a convolution's window elements inside the "
+            "image at every position, and the biases) and the cycles of one forward walk on the lanes "
+            "(docs/configuration.md, Convolution layers).\n",
+            markdown_table(LAYER_HEADER, [[layer[name] for name in LAYER_HEADER] for layer in layers]), ""]
+
+
 def markdown(report: dict) -> str:
     results, machine = report["rules"], report["machine"]
     net = report["network"]
@@ -353,6 +409,7 @@ def markdown(report: dict) -> str:
         cost_note(results),
         f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}.\n",
         f"Command: `{report['command']}`\n",
+        *(layers_section(report["layers"]) if report.get("layers") else []),
         "## Summary\n", summary_table(results, bool(report["target"])), "",
         "![accuracy against cycles per sample](compare.png)\n",
         "## Core counters per training sample\n", counters_table(results), "",
@@ -363,6 +420,9 @@ def markdown(report: dict) -> str:
         lines += angle_section(angles, report["rules"][LEARNED]["config"])
     if missing:
         lines += ["## Not measured\n", markdown_table(["rule", "measurement", "reason"], missing), ""]
+    if report.get("skipped"):
+        lines += ["## Not compared\n", "Default rules this configuration refuses:\n",
+                  markdown_table(["rule", "reason"], report["skipped"].items()), ""]
     return "\n".join(lines)
 
 
@@ -428,12 +488,14 @@ def terminal_summary(report: dict) -> str:
 def main(args) -> int:
     check_given(args.out, "--out")
     check_numbers(args)
-    rules = parse_rules(args.rules)
     config = load_config(args.config)
+    rules, skipped = choose_rules(config, args.rules)
     out = Path(args.out) if args.out else Path("build") / "compare" / config.name
     check_folder(out, "--out")
     split = load_data(config)
     variants = [config_variant(config, feedback={"rule": rule}) for rule in rules]
+    for rule, reason in skipped.items():
+        print(f"skipped rule {rule}: {reason}", flush=True)
     args.epochs, args.out = args.epochs or config.epochs, out
     # a core that cannot be built (say, continuous feedback) leaves its parts unelaborated: recorded, not noise
     warnings.simplefilter("ignore", UnusedElaboratable)
@@ -443,10 +505,11 @@ def main(args) -> int:
         results = {variant.rule: compare_rule(variant, split, args, bar) for variant in variants}
     report = {
         "name": config.name, "command": shlex.join(["trifactor", *sys.argv[1:]]), "machine": machine_info(),
-        "network": {"sizes": "-".join(map(str, config.sizes)), "activation": config.activation, "loss": config.loss},
+        "network": {"sizes": network_text(config), "activation": config.activation, "loss": config.loss},
         "lanes": config.lanes, "dataset": split.name, "train": len(split.y_train), "test": len(split.y_test),
         "epochs": args.epochs, "seeds": args.seeds, "samples": args.samples, "target": args.target,
         "synth_seeds": args.synth_seeds, "baseline": BASELINE, "rules": results, "ratios": ratios(results),
+        "skipped": skipped, "layers": layers_of(config) if config.convs else [],
         "config": config.to_dict(),
     }
     plot(out / "compare.png", results, f"{config.name}: {report['network']['sizes']} on {split.name}")

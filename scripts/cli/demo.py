@@ -27,6 +27,7 @@ from ..sim.backend import train_native
 from ..util.checks import check_epochs, check_given, check_seed
 from ..util.errors import UsageError
 from ..util.machine import machine_info
+from ..util.network import network_text
 from ..util.output import check_folder, write_atomic, write_json
 from ..util.plots import learning_curves
 from ..util.tables import markdown_table
@@ -60,7 +61,7 @@ def _report(config, split, results, budget, weights_equal, seed, machine, synth)
     ])
     return f"""# trifactor demo: {config.name}
 
-{'-'.join(map(str, config.sizes))} {config.activation}, {config.loss}, {config.rule} k={config.nonzeros_per_row}, \
+{network_text(config)} {config.activation}, {config.loss}, {config.rule} k={config.nonzeros_per_row}, \
 {config.lanes} lanes; {split.name}: {len(split.y_train)} train / {len(split.y_test)} test samples; seed {seed}.
 Machine: {machine['cpu']}, {machine['cores']} cores.
 
@@ -135,7 +136,7 @@ def main(args) -> int:
     epochs = args.epochs or config.epochs
     v_path, j_path = generate(config, out / config.name, args.seed)
     print(f"generated {v_path} and {j_path}")
-    print(f"{config.name}: {'-'.join(map(str, config.sizes))} {config.activation}, {config.loss}, {config.rule} "
+    print(f"{config.name}: {network_text(config)} {config.activation}, {config.loss}, {config.rule} "
           f"k={config.nonzeros_per_row}, {config.lanes} lanes; {split.name}: {len(split.y_train)} train / "
           f"{len(split.y_test)} test; seed {args.seed}, {epochs} epochs")
     results, models = {}, {}
@@ -169,7 +170,7 @@ def main(args) -> int:
 
     machine = machine_info()
     learning_curves(out / "learning_curves.png", {f"{b}": r["history"] for b, r in results.items()},
-                    f"{'-'.join(map(str, config.sizes))} {config.rule} k={config.nonzeros_per_row} on {split.name}")
+                    f"{network_text(config)} {config.rule} k={config.nonzeros_per_row} on {split.name}")
     text = _report(config, split, results, budget, weights_equal, args.seed, machine, synth)
     write_atomic(out / "report.md", lambda f: f.write(text.encode()))
     write_json(out / "demo.json", {"seed": args.seed, "epochs": epochs, "results": results, "cycle_budget": budget,

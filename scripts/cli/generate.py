@@ -7,6 +7,7 @@ from trifactor.golden.config import load_config
 from trifactor.hdl.lanes.lane_banks import placement_summary
 
 from ..util.checks import check_given, check_seed
+from ..util.network import network_text
 from ..util.output import check_folder
 
 
@@ -25,7 +26,7 @@ def main(args) -> int:
     v_path, j_path = trifactor.generate(config, out, seed=args.seed)
     budget = config.cycle_budget()
     print(f"wrote {v_path} and {j_path}")
-    print(f"{config.name}: {'-'.join(map(str, config.sizes))}, {config.lanes} lanes; "
+    print(f"{config.name}: {network_text(config)}, {config.lanes} lanes; "
           f"{budget['macs_per_sample']} MACs per training sample, roofline {budget['roofline']:.1f} cycles")
     print(f"weight banks: {placement_summary(config)}")
     return 0

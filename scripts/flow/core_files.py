@@ -15,6 +15,16 @@ from trifactor.hdl.protocol import ACK, ERROR, Op, counter_names
 from ..util.output import write_if_changed
 
 
+def _conv_geometry(spec) -> dict:
+    """A convolution layer's ``[[conv]]`` table and shapes (docs/configuration.md#convolution-layers); none for a
+    dense one."""
+    conv = spec.conv
+    if conv is None:
+        return {}
+    return {"conv": {**conv.to_dict(), "input": list(conv.in_shape), "output": list(conv.out_shape),
+                     "positions": conv.positions, "window": conv.fan_in}}
+
+
 def describe(core: LearnerCore) -> dict:
     cfg, layout = core.config, core.layout
     return {
@@ -34,9 +44,10 @@ def describe(core: LearnerCore) -> dict:
         "memory_map": {
             "lanes": cfg.lanes, "bank_depth": layout.depth, "bank_width": cfg.weight.width,
             "bank_placement": cfg.bank_placement, "banks": placement_summary(cfg),
-            "layers": [{"layer": l, "base": layout.base(l), "groups": layout.groups(l), "words_per_bank": layout.words(l)}
-                       for l in range(cfg.n_layers)],
-            "weight_address": "W_l[j, i] is in bank j % lanes at base_l + (j // lanes) * (n_in + 1) + i (i = n_in: bias)",
+            "layers": [{"layer": l, "base": layout.base(l), "groups": layout.groups(l), "words_per_bank": layout.words(l),
+                        **_conv_geometry(cfg.layers[l])} for l in range(cfg.n_layers)],
+            "weight_address": "W_l[j, i] is in bank j % lanes at base_l + (j // lanes) * (n_in + 1) + i (i = n_in: bias; "
+                              "a convolution's j is its channel and i its window element, (ky, kx, c) order)",
             **({"learned_feedback": [{"hidden_layer": l, "base": layout.learned_base(l), "groups": layout.groups(l),
                                       "words_per_bank": layout.groups(l) * cfg.n_classes}
                                      for l in range(layout.learned_layers)],

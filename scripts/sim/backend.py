@@ -9,6 +9,7 @@ seeds share the build); the build and the session run in a child process group
 (:func:`scripts.sim.runner.apart`) while this process shows their progress, and end with it.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -143,6 +144,7 @@ def train_rtl(config: Config, split: Split, epochs: int, seed: int, *,
     config.check_hardware()
     recipe.prepare()  # a missing compiler is the user's to fix, with one line
     build_root = Path(build_root).resolve()  # the simulator runs in its build folder: paths must be absolute
+    config = absolute_transfer(config)
     try:
         source, build_dir, toplevel = _sources(config, build_root, kind, trace=bool(trace))
     except Exception as exc:  # a conversion failure is ours, but one line
@@ -165,12 +167,27 @@ def load_saved_split(path) -> Split:
         return Split(str(saved["name"]), *(saved[field] for field in SPLIT_FIELDS))
 
 
+def job_config(config: Config) -> dict:
+    """``config`` as the session rebuilds it (:func:`golden.config.config_from_dict`) in the simulator's build
+    folder: give it a ``config`` whose transfer file is named absolutely (:func:`absolute_transfer`)."""
+    return {k: v for k, v in config.to_dict().items() if k != "derived"}
+
+
+def absolute_transfer(config: Config) -> Config:
+    """``config`` with a relative ``[network] transfer`` (the frozen layers' weights, opened when golden's net is
+    built) made absolute: the session runs in the simulator's build folder, where the relative path names nothing.
+    The simulated top is built from the same ``config``, so its identity (which holds the path) is the session's."""
+    if not config.transfer or Path(config.transfer).is_absolute():
+        return config
+    return dataclasses.replace(config, transfer=str(Path(config.transfer).resolve()))
+
+
 def _run_session(config, split, epochs, seed, job_dir, source, build_dir, toplevel, *, save_weights, quiet, kind,
                  samples, trace=None) -> dict:
     """The cocotb session of :func:`train_rtl` in ``job_dir``: its job file, the run, its result."""
     save_split(split, job_dir / "split.npz")
     n_train = len(split.y_train)
-    job = {"kind": kind, "config": {k: v for k, v in config.to_dict().items() if k != "derived"},
+    job = {"kind": kind, "config": job_config(config),
            "split": str(job_dir / "split.npz"),
            "epochs": epochs, "seed": seed, "progress": str(job_dir / "progress.json"),
            "result": str(job_dir / "result.json"), "weights": str(job_dir / "weights.npz") if save_weights else None,

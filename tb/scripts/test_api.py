@@ -99,6 +99,27 @@ def test_generate_writes_what_the_cli_writes(tmp_path):
     assert json.loads(j_path.read_text()) == json.loads((tmp_path / "cli" / j_path.name).read_text())
 
 
+def test_a_convolutional_network_from_python_as_from_the_command_line(tmp_path):
+    """configs/digits-conv.toml (a 3x3 convolution of 8 channels, then a dense layer): trifactor.train gives the
+    command line's JSON and weights, W0 a 3x3 kernel per channel and b0 its biases; trifactor.generate describes the
+    convolution in the core's JSON."""
+    config = ROOT / "configs" / "digits-conv.toml"
+    result = run_trifactor("train", "--backend", "fixed", "--config", str(config), "--epochs", "1", "--quiet",
+                           "--json", str(tmp_path / "cli.json"), "--save-weights", str(tmp_path / "cli.npz"))
+    assert result.returncode == 0, result.stderr
+    run = trifactor.train(config, "digits", backend="fixed", epochs=1, quiet=True)
+    assert untimed(json.loads((tmp_path / "cli.json").read_text())) == json.loads(json.dumps(untimed(run.record())))
+    with np.load(tmp_path / "cli.npz") as saved:
+        assert sorted(saved.files) == sorted(run.weights) == ["W0", "W1", "b0", "b1"]
+        assert all(np.array_equal(saved[k], run.weights[k]) for k in saved.files)
+    assert [run.weights[name].shape for name in ("W0", "b0", "W1")] == [(8, 9), (8,), (10, 128)]
+    assert run.test_accuracy > 0.8 and run.record()["config"]["conv"][0]["channels"] == 8
+    _, j_path = trifactor.generate(run.config, out=tmp_path / "core")
+    layers = json.loads(j_path.read_text())["memory_map"]["layers"]
+    assert (layers[0]["conv"]["input"], layers[0]["conv"]["output"]) == ([8, 8, 1], [4, 4, 8])
+    assert "conv" not in layers[1]
+
+
 def public_names():
     for name in trifactor.__all__:
         obj = getattr(trifactor, name)

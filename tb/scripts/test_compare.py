@@ -189,3 +189,52 @@ def test_the_analytic_costs_of_other_rules_do_not_change_and_ddfa_adds_its_tange
         assert by_pass["feedback"] in (96 * k, 960)  # B e over the k entries a row keeps, or every class's
         assert config.macs_per_sample == sum(by_pass.values())
         assert config.roofline_cycles == config.macs_per_sample / config.lanes
+
+
+def write_conv_config(tmp_path):
+    """A tiny convolutional network on the tiny data set's 4x4 images: a 3x3 convolution of 3 channels, stride 2
+    (2x2x3 = 12), then the dense output layer."""
+    path = tmp_path / "tiny_conv.toml"
+    path.write_text('name = "tiny_conv"\n[network]\ninput = [4, 4, 1]\nsizes = [12, 3]\n'
+                    '[[conv]]\nchannels = 3\nkernel = 3\nstride = 2\npadding = 1\n[feedback]\nnonzeros_per_row = 1\n'
+                    f'[training]\nepochs = 1\n[data]\ndataset = "idx:{tiny_dataset(tmp_path / "data")}"\n'
+                    '[hardware]\nlanes = 3\n')
+    return path
+
+
+@pytest.mark.parametrize("rules, refused", [("ssdfa,hybrid", "hybrid"), ("bp", "bp"), ("dfa,ddfa", "ddfa")])
+def test_a_conv_network_refuses_the_rules_it_does_not_take_before_any_work(tmp_path, rules, refused):
+    config = write_conv_config(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    result = run("compare", "--config", str(config), "--rules", rules, "--out", str(tmp_path / "out"), "--quiet",
+                 cwd=tmp_path)
+    assert_user_error(result, f"--rules {rules}: tiny_conv does not take rule {refused}", "[[conv]]",
+                      "fix: compare the rules it takes: --rules ssdfa,dfa")
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.slow  # two Verilator builds of the convolutional core (ssdfa, dfa)
+def test_a_conv_network_compares_the_rules_it_takes_with_its_layers(tmp_path):
+    """By default a convolutional network compares ssdfa and dfa (one line for each default rule left out): the
+    fixed model's accuracy exactly, the core's cycles and MACs, and a table of its layers."""
+    config = write_conv_config(tmp_path)
+    out = tmp_path / "out"
+    result = run("compare", "--config", str(config), "--out", str(out), "--quiet", "--seeds", "2", "--samples", "3",
+                 cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("skipped rule")]
+    assert [line.split(":")[0] for line in skipped] == ["skipped rule hybrid", "skipped rule bp"], result.stdout
+    report, text = json.loads((out / "compare.json").read_text()), (out / "report.md").read_text()
+    assert list(report["rules"]) == ["ssdfa", "dfa"] and summary_rows(text) == ["ssdfa", "dfa"]
+    assert list(report["skipped"]) == ["hybrid", "bp"] and "## Not compared" in text
+    assert report["network"]["sizes"] == "4x4x1-c3k3s2-12-3"
+    for rule in ("ssdfa", "dfa"):
+        entry = report["rules"][rule]
+        assert entry["accuracy"]["per_seed"] == [golden_accuracy(rule_config(config, rule), seed) for seed in (0, 1)]
+        core = entry["core"]["per_sample"]
+        assert core["cycles"] > core["roofline_cycles_per_sample"] > 0 and core["macs_done"] > 0, entry["core"]
+        # the analytic MACs: the convolution's 4 positions of a 3x3 window (padding left out) and a bias, 3 channels
+        assert entry["analytic"]["macs_by_pass"]["forward"] == 3 * ((4 + 6 + 6 + 9) + 4) + 3 * 13
+    assert report["layers"][0]["kind"].startswith("conv 3x3, stride 2") and report["layers"][0]["output"] == "2x2x3"
+    assert "## Layers" in text
+    assert "| 0 | conv 3x3, stride 2, padding 1, rom feedback | 4x4x1 | 2x2x3 | 3 x 10 |" in text

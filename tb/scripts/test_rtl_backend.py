@@ -1,6 +1,8 @@
 """``trifactor generate`` and ``trifactor train --backend rtl`` as a user runs them, on a tiny IDX data set."""
 
 import json
+import os
+import tomllib
 
 import numpy as np
 import pytest
@@ -182,3 +184,87 @@ def test_learned_feedback_backends_save_exactly_the_fixed_weights_and_feedback(t
     for name in fixed_weights.files:
         np.testing.assert_array_equal(weights[name], fixed_weights[name], err_msg=name)
     assert outputs[backend]["history"] == outputs["fixed"]["history"]
+
+
+# convolution layers on the tiny 4x4 images: the first frozen (its weights from a transfer file, as a network trained
+# elsewhere hands them over), the second trained by convolutional DFA from LFSR feedback rows in 2 channel groups,
+# then the dense output layer; hard-tanh and MSE, 3 lanes for 3 and 4 channels (tb/unit_params.py conv_frozen_lfsr's
+# kind, which tb/core/test_core.py checks in the core alone)
+TINY_CONV = """name = "tiny_conv"
+[network]
+input = [4, 4, 1]
+sizes = [16, 3]
+activation = "hardtanh"
+loss = "mse"
+transfer = "{transfer}"
+[[conv]]
+channels = 3
+kernel = 3
+padding = 1
+mode = "frozen"
+[[conv]]
+channels = 4
+kernel = 3
+stride = 2
+padding = 1
+feedback = "lfsr"
+groups = 2
+[feedback]
+nonzeros_per_row = 2
+seed = 3
+[hardware]
+lanes = 3
+"""
+
+
+def tiny_conv_config(tmp_path) -> str:
+    """:data:`TINY_CONV` with its transfer file written in ``tmp_path``: float weights for the frozen layer 0, named
+    relative to the working directory (the commands' too), as a user names it."""
+    rng = np.random.default_rng(4)
+    transfer = tmp_path / "transfer.npz"
+    np.savez(transfer, W0=rng.uniform(-0.8, 0.8, (3, 9)), b0=rng.uniform(-0.2, 0.2, 3))
+    return TINY_CONV.format(transfer=os.path.relpath(transfer))
+
+
+def test_the_simulators_session_finds_a_relative_transfer_file(tmp_path, monkeypatch):
+    """The cocotb session (--per-sample, the sweep's and compare's cycles) rebuilds the configuration in the
+    simulator's build folder, where a transfer path relative to the user's folder names nothing: ``train_rtl``
+    names it absolutely for the simulated top and the session alike (their identities must agree), and golden
+    builds the same net from it there."""
+    import trifactor
+    from trifactor.golden.fixed_model import FixedNet
+    from trifactor.scripts.sim.backend import absolute_transfer, job_config
+
+    config = trifactor.config_from_dict(tomllib.loads(tiny_conv_config(tmp_path)))
+    simulated = absolute_transfer(config)
+    assert simulated.transfer == str(tmp_path / "transfer.npz") and absolute_transfer(simulated) is simulated
+    job = job_config(simulated)
+    monkeypatch.chdir(tmp_path.parent)  # another folder, as the simulator's
+    rebuilt = trifactor.config_from_dict(job)
+    assert rebuilt.hardware_id() == simulated.hardware_id()  # the board's INFO check in the session
+    weights = FixedNet(rebuilt, 2).weights
+    monkeypatch.undo()
+    for a, b in zip(weights, FixedNet(config, 2).weights):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["board-sim", *(pytest.param(name, marks=pytest.mark.slow)  # make test: the board
+                                                    for name in ("rtl", "rtl-per-sample", "board-sim-per-sample"))])
+def test_conv_backends_save_exactly_the_fixed_weights(tmp_path, backend):
+    """Two convolutions, a frozen one and one trained from LFSR rows, through the simulated board (the link, the
+    UARTs, the data store) and through cocotb sample by sample: the weights and the history equal ``--backend
+    fixed``'s; the frozen layer keeps its transferred weights and the trained ones learn."""
+    import trifactor
+    from trifactor.golden.fixed_model import FixedNet
+
+    outputs, result = train_beside_fixed(tmp_path, tiny_conv_config(tmp_path), backend, seed=2)
+    weights, fixed_weights = np.load(tmp_path / f"{backend}.npz"), np.load(tmp_path / "fixed.npz")
+    assert sorted(weights.files) == sorted(fixed_weights.files) == ["W0", "W1", "W2", "b0", "b1", "b2"]
+    for name in fixed_weights.files:
+        np.testing.assert_array_equal(weights[name], fixed_weights[name], err_msg=name)
+    assert outputs[backend]["history"] == outputs["fixed"]["history"]
+    start = FixedNet(trifactor.load_config(tmp_path / "tiny.toml"), 2).weights  # the transfer, quantised, in W0
+    np.testing.assert_array_equal(weights["W0"], start[0][:, :-1])
+    for layer in (1, 2):  # a wrong update of either would show
+        assert np.any(weights[f"W{layer}"] != start[layer][:, :-1]), f"layer {layer} learned nothing"
+    assert "cycles per training sample" in result.stdout, result.stdout

@@ -297,3 +297,51 @@ def test_the_cycles_task_simulates_the_core(tmp_path):
     outcome = tasks.cycles("key", "run", config, 3, 0)
     assert outcome.get("error") is None, outcome
     assert outcome["result"]["samples"] == 3 and outcome["result"]["cycles_per_sample"] > 0
+
+
+# a convolutional base (docs/configuration.md, Convolution layers) on the tiny data set's 4x4 images
+CONV_BASE = """[network]
+input = [4, 4, 1]
+sizes = [48, 3]
+[[conv]]
+channels = 3
+kernel = 3
+padding = 1
+[training]
+epochs = 1
+[data]
+dataset = "idx:{data}"
+[hardware]
+lanes = 2
+"""
+CONV_SPEC = """name = "tiny"
+base = "conv.toml"
+[grid]
+conv.0.channels = [2, 3]
+[[points]]
+"conv.0.kernel" = 3
+[[points]]
+conv.0 = {kernel = 1, padding = 0}
+[accuracy]
+seeds = [0]
+"""
+
+
+def test_a_sweep_over_convolution_keys(tmp_path):
+    """``conv.<layer>.<key>`` in a grid and in points: the first size follows the convolution's output; a kernel of
+    1 and one of 3 with the same output are two networks (two tasks, not one shared); the accuracy is golden's."""
+    (tmp_path / "conv.toml").write_text(CONV_BASE.format(data=tiny_dataset(tmp_path / "data")))
+    spec = load_spec(write_spec(tmp_path, CONV_SPEC))
+    assert spec.keys == ("conv.0.kernel", "conv.0.padding", "conv.0.channels")
+    points = [(p.settings.get("conv.0.kernel"), p.config.convs[0].kernel, p.config.convs[0].channels,
+               p.config.sizes) for p in spec.points]
+    assert points == [(3, 3, 2, (16, 32, 3)), (3, 3, 3, (16, 48, 3)), (1, 1, 2, (16, 32, 3)), (1, 1, 3, (16, 48, 3))]
+    _, report = sweep(tmp_path)
+    assert report["notes"]["computed"] == 4 and report["notes"]["cached"] == 0
+    for point, config in zip(report["points"], (p.config for p in spec.points)):
+        expected = train(FixedNet(config, 0), load_data(config), 1, 0)["test_accuracy"]
+        assert point["runs"]["accuracy"][0]["result"]["test_accuracy"] == expected
+    text = (tmp_path / "build/sweep/tiny/report.md").read_text()
+    assert "4x4x1-c3k3s1-48-3" in text and "| channels |" in text, text  # the base network, the swept key
+    with pytest.raises(UsageError, match=r"'conv.1.channels' is not a configuration key.*did you mean 'conv.0.chan"):
+        load_spec(write_spec(tmp_path, CONV_SPEC.replace("conv.0.channels = ", "conv.1.channels = ")))

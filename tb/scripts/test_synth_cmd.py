@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import run_trifactor as run
 
 from trifactor.golden.config import load_config
@@ -71,3 +73,24 @@ def test_synth_refuses_cycles_that_are_not_this_cores(tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert says in result.stderr and "fix: give the --json file" in result.stderr
         assert not (tmp_path / "build").exists()  # refused before anything was synthesised
+
+
+def test_cycles_of_another_convolution_are_not_this_cores(tmp_path):
+    """Two convolutions with one output size (3x3, padding 1 and 5x5, padding 2, stride 2: 4x4x8) are two cores:
+    cycles measured on one are refused for the other, and taken for the same one."""
+    import trifactor
+    from trifactor.golden.config import config_from_dict
+    from trifactor.scripts.util.errors import UsageError
+
+    from conftest import ROOT
+
+    config = load_config(ROOT / "configs" / "digits-conv.toml")
+    resolved = config.to_dict()
+    resolved["conv"][0].update(kernel=5, padding=2)
+    other = config_from_dict({k: v for k, v in resolved.items() if k != "derived"})
+    assert other.sizes == config.sizes
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"backend": "rtl", "cycles_per_sample": 700.0, "config": resolved}))
+    assert trifactor.hardware.measured_cycles(path, other)[0] == 700.0
+    with pytest.raises(UsageError, match=r"whose \[conv\] differ from those of 'digits_conv'"):
+        trifactor.hardware.measured_cycles(path, config)  # a 5x5 convolution's cycles for the 3x3 one
