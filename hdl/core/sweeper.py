@@ -8,6 +8,8 @@ backward unit (a backward sweep: the update's walk over the same old weights, be
 update, for ``W^T d``).
 """
 
+from types import SimpleNamespace
+
 from amaranth import Module, Signal
 from amaranth.hdl import Array, C, Mux, signed
 from amaranth.lib import data, stream, wiring
@@ -175,7 +177,7 @@ class Sweeper(wiring.Component):
         pending, group_start, moved = Signal(), Signal(init=1), Signal(2)
         have_entry, at_bias = self._list_ahead(m, k, moved)
         m.d.sync += [pending.eq(0), moved.eq(0)]
-        list_k = k
+        list_k, last_position = k, None  # a dense walk's only position is its last
         if cfg.convs:
             win, is_conv, conv_ok, last_position, have_entry, at_bias, list_k = self._windows(
                 m, layer, pending, have_entry, at_bias, k, upd)
@@ -219,31 +221,39 @@ class Sweeper(wiring.Component):
             rd_payload += [rd.bwd.eq(bwd), rd.first_group.eq(group == 0), rd.last_group.eq(last_group)]
         if cfg.convs:
             rd_payload += rd_conv
+        walk_state = SimpleNamespace(run=run, k=k, moved=moved, group_start=group_start, gbase=gbase, group=group,
+                                     layer=layer, last_group=last_group, last_position=last_position)
         with m.If(advance):
-            m.d.sync += rd.valid.eq(can_issue)
-            if cfg.pipeline == "fast":
-                # the payload loads on every move (it only counts with rd.valid): can_issue, a
-                # long path from ``fill``, enables only rd.valid, k and the delta hand-over
-                # (on the iCE40, "compact", this takes more logic cells)
-                m.d.sync += rd_payload
-            with m.If(can_issue):
-                if cfg.pipeline != "fast":
-                    m.d.sync += rd_payload
-                m.d.sync += [k.eq(k + 1), moved.eq(1), group_start.eq(0)]
-            with m.If(end_group):
-                m.d.sync += [k.eq(0), moved.eq(2), group_start.eq(1), gbase.eq(gbase + n_in[layer] + 1)]
-                with m.If(last_group):
-                    m.d.sync += run.eq(0)
-                    if cfg.convs:  # a convolution's next position: its channel groups again
-                        with m.If(~last_position):
-                            m.d.sync += [run.eq(1), group.eq(0),
-                                         gbase.eq(Array(lay.base(l) for l in range(n_layers))[layer])]
-                with m.Else():
-                    m.d.sync += group.eq(group + 1)
+            self._move(m, walk_state, rd, rd_payload, can_issue, end_group, n_in)
 
         self._issue_register(m, rd, is_, deltas, advance, n_in)
         self._issue(m, is_, addr, deltas, update_ready, down_ready)
         return m
+
+    def _move(self, m, w, rd, rd_payload, can_issue, end_group, n_in):
+        """The walk and the read stage move (the sweeper's ``advance``): the element into the read stage, the walk to
+        the next element, group, position (a convolution's), or its end. ``w``: the walk's registers."""
+        cfg, lay = self._config, self._layout
+        m.d.sync += rd.valid.eq(can_issue)
+        if cfg.pipeline == "fast":
+            # the payload loads on every move (it only counts with rd.valid): can_issue, a
+            # long path from ``fill``, enables only rd.valid, k and the delta hand-over
+            # (on the iCE40, "compact", this takes more logic cells)
+            m.d.sync += rd_payload
+        with m.If(can_issue):
+            if cfg.pipeline != "fast":
+                m.d.sync += rd_payload
+            m.d.sync += [w.k.eq(w.k + 1), w.moved.eq(1), w.group_start.eq(0)]
+        with m.If(end_group):
+            m.d.sync += [w.k.eq(0), w.moved.eq(2), w.group_start.eq(1), w.gbase.eq(w.gbase + n_in[w.layer] + 1)]
+            with m.If(w.last_group):
+                m.d.sync += w.run.eq(0)
+                if cfg.convs:  # a convolution's next position: its channel groups again
+                    with m.If(~w.last_position):
+                        m.d.sync += [w.run.eq(1), w.group.eq(0),
+                                     w.gbase.eq(Array(lay.base(l) for l in range(cfg.n_layers))[w.layer])]
+            with m.Else():
+                m.d.sync += w.group.eq(w.group + 1)
 
     def _windows(self, m, layer, pending, have_entry, at_bias, k, upd):
         """A convolution sweep's walk (:class:`WindowWalker`): it starts with the sweep, and gives the elements,
