@@ -176,7 +176,7 @@ def check_sweeper(cfg, seed=0, wrong=False, stall=0.3, zero_input=False, eager=F
             await wait_empty(ctx)
             for _ in range(3):  # the MAC counts are registered
                 await ctx.tick()
-            assert state["fwd"][before[0]:] == model_forward(cfg, layer, xs[layer], wrong), f"forward layer {layer} {[f[0] for f in state['fwd'][before[0]:]]} {xs[layer]}"
+            assert state["fwd"][before[0]:] == model_forward(cfg, layer, xs[layer], wrong), f"forward layer {layer}"
             spec = cfg.layers[layer]
             walks = walk_entries(cfg, layer, xs[layer])
             assert state["done"] - before[1] == sum(group_lanes(cfg, layer, g) * (len(entries) + 1)
@@ -190,7 +190,7 @@ def check_sweeper(cfg, seed=0, wrong=False, stall=0.3, zero_input=False, eager=F
             await wait_empty(ctx)
             for _ in range(3):
                 await ctx.tick()
-            assert state["upd"][before[0]:] == model_update(cfg, layer, xs[layer], deltas[layer], wrong), f"update layer {layer} {state['upd'][before[0]:][:8]} {model_update(cfg, layer, xs[layer], deltas[layer])[:8]}"
+            assert state["upd"][before[0]:] == model_update(cfg, layer, xs[layer], deltas[layer], wrong), f"update layer {layer}"
             spec = cfg.layers[layer]
             walks = walk_entries(cfg, layer, xs[layer])
             done = sum(group_lanes(cfg, layer, g) * (len(walks[g]) + 1) for g, d in enumerate(deltas[layer])
