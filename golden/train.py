@@ -3,7 +3,8 @@
 A backend is any object with ``quantize_inputs(x)``, ``train_sample(x, label)``,
 ``predict(x)`` and ``arrays()``: the float and fixed golden models here, the simulated
 and real hardware elsewhere. The data order depends only on ``seed``, so two backends
-given the same seed see the same samples in the same order.
+given the same seed see the same samples in the same order: golden's NumPy permutations (``[training] order =
+"host"``), or the on-chip LFSR's (``"lfsr"``, :mod:`golden.order`).
 """
 
 import itertools
@@ -15,6 +16,7 @@ import numpy as np
 
 from .config import Config, ConfigError
 from .data import Split, load_split, standardize
+from .order import ORDERS, LfsrOrder
 
 __all__ = ["load_data", "prepare", "check_fits", "SampleOrders", "sample_orders", "train"]
 
@@ -47,17 +49,27 @@ def check_fits(config: Config, split: Split):
 
 class SampleOrders(Sequence):
     """The per-epoch sample permutations of a run, made lazily: iterating it is a generator that draws epoch ``e``'s
-    permutation when it is reached, from one generator seeded ``[seed, 0xDA7A]`` (the permutations and their order
-    are those of a list of them, so results are bit for bit the same), and ``orders[e]`` draws epochs ``0..e``
-    again. A run holds one epoch's order at a time, however many epochs it has."""
+    permutation when it is reached, and ``orders[e]`` draws epochs ``0..e`` again. A run holds one epoch's order
+    at a time, however many epochs it has.
 
-    def __init__(self, seed: int, n: int, epochs: int):
-        self.seed, self.n, self.epochs = seed, n, epochs
+    ``order`` is ``[training] order``: "host" draws from one NumPy generator seeded ``[seed, 0xDA7A]`` (the
+    permutations and their order are those of a list of them, so results are bit for bit the same); "lfsr"
+    from :class:`golden.order.LfsrOrder` (the core's own order), ``n`` draws an epoch."""
+
+    def __init__(self, seed: int, n: int, epochs: int, order: str = "host"):
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+        self.seed, self.n, self.epochs, self.order = seed, n, epochs, order
 
     def __len__(self) -> int:
         return self.epochs
 
     def __iter__(self):
+        if self.order == "lfsr":
+            draws = LfsrOrder(self.seed, self.n)
+            for _ in range(self.epochs):
+                yield draws.epoch()
+            return
         rng = np.random.default_rng([self.seed, 0xDA7A])
         for _ in range(self.epochs):
             yield rng.permutation(self.n)
@@ -76,21 +88,24 @@ class SampleOrders(Sequence):
         return next(itertools.islice(iter(self), index, None))
 
 
-def sample_orders(seed: int, n: int, epochs: int) -> SampleOrders:
-    """The per-epoch sample permutations for ``seed``: a lazy sequence (:class:`SampleOrders`), made as it is
-    iterated."""
-    return SampleOrders(seed, n, epochs)
+def sample_orders(seed: int, n: int, epochs: int, order: str = "host") -> SampleOrders:
+    """The per-epoch sample permutations for ``seed`` and ``[training] order``: a lazy sequence
+    (:class:`SampleOrders`), made as it is iterated."""
+    return SampleOrders(seed, n, epochs, order)
 
 
 def train(model, split: Split, epochs: int, seed: int, on_sample=None, on_epoch=None) -> dict:
     """Train ``model`` online for ``epochs`` passes; returns accuracies, per-epoch history and timings.
 
+    The samples come in the order of ``model.config``'s ``[training] order`` (every backend has its
+    configuration as ``config``; "host" for a model without one).
     ``on_sample()`` is called after every training sample (progress bars);
     ``on_epoch(epoch, test_accuracy)`` after every epoch.
     """
     x_train, x_test = model.quantize_inputs(split.x_train), model.quantize_inputs(split.x_test)
     history, train_history, epoch_seconds = [], [], []
-    for epoch, order in enumerate(sample_orders(seed, len(split.y_train), epochs)):
+    kind = getattr(getattr(model, "config", None), "order", "host")
+    for epoch, order in enumerate(sample_orders(seed, len(split.y_train), epochs, kind)):
         start = time.perf_counter()
         correct = 0
         for index in order:

@@ -56,7 +56,10 @@ class HardwareBudget:
             data["hardware"]["banks"] = "spram"
         # a frozen layer's weights come with the LOAD, not the circuit: the transfer file is not hardware
         data["network"].pop("transfer", None)
-        return {section: data[section] for section in HARDWARE_SECTIONS if section in data}
+        found = {section: data[section] for section in HARDWARE_SECTIONS if section in data}
+        if self.order != "host":  # a data store that draws its own order (no order memory); "host" keeps the old id
+            found["training"] = {"order": self.order}
+        return found
 
     def hardware_id(self) -> int:
         """32 bits that change when the hardware changes (not with the name, data or training)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..fixedpoint import Fixed, Overflow, Rounding
+from ..order import ORDERS
 from .conv import MODES, SOURCES, ConvSpec
 from .formats import DerivedFormats, accumulator_width
 from .hardware import HardwareBudget
@@ -52,7 +53,7 @@ _SCHEMA = {
         "softmax_frac": 15,
         "tangent": AUTO,
     },
-    "training": {"epochs": 10, "learning_rate": AUTO},
+    "training": {"epochs": 10, "learning_rate": AUTO, "order": "host"},
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
     "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact", "cost_counters": False, "banks": "auto"},
 }
@@ -95,6 +96,9 @@ class Config(DerivedFormats, HardwareBudget):
         ``[hardware] lanes``: MAC lanes of the core.
     epochs : int
         ``[training] epochs``.
+    order : str
+        ``[training] order``: ``host`` (golden's NumPy permutations, the host writes each epoch's to the store's
+        order memory) or ``lfsr`` (every epoch's from an LFSR the core steps itself, :mod:`golden.order`).
     dataset, test_fraction, split_seed, standardize, clip
         The ``[data]`` section.
 
@@ -144,6 +148,7 @@ class Config(DerivedFormats, HardwareBudget):
     input_shape: tuple = ()
     convs: tuple = ()
     transfer: str = ""
+    order: str = "host"
     source: str = "<config>"
 
     def to_dict(self) -> dict:
@@ -172,7 +177,7 @@ class Config(DerivedFormats, HardwareBudget):
                 "overflow": self.overflow.value, "softmax_frac": self.softmax_frac,
                 **({"tangent": fmt(self.tangent)} if self.tangent is not None else {}),
             },
-            "training": {"epochs": self.epochs, "learning_rate": self.learning_rate},
+            "training": {"epochs": self.epochs, "learning_rate": self.learning_rate, "order": self.order},
             "data": {"dataset": self.dataset, "test_fraction": self.test_fraction, "split_seed": self.split_seed,
                      "standardize": self.standardize, "clip": self.clip},
             "hardware": {"lanes": self.lanes, "zero_skipping": self.zero_skipping, "pipeline": self.pipeline,
@@ -348,6 +353,7 @@ class _Parser:
         self._values_apply(values, rank, learned)
         init = self._init(rule, activation, learned)
         epochs, learning_rate = self._training(fixed["learning_rate_shift"])
+        order = self.choice("training", "order", ORDERS)
         data = self._data(fixed["input"])
         lanes, zero_skipping, pipeline, cost_counters, banks = self._hardware()
         return Config(
@@ -356,7 +362,7 @@ class _Parser:
             bp_fraction=bp_fraction, **fixed,
             epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
             pipeline=pipeline, cost_counters=cost_counters, banks=banks, init=init, rank=rank, **learned, **image,
-            source=self.source,
+            order=order, source=self.source,
         )
 
     def _network(self):

@@ -10,19 +10,24 @@ layout, used by the hardware and the host (:func:`store_words`):
 - the **order memory** holds sample indices: EPOCH trains on ``order[start]``,
   ``order[start + 1]``, ... The host writes golden's permutation for the epoch
   (:func:`golden.train.sample_orders`), so a stored-data epoch trains in the very order
-  of ``--backend fixed``.
+  of ``--backend fixed``. With ``[training] order = "lfsr"`` there is no order memory: an
+  :class:`~hdl.store.lfsr_order.LfsrOrder` draws golden's LFSR order (:mod:`golden.order`) on chip.
+  ORDER seeds it (entry 0: the key, entry 1: the last training record) and EPOCH trains on
+  the next ``count`` indices it draws (its ``start`` is not used).
 
 With ``flash`` (:class:`FlashPlacement`) the records are not in the FPGA at all but in the
 board's SPI flash, written there by ``trifactor flash --data`` as :func:`flash_image` (a
 header, then the records, each word in whole bytes, little-endian), and read by
 :class:`hdl.store.record_source.FlashRecords`; STORE is then refused, ORDER still writes the
-order memory.
+order memory (or seeds the LFSR).
 
 In simulation both are plain Amaranth memories. On the iCEBreaker the sample memory is
 meant for the UP5K's SPRAM (SB_SPRAM256KA, 16K x 16, one port): digits' 1797 records of 65
 bytes are 116805 bytes, 3.6 of the 4 SPRAMs at two bytes a word; the store never reads and
 writes in the same cycle (STORE, then EPOCH), so one port each is enough. The order memory
-(11 bits x 1437 for digits) fits the remaining SPRAM or 4 block RAMs.
+(11 bits x 1437 for digits) fits the remaining SPRAM or 4 block RAMs (13 bits x 5000 for MNIST's 5000
+samples: about 20 block RAMs); the LFSR order takes four registers of ``w + 1`` bits (state, key, taps,
+``2**w``), ``N - 1`` and a comparator instead.
 """
 
 import struct
@@ -30,13 +35,14 @@ import zlib
 from dataclasses import dataclass
 
 from amaranth import Module
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory, MemoryData, ReadPort, WritePort
 from amaranth.lib.wiring import Out
 
 from trifactor.golden.config import Config
 
 from ..errors import reject, require_config
+from .lfsr_order import LfsrOrder
 
 __all__ = ["DataStore", "STORE_ROOM_BYTES", "store_geometry", "store_words", "store_bytes", "word_bytes", "record_bytes",
            "FlashPlacement", "flash_image", "flash_header", "FLASH_MAGIC", "FLASH_HEADER"]
@@ -117,7 +123,8 @@ def store_words(config: Config, x, y) -> list:
 
 
 class DataStore(wiring.Component):
-    """The sample and order memories of a core that stores up to ``samples`` samples.
+    """The sample and order memories of a core that stores up to ``samples`` samples (with ``[training] order =
+    "lfsr"``, the LFSR order source instead of the order memory).
 
     Parameters
     ----------
@@ -134,7 +141,9 @@ class DataStore(wiring.Component):
         Latency 1 (:attr:`read_latency`). Without ``flash`` only.
     order_write : Out(WritePort.Signature(addr_width=..., shape=range(samples)))
     order_read : Out(ReadPort.Signature(addr_width=..., shape=range(samples)))
-        The memories' ports (users take them as ``In(...)``, as a memory's).
+        The memories' ports (users take them as ``In(...)``, as a memory's). With ``[training] order =
+        "lfsr"`` ``order_write`` seeds the :class:`~hdl.store.lfsr_order.LfsrOrder` and ``order_read`` is its
+        stream of indices, ``Out(stream.Signature(range(samples)))``: no order memory.
     """
 
     def __init__(self, config: Config, *, samples: int, flash: FlashPlacement | None = None):
@@ -152,7 +161,10 @@ class DataStore(wiring.Component):
         sample_bits, order_bits = max(1, (self.depth - 1).bit_length()), max(1, (samples - 1).bit_length())
         #: the memories' contents (tests can read them)
         self.sample_data = None if flash else MemoryData(shape=self._width, depth=self.depth, init=[])
-        self.order_data = MemoryData(shape=range(samples), depth=samples, init=[])
+        #: None with ``[training] order = "lfsr"``: no order memory
+        self.order_data = None if self.lfsr else MemoryData(shape=range(samples), depth=samples, init=[])
+        order_read = (stream.Signature(range(samples)) if self.lfsr
+                      else ReadPort.Signature(addr_width=order_bits, shape=range(samples)))
         sample_ports = {} if flash else {
             "sample_write": Out(WritePort.Signature(addr_width=sample_bits, shape=self._width)),
             "sample_read": Out(ReadPort.Signature(addr_width=sample_bits, shape=self._width)),
@@ -160,12 +172,17 @@ class DataStore(wiring.Component):
         super().__init__({
             **sample_ports,
             "order_write": Out(WritePort.Signature(addr_width=order_bits, shape=range(samples))),
-            "order_read": Out(ReadPort.Signature(addr_width=order_bits, shape=range(samples))),
+            "order_read": Out(order_read),
         })
 
     @property
     def samples(self) -> int:
         return self._samples
+
+    @property
+    def lfsr(self) -> bool:
+        """Whether the order comes from an LFSR on chip (``[training] order = "lfsr"``), not an order memory."""
+        return self._config.order == "lfsr"
 
     @property
     def stride(self) -> int:
@@ -194,6 +211,11 @@ class DataStore(wiring.Component):
             m.submodules.samples = samples = Memory(data=self.sample_data)
             wiring.connect(m, wiring.flipped(self.sample_write), samples.write_port())
             wiring.connect(m, wiring.flipped(self.sample_read), samples.read_port())
+        if self.lfsr:
+            m.submodules.order = order = LfsrOrder(samples=self._samples)
+            wiring.connect(m, wiring.flipped(self.order_write), order.write)
+            wiring.connect(m, wiring.flipped(self.order_read), order.o)
+            return m
         m.submodules.order = order = Memory(data=self.order_data)
         wiring.connect(m, wiring.flipped(self.order_write), order.write_port())
         wiring.connect(m, wiring.flipped(self.order_read), order.read_port())

@@ -15,8 +15,9 @@ from ..errors import reject, require_config
 
 __all__ = ["EpochRunner", "RunLayout", "ResultLayout", "RESULT_FIELDS", "run_checksum"]
 
-#: A run: train on ``count`` samples from position ``start`` of the order memory (EPOCH), or infer on
-#: records ``start .. start + count - 1`` (EVALUATE).
+#: A run: train on ``count`` samples from position ``start`` of the order memory (EPOCH; with the LFSR order, on
+#: the next ``count`` indices it draws, ``start`` unused), or infer on records ``start .. start + count - 1``
+#: (EVALUATE).
 RunLayout = data.StructLayout({"train": 1, "start": 24, "count": 16})
 #: A run's result, a 32-bit reply word each in this order: the samples whose prediction was the label (made
 #: before each update, when training), the clock cycles from the run's start to the end of its last sample,
@@ -37,7 +38,8 @@ class EpochRunner(wiring.Component):
     """Feeds stored samples to the pass sequencer and the input lists as the command decoder feeds the host's.
 
     Between runs the decoder's samples pass through (``host_*`` to the outputs). A run has two
-    processes. The **walk** reads the order memory (EPOCH; EVALUATE walks the records in
+    processes. The **walk** reads the order memory (EPOCH; with ``[training] order = "lfsr"`` it takes
+    the store's LFSR indices instead, :class:`hdl.store.lfsr_order.LfsrOrder`; EVALUATE walks the records in
     order) and asks the record source (:mod:`hdl.store.record_source`) for each record in turn,
     as soon as the source takes the request: it runs ahead of the samples by as much as the
     source and the ``prefetch`` FIFO let it. The **feed**, per sample: the record's label,
@@ -59,7 +61,8 @@ class EpochRunner(wiring.Component):
     run : In(stream.Signature(RunLayout))
     result : Out(stream.Signature(ResultLayout))
     order_read : In(ReadPort.Signature(...))
-        To the store's order memory (latency 1).
+        To the store's order memory (latency 1); with the LFSR order ``In(stream.Signature(range(samples)))``,
+        the store's indices (:attr:`DataStore.order_read`).
     request : Out(stream.Signature(range(samples)))
     words : In(stream.Signature(width))
         To the record source: records asked for, and their words, the label first.
@@ -80,9 +83,11 @@ class EpochRunner(wiring.Component):
         inputs = stream.Signature(signed(config.input.width), always_ready=True)
         prediction = stream.Signature(range(config.n_classes))
         label = range(config.n_classes)
+        order = (stream.Signature(range(store.samples)) if store.lfsr
+                 else ReadPort.Signature(addr_width=len(store.order_read.addr), shape=range(store.samples)))
         super().__init__({
             "run": In(stream.Signature(RunLayout)), "result": Out(stream.Signature(ResultLayout)),
-            "order_read": In(ReadPort.Signature(addr_width=len(store.order_read.addr), shape=range(store.samples))),
+            "order_read": In(order),
             "request": Out(stream.Signature(range(store.samples))), "words": In(stream.Signature(store.width)),
             "host_sample": In(start), "host_label": In(label), "host_inputs": In(inputs), "host_inputs_last": Out(1),
             "host_prediction": Out(prediction),
@@ -125,6 +130,27 @@ class EpochRunner(wiring.Component):
                     with m.If(left == 1):
                         m.next = "idle"
 
+    def _draw(self, m, run, start):
+        """The walk with the LFSR order: EPOCH asks for each index as the store draws it, EVALUATE for the records
+        from ``start``; from when ``start`` is high."""
+        position, left = Signal.like(run.start), Signal.like(run.count)
+        with m.FSM():
+            with m.State("idle"):
+                with m.If(start):
+                    m.d.sync += [position.eq(self.run.payload.start), left.eq(self.run.payload.count)]
+                    m.next = "request"
+            with m.State("request"):
+                with m.If(run.train):
+                    m.d.comb += [self.request.valid.eq(self.order_read.valid),
+                                 self.request.payload.eq(self.order_read.payload),
+                                 self.order_read.ready.eq(self.request.ready)]
+                with m.Else():
+                    m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position)]
+                with m.If(self.request.valid & self.request.ready):
+                    m.d.sync += [position.eq(position + 1), left.eq(left - 1)]
+                    with m.If(left == 1):
+                        m.next = "idle"
+
     def elaborate(self, platform):
         m = Module()
         run = Signal(RunLayout)
@@ -147,7 +173,8 @@ class EpochRunner(wiring.Component):
                      self.result.payload.checksum.eq(checksum.crc)]
         with m.If(active):
             m.d.sync += cycles.eq(cycles + 1)
-        self._walk(m, run, start=self.run.valid & self.run.ready)
+        walk = self._draw if self._store.lfsr else self._walk
+        walk(m, run, start=self.run.valid & self.run.ready)
 
         with m.FSM():
             with m.State("idle"):

@@ -11,8 +11,8 @@ from trifactor.hdl.store.epoch_runner import RESULT_FIELDS
 from trifactor.hdl.layout import WeightLayout
 from trifactor.hdl.protocol import MAX_COUNT, Op, counter_names, header, position
 
-__all__ = ["Command", "load_words", "read_words", "counters", "store", "order", "epoch", "evaluate", "chunks",
-           "run_cycles_bound"]
+__all__ = ["Command", "load_words", "read_words", "counters", "store", "order", "epoch_order", "epoch", "evaluate",
+           "chunks", "run_cycles_bound"]
 
 
 class Command:
@@ -57,9 +57,22 @@ def order(start: int, indices, chunk: int = MAX_COUNT) -> list:
     return chunks(Op.ORDER, start, np.asarray(indices).tolist(), chunk=chunk)
 
 
+def epoch_order(config, seed: int, epoch: int, indices, chunk: int = MAX_COUNT) -> list:
+    """The ORDER commands before epoch ``epoch`` of a run from the data store, whose order for it is ``indices``
+    (:func:`golden.train.sample_orders` for ``seed`` and ``config``'s ``[training] order``): with "host", those
+    indices; with "lfsr", before the first epoch only, the seed of the core's LFSR
+    (:func:`golden.order.seed_words`, entries 0 and 1), which then draws every epoch's order itself."""
+    if config.order == "host":
+        return order(0, indices, chunk)
+    from trifactor.golden.order import seed_words
+
+    return order(0, seed_words(seed, len(indices)), chunk) if epoch == 0 else []
+
+
 def epoch(start: int, count: int) -> Command:
-    """Train on the records of order entries ``start .. start + count - 1``; replies: a word per
-    :data:`hdl.store.epoch_runner.RESULT_FIELDS` (correct, cycles, checksum)."""
+    """Train on the records of order entries ``start .. start + count - 1`` (with the LFSR order: on the next
+    ``count`` indices the core draws; ``start`` is not used, but is checked as with the order memory); replies: a
+    word per :data:`hdl.store.epoch_runner.RESULT_FIELDS` (correct, cycles, checksum)."""
     return Command([header(Op.EPOCH, count), position(start, 0)], len(RESULT_FIELDS))
 
 

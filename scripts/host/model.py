@@ -102,7 +102,7 @@ def measure_on_hardware(client, config, split, seed: int, samples: int, on_sampl
     for ``seed``), without any inference; returns :func:`counter_summary` of those samples plus ``samples``."""
     model = HardwareModel(client, config, seed)
     x_train = model.quantize_inputs(split.x_train)
-    order = sample_orders(seed, len(split.y_train), 1)[0][:samples]
+    order = sample_orders(seed, len(split.y_train), 1, config.order)[0][:samples]
     for index in order:
         model.train_sample(x_train[index], int(split.y_train[index]))
         if on_sample:

@@ -49,9 +49,11 @@ def _infer(config, x) -> commands.Command:
     return commands.Command([header(Op.INFER), *(int(v) & 0xFFFF_FFFF for v in x)], 1)
 
 
-def plan(config, x_train, y_train, orders, stop: int, chunk: int, detail=range(0), reads: bool = True) -> list:
+def plan(config, x_train, y_train, orders, stop: int, chunk: int, detail=range(0), reads: bool = True,
+         seed: int = 0) -> list:
     """The hardware run after golden's initial weights are loaded, as ``[(tag, Command), ...]``: STORE the training
-    records (``("store",)``), then per epoch ORDER (``("order", epoch)``) and EPOCH requests over training samples
+    records (``("store",)``), then per epoch ORDER (``("order", epoch)``: ``orders``' for it, or with the LFSR order
+    its ``seed`` before the first epoch, :func:`commands.epoch_order`) and EPOCH requests over training samples
     ``0 .. stop - 1`` (counted over the run):
     ``("train", a, b)`` trains samples ``a .. b - 1`` (an EPOCH every ``chunk`` samples) and, with ``reads``,
     ``("weights", b)`` reads every weight after them; each sample of ``detail`` on its own: ``("infer", a)`` (the
@@ -62,7 +64,7 @@ def plan(config, x_train, y_train, orders, stop: int, chunk: int, detail=range(0
         first = epoch * n
         if first >= stop:
             break
-        steps += [(("order", epoch), c) for c in commands.order(0, order)]
+        steps += [(("order", epoch), c) for c in commands.epoch_order(config, seed, epoch, order)]
         at = first
         while at < min(first + n, stop):
             if at in detail:
@@ -304,7 +306,7 @@ def check_core(config, split, epochs: int, seed: int, *, fault: str | None = Non
     read_words = layout.depth * config.lanes
     chunk = chunk or max(1, math.ceil(total * read_words / REPLY_WORDS))
     x_train = config.input.quantize(split.x_train)
-    orders = sample_orders(seed, n_train, epochs)
+    orders = sample_orders(seed, n_train, epochs, config.order)
     start = FixedNet(config, seed)
     init = [(("load",), c) for c in commands.load_words(config, start.weights, learned=getattr(start, "learned", ()))]
     suffix = (f"-fault-{fault.replace(':', '-')}" if fault else "") + ("-trace" if trace else "")
@@ -326,12 +328,12 @@ def check_core(config, split, epochs: int, seed: int, *, fault: str | None = Non
         binary = native.build(core, config.name, build_dir, trace=bool(trace))
         bar.set_postfix_str("")
         detail = range(total) if chunk == 1 else range(0)
-        steps = plan(config, x_train, split.y_train, orders, total, chunk, detail)
+        steps = plan(config, x_train, split.y_train, orders, total, chunk, detail, seed=seed)
         golden, found = compare(steps, _run(config, binary, init, steps, job_dir, total, progress))
         if found is not None and chunk > 1:  # the chunk again, sample by sample
             a, b = found["samples"]
             bar.set_postfix_str(f"samples {a}..{b - 1} one by one")
-            steps = plan(config, x_train, split.y_train, orders, b, n_train, range(a, b), reads=False)
+            steps = plan(config, x_train, split.y_train, orders, b, n_train, range(a, b), reads=False, seed=seed)
             golden, found = compare(steps, _run(config, binary, init, steps, job_dir, b))
             if found is None:
                 raise UsageError(f"the core diverged in samples {a}..{b - 1} once, not when run again",
@@ -346,7 +348,7 @@ def check_core(config, split, epochs: int, seed: int, *, fault: str | None = Non
             sample = divergence["sample"]
             bar.set_postfix_str(f"tracing sample {sample}")
             steps = plan(config, x_train, split.y_train, orders, sample + 1, n_train, range(sample, sample + 1),
-                         reads=False)
+                         reads=False, seed=seed)
             first = len(init) + next(k for k, (tag, _) in enumerate(steps) if tag == ("infer", sample))
             window = native.Trace(trace, first, len(init) + len(steps))
             _run(config, binary, init, steps, job_dir, sample + 1, trace=window)

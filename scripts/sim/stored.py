@@ -3,14 +3,17 @@
 The whole run is written as the core's commands before it starts (:mod:`scripts.sim.commands`):
 golden's initial weights (LOAD), the training and test sets (STORE: training records
 first; none when they are in the board's flash), an EVALUATE over every record whose
-checksum must be the split's (:func:`check_records`: the store holds this data set, intact), then per epoch golden's order for the seed (ORDER, :func:`golden.train.sample_orders`),
+checksum must be the split's (:func:`check_records`: the store holds this data set, intact), then per epoch golden's order for the seed (ORDER, :func:`golden.train.sample_orders`;
+with ``[training] order = "lfsr"`` only the seed of the core's LFSR, before the first epoch:
+:func:`commands.epoch_order`),
 the counters, EPOCH, the counters again, EVALUATE over the test records; at the end EVALUATE over
 the training records and the weights (READ). :mod:`scripts.sim.native` runs them; this module
 turns the replies into the result of :func:`golden.train.train` plus the core's counters, so
 the JSON is that of the per-sample path, with the EPOCH replies' wall cycles added.
 
 With a trace (:class:`TraceWindow`), the plan cuts the epochs' EPOCH requests at the window's first and last
-training sample (EPOCH trains on ``order[address] ..`` for ``count`` samples, so the pieces train as the whole),
+training sample (EPOCH trains on ``order[address] ..`` for ``count`` samples, or the LFSR's next ``count``, so the
+pieces train as the whole),
 and the harness writes a waveform while those pieces run (:class:`scripts.sim.native.Trace`).
 """
 
@@ -85,8 +88,8 @@ def plan(config, x_train, y_train, x_test, y_test, epochs: int, seed: int, init_
         steps += [("store", c) for c in commands.store(config, 0, x_train, y_train, chunk)]
         steps += [("store", c) for c in commands.store(config, n_train, x_test, y_test, chunk)]
     steps.append(("check", commands.evaluate(0, n_train + n_test)))
-    for epoch, order in enumerate(sample_orders(seed, n_train, epochs)):
-        steps += [("order", c) for c in commands.order(0, order, chunk)]
+    for epoch, order in enumerate(sample_orders(seed, n_train, epochs, config.order)):
+        steps += [("order", c) for c in commands.epoch_order(config, seed, epoch, order, chunk)]
         bounds = sorted({0, n_train, *(c - epoch * n_train for c in cuts if 0 < c - epoch * n_train < n_train)})
         steps.append((("before", epoch), commands.counters(config)))
         steps += [(("epoch", epoch), commands.epoch(a, b - a)) for a, b in zip(bounds, bounds[1:])]

@@ -59,6 +59,8 @@ def identity(config, measurement: str) -> dict:
     if measurement == "accuracy":
         data = config.to_dict()
         data["training"].pop("epochs")  # the task's options say how many
+        if data["training"]["order"] == "host":  # the default keeps the results cached before the key existed
+            del data["training"]["order"]
         found = {section: data[section] for section in ACCURACY_SECTIONS if section in data}
     else:
         found = config.hardware_dict()
