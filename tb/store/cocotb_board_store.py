@@ -128,4 +128,6 @@ async def stored_training_on_the_board_equals_golden(dut):
     expected = train(golden, split, epochs, seed)
     for key in ("history", "test_accuracy", "train_accuracy", "train_history_online"):
         assert result[key] == expected[key], f"{key}: the board {result[key]}, golden {expected[key]}"
-    assert_weights(weights, golden.weights, "after a stored run on the board")
+    # the run returns {"W0": ..., "b0": ...}: back into golden's n_out x (n_in + 1) matrices
+    trained = [np.column_stack([weights[f"W{l}"], weights[f"b{l}"]]) for l in range(len(golden.weights))]
+    assert_weights(trained, golden.weights, "after a stored run on the board")
