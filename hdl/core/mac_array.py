@@ -165,16 +165,14 @@ class MacArray(wiring.Component):
         # after it.
         accs = [Signal(signed(self.accumulator_width), init=self.round_constant, reset_less=True, name=f"acc{p}")
                 for p in range(lanes)]
-        # s3.valid & s3.last in a flip-flop of its own (loaded with s3): ``i.ready``, which the
-        # sweeper's every move waits on, is then one LUT from flip-flops
-        finishing = Signal()
+        finishing = s3.valid & s3.last
         m.d.comb += [self.o.valid.eq(finishing),
                      *[self.o.payload.a[p].eq(shift_right(acc + product, self.shift, Rounding.TRUNCATE))
                        for p, (acc, product) in enumerate(zip(accs, products))]]
         with m.If(advance):
             m.d.sync += [s1.valid.eq(self.i.valid), s1.x.eq(align_input(cfg, self.i.payload.x, self.i.payload.layer)),
                          s1.last.eq(self.i.payload.last)]
-            m.d.sync += [s2.valid.eq(s1.valid), s2.last.eq(s1.last), s3.eq(s2), finishing.eq(s2.valid & s2.last)]
+            m.d.sync += [s2.valid.eq(s1.valid), s2.last.eq(s1.last), s3.eq(s2)]
             with m.If(s3.valid):
                 m.d.sync += [acc.eq(acc + product) for acc, product in zip(accs, products)]
         with m.If(ResetSignal(allow_reset_less=True) | (advance & finishing)):

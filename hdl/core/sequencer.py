@@ -102,11 +102,7 @@ class PassSequencer(wiring.Component):
         n_layers = self._config.n_layers
         layer = Signal(range(n_layers))
         tick = Signal(range(max(self.drain_cycles, self._backward_drain or 0) + 1))
-        # ``idle`` and ``prediction.valid`` are flip-flops, set and cleared with the state they decode (the
-        # decoder's and the epoch runner's state enables start at them, not at this FSM's decoding)
-        idle, predicting = Signal(init=1), Signal()
-        m.d.comb += [self.clear.eq(self.start.valid), self.prediction.payload.eq(self.scored),
-                     self.idle.eq(idle), self.prediction.valid.eq(predicting)]
+        m.d.comb += [self.clear.eq(self.start.valid), self.prediction.payload.eq(self.scored)]
         backprop = self._config.backprop
         backward = self.backward if backprop else None  # the current sweep is a backward one
 
@@ -132,8 +128,9 @@ class PassSequencer(wiring.Component):
 
         with m.FSM():
             with m.State("idle"):
+                m.d.comb += self.idle.eq(1)
                 with m.If(self.start.valid):
-                    m.d.sync += [self.busy.eq(1), self.training.eq(self.start.payload.train), layer.eq(0), idle.eq(0)]
+                    m.d.sync += [self.busy.eq(1), self.training.eq(self.start.payload.train), layer.eq(0)]
                     sweep(0, 0)
                     m.next = "forward"
             with m.State("forward"):
@@ -141,11 +138,10 @@ class PassSequencer(wiring.Component):
                     m.d.sync += layer.eq(layer + 1)
                     sweep(layer + 1, 0)
                 with m.If(~self.sweeper_busy & (self.written == n_layers)):
-                    m.d.sync += predicting.eq(1)
                     m.next = "prediction"
             with m.State("prediction"):
+                m.d.comb += self.prediction.valid.eq(1)
                 with m.If(self.prediction.ready):
-                    m.d.sync += predicting.eq(0)
                     m.next = "done"
                     with m.If(self.training):
                         if self._config.rule == "ddfa":  # the learned feedback first, then the update
@@ -184,7 +180,7 @@ class PassSequencer(wiring.Component):
                     m.d.sync += self.update.eq(0)
                     m.next = "done"
             with m.State("done"):
-                m.d.sync += [self.busy.eq(0), idle.eq(1)]
+                m.d.sync += self.busy.eq(0)
                 m.d.comb += self.sample_done.eq(self.training)
                 m.next = "idle"
         return m

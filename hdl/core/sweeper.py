@@ -172,12 +172,11 @@ class Sweeper(wiring.Component):
         last_group = walk.is_last(layer, group)
         group_lanes = walk.lanes_of(layer, group)
         # pending: a sweep's first cycle (the start waits there, so no logic of whoever starts it is
-        # in front of the walk); group_start is k == 0, kept in a flip-flop; went_up / went_zero: the
-        # walk's move this cycle (k + 1, or 0 at a group's end), which picks the list's next state
-        pending, group_start = Signal(), Signal(init=1)
-        went_up, went_zero = Signal(), Signal()
-        have_entry, at_bias = self._list_ahead(m, k, went_up, went_zero)
-        m.d.sync += pending.eq(0)
+        # in front of the walk); group_start is k == 0, kept in a flip-flop; moved: k stayed (0),
+        # went up (1), went to 0 (2)
+        pending, group_start, moved = Signal(), Signal(init=1), Signal(2)
+        have_entry, at_bias = self._list_ahead(m, k, moved)
+        m.d.sync += [pending.eq(0), moved.eq(0)]
         list_k, last_position = k, None  # a dense walk's only position is its last
         if cfg.convs:
             win, is_conv, conv_ok, last_position, have_entry, at_bias, list_k = self._windows(
@@ -198,7 +197,6 @@ class Sweeper(wiring.Component):
             if cfg.zero_skipping:  # a group of zero deltas waits for the walker to skip it, rather than being issued
                 can_issue &= ~(is_conv & upd & group_start & self.deltas.ready & self.deltas.zero & ~win.can_skip)
         end_group = (can_issue & at_bias) | skip_group
-        m.d.comb += [went_up.eq(advance & can_issue), went_zero.eq(advance & end_group)]
         m.d.comb += [self.lists.layer.eq(layer), self.lists.k.eq(list_k), self.lists.en.eq(advance),
                      self.busy.eq(pending | run), self.empty.eq(~pending & ~run & ~rd.valid & ~is_.valid),
                      self.deltas.claim.eq((advance & can_issue & upd & group_start) | skip_group),
@@ -223,7 +221,7 @@ class Sweeper(wiring.Component):
             rd_payload += [rd.bwd.eq(bwd), rd.first_group.eq(group == 0), rd.last_group.eq(last_group)]
         if cfg.convs:
             rd_payload += rd_conv
-        walk_state = SimpleNamespace(run=run, k=k, group_start=group_start, gbase=gbase, group=group,
+        walk_state = SimpleNamespace(run=run, k=k, moved=moved, group_start=group_start, gbase=gbase, group=group,
                                      layer=layer, last_group=last_group, last_position=last_position)
         with m.If(advance):
             self._move(m, walk_state, rd, rd_payload, can_issue, end_group, n_in)
@@ -236,13 +234,18 @@ class Sweeper(wiring.Component):
         """The walk and the read stage move (the sweeper's ``advance``): the element into the read stage, the walk to
         the next element, group, position (a convolution's), or its end. ``w``: the walk's registers."""
         cfg, lay = self._config, self._layout
-        # the payload loads on every move (it only counts with rd.valid): the walk's decision,
-        # can_issue, enables only rd.valid, the walk's registers and the delta hand-over
-        m.d.sync += [rd.valid.eq(can_issue), *rd_payload]
+        m.d.sync += rd.valid.eq(can_issue)
+        if cfg.pipeline == "fast":
+            # the payload loads on every move (it only counts with rd.valid): can_issue, a
+            # long path from ``fill``, enables only rd.valid, k and the delta hand-over
+            # (on the iCE40, "compact", this takes more logic cells)
+            m.d.sync += rd_payload
         with m.If(can_issue):
-            m.d.sync += [w.k.eq(w.k + 1), w.group_start.eq(0)]
+            if cfg.pipeline != "fast":
+                m.d.sync += rd_payload
+            m.d.sync += [w.k.eq(w.k + 1), w.moved.eq(1), w.group_start.eq(0)]
         with m.If(end_group):
-            m.d.sync += [w.k.eq(0), w.group_start.eq(1), w.gbase.eq(w.gbase + n_in[w.layer] + 1)]
+            m.d.sync += [w.k.eq(0), w.moved.eq(2), w.group_start.eq(1), w.gbase.eq(w.gbase + n_in[w.layer] + 1)]
             with m.If(w.last_group):
                 m.d.sync += w.run.eq(0)
                 if cfg.convs:  # a convolution's next position: its channel groups again
@@ -291,23 +294,21 @@ class Sweeper(wiring.Component):
         match golden; the fast pipeline keeps the documented cycle."""
         return 0 if self._config.pipeline == "compact" else 1
 
-    def _list_ahead(self, m, k, went_up, went_zero):
+    def _list_ahead(self, m, k, moved):
         """Whether the layer input's list has entry ``k`` stored, and whether the bias input (1.0) is next,
-        from flip-flops.
+        from registers.
 
         The list's fill and complete are taken a cycle late (both only grow during a sweep, so a
-        late value is safe: the walk waits a cycle more when it is right behind the list's writer).
-        ``have_entry`` is registered from the comparisons of the fill with every k the walk can move
-        to, picked by this cycle's move (``went_up``: k + 1; ``went_zero``: 0; else k stays), so the
-        walk's decision starts at a flip-flop, and the move only picks (one LUT) in front of its D.
-        k is 0 between sweeps, and a sweep's first cycle takes the new layer's values.
+        late value is safe: the walk waits a cycle more when it is right behind the list's writer)
+        and compared ahead with every k the walk can move to (``moved``: k stayed, went up, went to
+        0). k is 0 between sweeps, and a sweep's first cycle takes the new layer's values.
         Returns ``have_entry`` and ``at_bias``.
         """
-        fill = self.lists.fill
-        have_entry, complete = Signal(), Signal()
-        m.d.sync += [complete.eq(self.lists.complete),
-                     have_entry.eq(Mux(went_zero, fill != 0, Mux(went_up, k + 1 < fill, k < fill)))]
-        at_bias = ~have_entry & complete  # the bias input (1.0) comes last, once the list is complete
+        ahead = Signal(data.StructLayout({"stay": 1, "up": 1, "zero": 1, "complete": 1}))
+        m.d.sync += [ahead.stay.eq(k < self.lists.fill), ahead.up.eq(k + 1 < self.lists.fill),
+                     ahead.zero.eq(self.lists.fill != 0), ahead.complete.eq(self.lists.complete)]
+        have_entry = Mux(moved[1], ahead.zero, Mux(moved[0], ahead.up, ahead.stay))
+        at_bias = ~have_entry & ahead.complete  # the bias input (1.0) comes last, once the list is complete
         return have_entry, at_bias
 
     def _issue_register(self, m, rd, is_, deltas, advance, n_in):
