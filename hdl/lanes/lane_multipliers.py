@@ -11,10 +11,19 @@ fraction in every layer, each unit's rounding shift is one constant, and its rou
 constant folds into an adder the unit has anyway. The aligned ``x`` takes
 ``max(x.width - x.frac) + F`` bits: 14 for the defaults, which an SB_MAC16 (16 x 16)
 still takes in one.
+
+On an ECP5 (a platform whose ``family`` is ``"ecp5"``) each lane's product register is the
+output register of its MULT18X18D (:func:`mult18x18d`): Yosys maps a ``*`` to a MULT18X18D without
+its registers, and a product register in the fabric puts the DSP's routing in and out on one
+path. The operand registers stay in the fabric: in the DSP's input registers they would have the
+block RAM's slow output (5.8 ns clock-to-out) and the operand multiplexer in front of them, routed
+to the DSP row (digits32, seed 0: 96 MHz, that path critical). Without a platform (simulation)
+and on the iCE40 the product is Amaranth's ``*`` into a register (synth_ice40 puts both registers
+in the SB_MAC16's), the same Verilog as before the ECP5 path existed.
 """
 
-from amaranth import Module, Signal
-from amaranth.hdl import Mux, signed
+from amaranth import ClockSignal, Instance, Module, Signal
+from amaranth.hdl import Cat, Mux, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,9 +34,18 @@ from ..errors import reject, require_config
 from ..arith import select
 
 __all__ = ["input_frac", "input_width", "operand_width", "align_input", "LaneMultipliers", "MODES", "require_mode",
-           "lane_multipliers", "share"]
+           "lane_multipliers", "share", "uses_mult18x18d", "mult18x18d", "MULT18X18D_REGISTERS"]
 
 MODES = ("internal", "external")
+
+#: Operand bits of the ECP5's MULT18X18D (signed 18 x 18, a 36-bit product).
+MULT18X18D_WIDTH = 18
+#: The register settings :func:`mult18x18d` gives it: the output register on clock, enable and reset 0,
+#: no input or pipeline register (nextpnr times it as ``MULT18X18D_REGS_OUTPUT``: ``A`` and ``B`` set up
+#: to ``CLK0`` through the multiplier, ``P`` from it).
+MULT18X18D_REGISTERS = {"REG_INPUTA_CLK": "NONE", "REG_INPUTB_CLK": "NONE", "REG_INPUTC_CLK": "NONE",
+                        "REG_PIPELINE_CLK": "NONE", "REG_OUTPUT_CLK": "CLK0", "REG_OUTPUT_CE": "CE0",
+                        "REG_OUTPUT_RST": "RST0"}
 
 
 def input_frac(config: Config) -> int:
@@ -50,6 +68,40 @@ def align_input(config: Config, x, layer):
     return select(layer, [x << (input_frac(config) - spec.x.frac) for spec in config.layers])
 
 
+def uses_mult18x18d(config: Config, platform) -> bool:
+    """Whether :class:`LaneMultipliers` elaborated for ``platform`` are MULT18X18D instances (:func:`mult18x18d`):
+    on an ECP5 (``platform.family == "ecp5"``, as Amaranth's Lattice platforms say), when both operands fit 18 bits."""
+    b_width = max(config.weight.width, config.error.width)
+    return (getattr(platform, "family", None) == "ecp5"
+            and max(operand_width(config), b_width) <= MULT18X18D_WIDTH)
+
+
+def mult18x18d(a, b, en, *, name: str):
+    """An ECP5 MULT18X18D: ``(instance, product)``, ``product <- a * b`` one enabled cycle after ``a`` and ``b``.
+
+    ``a`` and ``b`` (signed, at most 18 bits; sign-extended to 18, ``SIGNEDA``/``SIGNEDB`` high)
+    go straight into the multiplier, the product into the DSP's output register
+    (:data:`MULT18X18D_REGISTERS`): on ``CLK0`` (the ``sync`` clock), enabled by ``CE0 = en`` (held
+    otherwise), ``RST0`` low; nothing resets it. ``product`` is the 36-bit signed product (the
+    signal ``name``). What the lanes do not use stays unconnected (the cascade ports) or low
+    (``C``, ``SOURCEA``/``B``), as in Yosys's own MULT18X18D mapping (``lattice/dsp_map_18x18.v``).
+    """
+    def extended(value):
+        value = value.as_signed()
+        if len(value) > MULT18X18D_WIDTH:
+            raise ValueError(f"a MULT18X18D operand has at most {MULT18X18D_WIDTH} bits, not {len(value)}")
+        return Cat(value, value[-1].replicate(MULT18X18D_WIDTH - len(value)))
+
+    a18, b18 = extended(a), extended(b)
+    product = Signal(signed(2 * MULT18X18D_WIDTH), name=name)
+    ports = {**{f"i_A{i}": a18[i] for i in range(MULT18X18D_WIDTH)}, **{f"i_B{i}": b18[i] for i in range(MULT18X18D_WIDTH)},
+             **{f"i_C{i}": 0 for i in range(MULT18X18D_WIDTH)}, **{f"o_P{i}": product[i] for i in range(len(product))}}
+    registers = {f"p_{key}": value for key, value in MULT18X18D_REGISTERS.items()}
+    dsp = Instance("MULT18X18D", **registers, i_SIGNEDA=1, i_SIGNEDB=1, i_SOURCEA=0, i_SOURCEB=0,
+                   i_CLK0=ClockSignal("sync"), i_CE0=en, i_RST0=0, **ports)
+    return dsp, product
+
+
 class LaneMultipliers(wiring.Component):
     """``product[p] <- x * b[p]`` for every lane ``p``, two registers deep, both enabled by ``en`` (held otherwise).
 
@@ -59,8 +111,9 @@ class LaneMultipliers(wiring.Component):
     also multiplies per-lane pairs: with ``transposed`` the first operand of lane ``p`` is
     ``w[p]`` (a weight) instead of ``x``, for ``W[j, i] * d_j``. No register has a reset, so on the iCE40 synthesis puts
     them in the DSP's own input and output registers (one SB_MAC16 per lane, no flip-flops in
-    the fabric); on the ECP5, where Yosys uses no MULT18X18D register, they keep the block
-    RAM's slow output and the operand multiplexer off the multiplier's path.
+    the fabric). On the ECP5, where Yosys uses no MULT18X18D register, the product register is
+    the output register of an instantiated MULT18X18D (:func:`uses_mult18x18d`, :func:`mult18x18d`):
+    the same latency and enable; the operand registers stay in the fabric, off the block RAM.
 
     Members
     -------
@@ -101,10 +154,11 @@ class LaneMultipliers(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lanes = self._config.lanes
+        dsp = uses_mult18x18d(self._config, platform)
         if self._config.backprop:  # one first operand per lane: x, or the lane's weight
             for p in range(lanes):
                 self._lane(m, p, Signal(signed(operand_width(self._config)), name=f"a_r{p}", reset_less=True),
-                           Mux(self.transposed, self.w[p], self.x))
+                           Mux(self.transposed, self.w[p], self.x), dsp=dsp)
             return m
         if self._config.pipeline == "fast":
             # four copies of the x register, each for a quarter of the lanes: less fan-out across
@@ -117,18 +171,23 @@ class LaneMultipliers(wiring.Component):
         with m.If(self.en):
             m.d.sync += [x.eq(self.x) for x in copies]
         for p in range(lanes):
-            self._lane(m, p, copies[p * len(copies) // lanes])
+            self._lane(m, p, copies[p * len(copies) // lanes], dsp=dsp)
         return m
 
-    def _lane(self, m, p, a, a_next=None):
-        """Lane ``p``: ``b`` into its register (and ``a_next`` into ``a``, unless ``a`` is a shared copy), then ``a * b``."""
+    def _lane(self, m, p, a, a_next=None, *, dsp=False):
+        """Lane ``p``: ``b`` into its register (and ``a_next`` into ``a``, unless ``a`` is a shared copy), then ``a * b``
+        into the product register: a flip-flop, or with ``dsp`` the output register of a MULT18X18D."""
         b = Signal(self.b[p].shape(), name=f"b_r{p}", reset_less=True)
-        product = Signal(self.product[p].shape(), name=f"product{p}", reset_less=True)
+        product = None if dsp else Signal(self.product[p].shape(), name=f"product{p}", reset_less=True)
         with m.If(self.en):
-            m.d.sync += [b.eq(self.b[p]), product.eq(a * b)]
+            m.d.sync += b.eq(self.b[p])
+            if product is not None:
+                m.d.sync += product.eq(a * b)
             if a_next is not None:
                 m.d.sync += a.eq(a_next)
-        m.d.comb += self.product[p].eq(product)
+        if dsp:
+            m.submodules[f"mult{p}"], product = mult18x18d(a, b, self.en, name=f"product{p}")
+        m.d.comb += self.product[p].eq(product[:len(self.product[p])])
 
 
 def require_mode(component, mode: str):
