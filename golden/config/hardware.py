@@ -45,6 +45,8 @@ class HardwareBudget:
         data = self.to_dict()
         if not self.cost_counters:  # off, the circuit is the one built before the key existed: keep its identity
             del data["hardware"]["cost_counters"]
+        if self.softmax_product == "booth":  # the same: the output error unit's own multiplier, as before the key
+            del data["hardware"]["softmax_product"]
         # the placement, not how it was chosen; in block RAM the circuit is the one built before the key existed
         del data["hardware"]["banks"]
         # keys added with learned feedback: at their defaults the circuit is the one built before they existed
@@ -75,6 +77,23 @@ class HardwareBudget:
         self.check_size()
         if self.bank_placement == "spram":
             self._check_spram()
+        if self.softmax_product == "lanes":
+            self._check_softmax_lanes()
+
+    def _check_softmax_lanes(self):
+        """``softmax_product = "lanes"``: ``r`` must fit the lanes' first operand and ``u mod 2**softmax_frac``
+        the second (:func:`hdl.core.output_error.lanes_fit`, the same condition)."""
+        quotient = self.softmax_recip_bits - self.softmax_frac + 1
+        b_width = max(self.weight.width, self.error.width)
+        key = "[hardware] softmax_product"
+        if self.loss != "softmax" or self.rule == "ddfa":
+            raise ConfigError(key, f"= 'lanes' multiplies the softmax's u * r, but this core has "
+                              f"{'loss = ' + repr(self.loss) if self.loss != 'softmax' else 'rule = ddfa'}",
+                              "use softmax_product = 'booth'", self.source)
+        if quotient >= self.aligned_input_width or self.softmax_frac >= b_width:
+            raise ConfigError(key, f"= 'lanes' needs r ({quotient} bits) narrower than the lanes' input "
+                              f"({self.aligned_input_width} bits) and softmax_frac ({self.softmax_frac}) below the "
+                              f"weight/error width ({b_width})", "use softmax_product = 'booth'", self.source)
 
     @property
     def weight_bits(self) -> int:

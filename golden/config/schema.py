@@ -55,7 +55,8 @@ _SCHEMA = {
     },
     "training": {"epochs": 10, "learning_rate": AUTO, "order": "host"},
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
-    "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact", "cost_counters": False, "banks": "auto"},
+    "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact", "cost_counters": False, "banks": "auto",
+                 "softmax_product": "booth"},
 }
 #: the keys of a ``[[conv]]`` table (a list of tables: one per convolution layer, input first) and their defaults
 #: (``groups``: AUTO is every channel its own group)
@@ -74,6 +75,8 @@ STARTS = ("zero", "random")
 INITS = ("uniform", "zero")
 VALUES = ("ternary", "continuous")
 PIPELINES = ("compact", "fast")
+#: where the output error unit multiplies u_j * r: its own radix-4 Booth multiplier, or lane 0's
+SOFTMAX_PRODUCTS = ("booth", "lanes")
 #: where the lane banks live: "block_ram" (one simple dual-port memory per lane, initialised by
 #: the bitstream) or "spram" (one single-port memory holding every lane's word at an address,
 #: the shape of the UP5K's SB_SPRAM256KA: no initial contents, one access a cycle)
@@ -137,6 +140,7 @@ class Config(DerivedFormats, HardwareBudget):
     lanes: int
     zero_skipping: bool = True
     pipeline: str = "compact"
+    softmax_product: str = "booth"
     cost_counters: bool = False
     banks: str = "auto"
     init: str = "uniform"
@@ -181,7 +185,7 @@ class Config(DerivedFormats, HardwareBudget):
             "data": {"dataset": self.dataset, "test_fraction": self.test_fraction, "split_seed": self.split_seed,
                      "standardize": self.standardize, "clip": self.clip},
             "hardware": {"lanes": self.lanes, "zero_skipping": self.zero_skipping, "pipeline": self.pipeline,
-                         "cost_counters": self.cost_counters, "banks": self.banks},
+                         "cost_counters": self.cost_counters, "banks": self.banks, "softmax_product": self.softmax_product},
             "derived": {
                 "layers": [
                     {k: (fmt(v) if isinstance(v, Fixed) else v) for k, v in asdict(spec).items()}
@@ -356,12 +360,13 @@ class _Parser:
         order = self.choice("training", "order", ORDERS)
         data = self._data(fixed["input"])
         lanes, zero_skipping, pipeline, cost_counters, banks = self._hardware()
+        softmax_product = self.choice("hardware", "softmax_product", SOFTMAX_PRODUCTS)
         return Config(
             name=self._name(), sizes=tuple(sizes), activation=activation, loss=loss, rule=rule, nonzeros_per_row=k,
             feedback_seed=seed, balanced=balanced, feedback_values=values, scale_shift=scale_shift,
             bp_fraction=bp_fraction, **fixed,
             epochs=epochs, learning_rate=learning_rate, **data, lanes=lanes, zero_skipping=zero_skipping,
-            pipeline=pipeline, cost_counters=cost_counters, banks=banks, init=init, rank=rank, **learned, **image,
+            pipeline=pipeline, softmax_product=softmax_product, cost_counters=cost_counters, banks=banks, init=init, rank=rank, **learned, **image,
             order=order, source=self.source,
         )
 

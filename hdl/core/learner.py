@@ -19,7 +19,8 @@ One sample at a time, as ``golden.fixed_model.FixedNet.train_sample`` bit for bi
 2. forward, layer by layer: the sweeper reads each layer input once per neuron group and
    feeds the MAC array (P MACs per cycle); the serialiser sends a group's P results to the
    next layer's input list and their ``f'`` to the error path, or, for the output layer, to
-   the output error unit (whose errors go to the error path) and the argmax;
+   the output error unit (whose errors go to the error path; on a training sample, where
+   :func:`~hdl.core.output_error.uses_lanes`, it multiplies on lane 0 while it emits) and the argmax;
 3. the prediction goes back through the decoder, and the update starts;
 4. update, last layer first: per neuron group the delta provider asks the error path for
    the group's P deltas (the output layer's first groups as their errors arrive), then the
@@ -51,7 +52,7 @@ from .input_lists import InputLists
 from .pool_unit import PoolUnit
 from ..layout import WeightLayout
 from .mac_array import MacArray
-from .output_error import OutputErrorUnit
+from .output_error import OutputErrorUnit, uses_lanes
 from ..protocol import COST_NAMES, counter_names
 from ..rules import RuleChooser
 from .sequencer import PassSequencer
@@ -110,13 +111,15 @@ class LearnerCore(wiring.Component):
         self.update = UpdateUnit(config, multipliers="external", fault=fault)
         #: rule ``ddfa``: golden's initial learned feedback, in the banks after the weights
         self.init_learned = getattr(golden, "learned", [])
-        self.banks = BankArbiter(config, init=self.layout.to_banks(self.init_weights, self.init_learned))
+        self.banks = BankArbiter(config, init=self.layout.to_banks(self.init_weights, self.init_learned),
+                                 output_error=uses_lanes(config))
         self.lists = InputLists(config)
         self.error_path = error_path(config)
         backward = self.error_path.unit if config.backprop else None  # backpropagation's backward unit
         self.sweeper = Sweeper(config, mac_layout=self.mac.cmd_layout, update_layout=self.update.cmd_layout,
                                backward_layout=backward.cmd_layout if backward else None)
-        self.error = OutputErrorUnit(config)
+        # softmax's products on the lanes (uses_lanes) as the unit emits: the forward pass is over, the update waits
+        self.error = OutputErrorUnit(config, multipliers="external")
         self.serialiser = Serialiser(config, result_layout=self.mac.result_layout,
                                      score_layout=self.error.i.payload.shape())
         self.provider = DeltaProvider(config)
@@ -210,7 +213,10 @@ class LearnerCore(wiring.Component):
         # update: error path -> delta provider -> sweeper -> update unit
         wiring.connect(m, self.provider.request, path.request)
         wiring.connect(m, path.delta, self.provider.delta)
-        wiring.connect(m, self.provider.group, sw.deltas)
+        if self.error.uses_lanes:
+            self._wire_output_error(m)
+        else:
+            wiring.connect(m, self.provider.group, sw.deltas)
         wiring.connect(m, sw.update, self.update.i)
         # the lanes' banks and multipliers
         for unit_ports, bank_ports in [(self.mac.weights, self.banks.forward_read),
@@ -264,6 +270,16 @@ class LearnerCore(wiring.Component):
         m.d.comb += [runner.host_label.eq(dec.label), dec.inputs_last.eq(runner.host_inputs_last),
                      runner.sample_idle.eq(self.sequencer.idle)]
         return runner
+
+    def _wire_output_error(self, m):
+        """The output error unit multiplies on the lanes as it emits (:func:`hdl.core.output_error.uses_lanes`): it owns
+        them over every other unit while ``owns``, and the sweeper sees no group of deltas ready until it lets them go
+        (the delta provider prepares the output layer's first group meanwhile), so no update or backward element
+        meets the emit in the multipliers. Training samples only: the serialiser sends no scores on INFER."""
+        group, deltas, owns = self.provider.group, self.sweeper.deltas, self.error.owns
+        wiring.connect(m, self.error.mul, self.banks.error_mul)
+        m.d.comb += [self.banks.error.eq(owns), deltas.ready.eq(group.ready & ~owns), deltas.zero.eq(group.zero),
+                     deltas.deltas.eq(group.deltas), group.claim.eq(deltas.claim), group.release.eq(deltas.release)]
 
     def _wire_learned(self, m):
         """Learned feedback: between a sample's prediction and its update the error path owns the banks and the

@@ -51,6 +51,8 @@ class BankArbiter(wiring.Component):
     config : Config
     init : array (lanes x depth)
         The banks' initial contents (:meth:`WeightLayout.to_banks`).
+    output_error : bool
+        The output error unit multiplies on the lanes while it emits (``error``, ``error_mul``); default False.
 
     Members
     -------
@@ -71,11 +73,14 @@ class BankArbiter(wiring.Component):
         multipliers (between a sample's prediction and its update).
     learn_read, learn_write : Out(ReadPort.Signature / WritePort.Signature).array(lanes)
     learn_mul : In(LaneMultipliers.port_signature(config))
+    error : In(1), error_mul : In(LaneMultipliers.port_signature(config))
+        With ``output_error``: the output error unit owns the multipliers' ``x``, ``en`` and lane 0's ``b`` (over
+        every other user but the host; not the banks). Whoever starts the update must wait for it to let them go.
     clearing : Out(1)
         SPRAM banks with ``[network] init = "zero"``: they clear themselves (:class:`LaneBanks`); hold every command.
     """
 
-    def __init__(self, config: Config, *, init):
+    def __init__(self, config: Config, *, init, output_error: bool = False):
         require_config(self, config)
         self._config = config
         self._layout = lay = WeightLayout(config)
@@ -97,6 +102,9 @@ class BankArbiter(wiring.Component):
         if config.backprop:  # the backward unit's: it reads the old weights during an update
             members.update({"backward": In(1), "backward_read": Out(read).array(config.lanes),
                             "backward_mul": In(LaneMultipliers.port_signature(config))})
+        self._output_error = bool(output_error)
+        if output_error:
+            members.update({"error": In(1), "error_mul": In(LaneMultipliers.port_signature(config))})
         if self.storage.clears:
             members["clearing"] = Out(1)
         if config.rule == "ddfa":  # the learned-feedback path's: it reads the weights and reads and writes B
@@ -110,6 +118,18 @@ class BankArbiter(wiring.Component):
         """Cycles from a host read's address to its ``word``: the bank read, then the multipliers."""
         return 1 + LaneMultipliers.latency
 
+    def _output_error_owns(self, m, mul):
+        """While ``error``: the output error unit's ``x``, ``en`` and lane 0's ``b`` (and ``transposed`` low), over
+        :func:`share`'s choice (the host's words still go over them). Lane 0 only: as a :func:`share` owner it would
+        put a multiplexer into every lane's ``b`` (about 140 LUTs on an 8-lane UP5K core); the other lanes multiply
+        what their user drives, and nobody takes those products."""
+        port = self.error_mul
+        with m.If(self.error):
+            m.d.comb += [mul.x.eq(port.x), mul.b[0].eq(port.b[0]), mul.en.eq(port.en)]
+            if self._config.backprop:
+                m.d.comb += mul.transposed.eq(0)
+        m.d.comb += port.product.eq(mul.product)
+
     def elaborate(self, platform):
         m = Module()
         cfg, lanes, host = self._config, self._config.lanes, self.host
@@ -121,6 +141,8 @@ class BankArbiter(wiring.Component):
         if learn:
             owners.insert(0, (self.learn_mul, self.learn))
         share(m, mul, self.forward_mul, *owners)
+        if self._output_error:
+            self._output_error_owns(m, mul)
 
         wr = Signal(self._layout.addr_width, name="wr_addr")
         wr_data, wr_en = Signal(signed(cfg.weight.width)), Signal(lanes)
