@@ -111,7 +111,7 @@ class CommandDecoder(wiring.Component):
         def count_down():
             m.d.sync += [count.eq(count - 1), count_is.zero.eq(count_is.one), count_is.one.eq(count == 2)]
         words = counter_words(cfg)
-        tick = Signal(range(max(words, self._read_latency, len(RESULT_FIELDS))))
+        tick = Signal(range(max(words, self._read_latency + 1, len(RESULT_FIELDS))))
         m.d.comb += [self.counter_select.eq(tick), self.inputs.payload.eq(self.i.payload[:cfg.input.width])]
 
         def reply(value, next_state):
@@ -212,15 +212,23 @@ class CommandDecoder(wiring.Component):
                 next_bank_word(after_last="ack")
         with m.State("ack"):
             reply(ACK, "idle")
-        with m.State("read_wait"):  # the bank read of the address, then the multipliers' registers
+        # READ's word, registered: the lane multiplexer in front of it (lanes x weight bits, from the
+        # multipliers' product registers) ends here, not in the link's reply path
+        word = Signal.like(banks.word, reset_less=True)
+        m.d.sync += word.eq(banks.word)
+        with m.State("read_wait"):  # the bank read of the address, the multipliers' registers, then ``word``
             m.d.sync += tick.eq(tick + 1)
-            with m.If(tick == self._read_latency - 1):
+            with m.If(tick == self._read_latency):
                 m.next = "read_words"
         with m.State("read_words"):
-            m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(banks.word.as_unsigned()),
+            m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(word.as_unsigned()),
                          banks.hold.eq(1)]  # hold the word being sent
             with m.If(self.o.ready):
+                m.next = "read_lane"
                 next_bank_word(after_last="idle", next_address="read_wait")
+        with m.State("read_lane"):  # the next lane of the same address, into ``word``
+            m.d.comb += banks.hold.eq(1)
+            m.next = "read_words"
 
     def _in_store(self, index):
         """An ORDER value names a sample of the store."""

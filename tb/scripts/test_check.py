@@ -95,6 +95,7 @@ def test_rtl_trace_holds_the_window_and_trains_as_without(work):
     assert rtl["history"] == golden["history"] and rtl["train_history_online"] == golden["train_history_online"]
 
 
+@pytest.mark.slow  # make test's time; the native core's trace is in make test (test_rtl_trace_holds_the_window_...)
 def test_per_sample_trace_holds_the_window(work):
     """The cocotb path (``--per-sample``) writes its FST too: the core's clock and counter, samples 2 and 3."""
     trace = work / "cocotb.fst"

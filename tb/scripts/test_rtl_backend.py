@@ -38,7 +38,14 @@ def train_beside_fixed(tmp_path, config_text: str, backend: str, seed: int):
     return outputs, result
 
 
-@pytest.mark.parametrize("backend", [backend for backend in RUNS if backend != "fixed"])
+#: in make test-full only (make test's time): the native board-sim from block RAM (board-sim-flash and
+#: board-sim-per-sample cover the board's link in make test) and rtl-per-sample (its cocotb host; its trace is
+#: tb/scripts/test_check.py's)
+FULL_ONLY = {"board-sim", "rtl-per-sample"}
+
+
+@pytest.mark.parametrize("backend", [pytest.param(backend, marks=[pytest.mark.slow] if backend in FULL_ONLY else [])
+                                     for backend in RUNS if backend != "fixed"])
 def test_rtl_and_board_sim_backends_save_exactly_the_fixed_weights(tmp_path, backend):
     """Each backend against ``--backend fixed`` (run beside it: a few seconds), one test each so that
     ``pytest -n`` spreads them."""
