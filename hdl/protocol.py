@@ -39,7 +39,10 @@ STORE, ORDER, EPOCH and EVALUATE exist only in a core with a data store (the oth
 answer them ``ERROR | opcode``); their ``count`` (the header's arg) is words (STORE,
 ORDER) or samples (EPOCH, EVALUATE), and 0 answers ``ERROR | opcode`` after the position
 word. The sample memory's records and the order are :mod:`hdl.store.data_store`'s. EPOCH trains
-on the samples ``order[address], order[address + 1], ...``, EVALUATE infers on the
+on the samples ``order[address], order[address + 1], ...`` (with ``[training] order = "lfsr"``
+there is no order memory: ORDER's two words seed the on-chip LFSR order, entry 0 its key and
+entry 1 the last training record, and EPOCH trains on the next ``count`` samples it draws,
+whatever its address), EVALUATE infers on the
 records ``address, address + 1, ...``; each runs them as TRAIN / INFER commands would.
 An ORDER index outside the store is not written, nor any after it in the command (the ones
 before it are: the core takes a word at a time), and the command answers ``ERROR | opcode``.
