@@ -1,29 +1,30 @@
 """The host link's receiver: request bytes in, one whole, CRC-checked frame out (:mod:`hdl.link.frames`)."""
 
 from amaranth import Module, Signal
+from amaranth.hdl import Mux
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
-from ..compare import below
 from ..errors import reject
 from .frame_crc import CrcSignature
-from .frames import HEAD_BYTES, REQUEST_SYNC, Error, FrameHeader, RequestHead
+from .frames import REQUEST_SYNC, Error, FrameHeader
 
 __all__ = ["Deframer", "Received"]
 
-#: A received frame: its header, the payload's first bytes (meaningful as far as the payload
-#: goes), and ``intact``, or else the ``error`` that spoilt it (BAD_CRC, TRUNCATED).
-Received = data.StructLayout({"header": FrameHeader, "head": RequestHead, "intact": 1, "error": Error})
+#: A received frame: its header, and ``intact``, or else the ``error`` that spoilt it (BAD_CRC, TRUNCATED).
+Received = data.StructLayout({"header": FrameHeader, "intact": 1, "error": Error})
 
 
 class Deframer(wiring.Component):
     """Frames from a byte stream: hunt for the sync byte, header, payload into a buffer, CRC check.
 
-    Anything but ``REQUEST_SYNC`` between frames is skipped. The payload's first
-    ``HEAD_BYTES`` are also kept in ``o.payload.head`` (:data:`~hdl.link.frames.RequestHead`), and its
-    first :attr:`buffer_depth` bytes are written to ``buffer`` (byte ``n`` at address ``n``); longer
-    payloads are received and checked in full but not stored further. The CRC unit on
+    Anything but ``REQUEST_SYNC`` between frames is skipped. The header's bytes go straight
+    from the line into ``o.payload.header``'s flip-flops; the payload's first
+    :attr:`buffer_depth` bytes are written to ``buffer`` (byte ``n`` at address ``n``); longer
+    payloads are received and checked in full but not stored further. The payload ends when the
+    byte count reaches the length (registers compared, no adder in front), so the byte that
+    arrives then is the CRC's first. The CRC unit on
     ``crc`` (:class:`~hdl.link.frame_crc.SharedCrc`) takes header, payload and the CRC bytes and
     holds its residue when the frame is intact. Silence of ``timeout_cycles`` in the middle
     of a frame ends it as ``TRUNCATED``.
@@ -88,18 +89,19 @@ class Deframer(wiring.Component):
         m = Module()
         crc = self.crc
         header = self.o.payload.header            # held in place until the frame is taken
-        index = Signal(16)                        # the byte within the header, payload or CRC
-        following = Signal(16)                    # index + 1: one adder for counting and the end test
+        index = Signal(16)                        # the byte within the header or payload
         restart = Signal()                        # index back to 0 (after the sync byte or a part's last byte)
         receiving, timer = Signal(), Signal(range(self._timeout_cycles))
+        truncated = Signal()                      # the error, if the frame is not intact: TRUNCATED, else BAD_CRC
         byte, got = self.i.payload, Signal()
-        m.d.comb += [got.eq(self.i.valid & self.i.ready), crc.data.eq(byte), following.eq(index + 1),
-                     self.i.ready.eq(receiving), crc.valid.eq(receiving & got)]
+        m.d.comb += [got.eq(self.i.valid & self.i.ready), crc.data.eq(byte),
+                     self.i.ready.eq(receiving), crc.valid.eq(receiving & got),
+                     self.o.payload.error.eq(Mux(truncated, Error.TRUNCATED, Error.BAD_CRC))]
         # one assignment per counter, so that each maps to a flip-flop's reset and enable
         with m.If(restart):
             m.d.sync += index.eq(0)
         with m.Elif(got):
-            m.d.sync += index.eq(following)
+            m.d.sync += index.eq(index + 1)
         with m.If(got | ~receiving):
             m.d.sync += timer.eq(0)
         with m.Else():
@@ -109,7 +111,7 @@ class Deframer(wiring.Component):
             """A byte moves on and feeds the CRC; silence for ``timeout_cycles`` ends the frame."""
             m.d.comb += receiving.eq(1)
             with m.If(~got & (timer == self._timeout_cycles - 1)):
-                m.d.sync += [self.o.payload.intact.eq(0), self.o.payload.error.eq(Error.TRUNCATED)]
+                m.d.sync += [self.o.payload.intact.eq(0), truncated.eq(1)]
                 m.next = "done"
 
         with m.FSM() as fsm:
@@ -123,25 +125,27 @@ class Deframer(wiring.Component):
                     m.d.sync += header.as_value().word_select(index[:2], 8).eq(byte)
                     with m.If(index == FrameHeader.size // 8 - 1):
                         m.d.comb += restart.eq(1)
-                        m.next = "crc"
+                        m.next = "crc_high"
                         with m.If(header.length != 0):  # its bytes came in before the code
                             m.next = "payload"
-            with m.State("payload"):
+            with m.State("payload"):  # until ``index`` reaches the length: then the byte is the CRC's first
                 receive()
+                complete = index == header.length  # registers only: no adder in front of the comparison
                 m.d.comb += [self.buffer.addr.eq(index), self.buffer.data.eq(byte),
-                             self.buffer.en.eq(got & (index[self._addr_width:] == 0))]
-                in_head, head_byte = below(m, index, HEAD_BYTES)
-                with m.If(got & in_head):
-                    m.d.sync += self.o.payload.head.as_value().word_select(head_byte, 8).eq(byte)
-                with m.If(got & (following == header.length)):
+                             self.buffer.en.eq(got & ~complete & (index[self._addr_width:] == 0))]
+                with m.If(got & complete):
                     m.d.comb += restart.eq(1)
-                    m.next = "crc"
-            with m.State("crc"):  # two bytes, high first
+                    m.next = "crc_low"
+            with m.State("crc_high"):  # the CRC, high byte first
                 receive()
-                with m.If(got & index[0]):
+                with m.If(got):
+                    m.next = "crc_low"
+            with m.State("crc_low"):
+                receive()
+                with m.If(got):
                     m.next = "check"
             with m.State("check"):  # the CRC register has taken the last byte
-                m.d.sync += [self.o.payload.intact.eq(crc.match), self.o.payload.error.eq(Error.BAD_CRC)]
+                m.d.sync += [self.o.payload.intact.eq(crc.match), truncated.eq(0)]
                 m.next = "done"
             with m.State("done"):
                 m.d.comb += self.o.valid.eq(1)

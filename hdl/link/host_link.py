@@ -2,7 +2,7 @@
 
 :class:`BoardLink` is what a board top instantiates: two pins (``rx``, ``tx``) on one
 side, the core on the other: two UARTs and a :class:`LinkedCore`, which wires the link to the
-core (registers, a reply queue, the core's reset). :class:`FrameLink` is the frame engine between the UART's
+core (and the core's reset). :class:`FrameLink` is the frame engine between the UART's
 byte streams and the core's word streams (:mod:`hdl.protocol`), three parts in a row:
 :class:`~hdl.link.deframer.Deframer` (bytes to a checked frame, payload in a buffer),
 :class:`~hdl.link.request_sequencer.RequestSequencer` (checks the request, feeds the core,
@@ -11,8 +11,8 @@ reply frame).
 """
 
 from amaranth import Module
-from amaranth.hdl import ResetInserter
-from amaranth.lib import fifo, stream, wiring
+from amaranth.hdl import Mux, ResetInserter
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -28,43 +28,7 @@ from .request_sequencer import RequestSequencer
 from ..store import FlashPins
 from .uart import UartRx, UartTx, uart_divisor
 
-__all__ = ["BoardLink", "LinkedCore", "FrameLink", "StreamRegister"]
-
-
-class StreamRegister(wiring.Component):
-    """A register on a stream whose sink's ``ready`` does not wait for ``valid``: ``o.valid`` and
-    ``o.payload`` come from flip-flops, so the logic before it and the logic after it are no longer
-    one combinational path.
-
-    A word is taken only when the register is empty and ``o.ready`` is high, so ``i.ready`` still
-    means "nothing on its way and the sink ready". A word takes two cycles; both uses are slower:
-    the sequencer sends a command word every three cycles at most, the UART a byte every ten bits.
-
-    Parameters
-    ----------
-    width : int
-
-    Members
-    -------
-    i : In(stream.Signature(width))
-    o : Out(stream.Signature(width))
-    """
-
-    latency = 1  # cycles from a word taken to it offered
-
-    def __init__(self, width: int):
-        if not isinstance(width, int) or width < 1:
-            reject(self, f"width must be a positive integer, not {width!r}")
-        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.i.ready.eq(~self.o.valid & self.o.ready)
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(self.i.payload)]
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        return m
+__all__ = ["BoardLink", "LinkedCore", "FrameLink"]
 
 
 class FrameLink(wiring.Component):
@@ -123,18 +87,31 @@ class FrameLink(wiring.Component):
     def timeout_cycles(self) -> int:
         return self.deframer.timeout_cycles
 
+    def _buffer(self, m):
+        """The payload buffer (one block RAM for digits), and the INFO bytes after it: the deframer writes the
+        payload, the sequencer reads it while it runs a request, the reply framer reads INFO while it sends a
+        frame (the sequencer then waits for the reply, so the read port is the framer's)."""
+        deframer, sequencer, framer = self.deframer, self.sequencer, self.framer
+        info_at = deframer.buffer_depth  # a power of two: an INFO byte's address is its index with one bit more set
+        # never read where it is written in the same cycle: no read-during-write logic
+        m.submodules.buffer = buffer = Memory(shape=8, depth=info_at + len(self.info),
+                                              init=[0] * info_at + list(self.info), attrs={"no_rw_check": 1})
+        write, read = buffer.write_port(), buffer.read_port()
+        info = info_at | framer.rom.addr if len(self.info) <= info_at else info_at + framer.rom.addr
+        m.d.comb += [write.addr.eq(deframer.buffer.addr), write.data.eq(deframer.buffer.data),
+                     write.en.eq(deframer.buffer.en), read.en.eq(1),
+                     read.addr.eq(Mux(sequencer.reply.valid, info, sequencer.buffer.addr)),
+                     sequencer.buffer.data.eq(read.data), framer.rom.data.eq(read.data)]
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.deframer = deframer = self.deframer
         m.submodules.sequencer = sequencer = self.sequencer
         m.submodules.framer = framer = self.framer
         m.submodules.crc = crc = SharedCrc()
-        # never read where it is written in the same cycle: no read-during-write logic
-        m.submodules.buffer = buffer = Memory(shape=8, depth=deframer.buffer_depth, init=[], attrs={"no_rw_check": 1})
+        self._buffer(m)
         wiring.connect(m, wiring.flipped(self.rx), deframer.i)
-        wiring.connect(m, deframer.buffer, buffer.write_port())
         wiring.connect(m, deframer.o, sequencer.i)
-        wiring.connect(m, sequencer.buffer, buffer.read_port())
         wiring.connect(m, sequencer.cmd, wiring.flipped(self.cmd))
         wiring.connect(m, sequencer.reply, framer.plan)
         wiring.connect(m, wiring.flipped(self.reply), framer.reply)
@@ -211,16 +188,11 @@ class LinkedCore(wiring.Component):
     """A :class:`FrameLink` and its :class:`~hdl.core.learner.LearnerCore`, wired: the link's byte streams on one
     side (a board's UARTs, or a testbench's bytes), the core inside.
 
-    Between them:
-
-    - registers on the command words to the core and on the reply bytes out: the link's request
-      checks ran into the core's command decoder and into the UART's shift register (the board
-      build's critical paths); RESET still waits for an idle core (see :class:`StreamRegister`);
-    - a queue of two on the core's reply words: its ``ready`` comes from a flip-flop (a
-      StreamRegister passes ``ready`` through), so the reply framer's state, which the request's
-      checks decide, does not run into the core's sample sequencer and sweeper;
-    - RESET: the link's ``core_reset`` clears the core's registers (state, counters); the weight
-      memories keep their contents.
+    The link's streams to and from the core start and end at flip-flops, so no path runs between the
+    link's request checks and the core: the command words come from the sequencer's word register,
+    the reply words go into the reply framer's word register, whose ``ready`` is its "empty" flip-flop,
+    and the reply bytes come from the framer's output register. RESET: the link's ``core_reset`` (a
+    flip-flop) clears the core's registers (state, counters); the weight memories keep their contents.
 
     Parameters
     ----------
@@ -248,17 +220,11 @@ class LinkedCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.link = link = self.link
-        m.submodules.cmd_register = cmd_register = StreamRegister(32)
-        m.submodules.tx_register = tx_register = StreamRegister(8)
-        m.submodules.reply_queue = reply_queue = fifo.SyncFIFO(width=32, depth=2)
         m.submodules.core = ResetInserter({"sync": link.core_reset})(self.core)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
-        wiring.connect(m, link.tx, tx_register.i)
-        wiring.connect(m, tx_register.o, wiring.flipped(self.tx))
-        wiring.connect(m, link.cmd, cmd_register.i)
-        wiring.connect(m, cmd_register.o, self.core.i)
-        wiring.connect(m, self.core.o, reply_queue.w_stream)
-        wiring.connect(m, reply_queue.r_stream, link.reply)
+        wiring.connect(m, link.tx, wiring.flipped(self.tx))
+        wiring.connect(m, link.cmd, self.core.i)
+        wiring.connect(m, self.core.o, link.reply)
         m.d.comb += self.busy.eq(link.busy)
         if "flash" in self.signature.members:
             wiring.connect(m, self.core.flash, wiring.flipped(self.flash))

@@ -80,7 +80,7 @@ class FlashRecords(wiring.Component):
         if not isinstance(store, DataStore) or store.flash is None:
             reject(self, f"store must be a DataStore in flash, not {store!r}")
         self.store = store
-        self.reader = SpiFlashReader(store.flash.clk_hz)
+        self.reader = SpiFlashReader(store.flash.clk_hz, max_count=store.stride * store.word_bytes)
         super().__init__({**_signature(store), "pins": Out(FlashPins)})
 
     def elaborate(self, platform):
@@ -92,7 +92,7 @@ class FlashRecords(wiring.Component):
         wiring.connect(m, reader.pins, wiring.flipped(self.pins))
         m.d.comb += [reader.request.valid.eq(self.request.valid), self.request.ready.eq(reader.request.ready),
                      reader.request.payload.address.eq(store.flash.records_at
-                                                                       + times_constant(self.request.payload, record_bytes)),
+                                                       + times_constant(self.request.payload, record_bytes)),
                      reader.request.payload.count.eq(record_bytes)]
         if n == 1:  # a byte a word: its low bits
             m.d.comb += [self.words.valid.eq(reader.data.valid), self.words.payload.eq(reader.data.payload),

@@ -21,7 +21,8 @@ consumer stalls the read rather than losing data.
 
 import math
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Signal
+from amaranth.hdl import Mux
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -51,10 +52,16 @@ def cycles(seconds: float, clk_hz: float) -> int:
 class SpiFlashReader(wiring.Component):
     """Reads runs of bytes from a single-bit SPI flash with Read Data (0x03), after waking it once.
 
+    One shift register serves both directions: the address (or the wake-up command) out of its
+    top bit, the read's bits into its bottom (its low byte is ``data.payload``); Read Data's command
+    bits come from the count of bits left.
+
     Parameters
     ----------
     clk_hz : float
         The core clock: sets the cycles of tRES1 and tSHSL.
+    max_count : int
+        The longest read asked for (its count's register is as wide as it needs).
 
     Members
     -------
@@ -75,10 +82,12 @@ class SpiFlashReader(wiring.Component):
     cycles_per_bit = 2
     cycles_per_byte = 8 * cycles_per_bit
 
-    def __init__(self, clk_hz: float):
+    def __init__(self, clk_hz: float, *, max_count: int = (1 << ReadLayout["count"].width) - 1):
         if not clk_hz > 0:
             raise ValueError(f"clk_hz must be positive, not {clk_hz!r}")
-        self.clk_hz = clk_hz
+        if not isinstance(max_count, int) or not 1 <= max_count < 1 << ReadLayout["count"].width:
+            raise ValueError(f"max_count must be 1 to {(1 << ReadLayout['count'].width) - 1}, not {max_count!r}")
+        self.clk_hz, self.max_count = clk_hz, max_count
         super().__init__()
 
     @property
@@ -98,24 +107,34 @@ class SpiFlashReader(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pins = self.pins
-        shift = Signal(32)           # out: the command and address, MSB first on copi
-        bits = Signal(range(33))     # bits left to send, or of the byte being received
-        byte, full = Signal(8), Signal()
-        count = Signal.like(self.request.payload.count)
+        # out: the address (or the wake-up command), MSB first on copi; in: the read's bits, into the low byte
+        shift = Signal(24, reset_less=True)
+        bits = Signal(range(33))     # bits left to send (Read Data's command while above 24), or of the byte read
+        full, sending, opcode = Signal(), Signal(), Signal()
+        count = Signal(range(self.max_count + 1))
         wait = Signal(range(max(self.wake_cycles, self.deselect_cycles) + 1))
-        m.d.comb += [pins.copi.eq(shift[-1]), self.data.payload.eq(byte), self.data.valid.eq(full)]
+        with m.Switch(bits):  # Read Data's command bit, from the count of bits left: no register holds it
+            for bit in range(8):
+                with m.Case(25 + bit):
+                    m.d.comb += opcode.eq(CMD["read"] >> bit & 1)
+        m.d.comb += [pins.copi.eq(sending & Mux(bits > 24, opcode, shift[-1])), self.data.payload.eq(shift[:8]),
+                     self.data.valid.eq(full)]
 
         def send(then):
-            """Shift out ``bits`` bits of ``shift``: SCK low a cycle, then high a cycle (the flash samples)."""
+            """Shift out ``bits`` bits (``shift``'s once at most 24 are left): SCK low a cycle, then high a cycle (the
+            flash samples)."""
+            m.d.comb += sending.eq(1)
             m.d.sync += pins.sck.eq(~pins.sck)
             with m.If(pins.sck):
-                m.d.sync += [shift.eq(shift << 1), bits.eq(bits - 1)]
+                m.d.sync += bits.eq(bits - 1)
+                with m.If(bits <= 24):
+                    m.d.sync += shift.eq(shift << 1)
                 with m.If(bits == 1):
                     then()
 
         with m.FSM():
             with m.State("reset"):
-                m.d.sync += [pins.cs.eq(1), shift.eq(CMD["release_power_down"] << 24), bits.eq(8)]
+                m.d.sync += [pins.cs.eq(1), shift.eq(CMD["release_power_down"] << 16), bits.eq(8)]
                 m.next = "wake"
             with m.State("wake"):
                 def woken():
@@ -130,7 +149,7 @@ class SpiFlashReader(wiring.Component):
                 m.d.comb += self.request.ready.eq(1)
                 with m.If(self.request.valid):
                     m.d.sync += [pins.cs.eq(1), bits.eq(32), count.eq(self.request.payload.count),
-                                 shift.eq((CMD["read"] << 24) | self.request.payload.address)]
+                                 shift.eq(self.request.payload.address)]
                     with m.If(self.request.payload.count != 0):
                         m.next = "command"
                     with m.Else():
@@ -150,7 +169,7 @@ class SpiFlashReader(wiring.Component):
                 with m.Elif(~full | taken):  # a byte waiting for its taker holds SCK low
                     m.d.sync += pins.sck.eq(~pins.sck)
                     with m.If(pins.sck):  # the end of the high cycle: the flash's bit is a period old
-                        m.d.sync += [byte.eq((byte << 1) | pins.cipo), bits.eq(bits - 1)]
+                        m.d.sync += [shift.eq(Cat(pins.cipo, shift)), bits.eq(bits - 1)]
                         with m.If(bits == 1):
                             m.d.sync += [full.eq(1), bits.eq(8)]
         return m

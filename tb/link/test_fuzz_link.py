@@ -2,7 +2,7 @@
 """Fuzzing the host link: random byte streams into the real link RTL and core, in Amaranth simulation.
 
 The design is :class:`~trifactor.hdl.host_link.BoardLink` without its two UARTs: its
-:class:`~trifactor.hdl.host_link.LinkedCore` (the frame link, its registers and reply queue, and the
+:class:`~trifactor.hdl.host_link.LinkedCore` (the frame link and the
 core), fed at one byte per cycle (the UARTs have their own proofs and tests).
 Hypothesis draws the streams: good requests of every command of :class:`~trifactor.hdl.frames.Command`,
 the same with a bit flipped or cut short, frames with random codes and payloads, and garbage
