@@ -101,9 +101,14 @@ def train_native(config: Config, split: Split, epochs: int, seed: int, *, save_w
     check_seed(seed)
     config.check_hardware()
     recipe.prepare()  # a missing compiler is the user's to fix, with one line
-    n = check_store_room(config, split, "use --per-sample, or a smaller data set")
     if flash and kind == "rtl":
         raise UsageError("the data store is in flash only on a board", "use --backend board-sim with --store-in flash")
+    if flash:  # the records are in the simulated board's flash, from its data offset: they must fit there
+        from trifactor.hdl.boards.sim_board import FLASH_BOARD
+
+        n = check_store_room(config, split, "use a smaller data set", flash_offset=FLASH_BOARD.data_offset)
+    else:
+        n = check_store_room(config, split, "use --per-sample, --store-in flash (board-sim), or a smaller data set")
     where = ("-flash" if flash else "") + ("-trace" if trace else "")
     build_dir = Path(build_root).resolve() / f"{config.name}-{kind}-native-{config.hardware_id():08x}-{n}{where}"
     bar = tqdm(total=epochs, unit="epoch", desc=f"{kind} {config.name} (stored)", disable=quiet or None,

@@ -141,3 +141,36 @@ def test_orders_outside_the_store_are_refused_through_the_simulated_board(tmp_pa
     assert epoch_words[0] == golden_epoch(golden, x, y, permutation), "EPOCH's right predictions"
     assert_weights(layout.from_banks(banks.reshape(layout.depth, cfg.lanes).T), golden.weights,
                    "after the refused requests and an EPOCH")
+
+
+def test_a_flash_store_is_bounded_by_the_flash_not_the_sprams(tmp_path, monkeypatch):
+    """board-sim with ``--store-in flash``: the records go to the simulated board's flash, so a data set larger
+    than the UP5K's SPRAMs (mnist5k: 3925000 bytes) is taken (the run gets as far as the build), and one larger
+    than the flash from its data offset is refused, naming the flash."""
+    import numpy as np
+    from trifactor.golden.config import config_from_dict
+    from trifactor.golden.data import split_arrays
+    from trifactor.hdl.boards.sim_board import FLASH_BOARD
+    from trifactor.scripts.sim import backend, native
+    from trifactor.scripts.util.errors import UsageError
+
+    class Built(Exception):
+        pass
+
+    def build(*args, **kwargs):
+        raise Built
+
+    monkeypatch.setattr(native, "build", build)
+    monkeypatch.setattr(backend, "job_folder", lambda path: __import__("contextlib").nullcontext(tmp_path))
+    cfg = config_from_dict({"name": "wide", "network": {"sizes": [64, 8, 3]}, "hardware": {"lanes": 2}})
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        return split_arrays("big", rng.integers(0, 256, (n, 64)).astype(float), np.arange(n) % 3)
+
+    with pytest.raises(Built):  # 2100 samples: more than the SPRAMs hold, far less than the flash
+        backend.train_native(cfg, split(2100), 1, 0, kind="board-sim", flash=True, build_root=tmp_path, quiet=True)
+    room = (1 << 24) - FLASH_BOARD.data_offset
+    with pytest.raises(UsageError, match="16 MB flash"):
+        backend.train_native(cfg, split(room // 65 + 10), 1, 0, kind="board-sim", flash=True, build_root=tmp_path,
+                             quiet=True)
