@@ -10,7 +10,7 @@ JOBS   ?= 2
 
 help:
 	@echo "make demo       train the default core in Verilator beside the golden models, synthesize it for the UP5K (build/report.md; 2 min from a clean clone)"
-	@echo "make test       the test suite without the slow runs: 9 min 16 s from a clean clone on a quiet 2-core VM for 1217 tests (1301 now: 17 min on a loaded VM, not re-measured quietly), runs differ by up to 2 min (sets up .venv first)"
+	@echo "make test       the test suite without the slow runs: 10 min 50 s for 1300 tests from a clean clone on a quiet 2-core VM, runs differ by up to 2 min (sets up .venv first)"
 	@echo "make test-full  every test, including slow end-to-end runs"
 	@echo "make bench      measure accuracy and speed of the golden models (build/bench/)"
 	@echo "make compare    the learning rules side by side on digits: accuracy, cycles, MACs, memory traffic (build/compare/)"
