@@ -94,3 +94,27 @@ def test_cycles_of_another_convolution_are_not_this_cores(tmp_path):
     assert trifactor.hardware.measured_cycles(path, other)[0] == 700.0
     with pytest.raises(UsageError, match=r"whose \[conv\] differ from those of 'digits_conv'"):
         trifactor.hardware.measured_cycles(path, config)  # a 5x5 convolution's cycles for the 3x3 one
+
+
+@pytest.mark.parametrize("target, family, dsp_instances", [("ecp5-85k", "ecp5", True), ("up5k", "ice40", False)])
+def test_synth_converts_the_core_for_its_targets_family(tmp_path, monkeypatch, target, family, dsp_instances):
+    """``trifactor synth`` writes the core for the target's family, so on the ECP5 each lane's product register is
+    its MULT18X18D's (as in a board build); the iCE40's Verilog has no such instance. Yosys is not run."""
+    from trifactor.golden.config import config_from_dict
+    from trifactor.scripts.flow import synth
+
+    class Written(Exception):
+        pass
+
+    write = synth.write_design
+
+    def write_only(top, name, config, out, platform=None):
+        write(top, name, config, out, platform)
+        raise Written(platform)
+
+    monkeypatch.setattr(synth, "write_design", write_only)
+    cfg = config_from_dict({"name": "tiny_dsp", "network": {"sizes": [4, 3, 2]}, "hardware": {"lanes": 2}})
+    with pytest.raises(Written) as written:
+        synth.map_design(cfg, target, tmp_path)
+    assert written.value.args[0].family == family
+    assert ("MULT18X18D" in (tmp_path / "top.v").read_text()) == dsp_instances
