@@ -25,6 +25,7 @@ from trifactor.golden.data import Split
 
 from ..util.checks import check_seed, check_store_room
 from ..util.errors import UsageError
+from . import cache
 from . import runner as recipe
 
 SESSION = "trifactor.scripts.sim.session"  # the cocotb module that trains, inside the simulator
@@ -67,10 +68,12 @@ def _remove_stale_jobs(build_dir: Path):
 @contextmanager
 def job_folder(build_dir: Path):
     """``build_dir/job-<pid>/`` for one run, after removing the folders of runs whose process is gone. It goes
-    when the run ends, however it ends, except by a :class:`UsageError`: that message points into it."""
+    when the run ends, however it ends, except by a :class:`UsageError`: that message points into it. The build
+    folders beside ``build_dir`` are kept under a size, least recently used first (:func:`scripts.sim.cache.prune`)."""
     _remove_stale_jobs(build_dir)
     job_dir = build_dir / f"job-{os.getpid()}"
     job_dir.mkdir(parents=True, exist_ok=True)
+    cache.prune(build_dir)
     keep = False
     try:
         yield job_dir
