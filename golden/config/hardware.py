@@ -45,7 +45,11 @@ class HardwareBudget:
         data = self.to_dict()
         if not self.cost_counters:  # off, the circuit is the one built before the key existed: keep its identity
             del data["hardware"]["cost_counters"]
-        if self.softmax_product == "booth":  # the same: the output error unit's own multiplier, as before the key
+        # where u * r is multiplied, not how it was chosen; on the unit's own Booth multiplier the circuit is the
+        # one built before the key existed
+        if self.softmax_on_lanes:
+            data["hardware"]["softmax_product"] = "lanes"
+        else:
             del data["hardware"]["softmax_product"]
         # the placement, not how it was chosen; in block RAM the circuit is the one built before the key existed
         del data["hardware"]["banks"]
@@ -80,20 +84,41 @@ class HardwareBudget:
         if self.softmax_product == "lanes":
             self._check_softmax_lanes()
 
+    @property
+    def softmax_quotient_bits(self) -> int:
+        """Bits of the softmax's reciprocal ``r = floor(2**R / sum)``: ``r <= 2**(R - softmax_frac)``, since the
+        maximum contributes 1.0 to the sum."""
+        return self.softmax_recip_bits - self.softmax_frac + 1
+
+    @property
+    def softmax_lanes_fit(self) -> bool:
+        """Whether the output error unit can multiply ``u_j * r`` on lane 0's multiplier: a softmax, a rule other
+        than ``ddfa`` (its learned-feedback path runs its tangent passes on the lanes while the unit emits),
+        ``r`` narrower than the lanes' first operand (the aligned input) and ``u mod 2**softmax_frac`` than the
+        second (the weight or error width)."""
+        b_width = max(self.weight.width, self.error.width)
+        return (self.loss == "softmax" and self.rule != "ddfa"
+                and self.softmax_quotient_bits < self.aligned_input_width and self.softmax_frac < b_width)
+
+    @property
+    def softmax_on_lanes(self) -> bool:
+        """Whether ``u_j * r`` is multiplied on lane 0 (:attr:`softmax_lanes_fit`; ``[hardware] softmax_product``
+        ``"lanes"``, or ``"auto"`` where it fits), else on the output error unit's radix-4 Booth multiplier."""
+        return self.softmax_product != "booth" and self.softmax_lanes_fit
+
     def _check_softmax_lanes(self):
-        """``softmax_product = "lanes"``: ``r`` must fit the lanes' first operand and ``u mod 2**softmax_frac``
-        the second (:func:`hdl.core.output_error.lanes_fit`, the same condition)."""
-        quotient = self.softmax_recip_bits - self.softmax_frac + 1
+        """``softmax_product = "lanes"`` where :attr:`softmax_lanes_fit` does not hold: one error naming why."""
+        quotient = self.softmax_quotient_bits
         b_width = max(self.weight.width, self.error.width)
         key = "[hardware] softmax_product"
         if self.loss != "softmax" or self.rule == "ddfa":
             raise ConfigError(key, f"= 'lanes' multiplies the softmax's u * r, but this core has "
                               f"{'loss = ' + repr(self.loss) if self.loss != 'softmax' else 'rule = ddfa'}",
-                              "use softmax_product = 'booth'", self.source)
+                              "use softmax_product = 'auto' or 'booth'", self.source)
         if quotient >= self.aligned_input_width or self.softmax_frac >= b_width:
             raise ConfigError(key, f"= 'lanes' needs r ({quotient} bits) narrower than the lanes' input "
                               f"({self.aligned_input_width} bits) and softmax_frac ({self.softmax_frac}) below the "
-                              f"weight/error width ({b_width})", "use softmax_product = 'booth'", self.source)
+                              f"weight/error width ({b_width})", "use softmax_product = 'auto' or 'booth'", self.source)
 
     @property
     def weight_bits(self) -> int:

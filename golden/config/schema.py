@@ -56,7 +56,7 @@ _SCHEMA = {
     "training": {"epochs": 10, "learning_rate": AUTO, "order": "host"},
     "data": {"dataset": "digits", "test_fraction": 0.2, "split_seed": 0, "standardize": True, "clip": 3.0},
     "hardware": {"lanes": 8, "zero_skipping": True, "pipeline": "compact", "cost_counters": False, "banks": "auto",
-                 "softmax_product": "booth"},
+                 "softmax_product": "auto"},
 }
 #: the keys of a ``[[conv]]`` table (a list of tables: one per convolution layer, input first) and their defaults
 #: (``groups``: AUTO is every channel its own group)
@@ -75,8 +75,9 @@ STARTS = ("zero", "random")
 INITS = ("uniform", "zero")
 VALUES = ("ternary", "continuous")
 PIPELINES = ("compact", "fast")
-#: where the output error unit multiplies u_j * r: its own radix-4 Booth multiplier, or lane 0's
-SOFTMAX_PRODUCTS = ("booth", "lanes")
+#: where the output error unit multiplies u_j * r: its own radix-4 Booth multiplier, or lane 0's; "auto" is
+#: lane 0's wherever it fits (:attr:`Config.softmax_on_lanes`)
+SOFTMAX_PRODUCTS = ("auto", "booth", "lanes")
 #: where the lane banks live: "block_ram" (one simple dual-port memory per lane, initialised by
 #: the bitstream) or "spram" (one single-port memory holding every lane's word at an address,
 #: the shape of the UP5K's SB_SPRAM256KA: no initial contents, one access a cycle)
@@ -140,7 +141,7 @@ class Config(DerivedFormats, HardwareBudget):
     lanes: int
     zero_skipping: bool = True
     pipeline: str = "compact"
-    softmax_product: str = "booth"
+    softmax_product: str = "auto"
     cost_counters: bool = False
     banks: str = "auto"
     init: str = "uniform"

@@ -16,38 +16,33 @@ from ..errors import require_config
 from trifactor.golden.fixed_model import exp2_table
 
 from ..arith import narrow, shift_right
-from ..lanes import LaneMultipliers, input_width, lane_multipliers, require_mode
+from ..lanes import LaneMultipliers, lane_multipliers, require_mode
 
 __all__ = ["OutputErrorUnit", "quotient_bits", "uses_lanes", "lanes_fit"]
 
 
 def quotient_bits(config: Config) -> int:
-    """Bits of the reciprocal ``r = floor(2**R / sum)``: ``r <= 2**(R - softmax_frac)``, since the maximum
-    contributes 1.0 to the sum."""
-    return config.softmax_recip_bits - config.softmax_frac + 1
+    """Bits of the reciprocal ``r = floor(2**R / sum)`` (:attr:`golden.config.Config.softmax_quotient_bits`)."""
+    return config.softmax_quotient_bits
 
 
 def uses_lanes(config: Config) -> bool:
-    """Whether the output error unit multiplies ``u_j * r`` on a lane multiplier (else by its own radix-4 Booth):
-    only with ``[hardware] softmax_product = "lanes"`` (the default, ``"booth"``, keeps the circuit every
-    measured figure was taken on), and where it fits (:func:`lanes_fit`).
+    """Whether the output error unit multiplies ``u_j * r`` on a lane multiplier, one class a cycle, else by its
+    own radix-4 Booth, ``booth_digits`` cycles a class (:attr:`golden.config.Config.softmax_on_lanes`:
+    ``[hardware] softmax_product`` ``"auto"``, the default, or ``"lanes"``, where :func:`lanes_fit`).
 
-    On the lanes: softmax, ``r`` fits the lanes' first operand (``x``, signed ``input_width`` bits:
-    ``quotient_bits < input_width``), ``u mod 2**softmax_frac`` fits the second (``b``, signed
-    ``max(weight.width, error.width)`` bits: ``softmax_frac < width``), and the rule is not ``ddfa``
-    (its learned-feedback path runs its tangent passes on the lanes while the unit emits, so there the Booth
-    multiplier costs no time). With the default formats (13 quotient bits, 14-bit ``x``, 16-bit ``b``) every
-    configs/*.toml but the ``ddfa`` ones and ``mnist-up5k`` (8-bit weights and errors) takes the lanes;
-    MSE has no product.
+    On the lanes ``r`` is the first operand (``x``, signed ``input_width`` bits) and ``u mod 2**softmax_frac``
+    the second (``b``, signed ``max(weight.width, error.width)`` bits). With the default formats (13 quotient
+    bits, 14-bit ``x``, 16-bit ``b``) every configs/*.toml but the ``ddfa`` ones and ``mnist-up5k`` (8-bit
+    weights and errors) takes the lanes; MSE has no product. ``ddfa`` keeps the Booth multiplier: its
+    learned-feedback path runs its tangent passes on the lanes while the unit emits, so there it costs no time.
     """
-    return config.softmax_product == "lanes" and lanes_fit(config)
+    return config.softmax_on_lanes
 
 
 def lanes_fit(config: Config) -> bool:
-    """Whether ``u_j * r`` fits a lane multiplier (:func:`uses_lanes` with ``[hardware] softmax_product = "lanes"``)."""
-    b_width = max(config.weight.width, config.error.width)
-    return (config.loss == "softmax" and config.rule != "ddfa"
-            and quotient_bits(config) < input_width(config) and config.softmax_frac < b_width)
+    """Whether ``u_j * r`` fits a lane multiplier (:attr:`golden.config.Config.softmax_lanes_fit`)."""
+    return config.softmax_lanes_fit
 
 
 class _Booth(NamedTuple):

@@ -2,7 +2,7 @@
 """Output error unit (softmax and MSE): Verilator (and Icarus when installed) against the golden model, exactly.
 
 Both softmax products are covered: ``u * r`` on a lane multiplier (the default formats) and the unit's own
-Booth multiplier (``narrow``, and the default formats with the ``ddfa`` rule). An Amaranth simulation also
+Booth multiplier (``narrow``, and the default formats with ``softmax_product = "booth"``). An Amaranth simulation also
 puts the unit on the core's bank arbiter, whose other users drive the multipliers with random operands and
 claim them at random, as the core's other units may: while the unit ``owns`` them, its errors must not change.
 """
@@ -27,16 +27,17 @@ from sim import run_cocotb, simulators
 from unit_params import CONFIGS, build_name, params_for
 
 
-def _digits(name=None, lanes=True):
-    """A configs/*.toml core, with ``u * r`` on the lanes (``[hardware] softmax_product = "lanes"``)."""
+def _digits(name=None, product="lanes"):
+    """A configs/*.toml core with ``[hardware] softmax_product = product`` (``u * r`` on the lanes, or on the
+    unit's own Booth multiplier)."""
     raw = tomllib.loads((ROOT / "configs" / f"{name or 'digits'}.toml").read_text())
-    if lanes:
-        raw["hardware"]["softmax_product"], raw["name"] = "lanes", f"{raw.get('name', 'digits')}_lanes"
+    raw["hardware"]["softmax_product"], raw["name"] = product, f"{raw.get('name', 'digits')}_{product}"
     return config_from_dict(raw)
 
 
-#: the unit testbenches' configurations (the defaults take the Booth path), and the default formats on the lanes
-UNIT_CONFIGS = {**CONFIGS, "default_lanes": _digits}
+#: the unit testbenches' configurations (the default formats take the lanes, ``softmax_product = "auto"``), and
+#: the default formats on the Booth multiplier
+UNIT_CONFIGS = {**CONFIGS, "default_booth": lambda: _digits(product="booth")}
 
 
 def run_output_error(name, simulator="verilator", perturb=None):
@@ -58,7 +59,7 @@ def test_output_error_testbench_catches_a_wrong_golden():
 def test_each_product_path_is_tested():
     """The unit configurations above cover both products; the lane path's ports exist exactly with it."""
     paths = {name: uses_lanes(make()) for name, make in UNIT_CONFIGS.items()}
-    assert paths == {"default": False, "odd": False, "narrow": False, "default_lanes": True}
+    assert paths == {"default": True, "odd": False, "narrow": False, "default_booth": False}
     assert not lanes_fit(load_config(ROOT / "configs" / "mnist-up5k.toml"))  # 8-bit b: 2**15 - 1 does not fit
     for name, lanes in paths.items():
         unit = OutputErrorUnit(UNIT_CONFIGS[name](), multipliers="external")

@@ -6,6 +6,7 @@ the zero start; the configuration keys and the hardware identities they must not
 """
 
 import json
+import tomllib
 
 import numpy as np
 import pytest
@@ -626,7 +627,10 @@ def test_to_dict_round_trips(options):
 
 
 #: hardware_id of every configuration file and of each rule's defaults at the commit before learned feedback
-#: (bad012a~1): the new keys at their defaults must leave every built core's identity alone
+#: (bad012a~1): the new keys at their defaults must leave every built core's identity alone. These cores
+#: multiplied the softmax's u * r on the output error unit's Booth multiplier: since ``softmax_product = "auto"``
+#: became the default (lane 0's multiplier where it fits, a different circuit with an identity of its own) they
+#: are the files with ``softmax_product = "booth"``
 HARDWARE_IDS_BEFORE = {
     "digits-bp.toml": 0x75a2cadd, "digits-deep.toml": 0xd09a2598, "digits-hybrid.toml": 0x6c21362b,
     "digits-store.toml": 0x829c0281, "digits.toml": 0xda303f19, "digits32.toml": 0x64f0e373,
@@ -644,11 +648,31 @@ DICT_IDS_BEFORE = [
 
 @pytest.mark.parametrize("name", HARDWARE_IDS_BEFORE)
 def test_config_files_keep_their_hardware_id(name):
-    assert load_config(ROOT / "configs" / name).hardware_id() == HARDWARE_IDS_BEFORE[name]
+    raw = tomllib.loads((ROOT / "configs" / name).read_text())
+    raw["hardware"]["softmax_product"] = "booth"
+    assert config_from_dict(raw).hardware_id() == HARDWARE_IDS_BEFORE[name]
+
+
+def test_softmax_product_auto_is_the_lanes_circuit_where_it_fits():
+    for name in HARDWARE_IDS_BEFORE:
+        raw = tomllib.loads((ROOT / "configs" / name).read_text())
+        products = {}
+        for product in ("auto", "lanes", "booth"):
+            raw["hardware"]["softmax_product"] = product
+            try:
+                products[product] = config_from_dict(raw)
+            except ConfigError:  # "lanes" where it does not fit
+                assert product == "lanes" and not products["auto"].softmax_lanes_fit
+        auto = products["auto"]
+        twin = products["lanes"] if auto.softmax_lanes_fit else products["booth"]
+        assert auto.softmax_on_lanes == auto.softmax_lanes_fit
+        assert auto.hardware_id() == twin.hardware_id(), name
+        assert (auto.hardware_id() == products["booth"].hardware_id()) != auto.softmax_lanes_fit, name
 
 
 @pytest.mark.parametrize("raw, before", DICT_IDS_BEFORE)
 def test_defaults_keep_their_hardware_id_and_the_new_keys_at_default_too(raw, before):
+    raw = {**raw, "hardware": {**raw.get("hardware", {}), "softmax_product": "booth"}}  # the circuit before "auto"
     assert config_from_dict(raw).hardware_id() == before
     explicit = {**raw, "network": {**raw["network"], "init": "uniform"},
                 "feedback": {**raw.get("feedback", {}), "rank": 0}}
