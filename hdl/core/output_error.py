@@ -29,7 +29,8 @@ def quotient_bits(config: Config) -> int:
 def uses_lanes(config: Config) -> bool:
     """Whether the output error unit multiplies ``u_j * r`` on a lane multiplier, one class a cycle, else by its
     own radix-4 Booth, ``booth_digits`` cycles a class (:attr:`golden.config.Config.softmax_on_lanes`:
-    ``[hardware] softmax_product`` ``"auto"``, the default, or ``"lanes"``, where :func:`lanes_fit`).
+    ``[hardware] softmax_product = "lanes"``, or ``"auto"``, the default, with ``pipeline = "compact"``; both
+    where :func:`lanes_fit`).
 
     On the lanes ``r`` is the first operand (``x``, signed ``input_width`` bits) and ``u mod 2**softmax_frac``
     the second (``b``, signed ``max(weight.width, error.width)`` bits). With the default formats (13 quotient

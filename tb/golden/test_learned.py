@@ -664,10 +664,13 @@ def test_softmax_product_auto_is_the_lanes_circuit_where_it_fits():
             except ConfigError:  # "lanes" where it does not fit
                 assert product == "lanes" and not products["auto"].softmax_lanes_fit
         auto = products["auto"]
-        twin = products["lanes"] if auto.softmax_lanes_fit else products["booth"]
-        assert auto.softmax_on_lanes == auto.softmax_lanes_fit
+        on_lanes = auto.softmax_lanes_fit and auto.pipeline == "compact"  # "fast" keeps lane 0's operand short
+        twin = products["lanes"] if on_lanes else products["booth"]
+        assert auto.softmax_on_lanes == on_lanes, name
         assert auto.hardware_id() == twin.hardware_id(), name
-        assert (auto.hardware_id() == products["booth"].hardware_id()) != auto.softmax_lanes_fit, name
+        assert (auto.hardware_id() == products["booth"].hardware_id()) != on_lanes, name
+    assert not load_config(ROOT / "configs" / "digits32.toml").softmax_on_lanes  # the fast pipeline
+    assert load_config(ROOT / "configs" / "digits.toml").softmax_on_lanes
 
 
 @pytest.mark.parametrize("raw, before", DICT_IDS_BEFORE)
