@@ -7,11 +7,12 @@ import threading
 
 from trifactor.golden.errors import TrifactorError
 
-from . import bench, build, check, compare, demo, flash, generate, measure, sweep, synth, train, units_report
+from . import bench, build, check, compare, demo, depth, flash, generate, measure, sweep, synth, train, units_report
 
 COMMANDS = {
     "generate": (generate, "write the learner core as Verilog plus a JSON description"),
     "synth": (synth, "synthesise, place and route the core; resources, Fmax, samples/s"),
+    "depth": (depth, "the logic levels in front of every register of a design trifactor synth mapped"),
     "build": (build, "build a board's bitstream (iCEBreaker, ULX3S) with a timing and resource report"),
     "flash": (flash, "program a board with the bitstream trifactor build made"),
     "train": (train, "train the float or fixed golden model, the core in RTL simulation, or a board, on a data set"),

@@ -40,6 +40,10 @@ def table(report) -> str:
              ("weight banks", report["banks"]),
              ("cycles per training sample", f"{report['cycles_per_sample']:.6g} ({report['cycles_basis']})"),
              ("samples / s", f"{report['samples_per_s']:.0f}")]
+    deep = report["logic_depth"]
+    rows.append(("logic levels (LUTs)", f"{deep['deepest']:.3g} deepest; {deep['endpoints']} register inputs at "
+                 f"{deep['at_least']} or more, from {deep['groups']} start/end register pairs"))
+    rows += [("", f"{g['levels']:.3g}: {g['start']} -> {g['end']} (x{g['endpoints']})") for g in deep["deepest_groups"]]
     if "mapping" in report:
         rows.append(("mapping", report["mapping"]))
     return text_table(f"{report['config']} on {report['part']}", rows)

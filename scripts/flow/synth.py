@@ -17,6 +17,7 @@ from trifactor.hdl.lanes.lane_banks import placement_summary, spram_yosys_comman
 from ..util.errors import UsageError
 from ..util.machine import machine_info
 from ..util.output import write_if_changed
+from . import depth
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
                         yowasp_tool)
 
@@ -92,6 +93,20 @@ def map_design(config, target_name, out: Path) -> dict:
     return cell_counts((out / "stat.txt").read_text())
 
 
+#: logic levels from which ``trifactor synth`` lists a path: about what 48 MHz leaves on the UP5K (scripts.flow.depth)
+DEEP_LEVELS = 5
+
+
+def logic_depth(netlist: Path, levels: float = DEEP_LEVELS, shown: int = 5) -> dict:
+    """The mapped design's logic levels (:mod:`scripts.flow.depth`): the deepest, the endpoints at ``levels`` or more,
+    and the ``shown`` deepest groups of them (start, end register, levels, endpoints)."""
+    census = depth.census(json.loads(netlist.read_text()))
+    groups = depth.deep_groups(census, levels)
+    return {"deepest": census[0][0] if census else 0.0, "at_least": levels,
+            "endpoints": sum(g.endpoints for g in groups), "groups": len(groups),
+            "deepest_groups": [{"start": g.start, "end": g.end, "levels": g.levels, "endpoints": g.endpoints}
+                               for g in groups[:shown]]}
+
 #: a file beside the logs saying how the design was mapped when it was not the target's default
 MAPPING_NOTE = "mapping-note.txt"
 
@@ -144,6 +159,6 @@ def synthesis_report(config, target_name, cells: dict, reports: list, cycles, ou
         "fmax_mhz": fmax_median, "fmax_mhz_per_seed": fmax, "target_mhz": target["freq"],
         "cycles_per_sample": cycles[0], "cycles_basis": cycles[1], "banks": placement_summary(config),
         "samples_per_s": fmax_median * 1e6 / cycles[0],
-        "cells": cells, "logs": str(out), "machine": machine_info(),
+        "cells": cells, "logic_depth": logic_depth(out / "top.json"), "logs": str(out), "machine": machine_info(),
         **({"mapping": (out / MAPPING_NOTE).read_text().strip()} if (out / MAPPING_NOTE).exists() else {}),
     }

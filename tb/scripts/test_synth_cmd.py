@@ -37,6 +37,8 @@ def test_synth_reports_resources_and_fmax(tmp_path):
         assert report[key] > 0, key
     assert report["utilization"]["logic_cells"]["available"] == 5280
     assert report["dsps"] <= 8 and "Fmax" in result.stdout
+    # the logic levels of the mapped design (scripts/flow/depth.py), and the deepest groups in the table
+    assert report["logic_depth"]["deepest"] >= 2 and "logic levels (LUTs)" in result.stdout
     # samples/s from the measured cycles, and the table says where they come from
     assert report["cycles_per_sample"] == 123.5 and report["samples_per_s"] == report["fmax_mhz"] * 1e6 / 123.5
     assert "measured: rtl run in" in result.stdout and "123.5" in result.stdout
