@@ -22,6 +22,10 @@ JOBS = [
     ("icebreaker-digits-store", "icebreaker", "digits-store", None, "digits"),
     ("icebreaker-mnist-up5k", "icebreaker", "mnist-up5k", 18, None),
     ("icebreaker-mnist-up5k-store", "icebreaker", "mnist-up5k", None, "mnist5k"),
+    # the speed issue's two flash builds: the default core with its data set in the iCEBreaker's flash, and the
+    # MNIST core made to fit beside its flash store (LFSR order, no input lists)
+    ("icebreaker-digits-flash", "icebreaker", "digits", None, "digits"),
+    ("icebreaker-mnist-up5k-flash", "icebreaker", "mnist-up5k-flash", None, "mnist5k"),
 ]
 
 
