@@ -7,13 +7,14 @@ from the ``top.json`` Yosys left in ``build/synth/<name>-<target>/`` (or ``build
 import json
 from pathlib import Path
 
-from ..flow.depth import census, deep_groups
+from ..flow.depth import DEEP_LEVELS, census, deep_groups
 from ..util.errors import UsageError
 
 
 def add_arguments(parser):
     parser.add_argument("netlist", help="the mapped design: build/synth/<name>-<target>/top.json of trifactor synth")
-    parser.add_argument("--levels", type=float, default=5, help="list the paths this deep or deeper (default 5)")
+    parser.add_argument("--levels", type=float, default=DEEP_LEVELS,
+                        help=f"list the paths this deep or deeper (default {DEEP_LEVELS})")
     parser.add_argument("--paths", action="store_true", help="print each group's deepest path, signal by signal")
 
 

@@ -16,7 +16,11 @@ levels or more; ``trifactor synth`` reports the deepest.
 import re
 from dataclasses import dataclass
 
-__all__ = ["DeepGroup", "LEVELS", "deep_groups", "census"]
+__all__ = ["DEEP_LEVELS", "DeepGroup", "LEVELS", "deep_groups", "census"]
+
+#: logic levels from which a path is listed (``trifactor synth``, ``trifactor depth``, part synth): about what 48 MHz
+#: leaves on the UP5K
+DEEP_LEVELS = 5
 
 #: combinational cells: (cell type, input port or "*", output port or "*") -> logic levels; first match wins
 LEVELS = [
@@ -116,7 +120,7 @@ def _register(name: str) -> str:
     return SUFFIX.sub("", re.sub(r"\[\d+\]$", "", name))
 
 
-def deep_groups(ends: list, levels: float = 5) -> list:
+def deep_groups(ends: list, levels: float = DEEP_LEVELS) -> list:
     """The paths of a :func:`census` (``ends``) at ``levels`` or more, grouped by (start signal, end register),
     deepest first."""
     groups = {}

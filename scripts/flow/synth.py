@@ -93,11 +93,7 @@ def map_design(config, target_name, out: Path) -> dict:
     return cell_counts((out / "stat.txt").read_text())
 
 
-#: logic levels from which ``trifactor synth`` lists a path: about what 48 MHz leaves on the UP5K (scripts.flow.depth)
-DEEP_LEVELS = 5
-
-
-def logic_depth(netlist: Path, levels: float = DEEP_LEVELS, shown: int = 5) -> dict:
+def logic_depth(netlist: Path, levels: float = depth.DEEP_LEVELS, shown: int = 5) -> dict:
     """The mapped design's logic levels (:mod:`scripts.flow.depth`): the deepest, the endpoints at ``levels`` or more,
     and the ``shown`` deepest groups of them (start, end register, levels, endpoints)."""
     census = depth.census(json.loads(netlist.read_text()))

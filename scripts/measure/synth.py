@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from ..flow.depth import DEEP_LEVELS
 from ..util.tables import markdown_table
 from .common import FAILURES, Steps, config, one_line, spread, used, variant
 
@@ -61,6 +62,12 @@ def critical_path(log: Path) -> dict | None:
             "logic_ns": float(delay.group(1)), "routing_ns": float(delay.group(2))}
 
 
+def depth_cell(depth: dict) -> str:
+    """The table's logic-levels cell of :func:`scripts.flow.synth.logic_depth`'s figures."""
+    return (f"{depth['deepest']:g} deepest; {depth['endpoints']} inputs at {depth['at_least']}+ "
+            f"({depth['groups']} pairs)")
+
+
 def measured_cycles(job: str):
     """(busy cycles per sample, where from) measured by part cycles for ``job``'s core, or None (the dense count)."""
     key = MEASURED_CYCLES.get(job)
@@ -82,7 +89,7 @@ def run_job(job, name, overrides, target, seeds, quiet) -> dict:
     return {"config": f"configs/{name}.toml", "rule": cfg.rule, "lanes": cfg.lanes, **{
         k: report[k] for k in ("target", "part", "seeds", "luts", "ffs", "dsps", "brams", "utilization", "fmax_mhz",
                                "fmax_mhz_per_seed", "target_mhz", "cycles_per_sample", "cycles_basis", "samples_per_s",
-                               "banks", "logs")}, "critical_paths": paths}
+                               "banks", "logic_depth", "logs")}, "critical_paths": paths}
 
 
 def measure(options, say: Steps):
@@ -101,14 +108,15 @@ def measure(options, say: Steps):
             say.end(f"not measured: {row['error']}")
         data[job] = row
         if "error" in row:
-            rows.append([label, target, f"**{row['error']}**", *[""] * 8])
+            rows.append([label, target, f"**{row['error']}**", *[""] * 9])
             continue
         goal = GOALS.get(target)
         verdict = "" if goal is None else f" ({'meets' if row['fmax_mhz'] >= goal else 'misses'} {goal} MHz)"
         rows.append([label, target, row["rule"], row["luts"], row["ffs"], used(row, "logic_cells"), used(row, "dsps"),
                      used(row, "brams"), used(row, "sprams"),
                      f"**{row['fmax_mhz']:.1f}**{verdict} ({spread(row['fmax_mhz_per_seed'])})",
-                     f"{row['samples_per_s']:,.0f} at {row['cycles_per_sample']:,.1f} cycles ({row['cycles_basis']})"])
+                     f"{row['samples_per_s']:,.0f} at {row['cycles_per_sample']:,.1f} cycles ({row['cycles_basis']})",
+                     depth_cell(row["logic_depth"])])
         for seed, path in enumerate(row["critical_paths"]):
             if path:
                 paths.append([job, seed, f"{row['fmax_mhz_per_seed'][seed]:.1f}", f"`{path['from']}`", f"`{path['to']}`",
@@ -121,7 +129,10 @@ def measure(options, say: Steps):
             f"`cycles` where it ran first (its busy cycles, as `trifactor synth --cycles-from` takes them), else the "
             f"dense MAC issue count.", "",
             markdown_table(["configuration", "target", "rule", "LUTs", "FFs", "logic cells", "DSPs", "block RAMs",
-                            "SPRAMs", "Fmax, MHz (each seed)", "samples/s"], rows), "",
+                            "SPRAMs", "Fmax, MHz (each seed)", "samples/s", "logic levels"], rows), "",
+            f"Logic levels: `trifactor depth` on the mapped design (`build/measure/synth/<job>/top.json`): the deepest "
+            f"path into a register, block RAM or DSP, in LUTs, and the register inputs {DEEP_LEVELS} LUTs deep or "
+            f"more, with the (start signal, end register) pairs they come from.", "",
             "Each seed's critical path, as nextpnr names its first and last cell:", "",
             markdown_table(["job", "seed", "Fmax (MHz)", "from", "to", "logic cells on it", "ns logic / routing"], paths) if paths else "(no log had one)", ""]
     return "\n".join(body), data
