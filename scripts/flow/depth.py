@@ -24,7 +24,7 @@ DEEP_LEVELS = 5
 
 #: combinational cells: (cell type, input port or "*", output port or "*") -> logic levels; first match wins
 LEVELS = [
-    ("SB_CARRY", "CI", "CO", 0.05), ("SB_CARRY", "*", "*", 0.05), ("SB_LUT4", "*", "*", 1.0),
+    ("SB_CARRY", "*", "*", 0.05), ("SB_LUT4", "*", "*", 1.0),
     ("CCU2C", "CIN", "*", 0.05), ("CCU2C", "*", "*", 1.0), ("LUT4", "*", "*", 1.0),
     ("PFUMX", "*", "*", 0.3), ("L6MUX21", "*", "*", 0.3),
 ]
