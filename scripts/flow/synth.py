@@ -103,6 +103,7 @@ def logic_depth(netlist: Path, levels: float = depth.DEEP_LEVELS, shown: int = 5
             "deepest_groups": [{"start": g.start, "end": g.end, "levels": g.levels, "endpoints": g.endpoints}
                                for g in groups[:shown]]}
 
+
 #: a file beside the logs saying how the design was mapped when it was not the target's default
 MAPPING_NOTE = "mapping-note.txt"
 
