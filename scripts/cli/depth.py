@@ -1,7 +1,8 @@
 """``trifactor depth``: the logic levels in front of every register of a design ``trifactor synth`` mapped.
 
 nextpnr names one critical path per seed; this lists every path at ``--levels`` or more (:mod:`scripts.flow.depth`),
-from the ``top.json`` Yosys left in ``build/synth/<name>-<target>/`` (or ``build/measure/synth/<job>/``).
+from the ``top.json`` Yosys left in ``build/synth/<name>-<target>/`` (or ``build/measure/synth/<job>/``), or a board
+build's ``build/boards/<board>/<name>/work/<clock>/<name>.json``.
 """
 
 import json
@@ -12,7 +13,8 @@ from ..util.errors import UsageError
 
 
 def add_arguments(parser):
-    parser.add_argument("netlist", help="the mapped design: build/synth/<name>-<target>/top.json of trifactor synth")
+    parser.add_argument("netlist", help="the mapped design: build/synth/<name>-<target>/top.json of trifactor synth, "
+                                        "or build/boards/<board>/<name>/work/<clock>/<name>.json of trifactor build")
     parser.add_argument("--levels", type=float, default=DEEP_LEVELS,
                         help=f"list the paths this deep or deeper (default {DEEP_LEVELS})")
     parser.add_argument("--paths", action="store_true", help="print each group's deepest path, signal by signal")

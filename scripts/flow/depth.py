@@ -16,7 +16,7 @@ levels or more; ``trifactor synth`` reports the deepest.
 import re
 from dataclasses import dataclass
 
-__all__ = ["DEEP_LEVELS", "DeepGroup", "LEVELS", "deep_groups", "census"]
+__all__ = ["DEEP_LEVELS", "DeepGroup", "LEVELS", "census", "deep_groups", "top_module"]
 
 #: logic levels from which a path is listed (``trifactor synth``, ``trifactor depth``, part synth): about what 48 MHz
 #: leaves on the UP5K
@@ -53,10 +53,20 @@ def _level(cell_type, in_port, out_port) -> float:
     raise KeyError(cell_type)
 
 
-def census(netlist: dict, top: str = "top") -> list:
-    """Every register, block RAM and DSP input bit of module ``top`` in the Yosys JSON ``netlist``:
-    (levels, its cell and port, the signals along the deepest path into it), deepest first."""
-    module = netlist["modules"][top]
+def top_module(netlist: dict) -> str:
+    """The name of the module Yosys marked as the design's top (``top`` for trifactor synth, the configuration's
+    name for a board build)."""
+    marked = [name for name, module in netlist["modules"].items()
+              if int(str(module.get("attributes", {}).get("top", "0")) or "0", 2)]
+    if len(marked) != 1:
+        raise KeyError(f"{len(marked)} modules marked as the top")
+    return marked[0]
+
+
+def census(netlist: dict, top: str | None = None) -> list:
+    """Every register, block RAM and DSP input bit of module ``top`` (default: :func:`top_module`) in the Yosys
+    JSON ``netlist``: (levels, its cell and port, the signals along the deepest path into it), deepest first."""
+    module = netlist["modules"][top or top_module(netlist)]
     cells = {name: cell for name, cell in module["cells"].items() if not cell["type"].startswith("$scopeinfo")}
     names = {}
     for name, net in sorted(module["netnames"].items(), key=lambda kv: (kv[1].get("hide_name", 0), kv[0].count("$"))):

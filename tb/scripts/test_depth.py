@@ -32,7 +32,9 @@ def netlist() -> dict:
         "$scope": {"type": "$scopeinfo", "port_directions": {}, "connections": {}},
     }
     names = {"clk": [1], "core.a": [2], "core.b": [7], "x": [9], "core.mem_we": [6]}
-    return {"modules": {"top": {"cells": cells, "netnames": {n: {"bits": b} for n, b in names.items()}}}}
+    return {"modules": {"top": {"attributes": {"top": "00000000000000000000000000000001"}, "cells": cells,
+                                "netnames": {n: {"bits": b} for n, b in names.items()}},
+                        "SB_LUT4": {"attributes": {"blackbox": "1"}, "cells": {}, "netnames": {}}}}
 
 
 def test_levels_are_counted_per_cell_and_the_deepest_path_is_kept():
