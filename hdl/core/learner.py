@@ -20,7 +20,7 @@ One sample at a time, as ``golden.fixed_model.FixedNet.train_sample`` bit for bi
    feeds the MAC array (P MACs per cycle); the serialiser sends a group's P results to the
    next layer's input list and their ``f'`` to the error path, or, for the output layer, to
    the output error unit (whose errors go to the error path; on a training sample, where
-   :func:`~hdl.core.output_error.uses_lanes`, it multiplies on lane 0 while it emits) and the argmax;
+   :attr:`~hdl.core.output_error.OutputErrorUnit.uses_lanes`, it multiplies on lane 0 while it emits) and the argmax;
 3. the prediction goes back through the decoder, and the update starts;
 4. update, last layer first: per neuron group the delta provider asks the error path for
    the group's P deltas (the output layer's first groups as their errors arrive), then the
@@ -52,7 +52,7 @@ from .input_lists import InputLists
 from .pool_unit import PoolUnit
 from ..layout import WeightLayout
 from .mac_array import MacArray
-from .output_error import OutputErrorUnit, uses_lanes
+from .output_error import OutputErrorUnit
 from ..protocol import COST_NAMES, counter_names
 from ..rules import RuleChooser
 from .sequencer import PassSequencer
@@ -112,13 +112,13 @@ class LearnerCore(wiring.Component):
         #: rule ``ddfa``: golden's initial learned feedback, in the banks after the weights
         self.init_learned = getattr(golden, "learned", [])
         self.banks = BankArbiter(config, init=self.layout.to_banks(self.init_weights, self.init_learned),
-                                 output_error=uses_lanes(config))
+                                 output_error=config.softmax_on_lanes)
         self.lists = InputLists(config)
         self.error_path = error_path(config)
         backward = self.error_path.unit if config.backprop else None  # backpropagation's backward unit
         self.sweeper = Sweeper(config, mac_layout=self.mac.cmd_layout, update_layout=self.update.cmd_layout,
                                backward_layout=backward.cmd_layout if backward else None)
-        # softmax's products on the lanes (uses_lanes) as the unit emits: the forward pass is over, the update waits
+        # softmax's products on the lanes (Config.softmax_on_lanes) as the unit emits: the forward pass is over, the update waits
         self.error = OutputErrorUnit(config, multipliers="external")
         self.serialiser = Serialiser(config, result_layout=self.mac.result_layout,
                                      score_layout=self.error.i.payload.shape())
@@ -272,7 +272,7 @@ class LearnerCore(wiring.Component):
         return runner
 
     def _wire_output_error(self, m):
-        """The output error unit multiplies on the lanes as it emits (:func:`hdl.core.output_error.uses_lanes`): it owns
+        """The output error unit multiplies on the lanes as it emits (:attr:`hdl.core.output_error.OutputErrorUnit.uses_lanes`): it owns
         them over every other unit while ``owns``, and the sweeper sees no group of deltas ready until it lets them go
         (the delta provider prepares the output layer's first group meanwhile), so no update or backward element
         meets the emit in the multipliers. Training samples only: the serialiser sends no scores on INFER."""

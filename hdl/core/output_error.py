@@ -18,32 +18,7 @@ from trifactor.golden.fixed_model import exp2_table
 from ..arith import narrow, shift_right
 from ..lanes import LaneMultipliers, lane_multipliers, require_mode
 
-__all__ = ["OutputErrorUnit", "quotient_bits", "uses_lanes", "lanes_fit"]
-
-
-def quotient_bits(config: Config) -> int:
-    """Bits of the reciprocal ``r = floor(2**R / sum)`` (:attr:`golden.config.Config.softmax_quotient_bits`)."""
-    return config.softmax_quotient_bits
-
-
-def uses_lanes(config: Config) -> bool:
-    """Whether the output error unit multiplies ``u_j * r`` on a lane multiplier, one class a cycle, else by its
-    own radix-4 Booth, ``booth_digits`` cycles a class (:attr:`golden.config.Config.softmax_on_lanes`:
-    ``[hardware] softmax_product = "lanes"``, or ``"auto"``, the default, with ``pipeline = "compact"``; both
-    where :func:`lanes_fit`).
-
-    On the lanes ``r`` is the first operand (``x``, signed ``input_width`` bits) and ``u mod 2**softmax_frac``
-    the second (``b``, signed ``max(weight.width, error.width)`` bits). With the default formats (13 quotient
-    bits, 14-bit ``x``, 16-bit ``b``) every configs/*.toml but the ``ddfa`` ones and ``mnist-up5k`` (8-bit
-    weights and errors) takes the lanes; MSE has no product. ``ddfa`` keeps the Booth multiplier: its
-    learned-feedback path runs its tangent passes on the lanes while the unit emits, so there it costs no time.
-    """
-    return config.softmax_on_lanes
-
-
-def lanes_fit(config: Config) -> bool:
-    """Whether ``u_j * r`` fits a lane multiplier (:attr:`golden.config.Config.softmax_lanes_fit`)."""
-    return config.softmax_lanes_fit
+__all__ = ["OutputErrorUnit"]
 
 
 class _Booth(NamedTuple):
@@ -69,7 +44,7 @@ class OutputErrorUnit(wiring.Component):
     3. divide: ``r = floor(2**R / sum)``, restoring division, one quotient bit a cycle;
     4. emit: ``e_j = narrow(shift_right(u_j * r, R - error.frac) - onehot)``; ``u_j`` is
        computed again from the score (cheaper than keeping it). ``u_j * r`` is, where
-       :func:`uses_lanes` says so, lane 0's multiplier, one class a cycle (the unit owns the
+       :attr:`uses_lanes` says so, lane 0's multiplier, one class a cycle (the unit owns the
        lane multipliers while it emits, ``owns``: the forward pass is over and the update waits for
        its errors); elsewhere a radix-4 Booth multiplication over ``r``, two bits a cycle
        (``booth_digits`` cycles per class, no DSP).
@@ -82,7 +57,7 @@ class OutputErrorUnit(wiring.Component):
     ----------
     config : Config
     multipliers : "internal" or "external"
-        With :func:`uses_lanes` only: the unit's own :class:`LaneMultipliers` (to test it alone), or the
+        With :attr:`uses_lanes` only: the unit's own :class:`LaneMultipliers` (to test it alone), or the
         ``mul`` port to connect to the core's shared set.
 
     Members
@@ -90,10 +65,10 @@ class OutputErrorUnit(wiring.Component):
     i : In(stream.Signature(StructLayout({"y": signed(act.width), "label": ...})))
     o : Out(stream.Signature(signed(error.width)))
     mul : Out(LaneMultipliers.port_signature(config))
-        With :func:`uses_lanes` and ``multipliers="external"``: ``x``, ``b[0]`` and ``en``; the other lanes'
+        With :attr:`uses_lanes` and ``multipliers="external"``: ``x``, ``b[0]`` and ``en``; the other lanes'
         ``b`` are 0 and ``transposed`` is 0.
     owns : Out(1)
-        With :func:`uses_lanes`: the unit needs the multipliers (a register): from the emit's first cycle (its
+        With :attr:`uses_lanes`: the unit needs the multipliers (a register): from the emit's first cycle (its
         first operands) to the cycle its last product goes into ``o``'s register, both included. No other unit
         may use them meanwhile (their products are not the unit's); the update waits for the errors anyway.
     """
@@ -105,7 +80,7 @@ class OutputErrorUnit(wiring.Component):
         self._multipliers = multipliers
         n = config.n_classes
         self.table = exp2_table(config).tolist() if config.loss == "softmax" else []
-        self.quotient_bits = quotient_bits(config)
+        self.quotient_bits = config.softmax_quotient_bits  # of the reciprocal r = floor(2**R / sum)
         # radix-4 Booth digits of the quotient (a sign bit above it)
         self.booth_digits = (self.quotient_bits + 2) // 2
         members = {
@@ -120,8 +95,18 @@ class OutputErrorUnit(wiring.Component):
 
     @property
     def uses_lanes(self) -> bool:
-        """``u_j * r`` on a lane multiplier (:func:`uses_lanes`), else the unit's own Booth multiplier."""
-        return uses_lanes(self._config)
+        """``u_j * r`` on lane 0's multiplier, one class a cycle, else on the unit's own radix-4 Booth multiplier,
+        ``booth_digits`` cycles a class (:attr:`golden.config.Config.softmax_on_lanes`: ``[hardware]
+        softmax_product = "lanes"``, or ``"auto"``, the default, with ``pipeline = "compact"``; both where
+        :attr:`golden.config.Config.softmax_lanes_fit`).
+
+        On the lanes ``r`` is the first operand (``x``, signed ``input_width`` bits) and ``u mod 2**softmax_frac``
+        the second (``b``, signed ``max(weight.width, error.width)`` bits). With the default formats (13 quotient
+        bits, 14-bit ``x``, 16-bit ``b``) every compact configs/*.toml but the ``ddfa`` ones and ``mnist-up5k``
+        (8-bit weights and errors) takes the lanes; MSE has no product. ``ddfa`` keeps the Booth multiplier: its
+        learned-feedback path runs its tangent passes on the lanes while the unit emits, so there it costs no time.
+        """
+        return self._config.softmax_on_lanes
 
     #: Cycles from a class's issue in the lane emit to its error in ``o`` (operands, product, error registers).
     lane_emit_latency = LaneMultipliers.latency + 1
@@ -242,7 +227,7 @@ class OutputErrorUnit(wiring.Component):
 
     def _emit_lanes(self, m, *, mul, u_r, quotient, label, index, last, hold_u, next_z, issued_all, emitted,
                     accepting):
-        """The FSM state ``emit`` with ``u_j * r`` on lane 0's multiplier (:func:`uses_lanes`): one class a cycle.
+        """The FSM state ``emit`` with ``u_j * r`` on lane 0's multiplier (:attr:`uses_lanes`): one class a cycle.
 
         Pipeline, every stage moving on ``advance`` (the output register is free or being taken),
         :attr:`lane_emit_latency` cycles: issue (``x = r``, ``b[0] = u mod 2**softmax_frac``, ``en = advance``; the

@@ -70,10 +70,11 @@ def job_folder(build_dir: Path):
     """``build_dir/job-<pid>/`` for one run, after removing the folders of runs whose process is gone. It goes
     when the run ends, however it ends, except by a :class:`UsageError`: that message points into it. The build
     folders beside ``build_dir`` are kept under a size, least recently used first (:func:`scripts.sim.cache.prune`)."""
+    limit = cache.limit_bytes()  # a bad TRIFACTOR_SIM_CACHE_GB is refused before anything is made
     _remove_stale_jobs(build_dir)
     job_dir = build_dir / f"job-{os.getpid()}"
     job_dir.mkdir(parents=True, exist_ok=True)
-    cache.prune(build_dir)
+    cache.prune(build_dir, limit)
     keep = False
     try:
         yield job_dir

@@ -15,6 +15,8 @@ import os
 import shutil
 from pathlib import Path
 
+from ..util.errors import UsageError
+
 __all__ = ["LIMIT_ENV", "DEFAULT_GB", "limit_bytes", "folder_bytes", "prune"]
 
 LIMIT_ENV = "TRIFACTOR_SIM_CACHE_GB"
@@ -22,12 +24,15 @@ DEFAULT_GB = 4.0
 
 
 def limit_bytes() -> int | None:
-    """The size the build folders are kept under (:data:`LIMIT_ENV`), or None to keep them all."""
+    """The size the build folders are kept under (:data:`LIMIT_ENV`), or None to keep them all; a value that is
+    not a number is refused (:class:`UsageError`) before the run starts."""
     text = os.environ.get(LIMIT_ENV, "").strip()
     try:
         gb = float(text) if text else DEFAULT_GB
     except ValueError:
-        gb = DEFAULT_GB  # a bad value must not stop a simulation; the default keeps the disk safe
+        raise UsageError(f"{LIMIT_ENV}={text!r} is not a size in GB",
+                         f"set it to a number (default {DEFAULT_GB:g}; 0 keeps every simulator build) or unset it") \
+            from None
     return None if gb <= 0 else int(gb * 1e9)
 
 

@@ -17,7 +17,7 @@ from amaranth.lib import wiring
 
 from trifactor.golden.config import config_from_dict, load_config
 from trifactor.golden.fixed_model import output_error
-from trifactor.hdl.core.output_error import OutputErrorUnit, lanes_fit, uses_lanes
+from trifactor.hdl.core.output_error import OutputErrorUnit
 from trifactor.hdl.lanes import BankArbiter
 from trifactor.hdl.layout import WeightLayout
 
@@ -58,9 +58,9 @@ def test_output_error_testbench_catches_a_wrong_golden():
 
 def test_each_product_path_is_tested():
     """The unit configurations above cover both products; the lane path's ports exist exactly with it."""
-    paths = {name: uses_lanes(make()) for name, make in UNIT_CONFIGS.items()}
+    paths = {name: make().softmax_on_lanes for name, make in UNIT_CONFIGS.items()}
     assert paths == {"default": True, "odd": False, "narrow": False, "default_booth": False}
-    assert not lanes_fit(load_config(ROOT / "configs" / "mnist-up5k.toml"))  # 8-bit b: 2**15 - 1 does not fit
+    assert not load_config(ROOT / "configs" / "mnist-up5k.toml").softmax_lanes_fit  # 8-bit b: 2**15 - 1 does not fit
     for name, lanes in paths.items():
         unit = OutputErrorUnit(UNIT_CONFIGS[name](), multipliers="external")
         assert hasattr(unit, "owns") == hasattr(unit, "mul") == lanes == unit.uses_lanes, name

@@ -4,6 +4,8 @@ import fcntl
 import os
 import subprocess
 
+import pytest
+
 from trifactor.scripts.sim import cache
 
 
@@ -48,8 +50,19 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
     assert cache.limit_bytes() == 500_000_000
     monkeypatch.setenv(cache.LIMIT_ENV, "0")
     assert cache.limit_bytes() is None
+
+
+
+def test_a_limit_that_is_not_a_number_is_refused_before_the_run_makes_anything(tmp_path, monkeypatch):
+    from trifactor.scripts.sim.backend import job_folder
+    from trifactor.scripts.util.errors import UsageError
+
     monkeypatch.setenv(cache.LIMIT_ENV, "lots")
-    assert cache.limit_bytes() == int(cache.DEFAULT_GB * 1e9)
+    with pytest.raises(UsageError, match=f"{cache.LIMIT_ENV}='lots' is not a size in GB") as refused:
+        with job_folder(tmp_path / "core-rtl"):
+            pass
+    assert "unset it" in refused.value.fix
+    assert not (tmp_path / "core-rtl").exists()
 
 
 def test_a_limit_of_0_keeps_everything(tmp_path, monkeypatch):
