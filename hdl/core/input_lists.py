@@ -142,23 +142,27 @@ class InputLists(wiring.Component):
         # a convolution's input is read by address (its windows): kept whole, zeros too
         conv_input = Array(int(spec.conv is not None) for spec in cfg.layers)
 
-        def append(layer, index, value, skips=cfg.zero_skipping, port=wr):
+        def append(fill, base, index, value, skips=cfg.zero_skipping, port=wr):
             if isinstance(skips, bool):
                 keep = (value != 0) if skips else 1
             else:  # decided per layer
                 keep = (value != 0) | ~skips
-            m.d.comb += [port.addr.eq(base[layer] + fill[layer]), port.data.i.eq(index), port.data.x.eq(value),
-                         port.en.eq(keep)]
+            m.d.comb += [port.addr.eq(base + fill), port.data.i.eq(index), port.data.x.eq(value), port.en.eq(keep)]
             with m.If(keep):
-                m.d.sync += fill[layer].eq(fill[layer] + 1)
+                m.d.sync += fill.eq(fill + 1)
 
         with m.If(self.load.valid):  # the input format's bits, sign-extended into the entry
-            append(0, loaded, self.load.payload, cfg.zero_skipping and cfg.layers[0].conv is None,
+            append(fill[0], base[0], loaded, self.load.payload, cfg.zero_skipping and cfg.layers[0].conv is None,
                    self._wr0 if self.split else wr)
             m.d.sync += loaded.eq(loaded + 1)
-        with m.If(self.store.valid):
+        if cfg.n_layers > 1:
+            # a store goes to a hidden list (layer >= 1), never layer 0's: indexed from 1, so no logic of the
+            # serialiser's output reaches the loader's count (in a two-layer network, one count and no multiplexer)
+            hidden = (self.store.payload.layer - 1)[:max(1, (cfg.n_layers - 2).bit_length())]
             skips = ~conv_input[self.store.payload.layer] if cfg.convs and hidden_skips else hidden_skips
-            append(self.store.payload.layer, self.store.payload.i, self.store.payload.x, skips)
+            with m.If(self.store.valid):
+                append(Array(fill[1:])[hidden], Array(self.base[1:])[hidden], self.store.payload.i,
+                       self.store.payload.x, skips)
         with m.If(self.clear):
             m.d.sync += [loaded.eq(0), *[f.eq(0) for f in fill]]
         return m

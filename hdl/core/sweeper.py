@@ -138,10 +138,11 @@ class Sweeper(wiring.Component):
         x_width = self.forward.payload.x.shape().width
 
         # the walk: layer, group, position in the layer input's list, the group's weight base
-        run, upd, bwd = Signal(), Signal(), Signal()  # bwd: a backward sweep (an update's walk)
+        # bwd: a backward sweep (an update's walk); names, so that a netlist says which register is which
+        run, upd, bwd = Signal(name="run"), Signal(name="upd"), Signal(name="bwd")
         layer = Signal(range(n_layers))
         group = Signal(range(walk.max_groups))
-        k = Signal(range(max(n_in) + 1))
+        k = Signal(range(max(n_in) + 1), name="k")
         gbase = Signal(lay.addr_width)
         # the read stage: the list entry is read while these wait
         place = {"bwd": 1, "first_group": 1, "last_group": 1} if cfg.backprop else {}
@@ -174,7 +175,8 @@ class Sweeper(wiring.Component):
         # pending: a sweep's first cycle (the start waits there, so no logic of whoever starts it is
         # in front of the walk); group_start is k == 0, kept in a flip-flop; moved: k stayed (0),
         # went up (1), went to 0 (2)
-        pending, group_start, moved = Signal(), Signal(init=1), Signal(2)
+        pending, group_start = Signal(name="pending"), Signal(init=1, name="group_start")
+        moved = Signal(2, name="moved")
         have_entry, at_bias = self._list_ahead(m, k, moved)
         m.d.sync += [pending.eq(0), moved.eq(0)]
         list_k, last_position = k, None  # a dense walk's only position is its last

@@ -38,6 +38,7 @@ from ..util.checks import check_seed
 from ..util.errors import UsageError
 from ..util.output import write_atomic, write_json
 from ..util.tables import markdown_table
+from .synth import ice40_lut_mapping
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
                         yowasp_tool)
 
@@ -67,10 +68,14 @@ def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000,
         "nextpnr_opts": f"--report {PNR_REPORT} --timing-allow-fail",
     }
     if board.family == "ice40":
-        overrides["synth_opts"] = "-dsp"  # otherwise the multipliers land in LUTs
+        synth = "synth_ice40 -dsp"  # otherwise the multipliers land in LUTs
         if config.bank_placement == "spram":
-            overrides["synth_opts"] += " -spram"
+            synth += " -spram"
             overrides["script_after_read"] = spram_yosys_commands(config)
+        # the platform's synth_ice40 runs up to the LUT mapping, which trifactor synth's commands do (for the routing)
+        overrides["synth_opts"] = f"{synth.removeprefix('synth_ice40 ')} -run :map_luts"
+        overrides["script_after_synth"] = "\n".join([*ice40_lut_mapping(synth, config.name),
+                                                     overrides["script_after_synth"]])
     try:
         top = BoardTop(config, board_name, clock_hz=clock_hz, seed=seed, baud=baud, store_samples=store_samples,
                        store_in=store_in)

