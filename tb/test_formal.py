@@ -324,6 +324,8 @@ def counters_never_wrap_silently(m, harness):
         wrapped = value[COUNTER_BITS]
         m.d.comb += Assert(~started | (value >= before) | wrapped)
         m.d.comb += Assert(~started | ~before[COUNTER_BITS] | wrapped)
+    for invariant in harness.dut.invariants:  # the upper halves' lookahead flags: true from reset on
+        m.d.comb += Assert(invariant)
 
 
 def wrapping_counters(self, platform):

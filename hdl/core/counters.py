@@ -10,6 +10,9 @@ from ..protocol import COUNTER_BITS, COUNTER_NAMES
 
 __all__ = ["Counters"]
 
+#: the lower half of a counter that steps by 1: two carry chains of 24 bits, not one of 48
+LOW_BITS = COUNTER_BITS // 2
+
 
 class Counters(wiring.Component):
     """``COUNTER_BITS``-bit counters, read as 32-bit words (low word first): ``COUNTER_NAMES``, then ``costs``.
@@ -64,6 +67,8 @@ class Counters(wiring.Component):
                 raise ValueError(f"costs[{name!r}] is a name of the basic counters {COUNTER_NAMES}")
         self._costs = costs
         self.registers = {name: Signal(COUNTER_BITS + 1, name=name) for name in self.names}
+        # the counters that step by 1: a flag each, set when the lower half is all ones
+        self._ones = {name: Signal(name=f"{name}_ones") for name in ("cycles", "samples")}
         members = {
             "busy": In(1), "sample": In(1),
             "macs_done": In(range(max_step + 1)), "macs_skipped": In(range(max_step + 1)),
@@ -83,6 +88,12 @@ class Counters(wiring.Component):
         """32-bit words of the counters: two per counter."""
         return 2 * len(self.names)
 
+    @property
+    def invariants(self) -> list:
+        """What holds in every state reachable from reset (for a proof by induction): the flag of each counter
+        that steps by 1 says whether its lower half is all ones."""
+        return [ones == self.registers[name][:LOW_BITS].all() for name, ones in self._ones.items()]
+
     def elaborate(self, platform):
         m = Module()
         # 48 bits: 68 days of cycles at 48 MHz (the protocol sends 64: the wrap flag, then zeros)
@@ -93,11 +104,15 @@ class Counters(wiring.Component):
         for name, counter in counters.items():
             step, count, wrapped = steps[name], counter[:COUNTER_BITS], counter[COUNTER_BITS]
             total = Signal(COUNTER_BITS + 1, name=f"{name}_total")  # the carry out is the wrap
-            if len(step) == 1:  # an enable and an incrementer, not an adder
-                m.d.comb += total.eq(count + 1)
+            if name in self._ones:
+                # an enable and two incrementers of 24 bits, not one carry chain of 48: the upper half steps when
+                # the lower half is all ones, which a flag knows a cycle ahead (exact in every cycle: no late carry)
+                low, high, ones = count[:LOW_BITS], count[LOW_BITS:], self._ones[name]
+                m.d.comb += total.eq(Cat((low + 1)[:LOW_BITS], high + ones))
                 with m.If(step):
-                    m.d.sync += counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS]))
-            else:
+                    m.d.sync += [counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS])),
+                                 ones.eq(low == (1 << LOW_BITS) - 2)]
+            else:  # a step of several bits: one adder (its carry into the upper half is not known a cycle ahead)
                 m.d.comb += total.eq(count + step)
                 m.d.sync += counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS]))
         words = Array(v for name in self.names for v in (counters[name][:32], counters[name][32:]))

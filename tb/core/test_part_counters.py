@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from trifactor.hdl.core import counters
 from trifactor.hdl.core.counters import Counters
 from trifactor.hdl.protocol import COST_NAMES, COUNTER_BITS, COUNTER_NAMES, counter_names, counter_words
 
@@ -31,7 +32,7 @@ def model_words(names, counts, wrong=False):
     return words
 
 
-def check_counters(max_step, costs=None, seed=0, wrong=False, cycles=300):
+def check_counters(max_step, costs=None, seed=0, wrong=False, cycles=300, every=37):
     dut = Counters(max_step=max_step, costs=costs)
     costs = costs or {}
     names = COUNTER_NAMES + tuple(costs)
@@ -60,7 +61,7 @@ def check_counters(max_step, costs=None, seed=0, wrong=False, cycles=300):
             await ctx.tick()
             for name in names:
                 counts[name] += int(step[name])
-            if cycle % 37 == 0:  # the word is combinational: readable at any time
+            if cycle % every == 0:  # the word is combinational: readable at any time
                 assert await read(ctx) == model_words(names, counts, wrong), f"cycle {cycle}"
         assert await read(ctx) == model_words(names, counts, wrong)
 
@@ -77,6 +78,30 @@ def test_cost_counters_count_as_the_model(lanes):
     """The cost counters of :data:`COST_NAMES` after the basic ones: per-lane events (up to ``lanes``) and single ones."""
     costs = {name: 1 if name.startswith("error_path") else lanes for name in COST_NAMES}
     check_counters(12, costs, seed=lanes)
+
+
+@pytest.mark.parametrize("max_step, low_bits", [(1, 3), (12, 4), (255, 5)])
+def test_counters_carry_into_the_upper_half_exactly(max_step, low_bits, monkeypatch):
+    """The counters that step by 1 (cycles, samples): the upper half steps from the flag that says the lower half
+    is all ones. With a lower half of a few bits it carries often; every cycle's read equals the count."""
+    monkeypatch.setattr(counters, "LOW_BITS", low_bits)
+    check_counters(max_step, {"update_macs": 3}, seed=low_bits, cycles=400, every=1)
+
+
+def test_counters_test_catches_a_late_carry(monkeypatch):
+    """Broken on purpose: the flag set a cycle late (from the lower half as it was, not as it will be)."""
+    monkeypatch.setattr(counters, "LOW_BITS", 5)
+    elaborate = Counters.elaborate
+
+    def late(self, platform):
+        m = elaborate(self, platform)
+        for name, ones in self._ones.items():
+            m.d.sync += ones.eq(self.registers[name][:counters.LOW_BITS].all())
+        return m
+
+    monkeypatch.setattr(Counters, "elaborate", late)
+    with pytest.raises(AssertionError):
+        check_counters(12, seed=5, cycles=400, every=1)
 
 
 def test_counters_test_catches_a_wrong_model():
