@@ -150,14 +150,14 @@ class Sweeper(wiring.Component):
             place.update(conv=1, col=range(max(spec.n_in for spec in cfg.layers)))
         rd = Signal(data.StructLayout({"valid": 1, "upd": 1, "bias": 1, "layer": range(n_layers),
                                        "gbase": lay.addr_width, "lanes": range(lanes + 1), "first": 1, **place}))
-        # the issue stage: one register between the list memory and the units, so no RAM
-        # output drives the weight address adder or its fan-out to every bank directly
+        # the issue stage: one register between the list memory and the units, the weight address
+        # in it, so the address's fan-out to every bank starts at a flip-flop (no adder in front of it)
         is_ = Signal(data.StructLayout({"valid": 1, "upd": 1, "last": 1, "layer": range(n_layers),
-                                        "x": signed(x_width), "gbase": lay.addr_width,
+                                        "x": signed(x_width), "addr": lay.addr_width,
                                         "index": range(max(n_in) + 1), "lanes": range(lanes + 1),
                                         **{key: place[key] for key in ("bwd", "first_group", "last_group")
                                            if key in place}}))
-        addr = is_.gbase + is_.index
+        addr = is_.addr
         # the deltas the update unit multiplies by: copied from the provider's as the group's
         # first element enters the issue stage (the edge at which the previous group's last
         # element leaves it), so no copy of the deltas travels down the pipeline
@@ -321,9 +321,10 @@ class Sweeper(wiring.Component):
         entry = self.lists.data
         column = Mux(rd.conv, rd.col, entry.i) if cfg.convs else entry.i  # a convolution's: the window's column
         with m.If(advance):
+            index = Mux(rd.bias, n_in[rd.layer], column)
             m.d.sync += [is_.valid.eq(rd.valid), is_.upd.eq(rd.upd), is_.last.eq(rd.bias), is_.layer.eq(rd.layer),
-                         is_.x.eq(Mux(rd.bias, x_one[rd.layer], entry.x)), is_.gbase.eq(rd.gbase),
-                         is_.index.eq(Mux(rd.bias, n_in[rd.layer], column)), is_.lanes.eq(rd.lanes)]
+                         is_.x.eq(Mux(rd.bias, x_one[rd.layer], entry.x)), is_.addr.eq(rd.gbase + index),
+                         is_.index.eq(index), is_.lanes.eq(rd.lanes)]
             if cfg.backprop:
                 m.d.sync += [is_.bwd.eq(rd.bwd), is_.first_group.eq(rd.first_group), is_.last_group.eq(rd.last_group)]
             with m.If(rd.valid & rd.first):
