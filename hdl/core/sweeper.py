@@ -137,8 +137,7 @@ class Sweeper(wiring.Component):
         walk = GroupWalk(lay)
         x_width = self.forward.payload.x.shape().width
 
-        # the walk: layer, group, position in the layer input's list, the group's weight base
-        # bwd: a backward sweep (an update's walk); names, so that a netlist says which register is which
+        # the walk: layer, group, position in the layer input's list, the group's weight base (bwd: a backward sweep)
         run, upd, bwd = Signal(name="run"), Signal(name="upd"), Signal(name="bwd")
         layer = Signal(range(n_layers))
         group = Signal(range(walk.max_groups))
@@ -150,10 +149,7 @@ class Sweeper(wiring.Component):
             place.update(conv=1, col=range(max(spec.n_in for spec in cfg.layers)))
         rd = Signal(data.StructLayout({"valid": 1, "upd": 1, "bias": 1, "layer": range(n_layers),
                                        "gbase": lay.addr_width, "lanes": range(lanes + 1), "first": 1, **place}))
-        # the issue stage: one register between the list memory and the units. ``base``: the weight address
-        # with the compact pipeline (the address's fan-out to every bank starts at a flip-flop), the group's
-        # base with the fast one (the list memory's output goes straight into the register: an ECP5 block
-        # RAM's clock-to-output is 5.8 ns of a 9 ns cycle), see :attr:`address_registered`
+        # the issue stage: one register between the list memory and the units (``base``: :attr:`address_registered`)
         is_ = Signal(data.StructLayout({"valid": 1, "upd": 1, "last": 1, "layer": range(n_layers),
                                         "x": signed(x_width), "base": lay.addr_width,
                                         "index": range(max(n_in) + 1), "lanes": range(lanes + 1),
@@ -290,10 +286,12 @@ class Sweeper(wiring.Component):
 
     @property
     def address_registered(self) -> bool:
-        """Whether the issue stage holds the weight address (added as the element enters it), else the group's
-        base (added after it). Measured with ``trifactor synth``, 3 seeds: on the UP5K (compact pipeline) the
-        registered address gave 44.3 MHz against 43.5; on the ECP5-85F (digits32, fast pipeline) the list memory's
-        output into the adder became the critical path, 104.6 MHz against 112.5."""
+        """Whether the issue stage holds the weight address (added as the element enters it, so the address's
+        fan-out to every bank starts at a flip-flop), else the group's base (added after it, so the list memory's
+        output goes straight into the register). Measured with ``trifactor synth``, 3 seeds: on the UP5K (compact
+        pipeline) the registered address gave 44.3 MHz against 43.5; on the ECP5-85F (digits32, fast pipeline) the
+        list memory's output into the adder became the critical path (a DP16KD's clock-to-output is 5.8 ns of the
+        9 ns cycle), 104.6 MHz against 112.5."""
         return self._config.pipeline == "compact"
 
     @property
