@@ -38,7 +38,7 @@ from ..util.checks import check_seed
 from ..util.errors import UsageError
 from ..util.output import write_atomic, write_json
 from ..util.tables import markdown_table
-from .synth import ice40_lut_mapping
+from .synth import TARGETS, ice40_lut_mapping
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
                         yowasp_tool)
 
@@ -68,7 +68,7 @@ def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000,
         "nextpnr_opts": f"--report {PNR_REPORT} --timing-allow-fail",
     }
     if board.family == "ice40":
-        synth = "synth_ice40 -dsp"  # otherwise the multipliers land in LUTs
+        synth = TARGETS["up5k"]["synth"]  # trifactor synth's: -dsp, or the multipliers land in LUTs
         if config.bank_placement == "spram":
             synth += " -spram"
             overrides["script_after_read"] = spram_yosys_commands(config)

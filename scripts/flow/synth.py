@@ -38,7 +38,8 @@ TARGETS = {
 #: about two thirds of a critical path (nextpnr's reports: 0.87 ns a LUT, 1.76 ns a short route), and ABC maps every
 #: path for the best delay it can reach on the deepest one, then recovers area up to that depth: with 250 a LUT level
 #: looks cheap, so it keeps deep control logic deep. Measured on the default digits core (``trifactor depth``):
-#: register inputs behind 5 LUTs or more: 182 at 250, 129 at 1000, 63 at 1500 and at 2500, for the same LUT count.
+#: register inputs behind 5 LUTs or more, 187 at 250 and 8 at 1500, with no more LUTs (docs/architecture.md has
+#: the other delays tried).
 ICE40_WIRE_PS = 1500
 
 
