@@ -1,6 +1,7 @@
 """The ``trifactor`` command: one subcommand per job; user errors become one line and exit code 2."""
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -48,7 +49,12 @@ def main(argv=None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be caught
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        return COMMANDS[args.command][0].main(args)
+        status = COMMANDS[args.command][0].main(args)
+        sys.stdout.flush()  # a reader gone (trifactor ... | head) raises here, not at exit
+        return status
+    except BrokenPipeError:  # quiet, as https://docs.python.org/3/library/signal.html#note-on-sigpipe does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the flush at exit cannot fail again
+        return 1
     except TrifactorError as exc:  # ConfigError, DataError, UsageError: the problem and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2

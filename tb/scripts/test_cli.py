@@ -1,12 +1,15 @@
 """The ``trifactor`` command as a user runs it: clean errors (exit 2, one line, no traceback, no output) and complete results."""
 
 import json
+import os
+import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import DIGITS, assert_user_error
+from conftest import DIGITS, TRIFACTOR, assert_user_error
 from conftest import run_trifactor as run
+from test_depth import netlist
 
 @pytest.mark.parametrize("toml, words", [
     ("[network]\nsizes = [64]\n", ["[network] sizes", "at least two", "fix:"]),
@@ -62,3 +65,19 @@ def test_train_writes_json_and_weights(tmp_path, backend, dtype):
 def test_help_lists_the_commands():
     result = run("--help")
     assert result.returncode == 0 and "train" in result.stdout and "demo" in result.stdout
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "unbuffered"])
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, unbuffered):
+    """``trifactor depth ... | head``: a reader that left is no traceback (stdout buffered, the pipe breaks at the
+    last flush; unbuffered, at the first print)."""
+    (tmp_path / "top.json").write_text(json.dumps(netlist()))
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before the first line
+    try:
+        result = subprocess.run([str(TRIFACTOR), "depth", str(tmp_path / "top.json"), "--levels", "0", "--paths"],
+                                stdout=writer, stderr=subprocess.PIPE, text=True, env=env, timeout=300)
+    finally:
+        os.close(writer)
+    assert result.returncode == 1 and result.stderr == "", result.stderr
