@@ -9,6 +9,7 @@ from trifactor.golden.config import load_config
 from trifactor.hdl.boards.board import BOARDS
 
 from ..flow.board_build import output_dir, rows
+from ..util.output import check_outputs, write_json
 from ..util.tables import text_table
 
 
@@ -26,15 +27,19 @@ def add_arguments(parser):
                         help="where the store keeps the samples: the FPGA's memory (sent once by STORE) or the "
                              "board's SPI flash (written by trifactor flash --data); default: the flash on the "
                              "iCEBreaker, memory on the ULX3S")
+    parser.add_argument("--json", metavar="PATH", help="also write the report here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def main(args) -> int:
     as_clock(args.clock_mhz, "--clock-mhz")
+    check_outputs({"--json": args.json})
     config = load_config(args.config)
     report = trifactor.build(config, args.board, clock_mhz=args.clock_mhz, seed=args.seed, baud=args.baud,
                              store=args.store, store_in=args.store_in, quiet=args.quiet)
     print(text_table(f"{report['config']} on the {report['board']}, {report['part']}", rows(report)))
+    if args.json:
+        write_json(args.json, report)
     print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "
           f"program it with: trifactor flash --board {args.board} --config {args.config}"
           + (f" --data {args.store}" if report.get("store_in") == "flash" else ""))

@@ -114,6 +114,7 @@ def test_the_uart_divisor_follows_the_clock_the_pll_makes(board_name, asked, mad
                                                       "fix: use --clock-mhz 24, or leave it out"]),
     (["--board", "ulx3s-85f", "--clock-mhz", "500"], ["--clock-mhz 500: the ulx3s-85f's PLL makes 10 to 400 MHz"]),
     (["--board", "icebreaker", "--clock-mhz", "nan"], ["--clock-mhz nan"]),
+    (["--board", "icebreaker", "--json", "."], ["--json . is a folder, not a file"]),
 ])
 def test_build_refuses_bad_options_before_touching_anything(small, args, words):
     assert_user_error(run("build", "--config", small, *args, "--quiet"), *words)
@@ -189,6 +190,16 @@ def test_build_at_a_given_clock_writes_the_bitstream_and_its_report(small, pnr):
     assert "| clock | 25.125 MHz from the 12 MHz oscillator's PLL (divr 0, divf 66, divq 5); --clock-mhz 25 |" in md
     assert "| Fmax | 27.5 MHz, margin +9%: timing met |" in md and "UART divisor 25 at 25.125 MHz" in md
     assert not list(out.glob(".*.tmp"))
+
+
+def test_build_json_also_writes_the_report_there(small, pnr, tmp_path):
+    pnr(27.5)
+    result = run("build", "--config", small, "--board", "icebreaker", "--clock-mhz", "25", "--json", "out/r.json",
+                 "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "r.json").read_text())
+    assert report == json.loads((board_build.output_dir("icebreaker", "small") / "report.json").read_text())
+    assert report["board"] == "icebreaker" and report["fmax_mhz"] == 27.5 and report["timing_met"]
 
 
 @pytest.mark.parametrize("fmax, clocks", [
