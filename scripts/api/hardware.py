@@ -148,7 +148,8 @@ def build(config: Config, board: str = "icebreaker", *, clock_mhz: float | None 
     Returns
     -------
     dict
-        Resources, Fmax, clock, the bitstream's path; ``build/boards/<board>/<name>/report.md`` holds it as text.
+        Resources, Fmax, clock, the bitstream's path; ``build/boards/<board>/<name>/report.md`` holds it as text
+        (``<name>-store/`` with a ``store``).
 
     Raises
     ------

@@ -87,16 +87,17 @@ class Run:
 
 
 def board_clock(config: Config, board) -> tuple:
-    """(Hz, where from): the core clock of the last ``trifactor build`` of ``config`` for ``board`` (its PLL clock,
-    from ``report.json``), else the board's oscillator."""
+    """(Hz, where from): the core clock of the last ``trifactor build`` of ``config`` for ``board``, with or without
+    a data store (its PLL clock, from ``report.json``), else the board's oscillator."""
     import json
 
     from trifactor.scripts.flow.board_build import output_dir
 
-    report = output_dir(board.name, config.name) / "report.json"
+    reports = [output_dir(board.name, config.name, store) / "report.json" for store in (False, True)]
     try:
+        report = max((r for r in reports if r.is_file()), key=lambda r: r.stat().st_mtime)
         return json.loads(report.read_text())["clock_mhz"] * 1e6, "its build's PLL clock"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # max() of no report: ValueError
         return board.oscillator_hz, "its oscillator; no build of this config yet"
 
 

@@ -40,7 +40,8 @@ def main(args) -> int:
     print(text_table(f"{report['config']} on the {report['board']}, {report['part']}", rows(report)))
     if args.json:
         write_json(args.json, report)
-    print(f"report: {output_dir(args.board, config.name) / 'report.md'}; "
+    store_in = report["store_in"]  # None: no data store
+    print(f"report: {output_dir(args.board, config.name, store=store_in is not None) / 'report.md'}; "
           f"program it with: trifactor flash --board {args.board} --config {args.config}"
-          + (f" --data {args.store}" if report.get("store_in") == "flash" else ""))
+          + {"flash": f" --data {args.store}", "memory": " --store", None: ""}[store_in])
     return 0

@@ -8,7 +8,8 @@ contents.
 ``--data DATASET`` also writes the data set's image (:func:`hdl.store.data_store.flash_image`, the
 split ``trifactor train`` uses) to the flash at the board's ``data_offset``, after the
 bitstream, for a core built with ``trifactor build --store DATASET`` (in flash, the
-iCEBreaker's default). The image is kept as ``build/boards/<board>/<name>/data-<dataset>.bin``.
+iCEBreaker's default). The image is kept as ``build/boards/<board>/<name>-store/data-<dataset>.bin``,
+beside that build's bitstream: ``--data`` (or ``--store``) programs the build with a data store.
 """
 
 import shlex
@@ -32,7 +33,9 @@ def add_arguments(parser):
     which.add_argument("--bitstream", metavar="PATH", help="program this file instead")
     parser.add_argument("--data", metavar="DATASET",
                         help="also write DATASET (train and test samples, quantised for --config) to the flash after "
-                             "the bitstream, for a core built with --store DATASET")
+                             "the bitstream, for a core built with --store DATASET (implies --store)")
+    parser.add_argument("--store", action="store_true",
+                        help="with --config: the bitstream trifactor build --store made (the core with a data store)")
     parser.add_argument("--dry-run", action="store_true", help="print the programming commands and exit")
 
 
@@ -67,10 +70,12 @@ def _bitstream(args, board) -> Path:
                                                        f"--board {board.name} first")
         return path
     config = load_config(args.config)
-    path = bitstream_path(board.name, config.name)
+    store = args.store or args.data is not None
+    path = bitstream_path(board.name, config.name, store)
     if not path.is_file():
         raise UsageError(f"no bitstream for {config.name} on the {board.name} ({path} does not exist)",
-                         f"run trifactor build --config {args.config} --board {board.name} first")
+                         f"run trifactor build --config {args.config} --board {board.name}"
+                         + (f" --store {args.data or 'DATASET'}" if store else "") + " first")
     return path
 
 
@@ -95,7 +100,8 @@ def data_image(args, board) -> Path:
     config = load_config(args.config)
     split = load_data(config, args.data)
     check_store_room(config, split, "use a smaller data set", flash_offset=board.data_offset)
-    path = bitstream_path(board.name, config.name).with_name(f"data-{args.data.replace(':', '-').replace('/', '-')}.bin")
+    name = f"data-{args.data.replace(':', '-').replace('/', '-')}.bin"
+    path = bitstream_path(board.name, config.name, store=True).with_name(name)  # beside the store build's bitstream
     path.parent.mkdir(parents=True, exist_ok=True)
     image = split_image(config, split)
     write_atomic(path, lambda f: f.write(image))

@@ -17,9 +17,10 @@ the seed-to-seed spread of nextpnr's Fmax, which a rebuild at another clock sees
 the design is built again at that clock (unless it is the aim). If the rebuild misses its
 clock, the clock steps down once more from the rebuild's Fmax (``MAX_RUNS`` builds in all).
 
-Everything lands in ``build/boards/<board>/<config name>/``: the bitstream, ``report.json``
-and ``report.md`` once the build succeeded, each build's plan and tool logs under
-``work/<clock>MHz/``. A failed build leaves no bitstream or report there.
+Everything lands in ``build/boards/<board>/<config name>/`` (``<config name>-store/`` for a core with a data
+store, so that neither build replaces the other): the bitstream, ``report.json`` and ``report.md`` once the build
+succeeded, each build's plan and tool logs under ``work/<clock>MHz/``. A failed build leaves no bitstream or report
+there.
 """
 
 import json
@@ -49,12 +50,14 @@ MAX_RUNS = 3    # place-and-routes a default build may take
 LABELS = {"logic_cells": "logic cells", "dsps": "DSPs", "brams": "block RAMs", "sprams": "SPRAMs"}
 
 
-def output_dir(board_name, config_name) -> Path:
-    return Path("build") / "boards" / board_name / config_name
+def output_dir(board_name, config_name, store=False) -> Path:
+    """The build's folder; ``store``: the core has a data store, a folder of its own (``<name>-store``: no
+    configuration's name has a ``-``)."""
+    return Path("build") / "boards" / board_name / (f"{config_name}-store" if store else config_name)
 
 
-def bitstream_path(board_name, config_name) -> Path:
-    return output_dir(board_name, config_name) / f"{config_name}{BOARDS[board_name].bitstream_suffix}"
+def bitstream_path(board_name, config_name, store=False) -> Path:
+    return output_dir(board_name, config_name, store) / f"{config_name}{BOARDS[board_name].bitstream_suffix}"
 
 
 def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000, store_samples=0,
@@ -115,7 +118,7 @@ def build(config, board_name, *, clock_mhz=None, seed=0, baud=1_000_000, store_s
     (also written beside the bitstream). ``store_samples``: the core's data store (0: none)."""
     board = BOARDS[board_name]
     pll = _check_options(board, clock_mhz, seed, baud)
-    out = output_dir(board_name, config.name)
+    out = output_dir(board_name, config.name, store=store_samples > 0)
     shutil.rmtree(out, ignore_errors=True)  # a previous build's bitstream must not outlive a failed one
     fix = "use fewer lanes or smaller layers" + (", or --board ulx3s-85f" if board.family == "ice40" else "")
     runs = []
@@ -194,7 +197,8 @@ def _report(config, board, pll, work: Path, built: Path, seconds, *, seed, baud,
         "fmax_mhz": fmax, "margin": fmax / clock_mhz - 1, "timing_met": fmax >= clock_mhz,
         # what nextpnr timed the design against: the PLL output's constraint, derived from the oscillator's
         "pnr_constraint_mhz": min(clock["constraint"] for clock in pnr["fmax"].values()),
-        "bitstream": str(bitstream_path(board.name, config.name)), "bitstream_bytes": built.stat().st_size,
+        "bitstream": str(bitstream_path(board.name, config.name, store=store_samples > 0)),
+        "bitstream_bytes": built.stat().st_size,
         "built": str(built), "seconds": {step: round(s, 1) for step, s in seconds.items()},
         "logs": str(work), "cells": cells,
     }

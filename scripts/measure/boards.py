@@ -2,7 +2,8 @@
 
 Each is ``trifactor build`` (:func:`trifactor.build`): the PLL clock asked for (``--clock-mhz``), or chosen from a
 first place-and-route's Fmax with 5% margin; a build that does not fit or misses its clock is recorded with its one-line
-reason. The bitstreams and reports land where ``trifactor build`` puts them, ``build/boards/<board>/<name>/``.
+reason. The bitstreams and reports land where ``trifactor build`` puts them, ``build/boards/<board>/<name>/``
+(``<name>-store/`` for a build with a data store, so the two iCEBreaker digits builds keep their own).
 """
 
 from pathlib import Path

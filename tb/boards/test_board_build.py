@@ -21,7 +21,7 @@ from amaranth.hdl import Fragment
 
 from conftest import make_config
 from conftest import run_trifactor as run
-from conftest import assert_user_error
+from conftest import assert_user_error, tiny_dataset
 
 from trifactor.hdl.boards.board import BOARDS, BoardTop
 from trifactor.hdl.link.uart import uart_divisor
@@ -202,6 +202,28 @@ def test_build_json_also_writes_the_report_there(small, pnr, tmp_path):
     assert report["board"] == "icebreaker" and report["fmax_mhz"] == 27.5 and report["timing_met"]
 
 
+def test_a_build_with_a_data_store_has_a_folder_of_its_own(small, pnr, tmp_path):
+    """Part boards builds the iCEBreaker's digits core without a store and with one: each keeps its bitstream,
+    reports and logs, and flash finds the one with the store from --store or --data."""
+    pnr(27.5)
+    tiny_dataset(tmp_path / "data")
+    build = ["build", "--config", small, "--board", "icebreaker", "--clock-mhz", "25", "--quiet"]
+    plain, stored = run(*build), run(*build, "--store", "idx:data")
+    assert plain.returncode == 0 and stored.returncode == 0, plain.stderr + stored.stderr
+    alone = board_build.output_dir("icebreaker", "small")
+    with_store = board_build.output_dir("icebreaker", "small", store=True)
+    assert alone != with_store
+    assert json.loads((alone / "report.json").read_text())["store_samples"] == 0
+    report = json.loads((with_store / "report.json").read_text())
+    assert report["store_samples"] == 45 and report["bitstream"] == str(with_store / "small.bin")
+    assert (alone / "small.bin").is_file() and list((alone / "work").iterdir())
+    assert f"report: {with_store / 'report.md'}; program it with: " in stored.stdout
+    assert stored.stdout.rstrip().endswith("--data idx:data")
+    for which, bitstream in ([], alone / "small.bin"), (["--store"], with_store / "small.bin"):
+        dry_run = run("flash", "--board", "icebreaker", "--config", small, *which, "--dry-run")
+        assert dry_run.returncode == 0 and dry_run.stdout.split()[-1] == str(bitstream), dry_run.stderr
+
+
 @pytest.mark.parametrize("fmax, clocks", [
     ([21.5], ["48MHz", "18MHz"]),        # 21.5 / 1.05 = 20.5: 18 MHz, the fastest whole MHz the PLL makes below
     ([50.5], ["48MHz"]),                 # the aim met with the margin: no rebuild
@@ -306,6 +328,9 @@ def test_flash_reports_the_programmer_failing(tmp_path, tools_on_path):
 @pytest.mark.parametrize("args, words", [
     (["--config", "small.toml"], ["no bitstream for small on the icebreaker",
                                   "run trifactor build --config small.toml --board icebreaker first"]),
+    (["--config", "small.toml", "--store"], ["small-store/small.bin does not exist",
+                                             "run trifactor build --config small.toml --board icebreaker --store "
+                                             "DATASET first"]),
     (["--bitstream", "nowhere.bin"], ["nowhere.bin does not exist"]),
     (["--bitstream", "core.bit"], ["core.bit is not a .bin file"]),
 ])
@@ -327,7 +352,7 @@ def test_flash_data_writes_the_data_set_image_after_the_bitstream(small, tools_o
     (tmp_path / "data").mkdir()
     write_idx(tmp_path / "data" / "train-images-idx3-ubyte", (np.arange(40 * 16).reshape(40, 4, 4) * 7) % 256)
     write_idx(tmp_path / "data" / "train-labels-idx1-ubyte", labels)
-    bitstream = board_build.bitstream_path("icebreaker", "small")
+    bitstream = board_build.bitstream_path("icebreaker", "small", store=True)  # --data programs the store's build
     bitstream.parent.mkdir(parents=True)
     bitstream.write_bytes(b"bits")
     image = bitstream.with_name("data-idx-data.bin")
@@ -346,7 +371,7 @@ def test_flash_data_writes_the_data_set_image_after_the_bitstream(small, tools_o
 
 
 def test_flash_data_is_refused_on_a_board_without_a_flash_store(small, tools_on_path):
-    bitstream = board_build.bitstream_path("ulx3s-85f", "small")
+    bitstream = board_build.bitstream_path("ulx3s-85f", "small", store=True)
     bitstream.parent.mkdir(parents=True)
     bitstream.write_bytes(b"bits")
     assert_user_error(run("flash", "--board", "ulx3s-85f", "--config", small, "--data", "digits", "--dry-run"),
