@@ -20,6 +20,7 @@ CONFIGS = {
     "fast_dense": lambda: make_config([6, 7, 5, 3], hardware={"lanes": 3, "pipeline": "fast", "zero_skipping": False}),
     "spram3": lambda: make_config([9, 7, 4], hardware={"lanes": 3, "banks": "spram"}),
     "dfa4": lambda: make_config([9, 6, 4], hardware={"lanes": 4, "pipeline": "fast"}, feedback={"rule": "dfa"}),
+    "balanced4": lambda: make_config([9, 6, 4], hardware={"lanes": 4, "pipeline": "balanced"}),
 }
 
 

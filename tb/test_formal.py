@@ -338,13 +338,15 @@ def wrapping_counters(self, platform):
     return m
 
 
-@pytest.mark.parametrize("broken", [False, True], ids=["counters", "counters_wrapping"])
-def test_counters_never_wrap_silently(broken, monkeypatch):
-    """k-induction: the core's counters (cycles, samples, MACs done and skipped, and the cost counters' adders)
-    never go down unseen. Broken on purpose: counters that wrap; induction must find the step that wraps
+@pytest.mark.parametrize("broken, halves", [(False, False), (False, True), (True, False)],
+                         ids=["counters", "counters_halves", "counters_wrapping"])
+def test_counters_never_wrap_silently(broken, halves, monkeypatch):
+    """k-induction: the core's counters (cycles, samples, MACs done and skipped, and the cost counters' adders, as
+    one adder each or two halves a cycle apart) never go down unseen. Broken on purpose: counters that wrap; induction must find the step that wraps
     (UNKNOWN: no trace from reset reaches 2**48 counts)."""
     if broken:
         monkeypatch.setattr(Counters, "elaborate", wrapping_counters)
-    dut = Counters(max_step=12, costs=None if broken else {"update_macs": 3})
-    assert_proof(Harness(dut, counters_never_wrap_silently), f"counters_{'wrapping' if broken else 'flagged'}",
+    dut = Counters(max_step=12, costs=None if broken else {"update_macs": 3}, halves=halves)
+    name = "wrapping" if broken else "halves" if halves else "flagged"
+    assert_proof(Harness(dut, counters_never_wrap_silently), f"counters_{name}",
                  mode="prove", depth=2, expect="UNKNOWN" if broken else "PASS")

@@ -91,9 +91,19 @@ def with_transfer(raw: dict, frozen: int, seed: int = 11) -> dict:
     return {**raw, "conv": convs, "network": {**raw["network"], "transfer": str(path)}}
 
 
+#: ``[hardware] pipeline = "balanced"`` on the narrow formats (wrap-around, truncation): the split accumulators
+BALANCED = {"narrow_balanced": lambda: dataclasses.replace(CONFIGS["narrow"](), name="narrow_balanced",
+                                                           pipeline="balanced")}
+
 CORE_CONFIGS = {
     "default": (CONFIGS["default"], "digits"),
     "default_dense": (_dense(CONFIGS["default"]), "digits"),
+    # the balanced pipeline (split accumulators and MAC counters, the serialiser's lane resolved a cycle ahead,
+    # the argmax from registers), dense: every group's sums; and with the odd core's widths and lanes
+    "default_balanced": (lambda: dataclasses.replace(_dense(CONFIGS["default"])(), name="default_balanced",
+                                                     pipeline="balanced"), "digits"),
+    "odd_balanced": (lambda: dataclasses.replace(CONFIGS["odd"](), name="odd_balanced", pipeline="balanced"),
+                     "random"),
     "two_hidden": (lambda: config_from_dict({"name": "two_hidden", "network": {"sizes": [64, 32, 24, 10]},
                                              "feedback": {"seed": 3}, "hardware": {"lanes": 4}}), "digits"),
     "odd": (CONFIGS["odd"], "random"),

@@ -104,12 +104,12 @@ class HardwareBudget:
     def softmax_on_lanes(self) -> bool:
         """Whether ``u_j * r`` is multiplied on lane 0, else on the output error unit's radix-4 Booth multiplier:
         ``[hardware] softmax_product = "lanes"``, or ``"auto"`` where it fits (:attr:`softmax_lanes_fit`) with
-        ``pipeline = "compact"``. The ``"fast"`` pipeline is the one for the clock rate, and there lane 0's operand
+        ``pipeline = "compact"`` or ``"balanced"``. The ``"fast"`` pipeline is the one for the clock rate, and there lane 0's operand
         register is the critical path (block RAM output -> register on the ECP5): the unit's operand as a third
         source in front of it took ``configs/digits32.toml`` from 112.5 to 107.6 MHz (docs/hardware.md)."""
         if self.softmax_product == "booth" or not self.softmax_lanes_fit:
             return False
-        return self.softmax_product == "lanes" or self.pipeline == "compact"
+        return self.softmax_product == "lanes" or self.pipeline != "fast"
 
     def _check_softmax_lanes(self):
         """``softmax_product = "lanes"`` where :attr:`softmax_lanes_fit` does not hold: one error naming why."""

@@ -74,7 +74,7 @@ PERTURBATIONS = ("rademacher", "gaussian")
 STARTS = ("zero", "random")
 INITS = ("uniform", "zero")
 VALUES = ("ternary", "continuous")
-PIPELINES = ("compact", "fast")
+PIPELINES = ("compact", "balanced", "fast")
 #: where the output error unit multiplies u_j * r: its own radix-4 Booth multiplier, or lane 0's; "auto" is
 #: lane 0's wherever it fits (:attr:`Config.softmax_on_lanes`)
 SOFTMAX_PRODUCTS = ("auto", "booth", "lanes")

@@ -25,6 +25,10 @@ class Counters(wiring.Component):
     bits last as long as the cycle counter (68 days at 48 MHz), and the reply format stays
     one for every counter.
 
+    With ``halves``, the counters that step by several bits (the MACs, the cost counters) show their count of a
+    cycle ago (:attr:`late`): their two 24-bit halves add a cycle apart, so that no carry chain is 48 bits long.
+    The host reads them between runs, when they have stood still for many cycles.
+
     A counter never wraps silently: the bit above its ``COUNTER_BITS`` (bit 48 of the 64-bit
     value the host reads) is set when it wraps and stays set until reset, so the value the
     host reads never goes down unseen (``tb/test_formal.py`` proves it).
@@ -33,6 +37,9 @@ class Counters(wiring.Component):
     ----------
     max_step : int
         The largest ``macs_done`` or ``macs_skipped`` increment.
+    halves : bool
+        The counters that step by several bits as two halves a cycle apart (``[hardware] pipeline =
+        "balanced"``), else one adder each.
     costs : dict of str to int
         The cost counters' names (in reply order) and their largest increments; none by default.
 
@@ -56,7 +63,7 @@ class Counters(wiring.Component):
         Each counter: ``COUNTER_BITS`` bits and the wrap flag above them (tests may read them).
     """
 
-    def __init__(self, *, max_step: int, costs: dict = None):
+    def __init__(self, *, max_step: int, costs: dict = None, halves: bool = False):
         if not isinstance(max_step, int) or max_step < 1:
             raise ValueError(f"max_step must be a positive integer, not {max_step!r}")
         costs = dict(costs or {})
@@ -66,6 +73,7 @@ class Counters(wiring.Component):
             if name in COUNTER_NAMES:
                 raise ValueError(f"costs[{name!r}] is a name of the basic counters {COUNTER_NAMES}")
         self._costs = costs
+        self._halves = halves
         self.registers = {name: Signal(COUNTER_BITS + 1, name=name) for name in self.names}
         # the counters that step by 1: a flag each, set when the lower half is all ones
         self._ones = {name: Signal(name=f"{name}_ones") for name in ("cycles", "samples")}
@@ -87,6 +95,11 @@ class Counters(wiring.Component):
     def words(self) -> int:
         """32-bit words of the counters: two per counter."""
         return 2 * len(self.names)
+
+    @property
+    def late(self) -> tuple:
+        """The counters that show their count of a cycle ago: with ``halves``, those that step by several bits."""
+        return tuple(name for name in self.names if name not in self._ones) if self._halves else ()
 
     @property
     def invariants(self) -> list:
@@ -112,9 +125,21 @@ class Counters(wiring.Component):
                 with m.If(step):
                     m.d.sync += [counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS])),
                                  ones.eq(low == (1 << LOW_BITS) - 2)]
-            else:  # a step of several bits: one adder (its carry into the upper half is not known a cycle ahead)
-                m.d.comb += total.eq(count + step)
+            elif not self._halves:  # a step of several bits: one adder (its carry into the upper half is not known
+                m.d.comb += total.eq(count + step)  # a cycle ahead)
                 m.d.sync += counter.eq(Cat(total[:COUNTER_BITS], wrapped | total[COUNTER_BITS]))
+            else:
+                # a step of several bits: two adders of 24 bits, the upper one a cycle behind the lower (whose
+                # carry out waits in a register). The counter shows its lower half a cycle late too, so what it
+                # shows is the exact count of a cycle ago in every cycle: it never goes down between the halves
+                most = (1 << len(step)) - 1  # the carry: a step may span the lower half (and part tests' is short)
+                low, carry = Signal(LOW_BITS, name=f"{name}_low"), Signal(range(((1 << LOW_BITS) - 1 + most >> LOW_BITS)
+                                                                                  + 1), name=f"{name}_carry")
+                shown, upper = counter[:LOW_BITS], counter[LOW_BITS:]  # and the wrap flag above the upper half
+                low_sum = Signal(LOW_BITS + len(carry), name=f"{name}_low_sum")
+                m.d.comb += [low_sum.eq(low + step), total.eq(upper[:-1] + carry)]
+                m.d.sync += [Cat(low, carry).eq(low_sum), shown.eq(low),
+                             upper.eq(Cat(total[:COUNTER_BITS - LOW_BITS], wrapped | total[COUNTER_BITS - LOW_BITS]))]
         words = Array(v for name in self.names for v in (counters[name][:32], counters[name][32:]))
         m.d.comb += self.word.eq(words[self.select])
         return m

@@ -138,7 +138,8 @@ class LearnerCore(wiring.Component):
         self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency, store=self.store)
         costs = self.cost_events()
         self.counters = Counters(max_step=self.sweeper.max_macs_step,
-                                 costs={name: (1 << len(event)) - 1 for name, event in costs.items()})
+                                 costs={name: (1 << len(event)) - 1 for name, event in costs.items()},
+                                 halves=config.pipeline == "balanced")
         assert self.counters.names == counter_names(config)
         super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32))),
                           **({"flash": Out(FlashPins)} if flash else {})})
@@ -231,6 +232,7 @@ class LearnerCore(wiring.Component):
             self._wire_backprop(m)
         if self._config.rule == "ddfa":
             self._wire_learned(m)
+        assert ser.prediction_delay <= seq.scored_wait  # the prediction is final when the sequencer reads it
         m.d.comb += [
             # control and status between the parts
             self.lists.clear.eq(seq.clear), ser.clear.eq(seq.clear), ser.training.eq(seq.training),

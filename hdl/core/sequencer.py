@@ -51,7 +51,7 @@ class PassSequencer(wiring.Component):
     written : In(range(n_layers + 1))
         The serialiser's finished layers.
     scored : In(range(n_classes))
-        The serialiser's prediction.
+        The serialiser's prediction, read :attr:`scored_wait` cycles after ``written == n_layers`` is seen.
     prediction : Out(stream.Signature(range(n_classes)))
     provide : Out(1)
         Starts the delta provider.
@@ -66,6 +66,9 @@ class PassSequencer(wiring.Component):
     learn : Out(1), learned : In(1)
         Rule ``ddfa``: the learned-feedback path owns the banks and multipliers; it is done.
     """
+
+    #: Cycles after it sees ``written == n_layers`` that the sequencer reads ``scored`` (its "prediction" state)
+    scored_wait = 1
 
     def __init__(self, config: Config, *, update_latency: int, backward_drain: int | None = None):
         require_config(self, config)

@@ -12,7 +12,7 @@ from ..errors import require_config
 from .input_lists import store_layout
 from .pool_unit import pooled_store_layout
 from ..layout import GroupWalk, WeightLayout
-from .mac_array import activate
+from .mac_array import activate, resolve_sum
 
 __all__ = ["Serialiser"]
 
@@ -24,7 +24,12 @@ class Serialiser(wiring.Component):
     leave through a shift register towards lane 0: no multiplexer in front of the argmax
     and the output error unit. The activation (:func:`hdl.core.mac_array.activate`) is applied
     to lane 0 only, into an output register: one activation, not P, none on the MAC array's
-    adders, and none in front of the comparisons that take the scores. A hidden layer's activations go to ``store`` (the next layer's input list) and
+    adders, and none in front of the comparisons that take the scores. With ``[hardware]
+    pipeline = "balanced"`` the sums come in the MAC array's two-half form
+    (:attr:`hdl.core.mac_array.MacArray.sum_layout`); the lane about to leave is resolved
+    (:func:`hdl.core.mac_array.resolve_sum`) a cycle ahead into a register of its own, so a
+    group's first lane leaves a cycle after the group is taken (a group takes P + 1 cycles),
+    and the argmax compares from registers (:attr:`prediction_delay`). A hidden layer's activations go to ``store`` (the next layer's input list) and
     their ``f'`` to ``fprime`` (the error path); the output layer's scores go to ``scores``
     (the output error unit, when ``training``) and into the argmax. A group is taken as soon
     as the last one has left, so the MAC array stalls only when a group finishes before
@@ -55,7 +60,7 @@ class Serialiser(wiring.Component):
     written : Out(range(n_layers + 1))
         Layers whose outputs have all left.
     prediction : Out(range(n_classes))
-        The index of the first maximum score, once ``written == n_layers``.
+        The index of the first maximum score, :attr:`prediction_delay` cycles after ``written == n_layers``.
     """
 
     def __init__(self, config: Config, *, result_layout, score_layout):
@@ -77,6 +82,12 @@ class Serialiser(wiring.Component):
         return self._config
 
     @property
+    def prediction_delay(self) -> int:
+        """Cycles from ``written`` reaching ``n_layers`` to the final ``prediction``: 1 with the balanced pipeline
+        (the sequencer reads it a cycle after it sees ``written == n_layers``, so the delay costs no cycle), else 0."""
+        return int(self._config.pipeline == "balanced")
+
+    @property
     def pooling(self) -> bool:
         """Whether a convolution pools (its outputs then go through a :class:`hdl.core.pool_unit.PoolUnit`)."""
         return any(conv.pool > 1 for conv in self._config.convs)
@@ -91,10 +102,17 @@ class Serialiser(wiring.Component):
         layer, group = Signal(range(cfg.n_layers + 1)), Signal(range(walk.max_groups))  # of the lanes in ``sums``
         fptr = Signal(self.fprime.payload.index.shape())   # the hidden neurons' running index
         m.d.comb += self.i.ready.eq(~busy)
+        # balanced: head, the next lane to leave, its sum resolved (:func:`hdl.core.mac_array.resolve_sum`: the
+        # carry into the upper half) a cycle ahead, so no carry chain sits in front of the activation; primed:
+        # head holds it. Otherwise the lane leaves from sums[0], which is always primed.
+        balanced = cfg.pipeline == "balanced"
+        head, primed = Signal(signed(len(resolve_sum(sums[0]))), name="head"), Signal(name="primed", init=1)
         with m.If(self.i.valid & ~busy):
-            m.d.sync += [busy.eq(1), lane.eq(0),
-                         group_lanes.eq(walk.lanes_of(layer, group))]
-            m.d.sync += [a.eq(self.i.payload.a[p]) for p, a in enumerate(sums)]
+            m.d.sync += [busy.eq(1), lane.eq(0), group_lanes.eq(walk.lanes_of(layer, group))]
+            if balanced:
+                m.d.sync += primed.eq(0)
+            else:
+                m.d.sync += [a.eq(self.i.payload.a[p]) for p, a in enumerate(sums)]
 
         # the output stage: lane 0's activation in a register (no path from the activation into
         # the argmax's or the output error unit's comparisons), with where it goes
@@ -130,8 +148,8 @@ class Serialiser(wiring.Component):
                 place = Signal(range(max(conv.pool ** 2 for conv in cfg.convs)))  # this position's in its window
                 window_end = (place == window - 1) | (layer >= len(cfg.convs))
         last_lane = lane == group_lanes - 1
-        h, fp = activate(cfg, sums[0], ~output_layer)
-        m.d.comb += step.eq(busy & leaves)
+        h, fp = activate(cfg, head if balanced else sums[0], ~output_layer)
+        m.d.comb += step.eq(busy & primed & leaves if balanced else busy & leaves)
         with m.If(leaves):
             m.d.sync += [out.hidden.eq(step & ~output_layer), out.score.eq(step & output_layer),
                          out.end.eq(step & last_lane & layer_end),
@@ -146,7 +164,7 @@ class Serialiser(wiring.Component):
             with m.If(~output_layer):
                 m.d.sync += fptr.eq(fptr + 1)
             with m.If(last_lane):
-                m.d.sync += busy.eq(0)
+                m.d.sync += [busy.eq(0), *([primed.eq(0)] if balanced else [])]
                 with m.If(walk.is_last(layer, group)):
                     m.d.sync += [group.eq(0), layer.eq(layer + 1)]
                     if cfg.convs:  # a convolution's next position, or the next layer
@@ -163,9 +181,19 @@ class Serialiser(wiring.Component):
                                 m.d.sync += place.eq(0)
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
-        with m.If(step):  # one enable (load or step) for Yosys
-            m.d.sync += [a.eq(b) for a, b in zip(sums, sums[1:])]
-        self._argmax(m, out.score & leaves, out.h)
+        if balanced:
+            with m.If(busy & ~primed):
+                m.d.sync += primed.eq(1)
+            # one enable for loading, priming and stepping, from registers and the output stage: idle, the sums
+            # load whatever the MAC array offers (nothing reads them until a group is taken), so no valid is in it
+            with m.If(~busy | ~primed | leaves):
+                m.d.sync += [head.eq(resolve_sum(sums[0])), *[a.eq(Mux(busy, b, new)) for a, b, new in
+                                                              zip(sums, sums[1:] + sums[-1:], self.i.payload.a)]]
+            self._argmax_registered(m, out.score & leaves, out.h)
+        else:
+            with m.If(step):  # one enable (load or step) for Yosys
+                m.d.sync += [a.eq(b) for a, b in zip(sums, sums[1:])]
+            self._argmax(m, out.score & leaves, out.h)
         with m.If(self.clear):
             m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0), self.written.eq(0)]
             if cfg.convs:
@@ -184,3 +212,20 @@ class Serialiser(wiring.Component):
             m.d.sync += index.eq(index + 1)
         with m.If(self.clear):
             m.d.sync += index.eq(0)
+
+    def _argmax_registered(self, m, take, y):
+        """:meth:`_argmax` a cycle later (:attr:`prediction_delay`): each score is compared from a register of its
+        own, with its sign bit flipped as the best's (their order as unsigned numbers: one carry chain), so the
+        chain is the only logic in front of the enables of ``best`` and ``prediction``."""
+        width = self._config.act.width
+        best, index, first = Signal(width), Signal(range(self._config.n_classes + 1)), Signal(init=1)
+        taken, score = Signal(), Signal(width)
+        m.d.sync += taken.eq(take)
+        with m.If(take):
+            m.d.sync += score.eq(y.as_unsigned() ^ (1 << (width - 1)))
+        with m.If(taken):
+            with m.If(first | (score > best)):  # the first maximum wins
+                m.d.sync += [best.eq(score), self.prediction.eq(index)]
+            m.d.sync += [index.eq(index + 1), first.eq(0)]
+        with m.If(self.clear):
+            m.d.sync += [index.eq(0), first.eq(1)]

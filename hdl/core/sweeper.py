@@ -235,13 +235,13 @@ class Sweeper(wiring.Component):
         the next element, group, position (a convolution's), or its end. ``w``: the walk's registers."""
         cfg, lay = self._config, self._layout
         m.d.sync += rd.valid.eq(can_issue)
-        if cfg.pipeline == "fast":
-            # the payload loads on every move (it only counts with rd.valid): can_issue, a
-            # long path from ``fill``, enables only rd.valid, k and the delta hand-over
+        if cfg.pipeline != "compact":
+            # the payload loads on every move (it only counts with rd.valid): the issue decision, a long path
+            # from the list's state and the delta hand-over, enables only rd.valid, k and the walk's registers
             # (on the iCE40, "compact", this takes more logic cells)
             m.d.sync += rd_payload
         with m.If(can_issue):
-            if cfg.pipeline != "fast":
+            if cfg.pipeline == "compact":
                 m.d.sync += rd_payload
             m.d.sync += [w.k.eq(w.k + 1), w.moved.eq(1), w.group_start.eq(0)]
         with m.If(end_group):
@@ -292,7 +292,7 @@ class Sweeper(wiring.Component):
         pipeline) the registered address gave 44.3 MHz against 43.5; on the ECP5-85F (digits32, fast pipeline) the
         list memory's output into the adder became the critical path (a DP16KD's clock-to-output is 5.8 ns of the
         9 ns cycle), 104.6 MHz against 112.5."""
-        return self._config.pipeline == "compact"
+        return self._config.pipeline != "fast"
 
     @property
     def conv_gap(self) -> int:
@@ -302,7 +302,7 @@ class Sweeper(wiring.Component):
         pipeline, 3 with ``"fast"`` (its old weights are read at the transfer). Measured with ``trifactor check`` on
         1x1 convolutions of one input channel (every group 2 elements): compact with no gap, and fast with none,
         match golden; the fast pipeline keeps the documented cycle."""
-        return 0 if self._config.pipeline == "compact" else 1
+        return 0 if self._config.pipeline != "fast" else 1
 
     def _list_ahead(self, m, k, moved):
         """Whether the layer input's list has entry ``k`` stored, and whether the bias input (1.0) is next,
@@ -372,6 +372,9 @@ class Sweeper(wiring.Component):
         """
         n_in = max(spec.n_in for spec in self._config.layers)
         inputs, lanes = Signal(range(n_in + 2)), Signal(range(self._config.lanes + 1))
-        m.d.sync += [inputs.eq(0), self.macs_skipped.eq(lut_product(inputs, lanes))]
+        # balanced: lanes counts only with inputs, which is 0 but after a group's end, so it loads every cycle
+        # (no enable from the walk's decision)
+        every = self._config.pipeline == "balanced"
+        m.d.sync += [inputs.eq(0), self.macs_skipped.eq(lut_product(inputs, lanes)), *([lanes.eq(group_lanes)] * every)]
         with m.If(at_end):
-            m.d.sync += [inputs.eq(Mux(skip_group, group_inputs, unlisted)), lanes.eq(group_lanes)]
+            m.d.sync += [inputs.eq(Mux(skip_group, group_inputs, unlisted)), *([lanes.eq(group_lanes)] * (not every))]

@@ -21,6 +21,7 @@ DESCRIPTION = "the reference cores alone on the UP5K and the ECP5-85F: resources
 #: (job, configuration, overrides, target); the digits rules as in parts accuracy and cycles
 JOBS = [
     ("digits-up5k", "digits", {}, "up5k"),
+    ("digits-balanced-up5k", "digits", {"hardware": {"pipeline": "balanced"}}, "up5k"),
     ("digits-dfa-up5k", "digits", {"feedback": {"rule": "dfa"}}, "up5k"),
     ("digits-hybrid-up5k", "digits-hybrid", {}, "up5k"),
     ("digits-bp-up5k", "digits-bp", {}, "up5k"),
@@ -30,7 +31,8 @@ JOBS = [
 #: the Fmax each target is measured against (the README's goals): MHz
 GOALS = {"up5k": 40, "ecp5-85k": 100}
 #: where part cycles measured a core's busy cycles per sample (build/measure/cycles.json): job -> key there
-MEASURED_CYCLES = {"digits-up5k": "rules: `ssdfa`", "digits32-ecp5-85k": "others: digits32, 32 lanes, `--backend rtl`"}
+MEASURED_CYCLES = {"digits-up5k": "rules: `ssdfa`", "digits32-ecp5-85k": "others: digits32, 32 lanes, `--backend rtl`",
+                   "digits-balanced-up5k": 'others: digits, `pipeline = "balanced"`, `--backend rtl`'}
 # nextpnr's path lines: "Info:   clk-to-q  1.39  1.39 Source core.x_LC.O", "Info:      Sink core.y_LC.I3", and the total
 PATH_END = re.compile(r"^Info:.*?\b(Source|Sink) (\S+)", re.M)
 LOGIC = re.compile(r"^Info:\s+logic\s", re.M)

@@ -15,7 +15,7 @@ from unit_params import CORE_CONFIGS, build_name, core_params
 # in make test-full (zero_spram's self-clearing banks are in make test as a part: tb/lanes/test_part_lane_banks.py)
 SLOW = {"bp_default", "default_costs", "hybrid_two_hidden", "bp_odd_costs", "mnist_up5k", "two_hidden", "default_dense",
         "ddfa_sparse_two_hidden", "rank2_two_hidden", "rank1", "ddfa_sparse_two_hidden_costs", "zero_spram",
-        "rank2_two_hidden_costs", "conv_frozen_lfsr", "conv"}
+        "rank2_two_hidden_costs", "conv_frozen_lfsr", "conv", "default_balanced"}
 
 
 def run_core(name, simulator="verilator", samples=100, perturb=None):

@@ -6,11 +6,14 @@ from trifactor.hdl.layout import WeightLayout
 
 from harness import MacArrayHarness
 from sim import run_cocotb, simulators
-from unit_params import CONFIGS, build_name, full_scale_weights, params_for
+from unit_params import BALANCED, CONFIGS, build_name, full_scale_weights, params_for
+
+#: the unit configurations, and narrow formats with the balanced pipeline's split accumulators
+MAC_CONFIGS = {**CONFIGS, **BALANCED}
 
 
 def run_mac(name, simulator="verilator", perturb=None):
-    cfg = CONFIGS[name]()
+    cfg = MAC_CONFIGS[name]()
     weights = full_scale_weights(cfg, seed=3)
     groups_per_pass = sum(WeightLayout(cfg).groups(l) for l in range(cfg.n_layers))
     passes = -(-1000 // groups_per_pass)  # at least 1000 transactions (neuron groups)
@@ -20,7 +23,7 @@ def run_mac(name, simulator="verilator", perturb=None):
 
 
 @pytest.mark.parametrize("simulator", simulators())
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", sorted(MAC_CONFIGS))
 def test_mac_array(name, simulator):
     run_mac(name, simulator)
 

@@ -32,14 +32,17 @@ def model_words(names, counts, wrong=False):
     return words
 
 
-def check_counters(max_step, costs=None, seed=0, wrong=False, cycles=300, every=37):
-    dut = Counters(max_step=max_step, costs=costs)
+def check_counters(max_step, costs=None, seed=0, wrong=False, cycles=300, every=37, late=None, halves=False):
+    dut = Counters(max_step=max_step, costs=costs, halves=halves)
     costs = costs or {}
     names = COUNTER_NAMES + tuple(costs)
     steps = {"cycles": 1, "samples": 1, "macs_done": max_step, "macs_skipped": max_step, **costs}
     ports = {name: getattr(dut, INPUTS[name]) if name in INPUTS else getattr(dut.costs, name) for name in names}
     rng = random.Random(seed)
     counts = dict.fromkeys(names, 0)
+    # the counters that step by several bits show their count of a cycle ago (two halves, a carry between)
+    late = dut.late if late is None else late
+    shown = dict(counts)
 
     async def read(ctx):
         out = []
@@ -59,18 +62,21 @@ def check_counters(max_step, costs=None, seed=0, wrong=False, cycles=300, every=
             for name in names:
                 ctx.set(ports[name], step[name])
             await ctx.tick()
+            shown.update({name: counts[name] for name in late})  # the count of a cycle ago
             for name in names:
                 counts[name] += int(step[name])
+            shown.update({name: counts[name] for name in names if name not in late})
             if cycle % every == 0:  # the word is combinational: readable at any time
-                assert await read(ctx) == model_words(names, counts, wrong), f"cycle {cycle}"
-        assert await read(ctx) == model_words(names, counts, wrong)
+                assert await read(ctx) == model_words(names, shown, wrong), f"cycle {cycle}"
+        assert await read(ctx) == model_words(names, counts, wrong)  # the inputs low: caught up
 
     simulate(dut, bench)
 
 
+@pytest.mark.parametrize("halves", [False, True], ids=["one_adder", "halves"])
 @pytest.mark.parametrize("max_step", [1, 12, 255])
-def test_counters_count_as_the_model(max_step):
-    check_counters(max_step)
+def test_counters_count_as_the_model(max_step, halves):
+    check_counters(max_step, halves=halves)
 
 
 @pytest.mark.parametrize("lanes", [1, 8])
@@ -80,12 +86,15 @@ def test_cost_counters_count_as_the_model(lanes):
     check_counters(12, costs, seed=lanes)
 
 
+@pytest.mark.parametrize("halves", [False, True], ids=["one_adder", "halves"])
 @pytest.mark.parametrize("max_step, low_bits", [(1, 3), (12, 4), (255, 5)])
-def test_counters_carry_into_the_upper_half_exactly(max_step, low_bits, monkeypatch):
+def test_counters_carry_into_the_upper_half_exactly(max_step, low_bits, halves, monkeypatch):
     """The counters that step by 1 (cycles, samples): the upper half steps from the flag that says the lower half
-    is all ones. With a lower half of a few bits it carries often; every cycle's read equals the count."""
+    is all ones; the others: the upper half a cycle behind, from the lower half's registered carry, shown with the
+    lower half as it was a cycle ago. With a lower half of a few bits they carry often; every cycle's read equals
+    the count (a cycle ago for the second kind)."""
     monkeypatch.setattr(counters, "LOW_BITS", low_bits)
-    check_counters(max_step, {"update_macs": 3}, seed=low_bits, cycles=400, every=1)
+    check_counters(max_step, {"update_macs": 3}, seed=low_bits, cycles=400, every=1, halves=halves)
 
 
 def test_counters_test_catches_a_late_carry(monkeypatch):
@@ -107,6 +116,8 @@ def test_counters_test_catches_a_late_carry(monkeypatch):
 def test_counters_test_catches_a_wrong_model():
     with pytest.raises(AssertionError):
         check_counters(12, wrong=True)
+    with pytest.raises(AssertionError):  # halves: MACs read as counted this cycle, not a cycle ago
+        check_counters(12, every=1, late=(), halves=True)
     with pytest.raises(AssertionError):
         check_counters(12, {name: 8 for name in COST_NAMES}, wrong=True)
 

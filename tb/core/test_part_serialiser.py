@@ -87,7 +87,8 @@ def check_serialiser(cfg, seed=0, wrong=False, samples=3):
                     while rng.random() < 0.3:
                         await ctx.tick()
                     ctx.set(dut.i.valid, 1)
-                    ctx.set(dut.i.payload, {"a": a[g * cfg.lanes:(g + 1) * cfg.lanes]})
+                    ctx.set(dut.i.payload, {"a": [mac.sum_fields(v, rng.randint(0, 1))  # either carry
+                                                  for v in a[g * cfg.lanes:(g + 1) * cfg.lanes]]})
                     while not ctx.get(dut.i.ready):
                         await ctx.tick()
                     await ctx.tick()
@@ -101,6 +102,8 @@ def check_serialiser(cfg, seed=0, wrong=False, samples=3):
             store, fprime, scores, prediction = model(cfg, outputs, training, label, wrong)
             assert seen["store"] == store and seen["fprime"] == fprime, f"sample {sample}"
             assert seen["scores"] == scores, f"sample {sample}"
+            for _ in range(dut.prediction_delay):  # the prediction is final this many cycles after written
+                await ctx.tick()
             assert ctx.get(dut.prediction) == prediction, f"sample {sample}"
 
     simulate(dut, bench, background=[watch])
