@@ -56,8 +56,9 @@ DIFFERENCES = [
 ]
 LOGS = Path("build") / "measure" / "variants"
 #: what :func:`difference` compares: (column, the row's figure)
-COMPARED = [("logic cells", lambda row: row["utilization"]["logic_cells"]["used"]), ("LUTs", lambda row: row["luts"]),
-            ("FFs", lambda row: row["ffs"]), ("DSPs", lambda row: row["dsps"]), ("block RAMs", lambda row: row["brams"]),
+COMPARED = [("logic cells", lambda row: row["utilization"]["logic_cells"]["used"]),
+            ("LUTs", lambda row: row["luts"]), ("FFs", lambda row: row["ffs"]), ("DSPs", lambda row: row["dsps"]),
+            ("block RAMs", lambda row: row["brams"]),
             ("SPRAMs", lambda row: row["utilization"].get("sprams", {}).get("used", 0)),
             ("Fmax (MHz)", lambda row: row["fmax_mhz"])]
 
