@@ -16,7 +16,7 @@ help:
 	@echo "make compare    the learning rules side by side on digits: accuracy, cycles, MACs, memory traffic (build/compare/)"
 	@echo "make speed      simulation speed on digits: an epoch from the data store (native) and per sample (cocotb), medians of 3"
 	@echo "make units      RTL unit testbenches + MAC synthesis, then their latency/throughput/cells (build/units.md)"
-	@echo "make measure    re-measure the README's figures into docs/measurements.md; one part: WHAT=accuracy|learned|cycles|speed|synth|boards|sweep (hours for all)"
+	@echo "make measure    re-measure the README's figures into docs/measurements.md; one part: WHAT=accuracy|learned|conv|cycles|speed|synth|variants|boards|sweep (hours for all)"
 	@echo "make setup      create .venv and install trifactor with its dependencies"
 	@echo "make clean      remove build/ (keeps .venv)"
 

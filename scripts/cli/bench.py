@@ -85,7 +85,8 @@ def config_variant(config, **sections):
     ----------
     config : Config
     **sections : dict
-        ``section={key: value}`` overrides, e.g. ``feedback={"rule": "bp"}``. A new rule resets what
+        ``section={key: value}`` overrides, e.g. ``feedback={"rule": "bp"}``; an array of tables takes them in
+        every table (``conv={"feedback": "lfsr"}``: every ``[[conv]]`` layer). A new rule resets what
         follows the rule, unless the overrides give it: ``bp_fraction``; ``nonzeros_per_row`` and
         ``scale_shift`` unless both rules take a sparse ``k`` (:data:`SPARSE_RULES`; rule ``ddfa``'s ``k``
         defaults to dense); ``rank`` unless the new rule is ``dfa``; and, from rule ``ddfa``, its own keys
@@ -94,7 +95,8 @@ def config_variant(config, **sections):
     data = config.to_dict()
     del data["derived"]
     for section, overrides in sections.items():
-        data[section].update(overrides)
+        for table in data[section] if isinstance(data[section], list) else [data[section]]:
+            table.update(overrides)
     rule = data["feedback"]["rule"]
     if rule != config.rule:
         reset = {"feedback": ["bp_fraction"]}

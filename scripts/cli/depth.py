@@ -1,8 +1,8 @@
 """``trifactor depth``: the logic levels in front of every register of a design ``trifactor synth`` mapped.
 
 nextpnr names one critical path per seed; this lists every path at ``--levels`` or more (:mod:`scripts.flow.depth`),
-from the ``top.json`` Yosys left in ``build/synth/<name>-<target>/`` (or ``build/measure/synth/<job>/``), or a board
-build's ``build/boards/<board>/<name>/work/<clock>/<name>.json``.
+from the ``top.json`` Yosys left in ``build/synth/<name>-<target>/`` (or ``build/measure/synth/<job>/``,
+``build/measure/variants/<job>/``), or a board build's ``build/boards/<board>/<name>/work/<clock>/<name>.json``.
 """
 
 import json

@@ -4,6 +4,7 @@
     trifactor measure --what synth          # one part: its section is replaced, the others kept
     trifactor measure --what accuracy,cycles
     trifactor measure --what conv           # the convolutional networks (about 15 minutes)
+    trifactor measure --what variants       # what learned feedback and convolutions cost in synthesis (about an hour)
 
 The parts and what they compose are in :mod:`scripts.measure`; this module only reads the arguments.
 """
@@ -20,7 +21,8 @@ def add_arguments(parser):
                              "comma-separated")
     parser.add_argument("--out", default=str(DOCUMENT), help=f"the measurements file (default {DOCUMENT})")
     parser.add_argument("--seeds", type=int, default=3,
-                        help="accuracy, learned, conv: training seeds, synth: place-and-route seeds, 0..N-1 (default 3)")
+                        help="accuracy, learned, conv: training seeds, synth, variants: place-and-route seeds, 0..N-1 "
+                             "(default 3)")
     parser.add_argument("--epochs", type=int, help="accuracy, learned, conv: epochs, 1..100000 (default: each configuration's)")
     parser.add_argument("--runs", type=int, default=3, help="speed: timed runs per backend (default 3)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines or bars")

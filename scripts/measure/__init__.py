@@ -13,6 +13,7 @@ they are, so parts can run alone and at different times:
   --backend rtl``);
 - :mod:`.speed`: simulation speed (``make speed``);
 - :mod:`.synth`: the reference cores alone on the UP5K and the ECP5-85F over seeds (``trifactor synth``);
+- :mod:`.variants`: what learned feedback (DDFA) and convolutions cost the core, the same way;
 - :mod:`.boards`: the iCEBreaker and ULX3S builds (``trifactor build``);
 - :mod:`.sweep`: the UP5K design-space sweep (``trifactor sweep configs/sweep-up5k.toml``), every task again.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from ..util.checks import check_count, check_epochs, check_seed_count
 from ..util.errors import UsageError
 from ..util.output import write_json
-from . import accuracy, boards, conv, cycles, learned, speed, sweep, synth
+from . import accuracy, boards, conv, cycles, learned, speed, sweep, synth, variants
 from .common import Steps
 from .document import check_document, write_section
 from .provenance import Provenance
@@ -37,7 +38,7 @@ __all__ = ["PARTS", "DOCUMENT", "parse_parts", "measure"]
 
 #: part -> its module (``DESCRIPTION``, ``steps(options)``, ``measure(options, steps) -> (markdown, data)``), in order
 PARTS = {"accuracy": accuracy, "learned": learned, "conv": conv, "cycles": cycles, "speed": speed, "synth": synth,
-         "boards": boards, "sweep": sweep}
+         "variants": variants, "boards": boards, "sweep": sweep}
 DOCUMENT = Path("docs") / "measurements.md"
 JSON_COPIES = Path("build") / "measure"
 DEFAULTS = {"seeds": 3, "epochs": None, "runs": 3, "quiet": False}
@@ -74,7 +75,7 @@ def measure(parts, out=DOCUMENT, *, command="trifactor measure", json_folder=JSO
     json_folder : path
         Where each part's JSON copy (``<part>.json``: the provenance and the figures) goes.
     **options
-        ``seeds`` (accuracy, learned, conv, synthesis: seeds 0..N-1; default 3), ``epochs`` (accuracy, learned,
+        ``seeds`` (accuracy, learned, conv, synth, variants: seeds 0..N-1; default 3), ``epochs`` (accuracy, learned,
         conv: the configurations' own by default), ``runs`` (speed: timed runs per backend; default 3), ``quiet``
         (no progress lines or bars).
 

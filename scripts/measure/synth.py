@@ -14,7 +14,8 @@ from ..flow.depth import DEEP_LEVELS
 from ..util.tables import markdown_table
 from .common import FAILURES, Steps, config, one_line, spread, used, variant
 
-__all__ = ["DESCRIPTION", "JOBS", "GOALS", "measure", "critical_path"]
+__all__ = ["DESCRIPTION", "JOBS", "GOALS", "LOGS", "measure", "critical_path", "depth_cell", "job_label", "run_job",
+           "measure_job", "resource_cells", "path_rows", "PATH_COLUMNS"]
 
 DESCRIPTION = "the reference cores alone on the UP5K and the ECP5-85F: resources, Fmax over seeds"
 
@@ -30,6 +31,11 @@ JOBS = [
 ]
 #: the Fmax each target is measured against (the README's goals): MHz
 GOALS = {"up5k": 40, "ecp5-85k": 100}
+#: where each job's Yosys and nextpnr files stay: ``<folder>/<job>/`` (another part gives its own folder)
+LOGS = Path("build") / "measure" / "synth"
+#: the columns of :func:`resource_cells`, and of :func:`path_rows`
+RESOURCE_COLUMNS = ["LUTs", "FFs", "logic cells", "DSPs", "block RAMs", "SPRAMs", "Fmax, MHz (each seed)"]
+PATH_COLUMNS = ["job", "seed", "Fmax (MHz)", "from", "to", "logic cells on it", "ns logic / routing"]
 #: where part cycles measured a core's busy cycles per sample (build/measure/cycles.json): job -> key there
 MEASURED_CYCLES = {"digits-up5k": "rules: `ssdfa`", "digits32-ecp5-85k": "others: digits32, 32 lanes, `--backend rtl`",
                    "digits-balanced-up5k": 'others: digits, `pipeline = "balanced"`, `--backend rtl`'}
@@ -80,12 +86,21 @@ def measured_cycles(job: str):
         return None
 
 
-def run_job(job, name, overrides, target, seeds, quiet) -> dict:
+def job_label(name: str, overrides: dict) -> str:
+    """A job's configuration as the tables name it: ``configs/<name>.toml`` and its overrides (``[feedback] rule =
+    dfa``; ``[[conv]] feedback = lfsr`` for every convolution layer)."""
+    return f"`configs/{name}.toml`" + "".join(f", [{s}] {k} = {v}" if s != "conv" else f", [[{s}]] {k} = {v}"
+                                              for s, kv in overrides.items() for k, v in kv.items())
+
+
+def run_job(job, name, overrides, target, seeds, quiet, folder=LOGS) -> dict:
+    """``trifactor synth`` of ``configs/<name>.toml`` with ``overrides`` (:func:`.common.variant`) on ``target`` over
+    seeds ``0..seeds-1``, its files in ``folder/job``: the report's figures and each seed's critical path."""
     from ..flow.synth import synthesize
 
     cfg = variant(config(name), **overrides)
     cfg.check_hardware()
-    out = Path("build") / "measure" / "synth" / job
+    out = Path(folder) / job
     report = synthesize(cfg, target, seeds, out, quiet=quiet, cycles=measured_cycles(job))
     paths = [critical_path(out / f"nextpnr-seed{seed}.log") for seed in range(seeds)]
     return {"config": f"configs/{name}.toml", "rule": cfg.rule, "lanes": cfg.lanes, **{
@@ -94,35 +109,57 @@ def run_job(job, name, overrides, target, seeds, quiet) -> dict:
                                "banks", "logic_depth", "logs")}, "critical_paths": paths}
 
 
+def measure_job(say: Steps, job, name, overrides, target, options, folder=LOGS) -> dict:
+    """:func:`run_job` with its progress lines; a job that fails (a core that does not fit the part, say) is the row
+    ``{"config", "target", "error"}``, its one-line reason, and the part goes on."""
+    say.start(f"{job}: yosys, then nextpnr seeds 0-{options.seeds - 1}")
+    try:
+        row = run_job(job, name, overrides, target, options.seeds, options.quiet, folder)
+    except FAILURES as exc:
+        row = {"config": f"configs/{name}.toml", "target": target, "error": one_line(exc)}
+        say.end(f"not measured: {row['error']}")
+        return row
+    say.end(f"{row['fmax_mhz']:.1f} MHz median ({spread(row['fmax_mhz_per_seed'])}), "
+            f"{row['utilization']['logic_cells']['used']} logic cells")
+    return row
+
+
+def resource_cells(row: dict) -> list:
+    """The :data:`RESOURCE_COLUMNS` of a measured row: LUTs, FFs, logic cells, DSPs, block RAMs and SPRAMs against the
+    part, and the median Fmax against the target's goal with each seed's."""
+    goal = GOALS.get(row["target"])
+    verdict = "" if goal is None else f" ({'meets' if row['fmax_mhz'] >= goal else 'misses'} {goal} MHz)"
+    return [row["luts"], row["ffs"], used(row, "logic_cells"), used(row, "dsps"), used(row, "brams"),
+            used(row, "sprams"), f"**{row['fmax_mhz']:.1f}**{verdict} ({spread(row['fmax_mhz_per_seed'])})"]
+
+
+def path_rows(job: str, row: dict) -> list:
+    """The :data:`PATH_COLUMNS` rows of a measured row: each seed's critical path that its log names."""
+    return [[job, seed, f"{row['fmax_mhz_per_seed'][seed]:.1f}", f"`{path['from']}`", f"`{path['to']}`",
+             path["cells"], f"{path['logic_ns']:.1f} / {path['routing_ns']:.1f}"]
+            for seed, path in enumerate(row["critical_paths"]) if path]
+
+
+def levels_note(folder=LOGS) -> str:
+    """What the logic-levels column (:func:`depth_cell`) counts."""
+    return (f"Logic levels: `trifactor depth` on the mapped design (`{Path(folder).as_posix()}/<job>/top.json`): the "
+            f"deepest path into a register, block RAM or DSP, in LUTs, and the register inputs {DEEP_LEVELS} LUTs deep "
+            f"or more, with the (start signal, end register) pairs they come from.")
+
+
 def measure(options, say: Steps):
     """Every job of :data:`JOBS` over ``options.seeds`` seeds; returns (markdown body, data)."""
     data, rows, paths = {}, [], []
     for job, name, overrides, target in JOBS:
-        label = f"`configs/{name}.toml`" + "".join(f", [{s}] {k} = {v}" for s, kv in overrides.items()
-                                                    for k, v in kv.items())
-        say.start(f"{job}: yosys, then nextpnr seeds 0-{options.seeds - 1}")
-        try:
-            row = run_job(job, name, overrides, target, options.seeds, options.quiet)
-            say.end(f"{row['fmax_mhz']:.1f} MHz median ({spread(row['fmax_mhz_per_seed'])}), "
-                    f"{row['utilization']['logic_cells']['used']} logic cells")
-        except FAILURES as exc:
-            row = {"config": f"configs/{name}.toml", "target": target, "error": one_line(exc)}
-            say.end(f"not measured: {row['error']}")
-        data[job] = row
+        row = data[job] = measure_job(say, job, name, overrides, target, options)
+        label = job_label(name, overrides)
         if "error" in row:
             rows.append([label, target, f"**{row['error']}**", *[""] * 9])
             continue
-        goal = GOALS.get(target)
-        verdict = "" if goal is None else f" ({'meets' if row['fmax_mhz'] >= goal else 'misses'} {goal} MHz)"
-        rows.append([label, target, row["rule"], row["luts"], row["ffs"], used(row, "logic_cells"), used(row, "dsps"),
-                     used(row, "brams"), used(row, "sprams"),
-                     f"**{row['fmax_mhz']:.1f}**{verdict} ({spread(row['fmax_mhz_per_seed'])})",
+        rows.append([label, target, row["rule"], *resource_cells(row),
                      f"{row['samples_per_s']:,.0f} at {row['cycles_per_sample']:,.1f} cycles ({row['cycles_basis']})",
                      depth_cell(row["logic_depth"])])
-        for seed, path in enumerate(row["critical_paths"]):
-            if path:
-                paths.append([job, seed, f"{row['fmax_mhz_per_seed'][seed]:.1f}", f"`{path['from']}`", f"`{path['to']}`",
-                              path["cells"], f"{path['logic_ns']:.1f} / {path['routing_ns']:.1f}"])
+        paths += path_rows(job, row)
     body = [f"`trifactor synth --config C --target T --seeds {options.seeds}` for each row (Yosys, then nextpnr with "
             f"seeds 0-{options.seeds - 1}; the core alone inside its measurement top, which registers every input and "
             f"output). Fmax is the median over the seeds, each seed's in brackets; the goal is "
@@ -130,11 +167,8 @@ def measure(options, say: Steps):
             f"or the ECP5's TRELLIS_COMB. Samples/s = median Fmax / cycles per training sample: measured by part "
             f"`cycles` where it ran first (its busy cycles, as `trifactor synth --cycles-from` takes them), else the "
             f"dense MAC issue count.", "",
-            markdown_table(["configuration", "target", "rule", "LUTs", "FFs", "logic cells", "DSPs", "block RAMs",
-                            "SPRAMs", "Fmax, MHz (each seed)", "samples/s", "logic levels"], rows), "",
-            f"Logic levels: `trifactor depth` on the mapped design (`build/measure/synth/<job>/top.json`): the deepest "
-            f"path into a register, block RAM or DSP, in LUTs, and the register inputs {DEEP_LEVELS} LUTs deep or "
-            f"more, with the (start signal, end register) pairs they come from.", "",
+            markdown_table(["configuration", "target", "rule", *RESOURCE_COLUMNS, "samples/s", "logic levels"], rows),
+            "", levels_note(), "",
             "Each seed's critical path, as nextpnr names its first and last cell:", "",
-            markdown_table(["job", "seed", "Fmax (MHz)", "from", "to", "logic cells on it", "ns logic / routing"], paths) if paths else "(no log had one)", ""]
+            markdown_table(PATH_COLUMNS, paths) if paths else "(no log had one)", ""]
     return "\n".join(body), data

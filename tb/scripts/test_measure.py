@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from trifactor.scripts import measure as measuring
-from trifactor.scripts.measure import accuracy, document, learned
+from trifactor.scripts.measure import accuracy, document, learned, synth, variants
 
 from conftest import ROOT, assert_one_line_error, run_trifactor
 
@@ -142,6 +142,98 @@ def test_the_learned_part_measures_the_golden_models_and_ddfa_angles(tmp_path, m
     gap = 100 * (rows["DDFA sparse k=1, learned B"]["fixed"]["mean"] - rows["BP"]["fixed"]["mean"])
     assert "<!-- measure:learned begin" in text and f"| {gap:+.2f} |" in text
     assert "| `learned` |" not in text and "[learned](#learned)" in text
+
+
+#: a nextpnr log's critical path, as part synth reads it (one logic cell on it, 2.3 ns logic and 3.5 ns routing)
+NEXTPNR_PATH = """Info: Critical path report for clock 'clk' (posedge -> posedge):
+Info:       type curr  total name
+Info:   clk-to-q  1.39  1.39 Source core.a_LC.O
+Info:    routing  1.76  3.15 Net a (1,1) -> (2,2)
+Info:                          Sink core.b_LC.I0
+Info:      logic  0.87  4.02 Source core.b_LC.O
+Info:    routing  1.76  5.78 Net b (2,2) -> (3,3)
+Info:                          Sink core.c_LC.I3
+Info: 2.26 ns logic, 3.52 ns routing
+"""
+
+
+def stand_in_synthesize(cfg, target, seeds, out, quiet=False, cycles=None):
+    """``trifactor synth``'s report in a second, its figures from the configuration (logic cells: 500 a lane, 1500
+    more for rule ddfa, so that the 8-lane DDFA core does not fit the UP5K, as it does not, and 100 more for LFSR
+    feedback rows), one log per seed."""
+    from trifactor.scripts.flow.synth import TARGETS
+    from trifactor.scripts.flow.toolchain import does_not_fit
+
+    cells = 500 * cfg.lanes + 1500 * (cfg.rule == "ddfa") + 100 * any(
+        spec.conv and spec.conv.feedback == "lfsr" for spec in cfg.layers)
+    available = {"up5k": 5280, "ecp5-85k": 83640}[target]
+    if cells > available:
+        raise does_not_fit(cfg.name, TARGETS[target]["part"], f"Info:   ICESTORM_LC: {cells}/ {available}   99%",
+                           "use fewer lanes")
+    out.mkdir(parents=True, exist_ok=True)
+    for seed in range(seeds):
+        (out / f"nextpnr-seed{seed}.log").write_text(NEXTPNR_PATH)
+    fmax = [40.0 + cfg.lanes + seed for seed in range(seeds)]
+    utilization = {"logic_cells": {"used": cells, "available": available}, "dsps": {"used": cfg.lanes, "available": 8},
+                   "brams": {"used": 20, "available": 30}, "sprams": {"used": 0, "available": 4}}
+    groups = [{"start": "core.error.e0", "end": "core.error.delta", "levels": 6.5, "endpoints": 3}]
+    return {"target": target, "part": TARGETS[target]["part"], "seeds": seeds, "luts": cells - 200, "ffs": cells // 2,
+            "dsps": cfg.lanes, "brams": 20, "utilization": utilization, "fmax_mhz": fmax[len(fmax) // 2],
+            "fmax_mhz_per_seed": fmax, "target_mhz": 48, "cycles_per_sample": 1000.0, "cycles_basis": "dense",
+            "samples_per_s": 1.0, "banks": "block RAM", "logs": str(out),
+            "logic_depth": {"deepest": 6.5, "at_least": 5, "endpoints": 3, "groups": 1, "deepest_groups": groups}}
+
+
+def test_the_variants_part_synthesises_the_readme_rows_and_tabulates_them(tmp_path, monkeypatch):
+    """The jobs are the README's cost tables' rows; with ``synthesize`` stood in for, the section has both tables,
+    the core that does not fit as a row with its reason, what each variant adds, the deepest paths and each seed's
+    critical path."""
+    from trifactor.scripts.flow import synth as flow_synth
+    from trifactor.scripts.measure.common import config, variant
+
+    jobs = {job: (name, overrides, target) for job, name, overrides, target in variants.JOBS}
+    assert jobs == {
+        "digits-up5k": ("digits", {}, "up5k"), "digits-ecp5-85k": ("digits", {}, "ecp5-85k"),
+        "digits-ddfa-up5k": ("digits-ddfa", {}, "up5k"), "digits-ddfa-ecp5-85k": ("digits-ddfa", {}, "ecp5-85k"),
+        "digits-4lanes-up5k": ("digits", {"hardware": {"lanes": 4}}, "up5k"),
+        "digits-ddfa-up5k-up5k": ("digits-ddfa-up5k", {}, "up5k"),
+        "digits-conv-up5k": ("digits-conv", {}, "up5k"),
+        "digits-conv-lfsr-up5k": ("digits-conv", {"conv": {"feedback": "lfsr"}}, "up5k"),
+        "mnist5k-conv-ecp5-85k": ("mnist5k-conv", {}, "ecp5-85k"),
+        "mnist5k-conv-up5k-up5k": ("mnist5k-conv-up5k", {}, "up5k")}
+    assert jobs["digits-up5k"] == tuple(synth.JOBS[0][1:])  # part synth's reference row, measured again
+    lfsr = variant(config("digits-conv"), conv={"feedback": "lfsr"})
+    assert [spec.conv.feedback for spec in lfsr.layers if spec.conv] == ["lfsr"] and lfsr.rule == "ssdfa"
+    assert list(measuring.PARTS).index("variants") == list(measuring.PARTS).index("synth") + 1
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(flow_synth, "synthesize", stand_in_synthesize)
+    done = measuring.measure(["variants"], tmp_path / "m.md", seeds=2, quiet=True)
+    figures = done["variants"]["figures"]
+    assert figures["digits-ddfa-up5k"]["error"].startswith("digits_ddfa does not fit the iCE40 UP5K (SG48): 5500 "
+                                                           "ICESTORM_LC, the part has 5280")
+    assert figures["digits-ddfa-ecp5-85k"]["utilization"]["logic_cells"]["used"] == 5500
+    assert figures["digits-ddfa-up5k-up5k"]["logs"] == str(variants.LOGS / "digits-ddfa-up5k-up5k")
+    assert figures["differences"]["DDFA over SSDFA, 4 lanes, up5k"]["logic cells"] == 1500
+    assert figures["differences"]["LFSR feedback rows over the ROM's, digits-conv, up5k"]["logic cells"] == 100
+    assert figures["differences"]["DDFA over SSDFA, 8 lanes, up5k"] is None
+
+    text = document.read_sections(tmp_path / "m.md")["variants"][1]
+    assert "| command | `trifactor measure --what variants` |" in text
+    assert text.index("### Learned feedback") < text.index("### Convolution")
+    rows = [line for line in text.splitlines() if line.startswith("| `configs/")]
+    assert len(rows) == len(variants.JOBS)
+    assert ("| `configs/digits.toml`, [hardware] lanes = 4 | up5k | ssdfa | 4 | 1800 | 1000 | 2000 / 5280 (38%) | "
+            "4 / 8 (50%) | 20 / 30 (67%) | 0 / 4 (0%) | **45.0** (meets 40 MHz) (44.0, 45.0) | "
+            "6.5 deepest; 3 inputs at 5+ (1 pairs) |") in rows
+    assert any(row.startswith("| `configs/digits-ddfa.toml` | up5k | **digits_ddfa does not fit") for row in rows)
+    assert any(row.startswith("| `configs/digits-conv.toml`, [[conv]] feedback = lfsr | up5k | ssdfa | 8 | 3900 |")
+               for row in rows)
+    assert "| DDFA over SSDFA, 4 lanes | up5k | digits-ddfa-up5k-up5k - digits-4lanes-up5k | +1500 | +1500 | +750 | " \
+           "+0 | +0 | +0 | +0.0 |" in text
+    assert "| DDFA over SSDFA, 8 lanes | up5k | digits-ddfa-up5k - digits-up5k | not both measured " in text
+    assert "| mnist5k-conv-up5k-up5k | 6.5 | `core.error.e0` | `core.error.delta` | 3 |" in text
+    assert "| digits-conv-up5k | 1 | 49.0 | `core.a_LC.O` | `core.c_LC.I3` | 1 | 2.3 / 3.5 |" in text
 
 
 @pytest.mark.parametrize("args, words", [
