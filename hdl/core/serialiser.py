@@ -181,18 +181,10 @@ class Serialiser(wiring.Component):
                                 m.d.sync += place.eq(0)
                 with m.Else():
                     m.d.sync += group.eq(group + 1)
+        self._shift(m, sums, head, primed, busy=busy, step=step, leaves=leaves)
         if balanced:
-            with m.If(busy & ~primed):
-                m.d.sync += primed.eq(1)
-            # one enable for loading, priming and stepping, from registers and the output stage: idle, the sums
-            # load whatever the MAC array offers (nothing reads them until a group is taken), so no valid is in it
-            with m.If(~busy | ~primed | leaves):
-                m.d.sync += [head.eq(resolve_sum(sums[0])), *[a.eq(Mux(busy, b, new)) for a, b, new in
-                                                              zip(sums, sums[1:] + sums[-1:], self.i.payload.a)]]
             self._argmax_registered(m, out.score & leaves, out.h)
         else:
-            with m.If(step):  # one enable (load or step) for Yosys
-                m.d.sync += [a.eq(b) for a, b in zip(sums, sums[1:])]
             self._argmax(m, out.score & leaves, out.h)
         with m.If(self.clear):
             m.d.sync += [layer.eq(0), group.eq(0), fptr.eq(0), self.written.eq(0)]
@@ -201,6 +193,21 @@ class Serialiser(wiring.Component):
             if self.pooling:
                 m.d.sync += place.eq(0)
         return m
+
+    def _shift(self, m, sums, head, primed, *, busy, step, leaves):
+        """The sums move towards lane 0 as each lane leaves (``step``); with the balanced pipeline they also load
+        and prime ``head`` under the same enable."""
+        if self._config.pipeline != "balanced":
+            with m.If(step):  # one enable (load or step) for Yosys
+                m.d.sync += [a.eq(b) for a, b in zip(sums, sums[1:])]
+            return
+        with m.If(busy & ~primed):
+            m.d.sync += primed.eq(1)
+        # one enable for loading, priming and stepping, from registers and the output stage: idle, the sums load
+        # whatever the MAC array offers (nothing reads them until a group is taken), so no valid is in it
+        with m.If(~busy | ~primed | leaves):
+            m.d.sync += [head.eq(resolve_sum(sums[0])), *[a.eq(Mux(busy, b, new)) for a, b, new in
+                                                          zip(sums, sums[1:] + sums[-1:], self.i.payload.a)]]
 
     def _argmax(self, m, take, y):
         """``prediction``: the index of the first maximum of the scores taken, in class order."""
