@@ -102,9 +102,8 @@ class Serialiser(wiring.Component):
         layer, group = Signal(range(cfg.n_layers + 1)), Signal(range(walk.max_groups))  # of the lanes in ``sums``
         fptr = Signal(self.fprime.payload.index.shape())   # the hidden neurons' running index
         m.d.comb += self.i.ready.eq(~busy)
-        # balanced: head, the next lane to leave, its sum resolved (:func:`hdl.core.mac_array.resolve_sum`: the
-        # carry into the upper half) a cycle ahead, so no carry chain sits in front of the activation; primed:
-        # head holds it. Otherwise the lane leaves from sums[0], which is always primed.
+        # balanced: head, the next lane to leave, resolved a cycle ahead (no carry chain in front of the activation);
+        # primed: head holds it. Otherwise the lane leaves from sums[0], always primed.
         balanced = cfg.pipeline == "balanced"
         head, primed = Signal(signed(len(resolve_sum(sums[0]))), name="head"), Signal(name="primed", init=1)
         with m.If(self.i.valid & ~busy):
