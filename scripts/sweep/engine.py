@@ -100,7 +100,9 @@ def cluster(scheduler: str | None, workers: int | None, processes: bool = True):
         # the scheduler's and workers' scratch folders in ours; the worker processes inherit SIGINT ignored
         with starting_workers(), dask.config.set({"temporary-directory": scratch}):
             local = stack.enter_context(LocalCluster(
-                n_workers=count, threads_per_worker=1, processes=processes, dashboard_address=None,
+                # the scheduler's HTTP server on a free port: with None it still takes 8787, and a second cluster
+                # (another sweep, the user's own) then warns on stderr
+                n_workers=count, threads_per_worker=1, processes=processes, dashboard_address=":0",
                 # CRITICAL, not ERROR: at the close a worker's heartbeat can race the scheduler's shutdown and log
                 # a traceback ("Failed to communicate with scheduler during heartbeat", seen once in a killed
                 # sweep); a task's own failure reaches the sweep through its future, not the workers' logs
