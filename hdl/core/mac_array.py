@@ -62,11 +62,11 @@ class MacArray(wiring.Component):
     from the ``last`` transfer to ``o``): its taker registers it (the serialiser's shift
     register) and applies :func:`activate` after that register, to one lane a cycle. So no
     path runs from the product through the accumulator's adder into the saturation, and
-    the P activations are one. Each accumulator is two adders of about half its width
-    (:attr:`split`), the carry out of the lower one added to the upper one a cycle later, so
-    no carry chain is the accumulator's width long; ``a`` leaves in that form
-    (:attr:`sum_layout`: the carry of the last element not yet added), and its taker adds it
-    after its register (:func:`resolve_sum`). The input is aligned to one fraction for every layer
+    the P activations are one. With ``[hardware] pipeline = "balanced"`` each accumulator is
+    two adders of about half its width (:attr:`split`), the carry out of the lower one added
+    to the upper one a cycle later, so no carry chain is the accumulator's width long; ``a``
+    leaves in that form (:attr:`sum_layout`: the carry of the last element not yet added),
+    and its taker adds it after its register (:func:`resolve_sum`). The input is aligned to one fraction for every layer
     (:mod:`hdl.lanes.lane_multipliers`) and every sum starts at the round constant
     (:func:`hdl.arith.round_constant`), so the rounding shift is the same slice for every
     layer and needs no adder.
