@@ -124,7 +124,8 @@ class LearnerCore(wiring.Component):
                                      score_layout=self.error.i.payload.shape())
         self.provider = DeltaProvider(config)
         self.sequencer = PassSequencer(config, update_latency=self.update.latency,
-                                       backward_drain=backward.owns_multipliers if backward else None)
+                                       backward_drain=backward.owns_multipliers if backward else None,
+                                       scored_wait=max(1, self.serialiser.prediction_delay))
         #: the hybrid rule's choice of BP samples (an LFSR)
         self.chooser = RuleChooser(config) if config.rule == "hybrid" and config.backprop else None
         #: the data set in the core's memory, and the part that runs epochs over it (with ``store_samples``)

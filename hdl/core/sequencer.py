@@ -36,6 +36,9 @@ class PassSequencer(wiring.Component):
         The update unit's cycles from a transfer to its write (``UpdateUnit.latency``).
     backward_drain : int
         Backpropagating cores: ``BackwardUnit.owns_multipliers``.
+    scored_wait : int
+        Cycles from seeing ``written == n_layers`` to reading ``scored``, at least 1 (the serialiser's
+        ``prediction_delay``, or 1); each cycle above 1 is a cycle more a sample.
 
     Members
     -------
@@ -67,13 +70,15 @@ class PassSequencer(wiring.Component):
         Rule ``ddfa``: the learned-feedback path owns the banks and multipliers; it is done.
     """
 
-    #: Cycles after it sees ``written == n_layers`` that the sequencer reads ``scored`` (its "prediction" state)
-    scored_wait = 1
-
-    def __init__(self, config: Config, *, update_latency: int, backward_drain: int | None = None):
+    def __init__(self, config: Config, *, update_latency: int, backward_drain: int | None = None,
+                 scored_wait: int = 1):
         require_config(self, config)
         if not isinstance(update_latency, int) or update_latency < 1:
             raise ValueError(f"update_latency must be a positive integer, not {update_latency!r}")
+        if not isinstance(scored_wait, int) or scored_wait < 1:
+            raise ValueError(f"scored_wait must be a positive integer, not {scored_wait!r}")
+        #: Cycles after it sees ``written == n_layers`` that the sequencer reads ``scored`` (its "prediction" state)
+        self.scored_wait = scored_wait
         if config.backprop != (backward_drain is not None):
             raise ValueError("backward_drain is needed exactly when the config backpropagates")
         self._config = config
@@ -104,7 +109,7 @@ class PassSequencer(wiring.Component):
         m = Module()
         n_layers = self._config.n_layers
         layer = Signal(range(n_layers))
-        tick = Signal(range(max(self.drain_cycles, self._backward_drain or 0) + 1))
+        tick = Signal(range(max(self.drain_cycles, self._backward_drain or 0, self.scored_wait) + 1))
         m.d.comb += [self.clear.eq(self.start.valid), self.prediction.payload.eq(self.scored)]
         backprop = self._config.backprop
         backward = self.backward if backprop else None  # the current sweep is a backward one
@@ -142,6 +147,14 @@ class PassSequencer(wiring.Component):
                     sweep(layer + 1, 0)
                 with m.If(~self.sweeper_busy & (self.written == n_layers)):
                     m.next = "prediction"
+                    if self.scored_wait > 1:
+                        m.d.sync += tick.eq(0)
+                        m.next = "scoring"
+            if self.scored_wait > 1:
+                with m.State("scoring"):  # the serialiser's prediction is final scored_wait cycles after written
+                    m.d.sync += tick.eq(tick + 1)
+                    with m.If(tick == self.scored_wait - 2):
+                        m.next = "prediction"
             with m.State("prediction"):
                 m.d.comb += self.prediction.valid.eq(1)
                 with m.If(self.prediction.ready):

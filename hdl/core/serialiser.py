@@ -83,9 +83,10 @@ class Serialiser(wiring.Component):
 
     @property
     def prediction_delay(self) -> int:
-        """Cycles from ``written`` reaching ``n_layers`` to the final ``prediction``: 1 with the balanced pipeline
-        (the sequencer reads it a cycle after it sees ``written == n_layers``, so the delay costs no cycle), else 0."""
-        return int(self._config.pipeline == "balanced")
+        """Cycles from ``written`` reaching ``n_layers`` to the final ``prediction``: 2 with the balanced pipeline,
+        else 0 (the sequencer reads it :attr:`hdl.core.sequencer.PassSequencer.scored_wait` cycles after it sees
+        ``written == n_layers``: at least one)."""
+        return 2 if self._config.pipeline == "balanced" else 0
 
     @property
     def pooling(self) -> bool:
@@ -220,18 +221,26 @@ class Serialiser(wiring.Component):
             m.d.sync += index.eq(0)
 
     def _argmax_registered(self, m, take, y):
-        """:meth:`_argmax` a cycle later (:attr:`prediction_delay`): each score is compared from a register of its
-        own, with its sign bit flipped as the best's (their order as unsigned numbers: one carry chain), so the
-        chain is the only logic in front of the enables of ``best`` and ``prediction``."""
+        """:meth:`_argmax` two cycles later (:attr:`prediction_delay`), with no carry chain in front of an enable.
+
+        Each score is compared from a register of its own (sign bit flipped, so that their order as unsigned numbers
+        is one carry chain) with the score before it and with the best but for that score; both answers are
+        registered, and the next cycle the previous score's outcome picks one. The best is then right whether or not
+        the scores come on consecutive cycles: after a gap, the best already holds the previous score's outcome, and
+        if that score won, it and the best are equal."""
         width = self._config.act.width
         best, index, first = Signal(width), Signal(range(self._config.n_classes + 1)), Signal(init=1)
-        taken, score = Signal(), Signal(width)
-        m.d.sync += taken.eq(take)
+        taken, score, prev = Signal(), Signal(width), Signal(width)          # stage 1: the score, compared
+        compared, above_prev, above_best, won = Signal(), Signal(), Signal(), Signal()  # stage 2: decided
+        m.d.sync += [taken.eq(take), compared.eq(taken), above_prev.eq(score > prev), above_best.eq(score > best)]
         with m.If(take):
             m.d.sync += score.eq(y.as_unsigned() ^ (1 << (width - 1)))
         with m.If(taken):
-            with m.If(first | (score > best)):  # the first maximum wins
-                m.d.sync += [best.eq(score), self.prediction.eq(index)]
-            m.d.sync += [index.eq(index + 1), first.eq(0)]
+            m.d.sync += prev.eq(score)
+        wins = first | Mux(won, above_prev, above_best)  # the first maximum wins
+        with m.If(compared):
+            m.d.sync += [won.eq(wins), index.eq(index + 1), first.eq(0)]
+            with m.If(wins):
+                m.d.sync += [best.eq(prev), self.prediction.eq(index)]
         with m.If(self.clear):
             m.d.sync += [index.eq(0), first.eq(1)]

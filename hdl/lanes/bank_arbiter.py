@@ -118,14 +118,29 @@ class BankArbiter(wiring.Component):
         """Cycles from a host read's address to its ``word``: the bank read, then the multipliers."""
         return 1 + LaneMultipliers.latency
 
-    def _output_error_owns(self, m, mul):
-        """While ``error``: the output error unit's ``x``, ``en`` and lane 0's ``b`` (and ``transposed`` low), over
-        :func:`share`'s choice (the host's words still go over them). Lane 0 only: as a :func:`share` owner it would
-        put a multiplexer into every lane's ``b`` (about 140 LUTs on an 8-lane UP5K core); the other lanes multiply
-        what their user drives, and nobody takes those products."""
+    def _operand(self, m, mul, p, word, owners):
+        """Lane ``p``'s ``b`` with the balanced pipeline: the bank's ``word`` for the host, else the owner's
+        (:func:`share`'s order; on lane 0 the output error unit first, see :meth:`_output_error_owns`), else the MAC
+        array's. The MAC array's ``b`` is its read port's data, the same word: it comes last, after the block RAMs'
+        slow read and their multiplexer, so it and the word meet the owners' choice (made from registers) in one
+        multiplexer, not one per owner (4 LUT levels from the block RAM to lane 0's DSP, 3 with it)."""
+        value, owned = owners[-1][0].b[p], owners[-1][1]
+        for port, owns in reversed(owners[:-1]):
+            value, owned = Mux(owns, port.b[p], value), owned | owns
+        if self._output_error and p == 0:
+            value, owned = Mux(self.error, self.error_mul.b[0], value), owned | self.error
+        m.d.comb += mul.b[p].eq(Mux(self.host.own, word, Mux(owned, value, self.forward_mul.b[p])))
+
+    def _output_error_owns(self, m, mul, *, b=True):
+        """While ``error``: the output error unit's ``x``, ``en`` and lane 0's ``b`` (with ``b``, else :meth:`_operand`
+        chooses it; and ``transposed`` low), over :func:`share`'s choice (the host's words still go over them). Lane 0
+        only: as a :func:`share` owner it would put a multiplexer into every lane's ``b`` (about 140 LUTs on an
+        8-lane UP5K core); the other lanes multiply what their user drives, and nobody takes those products."""
         port = self.error_mul
         with m.If(self.error):
-            m.d.comb += [mul.x.eq(port.x), mul.b[0].eq(port.b[0]), mul.en.eq(port.en)]
+            m.d.comb += [mul.x.eq(port.x), mul.en.eq(port.en)]
+            if b:
+                m.d.comb += mul.b[0].eq(port.b[0])
             if self._config.backprop:
                 m.d.comb += mul.transposed.eq(0)
         m.d.comb += port.product.eq(mul.product)
@@ -140,9 +155,11 @@ class BankArbiter(wiring.Component):
         learn = cfg.rule == "ddfa"
         if learn:
             owners.insert(0, (self.learn_mul, self.learn))
-        share(m, mul, self.forward_mul, *owners)
+        # balanced: each lane's b is chosen in one place (_operand), the bank's word in one multiplexer
+        late_word = cfg.pipeline == "balanced"
+        share(m, mul, self.forward_mul, *owners, b=not late_word)
         if self._output_error:
-            self._output_error_owns(m, mul)
+            self._output_error_owns(m, mul, b=not late_word)
 
         wr = Signal(self._layout.addr_width, name="wr_addr")
         wr_data, wr_en = Signal(signed(cfg.weight.width)), Signal(lanes)
@@ -177,8 +194,11 @@ class BankArbiter(wiring.Component):
                 wp.data.eq(Mux(writer, wr_value, wr_data)),
                 wp.en.eq(Mux(writer, wr_write, wr_en[p])),
             ]
-            with m.If(host.own):
-                m.d.comb += mul.b[p].eq(rd.data)
+            if late_word:
+                self._operand(m, mul, p, rd.data, owners)
+            else:
+                with m.If(host.own):
+                    m.d.comb += mul.b[p].eq(rd.data)
         with m.If(host.own):  # times 1
             m.d.comb += [mul.x.eq(1), mul.en.eq(1)]
         m.d.comb += host.word.eq(Array(mul.product[p][:cfg.weight.width] for p in range(lanes))[host.lane])

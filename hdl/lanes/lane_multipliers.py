@@ -204,9 +204,10 @@ def lane_multipliers(m: Module, config: Config, mode: str, port):
     return port
 
 
-def share(m: Module, multipliers: LaneMultipliers, default, *owners):
+def share(m: Module, multipliers: LaneMultipliers, default, *owners, b: bool = True):
     """Give one set of multipliers to several units' ``mul`` ports: the first ``(port, owns)`` of
-    ``owners`` whose ``owns`` is high drives the operands, else ``default``.
+    ``owners`` whose ``owns`` is high drives the operands, else ``default``. With ``b=False`` the caller drives the
+    lanes' ``b`` (:class:`hdl.lanes.bank_arbiter.BankArbiter`: the bank's word there is the slowest operand).
 
     Every unit sees the products; a unit must ignore them while another owns the multipliers.
     """
@@ -219,7 +220,8 @@ def share(m: Module, multipliers: LaneMultipliers, default, *owners):
     lanes = multipliers.config.lanes
     names = ["x", "en"] + (["transposed"] if multipliers.config.backprop else [])
     m.d.comb += [getattr(multipliers, name).eq(chosen(lambda port: getattr(port, name, 0))) for name in names]
-    m.d.comb += [multipliers.b[p].eq(chosen(lambda port: port.b[p])) for p in range(lanes)]
+    if b:
+        m.d.comb += [multipliers.b[p].eq(chosen(lambda port: port.b[p])) for p in range(lanes)]
     if multipliers.config.backprop:
         m.d.comb += [multipliers.w[p].eq(chosen(lambda port: port.w[p])) for p in range(lanes)]
     m.d.comb += [port.product.eq(multipliers.product) for port in [default, *(port for port, _ in owners)]]

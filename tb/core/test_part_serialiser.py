@@ -13,6 +13,7 @@ from trifactor.hdl.core.mac_array import MacArray
 from trifactor.hdl.core.output_error import OutputErrorUnit
 from trifactor.hdl.core.serialiser import Serialiser
 
+from conftest import make_config
 from part_sim import CONFIGS, simulate, values
 
 def model(cfg, outputs, training, label, wrong=False):
@@ -118,3 +119,11 @@ def test_serialiser_sends_the_models_sequences(name):
 def test_serialiser_test_catches_a_wrong_model(name):
     with pytest.raises(AssertionError):
         check_serialiser(CONFIGS[name](), wrong=True)
+
+
+def test_balanced_argmax_over_nine_classes():
+    """The balanced pipeline's argmax (each score compared with the one before it and with the best but for it) over
+    nine classes and twelve samples: scores on consecutive cycles (inference) and with gaps (training), and ties."""
+    cfg = make_config([9, 6, 9], hardware={"lanes": 4, "pipeline": "balanced"})
+    for seed in range(2):
+        check_serialiser(cfg, seed=seed, samples=12)
