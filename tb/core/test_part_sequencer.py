@@ -23,8 +23,8 @@ def model_sweeps(n_layers, train, wrong=False):
     return forward + (update if train else [])
 
 
-def check_sequencer(cfg, seed=0, wrong=False, update_latency=2):
-    dut = PassSequencer(cfg, update_latency=update_latency)
+def check_sequencer(cfg, seed=0, wrong=False, update_latency=2, scored_wait=1):
+    dut = PassSequencer(cfg, update_latency=update_latency, scored_wait=scored_wait)
     rng = random.Random(seed)
     L = cfg.n_layers
     log = {"sweeps": [], "cycle": 0, "update_high": [], "sample_done": 0, "busy": 0}
@@ -64,18 +64,22 @@ def check_sequencer(cfg, seed=0, wrong=False, update_latency=2):
         ctx.set(dut.scored, scored)
         assert not ctx.get(dut.idle) and ctx.get(dut.busy) and ctx.get(dut.training) == train
         # the serialiser writes a layer some cycles after its sweep
-        written = 0
+        written, written_at = 0, None
         for _ in range(400):
             sweeps = [s for s in log["sweeps"] if not s[1]]
             if written < len(sweeps) and log["cycle"] >= fake["empty_at"] + 2:
                 written += 1
                 ctx.set(dut.written, written)
+                if written == L:
+                    written_at = log["cycle"]
             assert not ctx.get(dut.prediction.valid) or written == L
             if ctx.get(dut.prediction.valid):
                 break
             await ctx.tick()
         else:
             raise AssertionError("no prediction")
+        # the prediction is read scored_wait cycles after written == L is seen (the sweeper idle by then)
+        assert log["cycle"] - written_at == dut.scored_wait
         assert ctx.get(dut.prediction.payload) == scored
         for _ in range(rng.randint(0, 4)):  # the host is slow to take it
             await ctx.tick()
@@ -127,3 +131,15 @@ def test_sequencer_runs_the_models_passes(name, update_latency):
 def test_sequencer_test_catches_a_wrong_model(name):
     with pytest.raises(AssertionError):
         check_sequencer(CONFIGS[name](), wrong=True)
+
+
+@pytest.mark.parametrize("scored_wait", [2, 3])
+def test_sequencer_waits_for_the_prediction(scored_wait):
+    """``scored_wait`` above 1 (the balanced pipeline's argmax: 2): the prediction is read that many cycles after the
+    last layer is written, the passes otherwise the same."""
+    check_sequencer(CONFIGS["balanced4"](), scored_wait=scored_wait)
+
+
+def test_sequencer_refuses_a_scored_wait_below_one():
+    with pytest.raises(ValueError, match="scored_wait must be a positive integer, not 0"):
+        PassSequencer(CONFIGS["small"](), update_latency=2, scored_wait=0)
