@@ -38,7 +38,8 @@ class PassSequencer(wiring.Component):
         Backpropagating cores: ``BackwardUnit.owns_multipliers``.
     scored_wait : int
         Cycles from seeing ``written == n_layers`` to reading ``scored``, at least 1 (the serialiser's
-        ``prediction_delay``, or 1); each cycle above 1 is a cycle more a sample.
+        ``prediction_delay``, or 1); each cycle above 1 is a cycle more on an INFER sample (a TRAIN sample's
+        update waits for the output errors longer than that).
 
     Members
     -------
