@@ -27,7 +27,7 @@ from trifactor.golden.config import SPRAM_DEPTH, SPRAM_WIDTH, Config
 from ..errors import require_config
 from ..layout import WeightLayout
 
-__all__ = ["LaneBanks", "SPRAM_ATTR", "placement_summary", "spram_yosys_commands"]
+__all__ = ["LaneBanks", "SPRAM_ATTR", "bank_bits", "placement_summary", "spram_yosys_commands"]
 
 #: the attribute that marks the single-port bank memory for the iCE40 synthesis commands
 SPRAM_ATTR = "trifactor_spram"
@@ -43,11 +43,16 @@ def placement_summary(config: Config) -> str:
     return f"block RAM: {config.lanes} dual-port memories of {depth} x {width} bits, initialised by the bitstream"
 
 
-def spram_yosys_commands(config: Config) -> str:
-    """Yosys commands, after reading the design and before ``synth_ice40 -spram``, that let the bank
-    memory become SPRAM: SPRAM has no initial contents, so its (zero) initialisation is dropped, and
-    ``ram_style = "huge"`` makes a memory that cannot become SPRAM an error, not 100 block RAMs."""
-    bits = config.bank_depth * config.lanes * config.weight.width
+def bank_bits(config: Config) -> int:
+    """Bits of the lane banks' storage (every lane's words)."""
+    return config.bank_depth * config.lanes * config.weight.width
+
+
+def spram_yosys_commands(bits: int) -> str:
+    """Yosys commands, after reading the design and before ``synth_ice40 -spram``, that let the memory marked
+    :data:`SPRAM_ATTR` (the banks', or a data store's order memory: one at a time), of ``bits`` bits, become
+    SPRAM: SPRAM has no initial contents, so its (zero) initialisation is dropped, and ``ram_style = "huge"``
+    makes a memory that cannot become SPRAM an error, not 100 block RAMs."""
     return (f"proc; memory_collect; setattr -set ram_style \"huge\" a:{SPRAM_ATTR}; "
             f"setparam -set INIT {bits}'x a:{SPRAM_ATTR}")
 

@@ -24,10 +24,11 @@ order memory (or seeds the LFSR).
 In simulation both are plain Amaranth memories. On the iCEBreaker the sample memory is
 meant for the UP5K's SPRAM (SB_SPRAM256KA, 16K x 16, one port): digits' 1797 records of 65
 bytes are 116805 bytes, 3.6 of the 4 SPRAMs at two bytes a word; the store never reads and
-writes in the same cycle (STORE, then EPOCH), so one port each is enough. The order memory
-(11 bits x 1437 for digits) fits the remaining SPRAM or 4 block RAMs (13 bits x 5000 for MNIST's 5000
-samples: about 20 block RAMs); the LFSR order takes four registers of ``w + 1`` bits (state, key, taps,
-``2**w``), ``N - 1`` and a comparator instead.
+writes in the same cycle (STORE, then EPOCH), so one port each is enough. The same holds for the order
+memory (ORDER, then EPOCH): when the lane banks are in block RAM it has one port and goes to an SPRAM
+(:func:`order_placement`; 11 bits x 1797 for digits would take 6 block RAMs, 13 bits x 5000 for MNIST's
+5000 samples about 20). The LFSR order takes four registers of ``w + 1`` bits (state, key, taps, ``2**w``),
+``N - 1`` and a comparator instead.
 """
 
 import struct
@@ -35,20 +36,37 @@ import zlib
 from dataclasses import dataclass
 
 from amaranth import Module
+from amaranth.hdl import Mux, Shape
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory, MemoryData, ReadPort, WritePort
 from amaranth.lib.wiring import Out
 
-from trifactor.golden.config import Config
+from trifactor.golden.config import SPRAM_DEPTH, SPRAM_WIDTH, Config
 
 from ..errors import reject, require_config
+from ..lanes.lane_banks import SPRAM_ATTR
 from .lfsr_order import LfsrOrder
 
-__all__ = ["DataStore", "STORE_ROOM_BYTES", "store_geometry", "store_words", "store_bytes", "word_bytes", "record_bytes",
+__all__ = ["DataStore", "order_placement", "order_memory_bits", "STORE_ROOM_BYTES", "store_geometry", "store_words", "store_bytes", "word_bytes", "record_bytes",
            "FlashPlacement", "flash_image", "flash_header", "FLASH_MAGIC", "FLASH_HEADER"]
 
 #: The room a board gives the store: the UP5K's 4 SPRAMs (16K x 16 each), the memory it is meant for.
 STORE_ROOM_BYTES = 4 * 16384 * 2
+
+
+def order_placement(config: Config, samples: int) -> str | None:
+    """Where the order memory of a store of ``samples`` samples goes: ``"spram"`` (one port, marked for the UP5K's
+    SPRAM) when the lane banks are in block RAM and the order fits one SB_SPRAM256KA, else ``"block_ram"``;
+    ``None`` with ``[training] order = "lfsr"`` (no order memory)."""
+    if config.order == "lfsr":
+        return None
+    fits = samples <= SPRAM_DEPTH and Shape.cast(range(samples)).width <= SPRAM_WIDTH
+    return "spram" if fits and config.bank_placement == "block_ram" else "block_ram"
+
+
+def order_memory_bits(samples: int) -> int:
+    """Bits of the order memory of a store of ``samples`` samples: an index of ``range(samples)`` each."""
+    return samples * Shape.cast(range(samples)).width
 
 
 def store_geometry(config: Config) -> dict:
@@ -216,7 +234,17 @@ class DataStore(wiring.Component):
             wiring.connect(m, wiring.flipped(self.order_write), order.write)
             wiring.connect(m, wiring.flipped(self.order_read), order.o)
             return m
-        m.submodules.order = order = Memory(data=self.order_data)
-        wiring.connect(m, wiring.flipped(self.order_write), order.write_port())
-        wiring.connect(m, wiring.flipped(self.order_read), order.read_port())
+        if order_placement(self._config, self._samples) == "block_ram":
+            m.submodules.order = order = Memory(data=self.order_data)
+            wiring.connect(m, wiring.flipped(self.order_write), order.write_port())
+            wiring.connect(m, wiring.flipped(self.order_read), order.read_port())
+            return m
+        # one port, as SPRAM has: the write's address while writing (ORDER), the read's otherwise (a run), the read
+        # disabled while writing (its data holds); the decoder runs one command at a time, so the two never meet
+        m.submodules.order = order = Memory(data=self.order_data, attrs={"no_rw_check": 1, SPRAM_ATTR: 1})
+        rd, wp = order.read_port(), order.write_port()
+        write, read = self.order_write, self.order_read
+        addr = Mux(write.en, write.addr, read.addr)
+        m.d.comb += [wp.en.eq(write.en), wp.data.eq(write.data), wp.addr.eq(addr), rd.addr.eq(addr),
+                     rd.en.eq(read.en & ~write.en), read.data.eq(rd.data)]
         return m

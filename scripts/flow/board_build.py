@@ -32,9 +32,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from trifactor.hdl.boards.board import BOARDS, BoardTop
-from trifactor.hdl.lanes.lane_banks import spram_yosys_commands
+from trifactor.hdl.lanes.lane_banks import bank_bits, spram_yosys_commands
 from trifactor.hdl.boards.pll import PLL_RANGES, fastest_exact_clock
 from trifactor.hdl.link.uart import uart_divisor
+from trifactor.hdl.store.data_store import order_memory_bits, order_placement
 
 from ..util.checks import check_seed
 from ..util.errors import UsageError
@@ -75,6 +76,16 @@ def honour_no_rw_check(rtlil: str) -> str:
     return re.sub(r"^module .*?^end$", module, rtlil, flags=re.M | re.S)
 
 
+def spram_bits(config, store_samples=0) -> int:
+    """Bits of the memory a board build puts in SPRAM: the lane banks, or a data store's order memory
+    (:func:`hdl.store.data_store.order_placement`; 0: none)."""
+    if config.bank_placement == "spram":
+        return bank_bits(config)
+    if store_samples and order_placement(config, store_samples) == "spram":
+        return order_memory_bits(store_samples)
+    return 0
+
+
 def output_dir(board_name, config_name, store=False) -> Path:
     """The build's folder; ``store``: the core has a data store, a folder of its own (``<name>-store``: no
     configuration's name has a ``-``)."""
@@ -97,9 +108,10 @@ def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000,
     }
     if board.family == "ice40":
         synth = TARGETS["up5k"]["synth"]  # trifactor synth's: -dsp, or the multipliers land in LUTs
-        if config.bank_placement == "spram":
+        spram = spram_bits(config, store_samples)
+        if spram:
             synth += " -spram"
-            overrides["script_after_read"] = spram_yosys_commands(config)
+            overrides["script_after_read"] = spram_yosys_commands(spram)
         # the platform's synth_ice40 runs up to the LUT mapping, which trifactor synth's commands do (for the routing)
         overrides["synth_opts"] = f"{synth.removeprefix('synth_ice40 ')} -run :map_luts"
         overrides["script_after_synth"] = "\n".join([*ice40_lut_mapping(synth, config.name),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from trifactor.hdl.lanes.lane_banks import placement_summary, spram_yosys_commands
+from trifactor.hdl.lanes.lane_banks import bank_bits, placement_summary, spram_yosys_commands
 
 from ..util.errors import UsageError
 from ..util.machine import machine_info
@@ -60,7 +60,7 @@ def synth_commands(config, target, top: str) -> str:
         return f"{target['synth']} -top {top}"
     synth, read = target["synth"], []
     if config.bank_placement == "spram":
-        synth, read = f"{synth} -spram", [spram_yosys_commands(config)]
+        synth, read = f"{synth} -spram", [spram_yosys_commands(bank_bits(config))]
     return "; ".join([*read, f"{synth} -top {top} -run :map_luts", *ice40_lut_mapping(synth, top)])
 
 

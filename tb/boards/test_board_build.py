@@ -26,6 +26,7 @@ from conftest import assert_user_error, tiny_dataset
 
 from trifactor.hdl.boards.board import BOARDS, BoardTop
 from trifactor.hdl.link.uart import uart_divisor
+from trifactor.hdl.store.data_store import order_placement
 from trifactor.scripts.flow import board_build
 
 SMALL = """name = "small"
@@ -128,6 +129,23 @@ def test_board_builds_honour_no_rw_check_as_synthesis_does(tmp_path):
     assert "COLLISION_X_MASK 1'0" in board_build.honour_no_rw_check(_memory_rtlil({}))
     assert stats["marked"]["SB_RAM40_4K"] == stats["plain"]["SB_RAM40_4K"] == 3
     assert board_build.ff_count(stats["marked"]) <= 2 < 40 <= board_build.ff_count(stats["plain"])
+
+
+def test_a_store_s_order_memory_goes_to_an_spram_when_the_banks_are_in_block_ram(tmp_path):
+    """With the lane banks in block RAM, a store's order memory is one-port and marked for SPRAM: the plan's
+    synthesis puts it in one SB_SPRAM256KA (digits' 1797 indices would take 6 block RAMs); with the banks in SPRAM,
+    or the LFSR order, it stays where it was (block RAM; none)."""
+    config = make_config((16, 12, 4), hardware={"lanes": 2})
+    assert order_placement(config, 300) == "spram" and board_build.spram_bits(config, 300) == 300 * 9
+    assert board_build.spram_bits(config) == 0
+    assert order_placement(make_config((16, 12, 4), hardware={"lanes": 2, "banks": "spram"}), 300) == "block_ram"
+    assert order_placement(make_config((16, 12, 4), training={"order": "lfsr"}), 300) is None
+    commands = board_build.prepare(config, "icebreaker", tmp_path, clock_hz=24e6, store_samples=300, store_in="flash")
+    script = (tmp_path / f"{config.name}.ys").read_text()
+    assert "synth_ice40 -dsp -spram" in script and f"setparam -set INIT {300 * 9}'x" in script
+    subprocess.run(commands[0], cwd=tmp_path, check=True, capture_output=True)  # Yosys only
+    cells = board_build.cell_counts((tmp_path / board_build.STAT).read_text())
+    assert cells.get("SB_SPRAM256KA") == 1
 
 
 def test_board_top_refuses_unknown_boards_clocks_and_baud_rates_its_clock_cannot_make():
