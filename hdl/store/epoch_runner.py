@@ -111,7 +111,8 @@ class EpochRunner(wiring.Component):
 
     def _walk(self, m, run, start):
         """Ask the source for the run's records in order, from when ``start`` is high."""
-        position, left = Signal.like(run.start), Signal.like(run.count)
+        # only the position's bits that address the order memory or name a record are seen
+        position, left = Signal(range(self._store.samples)), Signal.like(run.count)
         m.d.comb += [self.order_read.addr.eq(position), self.order_read.en.eq(1)]
         with m.FSM():
             with m.State("idle"):
@@ -133,7 +134,7 @@ class EpochRunner(wiring.Component):
     def _draw(self, m, run, start):
         """The walk with the LFSR order: EPOCH asks for each index as the store draws it, EVALUATE for the records
         from ``start``; from when ``start`` is high."""
-        position, left = Signal.like(run.start), Signal.like(run.count)
+        position, left = Signal(range(self._store.samples)), Signal.like(run.count)
         with m.FSM():
             with m.State("idle"):
                 with m.If(start):
@@ -154,7 +155,8 @@ class EpochRunner(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         run = Signal(RunLayout)
-        active, correct, cycles = Signal(), Signal(32), Signal(32)
+        # at most a run's count of samples are right: 16 bits, sent as 32
+        active, correct, cycles = Signal(), Signal.like(self.run.payload.count), Signal(32)
         label = Signal(range(self._config.n_classes))
         if self.prefetch:
             m.submodules.prefetch = queue = fifo.SyncFIFOBuffered(width=self._store.width, depth=self.prefetch)
