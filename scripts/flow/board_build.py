@@ -24,7 +24,6 @@ there.
 """
 
 import json
-import re
 import shutil
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ from ..util.checks import check_seed
 from ..util.errors import UsageError
 from ..util.output import write_atomic, write_json
 from ..util.tables import markdown_table
-from .synth import TARGETS, ice40_lut_mapping
+from .synth import TARGETS, honour_no_rw_check, ice40_lut_mapping
 from .toolchain import (achieved_fmax, cell_counts, does_not_fit, ff_count, lut_count, run_logged, utilization,
                         yowasp_tool)
 
@@ -50,30 +49,6 @@ STAT = "stat.txt"
 MARGIN = 0.05   # a default clock's Fmax must exceed it by this much in the measuring build
 MAX_RUNS = 3    # place-and-routes a default build may take
 LABELS = {"logic_cells": "logic cells", "dsps": "DSPs", "brams": "block RAMs", "sprams": "SPRAMs"}
-
-
-def honour_no_rw_check(rtlil: str) -> str:
-    """``rtlil`` with every read port of a memory marked ``no_rw_check`` free of read-during-write logic: its
-    ``$memrd_v2`` cells' ``COLLISION_X_MASK`` all ones (a read of the address being written may return anything).
-
-    That is what Yosys's Verilog front end makes of the attribute, and what the parts that set it promise (a bank
-    address is never read in the cycle it is written: :mod:`hdl.lanes.lane_banks`). Its RTLIL front end, which the
-    board builds use (Amaranth's platforms hand Yosys RTLIL), keeps the attribute but not its meaning, so each such
-    port got flip-flops that remember the write and a multiplexer on its read data (on the iCEBreaker's digits
-    build, about 300 logic cells). ``trifactor synth`` reads Verilog."""
-    def module(match):
-        text = match.group(0)
-        marked = {name for attrs, name in re.findall(r"((?:^ *attribute .*\n)*)^ *memory .* (\S+)$", text, re.M)
-                  if re.search(r"^ *attribute \\no_rw_check 1$", attrs, re.M)}
-
-        def cell(c):
-            memid = re.search(r'^ *parameter \\MEMID "(.*)"$', c.group(0), re.M)
-            if not memid or memid.group(1).replace("\\\\", "\\") not in marked:
-                return c.group(0)
-            return re.sub(r"^( *parameter \\COLLISION_X_MASK )(\d+)'[01]+$",
-                          lambda p: f"{p.group(1)}{p.group(2)}'{'1' * int(p.group(2))}", c.group(0), flags=re.M)
-        return re.sub(r"^ *cell \$memrd_v2 \S+\n.*?^ *end$", cell, text, flags=re.M | re.S)
-    return re.sub(r"^module .*?^end$", module, rtlil, flags=re.M | re.S)
 
 
 def spram_bits(config, store_samples=0) -> int:

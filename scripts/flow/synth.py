@@ -7,6 +7,7 @@ the part's, the median Fmax over seeds, and samples/s = Fmax / cycles per sample
 """
 
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -64,6 +65,30 @@ def synth_commands(config, target, top: str) -> str:
     return "; ".join([*read, f"{synth} -top {top} -run :map_luts", *ice40_lut_mapping(synth, top)])
 
 
+def honour_no_rw_check(rtlil: str) -> str:
+    """``rtlil`` with every read port of a memory marked ``no_rw_check`` free of read-during-write logic: its
+    ``$memrd_v2`` cells' ``COLLISION_X_MASK`` all ones (a read of the address being written may return anything).
+
+    That is what Yosys's Verilog front end makes of the attribute, and what the parts that set it promise (a bank
+    address is never read in the cycle it is written: :mod:`hdl.lanes.lane_banks`). Its RTLIL front end, which the
+    board builds and :func:`write_design`'s SPRAM cores use (Amaranth's platforms hand Yosys RTLIL), keeps the
+    attribute but not its meaning, so each such port got flip-flops that remember the write and a multiplexer on
+    its read data (on the iCEBreaker's digits build, about 300 logic cells)."""
+    def module(match):
+        text = match.group(0)
+        marked = {name for attrs, name in re.findall(r"((?:^ *attribute .*\n)*)^ *memory .* (\S+)$", text, re.M)
+                  if re.search(r"^ *attribute \\no_rw_check 1$", attrs, re.M)}
+
+        def cell(c):
+            memid = re.search(r'^ *parameter \\MEMID "(.*)"$', c.group(0), re.M)
+            if not memid or memid.group(1).replace("\\\\", "\\") not in marked:
+                return c.group(0)
+            return re.sub(r"^( *parameter \\COLLISION_X_MASK )(\d+)'[01]+$",
+                          lambda p: f"{p.group(1)}{p.group(2)}'{'1' * int(p.group(2))}", c.group(0), flags=re.M)
+        return re.sub(r"^ *cell \$memrd_v2 \S+\n.*?^ *end$", cell, text, flags=re.M | re.S)
+    return re.sub(r"^module .*?^end$", module, rtlil, flags=re.M | re.S)
+
+
 class TargetFamily:
     """What the core's parts may ask of the platform they are built for when there is no board: its ``family``
     (``"ice40"``, ``"ecp5"``), as Amaranth's Lattice platforms say it. On an ECP5 the lanes' product registers
@@ -79,12 +104,14 @@ def write_design(top, name, config, out: Path, platform=None) -> str:
 
     RTLIL when the banks are in SPRAM: Verilog spells the 12818-word bank memory's initial contents
     as one statement per word, which Yosys's read_verilog takes most of an hour to read; RTLIL keeps
-    them one cell. Verilog otherwise. The file is rewritten only when it changed.
+    them one cell (with :func:`honour_no_rw_check`, as the Verilog front end would). Verilog otherwise. The file is
+    rewritten only when it changed.
     """
     from amaranth.back import rtlil, verilog
 
     if config.bank_placement == "spram":
-        write_if_changed(out / f"{name}.il", rtlil.convert(top, name=name, platform=platform, emit_src=False))
+        write_if_changed(out / f"{name}.il", honour_no_rw_check(rtlil.convert(top, name=name, platform=platform,
+                                                                              emit_src=False)))
         return f"read_rtlil {name}.il"
     write_if_changed(out / f"{name}.v", verilog.convert(top, name=name, platform=platform, emit_src=False))
     return f"read_verilog {name}.v"

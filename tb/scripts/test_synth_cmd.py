@@ -120,3 +120,22 @@ def test_synth_converts_the_core_for_its_targets_family(tmp_path, monkeypatch, t
         synth.map_design(cfg, target, tmp_path)
     assert written.value.args[0].family == family
     assert ("MULT18X18D" in (tmp_path / "top.v").read_text()) == dsp_instances
+
+
+def test_synth_of_an_spram_core_honours_no_rw_check_as_its_verilog_would(tmp_path):
+    """A core with its banks in SPRAM goes to Yosys as RTLIL, whose front end ignores ``no_rw_check``: the written
+    RTLIL has every marked memory's read ports' collision mask set (the input lists', ``fprimes``'), as a board
+    build's has. Yosys is not run."""
+    import re
+
+    from trifactor.golden.config import config_from_dict
+    from trifactor.hdl.boards.synth_top import MeasurementTop
+    from trifactor.scripts.flow import synth
+
+    cfg = config_from_dict({"name": "tiny_spram", "network": {"sizes": [8, 6, 3]},
+                            "hardware": {"lanes": 2, "banks": "spram"}})
+    assert synth.write_design(MeasurementTop(cfg), "top", cfg, tmp_path, synth.TargetFamily("ice40")) \
+        == "read_rtlil top.il"
+    rtlil = (tmp_path / "top.il").read_text()
+    marked = len(re.findall(r"attribute \\no_rw_check 1\n(?:  attribute .*\n)*  memory ", rtlil))
+    assert marked >= 2 and rtlil.count("COLLISION_X_MASK 1'1") == marked  # a read port each
