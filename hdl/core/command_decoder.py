@@ -11,6 +11,7 @@ from trifactor.golden.config import Config
 from ..lanes import host_bank_signature
 from ..store import DataStore
 from ..store import RESULT_FIELDS, ResultLayout, RunLayout
+from ..compare import below
 from ..errors import reject, require_config
 from ..protocol import ACK, ERROR, Header, Op, Position, counter_words
 
@@ -230,9 +231,9 @@ class CommandDecoder(wiring.Component):
             m.d.comb += banks.hold.eq(1)
             m.next = "read_words"
 
-    def _in_store(self, index):
-        """An ORDER value names a sample of the store."""
-        return index < self._store.samples
+    def _in_store(self, m, index):
+        """An ORDER value names a sample of the store (:func:`hdl.compare.below`: no carry chain over its 32 bits)."""
+        return below(m, index, self._store.samples)[0]
 
     def _store_states(self, m, op, count, count_is, count_down, tick, position, reply):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
@@ -245,7 +246,7 @@ class CommandDecoder(wiring.Component):
         at = Signal(len(position.address))
         written = Signal(data.StructLayout({"records": 1, "order": 1}), reset_less=True)
         outside = Signal()  # an ORDER index of this command named no sample: the rest is not written
-        in_store = self._in_store(self.i.payload)
+        in_store = self._in_store(m, self.i.payload)
         records = C(1, 1) if not self._storable else written.records
         runnable = records & ((op == Op.EVALUATE) | written.order)
         if self._storable:

@@ -134,8 +134,8 @@ class LearnerCore(wiring.Component):
         self.store = DataStore(config, samples=store_samples, flash=flash) if store_samples else None
         #: where the runner's records come from (:mod:`hdl.store.record_source`); from flash, a record is prefetched
         self.records = record_source(self.store) if self.store else None
-        self.runner = EpochRunner(config, store=self.store, prefetch=self.store.stride if flash else 0) \
-            if self.store else None
+        self.runner = EpochRunner(config, store=self.store, prefetch=self.store.stride if flash else 0,
+                                  word_interval=self.records.word_interval) if self.store else None
         self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency, store=self.store)
         costs = self.cost_events()
         self.counters = Counters(max_step=self.sweeper.max_macs_step,

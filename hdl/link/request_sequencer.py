@@ -303,9 +303,9 @@ class RequestSequencer(wiring.Component):
                      plan.word_bytes.eq(self._select(m, is_, lambda rule: rule.word_bytes, 3)),
                      plan.info.eq(self._select(m, is_, lambda rule: rule.info, 1) & ok)]
 
-    def _outside(self, index):
+    def _outside(self, m, index):
         """An ORDER value that names no sample of the store."""
-        return index >= self.store.samples
+        return ~below(m, index, self.store.samples)[0]
 
     def _word(self, m, s):
         """The word register: the header loaded whole, or the buffer's byte into byte ``byte`` (byte 0 clears the
@@ -464,7 +464,7 @@ class RequestSequencer(wiring.Component):
         m.d.comb += [s.header.op.eq(self._select(m, is_, lambda rule: rule.op or 0, 4, "op")),
                      s.header.arg.eq(s.count)]
         s.ended = s.pointer == frame.header.length
-        s.outside_now = C(0, 1) if self.store is None else self._outside(s.word[:8 * self.order_bytes])
+        s.outside_now = C(0, 1) if self.store is None else self._outside(m, s.word[:8 * self.order_bytes])
         m.d.comb += [self.buffer.addr.eq(s.pointer), self.buffer.en.eq(1), self.cmd.payload.eq(s.word)]
         m.d.sync += self.core_reset.eq(0)
         self._word(m, s)

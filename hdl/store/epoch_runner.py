@@ -2,7 +2,7 @@
 
 import zlib
 
-from amaranth import Module, Signal
+from amaranth import C, Module, Signal
 from amaranth.hdl import signed
 from amaranth.lib import crc, data, fifo, stream, wiring
 from amaranth.lib.memory import ReadPort
@@ -55,6 +55,10 @@ class EpochRunner(wiring.Component):
         The store it reads (its geometry only).
     prefetch : int
         Words of FIFO between the record source and the feed; 0: none (a source as fast as the feed).
+    word_interval : int
+        The fewest cycles between two of the source's words (its ``word_interval``). The checksum takes a word in
+        that many steps at most, as few bits a step as that allows (:attr:`checksum_width`): from the SPI flash, a
+        bit a cycle (a Galois shift register, not a CRC-32 network over a whole byte).
 
     Members
     -------
@@ -72,13 +76,15 @@ class EpochRunner(wiring.Component):
         To the pass sequencer and the input lists, as the decoder's ports.
     """
 
-    def __init__(self, config: Config, *, store: DataStore, prefetch: int = 0):
+    def __init__(self, config: Config, *, store: DataStore, prefetch: int = 0, word_interval: int = 1):
         require_config(self, config)
         if not isinstance(store, DataStore):
             reject(self, f"store must be a DataStore, not {store!r}")
         if not isinstance(prefetch, int) or prefetch < 0:
             reject(self, f"prefetch must be a non-negative integer, not {prefetch!r}")
-        self._config, self._store, self.prefetch = config, store, prefetch
+        if not isinstance(word_interval, int) or word_interval < 1:
+            reject(self, f"word_interval must be a positive integer, not {word_interval!r}")
+        self._config, self._store, self.prefetch, self.word_interval = config, store, prefetch, word_interval
         start = stream.Signature(data.StructLayout({"train": 1}), always_ready=True)
         inputs = stream.Signature(signed(config.input.width), always_ready=True)
         prediction = stream.Signature(range(config.n_classes))
@@ -94,6 +100,37 @@ class EpochRunner(wiring.Component):
             "sample": Out(start), "label": Out(label), "inputs": Out(inputs), "inputs_last": In(1),
             "prediction": In(prediction), "sample_idle": In(1),
         })
+
+    @property
+    def checksum_width(self) -> int:
+        """Bits of a word the checksum takes a step: the fewest (a power of two) that keep up with the source; a
+        whole word without ``prefetch`` (the FIFO is what holds a word back while the checksum is busy)."""
+        bits = 8 * word_bytes(self._config)
+        width = 1 if self.prefetch else bits
+        while bits // width > self.word_interval:
+            width *= 2
+        return width
+
+    def _checksum(self, m):
+        """The CRC-32 of every record word the source hands over (cleared when a run starts), :attr:`checksum_width`
+        bits a step, low bits first; returns it, whether it has taken every word handed over, and whether it takes
+        a word now."""
+        bits, width = 8 * word_bytes(self._config), self.checksum_width
+        m.submodules.checksum = checksum = CHECKSUM(data_width=width).create()
+        taken = self.words.valid & self.words.ready
+        m.d.comb += checksum.start.eq(self.run.valid & self.run.ready)
+        if width == bits:  # a word a step, as it is handed over
+            m.d.comb += [checksum.data.eq(self.words.payload), checksum.valid.eq(taken)]
+            return checksum.crc, C(1, 1), C(1, 1)
+        # the word waits in a shift register and goes in ``width`` bits a cycle; the source is slower than that (and
+        # the FIFO would hold it back if it were not)
+        pending, left = Signal(bits), Signal(range(bits // width + 1))
+        m.d.comb += [checksum.data.eq(pending[:width]), checksum.valid.eq(left != 0)]
+        with m.If(left != 0):
+            m.d.sync += [pending.eq(pending >> width), left.eq(left - 1)]
+        with m.If(taken):
+            m.d.sync += [pending.eq(self.words.payload), left.eq(bits // width)]
+        return checksum.crc, left == 0, left <= 1
 
     def _pass_through(self, m, active, label, words):
         with m.If(active):
@@ -158,21 +195,18 @@ class EpochRunner(wiring.Component):
         # at most a run's count of samples are right: 16 bits, sent as 32
         active, correct, cycles = Signal(), Signal.like(self.run.payload.count), Signal(32)
         label = Signal(range(self._config.n_classes))
+        crc, summed, room = self._checksum(m)
         if self.prefetch:
             m.submodules.prefetch = queue = fifo.SyncFIFOBuffered(width=self._store.width, depth=self.prefetch)
-            m.d.comb += [queue.w_data.eq(self.words.payload), queue.w_en.eq(self.words.valid),
-                         self.words.ready.eq(queue.w_rdy)]
+            m.d.comb += [queue.w_data.eq(self.words.payload), queue.w_en.eq(self.words.valid & room),
+                         self.words.ready.eq(queue.w_rdy & room)]
             words = stream.Signature(self._store.width).flip().create()
             m.d.comb += [words.payload.eq(queue.r_data), words.valid.eq(queue.r_rdy), queue.r_en.eq(words.ready)]
         else:
             words = self.words
         self._pass_through(m, active, label, words)
-        # every record word the run takes, into the checksum (cleared when a run starts)
-        m.submodules.checksum = checksum = CHECKSUM(data_width=8 * word_bytes(self._config)).create()
-        m.d.comb += [checksum.data.eq(words.payload), checksum.valid.eq(active & words.valid & words.ready),
-                     checksum.start.eq(self.run.valid & self.run.ready)]
         m.d.comb += [self.result.payload.correct.eq(correct), self.result.payload.cycles.eq(cycles),
-                     self.result.payload.checksum.eq(checksum.crc)]
+                     self.result.payload.checksum.eq(crc)]
         with m.If(active):
             m.d.sync += cycles.eq(cycles + 1)
         walk = self._draw if self._store.lfsr else self._walk
@@ -208,7 +242,7 @@ class EpochRunner(wiring.Component):
                     with m.If(run.count == 1):
                         m.next = "done"
             with m.State("done"):
-                m.d.comb += self.result.valid.eq(1)
+                m.d.comb += self.result.valid.eq(summed)
                 with m.If(self.result.ready):
                     m.d.sync += active.eq(0)
                     m.next = "idle"

@@ -48,6 +48,9 @@ class MemoryRecords(wiring.Component):
         super().__init__({**_signature(store), "sample_read": In(ReadPort.Signature(
             addr_width=len(store.sample_read.addr), shape=store.width))})
 
+    #: the fewest cycles between two words (:class:`~hdl.store.epoch_runner.EpochRunner`'s ``word_interval``)
+    word_interval = 1
+
     def elaborate(self, platform):
         m = Module()
         store, read = self.store, self.sample_read
@@ -82,6 +85,11 @@ class FlashRecords(wiring.Component):
         self.store = store
         self.reader = SpiFlashReader(store.flash.clk_hz, max_count=store.stride * store.word_bytes)
         super().__init__({**_signature(store), "pins": Out(FlashPins)})
+
+    @property
+    def word_interval(self) -> int:
+        """The fewest cycles between two words: a byte each :attr:`SpiFlashReader.cycles_per_byte`."""
+        return self.reader.cycles_per_byte * self.store.word_bytes
 
     def elaborate(self, platform):
         m = Module()

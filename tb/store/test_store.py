@@ -176,3 +176,23 @@ def test_a_flash_store_is_bounded_by_the_flash_not_the_sprams(tmp_path, monkeypa
     with pytest.raises(UsageError, match="16 MB flash"):
         backend.train_native(cfg, split(room // 65 + 10), 1, 0, kind="board-sim", flash=True, build_root=tmp_path,
                              quiet=True)
+
+
+def test_the_runner_s_checksum_takes_as_few_bits_a_step_as_its_source_allows():
+    """From the SPI flash (a byte each 16 cycles, a record's FIFO in front) a bit a cycle: a Galois shift register
+    instead of a CRC-32 network over a byte; from the sample memory (a word a cycle, no FIFO) a word a step.
+    The checksum's value is the same either way (test_rtl_backend's board-sim-flash run checks it, and fails
+    with the bits fed high first)."""
+    from trifactor.hdl.store import DataStore, EpochRunner, FlashPlacement
+
+    cfg = CORE_CONFIGS["default"][0]()
+    flash = LearnerCore(cfg, seed=0, store_samples=40, flash=FlashPlacement(offset=0x100000, clk_hz=24e6))
+    assert flash.records.word_interval == 16 and flash.runner.checksum_width == 1
+    memory = LearnerCore(cfg, seed=0, store_samples=40)
+    assert memory.records.word_interval == 1 and memory.runner.checksum_width == 8
+    store = DataStore(cfg, samples=40)
+    assert [EpochRunner(cfg, store=store, prefetch=65, word_interval=k).checksum_width for k in (1, 2, 4, 8)] \
+        == [8, 4, 2, 1]
+    assert EpochRunner(cfg, store=store, word_interval=16).checksum_width == 8  # no FIFO to hold a word back
+    with pytest.raises(ValueError, match="word_interval must be a positive integer, not 0"):
+        EpochRunner(cfg, store=store, word_interval=0)
