@@ -395,8 +395,8 @@ def test_fuzz_catches_a_board_that_takes_orders_outside_the_store(monkeypatch):
     ORDER naming sample 5..255 is then acknowledged and written; the fuzzing must fail."""
     from amaranth import C
 
-    monkeypatch.setattr(RequestSequencer, "_outside", lambda self, index: C(0, 1))
-    monkeypatch.setattr(CommandDecoder, "_in_store", lambda self, index: C(1, 1))
+    monkeypatch.setattr(RequestSequencer, "_outside", lambda self, m, index: C(0, 1))
+    monkeypatch.setattr(CommandDecoder, "_in_store", lambda self, m, index: C(1, 1))
     broken = StoreLinkSim()
     try:
         with pytest.raises(AssertionError, match="acknowledged|order memory holds"):
