@@ -161,7 +161,10 @@ class DataStore(wiring.Component):
     order_read : Out(ReadPort.Signature(addr_width=..., shape=range(samples)))
         The memories' ports (users take them as ``In(...)``, as a memory's). With ``[training] order =
         "lfsr"`` ``order_write`` seeds the :class:`~hdl.store.lfsr_order.LfsrOrder` and ``order_read`` is its
-        stream of indices, ``Out(stream.Signature(range(samples)))``: no order memory.
+        stream of indices, ``Out(stream.Signature(range(samples)))``: no order memory. An order memory placed in
+        SPRAM (:func:`order_placement`) has one port: it reads while ``order_read.en`` is high and takes a write
+        only while it is low, so its reader enables it just for the cycles it reads (a read port's ``en`` is 1
+        at rest).
     """
 
     def __init__(self, config: Config, *, samples: int, flash: FlashPlacement | None = None):
@@ -239,12 +242,14 @@ class DataStore(wiring.Component):
             wiring.connect(m, wiring.flipped(self.order_write), order.write_port())
             wiring.connect(m, wiring.flipped(self.order_read), order.read_port())
             return m
-        # one port, as SPRAM has: the write's address while writing (ORDER), the read's otherwise (a run), the read
-        # disabled while writing (its data holds); the decoder runs one command at a time, so the two never meet
+        # one port, as SPRAM has: the read's address while reading (a run's walk), the write's otherwise (ORDER); a
+        # write in a read's cycle is dropped. The decoder runs one command at a time, so the two never meet. The
+        # choice is the reader's enable (from its state), not the write's (behind the ORDER index's range check):
+        # that check then ends at the write enable, not at the SPRAM's address pins
         m.submodules.order = order = Memory(data=self.order_data, attrs={"no_rw_check": 1, SPRAM_ATTR: 1})
         rd, wp = order.read_port(), order.write_port()
         write, read = self.order_write, self.order_read
-        addr = Mux(write.en, write.addr, read.addr)
-        m.d.comb += [wp.en.eq(write.en), wp.data.eq(write.data), wp.addr.eq(addr), rd.addr.eq(addr),
-                     rd.en.eq(read.en & ~write.en), read.data.eq(rd.data)]
+        addr = Mux(read.en, read.addr, write.addr)
+        m.d.comb += [wp.en.eq(write.en & ~read.en), wp.data.eq(write.data), wp.addr.eq(addr), rd.addr.eq(addr),
+                     rd.en.eq(read.en), read.data.eq(rd.data)]
         return m

@@ -150,13 +150,14 @@ class EpochRunner(wiring.Component):
         """Ask the source for the run's records in order, from when ``start`` is high."""
         # only the position's bits that address the order memory or name a record are seen
         position, left = Signal(range(self._store.samples)), Signal.like(run.count)
-        m.d.comb += [self.order_read.addr.eq(position), self.order_read.en.eq(1)]
+        m.d.comb += [self.order_read.addr.eq(position), self.order_read.en.eq(0)]  # (a read port's en is 1 at rest)
         with m.FSM():
             with m.State("idle"):
                 with m.If(start):
                     m.d.sync += [position.eq(self.run.payload.start), left.eq(self.run.payload.count)]
                     m.next = "order"
-            with m.State("order"):  # the order memory's address: position
+            with m.State("order"):  # the order memory reads position (and holds the word while not enabled)
+                m.d.comb += self.order_read.en.eq(1)
                 m.next = "request"
             with m.State("request"):  # its word has arrived: the record (EVALUATE: the position itself)
                 m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position)]
