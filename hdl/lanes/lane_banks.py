@@ -25,13 +25,10 @@ from amaranth.lib.wiring import Out
 from trifactor.golden.config import SPRAM_DEPTH, SPRAM_WIDTH, Config
 
 from ..errors import require_config
+from ..spram import SPRAM_ATTR, spram_yosys_commands
 from ..layout import WeightLayout
 
 __all__ = ["LaneBanks", "SPRAM_ATTR", "bank_bits", "placement_summary", "spram_yosys_commands"]
-
-#: the attribute that marks the single-port bank memory for the iCE40 synthesis commands
-SPRAM_ATTR = "trifactor_spram"
-
 
 def placement_summary(config: Config) -> str:
     """Where the banks are, in words (``trifactor generate`` and ``synth`` print it)."""
@@ -46,15 +43,6 @@ def placement_summary(config: Config) -> str:
 def bank_bits(config: Config) -> int:
     """Bits of the lane banks' storage (every lane's words)."""
     return config.bank_depth * config.lanes * config.weight.width
-
-
-def spram_yosys_commands(bits: int) -> str:
-    """Yosys commands, after reading the design and before ``synth_ice40 -spram``, that let the memory marked
-    :data:`SPRAM_ATTR` (the banks', or a data store's order memory: one at a time), of ``bits`` bits, become
-    SPRAM: SPRAM has no initial contents, so its (zero) initialisation is dropped, and ``ram_style = "huge"``
-    makes a memory that cannot become SPRAM an error, not 100 block RAMs."""
-    return (f"proc; memory_collect; setattr -set ram_style \"huge\" a:{SPRAM_ATTR}; "
-            f"setparam -set INIT {bits}'x a:{SPRAM_ATTR}")
 
 
 class LaneBanks(wiring.Component):

@@ -44,10 +44,11 @@ from amaranth.lib.wiring import Out
 from trifactor.golden.config import SPRAM_DEPTH, SPRAM_WIDTH, Config
 
 from ..errors import reject, require_config
-from ..lanes.lane_banks import SPRAM_ATTR
+from ..spram import SPRAM_ATTR
 from .lfsr_order import LfsrOrder
 
-__all__ = ["DataStore", "order_placement", "order_memory_bits", "STORE_ROOM_BYTES", "store_geometry", "store_words", "store_bytes", "word_bytes", "record_bytes",
+__all__ = ["DataStore", "order_placement", "order_memory_bits", "STORE_ROOM_BYTES", "store_geometry", "store_words",
+           "store_bytes", "word_bytes", "record_bytes",
            "FlashPlacement", "flash_image", "flash_header", "FLASH_MAGIC", "FLASH_HEADER"]
 
 #: The room a board gives the store: the UP5K's 4 SPRAMs (16K x 16 each), the memory it is meant for.

@@ -1,0 +1,16 @@
+"""What marks a memory for the UP5K's SPRAM (SB_SPRAM256KA), and the Yosys commands that map it there: the lane
+banks' (:mod:`hdl.lanes.lane_banks`) or a data store's order memory (:mod:`hdl.store.data_store`), one at a time."""
+
+__all__ = ["SPRAM_ATTR", "spram_yosys_commands"]
+
+#: the attribute on the one memory of a design that goes to SPRAM
+SPRAM_ATTR = "trifactor_spram"
+
+
+def spram_yosys_commands(bits: int) -> str:
+    """Yosys commands, after reading the design and before ``synth_ice40 -spram``, that let the memory marked
+    :data:`SPRAM_ATTR`, of ``bits`` bits, become SPRAM: SPRAM has no initial contents, so its (zero)
+    initialisation is dropped, and ``ram_style = "huge"`` makes a memory that cannot become SPRAM an error, not
+    100 block RAMs."""
+    return (f"proc; memory_collect; setattr -set ram_style \"huge\" a:{SPRAM_ATTR}; "
+            f"setparam -set INIT {bits}'x a:{SPRAM_ATTR}")
