@@ -45,8 +45,10 @@ class EpochRunner(wiring.Component):
     source and the ``prefetch`` FIFO let it. The **feed**, per sample: the record's label,
     then its inputs one a cycle (as they come) into the input lists, the prediction taken
     and scored, and the next sample once the pass sequencer is idle again (a training
-    sample's update is done). With a FIFO that holds a record, a slow source (the SPI flash)
-    reads the next record while the core computes this one.
+    sample's update is done). The run ends with the sample whose record is the only one asked
+    for and not finished once the walk has asked for all: the feed keeps no count of its own.
+    With a FIFO that holds a record, a slow source (the SPI flash) reads the next record while
+    the core computes this one.
 
     Parameters
     ----------
@@ -146,12 +148,13 @@ class EpochRunner(wiring.Component):
             ]
         m.d.comb += self.host_inputs_last.eq(self.inputs_last)
 
-    def _walk(self, m, run, start):
-        """Ask the source for the run's records in order, from when ``start`` is high."""
+    def _walk(self, m, train, start):
+        """Ask the source for the run's records in order, from when ``start`` is high; returns whether it is still
+        asking (it has not asked for the run's last record yet)."""
         # only the position's bits that address the order memory or name a record are seen
-        position, left = Signal(range(self._store.samples)), Signal.like(run.count)
+        position, left = Signal(range(self._store.samples)), Signal.like(self.run.payload.count)
         m.d.comb += [self.order_read.addr.eq(position), self.order_read.en.eq(0)]  # (a read port's en is 1 at rest)
-        with m.FSM():
+        with m.FSM() as walk:
             with m.State("idle"):
                 with m.If(start):
                     m.d.sync += [position.eq(self.run.payload.start), left.eq(self.run.payload.count)]
@@ -161,25 +164,26 @@ class EpochRunner(wiring.Component):
                 m.next = "request"
             with m.State("request"):  # its word has arrived: the record (EVALUATE: the position itself)
                 m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position)]
-                with m.If(run.train):
+                with m.If(train):
                     m.d.comb += self.request.payload.eq(self.order_read.data)
                 with m.If(self.request.ready):
                     m.d.sync += [position.eq(position + 1), left.eq(left - 1)]
                     m.next = "order"
                     with m.If(left == 1):
                         m.next = "idle"
+        return ~walk.ongoing("idle")
 
-    def _draw(self, m, run, start):
+    def _draw(self, m, train, start):
         """The walk with the LFSR order: EPOCH asks for each index as the store draws it, EVALUATE for the records
-        from ``start``; from when ``start`` is high."""
-        position, left = Signal(range(self._store.samples)), Signal.like(run.count)
-        with m.FSM():
+        from ``start``; from when ``start`` is high. Returns whether it is still asking."""
+        position, left = Signal(range(self._store.samples)), Signal.like(self.run.payload.count)
+        with m.FSM() as walk:
             with m.State("idle"):
                 with m.If(start):
                     m.d.sync += [position.eq(self.run.payload.start), left.eq(self.run.payload.count)]
                     m.next = "request"
             with m.State("request"):
-                with m.If(run.train):
+                with m.If(train):
                     m.d.comb += [self.request.valid.eq(self.order_read.valid),
                                  self.request.payload.eq(self.order_read.payload),
                                  self.order_read.ready.eq(self.request.ready)]
@@ -189,10 +193,11 @@ class EpochRunner(wiring.Component):
                     m.d.sync += [position.eq(position + 1), left.eq(left - 1)]
                     with m.If(left == 1):
                         m.next = "idle"
+        return ~walk.ongoing("idle")
 
     def elaborate(self, platform):
         m = Module()
-        run = Signal(RunLayout)
+        train = Signal()  # the run is an EPOCH
         # at most a run's count of samples are right: 16 bits, sent as 32
         active, correct, cycles = Signal(), Signal.like(self.run.payload.count), Signal(32)
         label = Signal(range(self._config.n_classes))
@@ -211,13 +216,18 @@ class EpochRunner(wiring.Component):
         with m.If(active):
             m.d.sync += cycles.eq(cycles + 1)
         walk = self._draw if self._store.lfsr else self._walk
-        walk(m, run, start=self.run.valid & self.run.ready)
+        asking = walk(m, train, start=self.run.valid & self.run.ready)
+        # the records asked for and not yet finished: the feed's, those in the FIFO, the one the source streams. The
+        # run ends with a sample when the walk has asked for every record and that sample's is the only one left: no
+        # count of samples to go beside the walk's
+        asked, finished = Signal(range(self.prefetch // self._store.stride + 3)), Signal()
+        m.d.sync += asked.eq(asked + (self.request.valid & self.request.ready) - finished)
 
         with m.FSM():
             with m.State("idle"):
                 m.d.comb += self.run.ready.eq(1)
                 with m.If(self.run.valid):
-                    m.d.sync += [run.eq(self.run.payload), active.eq(1), correct.eq(0), cycles.eq(1)]
+                    m.d.sync += [train.eq(self.run.payload.train), active.eq(1), correct.eq(0), cycles.eq(1)]
                     m.next = "label"
             with m.State("label"):  # the record's first word
                 m.d.comb += words.ready.eq(1)
@@ -225,7 +235,7 @@ class EpochRunner(wiring.Component):
                     m.d.sync += label.eq(words.payload)
                     m.next = "start"
             with m.State("start"):  # the sample starts
-                m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(run.train)]
+                m.d.comb += [self.sample.valid.eq(1), self.sample.payload.train.eq(train)]
                 m.next = "inputs"
             with m.State("inputs"):  # an input a cycle, as they come
                 m.d.comb += [self.inputs.valid.eq(words.valid), words.ready.eq(1)]
@@ -238,9 +248,9 @@ class EpochRunner(wiring.Component):
                     m.next = "sample_end"
             with m.State("sample_end"):  # a training sample's update goes on after its prediction
                 with m.If(self.sample_idle):
-                    m.d.sync += run.count.eq(run.count - 1)
+                    m.d.comb += finished.eq(1)
                     m.next = "label"
-                    with m.If(run.count == 1):
+                    with m.If(~asking & (asked == 1)):
                         m.next = "done"
             with m.State("done"):
                 m.d.comb += self.result.valid.eq(summed)
