@@ -29,6 +29,8 @@ class CommandDecoder(wiring.Component):
     config : Config
     read_latency : int
         Cycles from a bank address to the word on ``banks.word`` (``BankArbiter.read_latency``).
+    streamed_counters : bool
+        The counters send their words as a stream (:class:`hdl.core.counters.SpramCounters`).
 
     Members
     -------
@@ -53,6 +55,10 @@ class CommandDecoder(wiring.Component):
     counter_select : Out(range(counter_words(config)))
     counter_word : In(32)
         The counters' words, in the COUNTERS reply's order (:class:`hdl.core.counters.Counters`).
+    counter_dump : Out(1)
+    counter_stream : In(stream.Signature(32))
+        With ``streamed_counters``, instead of ``counter_select`` and ``counter_word``: the words as
+        :class:`hdl.core.counters.SpramCounters` sends them while ``counter_dump`` is high.
     sample_write, order_write : In(WritePort.Signature(...))
         With ``store``: STORE's and ORDER's words, to the data store.
     run : Out(stream.Signature(RunLayout))
@@ -61,7 +67,8 @@ class CommandDecoder(wiring.Component):
         With ``store``: the run's result, sent as the reply.
     """
 
-    def __init__(self, config: Config, *, read_latency: int, store: DataStore | None = None):
+    def __init__(self, config: Config, *, read_latency: int, store: DataStore | None = None,
+                 streamed_counters: bool = False):
         require_config(self, config)
         if not isinstance(read_latency, int) or read_latency < 1:
             raise ValueError(f"read_latency must be a positive integer, not {read_latency!r}")
@@ -70,6 +77,7 @@ class CommandDecoder(wiring.Component):
         self._config = config
         self._read_latency = read_latency
         self._store = store
+        self._streamed_counters = streamed_counters
         #: STORE writes a sample memory; a store in flash has none, and STORE is then an unknown command
         self._storable = store is not None and store.flash is None
         stored = {} if store is None else {
@@ -89,7 +97,8 @@ class CommandDecoder(wiring.Component):
             "inputs_last": In(1),
             "prediction": In(stream.Signature(range(config.n_classes))),
             "banks": Out(host_bank_signature(config)),
-            "counter_select": Out(range(counter_words(config))), "counter_word": In(32),
+            **({"counter_dump": Out(1), "counter_stream": In(stream.Signature(32))} if streamed_counters else
+               {"counter_select": Out(range(counter_words(config))), "counter_word": In(32)}),
         })
 
     @property
@@ -113,7 +122,8 @@ class CommandDecoder(wiring.Component):
             m.d.sync += [count.eq(count - 1), count_is.zero.eq(count_is.one), count_is.one.eq(count == 2)]
         words = counter_words(cfg)
         tick = Signal(range(max(words, self._read_latency + 1, len(RESULT_FIELDS))))
-        m.d.comb += [self.counter_select.eq(tick), self.inputs.payload.eq(self.i.payload[:cfg.input.width])]
+        m.d.comb += [*([] if self._streamed_counters else [self.counter_select.eq(tick)]),
+                     self.inputs.payload.eq(self.i.payload[:cfg.input.width])]
 
         def reply(value, next_state):
             m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(value)]
@@ -143,8 +153,15 @@ class CommandDecoder(wiring.Component):
             self._sample_states(m, op)
             self._bank_states(m, op, count_is, count_down, tick, position, reply)
             with m.State("counters"):
-                reply(self.counter_word, None)
-                with m.If(self.o.ready):
+                if self._streamed_counters:  # the counters' own words, as they come
+                    m.d.comb += [self.counter_dump.eq(1), self.counter_stream.ready.eq(self.o.ready)]
+                    with m.If(self.counter_stream.valid):
+                        reply(self.counter_stream.payload, None)
+                    taken = self.counter_stream.valid & self.o.ready
+                else:  # word ``tick`` of the counters' multiplexer
+                    reply(self.counter_word, None)
+                    taken = self.o.ready
+                with m.If(taken):
                     m.d.sync += tick.eq(tick + 1)
                     with m.If(tick == words - 1):
                         m.next = "idle"

@@ -40,7 +40,7 @@ from trifactor.golden.fixed_model import FixedNet
 
 from ..lanes import BankArbiter
 from .command_decoder import CommandDecoder
-from .counters import Counters
+from .counters import Counters, SpramCounters, counter_placement
 from ..store import DataStore, FlashPlacement
 from .delta_provider import DeltaProvider
 from ..store import EpochRunner
@@ -136,11 +136,15 @@ class LearnerCore(wiring.Component):
         self.records = record_source(self.store) if self.store else None
         self.runner = EpochRunner(config, store=self.store, prefetch=self.store.stride if flash else 0,
                                   word_interval=self.records.word_interval) if self.store else None
-        self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency, store=self.store)
-        costs = self.cost_events()
-        self.counters = Counters(max_step=self.sweeper.max_macs_step,
-                                 costs={name: (1 << len(event)) - 1 for name, event in costs.items()},
-                                 halves=config.pipeline == "balanced")
+        #: the counters in flip-flops, or in an SPRAM beside a data store (:func:`hdl.core.counters.counter_placement`)
+        self.counter_placement = counter_placement(config, store_samples)
+        spram = self.counter_placement == "spram"
+        self.decoder = CommandDecoder(config, read_latency=self.banks.read_latency, store=self.store,
+                                      streamed_counters=spram)
+        steps = {name: (1 << len(event)) - 1 for name, event in self.cost_events().items()}
+        self.counters = (SpramCounters(max_step=self.sweeper.max_macs_step, costs=steps) if spram else
+                         Counters(max_step=self.sweeper.max_macs_step, costs=steps,
+                                  halves=config.pipeline == "balanced"))
         assert self.counters.names == counter_names(config)
         super().__init__({"i": In(stream.Signature(unsigned(32))), "o": Out(stream.Signature(unsigned(32))),
                           **({"flash": Out(FlashPins)} if flash else {})})
@@ -246,8 +250,11 @@ class LearnerCore(wiring.Component):
             self.counters.busy.eq(seq.busy), self.counters.sample.eq(seq.sample_done),
             self.counters.macs_done.eq(sw.macs_done + path.macs if self._config.rule == "ddfa" else sw.macs_done),
             self.counters.macs_skipped.eq(sw.macs_skipped),
-            self.counters.select.eq(dec.counter_select), dec.counter_word.eq(self.counters.word),
+            *([self.counters.select.eq(dec.counter_select), dec.counter_word.eq(self.counters.word)]
+              if self.counter_placement == "registers" else [self.counters.dump.eq(dec.counter_dump)]),
         ]
+        if self.counter_placement == "spram":
+            wiring.connect(m, self.counters.o, dec.counter_stream)
         m.d.comb += [getattr(self.counters.costs, name).eq(event) for name, event in self.cost_events().items()]
         return m
 

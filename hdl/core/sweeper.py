@@ -23,7 +23,7 @@ from .input_lists import list_read_signature
 from .window_walker import WindowWalker
 from ..layout import GroupWalk, WeightLayout
 
-__all__ = ["Sweeper", "delta_group_signature", "sweep_layout"]
+__all__ = ["Sweeper", "delta_group_signature", "max_macs_step", "sweep_layout"]
 
 
 def sweep_layout(config: Config) -> data.StructLayout:
@@ -33,6 +33,11 @@ def sweep_layout(config: Config) -> data.StructLayout:
     if config.backprop:
         fields["backward"] = 1
     return data.StructLayout(fields)
+
+
+def max_macs_step(config: Config) -> int:
+    """The most MACs one cycle's ``macs_done`` or ``macs_skipped`` can report: a whole skipped group."""
+    return (max(spec.n_in for spec in config.layers) + 1) * config.lanes
 
 
 def delta_group_signature(config: Config) -> wiring.Signature:
@@ -126,8 +131,8 @@ class Sweeper(wiring.Component):
 
     @property
     def max_macs_step(self) -> int:
-        """The most MACs one cycle's ``macs_done`` or ``macs_skipped`` can report (a whole skipped group)."""
-        return (max(spec.n_in for spec in self._config.layers) + 1) * self._config.lanes
+        """The most MACs one cycle's ``macs_done`` or ``macs_skipped`` can report (:func:`max_macs_step`)."""
+        return max_macs_step(self._config)
 
     def elaborate(self, platform):
         m = Module()

@@ -35,6 +35,7 @@ from trifactor.hdl.lanes.lane_banks import bank_bits, spram_yosys_commands
 from trifactor.hdl.boards.pll import PLL_RANGES, fastest_exact_clock
 from trifactor.hdl.link.uart import uart_divisor
 from trifactor.hdl.store.data_store import order_memory_bits, order_placement
+from trifactor.hdl.core.counters import counter_memory_bits, counter_placement
 
 from ..util.checks import check_seed
 from ..util.errors import UsageError
@@ -51,14 +52,18 @@ MAX_RUNS = 3    # place-and-routes a default build may take
 LABELS = {"logic_cells": "logic cells", "dsps": "DSPs", "brams": "block RAMs", "sprams": "SPRAMs"}
 
 
-def spram_bits(config, store_samples=0) -> int:
-    """Bits of the memory a board build puts in SPRAM: the lane banks, or a data store's order memory
-    (:func:`hdl.store.data_store.order_placement`; 0: none)."""
+def spram_memories(config, store_samples=0) -> list:
+    """Bits of each memory a board build puts in SPRAM: the lane banks; or beside a data store, its order memory
+    (:func:`hdl.store.data_store.order_placement`) and the counters (:func:`hdl.core.counters.counter_placement`).
+    Empty: none."""
     if config.bank_placement == "spram":
-        return bank_bits(config)
+        return [bank_bits(config)]
+    memories = []
     if store_samples and order_placement(config, store_samples) == "spram":
-        return order_memory_bits(store_samples)
-    return 0
+        memories.append(order_memory_bits(store_samples))
+    if counter_placement(config, store_samples) == "spram":
+        memories.append(counter_memory_bits(config))
+    return memories
 
 
 def output_dir(board_name, config_name, store=False) -> Path:
@@ -83,10 +88,10 @@ def prepare(config, board_name, work: Path, *, clock_hz, seed=0, baud=1_000_000,
     }
     if board.family == "ice40":
         synth = TARGETS["up5k"]["synth"]  # trifactor synth's: -dsp, or the multipliers land in LUTs
-        spram = spram_bits(config, store_samples)
+        spram = spram_memories(config, store_samples)
         if spram:
             synth += " -spram"
-            overrides["script_after_read"] = spram_yosys_commands(spram)
+            overrides["script_after_read"] = spram_yosys_commands(max(spram))
         # the platform's synth_ice40 runs up to the LUT mapping, which trifactor synth's commands do (for the routing)
         overrides["synth_opts"] = f"{synth.removeprefix('synth_ice40 ')} -run :map_luts"
         overrides["script_after_synth"] = "\n".join([*ice40_lut_mapping(synth, config.name),

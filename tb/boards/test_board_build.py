@@ -26,6 +26,8 @@ from conftest import assert_user_error, tiny_dataset
 
 from trifactor.hdl.boards.board import BOARDS, BoardTop
 from trifactor.hdl.link.uart import uart_divisor
+from trifactor.hdl.core.counters import counter_placement
+from trifactor.hdl.protocol import counter_names
 from trifactor.hdl.store.data_store import order_placement
 from trifactor.scripts.flow import board_build
 
@@ -131,13 +133,17 @@ def test_board_builds_honour_no_rw_check_as_synthesis_does(tmp_path):
     assert board_build.ff_count(stats["marked"]) <= 2 < 40 <= board_build.ff_count(stats["plain"])
 
 
-def test_a_store_s_order_memory_goes_to_an_spram_when_the_banks_are_in_block_ram(tmp_path):
-    """With the lane banks in block RAM, a store's order memory is one-port and marked for SPRAM: the plan's
-    synthesis puts it in one SB_SPRAM256KA (digits' 1797 indices would take 6 block RAMs); with the banks in SPRAM,
-    or the LFSR order, it stays where it was (block RAM; none)."""
+def test_a_store_s_order_memory_and_counters_go_to_sprams_when_the_banks_are_in_block_ram(tmp_path):
+    """With the lane banks in block RAM, a store's order memory is one-port and marked for SPRAM, and so are the
+    counters (:class:`SpramCounters`): the plan's synthesis puts them in two SB_SPRAM256KA (digits' 1797 indices
+    would take 6 block RAMs); with the banks in SPRAM, or the LFSR order, the order memory stays where it was
+    (block RAM; none), and without a store the counters are flip-flops."""
     config = make_config((16, 12, 4), hardware={"lanes": 2})
-    assert order_placement(config, 300) == "spram" and board_build.spram_bits(config, 300) == 300 * 9
-    assert board_build.spram_bits(config) == 0
+    assert order_placement(config, 300) == "spram"
+    assert board_build.spram_memories(config, 300) == [300 * 9, 4 * 16 * len(counter_names(config))]
+    assert board_build.spram_memories(config) == []
+    assert counter_placement(config) == "registers" and counter_placement(config, 300) == "spram"
+    assert counter_placement(make_config((16, 12, 4), hardware={"banks": "spram"}), 300) == "registers"
     assert order_placement(make_config((16, 12, 4), hardware={"lanes": 2, "banks": "spram"}), 300) == "block_ram"
     assert order_placement(make_config((16, 12, 4), training={"order": "lfsr"}), 300) is None
     commands = board_build.prepare(config, "icebreaker", tmp_path, clock_hz=24e6, store_samples=300, store_in="flash")
@@ -145,7 +151,7 @@ def test_a_store_s_order_memory_goes_to_an_spram_when_the_banks_are_in_block_ram
     assert "synth_ice40 -dsp -spram" in script and f"setparam -set INIT {300 * 9}'x" in script
     subprocess.run(commands[0], cwd=tmp_path, check=True, capture_output=True)  # Yosys only
     cells = board_build.cell_counts((tmp_path / board_build.STAT).read_text())
-    assert cells.get("SB_SPRAM256KA") == 1
+    assert cells.get("SB_SPRAM256KA") == 2
 
 
 def test_board_top_refuses_unknown_boards_clocks_and_baud_rates_its_clock_cannot_make():

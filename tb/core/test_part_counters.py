@@ -12,7 +12,7 @@ import random
 import pytest
 
 from trifactor.hdl.core import counters
-from trifactor.hdl.core.counters import Counters
+from trifactor.hdl.core.counters import Counters, SpramCounters
 from trifactor.hdl.protocol import COST_NAMES, COUNTER_BITS, COUNTER_NAMES, counter_names, counter_words
 
 from conftest import make_config
@@ -163,3 +163,95 @@ def test_host_summarises_the_cost_counters_per_sample_by_pass():
     assert costs == {"forward": {"macs": 2.0, "weight_reads": 4.0},
                      "error_path": {"macs": 6.0, "weight_reads": 8.0, "feedback_reads": 10.0, "deltas": 12.0},
                      "update": {"macs": 14.0, "weight_reads": 16.0, "weight_writes": 18.0}}
+
+
+def check_spram_counters(max_step, costs=None, seed=0, cycles=2000, dumps=3, preset=None, wrong=False):
+    """SpramCounters against the model: bursts of random increments (each counter at its largest step for a while,
+    so that accumulators overflow in the same cycles), then a quiet spell and a dump of every reply word, ``dumps``
+    times. ``preset``: counts to start from (written into the memory once it is cleared), near a carry or the wrap."""
+    dut = SpramCounters(max_step=max_step, costs=costs)
+    costs = costs or {}
+    names = dut.names
+    steps = {"cycles": 1, "samples": 1, "macs_done": max_step, "macs_skipped": max_step, **costs}
+    ports = {name: getattr(dut, INPUTS[name]) if name in INPUTS else getattr(dut.costs, name) for name in names}
+    rng = random.Random(seed)
+    counts = dict.fromkeys(names, 0)
+    mask = (1 << dut.accumulator_bits) - 1
+
+    async def bench(ctx):
+        await ctx.tick().repeat(4 * len(names) + 2)  # the clear
+        for k, name in enumerate(names):
+            start = (preset or {}).get(name, 0) & ~mask  # the accumulators start at zero
+            counts[name] = start
+            for w in range(4):
+                ctx.set(dut.data[4 * k + w], start >> 16 * w & 0xFFFF)
+        for _ in range(dumps):
+            burst = 0
+            for _ in range(cycles):
+                if burst == 0:
+                    burst, full = rng.randint(1, 60), rng.random() < 0.5
+                burst -= 1
+                for name in names:
+                    step = steps[name] if full else rng.randint(0, steps[name])
+                    ctx.set(ports[name], step)
+                    counts[name] += step
+                await ctx.tick()
+            for name in names:
+                ctx.set(ports[name], 0)
+            ctx.set(dut.dump, 1)
+            got = []
+            while len(got) < dut.words:
+                ctx.set(dut.o.ready, rng.random() < 0.7)
+                if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
+                    got.append(ctx.get(dut.o.payload))
+                await ctx.tick()
+            ctx.set(dut.dump, 0)
+            ctx.set(dut.o.ready, 0)
+            await ctx.tick()
+            assert got == model_words(names, counts, wrong), (got, model_words(names, counts))
+
+    simulate(dut, bench)
+
+
+@pytest.mark.parametrize("max_step", [1, 8, 16])
+def test_spram_counters_count_as_the_model(max_step):
+    check_spram_counters(max_step, seed=max_step)
+
+
+def test_spram_cost_counters_count_as_the_model():
+    cfg = make_config([9, 6, 4], hardware={"lanes": 4, "cost_counters": True})
+    costs = {name: 4 for name in counter_names(cfg)[len(COUNTER_NAMES):]}
+    check_spram_counters(4, costs=costs, cycles=600, dumps=2)
+
+
+def test_spram_counters_carry_through_every_word_and_wrap_for_good():
+    """Counts just below a 16-bit word's carry, below bit 48 (the wrap), and past it."""
+    top = 1 << COUNTER_BITS
+    check_spram_counters(8, preset={"cycles": (1 << 32) - 300, "samples": top - 100, "macs_done": top - 3000,
+                                    "macs_skipped": top + (1 << 40)}, cycles=1500, dumps=2)
+
+
+def test_spram_counters_test_catches_a_wrong_model():
+    with pytest.raises(AssertionError):
+        check_spram_counters(8, cycles=300, dumps=1, wrong=True)
+
+
+def test_spram_accumulators_cannot_overflow_twice_in_a_round():
+    """The accumulator is a whole number of nibbles, wide enough for the largest step over a servicer's round."""
+    for steps, n in (([1, 1, 8, 8], 4), ([1, 1, 9, 9], 4), ([1, 1, 8, 8, *[16] * 9], 13)):
+        bits = counters.accumulator_bits(steps, n)
+        assert bits % 4 == 0 and (1 << bits) > max(steps) * counters.SERVICE_CYCLES * n
+        assert bits == 4 or (1 << bits - 4) <= max(steps) * counters.SERVICE_CYCLES * n
+
+
+def test_only_a_store_core_s_basic_counters_with_narrow_accumulators_go_to_spram():
+    """``counter_placement``: beside a data store with the banks in block RAM; not without a store, with SPRAM banks,
+    with cost counters, or when a skipped group is too large for a 16-bit accumulator (MNIST's 785 inputs)."""
+    from trifactor.hdl.core.counters import counter_placement
+    small = make_config([9, 6, 4], hardware={"lanes": 4})
+    assert counter_placement(small, 100) == "spram" and counter_placement(small) == "registers"
+    assert counter_placement(make_config([9, 6, 4], hardware={"lanes": 4, "banks": "spram"}), 100) == "registers"
+    assert counter_placement(make_config([9, 6, 4], hardware={"lanes": 4, "cost_counters": True}), 100) == "registers"
+    assert counter_placement(make_config([784, 16, 10], hardware={"lanes": 8}), 100) == "registers"
+    with pytest.raises(ValueError, match="need 20-bit accumulators, more than a memory word's 16"):
+        SpramCounters(max_step=785 * 8)
