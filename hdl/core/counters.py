@@ -260,7 +260,7 @@ class SpramCounters(wiring.Component):
         steps = {"cycles": self.busy, "samples": self.sample,
                  "macs_done": self.macs_done, "macs_skipped": self.macs_skipped}
         steps.update({name: getattr(self.costs, name) for name in self._costs})
-        accumulators = [Signal(acc_bits, name=f"{name}_acc") for name in self.names]
+        accumulators = [Signal(acc_bits, name=name) for name in self.names]  # the count's low bits
         pending, serviced = Signal(n), Signal(n)
         carries = []
         for name, acc in zip(self.names, accumulators):
