@@ -17,6 +17,15 @@ __all__ = ["Counters", "SpramCounters", "counter_memory_bits", "counter_placemen
 LOW_BITS = COUNTER_BITS // 2
 
 
+def counted(max_step: int, costs: dict, outputs: dict) -> dict:
+    """The members of a counters part: the events it counts, ``outputs``, then the cost counters' events."""
+    members = {"busy": In(1), "sample": In(1),
+               "macs_done": In(range(max_step + 1)), "macs_skipped": In(range(max_step + 1)), **outputs}
+    if costs:
+        members["costs"] = In(wiring.Signature({name: Out(range(step + 1)) for name, step in costs.items()}))
+    return members
+
+
 def checked_costs(max_step: int, costs: dict | None) -> dict:
     """The cost counters' largest increments, by name, once ``max_step`` and ``costs`` are checked (``ValueError``)."""
     if not isinstance(max_step, int) or max_step < 1:
@@ -85,14 +94,7 @@ class Counters(wiring.Component):
         self.registers = {name: Signal(COUNTER_BITS + 1, name=name) for name in self.names}
         # the counters that step by 1: a flag each, set when the lower half is all ones
         self._ones = {name: Signal(name=f"{name}_ones") for name in ("cycles", "samples")}
-        members = {
-            "busy": In(1), "sample": In(1),
-            "macs_done": In(range(max_step + 1)), "macs_skipped": In(range(max_step + 1)),
-            "select": In(range(self.words)), "word": Out(32),
-        }
-        if costs:
-            members["costs"] = In(wiring.Signature({name: Out(range(step + 1)) for name, step in costs.items()}))
-        super().__init__(members)
+        super().__init__(counted(max_step, costs, {"select": In(range(self.words)), "word": Out(32)}))
 
     @property
     def names(self) -> tuple:
@@ -232,27 +234,9 @@ class SpramCounters(wiring.Component):
                              "more than a memory word's 16")
         #: the counters' memory (tests may read and write it): :data:`SPRAM_WORDS` words a counter, low first
         self.data = MemoryData(shape=16, depth=SPRAM_WORDS * len(self.names), init=[])
-        members = {"busy": In(1), "sample": In(1),
-                   "macs_done": In(range(max_step + 1)), "macs_skipped": In(range(max_step + 1)),
-                   "dump": In(1), "o": Out(stream.Signature(32))}
-        if self._costs:
-            members["costs"] = In(wiring.Signature({name: Out(range(step + 1)) for name, step in self._costs.items()}))
-        super().__init__(members)
+        super().__init__(counted(max_step, self._costs, {"dump": In(1), "o": Out(stream.Signature(32))}))
 
-    @property
-    def names(self) -> tuple:
-        """The counters in reply order, as :attr:`Counters.names`."""
-        return COUNTER_NAMES + tuple(self._costs)
-
-    @property
-    def words(self) -> int:
-        """32-bit words of the counters: two per counter."""
-        return 2 * len(self.names)
-
-    @property
-    def memory_bits(self) -> int:
-        """Bits of the counters' memory."""
-        return SPRAM_WORDS * len(self.names) * 16
+    names, words = Counters.names, Counters.words  # the same counters, in the same reply order
 
     def elaborate(self, platform):
         m = Module()

@@ -30,6 +30,7 @@ from ..layout import WeightLayout
 
 __all__ = ["LaneBanks", "SPRAM_ATTR", "bank_bits", "placement_summary", "spram_yosys_commands"]
 
+
 def placement_summary(config: Config) -> str:
     """Where the banks are, in words (``trifactor generate`` and ``synth`` print it)."""
     depth, width = config.bank_depth, config.weight.width
