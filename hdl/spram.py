@@ -4,7 +4,7 @@ counters beside it (:class:`hdl.core.counters.SpramCounters`)."""
 
 __all__ = ["SPRAM_ATTR", "spram_yosys_commands"]
 
-#: the attribute on the one memory of a design that goes to SPRAM
+#: the attribute on each memory of a design that goes to SPRAM
 SPRAM_ATTR = "trifactor_spram"
 
 
