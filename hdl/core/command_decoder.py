@@ -62,7 +62,7 @@ class CommandDecoder(wiring.Component):
     sample_write, order_write : In(WritePort.Signature(...))
         With ``store``: STORE's and ORDER's words, to the data store.
     run : Out(stream.Signature(RunLayout))
-        With ``store``: EPOCH and EVALUATE, to the epoch runner.
+        With ``store``: EPOCH and EVALUATE, to the epoch runner: the command's positions, one a record.
     result : In(stream.Signature(ResultLayout))
         With ``store``: the run's result, sent as the reply.
     """
@@ -254,7 +254,8 @@ class CommandDecoder(wiring.Component):
 
     def _store_states(self, m, op, count, count_is, count_down, tick, position, reply):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
-        runner and reply with its result: a word per :data:`hdl.store.epoch_runner.RESULT_FIELDS` field.
+        runner, a position a record (counted down as STORE's words are), and reply with its result: a word per
+        :data:`hdl.store.epoch_runner.RESULT_FIELDS` field.
 
         An ORDER index outside the store is not written, nor is any after it in the command, which
         answers ``ERROR | ORDER``. EPOCH before any ORDER, and EPOCH or EVALUATE before any STORE (of a
@@ -269,8 +270,8 @@ class CommandDecoder(wiring.Component):
         if self._storable:
             m.d.comb += [self.sample_write.addr.eq(at), self.sample_write.data.eq(self.i.payload)]
         m.d.comb += [self.order_write.addr.eq(at), self.order_write.data.eq(self.i.payload),
-                     self.run.payload.train.eq(op == Op.EPOCH), self.run.payload.start.eq(at),
-                     self.run.payload.count.eq(count)]
+                     self.run.payload.train.eq(op == Op.EPOCH), self.run.payload.position.eq(at),
+                     self.run.payload.last.eq(count_is.one)]
         with m.State("store_position"):
             m.d.comb += self.i.ready.eq(1)
             with m.If(self.i.valid):
@@ -300,10 +301,13 @@ class CommandDecoder(wiring.Component):
                         m.d.sync += written.records.eq(1)
                     with m.Else():
                         m.d.sync += written.order.eq(1)
-        with m.State("run"):
+        with m.State("run"):  # the run's positions, one a record: the count is the decoder's
             m.d.comb += self.run.valid.eq(1)
             with m.If(self.run.ready):
-                m.next = "result"
+                m.d.sync += at.eq(at + 1)
+                count_down()
+                with m.If(count_is.one):
+                    m.next = "result"
         with m.State("result"):  # the result's words (RESULT_FIELDS): the samples predicted right, the cycles, ...
             fields = [self.result.payload[name] for name in RESULT_FIELDS]
             with m.If(self.result.valid):

@@ -12,13 +12,14 @@ from trifactor.golden.config import Config
 
 from .data_store import DataStore, word_bytes
 from ..errors import reject, require_config
+from ..protocol import MAX_COUNT
 
 __all__ = ["EpochRunner", "RunLayout", "ResultLayout", "RESULT_FIELDS", "run_checksum"]
 
-#: A run: train on ``count`` samples from position ``start`` of the order memory (EPOCH; with the LFSR order, on
-#: the next ``count`` indices it draws, ``start`` unused), or infer on records ``start .. start + count - 1``
-#: (EVALUATE).
-RunLayout = data.StructLayout({"train": 1, "start": 24, "count": 16})
+#: A run is a packet of positions, a record each, in order: train on the samples the order memory holds at them
+#: (EPOCH; with the LFSR order, on the next index it draws for each, the position unused), or infer on the records
+#: they name (EVALUATE). ``last`` marks the run's last position. The sender keeps the run's count; the runner, none.
+RunLayout = data.StructLayout({"train": 1, "position": 24, "last": 1})
 #: A run's result, a 32-bit reply word each in this order: the samples whose prediction was the label (made
 #: before each update, when training), the clock cycles from the run's start to the end of its last sample,
 #: and the checksum of the records the run read (:func:`run_checksum`).
@@ -38,15 +39,16 @@ class EpochRunner(wiring.Component):
     """Feeds stored samples to the pass sequencer and the input lists as the command decoder feeds the host's.
 
     Between runs the decoder's samples pass through (``host_*`` to the outputs). A run has two
-    processes. The **walk** reads the order memory (EPOCH; with ``[training] order = "lfsr"`` it takes
-    the store's LFSR indices instead, :class:`hdl.store.lfsr_order.LfsrOrder`; EVALUATE walks the records in
-    order) and asks the record source (:mod:`hdl.store.record_source`) for each record in turn,
-    as soon as the source takes the request: it runs ahead of the samples by as much as the
-    source and the ``prefetch`` FIFO let it. The **feed**, per sample: the record's label,
-    then its inputs one a cycle (as they come) into the input lists, the prediction taken
+    processes. The **walk** takes the run's positions (:data:`RunLayout`) and, for each, reads the order memory
+    (EPOCH; with ``[training] order = "lfsr"`` it takes the store's next LFSR index instead,
+    :class:`hdl.store.lfsr_order.LfsrOrder`; EVALUATE: the position names the record) and asks the record source
+    (:mod:`hdl.store.record_source`) for the record, taking the position as the source takes the request: it runs
+    ahead of the samples by as much as the source and the ``prefetch`` FIFO let it. The **feed**, per sample: the
+    record's label, then its inputs one a cycle (as they come) into the input lists, the prediction taken
     and scored, and the next sample once the pass sequencer is idle again (a training
     sample's update is done). The run ends with the sample whose record is the only one asked
-    for and not finished once the walk has asked for all: the feed keeps no count of its own.
+    for and not finished once the walk has taken the last position: the runner keeps no count of its own (the
+    sender of the positions does).
     With a FIFO that holds a record, a slow source (the SPI flash) reads the next record while
     the core computes this one.
 
@@ -65,6 +67,8 @@ class EpochRunner(wiring.Component):
     Members
     -------
     run : In(stream.Signature(RunLayout))
+        The run's positions; the first starts the run (its ``train`` holds for the run), the one marked ``last``
+        ends the walk. Taken one a request.
     result : Out(stream.Signature(ResultLayout))
     order_read : In(ReadPort.Signature(...))
         To the store's order memory (latency 1); with the LFSR order ``In(stream.Signature(range(samples)))``,
@@ -113,14 +117,14 @@ class EpochRunner(wiring.Component):
             width *= 2
         return width
 
-    def _checksum(self, m):
+    def _checksum(self, m, start):
         """The CRC-32 of every record word the source hands over (cleared when a run starts), :attr:`checksum_width`
         bits a step, low bits first; returns it, whether it has taken every word handed over, and whether it takes
         a word now."""
         bits, width = 8 * word_bytes(self._config), self.checksum_width
         m.submodules.checksum = checksum = CHECKSUM(data_width=width).create()
         taken = self.words.valid & self.words.ready
-        m.d.comb += checksum.start.eq(self.run.valid & self.run.ready)
+        m.d.comb += checksum.start.eq(start)
         if width == bits:  # a word a step, as it is handed over
             m.d.comb += [checksum.data.eq(self.words.payload), checksum.valid.eq(taken)]
             return checksum.crc, C(1, 1), C(1, 1)
@@ -148,60 +152,44 @@ class EpochRunner(wiring.Component):
             ]
         m.d.comb += self.host_inputs_last.eq(self.inputs_last)
 
-    def _walk(self, m, train, start):
-        """Ask the source for the run's records in order, from when ``start`` is high; returns whether it is still
-        asking (it has not asked for the run's last record yet)."""
+    def _walk(self, m, run):
+        """Ask the source for the record at each of the run's positions (EVALUATE) or the order memory's sample there
+        (EPOCH), as soon as it takes the request; ``run`` is the run's packet while the run is on. A position is taken
+        with its request."""
         # only the position's bits that address the order memory or name a record are seen
-        position, left = Signal(range(self._store.samples)), Signal.like(self.run.payload.count)
+        position = run.payload.position[:len(self.order_read.addr)]
         m.d.comb += [self.order_read.addr.eq(position), self.order_read.en.eq(0)]  # (a read port's en is 1 at rest)
-        with m.FSM() as walk:
-            with m.State("idle"):
-                with m.If(start):
-                    m.d.sync += [position.eq(self.run.payload.start), left.eq(self.run.payload.count)]
-                    m.next = "order"
-            with m.State("order"):  # the order memory reads position (and holds the word while not enabled)
-                m.d.comb += self.order_read.en.eq(1)
-                m.next = "request"
+        with m.FSM():
+            with m.State("order"):  # the order memory reads the position (and holds the word while not enabled)
+                with m.If(run.valid):
+                    m.d.comb += self.order_read.en.eq(1)
+                    m.next = "request"
             with m.State("request"):  # its word has arrived: the record (EVALUATE: the position itself)
-                m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position)]
-                with m.If(train):
+                m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position), run.ready.eq(self.request.ready)]
+                with m.If(run.payload.train):
                     m.d.comb += self.request.payload.eq(self.order_read.data)
                 with m.If(self.request.ready):
-                    m.d.sync += [position.eq(position + 1), left.eq(left - 1)]
                     m.next = "order"
-                    with m.If(left == 1):
-                        m.next = "idle"
-        return ~walk.ongoing("idle")
 
-    def _draw(self, m, train, start):
-        """The walk with the LFSR order: EPOCH asks for each index as the store draws it, EVALUATE for the records
-        from ``start``; from when ``start`` is high. Returns whether it is still asking."""
-        position, left = Signal(range(self._store.samples)), Signal.like(self.run.payload.count)
-        with m.FSM() as walk:
-            with m.State("idle"):
-                with m.If(start):
-                    m.d.sync += [position.eq(self.run.payload.start), left.eq(self.run.payload.count)]
-                    m.next = "request"
-            with m.State("request"):
-                with m.If(train):
-                    m.d.comb += [self.request.valid.eq(self.order_read.valid),
-                                 self.request.payload.eq(self.order_read.payload),
-                                 self.order_read.ready.eq(self.request.ready)]
-                with m.Else():
-                    m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position)]
-                with m.If(self.request.valid & self.request.ready):
-                    m.d.sync += [position.eq(position + 1), left.eq(left - 1)]
-                    with m.If(left == 1):
-                        m.next = "idle"
-        return ~walk.ongoing("idle")
+    def _draw(self, m, run):
+        """The walk with the LFSR order: EPOCH asks for an index as the store draws it for each position, EVALUATE for
+        the record at the position."""
+        with m.If(run.payload.train):
+            m.d.comb += [self.request.valid.eq(run.valid & self.order_read.valid),
+                         self.request.payload.eq(self.order_read.payload),
+                         self.order_read.ready.eq(run.valid & self.request.ready)]
+        with m.Else():
+            m.d.comb += [self.request.valid.eq(run.valid), self.request.payload.eq(run.payload.position)]
+        m.d.comb += run.ready.eq(self.request.valid & self.request.ready)
 
     def elaborate(self, platform):
         m = Module()
         train = Signal()  # the run is an EPOCH
-        # at most a run's count of samples are right: 16 bits, sent as 32
-        active, correct, cycles = Signal(), Signal.like(self.run.payload.count), Signal(32)
+        # at most a run's count of samples are right (the header's count): 16 bits, sent as 32
+        active, correct, cycles = Signal(), Signal(range(MAX_COUNT + 1)), Signal(32)
         label = Signal(range(self._config.n_classes))
-        crc, summed, room = self._checksum(m)
+        start = Signal()  # a run starts
+        crc, summed, room = self._checksum(m, start)
         if self.prefetch:
             m.submodules.prefetch = queue = fifo.SyncFIFOBuffered(width=self._store.width, depth=self.prefetch)
             m.d.comb += [queue.w_data.eq(self.words.payload), queue.w_en.eq(self.words.valid & room),
@@ -215,19 +203,26 @@ class EpochRunner(wiring.Component):
                      self.result.payload.checksum.eq(crc)]
         with m.If(active):
             m.d.sync += cycles.eq(cycles + 1)
-        walk = self._draw if self._store.lfsr else self._walk
-        asking = walk(m, train, start=self.run.valid & self.run.ready)
+        # the walk takes the run's positions once the feed has started it
+        run = stream.Signature(RunLayout).flip().create()
+        m.d.comb += [run.payload.eq(self.run.payload), run.valid.eq(self.run.valid & active),
+                     self.run.ready.eq(run.ready)]
+        (self._draw if self._store.lfsr else self._walk)(m, run)
         # the records asked for and not yet finished: the feed's, those in the FIFO, the one the source streams. The
-        # run ends with a sample when the walk has asked for every record and that sample's is the only one left: no
-        # count of samples to go beside the walk's
+        # run ends with a sample when the walk has taken the last position and that sample's record is the only one
+        # left: no count of samples to go beside the sender's
         asked, finished = Signal(range(self.prefetch // self._store.stride + 3)), Signal()
         m.d.sync += asked.eq(asked + (self.request.valid & self.request.ready) - finished)
+        walked = Signal()  # the run's last position is taken
+        with m.If(run.valid & run.ready & run.payload.last):
+            m.d.sync += walked.eq(1)
 
         with m.FSM():
             with m.State("idle"):
-                m.d.comb += self.run.ready.eq(1)
+                m.d.comb += start.eq(self.run.valid)
                 with m.If(self.run.valid):
-                    m.d.sync += [train.eq(self.run.payload.train), active.eq(1), correct.eq(0), cycles.eq(1)]
+                    m.d.sync += [train.eq(self.run.payload.train), active.eq(1), correct.eq(0), cycles.eq(1),
+                                 walked.eq(0)]
                     m.next = "label"
             with m.State("label"):  # the record's first word
                 m.d.comb += words.ready.eq(1)
@@ -250,7 +245,7 @@ class EpochRunner(wiring.Component):
                 with m.If(self.sample_idle):
                     m.d.comb += finished.eq(1)
                     m.next = "label"
-                    with m.If(~asking & (asked == 1)):
+                    with m.If(walked & (asked == 1)):
                         m.next = "done"
             with m.State("done"):
                 m.d.comb += self.result.valid.eq(summed)

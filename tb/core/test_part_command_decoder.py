@@ -211,7 +211,7 @@ def store_sequence(samples):
     command(Op.STORE, 2, 3, [11, 12], reply=[ACK])
     records += [(3, 11), (4, 12)]
     command(Op.EVALUATE, 2, 1, reply=result)
-    runs.append((0, 1, 2))
+    runs += [(0, 1, 0), (0, 2, 1)]  # (train, position, last): a position a record
     command(Op.EPOCH, 1, 0, reply=[ERROR | Op.EPOCH])              # no order yet
     command(Op.ORDER, 3, 0, [1, samples, 2], reply=[ERROR | Op.ORDER])
     order.append((0, 1))                                           # before the bad one; nothing after it
@@ -220,7 +220,7 @@ def store_sequence(samples):
     command(Op.ORDER, 2, 5, [samples - 1, 0], reply=[ACK])
     order += [(5, samples - 1), (6, 0)]
     command(Op.EPOCH, 2, 5, reply=result)
-    runs.append((1, 5, 2))
+    runs += [(1, 5, 0), (1, 6, 1)]
     return words, replies, order, records, runs, result
 
 
@@ -252,7 +252,7 @@ def test_decoder_store_commands_refuse_what_is_outside_or_never_written(samples)
                 got["records"].append((ctx.get(dut.sample_write.addr), ctx.get(dut.sample_write.data)))
             if ctx.get(dut.run.valid):
                 run = ctx.get(dut.run.payload)
-                got["runs"].append((run.train, run.start, run.count))
+                got["runs"].append((run.train, run.position, run.last))
             if ctx.get(dut.o.valid):
                 got["o"].append(ctx.get(dut.o.payload))
             taken = k < len(words) and ctx.get(dut.i.ready)
