@@ -42,8 +42,8 @@ class EpochRunner(wiring.Component):
     processes. The **walk** takes the run's positions (:data:`RunLayout`) and, for each, reads the order memory
     (EPOCH; with ``[training] order = "lfsr"`` it takes the store's next LFSR index instead,
     :class:`hdl.store.lfsr_order.LfsrOrder`; EVALUATE: the position names the record) and asks the record source
-    (:mod:`hdl.store.record_source`) for the record, taking the position as the source takes the request: it runs
-    ahead of the samples by as much as the source and the ``prefetch`` FIFO let it. The **feed**, per sample: the
+    (:mod:`hdl.store.record_source`) for the record, keeping the position until the source takes the request: it
+    runs ahead of the samples by as much as the source and the ``prefetch`` FIFO let it. The **feed**, per sample: the
     record's label, then its inputs one a cycle (as they come) into the input lists, the prediction taken
     and scored, and the next sample once the pass sequencer is idle again (a training
     sample's update is done). The run ends with the sample whose record is the only one asked
@@ -68,7 +68,8 @@ class EpochRunner(wiring.Component):
     -------
     run : In(stream.Signature(RunLayout))
         The run's positions; the first starts the run (its ``train`` holds for the run), the one marked ``last``
-        ends the walk. Taken one a request.
+        ends the walk. Taken one a request; with the order memory, as it reads it (``ready`` does not depend on
+        the source's).
     result : Out(stream.Signature(ResultLayout))
     order_read : In(ReadPort.Signature(...))
         To the store's order memory (latency 1); with the LFSR order ``In(stream.Signature(range(samples)))``,
@@ -152,35 +153,40 @@ class EpochRunner(wiring.Component):
             ]
         m.d.comb += self.host_inputs_last.eq(self.inputs_last)
 
-    def _walk(self, m, run):
+    def _walk(self, m, run, train):
         """Ask the source for the record at each of the run's positions (EVALUATE) or the order memory's sample there
         (EPOCH), as soon as it takes the request; ``run`` is the run's packet while the run is on. A position is taken
-        with its request."""
+        as the order memory reads it, and kept until its request is taken: nothing runs from the source's ``ready``
+        into the sender. Returns whether the request being made is the run's last."""
         # only the position's bits that address the order memory or name a record are seen
-        position = run.payload.position[:len(self.order_read.addr)]
-        m.d.comb += [self.order_read.addr.eq(position), self.order_read.en.eq(0)]  # (a read port's en is 1 at rest)
+        position, last = Signal(len(self.order_read.addr)), Signal()
+        m.d.comb += [self.order_read.addr.eq(run.payload.position), self.order_read.en.eq(0)]  # (en is 1 at rest)
         with m.FSM():
             with m.State("order"):  # the order memory reads the position (and holds the word while not enabled)
+                m.d.comb += run.ready.eq(1)
                 with m.If(run.valid):
                     m.d.comb += self.order_read.en.eq(1)
+                    m.d.sync += [position.eq(run.payload.position), last.eq(run.payload.last)]
                     m.next = "request"
             with m.State("request"):  # its word has arrived: the record (EVALUATE: the position itself)
-                m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position), run.ready.eq(self.request.ready)]
-                with m.If(run.payload.train):
+                m.d.comb += [self.request.valid.eq(1), self.request.payload.eq(position)]
+                with m.If(train):
                     m.d.comb += self.request.payload.eq(self.order_read.data)
                 with m.If(self.request.ready):
                     m.next = "order"
+        return last
 
-    def _draw(self, m, run):
+    def _draw(self, m, run, train):
         """The walk with the LFSR order: EPOCH asks for an index as the store draws it for each position, EVALUATE for
-        the record at the position."""
-        with m.If(run.payload.train):
+        the record at the position. Returns whether the request being made is the run's last."""
+        with m.If(train):
             m.d.comb += [self.request.valid.eq(run.valid & self.order_read.valid),
                          self.request.payload.eq(self.order_read.payload),
                          self.order_read.ready.eq(run.valid & self.request.ready)]
         with m.Else():
             m.d.comb += [self.request.valid.eq(run.valid), self.request.payload.eq(run.payload.position)]
         m.d.comb += run.ready.eq(self.request.valid & self.request.ready)
+        return run.payload.last
 
     def elaborate(self, platform):
         m = Module()
@@ -206,15 +212,15 @@ class EpochRunner(wiring.Component):
         # the walk takes the run's positions once the feed has started it
         run = stream.Signature(RunLayout).flip().create()
         m.d.comb += [run.payload.eq(self.run.payload), run.valid.eq(self.run.valid & active),
-                     self.run.ready.eq(run.ready)]
-        (self._draw if self._store.lfsr else self._walk)(m, run)
+                     self.run.ready.eq(run.ready & active)]
+        last = (self._draw if self._store.lfsr else self._walk)(m, run, train)
         # the records asked for and not yet finished: the feed's, those in the FIFO, the one the source streams. The
         # run ends with a sample when the walk has taken the last position and that sample's record is the only one
         # left: no count of samples to go beside the sender's
         asked, finished = Signal(range(self.prefetch // self._store.stride + 3)), Signal()
         m.d.sync += asked.eq(asked + (self.request.valid & self.request.ready) - finished)
         walked = Signal()  # the run's last position is taken
-        with m.If(run.valid & run.ready & run.payload.last):
+        with m.If(self.request.valid & self.request.ready & last):
             m.d.sync += walked.eq(1)
 
         with m.FSM():
