@@ -125,10 +125,9 @@ class Deframer(wiring.Component):
                     m.d.sync += header.as_value().word_select(index[:2], 8).eq(byte)
                     with m.If(index == FrameHeader.size // 8 - 1):
                         m.d.comb += restart.eq(1)
-                        m.next = "crc_high"
-                        with m.If(header.length != 0):  # its bytes came in before the code
-                            m.next = "payload"
-            with m.State("payload"):  # until ``index`` reaches the length: then the byte is the CRC's first
+                        m.next = "payload"
+            # until ``index`` reaches the length: then the byte is the CRC's first (at once for an empty payload)
+            with m.State("payload"):
                 receive()
                 complete = index == header.length  # registers only: no adder in front of the comparison
                 m.d.comb += [self.buffer.addr.eq(index), self.buffer.data.eq(byte),
@@ -136,11 +135,7 @@ class Deframer(wiring.Component):
                 with m.If(got & complete):
                     m.d.comb += restart.eq(1)
                     m.next = "crc_low"
-            with m.State("crc_high"):  # the CRC, high byte first
-                receive()
-                with m.If(got):
-                    m.next = "crc_low"
-            with m.State("crc_low"):
+            with m.State("crc_low"):  # the CRC's high byte came in ``payload``
                 receive()
                 with m.If(got):
                     m.next = "check"
