@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from trifactor.golden.config import Config
 
 from ..arith import times_constant
-from ..compare import below
+from ..compare import below, less_than
 from ..store import RESULT_FIELDS, DataStore
 from .deframer import Received
 from ..errors import reject, require_config
@@ -234,8 +234,8 @@ class RequestSequencer(wiring.Component):
                 exact[rule.length] = length == rule.length
             elif rule.length is None and rule.size not in chunks:
                 head_bytes, shift = LoadHead.size // 8, rule.size.bit_length() - 1
-                short_ok, short = below(m, length, head_bytes + CHUNK * rule.size + 1)
-                fits = short_ok & (short >= head_bytes + rule.size) & (short[:shift] == 0 if shift else 1)
+                short_ok, short = below(m, length, head_bytes + CHUNK * rule.size + 1, chain=False)
+                fits = short_ok & ~less_than(short, head_bytes + rule.size) & (short[:shift] == 0 if shift else 1)
                 chunks[rule.size] = (fits, ((short - head_bytes) >> shift)[:_bits(CHUNK)])
         fits = self._select(m, is_, lambda rule: exact[rule.length] if rule.length is not None else
                             chunks[rule.size][0], 1, "fits")
@@ -247,11 +247,11 @@ class RequestSequencer(wiring.Component):
         """The position in ``word`` (or TRAIN's label): whether it fits the command, and the first bank word or
         store entry a run touches."""
         address, lane = word[:24], word[24:]
-        lane_ok, lane_n = below(m, lane, self.config.lanes)
+        lane_ok, lane_n = below(m, lane, self.config.lanes, chain=False)
         depth_bits = _bits(self.layout.depth - 1)
         bank_ok = ((address >> depth_bits) == 0) & lane_ok
         store_ok = ((address >> self.field_bits) == 0) & (lane == 0)
-        label_ok = below(m, word[:16], self.config.n_classes)[0]
+        label_ok = below(m, word[:16], self.config.n_classes, chain=False)[0]
         first = Signal(self.field_bits + 1)
         lanes = self.config.lanes
         if lanes & (lanes - 1) == 0:  # address * lanes + lane, the lane below the lanes: the bits side by side
@@ -270,7 +270,7 @@ class RequestSequencer(wiring.Component):
         ends = {}
         for rule in self.rules:
             if rule.position and rule.limit not in ends:
-                ends[rule.limit] = below(m, s.end, rule.limit + 1)[0]
+                ends[rule.limit] = below(m, s.end, rule.limit + 1, chain=False)[0]
         end_ok = self._select(m, is_, lambda rule: ends[rule.limit] if rule.position else C(1, 1), 1, "end_ok")
         counted = self._select(m, is_, lambda rule: rule.arg == "count", 1, "count_rule")
         need = {None: C(1, 1), "records": written.records, "order": written.order,
@@ -305,7 +305,7 @@ class RequestSequencer(wiring.Component):
 
     def _outside(self, m, index):
         """An ORDER value that names no sample of the store."""
-        return ~below(m, index, self.store.samples)[0]
+        return ~below(m, index, self.store.samples, chain=False)[0]
 
     def _word(self, m, s):
         """The word register: the header loaded whole, or the buffer's byte into byte ``byte`` (byte 0 clears the
