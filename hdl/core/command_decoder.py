@@ -249,8 +249,8 @@ class CommandDecoder(wiring.Component):
             m.next = "read_words"
 
     def _in_store(self, m, index):
-        """An ORDER value names a sample of the store (:func:`hdl.compare.below`: no carry chain over its 32 bits)."""
-        return below(m, index, self._store.samples)[0]
+        """An ORDER value names a sample of the store (:func:`hdl.compare.below` in LUT logic: no carry chain)."""
+        return below(m, index, self._store.samples, chain=False)[0]
 
     def _store_states(self, m, op, count, count_is, count_down, tick, position, reply):
         """STORE and ORDER write the data store from a position; EPOCH and EVALUATE hand a run to the epoch
